@@ -1,0 +1,7 @@
+"""``python -m aftersales`` runs the ``aftersales`` command."""
+
+import sys
+
+from aftersales.cli import main
+
+sys.exit(main())

@@ -1,0 +1,132 @@
+"""Rights (AC-2) and the guard every service call goes through (G-1, G-2, AC-3, AC-4)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+import attrs
+
+from aftersales.clock import Clock
+from aftersales.errors import AccessDenied, DatabaseLocked, InvalidInput, NotFound, ServiceDisabled
+from aftersales.hooks import Hooks
+from aftersales.models import Actor, Group, Service, Team, Ticket
+
+__all__ = ["RIGHTS", "Action", "Guard", "TicketContext"]
+
+
+class Action(StrEnum):
+    """What a call does, as named in refusals (AC-2)."""
+
+    CONFIGURE = "configure team after-sales"
+    REGISTER_SUBSCRIPTION = "register a paid subscription"
+    REFUND = "refund"
+    COUPON = "coupon"
+    RETURN = "return"
+    REPAIR = "repair"
+    READ_REPAIR = "read repair"
+    FIELD_SERVICE = "field-service task"
+    VIEW_TICKET = "view ticket"
+    PORTAL = "portal"
+
+
+#: The groups each action needs (AC-2).
+RIGHTS: Mapping[Action, frozenset[Group]] = {
+    Action.CONFIGURE: frozenset({Group.HELPDESK_MANAGER}),
+    Action.REGISTER_SUBSCRIPTION: frozenset({Group.SYSTEM}),
+    Action.REFUND: frozenset({Group.HELPDESK_USER, Group.BILLING}),
+    Action.COUPON: frozenset({Group.HELPDESK_USER}),
+    Action.RETURN: frozenset({Group.HELPDESK_USER, Group.STOCK_USER}),
+    Action.REPAIR: frozenset({Group.HELPDESK_USER, Group.STOCK_USER}),
+    Action.READ_REPAIR: frozenset({Group.HELPDESK_USER}),
+    Action.FIELD_SERVICE: frozenset({Group.HELPDESK_USER, Group.FIELD_SERVICE_USER}),
+    Action.VIEW_TICKET: frozenset({Group.HELPDESK_USER}),
+    Action.PORTAL: frozenset({Group.PORTAL}),
+}
+
+
+@attrs.frozen
+class TicketContext:
+    """A ticket the actor may act on, with its team."""
+
+    ticket: Ticket
+    team: Team
+
+
+class Guard:
+    """Checks rights, the database lock, ticket visibility and the service toggle."""
+
+    def __init__(self, hooks: Hooks, clock: Clock) -> None:
+        self._hooks = hooks
+        self._clock = clock
+
+    def rights(self, actor: Actor, action: Action) -> None:
+        """Raise :class:`AccessDenied` naming the missing groups (AC-4)."""
+        if not isinstance(actor, Actor):
+            raise InvalidInput("actor", actor, "every call needs an explicit Actor")
+        if Group.SYSTEM in actor.groups:
+            return
+        missing = RIGHTS[action] - actor.effective_groups
+        if missing:
+            names = ", ".join(sorted(g.value for g in missing))
+            raise AccessDenied(action.value, f"user {actor.user_id!r} is not in group(s): {names}")
+
+    def unlocked(self) -> None:
+        """Raise :class:`DatabaseLocked` when the trial has expired unpaid (ST-9)."""
+        subscription = self._hooks.subscription_get()
+        if subscription.is_expired_at(self._clock.now()):
+            assert subscription.trial_ends_at is not None
+            raise DatabaseLocked(subscription.trial_ends_at)
+
+    def may_see(self, actor: Actor, team: Team) -> bool:
+        """AC-3: a members-only team's tickets are for its members (and the system)."""
+        return (
+            not team.members_only
+            or Group.SYSTEM in actor.groups
+            or actor.user_id in team.member_ids
+        )
+
+    def team(self, actor: Actor, action: Action, team_id: str) -> Team:
+        """Rights, lock, then the team (which the actor must be allowed to see)."""
+        self.rights(actor, action)
+        self.unlocked()
+        team = self._hooks.get_team(team_id)
+        if not self.may_see(actor, team):
+            raise AccessDenied(action.value, f"team {team.name!r} is restricted to its members")
+        return team
+
+    def ticket(
+        self, actor: Actor, action: Action, ticket_id: str, service: Service | None = None
+    ) -> TicketContext:
+        """Everything a call on a ticket checks first, in order: rights, lock, ticket,
+        team visibility, service toggle (G-1, G-2, AC-3)."""
+        self.rights(actor, action)
+        self.unlocked()
+        if not isinstance(ticket_id, str):
+            raise InvalidInput("ticket_id", ticket_id, "expected a ticket id")
+        ticket = self._hooks.get_ticket(ticket_id)
+        team = self._hooks.get_team(ticket.team_id)
+        if not self.may_see(actor, team):
+            raise AccessDenied(
+                action.value,
+                f"ticket #{ticket.ref} belongs to team {team.name!r}, restricted to its members",
+            )
+        if service is not None and not team.has(service):
+            raise ServiceDisabled(team.name, service.label)
+        return TicketContext(ticket=ticket, team=team)
+
+    def portal_ticket(self, actor: Actor, ticket_id: str) -> Ticket:
+        """A ticket of the portal actor's own commercial entity, else :class:`NotFound` (AC-4)."""
+        self.rights(actor, Action.PORTAL)
+        self.unlocked()
+        if actor.partner_id is None:
+            raise AccessDenied(Action.PORTAL.value, "a portal user needs a partner_id")
+        ticket = self._hooks.get_ticket(ticket_id)
+        if ticket.customer_id is None or not self.same_entity(actor.partner_id, ticket.customer_id):
+            raise NotFound("ticket", ticket_id)
+        return ticket
+
+    def same_entity(self, partner_a: str, partner_b: str) -> bool:
+        a = self._hooks.get_partner(partner_a)
+        b = self._hooks.get_partner(partner_b)
+        return a.commercial_entity_id == b.commercial_entity_id

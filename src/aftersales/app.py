@@ -1,0 +1,77 @@
+"""The composition root: plugin manager, clock, configuration and one attribute per service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aftersales.clock import Clock, SystemClock
+from aftersales.errors import ConfigurationError
+from aftersales.hooks import Hooks
+from aftersales.models import Service
+from aftersales.modules import DEFAULT_MODULES, ModuleCatalogue
+from aftersales.plugins import PluginManager, load_backend
+from aftersales.runtime import Config, Runtime
+from aftersales.services.coupons import CouponService
+from aftersales.services.field_service import FieldServiceService
+from aftersales.services.refunds import RefundService
+from aftersales.services.repairs import RepairService
+from aftersales.services.returns import ReturnService
+from aftersales.services.tickets import TicketViewService
+from aftersales.settings import SettingsService
+from aftersales.subscription import SubscriptionService
+
+__all__ = ["AfterSales"]
+
+
+class AfterSales:
+    """After-sales services over one or more backends.
+
+    ``backends`` are plugin objects (such as :class:`~aftersales.backends.memory.MemoryBackend`)
+    or names of installed backends (entry-point group ``aftersales.backends``). Construction
+    fails with one message listing every hook the enabled ``services`` need that no backend
+    implements (RL-7).
+
+    >>> from aftersales.backends.memory import MemoryBackend
+    >>> app = AfterSales(MemoryBackend())
+    >>> sorted(app.plugins())
+    ['memory']
+    """
+
+    def __init__(
+        self,
+        *backends: object,
+        clock: Clock | None = None,
+        config: Config | None = None,
+        services: Iterable[Service] = tuple(Service),
+        plugins: Iterable[object] = (),
+    ) -> None:
+        if not backends:
+            raise ConfigurationError(
+                "AfterSales needs a backend, e.g. AfterSales(MemoryBackend()) "
+                "or AfterSales('memory')"
+            )
+        self.pm = PluginManager()
+        for backend in backends:
+            plugin = load_backend(backend) if isinstance(backend, str) else backend
+            self.pm.register_backend(plugin, name=getattr(plugin, "name", None))
+        for plugin in plugins:
+            self.pm.register_backend(plugin)
+        self.services = frozenset(services)
+        self.pm.validate(self.services)
+        self.hooks = Hooks(self.pm)
+        self.clock: Clock = clock or SystemClock()
+        catalogue = ModuleCatalogue([*DEFAULT_MODULES, *self.hooks.modules_catalogue()])
+        self.runtime = Runtime(self.hooks, self.clock, config or Config(), catalogue)
+
+        self.subscription = SubscriptionService(self.runtime)
+        self.settings = SettingsService(self.runtime, self.subscription)
+        self.tickets = TicketViewService(self.runtime)
+        self.refunds = RefundService(self.runtime)
+        self.coupons = CouponService(self.runtime)
+        self.returns = ReturnService(self.runtime)
+        self.repairs = RepairService(self.runtime)
+        self.field_service = FieldServiceService(self.runtime)
+
+    def plugins(self) -> dict[str, tuple[str, ...]]:
+        """Registered plugins and the hooks each implements."""
+        return self.pm.implemented()

@@ -1,0 +1,461 @@
+"""The in-memory reference backend: every hook, thread-safe, rolled back by an undo log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from aftersales.clock import Clock
+from aftersales.errors import DuplicateKey
+from aftersales.hookspecs import hookimpl
+from aftersales.models import (
+    AuditEntry,
+    Coupon,
+    CouponProgram,
+    CouponUse,
+    DocumentLink,
+    FieldServiceTask,
+    IdempotencyRecord,
+    Invoice,
+    InvoiceKind,
+    Match,
+    OutgoingEmail,
+    Partner,
+    Payment,
+    Picking,
+    Product,
+    Project,
+    RepairOrder,
+    SaleOrder,
+    Subscription,
+    Team,
+    Ticket,
+    TicketMessage,
+)
+from aftersales.models.mail import EmailState
+from aftersales.models.queries import InvoiceQuery, PickingQuery
+from aftersales.unit_of_work import UnitOfWork
+
+from .builder import MemoryBuilder
+from .store import MemoryStore
+
+__all__ = ["MemoryBackend"]
+
+T = TypeVar("T")
+
+_EARLIEST = datetime.min.replace(year=1)
+
+
+def _one(value: str | None) -> tuple[str, ...]:
+    return (value,) if value is not None else ()
+
+
+#: Secondary indexes: every lookup the services make is by key, never a scan.
+INDEXES: dict[str, dict[str, Callable[[Any], Iterable[object]]]] = {
+    "partners": {"entity": lambda p: (p.commercial_entity_id,)},
+    "tickets": {"customer": lambda t: _one(t.customer_id)},
+    "invoices": {
+        "customer": lambda i: (i.customer_id,),
+        "reversed": lambda i: _one(i.reversed_invoice_id),
+    },
+    "matches": {"invoice": lambda m: (m.invoice_id,)},
+    "pickings": {"partner": lambda p: (p.partner_id,), "return_of": lambda p: _one(p.return_of_id)},
+    "coupons": {"code": lambda c: (c.code,)},
+    "coupon_uses": {"program": lambda u: (u.program_id,)},
+    "links": {"ticket": lambda link: (link.ticket_id,)},
+    "messages": {"ticket": lambda m: (m.ticket_id,)},
+    "audit": {"ticket": lambda e: _one(e.ticket_id)},
+    "outbox": {"pending": lambda e: ("pending",) if e.state is not EmailState.SENT else ()},
+}
+
+#: Which table each builder record type goes to.
+TABLE_OF: dict[type[Any], str] = {
+    Partner: "partners",
+    Product: "products",
+    SaleOrder: "sale_orders",
+    Team: "teams",
+    Ticket: "tickets",
+    Invoice: "invoices",
+    Payment: "payments",
+    Match: "matches",
+    Picking: "pickings",
+    CouponProgram: "programs",
+    Coupon: "coupons",
+    Project: "projects",
+    FieldServiceTask: "tasks",
+    RepairOrder: "repairs",
+}
+
+
+def _newest(items: Sequence[T], key: Callable[[T], tuple[Any, ...]]) -> list[T]:
+    # Newest first; among equal keys the later-inserted record comes first.
+    return sorted(items, key=key, reverse=True)
+
+
+def _invoice_order(invoice: Invoice) -> tuple[date, datetime]:
+    return (invoice.invoice_date or date.min, invoice.created_at)
+
+
+def _picking_order(picking: Picking) -> tuple[datetime, datetime]:
+    return (
+        picking.done_at or _EARLIEST.replace(tzinfo=picking.created_at.tzinfo),
+        picking.created_at,
+    )
+
+
+class MemoryBackend:
+    """Implements every hook of :mod:`aftersales.hookspecs` on dicts in memory.
+
+    Use :meth:`builder` to create the data an ERP would already hold, :meth:`snapshot` to
+    compare the whole store before and after a call, and :attr:`delivered` to read the
+    emails a unit of work sent after it committed.
+    """
+
+    name = "memory"
+
+    def __init__(self, *, installed_modules: Iterable[str] = ("base", "mail", "helpdesk")) -> None:
+        self.store = MemoryStore(INDEXES)
+        for module in installed_modules:
+            self.store.put("modules", module, module)
+
+    # -- test support -------------------------------------------------------------------------
+
+    def builder(self, clock: Clock | None = None) -> MemoryBuilder:
+        """A :class:`~aftersales.builder.RecordBuilder` writing into this backend."""
+        return MemoryBuilder(self, clock)
+
+    def snapshot(self) -> dict[str, dict[object, Any]]:
+        """Every table, copied: equal snapshots mean nothing changed."""
+        return self.store.snapshot()
+
+    @property
+    def delivered(self) -> list[OutgoingEmail]:
+        """Emails handed to the memory transport (after their unit of work committed)."""
+        return self.store.values("delivered")
+
+    def _get(self, table: str, key: object) -> Any:
+        return self.store.get(table, key)
+
+    def _by(self, table: str, index: str, values: Iterable[object]) -> list[Any]:
+        found: list[Any] = []
+        for value in values:
+            found.extend(self.store.by_index(table, index, value))
+        return found
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @hookimpl
+    def aftersales_transaction_begin(self, uow: UnitOfWork) -> None:
+        uow.enlist(self.store.begin())
+
+    # -- idempotency --------------------------------------------------------------------------
+
+    @hookimpl
+    def aftersales_idempotency_get(self, key: str) -> IdempotencyRecord | None:
+        record: IdempotencyRecord | None = self._get("idempotency", key)
+        return record
+
+    @hookimpl
+    def aftersales_idempotency_save(self, record: IdempotencyRecord) -> IdempotencyRecord:
+        with self.store.lock:
+            if self._get("idempotency", record.key) is not None:
+                raise DuplicateKey("idempotency key", record.key)
+            self.store.put("idempotency", record.key, record)
+        return record
+
+    # -- helpdesk -----------------------------------------------------------------------------
+
+    @hookimpl
+    def aftersales_helpdesk_get_team(self, team_id: str) -> Team | None:
+        team: Team | None = self._get("teams", team_id)
+        return team
+
+    @hookimpl
+    def aftersales_helpdesk_list_teams(self) -> list[Team]:
+        return self.store.values("teams")
+
+    @hookimpl
+    def aftersales_helpdesk_save_team(self, team: Team) -> Team:
+        self.store.put("teams", team.id, team)
+        return team
+
+    @hookimpl
+    def aftersales_helpdesk_get_ticket(self, ticket_id: str) -> Ticket | None:
+        ticket: Ticket | None = self._get("tickets", ticket_id)
+        return ticket
+
+    @hookimpl
+    def aftersales_helpdesk_find_tickets(self, customer_ids: frozenset[str]) -> list[Ticket]:
+        tickets: list[Ticket] = self._by("tickets", "customer", sorted(customer_ids))
+        return _newest(tickets, lambda t: (t.created_at,))
+
+    @hookimpl
+    def aftersales_helpdesk_get_partner(self, partner_id: str) -> Partner | None:
+        partner: Partner | None = self._get("partners", partner_id)
+        return partner
+
+    @hookimpl
+    def aftersales_helpdesk_list_contacts(self, commercial_entity_id: str) -> list[Partner]:
+        return self.store.by_index("partners", "entity", commercial_entity_id)
+
+    @hookimpl
+    def aftersales_helpdesk_get_product(self, product_id: str) -> Product | None:
+        product: Product | None = self._get("products", product_id)
+        return product
+
+    @hookimpl
+    def aftersales_helpdesk_get_sale_order(self, sale_order_id: str) -> SaleOrder | None:
+        order: SaleOrder | None = self._get("sale_orders", sale_order_id)
+        return order
+
+    @hookimpl
+    def aftersales_helpdesk_add_link(self, link: DocumentLink) -> DocumentLink:
+        self.store.put("links", (link.ticket_id, link.kind.value, link.document_id), link)
+        return link
+
+    @hookimpl
+    def aftersales_helpdesk_list_links(self, ticket_id: str) -> list[DocumentLink]:
+        return self.store.by_index("links", "ticket", ticket_id)
+
+    @hookimpl
+    def aftersales_helpdesk_post_message(self, message: TicketMessage) -> TicketMessage:
+        self.store.put("messages", message.id, message)
+        return message
+
+    @hookimpl
+    def aftersales_helpdesk_list_messages(self, ticket_id: str) -> list[TicketMessage]:
+        return self.store.by_index("messages", "ticket", ticket_id)
+
+    # -- accounting ---------------------------------------------------------------------------
+
+    @hookimpl
+    def aftersales_accounting_get_invoice(self, invoice_id: str) -> Invoice | None:
+        invoice: Invoice | None = self._get("invoices", invoice_id)
+        return invoice
+
+    @hookimpl
+    def aftersales_accounting_find_invoices(self, query: InvoiceQuery) -> list[Invoice]:
+        candidates: list[Invoice] = self._by("invoices", "customer", sorted(query.customer_ids))
+        found = [
+            inv
+            for inv in candidates
+            if (query.kind is None or inv.kind is query.kind)
+            and (query.state is None or inv.state is query.state)
+            and (query.sale_order_id is None or inv.sale_order_id == query.sale_order_id)
+            and (query.product_id is None or query.product_id in inv.product_ids)
+        ]
+        return _newest(found, _invoice_order)
+
+    @hookimpl
+    def aftersales_accounting_list_credit_notes(self, invoice_id: str) -> list[Invoice]:
+        notes: list[Invoice] = self.store.by_index("invoices", "reversed", invoice_id)
+        return [n for n in notes if n.kind is InvoiceKind.CREDIT_NOTE]
+
+    @hookimpl
+    def aftersales_accounting_save_invoice(self, invoice: Invoice) -> Invoice:
+        self.store.put("invoices", invoice.id, invoice)
+        return invoice
+
+    @hookimpl
+    def aftersales_accounting_list_matches(self, invoice_id: str) -> list[Match]:
+        return self.store.by_index("matches", "invoice", invoice_id)
+
+    @hookimpl
+    def aftersales_accounting_add_match(self, match: Match) -> Match:
+        self.store.put("matches", match.id, match)
+        return match
+
+    @hookimpl
+    def aftersales_accounting_remove_match(self, match_id: str) -> Match | None:
+        removed: Match | None = self.store.delete("matches", match_id)
+        return removed
+
+    @hookimpl
+    def aftersales_sequence_next(self, code: str) -> int:
+        with self.store.lock:
+            number = int(self._get("sequences", code) or 0) + 1
+            self.store.put("sequences", code, number)
+        return number
+
+    # -- loyalty ------------------------------------------------------------------------------
+
+    @hookimpl
+    def aftersales_loyalty_list_programs(self) -> list[CouponProgram]:
+        return self.store.values("programs")
+
+    @hookimpl
+    def aftersales_loyalty_get_program(self, program_id: str) -> CouponProgram | None:
+        program: CouponProgram | None = self._get("programs", program_id)
+        return program
+
+    @hookimpl
+    def aftersales_loyalty_get_coupon(self, coupon_id: str) -> Coupon | None:
+        coupon: Coupon | None = self._get("coupons", coupon_id)
+        return coupon
+
+    @hookimpl
+    def aftersales_loyalty_find_coupon(self, code: str) -> Coupon | None:
+        found: list[Coupon] = self.store.by_index("coupons", "code", code)
+        return found[0] if found else None
+
+    @hookimpl
+    def aftersales_loyalty_create_coupon(self, coupon: Coupon) -> Coupon:
+        with self.store.lock:
+            if self.store.by_index("coupons", "code", coupon.code):
+                raise DuplicateKey("coupon code", coupon.code)
+            if self._get("coupons", coupon.id) is not None:
+                raise DuplicateKey("coupon id", coupon.id)
+            self.store.put("coupons", coupon.id, coupon)
+        return coupon
+
+    @hookimpl
+    def aftersales_loyalty_save_coupon(self, coupon: Coupon) -> Coupon:
+        self.store.put("coupons", coupon.id, coupon)
+        return coupon
+
+    @hookimpl
+    def aftersales_loyalty_add_use(self, use: CouponUse) -> CouponUse:
+        self.store.put("coupon_uses", use.id, use)
+        return use
+
+    @hookimpl
+    def aftersales_loyalty_count_uses(self, program_id: str) -> int:
+        return len(self.store.by_index("coupon_uses", "program", program_id))
+
+    # -- stock --------------------------------------------------------------------------------
+
+    @hookimpl
+    def aftersales_stock_get_picking(self, picking_id: str) -> Picking | None:
+        picking: Picking | None = self._get("pickings", picking_id)
+        return picking
+
+    @hookimpl
+    def aftersales_stock_find_pickings(self, query: PickingQuery) -> list[Picking]:
+        candidates: list[Picking] = self._by("pickings", "partner", sorted(query.partner_ids))
+        found = [
+            p
+            for p in candidates
+            if (query.kind is None or p.kind is query.kind)
+            and (query.state is None or p.state is query.state)
+            and (query.sale_order_id is None or p.sale_order_id == query.sale_order_id)
+            and (query.product_id is None or query.product_id in p.product_ids)
+        ]
+        return _newest(found, _picking_order)
+
+    @hookimpl
+    def aftersales_stock_list_returns(self, delivery_id: str) -> list[Picking]:
+        return self.store.by_index("pickings", "return_of", delivery_id)
+
+    @hookimpl
+    def aftersales_stock_save_picking(self, picking: Picking) -> Picking:
+        self.store.put("pickings", picking.id, picking)
+        return picking
+
+    # -- repair -------------------------------------------------------------------------------
+
+    @hookimpl
+    def aftersales_repair_get_order(self, repair_id: str) -> RepairOrder | None:
+        repair: RepairOrder | None = self._get("repairs", repair_id)
+        return repair
+
+    @hookimpl
+    def aftersales_repair_save_order(self, repair: RepairOrder) -> RepairOrder:
+        with self.store.lock:
+            holder = self._get("repair_refs", repair.reference)
+            if holder is not None and holder != repair.id:
+                raise DuplicateKey("repair reference", repair.reference)
+            self.store.put("repairs", repair.id, repair)
+            self.store.put("repair_refs", repair.reference, repair.id)
+        return repair
+
+    @hookimpl
+    def aftersales_repair_delete_order(self, repair_id: str) -> RepairOrder | None:
+        with self.store.lock:
+            removed: RepairOrder | None = self.store.delete("repairs", repair_id)
+            if removed is not None:
+                self.store.delete("repair_refs", removed.reference)
+        return removed
+
+    # -- project ------------------------------------------------------------------------------
+
+    @hookimpl
+    def aftersales_project_get_project(self, project_id: str) -> Project | None:
+        project: Project | None = self._get("projects", project_id)
+        return project
+
+    @hookimpl
+    def aftersales_project_list_projects(self) -> list[Project]:
+        return self.store.values("projects")
+
+    @hookimpl
+    def aftersales_project_get_task(self, task_id: str) -> FieldServiceTask | None:
+        task: FieldServiceTask | None = self._get("tasks", task_id)
+        return task
+
+    @hookimpl
+    def aftersales_project_save_task(self, task: FieldServiceTask) -> FieldServiceTask:
+        self.store.put("tasks", task.id, task)
+        return task
+
+    # -- mail ---------------------------------------------------------------------------------
+
+    @hookimpl
+    def aftersales_mail_enqueue(self, email: OutgoingEmail) -> OutgoingEmail:
+        self.store.put("outbox", email.id, email)
+        return email
+
+    @hookimpl
+    def aftersales_mail_save(self, email: OutgoingEmail) -> OutgoingEmail:
+        self.store.put("outbox", email.id, email)
+        return email
+
+    @hookimpl
+    def aftersales_mail_list_outbox(self, pending_only: bool) -> list[OutgoingEmail]:
+        if pending_only:
+            return self.store.by_index("outbox", "pending", "pending")
+        return self.store.values("outbox")
+
+    @hookimpl
+    def aftersales_mail_deliver(self, email: OutgoingEmail) -> bool:
+        self.store.put("delivered", email.id, email)
+        return True
+
+    # -- modules and subscription -------------------------------------------------------------
+
+    @hookimpl
+    def aftersales_modules_installed(self) -> frozenset[str]:
+        return frozenset(self.store.values("modules"))
+
+    @hookimpl
+    def aftersales_modules_install(self, name: str) -> str:
+        self.store.put("modules", name, name)
+        return name
+
+    @hookimpl
+    def aftersales_modules_uninstall(self, name: str) -> str | None:
+        removed: str | None = self.store.delete("modules", name)
+        return removed
+
+    @hookimpl
+    def aftersales_subscription_get(self) -> Subscription:
+        subscription: Subscription | None = self._get("subscription", "database")
+        return subscription or Subscription()
+
+    @hookimpl
+    def aftersales_subscription_save(self, subscription: Subscription) -> Subscription:
+        self.store.put("subscription", "database", subscription)
+        return subscription
+
+    # -- audit --------------------------------------------------------------------------------
+
+    @hookimpl
+    def aftersales_audit_append(self, entry: AuditEntry) -> AuditEntry:
+        self.store.put("audit", entry.id, entry)
+        return entry
+
+    @hookimpl
+    def aftersales_audit_list(self, ticket_id: str | None) -> list[AuditEntry]:
+        if ticket_id is None:
+            return self.store.values("audit")
+        return self.store.by_index("audit", "ticket", ticket_id)

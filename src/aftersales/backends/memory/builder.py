@@ -1,0 +1,35 @@
+"""The memory backend's test-data builder."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aftersales.builder import RecordBuilder
+from aftersales.clock import Clock
+
+if TYPE_CHECKING:
+    from .backend import MemoryBackend
+
+__all__ = ["MemoryBuilder"]
+
+
+class MemoryBuilder(RecordBuilder):
+    """Writes builder records straight into a :class:`MemoryBackend`."""
+
+    def __init__(self, backend: MemoryBackend, clock: Clock | None = None) -> None:
+        super().__init__(clock)
+        self._backend = backend
+
+    def put(self, record: object) -> None:
+        from .backend import TABLE_OF
+
+        table = TABLE_OF[type(record)]
+        key = getattr(record, "id")  # noqa: B009 - every builder record has an id
+        self._backend.store.put(table, key, record)
+
+    def next_number(self, code: str) -> int:
+        return self._backend.aftersales_sequence_next(code)
+
+    def install(self, *modules: str) -> None:
+        for module in modules:
+            self._backend.aftersales_modules_install(module)

@@ -1,0 +1,155 @@
+"""Tables in dicts, secondary indexes, and an undo log for rollback.
+
+The store is guarded by one re-entrant lock. A unit of work holds it from begin to end, so
+units run one at a time (which makes every cap hold under threads), and rollback replays the
+undo log: its cost follows what the unit changed, never the size of the store.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+__all__ = ["MISSING", "MemoryStore", "MemoryTransaction"]
+
+#: Marks a key that did not exist before a write (its undo is a delete).
+MISSING: Any = object()
+
+IndexKeys = Callable[[Any], Iterable[object]]
+
+
+class MemoryStore:
+    """Named tables of records with secondary indexes and transactional writes."""
+
+    def __init__(self, indexes: Mapping[str, Mapping[str, IndexKeys]]) -> None:
+        self.lock = threading.RLock()
+        self._tables: dict[str, dict[object, Any]] = {}
+        self._index_keys = indexes
+        self._indexes: dict[tuple[str, str], dict[object, dict[object, None]]] = {
+            (table, name): {} for table, named in indexes.items() for name in named
+        }
+        self._local = threading.local()
+
+    # -- transactions ---------------------------------------------------------------------
+
+    @property
+    def transaction(self) -> MemoryTransaction | None:
+        tx: MemoryTransaction | None = getattr(self._local, "tx", None)
+        return tx
+
+    def begin(self) -> MemoryTransaction:
+        """Take the lock and start recording undo entries for this thread."""
+        self.lock.acquire()
+        tx = MemoryTransaction(self)
+        self._local.tx = tx
+        return tx
+
+    def _end(self, tx: MemoryTransaction) -> None:
+        if getattr(self._local, "tx", None) is tx:
+            self._local.tx = None
+        self.lock.release()
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def table(self, name: str) -> dict[object, Any]:
+        return self._tables.setdefault(name, {})
+
+    def get(self, table: str, key: object) -> Any:
+        with self.lock:
+            return self.table(table).get(key)
+
+    def values(self, table: str) -> list[Any]:
+        with self.lock:
+            return list(self.table(table).values())
+
+    def by_index(self, table: str, index: str, value: object) -> list[Any]:
+        """Records of ``table`` whose ``index`` holds ``value``, in insertion order."""
+        with self.lock:
+            keys = self._indexes[(table, index)].get(value, {})
+            rows = self.table(table)
+            return [rows[key] for key in keys]
+
+    def snapshot(self) -> dict[str, dict[object, Any]]:
+        """A copy of every non-empty table (records are immutable, so this is cheap)."""
+        with self.lock:
+            return {name: dict(rows) for name, rows in self._tables.items() if rows}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tables)
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def put(self, table: str, key: object, record: Any) -> None:
+        """Insert or replace ``record`` under ``key`` (logged for undo)."""
+        with self.lock:
+            rows = self.table(table)
+            previous = rows.get(key, MISSING)
+            self._log(table, key, previous)
+            self._write(table, key, previous, record)
+
+    def delete(self, table: str, key: object) -> Any:
+        """Delete ``key`` from ``table``; return the old record or ``None``."""
+        with self.lock:
+            rows = self.table(table)
+            previous = rows.get(key, MISSING)
+            if previous is MISSING:
+                return None
+            self._log(table, key, previous)
+            self._write(table, key, previous, MISSING)
+            return previous
+
+    def _log(self, table: str, key: object, previous: Any) -> None:
+        tx = self.transaction
+        if tx is not None:
+            tx.undo.append((table, key, previous))
+
+    def _write(self, table: str, key: object, previous: Any, record: Any) -> None:
+        rows = self.table(table)
+        for name, keys_of in self._index_keys.get(table, {}).items():
+            index = self._indexes[(table, name)]
+            if previous is not MISSING:
+                for value in keys_of(previous):
+                    bucket = index.get(value)
+                    if bucket is not None:
+                        bucket.pop(key, None)
+                        if not bucket:
+                            del index[value]
+            if record is not MISSING:
+                for value in keys_of(record):
+                    index.setdefault(value, {})[key] = None
+        if record is MISSING:
+            rows.pop(key, None)
+        else:
+            rows[key] = record
+
+    def undo(self, entries: list[tuple[str, object, Any]]) -> None:
+        """Restore what ``entries`` recorded, newest first."""
+        with self.lock:
+            for table, key, previous in reversed(entries):
+                current = self.table(table).get(key, MISSING)
+                self._write(table, key, current, previous)
+
+
+class MemoryTransaction:
+    """One unit of work on the memory store: commit forgets the undo log, rollback replays it."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.undo: list[tuple[str, object, Any]] = []
+        self._open = True
+
+    def commit(self) -> None:
+        if self._open:
+            self._open = False
+            self.undo.clear()
+            self.store._end(self)
+
+    def rollback(self) -> None:
+        if self._open:
+            self._open = False
+            try:
+                self.store.undo(self.undo)
+            finally:
+                self.undo.clear()
+                self.store._end(self)

@@ -1,0 +1,204 @@
+"""The exceptions aftersales raises, in one tree.
+
+Every exception derives from :class:`AfterSalesError`. Three families sit below it:
+
+* :class:`DomainError` — the request was refused by a business rule; nothing changed.
+* :class:`ConfigurationError` — the application was assembled wrongly (missing backend or hook).
+* :class:`BackendError` — a backend failed; :class:`BackendUnavailable` is worth retrying.
+
+Messages name the record, the field and the value so that a person can act on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+__all__ = [
+    "AccessDenied",
+    "AfterSalesError",
+    "BackendError",
+    "BackendNotFound",
+    "BackendUnavailable",
+    "ConfigurationError",
+    "ConflictError",
+    "DatabaseLocked",
+    "DomainError",
+    "DuplicateKey",
+    "IdempotencyConflict",
+    "InvalidConfiguration",
+    "InvalidCoupon",
+    "InvalidInput",
+    "InvalidOperation",
+    "InvalidState",
+    "MissingHookImplementation",
+    "NotFound",
+    "QuantityExceeded",
+    "ServiceDisabled",
+]
+
+
+class AfterSalesError(Exception):
+    """Base class of every exception raised by aftersales."""
+
+
+# --- domain errors: the call was refused and nothing changed -------------------------------
+
+
+class DomainError(AfterSalesError):
+    """A business rule refused the call. The store is left exactly as it was."""
+
+
+class InvalidInput(DomainError, ValueError):
+    """An argument is malformed, out of range or of the wrong type.
+
+    ``field`` names the argument (or record field) and ``value`` is what was given.
+    """
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{field}={_show(value)}: {reason}")
+
+
+class InvalidState(DomainError):
+    """The record is not in a state that allows the action."""
+
+
+class InvalidOperation(DomainError):
+    """The action does not make sense for this ticket or record."""
+
+
+class InvalidConfiguration(DomainError):
+    """A team or catalogue setting makes the request impossible (e.g. no FSM project)."""
+
+
+class QuantityExceeded(DomainError):
+    """More was asked than is left (to refund, to return, to use)."""
+
+    def __init__(self, what: str, asked: object, available: object) -> None:
+        self.what = what
+        self.asked = asked
+        self.available = available
+        super().__init__(f"{what}: asked {asked}, only {available} available")
+
+
+class ServiceDisabled(DomainError):
+    """The ticket's team does not have the after-sales service turned on."""
+
+    def __init__(self, team: str, service: str) -> None:
+        self.team = team
+        self.service = service
+        super().__init__(
+            f"the {service} service is not enabled on team {team!r}; "
+            "a helpdesk manager can turn it on in the team's after-sales settings"
+        )
+
+
+class AccessDenied(DomainError):
+    """The acting user lacks a group the action needs, or may not see the record."""
+
+    def __init__(self, action: str, reason: str) -> None:
+        self.action = action
+        self.reason = reason
+        super().__init__(f"{action}: {reason}")
+
+
+class NotFound(DomainError, LookupError):
+    """No record of that kind has that id (or the acting user may not know it exists)."""
+
+    def __init__(self, kind: str, id: object) -> None:
+        self.kind = kind
+        self.id = id
+        super().__init__(f"{kind} {_show(id)} does not exist")
+
+
+class DatabaseLocked(DomainError):
+    """The trial ended without a paid subscription: the database is locked."""
+
+    def __init__(self, expired_at: datetime) -> None:
+        self.expired_at = expired_at
+        super().__init__(
+            f"the database is locked: its trial expired on {expired_at.isoformat()}; "
+            "register a paid subscription to unlock it"
+        )
+
+
+class IdempotencyConflict(DomainError):
+    """An idempotency key was reused with different arguments or for another operation."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        self.key = key
+        super().__init__(f"idempotency key {key!r} {reason}")
+
+
+class InvalidCoupon(DomainError):
+    """A coupon code cannot be redeemed; the message says why."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        self.code = code
+        self.reason = reason
+        super().__init__(f"{code!r}: {reason}")
+
+
+# --- configuration errors: the application was assembled wrongly ---------------------------
+
+
+class ConfigurationError(AfterSalesError):
+    """The application cannot be built as configured."""
+
+
+class BackendNotFound(ConfigurationError, LookupError):
+    """No installed backend has that name."""
+
+    def __init__(self, name: str, installed: Iterable[str]) -> None:
+        import difflib
+
+        self.name = name
+        self.installed = tuple(sorted(installed))
+        close = difflib.get_close_matches(name, self.installed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        listed = ", ".join(self.installed) or "none"
+        super().__init__(f"no backend named {name!r} (installed: {listed}){hint}")
+
+
+class MissingHookImplementation(ConfigurationError):
+    """Hooks that the enabled services need have no implementation (RL-7)."""
+
+    def __init__(self, missing: dict[str, tuple[str, ...]]) -> None:
+        self.missing = dict(missing)
+        lines = [
+            f"  - {hook} (needed by: {', '.join(services)})"
+            for hook, services in sorted(missing.items())
+        ]
+        super().__init__("no registered backend implements these hooks:\n" + "\n".join(lines))
+
+
+# --- backend errors: the store failed --------------------------------------------------------
+
+
+class BackendError(AfterSalesError):
+    """A backend failed while doing what was asked. The unit of work was rolled back."""
+
+
+class BackendUnavailable(BackendError):
+    """A transient failure (connection lost, database busy). Retrying may succeed."""
+
+
+class ConflictError(BackendError):
+    """Concurrent work conflicted and bounded retries ran out; try the call again later."""
+
+
+class DuplicateKey(ConflictError):
+    """A uniqueness constraint refused a write (a coupon code, a document reference)."""
+
+    def __init__(self, what: str, value: object) -> None:
+        self.what = what
+        self.value = value
+        super().__init__(f"{what} {_show(value)} already exists")
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,414 @@
+"""A typed facade over the plugin manager: one method per hook.
+
+Services never touch ``pm.hook`` directly. Lookups that no backend answers raise
+:class:`~aftersales.errors.NotFound` naming the kind and the id; writes that no backend
+answers raise :class:`~aftersales.errors.BackendError` naming the hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aftersales.errors import BackendError, NotFound
+from aftersales.models import (
+    AuditEntry,
+    Coupon,
+    CouponProgram,
+    CouponUse,
+    DocumentLink,
+    FieldServiceTask,
+    IdempotencyRecord,
+    Invoice,
+    Match,
+    OutgoingEmail,
+    Partner,
+    Picking,
+    Product,
+    Project,
+    RepairOrder,
+    SaleOrder,
+    Subscription,
+    Team,
+    Ticket,
+    TicketMessage,
+)
+from aftersales.models.queries import InvoiceQuery, PickingQuery
+
+if TYPE_CHECKING:
+    from aftersales.modules import Module
+    from aftersales.plugins import PluginManager
+    from aftersales.unit_of_work import UnitOfWork
+
+__all__ = ["Hooks"]
+
+T = TypeVar("T")
+
+
+def _found(value: object, kind: str, id: str, type_: type[T]) -> T:
+    if value is None:
+        raise NotFound(kind, id)
+    return _typed(value, type_, kind)
+
+
+def _answered(value: object, hook: str, type_: type[T]) -> T:
+    if value is None:
+        raise BackendError(f"no backend answered {hook}; is a backend registered for it?")
+    return _typed(value, type_, hook)
+
+
+def _many(value: object, hook: str) -> Sequence[Any]:
+    if value is None:
+        raise BackendError(f"no backend answered {hook}; is a backend registered for it?")
+    if not isinstance(value, Sequence):
+        raise BackendError(f"{hook} returned {type(value).__name__}, expected a sequence")
+    return value
+
+
+def _typed(value: object, type_: type[T], what: str) -> T:
+    if not isinstance(value, type_):
+        raise BackendError(
+            f"{what}: a backend returned {type(value).__name__}, expected {type_.__name__}"
+        )
+    return value
+
+
+class Hooks:
+    """Typed calls to the registered backends."""
+
+    def __init__(self, pm: PluginManager) -> None:
+        self.pm = pm
+        self._h: Any = pm.hook
+
+    # transactions ---------------------------------------------------------------------------
+    def transaction_begin(self, uow: UnitOfWork) -> None:
+        self._h.aftersales_transaction_begin(uow=uow)
+
+    # idempotency ----------------------------------------------------------------------------
+    def idempotency_get(self, key: str) -> IdempotencyRecord | None:
+        result: IdempotencyRecord | None = self._h.aftersales_idempotency_get(key=key)
+        return result
+
+    def idempotency_save(self, record: IdempotencyRecord) -> IdempotencyRecord:
+        return _answered(
+            self._h.aftersales_idempotency_save(record=record),
+            "aftersales_idempotency_save",
+            IdempotencyRecord,
+        )
+
+    # helpdesk -------------------------------------------------------------------------------
+    def get_team(self, team_id: str) -> Team:
+        return _found(self._h.aftersales_helpdesk_get_team(team_id=team_id), "team", team_id, Team)
+
+    def list_teams(self) -> Sequence[Team]:
+        return _many(self._h.aftersales_helpdesk_list_teams(), "aftersales_helpdesk_list_teams")
+
+    def save_team(self, team: Team) -> Team:
+        return _answered(
+            self._h.aftersales_helpdesk_save_team(team=team), "aftersales_helpdesk_save_team", Team
+        )
+
+    def get_ticket(self, ticket_id: str) -> Ticket:
+        return _found(
+            self._h.aftersales_helpdesk_get_ticket(ticket_id=ticket_id), "ticket", ticket_id, Ticket
+        )
+
+    def find_tickets(self, customer_ids: frozenset[str]) -> Sequence[Ticket]:
+        return _many(
+            self._h.aftersales_helpdesk_find_tickets(customer_ids=customer_ids),
+            "aftersales_helpdesk_find_tickets",
+        )
+
+    def get_partner(self, partner_id: str) -> Partner:
+        return _found(
+            self._h.aftersales_helpdesk_get_partner(partner_id=partner_id),
+            "partner",
+            partner_id,
+            Partner,
+        )
+
+    def list_contacts(self, commercial_entity_id: str) -> Sequence[Partner]:
+        return _many(
+            self._h.aftersales_helpdesk_list_contacts(commercial_entity_id=commercial_entity_id),
+            "aftersales_helpdesk_list_contacts",
+        )
+
+    def get_product(self, product_id: str) -> Product:
+        return _found(
+            self._h.aftersales_helpdesk_get_product(product_id=product_id),
+            "product",
+            product_id,
+            Product,
+        )
+
+    def get_sale_order(self, sale_order_id: str) -> SaleOrder:
+        return _found(
+            self._h.aftersales_helpdesk_get_sale_order(sale_order_id=sale_order_id),
+            "sale order",
+            sale_order_id,
+            SaleOrder,
+        )
+
+    def add_link(self, link: DocumentLink) -> DocumentLink:
+        return _answered(
+            self._h.aftersales_helpdesk_add_link(link=link),
+            "aftersales_helpdesk_add_link",
+            DocumentLink,
+        )
+
+    def list_links(self, ticket_id: str) -> Sequence[DocumentLink]:
+        return _many(
+            self._h.aftersales_helpdesk_list_links(ticket_id=ticket_id),
+            "aftersales_helpdesk_list_links",
+        )
+
+    def post_message(self, message: TicketMessage) -> TicketMessage:
+        return _answered(
+            self._h.aftersales_helpdesk_post_message(message=message),
+            "aftersales_helpdesk_post_message",
+            TicketMessage,
+        )
+
+    def list_messages(self, ticket_id: str) -> Sequence[TicketMessage]:
+        return _many(
+            self._h.aftersales_helpdesk_list_messages(ticket_id=ticket_id),
+            "aftersales_helpdesk_list_messages",
+        )
+
+    # accounting -----------------------------------------------------------------------------
+    def get_invoice(self, invoice_id: str, *, lock: bool = False) -> Invoice:
+        return _found(
+            self._h.aftersales_accounting_get_invoice(invoice_id=invoice_id, lock=lock),
+            "invoice",
+            invoice_id,
+            Invoice,
+        )
+
+    def find_invoices(self, query: InvoiceQuery) -> Sequence[Invoice]:
+        return _many(
+            self._h.aftersales_accounting_find_invoices(query=query),
+            "aftersales_accounting_find_invoices",
+        )
+
+    def list_credit_notes(self, invoice_id: str) -> Sequence[Invoice]:
+        return _many(
+            self._h.aftersales_accounting_list_credit_notes(invoice_id=invoice_id),
+            "aftersales_accounting_list_credit_notes",
+        )
+
+    def save_invoice(self, invoice: Invoice) -> Invoice:
+        return _answered(
+            self._h.aftersales_accounting_save_invoice(invoice=invoice),
+            "aftersales_accounting_save_invoice",
+            Invoice,
+        )
+
+    def list_matches(self, invoice_id: str) -> Sequence[Match]:
+        return _many(
+            self._h.aftersales_accounting_list_matches(invoice_id=invoice_id),
+            "aftersales_accounting_list_matches",
+        )
+
+    def add_match(self, match: Match) -> Match:
+        return _answered(
+            self._h.aftersales_accounting_add_match(match=match),
+            "aftersales_accounting_add_match",
+            Match,
+        )
+
+    def remove_match(self, match_id: str) -> Match:
+        return _found(
+            self._h.aftersales_accounting_remove_match(match_id=match_id), "match", match_id, Match
+        )
+
+    def sequence_next(self, code: str) -> int:
+        return _answered(
+            self._h.aftersales_sequence_next(code=code), "aftersales_sequence_next", int
+        )
+
+    # loyalty --------------------------------------------------------------------------------
+    def list_programs(self) -> Sequence[CouponProgram]:
+        return _many(self._h.aftersales_loyalty_list_programs(), "aftersales_loyalty_list_programs")
+
+    def get_program(self, program_id: str, *, lock: bool = False) -> CouponProgram:
+        return _found(
+            self._h.aftersales_loyalty_get_program(program_id=program_id, lock=lock),
+            "coupon program",
+            program_id,
+            CouponProgram,
+        )
+
+    def get_coupon(self, coupon_id: str, *, lock: bool = False) -> Coupon:
+        return _found(
+            self._h.aftersales_loyalty_get_coupon(coupon_id=coupon_id, lock=lock),
+            "coupon",
+            coupon_id,
+            Coupon,
+        )
+
+    def find_coupon(self, code: str, *, lock: bool = False) -> Coupon | None:
+        result: Coupon | None = self._h.aftersales_loyalty_find_coupon(code=code, lock=lock)
+        return result
+
+    def create_coupon(self, coupon: Coupon) -> Coupon:
+        return _answered(
+            self._h.aftersales_loyalty_create_coupon(coupon=coupon),
+            "aftersales_loyalty_create_coupon",
+            Coupon,
+        )
+
+    def save_coupon(self, coupon: Coupon) -> Coupon:
+        return _answered(
+            self._h.aftersales_loyalty_save_coupon(coupon=coupon),
+            "aftersales_loyalty_save_coupon",
+            Coupon,
+        )
+
+    def add_use(self, use: CouponUse) -> CouponUse:
+        return _answered(
+            self._h.aftersales_loyalty_add_use(use=use), "aftersales_loyalty_add_use", CouponUse
+        )
+
+    def count_uses(self, program_id: str) -> int:
+        return _answered(
+            self._h.aftersales_loyalty_count_uses(program_id=program_id),
+            "aftersales_loyalty_count_uses",
+            int,
+        )
+
+    # stock ----------------------------------------------------------------------------------
+    def get_picking(self, picking_id: str, *, lock: bool = False) -> Picking:
+        return _found(
+            self._h.aftersales_stock_get_picking(picking_id=picking_id, lock=lock),
+            "picking",
+            picking_id,
+            Picking,
+        )
+
+    def find_pickings(self, query: PickingQuery) -> Sequence[Picking]:
+        return _many(
+            self._h.aftersales_stock_find_pickings(query=query), "aftersales_stock_find_pickings"
+        )
+
+    def list_returns(self, delivery_id: str) -> Sequence[Picking]:
+        return _many(
+            self._h.aftersales_stock_list_returns(delivery_id=delivery_id),
+            "aftersales_stock_list_returns",
+        )
+
+    def save_picking(self, picking: Picking) -> Picking:
+        return _answered(
+            self._h.aftersales_stock_save_picking(picking=picking),
+            "aftersales_stock_save_picking",
+            Picking,
+        )
+
+    # repair ---------------------------------------------------------------------------------
+    def get_repair(self, repair_id: str, *, lock: bool = False) -> RepairOrder:
+        return _found(
+            self._h.aftersales_repair_get_order(repair_id=repair_id, lock=lock),
+            "repair order",
+            repair_id,
+            RepairOrder,
+        )
+
+    def save_repair(self, repair: RepairOrder) -> RepairOrder:
+        return _answered(
+            self._h.aftersales_repair_save_order(repair=repair),
+            "aftersales_repair_save_order",
+            RepairOrder,
+        )
+
+    def delete_repair(self, repair_id: str) -> RepairOrder:
+        return _found(
+            self._h.aftersales_repair_delete_order(repair_id=repair_id),
+            "repair order",
+            repair_id,
+            RepairOrder,
+        )
+
+    # project --------------------------------------------------------------------------------
+    def get_project(self, project_id: str) -> Project:
+        return _found(
+            self._h.aftersales_project_get_project(project_id=project_id),
+            "project",
+            project_id,
+            Project,
+        )
+
+    def list_projects(self) -> Sequence[Project]:
+        return _many(self._h.aftersales_project_list_projects(), "aftersales_project_list_projects")
+
+    def get_task(self, task_id: str) -> FieldServiceTask:
+        return _found(
+            self._h.aftersales_project_get_task(task_id=task_id), "task", task_id, FieldServiceTask
+        )
+
+    def save_task(self, task: FieldServiceTask) -> FieldServiceTask:
+        return _answered(
+            self._h.aftersales_project_save_task(task=task),
+            "aftersales_project_save_task",
+            FieldServiceTask,
+        )
+
+    # mail -----------------------------------------------------------------------------------
+    def mail_enqueue(self, email: OutgoingEmail) -> OutgoingEmail:
+        return _answered(
+            self._h.aftersales_mail_enqueue(email=email), "aftersales_mail_enqueue", OutgoingEmail
+        )
+
+    def mail_save(self, email: OutgoingEmail) -> OutgoingEmail:
+        return _answered(
+            self._h.aftersales_mail_save(email=email), "aftersales_mail_save", OutgoingEmail
+        )
+
+    def mail_list_outbox(self, *, pending_only: bool) -> Sequence[OutgoingEmail]:
+        return _many(
+            self._h.aftersales_mail_list_outbox(pending_only=pending_only),
+            "aftersales_mail_list_outbox",
+        )
+
+    def mail_deliver(self, email: OutgoingEmail) -> bool:
+        return _answered(
+            self._h.aftersales_mail_deliver(email=email), "aftersales_mail_deliver", bool
+        )
+
+    # modules and subscription -----------------------------------------------------------------
+    def modules_catalogue(self) -> list[Module]:
+        extensions: list[Sequence[Module]] = self._h.aftersales_modules_catalogue()
+        return [module for batch in extensions for module in batch]
+
+    def modules_installed(self) -> frozenset[str]:
+        return _answered(
+            self._h.aftersales_modules_installed(), "aftersales_modules_installed", frozenset
+        )
+
+    def modules_install(self, name: str) -> str:
+        return _answered(
+            self._h.aftersales_modules_install(name=name), "aftersales_modules_install", str
+        )
+
+    def modules_uninstall(self, name: str) -> str | None:
+        result: str | None = self._h.aftersales_modules_uninstall(name=name)
+        return result
+
+    def subscription_get(self) -> Subscription:
+        return _answered(
+            self._h.aftersales_subscription_get(), "aftersales_subscription_get", Subscription
+        )
+
+    def subscription_save(self, subscription: Subscription) -> Subscription:
+        return _answered(
+            self._h.aftersales_subscription_save(subscription=subscription),
+            "aftersales_subscription_save",
+            Subscription,
+        )
+
+    # audit ----------------------------------------------------------------------------------
+    def audit_append(self, entry: AuditEntry) -> AuditEntry:
+        return _answered(
+            self._h.aftersales_audit_append(entry=entry), "aftersales_audit_append", AuditEntry
+        )
+
+    def audit_list(self, ticket_id: str | None = None) -> Sequence[AuditEntry]:
+        return _many(self._h.aftersales_audit_list(ticket_id=ticket_id), "aftersales_audit_list")

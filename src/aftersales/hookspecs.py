@@ -1,0 +1,461 @@
+"""Hook specifications: the ports a backend implements.
+
+A backend is a plain object (or module) whose methods carry the ``hookimpl`` marker and are
+named after the specs below. The library's services hold every business rule; a backend only
+stores, finds and changes records, the way an ERP exposes them. Whatever a backend does must
+happen inside the current unit of work (see *transactions*), so that a call that fails
+leaves nothing behind.
+
+Conventions that hold for every hook:
+
+* **Providers** are ``firstresult``: the first backend that returns something other than
+  ``None`` answers. ``None`` means "not mine" — for a lookup, "no such record here"; the
+  library turns an unanswered lookup into :class:`~aftersales.errors.NotFound`.
+* **Writes** return the record as stored. A write that no backend answers is a
+  configuration error.
+* Records are the frozen attrs classes of :mod:`aftersales.models`; collections are returned
+  as sequences (lists or tuples) in the order the spec names.
+* A backend raises :class:`~aftersales.errors.BackendError` subclasses for its own failures
+  (``BackendUnavailable`` when retrying may help, ``ConflictError`` / ``DuplicateKey`` for
+  concurrency and uniqueness), never raw driver exceptions.
+* ``lock=True`` on a lookup asks the backend to hold the record until the unit of work ends
+  (``SELECT … FOR UPDATE``); the services use it before checking a cap (RL-3).
+* **Events** (``aftersales_on_*``) are broadcasts called after the unit of work commits;
+  a subscriber that raises is logged and does not stop the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from aftersales.models import (
+        AuditEntry,
+        Coupon,
+        CouponProgram,
+        CouponUse,
+        DocumentChanged,
+        DocumentCreated,
+        DocumentLink,
+        FieldServiceTask,
+        IdempotencyRecord,
+        Invoice,
+        Match,
+        OutgoingEmail,
+        Partner,
+        Picking,
+        Product,
+        Project,
+        RepairOrder,
+        SaleOrder,
+        ServicesConfigured,
+        Subscription,
+        SubscriptionChanged,
+        Team,
+        Ticket,
+        TicketMessage,
+    )
+    from aftersales.models.queries import InvoiceQuery, PickingQuery
+    from aftersales.modules import Module
+    from aftersales.unit_of_work import UnitOfWork
+
+PROJECT_NAME = "aftersales"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+__all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
+
+
+# -------------------------------------------------------------------------------------------
+# transactions
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def aftersales_transaction_begin(uow: UnitOfWork) -> None:
+    """A unit of work starts: join it.
+
+    Every backend that stores anything starts its own transaction here and calls
+    ``uow.enlist(tx)`` with an object that has ``commit()`` and ``rollback()``
+    (:class:`~aftersales.unit_of_work.Transaction`). Every hook called until the unit of work
+    ends, on this thread, must act inside that transaction. ``uow.writes`` tells whether the
+    unit may write (take write locks at once, e.g. ``BEGIN IMMEDIATE`` on SQLite).
+
+    The library commits the participants in the order they enlisted; if a participant's
+    commit fails, the rest are rolled back. A single-store backend is always safe.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# idempotency
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def aftersales_idempotency_get(key: str) -> IdempotencyRecord | None:
+    """Return the record stored under ``key``, or ``None`` when there is none."""
+
+
+@hookspec(firstresult=True)
+def aftersales_idempotency_save(record: IdempotencyRecord) -> IdempotencyRecord | None:
+    """Store ``record`` in the current unit of work, so that it commits with the work.
+
+    Raise :class:`~aftersales.errors.DuplicateKey` when the key is already stored (a
+    concurrent call with the same key committed first); the library then replays it.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# helpdesk: teams, tickets, partners, products, sale orders, links and the trail
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def aftersales_helpdesk_get_team(team_id: str) -> Team | None:
+    """Return the team with id ``team_id``, or ``None``."""
+
+
+@hookspec(firstresult=True)
+def aftersales_helpdesk_list_teams() -> Sequence[Team] | None:
+    """Return every team, in a stable order."""
+
+
+@hookspec(firstresult=True)
+def aftersales_helpdesk_save_team(team: Team) -> Team | None:
+    """Store ``team`` (its after-sales toggles and FSM project) and return it."""
+
+
+@hookspec(firstresult=True)
+def aftersales_helpdesk_get_ticket(ticket_id: str) -> Ticket | None:
+    """Return the ticket with id ``ticket_id``, or ``None``."""
+
+
+@hookspec(firstresult=True)
+def aftersales_helpdesk_find_tickets(customer_ids: frozenset[str]) -> Sequence[Ticket] | None:
+    """Return the tickets whose customer is one of ``customer_ids``, newest first."""
+
+
+@hookspec(firstresult=True)
+def aftersales_helpdesk_get_partner(partner_id: str) -> Partner | None:
+    """Return the partner with id ``partner_id``, or ``None``."""
+
+
+@hookspec(firstresult=True)
+def aftersales_helpdesk_list_contacts(commercial_entity_id: str) -> Sequence[Partner] | None:
+    """Return every partner whose commercial entity is ``commercial_entity_id`` (itself too)."""
+
+
+@hookspec(firstresult=True)
+def aftersales_helpdesk_get_product(product_id: str) -> Product | None:
+    """Return the product with id ``product_id``, or ``None``."""
+
+
+@hookspec(firstresult=True)
+def aftersales_helpdesk_get_sale_order(sale_order_id: str) -> SaleOrder | None:
+    """Return the sale order with id ``sale_order_id``, or ``None``."""
+
+
+@hookspec(firstresult=True)
+def aftersales_helpdesk_add_link(link: DocumentLink) -> DocumentLink | None:
+    """Link a document to a ticket (G-4) and return the link."""
+
+
+@hookspec(firstresult=True)
+def aftersales_helpdesk_list_links(ticket_id: str) -> Sequence[DocumentLink] | None:
+    """Return the documents linked to ``ticket_id``, oldest first (empty when none)."""
+
+
+@hookspec(firstresult=True)
+def aftersales_helpdesk_post_message(message: TicketMessage) -> TicketMessage | None:
+    """Append ``message`` to its ticket's trail and return it. Never edit or delete one."""
+
+
+@hookspec(firstresult=True)
+def aftersales_helpdesk_list_messages(ticket_id: str) -> Sequence[TicketMessage] | None:
+    """Return the trail of ``ticket_id``, oldest first (empty when none)."""
+
+
+# -------------------------------------------------------------------------------------------
+# accounting: invoices, credit notes, matches (reconciliation), sequences
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def aftersales_accounting_get_invoice(invoice_id: str, lock: bool) -> Invoice | None:
+    """Return the invoice or credit note ``invoice_id``, or ``None``."""
+
+
+@hookspec(firstresult=True)
+def aftersales_accounting_find_invoices(query: InvoiceQuery) -> Sequence[Invoice] | None:
+    """Return the invoices that match every condition set on ``query``, newest first.
+
+    Newest means the latest ``invoice_date`` (undated last), then the latest ``created_at``.
+    ``product_id`` matches invoices with at least one line of that product.
+    """
+
+
+@hookspec(firstresult=True)
+def aftersales_accounting_list_credit_notes(invoice_id: str) -> Sequence[Invoice] | None:
+    """Return every credit note whose ``reversed_invoice_id`` is ``invoice_id``."""
+
+
+@hookspec(firstresult=True)
+def aftersales_accounting_save_invoice(invoice: Invoice) -> Invoice | None:
+    """Insert or update ``invoice`` (by id) and return it."""
+
+
+@hookspec(firstresult=True)
+def aftersales_accounting_list_matches(invoice_id: str) -> Sequence[Match] | None:
+    """Return the matches that settle part of ``invoice_id``, oldest first."""
+
+
+@hookspec(firstresult=True)
+def aftersales_accounting_add_match(match: Match) -> Match | None:
+    """Store a reconciliation between an invoice and a payment or credit note."""
+
+
+@hookspec(firstresult=True)
+def aftersales_accounting_remove_match(match_id: str) -> Match | None:
+    """Undo the reconciliation ``match_id`` and return it, or ``None`` when unknown."""
+
+
+@hookspec(firstresult=True)
+def aftersales_sequence_next(code: str) -> int | None:
+    """Return the next number of sequence ``code`` (1 for a new sequence).
+
+    The number is taken in the current unit of work: two concurrent units never get the same
+    number, and a rolled-back unit gives its number back (no gaps).
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# loyalty: coupon programs, coupons and their uses
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def aftersales_loyalty_list_programs() -> Sequence[CouponProgram] | None:
+    """Return every coupon program (active or not); the service filters them (CP-2)."""
+
+
+@hookspec(firstresult=True)
+def aftersales_loyalty_get_program(program_id: str, lock: bool) -> CouponProgram | None:
+    """Return the program ``program_id``, or ``None``."""
+
+
+@hookspec(firstresult=True)
+def aftersales_loyalty_get_coupon(coupon_id: str, lock: bool) -> Coupon | None:
+    """Return the coupon ``coupon_id``, or ``None``."""
+
+
+@hookspec(firstresult=True)
+def aftersales_loyalty_find_coupon(code: str, lock: bool) -> Coupon | None:
+    """Return the coupon whose code is exactly ``code``, or ``None``."""
+
+
+@hookspec(firstresult=True)
+def aftersales_loyalty_create_coupon(coupon: Coupon) -> Coupon | None:
+    """Insert a new coupon.
+
+    Codes are unique across all coupons: raise :class:`~aftersales.errors.DuplicateKey`
+    when ``coupon.code`` is taken, enforced by the store (a unique constraint), not by a
+    check-then-insert (CP-5).
+    """
+
+
+@hookspec(firstresult=True)
+def aftersales_loyalty_save_coupon(coupon: Coupon) -> Coupon | None:
+    """Update an existing coupon (its points) and return it."""
+
+
+@hookspec(firstresult=True)
+def aftersales_loyalty_add_use(use: CouponUse) -> CouponUse | None:
+    """Record one redemption of a coupon."""
+
+
+@hookspec(firstresult=True)
+def aftersales_loyalty_count_uses(program_id: str) -> int | None:
+    """Return how many times coupons of ``program_id`` were redeemed."""
+
+
+# -------------------------------------------------------------------------------------------
+# stock: deliveries and returns
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def aftersales_stock_get_picking(picking_id: str, lock: bool) -> Picking | None:
+    """Return the delivery or return ``picking_id``, or ``None``."""
+
+
+@hookspec(firstresult=True)
+def aftersales_stock_find_pickings(query: PickingQuery) -> Sequence[Picking] | None:
+    """Return the pickings matching every condition set on ``query``, newest first.
+
+    Newest means the latest ``done_at`` (not done last), then the latest ``created_at``.
+    ``product_id`` matches pickings with at least one move of that product.
+    """
+
+
+@hookspec(firstresult=True)
+def aftersales_stock_list_returns(delivery_id: str) -> Sequence[Picking] | None:
+    """Return every return whose ``return_of_id`` is ``delivery_id``, oldest first."""
+
+
+@hookspec(firstresult=True)
+def aftersales_stock_save_picking(picking: Picking) -> Picking | None:
+    """Insert or update ``picking`` (by id) with its moves and return it."""
+
+
+# -------------------------------------------------------------------------------------------
+# repair
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def aftersales_repair_get_order(repair_id: str, lock: bool) -> RepairOrder | None:
+    """Return the repair order ``repair_id``, or ``None``."""
+
+
+@hookspec(firstresult=True)
+def aftersales_repair_save_order(repair: RepairOrder) -> RepairOrder | None:
+    """Insert or update ``repair`` (by id) and return it. References are unique."""
+
+
+@hookspec(firstresult=True)
+def aftersales_repair_delete_order(repair_id: str) -> RepairOrder | None:
+    """Delete the repair order ``repair_id`` and return it, or ``None`` when unknown."""
+
+
+# -------------------------------------------------------------------------------------------
+# project: field-service projects and tasks
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def aftersales_project_get_project(project_id: str) -> Project | None:
+    """Return the project ``project_id``, or ``None``."""
+
+
+@hookspec(firstresult=True)
+def aftersales_project_list_projects() -> Sequence[Project] | None:
+    """Return every project, in a stable order (the first FSM one is the default, ST-2)."""
+
+
+@hookspec(firstresult=True)
+def aftersales_project_get_task(task_id: str) -> FieldServiceTask | None:
+    """Return the task ``task_id``, or ``None``."""
+
+
+@hookspec(firstresult=True)
+def aftersales_project_save_task(task: FieldServiceTask) -> FieldServiceTask | None:
+    """Insert or update ``task`` (by id) and return it."""
+
+
+# -------------------------------------------------------------------------------------------
+# mail: the outbox (stored in the unit of work) and the transport (after commit)
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def aftersales_mail_enqueue(email: OutgoingEmail) -> OutgoingEmail | None:
+    """Put ``email`` in the outbox, inside the current unit of work."""
+
+
+@hookspec(firstresult=True)
+def aftersales_mail_save(email: OutgoingEmail) -> OutgoingEmail | None:
+    """Update an email of the outbox (state, attempts, last error) and return it."""
+
+
+@hookspec(firstresult=True)
+def aftersales_mail_list_outbox(pending_only: bool) -> Sequence[OutgoingEmail] | None:
+    """Return the emails of the outbox, oldest first; only unsent ones when asked."""
+
+
+@hookspec(firstresult=True)
+def aftersales_mail_deliver(email: OutgoingEmail) -> bool | None:
+    """Hand ``email`` to a mail transport; return True once it has been accepted.
+
+    Called after commit, outside any unit of work. Raise any exception on failure: the
+    email stays in the outbox as FAILED with the error, to be retried.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# modules and subscription
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def aftersales_modules_catalogue() -> Sequence[Module]:
+    """Return modules to add to (or override in) the catalogue (ST-3). Broadcast: optional."""
+    return ()  # a spec body is never called
+
+
+@hookspec(firstresult=True)
+def aftersales_modules_installed() -> frozenset[str] | None:
+    """Return the names of the installed modules."""
+
+
+@hookspec(firstresult=True)
+def aftersales_modules_install(name: str) -> str | None:
+    """Install module ``name`` (its dependencies are already installed); return the name."""
+
+
+@hookspec(firstresult=True)
+def aftersales_modules_uninstall(name: str) -> str | None:
+    """Uninstall module ``name``; return the name, or ``None`` when it was not installed."""
+
+
+@hookspec(firstresult=True)
+def aftersales_subscription_get() -> Subscription | None:
+    """Return the database's subscription (a new database is ``FREE``)."""
+
+
+@hookspec(firstresult=True)
+def aftersales_subscription_save(subscription: Subscription) -> Subscription | None:
+    """Store the database's subscription and return it."""
+
+
+# -------------------------------------------------------------------------------------------
+# audit
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def aftersales_audit_append(entry: AuditEntry) -> AuditEntry | None:
+    """Append ``entry`` to the audit trail (RL-6). Entries are never edited or deleted."""
+
+
+@hookspec(firstresult=True)
+def aftersales_audit_list(ticket_id: str | None) -> Sequence[AuditEntry] | None:
+    """Return the audit entries (of one ticket when ``ticket_id`` is set), oldest first."""
+
+
+# -------------------------------------------------------------------------------------------
+# events: broadcasts after commit
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def aftersales_on_document_created(event: DocumentCreated) -> None:
+    """A document was created from a ticket and linked to it."""
+
+
+@hookspec
+def aftersales_on_document_changed(event: DocumentChanged) -> None:
+    """A linked document changed state (posted, done, cancelled, sent, redeemed…)."""
+
+
+@hookspec
+def aftersales_on_services_configured(event: ServicesConfigured) -> None:
+    """A team's after-sales toggles changed."""
+
+
+@hookspec
+def aftersales_on_subscription_changed(event: SubscriptionChanged) -> None:
+    """The database's subscription changed state (trial started, expired, paid)."""

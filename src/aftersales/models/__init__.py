@@ -1,0 +1,119 @@
+"""The domain records: frozen attrs classes and enums, one module per concept."""
+
+from aftersales.models.access import Actor, Group
+from aftersales.models.accounting import (
+    CreditMethod,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceState,
+    Match,
+    MatchKind,
+    Payment,
+    PaymentState,
+)
+from aftersales.models.audit import AuditEntry
+from aftersales.models.events import (
+    DocumentChanged,
+    DocumentCreated,
+    Event,
+    ServicesConfigured,
+    SubscriptionChanged,
+)
+from aftersales.models.helpdesk import (
+    DocumentKind,
+    DocumentLink,
+    Service,
+    Team,
+    Ticket,
+    TicketMessage,
+)
+from aftersales.models.idempotency import IdempotencyRecord
+from aftersales.models.loyalty import (
+    Coupon,
+    CouponProgram,
+    CouponRule,
+    CouponState,
+    CouponUse,
+    ProgramTrigger,
+    ProgramType,
+    Reward,
+    RewardKind,
+)
+from aftersales.models.mail import EmailState, OutgoingEmail
+from aftersales.models.money import Money
+from aftersales.models.partners import Partner
+from aftersales.models.products import LineAmounts, Product, ProductKind, Tax
+from aftersales.models.projects import FieldServiceTask, Project, TaskStage
+from aftersales.models.repairs import (
+    InvoiceMethod,
+    PartAction,
+    RepairOperation,
+    RepairOrder,
+    RepairPart,
+    RepairState,
+)
+from aftersales.models.sales import SaleOrder
+from aftersales.models.stock import MoveState, Picking, PickingKind, PickingState, StockMove
+from aftersales.models.subscription import Subscription, SubscriptionState
+
+__all__ = [
+    "Actor",
+    "AuditEntry",
+    "Coupon",
+    "CouponProgram",
+    "CouponRule",
+    "CouponState",
+    "CouponUse",
+    "CreditMethod",
+    "DocumentChanged",
+    "DocumentCreated",
+    "DocumentKind",
+    "DocumentLink",
+    "EmailState",
+    "Event",
+    "FieldServiceTask",
+    "Group",
+    "IdempotencyRecord",
+    "Invoice",
+    "InvoiceKind",
+    "InvoiceLine",
+    "InvoiceMethod",
+    "InvoiceState",
+    "LineAmounts",
+    "Match",
+    "MatchKind",
+    "Money",
+    "MoveState",
+    "OutgoingEmail",
+    "PartAction",
+    "Partner",
+    "Payment",
+    "PaymentState",
+    "Picking",
+    "PickingKind",
+    "PickingState",
+    "Product",
+    "ProductKind",
+    "ProgramTrigger",
+    "ProgramType",
+    "Project",
+    "RepairOperation",
+    "RepairOrder",
+    "RepairPart",
+    "RepairState",
+    "Reward",
+    "RewardKind",
+    "SaleOrder",
+    "Service",
+    "ServicesConfigured",
+    "StockMove",
+    "Subscription",
+    "SubscriptionChanged",
+    "SubscriptionState",
+    "TaskStage",
+    "Tax",
+    "Team",
+    "Ticket",
+    "TicketMessage",
+]

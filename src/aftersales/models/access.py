@@ -1,0 +1,61 @@
+"""Who acts: the :class:`Actor` passed to every call, and the groups of access.md (AC-1)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import attrs
+
+from aftersales.models._fields import id_field, optional
+
+__all__ = ["Actor", "Group"]
+
+
+class Group(StrEnum):
+    """Security groups (AC-1). A helpdesk manager is also a helpdesk user."""
+
+    HELPDESK_USER = "helpdesk_user"
+    HELPDESK_MANAGER = "helpdesk_manager"
+    BILLING = "billing"
+    STOCK_USER = "stock_user"
+    FIELD_SERVICE_USER = "field_service_user"
+    PORTAL = "portal"
+    SYSTEM = "system"
+
+
+_IMPLIED: dict[Group, frozenset[Group]] = {
+    Group.HELPDESK_MANAGER: frozenset({Group.HELPDESK_USER}),
+}
+
+
+def _groups(value: object) -> frozenset[Group]:
+    items = value if isinstance(value, set | frozenset | tuple | list) else (value,)
+    return frozenset(Group(item) for item in items)
+
+
+@attrs.frozen(kw_only=True)
+class Actor:
+    """The user a call acts for: a user id, the user's partner (portal users) and groups.
+
+    There is no default actor: every call names one. :meth:`system` builds the back-office
+    actor for scripts, which has every right.
+    """
+
+    user_id: str = attrs.field(validator=id_field)
+    groups: frozenset[Group] = attrs.field(converter=_groups, factory=frozenset)
+    partner_id: str | None = attrs.field(default=None, validator=optional(id_field))
+
+    @classmethod
+    def system(cls, user_id: str = "system") -> Actor:
+        """The back-office actor (group SYSTEM): allowed everything, for scripts only."""
+        return cls(user_id=user_id, groups=frozenset({Group.SYSTEM}))
+
+    @property
+    def effective_groups(self) -> frozenset[Group]:
+        """The groups with implied ones added (a manager is also a user)."""
+        implied = {g for group in self.groups for g in _IMPLIED.get(group, ())}
+        return self.groups | implied
+
+    def has(self, group: Group) -> bool:
+        """True when the actor is in ``group`` (directly, by implication, or as system)."""
+        return Group.SYSTEM in self.groups or group in self.effective_groups

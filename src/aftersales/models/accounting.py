@@ -1,0 +1,183 @@
+"""Invoices, credit notes, payments and the matches (reconciliations) between them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import attrs
+
+from aftersales.errors import InvalidInput
+from aftersales.models._fields import (
+    MAX_TEXT,
+    a_date,
+    aware,
+    decimal,
+    enum_of,
+    id_field,
+    money_of,
+    optional,
+    text,
+    to_tuple,
+)
+from aftersales.models.money import Money, check_currency
+from aftersales.models.products import LineAmounts, Tax, compute_line
+
+__all__ = [
+    "CreditMethod",
+    "Invoice",
+    "InvoiceKind",
+    "InvoiceLine",
+    "InvoiceState",
+    "Match",
+    "MatchKind",
+    "Payment",
+    "PaymentState",
+]
+
+
+class InvoiceKind(StrEnum):
+    """A customer invoice or a credit note (out_invoice / out_refund)."""
+
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+class InvoiceState(StrEnum):
+    DRAFT = "draft"
+    POSTED = "posted"
+    CANCELLED = "cancelled"
+
+
+class PaymentState(StrEnum):
+    """How much of an invoice is settled, derived from its matches (RF-4b)."""
+
+    NOT_PAID = "not_paid"
+    PARTIAL = "partial"
+    PAID = "paid"
+    REVERSED = "reversed"
+
+
+class CreditMethod(StrEnum):
+    """How a credit note reverses an invoice (RF-4)."""
+
+    PARTIAL = "partial"
+    FULL = "full"
+    FULL_AND_REINVOICE = "full_and_reinvoice"
+
+
+class MatchKind(StrEnum):
+    """What settles part of an invoice."""
+
+    PAYMENT = "payment"
+    CREDIT_NOTE = "credit_note"
+    MANUAL = "manual"
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceLine:
+    """One line of an invoice or credit note. Amounts are computed, never stored."""
+
+    description: str = attrs.field(validator=text())
+    quantity: Decimal = attrs.field(validator=decimal())
+    unit_price: Money = attrs.field(validator=money_of())
+    taxes: tuple[Tax, ...] = attrs.field(default=(), converter=to_tuple)
+    product_id: str | None = attrs.field(default=None, validator=optional(id_field))
+
+    @property
+    def amounts(self) -> LineAmounts:
+        return compute_line(self.quantity, self.unit_price, self.taxes)
+
+
+def _check_lines(
+    invoice: Any, _a: attrs.Attribute[tuple[InvoiceLine, ...]], lines: tuple[InvoiceLine, ...]
+) -> None:
+    for line in lines:
+        if not isinstance(line, InvoiceLine):
+            raise InvalidInput("lines", line, "expected InvoiceLine records")
+        if line.unit_price.currency != invoice.currency:
+            raise InvalidInput(
+                "lines.unit_price", line.unit_price, f"must be in {invoice.currency}"
+            )
+
+
+@attrs.frozen(kw_only=True)
+class Invoice:
+    """A customer invoice or credit note.
+
+    ``residual`` and ``payment_state`` follow from the matches against it (RF-4b); they are
+    kept on the record, as an ERP does, and updated by the refund service.
+    ``reversed_invoice_id`` is set on credit notes; ``ticket_id`` when made from a ticket.
+    ``post_on`` is the future date a draft credit note will be posted on (RF-6).
+    """
+
+    id: str = attrs.field(validator=id_field)
+    kind: InvoiceKind = attrs.field(validator=enum_of(InvoiceKind))
+    customer_id: str = attrs.field(validator=id_field)
+    currency: str = attrs.field(validator=lambda _i, _a, v: check_currency(v))
+    lines: tuple[InvoiceLine, ...] = attrs.field(converter=to_tuple, validator=_check_lines)
+    state: InvoiceState = attrs.field(validator=enum_of(InvoiceState))
+    created_at: datetime = attrs.field(validator=aware)
+    payment_state: PaymentState = attrs.field(
+        default=PaymentState.NOT_PAID, validator=enum_of(PaymentState)
+    )
+    residual: Money = attrs.field(validator=money_of(non_negative=True))
+    number: str | None = attrs.field(default=None, validator=optional(text(max_length=64)))
+    invoice_date: date | None = attrs.field(default=None, validator=optional(a_date))
+    post_on: date | None = attrs.field(default=None, validator=optional(a_date))
+    sale_order_id: str | None = attrs.field(default=None, validator=optional(id_field))
+    reversed_invoice_id: str | None = attrs.field(default=None, validator=optional(id_field))
+    ticket_id: str | None = attrs.field(default=None, validator=optional(id_field))
+    reference: str = attrs.field(default="", validator=text(max_length=1024, required=False))
+    reason: str = attrs.field(default="", validator=text(max_length=1024, required=False))
+    journal: str | None = attrs.field(default=None, validator=optional(text(max_length=64)))
+    note: str = attrs.field(
+        default="", validator=text(max_length=MAX_TEXT, multiline=True, required=False)
+    )
+
+    @residual.default
+    def _residual_default(self) -> Money:
+        return (
+            self.amounts.total if self.state is InvoiceState.POSTED else Money.zero(self.currency)
+        )
+
+    @property
+    def amounts(self) -> LineAmounts:
+        """Totals of the lines: the sum of per-line rounded amounts (G-8)."""
+        total = LineAmounts.zero(self.currency)
+        for line in self.lines:
+            total = total + line.amounts
+        return total
+
+    @property
+    def total(self) -> Money:
+        return self.amounts.total
+
+    @property
+    def product_ids(self) -> frozenset[str]:
+        return frozenset(line.product_id for line in self.lines if line.product_id)
+
+
+@attrs.frozen(kw_only=True)
+class Payment:
+    """A customer payment; whatever of it is not matched is an outstanding credit."""
+
+    id: str = attrs.field(validator=id_field)
+    customer_id: str = attrs.field(validator=id_field)
+    amount: Money = attrs.field(validator=money_of(positive=True))
+    paid_at: datetime = attrs.field(validator=aware)
+    reference: str = attrs.field(default="", validator=text(max_length=256, required=False))
+
+
+@attrs.frozen(kw_only=True)
+class Match:
+    """A reconciliation: ``amount`` of ``invoice_id`` settled by a payment or credit note."""
+
+    id: str = attrs.field(validator=id_field)
+    invoice_id: str = attrs.field(validator=id_field)
+    kind: MatchKind = attrs.field(validator=enum_of(MatchKind))
+    counterpart_id: str = attrs.field(validator=id_field)
+    amount: Money = attrs.field(validator=money_of(positive=True))
+    created_at: datetime = attrs.field(validator=aware)

@@ -1,0 +1,203 @@
+"""Money: a Decimal amount with an ISO 4217 currency, rounded to the currency's minor unit (G-5)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Final
+
+import attrs
+
+from aftersales.errors import InvalidInput
+
+__all__ = [
+    "MAX_AMOUNT",
+    "MINOR_UNITS",
+    "Money",
+    "check_currency",
+    "quantize",
+    "to_decimal",
+]
+
+#: Minor units (decimal places) of the currencies the library knows. Extend it at start-up
+#: with ``MINOR_UNITS["XYZ"] = 2`` for a currency not listed.
+MINOR_UNITS: dict[str, int] = {
+    "AED": 2,
+    "ARS": 2,
+    "AUD": 2,
+    "BHD": 3,
+    "BRL": 2,
+    "CAD": 2,
+    "CHF": 2,
+    "CLP": 0,
+    "CNY": 2,
+    "COP": 2,
+    "CZK": 2,
+    "DKK": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "HKD": 2,
+    "HUF": 2,
+    "IDR": 2,
+    "ILS": 2,
+    "INR": 2,
+    "IQD": 3,
+    "ISK": 0,
+    "JOD": 3,
+    "JPY": 0,
+    "KRW": 0,
+    "KWD": 3,
+    "LYD": 3,
+    "MXN": 2,
+    "MYR": 2,
+    "NOK": 2,
+    "NZD": 2,
+    "OMR": 3,
+    "PEN": 2,
+    "PHP": 2,
+    "PLN": 2,
+    "RON": 2,
+    "SAR": 2,
+    "SEK": 2,
+    "SGD": 2,
+    "THB": 2,
+    "TND": 3,
+    "TRY": 2,
+    "TWD": 2,
+    "UAH": 2,
+    "USD": 2,
+    "UYU": 2,
+    "VND": 0,
+    "ZAR": 2,
+}
+
+#: Largest absolute amount accepted; anything larger is almost certainly a mistake.
+MAX_AMOUNT: Final = Decimal("1e15")
+
+
+def to_decimal(value: object, field: str) -> Decimal:
+    """Return ``value`` as a finite Decimal, refusing floats, bools, NaN and Infinity.
+
+    Integers and numeric strings are accepted; floats never are, because a float cannot
+    hold most decimal amounts exactly.
+    """
+    if isinstance(value, (bool, float)):
+        raise InvalidInput(field, value, "use Decimal (or a string), never a float or bool")
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            raise InvalidInput(field, value, "is not a decimal number") from None
+    else:
+        raise InvalidInput(field, value, f"expected a Decimal, got {type(value).__name__}")
+    if not number.is_finite():
+        raise InvalidInput(field, value, "must be a finite number")
+    if abs(number) >= MAX_AMOUNT:
+        raise InvalidInput(field, value, f"must be smaller than {MAX_AMOUNT:,f} in magnitude")
+    return number
+
+
+def check_currency(code: object, field: str = "currency") -> str:
+    """Return ``code`` when it is a known ISO 4217 code, else raise :class:`InvalidInput`."""
+    if not isinstance(code, str) or code not in MINOR_UNITS:
+        raise InvalidInput(field, code, "is not a known ISO 4217 currency code")
+    return code
+
+
+def quantize(amount: Decimal, places: int) -> Decimal:
+    """Round ``amount`` to ``places`` decimal places, half up (G-5)."""
+    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def _amount(value: object) -> Decimal:
+    return to_decimal(value, "amount")
+
+
+@attrs.frozen(kw_only=True, order=False)
+class Money:
+    """An amount of one currency, always rounded to the currency's minor unit.
+
+    >>> Money(amount=Decimal("10.005"), currency="EUR")
+    Money(amount=Decimal('10.01'), currency='EUR')
+    >>> Money.of("3.5", "JPY").amount
+    Decimal('4')
+    """
+
+    amount: Decimal = attrs.field(converter=_amount)
+    currency: str = attrs.field(validator=lambda _i, _a, v: check_currency(v))
+
+    def __attrs_post_init__(self) -> None:
+        rounded = quantize(self.amount, MINOR_UNITS[self.currency])
+        if rounded == 0:
+            rounded = abs(rounded)  # never keep a negative zero
+        object.__setattr__(self, "amount", rounded)
+
+    @classmethod
+    def of(cls, amount: object, currency: str) -> Money:
+        """Build Money from a Decimal, an int or a numeric string."""
+        return cls(amount=amount, currency=currency)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        """Zero in ``currency``."""
+        return cls(amount=Decimal(0), currency=currency)
+
+    @classmethod
+    def sum(cls, items: Iterable[Money], currency: str) -> Money:
+        """Add up ``items``; every item must be in ``currency``."""
+        total = cls.zero(currency)
+        for item in items:
+            total = total + item
+        return total
+
+    @property
+    def places(self) -> int:
+        """Decimal places of the currency's minor unit."""
+        return MINOR_UNITS[self.currency]
+
+    def is_zero(self) -> bool:
+        return self.amount == 0
+
+    def _same(self, other: object) -> Money:
+        if not isinstance(other, Money):
+            raise TypeError(f"cannot combine Money with {type(other).__name__}")
+        if other.currency != self.currency:
+            raise InvalidInput("currency", other.currency, f"cannot be mixed with {self.currency}")
+        return other
+
+    def __add__(self, other: Money) -> Money:
+        return Money(amount=self.amount + self._same(other).amount, currency=self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        return Money(amount=self.amount - self._same(other).amount, currency=self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(amount=-self.amount, currency=self.currency)
+
+    def __abs__(self) -> Money:
+        return Money(amount=abs(self.amount), currency=self.currency)
+
+    def __mul__(self, factor: Decimal | int) -> Money:
+        number = to_decimal(factor, "factor")
+        return Money(amount=self.amount * number, currency=self.currency)
+
+    __rmul__ = __mul__
+
+    def __lt__(self, other: Money) -> bool:
+        return self.amount < self._same(other).amount
+
+    def __le__(self, other: Money) -> bool:
+        return self.amount <= self._same(other).amount
+
+    def __gt__(self, other: Money) -> bool:
+        return self.amount > self._same(other).amount
+
+    def __ge__(self, other: Money) -> bool:
+        return self.amount >= self._same(other).amount
+
+    def __str__(self) -> str:
+        return f"{self.amount:,f} {self.currency}"

@@ -1,0 +1,124 @@
+"""Repair orders with their parts and operations (RP-1)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+import attrs
+
+from aftersales.models._fields import (
+    MAX_TEXT,
+    a_date,
+    aware,
+    decimal,
+    enum_of,
+    id_field,
+    money_of,
+    optional,
+    text,
+    to_tuple,
+)
+from aftersales.models.money import Money
+from aftersales.models.products import Tax
+
+__all__ = [
+    "InvoiceMethod",
+    "PartAction",
+    "RepairOperation",
+    "RepairOrder",
+    "RepairPart",
+    "RepairState",
+]
+
+
+class RepairState(StrEnum):
+    """States of a repair order (RP-8)."""
+
+    DRAFT = "draft"
+    CONFIRMED = "confirmed"
+    TO_INVOICE = "to_invoice"
+    READY = "ready"
+    UNDER_REPAIR = "under_repair"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class InvoiceMethod(StrEnum):
+    """When a repair is invoiced (RP-4)."""
+
+    NONE = "none"
+    BEFORE_REPAIR = "before_repair"
+    AFTER_REPAIR = "after_repair"
+
+
+class PartAction(StrEnum):
+    """A part line adds a product to the repaired item or removes one from it."""
+
+    ADD = "add"
+    REMOVE = "remove"
+
+
+@attrs.frozen(kw_only=True)
+class RepairPart:
+    """A part line: add or remove ``quantity`` of a product (RP-5)."""
+
+    action: PartAction = attrs.field(validator=enum_of(PartAction))
+    product_id: str = attrs.field(validator=id_field)
+    quantity: Decimal = attrs.field(validator=decimal(positive=True))
+    unit_price: Money = attrs.field(validator=money_of(non_negative=True))
+    taxes: tuple[Tax, ...] = attrs.field(default=(), converter=to_tuple)
+    lot: str | None = attrs.field(default=None, validator=optional(text(max_length=64)))
+
+
+@attrs.frozen(kw_only=True)
+class RepairOperation:
+    """An operation: a service line with quantity and price (RP-5)."""
+
+    product_id: str = attrs.field(validator=id_field)
+    quantity: Decimal = attrs.field(validator=decimal(positive=True))
+    unit_price: Money = attrs.field(validator=money_of(non_negative=True))
+    taxes: tuple[Tax, ...] = attrs.field(default=(), converter=to_tuple)
+    description: str = attrs.field(default="", validator=text(required=False))
+
+
+@attrs.frozen(kw_only=True)
+class RepairOrder:
+    """A repair order created from a ticket (RP-1).
+
+    ``internal_notes`` are for the repair team only; ``quotation_notes`` are printed on the
+    quotation sent to the customer (RP-6).
+    """
+
+    id: str = attrs.field(validator=id_field)
+    reference: str = attrs.field(validator=text(max_length=64))
+    product_id: str = attrs.field(validator=id_field)
+    customer_id: str = attrs.field(validator=id_field)
+    currency: str = attrs.field(validator=text(max_length=3))
+    created_at: datetime = attrs.field(validator=aware)
+    state: RepairState = attrs.field(default=RepairState.DRAFT, validator=enum_of(RepairState))
+    quantity: Decimal = attrs.field(default=Decimal(1), validator=decimal(positive=True))
+    lot: str | None = attrs.field(default=None, validator=optional(text(max_length=64)))
+    ticket_id: str | None = attrs.field(default=None, validator=optional(id_field))
+    description: str = attrs.field(
+        default="", validator=text(max_length=MAX_TEXT, multiline=True, required=False)
+    )
+    sale_order_id: str | None = attrs.field(default=None, validator=optional(id_field))
+    return_id: str | None = attrs.field(default=None, validator=optional(id_field))
+    invoice_method: InvoiceMethod = attrs.field(
+        default=InvoiceMethod.NONE, validator=enum_of(InvoiceMethod)
+    )
+    invoice_address_id: str | None = attrs.field(default=None, validator=optional(id_field))
+    parts: tuple[RepairPart, ...] = attrs.field(default=(), converter=to_tuple)
+    operations: tuple[RepairOperation, ...] = attrs.field(default=(), converter=to_tuple)
+    internal_notes: str = attrs.field(
+        default="", validator=text(max_length=MAX_TEXT, multiline=True, required=False)
+    )
+    quotation_notes: str = attrs.field(
+        default="", validator=text(max_length=MAX_TEXT, multiline=True, required=False)
+    )
+    responsible_user_id: str | None = attrs.field(default=None, validator=optional(id_field))
+    scheduled_date: date | None = attrs.field(default=None, validator=optional(a_date))
+    warranty_expiration: date | None = attrs.field(default=None, validator=optional(a_date))
+    invoice_id: str | None = attrs.field(default=None, validator=optional(id_field))

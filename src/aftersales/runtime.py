@@ -1,0 +1,154 @@
+"""What every service shares: hooks, guard, clock, settings, and the unit-of-work factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import attrs
+
+from aftersales.access import Guard
+from aftersales.clock import Clock
+from aftersales.errors import BackendUnavailable, ConflictError, DatabaseLocked
+from aftersales.hooks import Hooks
+from aftersales.models import (
+    DocumentChanged,
+    DocumentCreated,
+    EmailState,
+    Event,
+    OutgoingEmail,
+    ServicesConfigured,
+    SubscriptionChanged,
+)
+from aftersales.modules import ModuleCatalogue
+from aftersales.unit_of_work import UnitOfWork
+
+__all__ = ["Config", "Runtime"]
+
+log = logging.getLogger("aftersales")
+R = TypeVar("R")
+
+_EVENT_HOOKS: dict[type[Event], str] = {
+    DocumentCreated: "aftersales_on_document_created",
+    DocumentChanged: "aftersales_on_document_changed",
+    ServicesConfigured: "aftersales_on_services_configured",
+    SubscriptionChanged: "aftersales_on_subscription_changed",
+}
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """Library settings. ``trial_days`` is the length of a trial (ST-10);
+    ``retries`` bounds how often a call is retried after a transient backend conflict."""
+
+    trial_days: int = 15
+    retries: int = 3
+
+    @property
+    def trial_length(self) -> timedelta:
+        return timedelta(days=self.trial_days)
+
+
+class Runtime:
+    """The shared machinery behind every service of one :class:`~aftersales.AfterSales`."""
+
+    def __init__(
+        self, hooks: Hooks, clock: Clock, config: Config, catalogue: ModuleCatalogue
+    ) -> None:
+        self.hooks = hooks
+        self.clock = clock
+        self.config = config
+        self.catalogue = catalogue
+        self.guard = Guard(hooks, clock)
+        self.on_locked: Callable[[], None] = lambda: None
+
+    def unit(self, *, writes: bool) -> UnitOfWork:
+        """A new unit of work (use it in a ``with`` block)."""
+        return UnitOfWork(
+            self.hooks, writes=writes, now=self.clock.now(), after_commit=self._after_commit
+        )
+
+    def read(self, work: Callable[[UnitOfWork], R]) -> R:
+        """Run a read-only call in its own unit of work (always rolled back)."""
+        try:
+            with self.unit(writes=False) as uow:
+                return work(uow)
+        except DatabaseLocked:
+            self.on_locked()
+            raise
+
+    def write(self, work: Callable[[UnitOfWork], R]) -> R:
+        """Run a mutating call in a unit of work that commits ``work``'s result.
+
+        A :class:`ConflictError` or :class:`BackendUnavailable` from the backend rolls the
+        unit back and runs it again, at most ``config.retries`` times: nothing of a failed
+        attempt remains, so retrying is safe.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with self.unit(writes=True) as uow:
+                    result = work(uow)
+                    uow.commit(result)
+                    return result
+            except (ConflictError, BackendUnavailable) as exc:
+                if attempt >= self.config.retries:
+                    if isinstance(exc, ConflictError):
+                        raise
+                    raise BackendUnavailable(f"{exc} (gave up after {attempt} attempts)") from exc
+                log.info("retrying after %s (attempt %d)", exc, attempt)
+            except DatabaseLocked:
+                self.on_locked()
+                raise
+
+    # -- after commit ---------------------------------------------------------------------
+
+    def _after_commit(self, events: list[Event], emails: list[OutgoingEmail]) -> None:
+        for event in events:
+            self.dispatch(event)
+        for email in emails:
+            self.deliver(email)
+
+    def dispatch(self, event: Event) -> None:
+        """Call every subscriber of ``event``; one failing does not stop the others."""
+        caller: Any = getattr(self.hooks.pm.hook, _EVENT_HOOKS[type(event)])
+        for impl in reversed(caller.get_hookimpls()):
+            try:
+                impl.function(**({"event": event} if "event" in impl.argnames else {}))
+            except Exception:
+                log.exception(
+                    "event subscriber %s failed on %s", impl.plugin_name, type(event).__name__
+                )
+
+    def deliver(self, email: OutgoingEmail) -> OutgoingEmail:
+        """Hand ``email`` to the transport and record the outcome in the outbox.
+
+        A failure is logged and kept (state FAILED, with the error) for a later retry;
+        an email is never lost silently.
+        """
+        attempts = email.attempts + 1
+        try:
+            self.hooks.mail_deliver(email)
+        except Exception as exc:
+            log.warning("could not deliver email %s: %s", email.id, exc)
+            outcome = attrs.evolve(
+                email,
+                state=EmailState.FAILED,
+                attempts=attempts,
+                last_error=f"{type(exc).__name__}: {exc}"[:1000],
+            )
+        else:
+            outcome = attrs.evolve(
+                email,
+                state=EmailState.SENT,
+                attempts=attempts,
+                last_error="",
+                sent_at=self.clock.now(),
+            )
+        with self.unit(writes=True) as uow:
+            self.hooks.mail_save(outcome)
+            uow.commit()
+        return outcome

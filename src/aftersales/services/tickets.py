@@ -1,0 +1,200 @@
+"""The ticket view: actions available, linked documents with counts, and the trail (AC-5)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+import attrs
+
+from aftersales.access import Action, TicketContext
+from aftersales.errors import AccessDenied
+from aftersales.models import (
+    Actor,
+    CouponState,
+    DocumentKind,
+    DocumentLink,
+    PickingKind,
+    PickingState,
+    Service,
+    Ticket,
+    TicketMessage,
+)
+from aftersales.models.queries import PickingQuery
+from aftersales.services._base import ServiceBase
+from aftersales.unit_of_work import UnitOfWork
+
+__all__ = ["DocumentCounts", "LinkedDocument", "TicketAction", "TicketView", "TicketViewService"]
+
+
+class TicketAction:
+    """Names of the actions a ticket can offer (AC-5)."""
+
+    REFUND = "Refund"
+    COUPON = "Coupon"
+    RETURN = "Return"
+    REPAIR = "Repair"
+    CREATE_TASK = "Create task"
+
+
+@attrs.frozen(kw_only=True)
+class DocumentCounts:
+    """The smart-button counts (AC-6: always equal to the linked documents)."""
+
+    credit_notes: int = 0
+    invoices: int = 0
+    coupons: int = 0
+    returns: int = 0
+    repairs: int = 0
+    tasks: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class LinkedDocument:
+    """One document linked to the ticket, as a list row: name, state and a detail."""
+
+    kind: DocumentKind
+    document_id: str
+    name: str
+    state: str
+    detail: str = ""
+    expires_on: date | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TicketView:
+    """What the ticket form shows of after-sales: actions, documents, counts and trail."""
+
+    ticket: Ticket
+    team_name: str
+    customer_name: str | None
+    actions: tuple[str, ...]
+    counts: DocumentCounts
+    documents: tuple[LinkedDocument, ...]
+    trail: tuple[TicketMessage, ...]
+
+
+_COUNT_FIELD = {
+    DocumentKind.CREDIT_NOTE: "credit_notes",
+    DocumentKind.INVOICE: "invoices",
+    DocumentKind.COUPON: "coupons",
+    DocumentKind.RETURN: "returns",
+    DocumentKind.REPAIR: "repairs",
+    DocumentKind.TASK: "tasks",
+}
+
+_ACTIONS: tuple[tuple[str, Service, Action], ...] = (
+    (TicketAction.REFUND, Service.REFUNDS, Action.REFUND),
+    (TicketAction.COUPON, Service.COUPONS, Action.COUPON),
+    (TicketAction.RETURN, Service.RETURNS, Action.RETURN),
+    (TicketAction.REPAIR, Service.REPAIRS, Action.REPAIR),
+    (TicketAction.CREATE_TASK, Service.FIELD_SERVICE, Action.FIELD_SERVICE),
+)
+
+
+class TicketViewService(ServiceBase):
+    """Reads a ticket as the helpdesk shows it: ``app.tickets``."""
+
+    def view(self, ticket_id: str, *, actor: Actor) -> TicketView:
+        """The ticket's actions, linked documents with counts, and trail newest first."""
+        return self._rt.read(lambda uow: self._view(uow, ticket_id, actor))
+
+    def _view(self, uow: UnitOfWork, ticket_id: str, actor: Actor) -> TicketView:
+        ctx = self._guard.ticket(actor, Action.VIEW_TICKET, ticket_id)
+        ticket = ctx.ticket
+        links = self._hooks.list_links(ticket.id)
+        counts = Counter(_COUNT_FIELD[link.kind] for link in links)
+        customer = self._hooks.get_partner(ticket.customer_id) if ticket.customer_id else None
+        trail = sorted(self._hooks.list_messages(ticket.id), key=lambda m: m.at, reverse=True)
+        return TicketView(
+            ticket=ticket,
+            team_name=ctx.team.name,
+            customer_name=customer.name if customer else None,
+            actions=self._actions(ctx, actor),
+            counts=DocumentCounts(**counts),
+            documents=tuple(self._document(uow, link) for link in links),
+            trail=tuple(trail),
+        )
+
+    def _actions(self, ctx: TicketContext, actor: Actor) -> tuple[str, ...]:
+        offered: list[str] = []
+        for name, service, action in _ACTIONS:
+            if not ctx.team.has(service):
+                continue
+            try:
+                self._guard.rights(actor, action)
+            except AccessDenied:
+                continue
+            if self._precondition(ctx, service):
+                offered.append(name)
+        return tuple(offered)
+
+    def _precondition(self, ctx: TicketContext, service: Service) -> bool:
+        customer_id = ctx.ticket.customer_id
+        if service in (Service.REFUNDS, Service.COUPONS):
+            return customer_id is not None
+        if service is Service.RETURNS:
+            if customer_id is None:
+                return False
+            entity = self._hooks.get_partner(customer_id).commercial_entity_id
+            contacts = frozenset(p.id for p in self._hooks.list_contacts(entity))
+            done = self._hooks.find_pickings(
+                PickingQuery(
+                    partner_ids=contacts,
+                    kind=PickingKind.DELIVERY,
+                    state=PickingState.DONE,
+                )
+            )
+            return any(m.quantity > 0 for picking in done for m in picking.moves)
+        return True
+
+    def _document(self, uow: UnitOfWork, link: DocumentLink) -> LinkedDocument:
+        kind, doc_id = link.kind, link.document_id
+        if kind in (DocumentKind.CREDIT_NOTE, DocumentKind.INVOICE):
+            invoice = self._hooks.get_invoice(doc_id)
+            return LinkedDocument(
+                kind=kind,
+                document_id=doc_id,
+                name=invoice.number or "Draft",
+                state=invoice.state.value,
+                detail=str(invoice.total),
+            )
+        if kind is DocumentKind.COUPON:
+            coupon = self._hooks.get_coupon(doc_id)
+            program = self._hooks.get_program(coupon.program_id)
+            today = uow.now.date()
+            if coupon.expires_on is not None and coupon.expires_on < today:
+                state = CouponState.EXPIRED
+            elif coupon.points < program.reward.required_points:
+                state = CouponState.USED
+            else:
+                state = CouponState.VALID
+            return LinkedDocument(
+                kind=kind,
+                document_id=doc_id,
+                name=coupon.code,
+                state=state.value,
+                detail=program.name,
+                expires_on=coupon.expires_on,
+            )
+        if kind is DocumentKind.RETURN:
+            picking = self._hooks.get_picking(doc_id)
+            return LinkedDocument(
+                kind=kind,
+                document_id=doc_id,
+                name=picking.reference,
+                state=picking.state.value,
+                detail=picking.origin,
+            )
+        if kind is DocumentKind.REPAIR:
+            repair = self._hooks.get_repair(doc_id)
+            return LinkedDocument(
+                kind=kind,
+                document_id=doc_id,
+                name=repair.reference,
+                state=repair.state.value,
+            )
+        task = self._hooks.get_task(doc_id)
+        return LinkedDocument(
+            kind=kind, document_id=doc_id, name=task.title, state=task.stage.value
+        )

@@ -1,0 +1,47 @@
+"""The aftersales pytest plugin (entry point ``pytest11``): fixtures for tests and backends.
+
+Fixtures (override ``aftersales_backend`` to run everything on your backend):
+
+* ``aftersales_clock`` — a :class:`~aftersales.clock.FrozenClock` at 2026-11-28 09:00 UTC;
+* ``aftersales_backend`` — a fresh :class:`~aftersales.backends.memory.MemoryBackend`;
+* ``aftersales_app`` — an :class:`~aftersales.AfterSales` over that backend and clock;
+* ``aftersales_scenario`` — the standard world (:func:`~aftersales.testing.build_scenario`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from aftersales.app import AfterSales
+from aftersales.clock import FrozenClock
+from aftersales.testing.scenario import Scenario, build_scenario
+
+START = "2026-11-28T09:00:00+00:00"
+
+
+@pytest.fixture
+def aftersales_clock() -> FrozenClock:
+    """A clock that only moves when the test moves it."""
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def aftersales_backend() -> Any:
+    """The backend under test; override this fixture to test another backend."""
+    from aftersales.backends.memory import MemoryBackend
+
+    return MemoryBackend()
+
+
+@pytest.fixture
+def aftersales_app(aftersales_backend: Any, aftersales_clock: FrozenClock) -> AfterSales:
+    """The library over the backend under test."""
+    return AfterSales(aftersales_backend, clock=aftersales_clock)
+
+
+@pytest.fixture
+def aftersales_scenario(aftersales_backend: Any, aftersales_clock: FrozenClock) -> Scenario:
+    """The standard world, built through the backend's builder."""
+    return build_scenario(aftersales_backend.builder(aftersales_clock))

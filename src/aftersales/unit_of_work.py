@@ -1,0 +1,173 @@
+"""The unit of work: one service call, all or nothing (RL-1, RL-2).
+
+A unit of work asks every backend to join it (``aftersales_transaction_begin``), collects
+the events and emails the call produces, stores the idempotency record with the work, and on
+:meth:`UnitOfWork.commit` commits every participant and only then dispatches events and
+delivers emails. Leaving the ``with`` block without committing rolls everything back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+
+from aftersales.errors import AfterSalesError, BackendError, IdempotencyConflict, InvalidState
+from aftersales.models.events import Event
+from aftersales.models.idempotency import IdempotencyRecord
+from aftersales.models.mail import OutgoingEmail
+from aftersales.serialization import converter, dumps, loads
+
+if TYPE_CHECKING:
+    from aftersales.hooks import Hooks
+
+__all__ = ["Transaction", "UnitOfWork", "fingerprint"]
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
+
+
+@runtime_checkable
+class Transaction(Protocol):
+    """What a backend enlists in a unit of work."""
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+def fingerprint(operation: str, arguments: Mapping[str, Any]) -> str:
+    """A stable digest of an operation and its arguments (for idempotency checks)."""
+    text = dumps({"operation": operation, "arguments": converter.unstructure(dict(arguments))})
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class UnitOfWork:
+    """One call's transaction across every backend. Use it as a context manager."""
+
+    def __init__(
+        self,
+        hooks: Hooks,
+        *,
+        writes: bool,
+        now: datetime,
+        after_commit: Callable[[list[Event], list[OutgoingEmail]], None],
+    ) -> None:
+        self.hooks = hooks
+        self.writes = writes
+        self.now = now
+        self._after_commit = after_commit
+        self._participants: list[Transaction] = []
+        self._events: list[Event] = []
+        self._emails: list[OutgoingEmail] = []
+        self._key: IdempotencyRecord | None = None
+        self._open = False
+        self._done = False
+
+    # -- participants ---------------------------------------------------------------------
+
+    def enlist(self, tx: Transaction) -> None:
+        """Called by a backend from ``aftersales_transaction_begin``."""
+        self._participants.append(tx)
+
+    def __enter__(self) -> UnitOfWork:
+        self.hooks.transaction_begin(self)
+        self._open = True
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self._done:
+            self.rollback()
+
+    # -- what the call produces -----------------------------------------------------------
+
+    def record(self, event: Event) -> None:
+        """Queue ``event``; it is dispatched only if the unit commits."""
+        self._events.append(event)
+
+    def send(self, email: OutgoingEmail) -> OutgoingEmail:
+        """Put ``email`` in the outbox now; it is delivered only if the unit commits."""
+        stored = self.hooks.mail_enqueue(email)
+        self._emails.append(stored)
+        return stored
+
+    # -- idempotency ----------------------------------------------------------------------
+
+    def replay(
+        self, key: str | None, operation: str, arguments: Mapping[str, Any], result_type: type[R]
+    ) -> R | None:
+        """Return the stored result of an earlier call under ``key``, or ``None``.
+
+        Raises :class:`IdempotencyConflict` when the key was used for another operation or
+        with other arguments. When ``None`` is returned, :meth:`commit` stores the result.
+        """
+        if key is None:
+            return None
+        digest = fingerprint(operation, arguments)
+        stored = self.hooks.idempotency_get(key)
+        if stored is not None:
+            if stored.operation != operation:
+                raise IdempotencyConflict(key, f"was used for {stored.operation}")
+            if stored.fingerprint != digest:
+                raise IdempotencyConflict(key, "was used with different arguments")
+            return loads(stored.result, result_type)
+        self._key = IdempotencyRecord(
+            key=key, operation=operation, fingerprint=digest, result="null", created_at=self.now
+        )
+        return None
+
+    # -- ending ---------------------------------------------------------------------------
+
+    def commit(self, result: object = None) -> None:
+        """Commit every participant, then dispatch events and deliver emails.
+
+        ``result`` is what the call returns; it is stored under the idempotency key given
+        to :meth:`replay`, in the same transaction as the work.
+        """
+        if self._done:
+            raise InvalidState("this unit of work has already ended")
+        if self._key is not None:
+            record = IdempotencyRecord(
+                key=self._key.key,
+                operation=self._key.operation,
+                fingerprint=self._key.fingerprint,
+                result=dumps(result),
+                created_at=self._key.created_at,
+            )
+            self.hooks.idempotency_save(record)
+        try:
+            for tx in self._participants:
+                tx.commit()
+        except BaseException:
+            self.rollback()
+            raise
+        self._done = True
+        self._after_commit(self._events, self._emails)
+
+    def rollback(self) -> None:
+        """Roll back every participant; queued events and emails are dropped."""
+        if self._done:
+            return
+        self._done = True
+        self._events.clear()
+        self._emails.clear()
+        errors: list[BaseException] = []
+        for tx in reversed(self._participants):
+            try:
+                tx.rollback()
+            except BaseException as exc:  # keep rolling back the others
+                errors.append(exc)
+        if errors:
+            log.error("rollback failed in %d participant(s)", len(errors), exc_info=errors[0])
+            first = errors[0]
+            if not isinstance(first, AfterSalesError):
+                raise BackendError(f"rollback failed: {first}") from first
+            raise first
