@@ -157,7 +157,8 @@ class PluginManager(pluggy.PluginManager):
 
     def validate(self, services: Iterable[Service]) -> None:
         """Raise :class:`MissingHookImplementation` listing every gap at once (RL-7)."""
-        gaps = self.missing(["core", *(s.value for s in services)])
+        wanted = frozenset(services)
+        gaps = self.missing(["core", *(s.value for s in Service if s in wanted)])
         if gaps:
             raise MissingHookImplementation(gaps)
 

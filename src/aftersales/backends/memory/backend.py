@@ -89,8 +89,10 @@ TABLE_OF: dict[type[Any], str] = {
 
 
 def _newest(items: Sequence[T], key: Callable[[T], tuple[Any, ...]]) -> list[T]:
-    # Newest first; among equal keys the later-inserted record comes first.
-    return sorted(items, key=key, reverse=True)
+    # Newest first; among equal keys the later-inserted record comes first (the sort is
+    # stable, so sorting the reversed insertion order keeps later records ahead).
+    later_first = list(items)[::-1]
+    return sorted(later_first, key=key, reverse=True)
 
 
 def _invoice_order(invoice: Invoice) -> tuple[date, datetime]:
