@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Snapshotting", "assert_unchanged"]
+__all__ = ["Snapshotting", "assert_unchanged", "diff"]
 
 
 @runtime_checkable
@@ -16,7 +16,8 @@ class Snapshotting(Protocol):
     def snapshot(self) -> dict[str, dict[Any, Any]]: ...
 
 
-def _diff(before: dict[str, dict[Any, Any]], after: dict[str, dict[Any, Any]]) -> str:
+def diff(before: dict[str, dict[Any, Any]], after: dict[str, dict[Any, Any]]) -> str:
+    """Which keys of which tables were added, removed or changed."""
     lines: list[str] = []
     for table in sorted(set(before) | set(after)):
         old, new = before.get(table, {}), after.get(table, {})
@@ -41,4 +42,4 @@ def assert_unchanged(backend: Snapshotting) -> Iterator[None]:
     finally:
         after = backend.snapshot()
         if after != before:
-            raise AssertionError("the store changed:\n" + _diff(before, after))
+            raise AssertionError("the store changed:\n" + diff(before, after))
