@@ -339,9 +339,12 @@ class Hooks:
     def list_projects(self) -> Sequence[Project]:
         return _many(self._h.aftersales_project_list_projects(), "aftersales_project_list_projects")
 
-    def get_task(self, task_id: str) -> FieldServiceTask:
+    def get_task(self, task_id: str, *, lock: bool = False) -> FieldServiceTask:
         return _found(
-            self._h.aftersales_project_get_task(task_id=task_id), "task", task_id, FieldServiceTask
+            self._h.aftersales_project_get_task(task_id=task_id, lock=lock),
+            "task",
+            task_id,
+            FieldServiceTask,
         )
 
     def save_task(self, task: FieldServiceTask) -> FieldServiceTask:

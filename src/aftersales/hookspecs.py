@@ -347,8 +347,12 @@ def aftersales_project_list_projects() -> Sequence[Project] | None:
 
 
 @hookspec(firstresult=True)
-def aftersales_project_get_task(task_id: str) -> FieldServiceTask | None:
-    """Return the task ``task_id``, or ``None``."""
+def aftersales_project_get_task(task_id: str, lock: bool) -> FieldServiceTask | None:
+    """Return the task ``task_id``, or ``None``.
+
+    With ``lock=True`` hold the task until the unit of work ends: the service reads its
+    stage before moving it (FS-3), and two concurrent moves must not both pass that check.
+    """
 
 
 @hookspec(firstresult=True)

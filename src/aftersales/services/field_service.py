@@ -1,11 +1,460 @@
-"""Field-service tasks from a ticket (field-service.md)."""
+"""Field-service tasks from a ticket (field-service.md, FS-1 … FS-6).
+
+An agent plans an on-site intervention from a ticket: the task goes to the team's
+field-service project (or another one), is sent to the customer's delivery address, and is
+linked to the ticket. It then moves through its stages (New → Planned → In Progress → Done,
+or Cancelled) and the customer follows it from the portal.
+"""
 
 from __future__ import annotations
 
-from aftersales.services._base import ServiceBase
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
 
-__all__ = ["FieldServiceService"]
+import attrs
+
+from aftersales.access import Action, TicketContext
+from aftersales.errors import (
+    AccessDenied,
+    InvalidConfiguration,
+    InvalidInput,
+    InvalidOperation,
+    InvalidState,
+    NotFound,
+)
+from aftersales.ids import new_id
+from aftersales.models import (
+    Actor,
+    DocumentKind,
+    FieldServiceTask,
+    Project,
+    Service,
+    TaskStage,
+    Team,
+    Ticket,
+)
+from aftersales.models._fields import check_aware, check_text
+from aftersales.services._base import ServiceBase
+from aftersales.unit_of_work import UnitOfWork
+
+__all__ = ["NEXT_STAGES", "FieldServiceService", "PortalTask", "TaskView"]
+
+
+#: The stages a task may move to from each stage (FS-3). Moves go forward only, may skip
+#: stages (a technician can mark a new task done on the spot), and any open task can be
+#: cancelled. Done and Cancelled are final.
+NEXT_STAGES: Mapping[TaskStage, frozenset[TaskStage]] = {
+    TaskStage.NEW: frozenset(
+        {TaskStage.PLANNED, TaskStage.IN_PROGRESS, TaskStage.DONE, TaskStage.CANCELLED}
+    ),
+    TaskStage.PLANNED: frozenset({TaskStage.IN_PROGRESS, TaskStage.DONE, TaskStage.CANCELLED}),
+    TaskStage.IN_PROGRESS: frozenset({TaskStage.DONE, TaskStage.CANCELLED}),
+    TaskStage.DONE: frozenset(),
+    TaskStage.CANCELLED: frozenset(),
+}
+
+_STAGE_ORDER = tuple(TaskStage)
+
+
+def _label(stage: TaskStage) -> str:
+    return stage.value.replace("_", " ")
+
+
+@attrs.frozen(kw_only=True)
+class TaskView:
+    """A task just created, with what a user interface needs to open it (FS-2).
+
+    ``route`` is the path of the task's form (``/tasks/<id>``, the id URL-quoted).
+    """
+
+    task: FieldServiceTask
+    project_id: str
+    project_name: str
+    route: str
+
+
+@attrs.frozen(kw_only=True)
+class PortalTask:
+    """A task as its customer sees it on the portal (FS-6).
+
+    Only the progress is shown: stage, planned date and assignee, with the title and the
+    ticket it belongs to. Description, internal notes, project and site are not.
+    """
+
+    task_id: str
+    title: str
+    ticket_id: str
+    ticket_ref: str
+    stage: TaskStage
+    planned_at: datetime | None
+    assignee_id: str | None
+
+
+@attrs.frozen(kw_only=True)
+class _Request:
+    """The checked arguments of a task creation."""
+
+    title: str | None
+    project_id: str | None
+    planned_at: datetime | None
+    assignee_id: str | None
+
+    def arguments(self, ticket_id: str) -> dict[str, Any]:
+        return {"ticket_id": ticket_id, **attrs.asdict(self)}
+
+
+def _optional_id(value: object, field: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(field, value, "expected an id")
+    return value
+
+
+def _request(
+    title: object, project_id: object, planned_at: object, assignee_id: object
+) -> _Request:
+    """Refuse malformed arguments before anything is looked up (RL-4)."""
+    return _Request(
+        title=None if title is None else check_text(title, "title").strip(),
+        project_id=_optional_id(project_id, "project_id"),
+        planned_at=None if planned_at is None else check_aware(planned_at, "planned_at"),
+        assignee_id=_optional_id(assignee_id, "assignee_id"),
+    )
+
+
+def _stage(value: object) -> TaskStage:
+    if not isinstance(value, TaskStage):
+        allowed = ", ".join(s.value for s in TaskStage)
+        raise InvalidInput("stage", value, f"must be a TaskStage, one of: {allowed}")
+    return value
+
+
+def _task_id(value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput("task_id", value, "expected a task id")
+    return value
 
 
 class FieldServiceService(ServiceBase):
-    """Field-service tasks from a ticket (field-service.md)."""
+    """On-site intervention tasks from a ticket: ``app.field_service``."""
+
+    # -- create (FS-1, FS-2, FS-4) --------------------------------------------------------------
+
+    def create_task(
+        self,
+        ticket_id: str,
+        *,
+        title: str | None = None,
+        project_id: str | None = None,
+        planned_at: datetime | None = None,
+        assignee_id: str | None = None,
+        actor: Actor,
+        idempotency_key: str | None = None,
+    ) -> FieldServiceTask:
+        """Create one task from the ticket and link it to the ticket (FS-1, FS-4).
+
+        ``title`` defaults to the ticket's title; ``project_id`` to the team's field-service
+        project (ST-2) and must name a field-service project. The task goes to the
+        customer's delivery address when there is one, carries the ticket's description and
+        starts in stage New. ``planned_at`` must be timezone-aware.
+        """
+
+        def work(uow: UnitOfWork) -> FieldServiceTask:
+            ctx = self._guard.ticket(actor, Action.FIELD_SERVICE, ticket_id, Service.FIELD_SERVICE)
+            request = _request(title, project_id, planned_at, assignee_id)
+            done = uow.replay(
+                idempotency_key,
+                "field_service.create_task",
+                request.arguments(ticket_id),
+                FieldServiceTask,
+            )
+            if done is not None:
+                return done
+            task, _project = self._create(uow, ctx, request, actor, idempotency_key)
+            return task
+
+        return self._rt.write(work)
+
+    def create_and_view_task(
+        self,
+        ticket_id: str,
+        *,
+        title: str | None = None,
+        project_id: str | None = None,
+        planned_at: datetime | None = None,
+        assignee_id: str | None = None,
+        actor: Actor,
+        idempotency_key: str | None = None,
+    ) -> TaskView:
+        """Like :meth:`create_task` ("Create and view task"), returning also what a user
+        interface needs to open the new task (FS-2). Exactly one task is created."""
+
+        def work(uow: UnitOfWork) -> TaskView:
+            ctx = self._guard.ticket(actor, Action.FIELD_SERVICE, ticket_id, Service.FIELD_SERVICE)
+            request = _request(title, project_id, planned_at, assignee_id)
+            done = uow.replay(
+                idempotency_key,
+                "field_service.create_and_view_task",
+                request.arguments(ticket_id),
+                TaskView,
+            )
+            if done is not None:
+                return done
+            task, project = self._create(uow, ctx, request, actor, idempotency_key)
+            return TaskView(
+                task=task,
+                project_id=project.id,
+                project_name=project.name,
+                route=f"/tasks/{quote(task.id, safe='')}",
+            )
+
+        return self._rt.write(work)
+
+    def _create(
+        self,
+        uow: UnitOfWork,
+        ctx: TicketContext,
+        request: _Request,
+        actor: Actor,
+        key: str | None,
+    ) -> tuple[FieldServiceTask, Project]:
+        ticket = ctx.ticket
+        project = self._project(ctx.team, request.project_id)
+        task = self._hooks.save_task(
+            FieldServiceTask(
+                id=new_id("task"),
+                project_id=project.id,
+                title=request.title if request.title is not None else ticket.title,
+                customer_id=self._site(ticket),
+                created_at=uow.now,
+                description=ticket.description,
+                ticket_id=ticket.id,
+                planned_at=request.planned_at,
+                assignee_id=request.assignee_id,
+            )
+        )
+        self._link(
+            uow,
+            ticket,
+            actor,
+            DocumentKind.TASK,
+            task.id,
+            f"Task created: {task.title} (project {project.name})",
+            key,
+        )
+        return task, project
+
+    def _project(self, team: Team, wanted: str | None) -> Project:
+        """The project asked for, which must be a field-service one, else the team's (ST-2)."""
+        if wanted is not None:
+            project = self._hooks.get_project(wanted)
+            if not project.is_fsm:
+                raise InvalidInput(
+                    "project_id", wanted, f"project {project.name!r} is not a field-service project"
+                )
+            return project
+        if team.fsm_project_id is None:
+            raise InvalidConfiguration(
+                f"team {team.name!r} has no field-service project; a helpdesk manager can "
+                "choose one in the team's after-sales settings"
+            )
+        project = self._hooks.get_project(team.fsm_project_id)
+        if not project.is_fsm:
+            raise InvalidConfiguration(
+                f"the default project of team {team.name!r}, {project.name!r}, is no longer a "
+                "field-service project; a helpdesk manager can choose another one"
+            )
+        return project
+
+    def _site(self, ticket: Ticket) -> str:
+        """Where the technician goes: the customer's delivery address, else the customer."""
+        if ticket.customer_id is None:
+            raise InvalidOperation(
+                f"ticket #{ticket.ref} has no customer; set one before planning an "
+                "on-site intervention"
+            )
+        customer = self._hooks.get_partner(ticket.customer_id)
+        return customer.delivery_address_id or customer.id
+
+    # -- stages (FS-3) --------------------------------------------------------------------------
+
+    def set_stage(
+        self,
+        task_id: str,
+        stage: TaskStage,
+        *,
+        actor: Actor,
+        idempotency_key: str | None = None,
+    ) -> FieldServiceTask:
+        """Move the task to ``stage`` (see :data:`NEXT_STAGES`); moving it to Done is
+        :meth:`mark_done`. An illegal move raises :class:`InvalidState`."""
+
+        def work(uow: UnitOfWork) -> FieldServiceTask:
+            task = self._task_for_change(actor, task_id)
+            target = _stage(stage)
+            done = uow.replay(
+                idempotency_key,
+                "field_service.set_stage",
+                {"task_id": task_id, "stage": target.value},
+                FieldServiceTask,
+            )
+            if done is not None:
+                return done
+            return self._move(uow, task, target, actor, idempotency_key)
+
+        return self._rt.write(work)
+
+    def mark_done(
+        self, task_id: str, *, actor: Actor, idempotency_key: str | None = None
+    ) -> FieldServiceTask:
+        """Mark the task done: stage Done, and "Task done" on the ticket's trail (FS-3)."""
+
+        def work(uow: UnitOfWork) -> FieldServiceTask:
+            task = self._task_for_change(actor, task_id)
+            done = uow.replay(
+                idempotency_key, "field_service.mark_done", {"task_id": task_id}, FieldServiceTask
+            )
+            if done is not None:
+                return done
+            return self._move(uow, task, TaskStage.DONE, actor, idempotency_key)
+
+        return self._rt.write(work)
+
+    def _task_for_change(self, actor: Actor, task_id: object) -> FieldServiceTask:
+        """Rights and lock first, then the task (held), then its ticket's checks (G-1, G-2)."""
+        self._guard.rights(actor, Action.FIELD_SERVICE)
+        self._guard.unlocked()
+        task = self._hooks.get_task(_task_id(task_id), lock=True)
+        if task.ticket_id is None:
+            raise InvalidOperation(
+                f"task {task.title!r} was not created from a ticket; "
+                "change it in the field-service application"
+            )
+        self._guard.ticket(actor, Action.FIELD_SERVICE, task.ticket_id, Service.FIELD_SERVICE)
+        return task
+
+    def _move(
+        self,
+        uow: UnitOfWork,
+        task: FieldServiceTask,
+        target: TaskStage,
+        actor: Actor,
+        key: str | None,
+    ) -> FieldServiceTask:
+        current = task.stage
+        allowed = NEXT_STAGES[current]
+        if target not in allowed:
+            action = (
+                f"mark task {task.title!r} done"
+                if target is TaskStage.DONE
+                else f"move task {task.title!r} to {_label(target)}"
+            )
+            if target is current:
+                why = f"it is already {_label(current)}"
+            elif not allowed:
+                why = f"it is {_label(current)}, and a {_label(current)} task is closed"
+            else:
+                names = ", ".join(_label(s) for s in _STAGE_ORDER if s in allowed)
+                why = f"it is {_label(current)}; from there it can only move to {names}"
+            raise InvalidState(f"cannot {action}: {why}")
+        moved = self._hooks.save_task(attrs.evolve(task, stage=target))
+        self._changed(
+            uow,
+            task.ticket_id,
+            actor,
+            DocumentKind.TASK,
+            task.id,
+            _label(target),
+            f"Task {_label(target)}: {task.title}",
+            key,
+        )
+        return moved
+
+    # -- reading from the ticket (FS-4) ---------------------------------------------------------
+
+    def tasks(self, ticket_id: str, *, actor: Actor) -> tuple[FieldServiceTask, ...]:
+        """The tasks linked to the ticket, oldest first (what the Tasks button opens)."""
+
+        def read(_uow: UnitOfWork) -> tuple[FieldServiceTask, ...]:
+            ctx = self._guard.ticket(actor, Action.VIEW_TICKET, ticket_id)
+            return tuple(self._linked_tasks(ctx.ticket))
+
+        return self._rt.read(read)
+
+    def _linked_tasks(self, ticket: Ticket) -> Iterable[FieldServiceTask]:
+        for link in self._hooks.list_links(ticket.id):
+            if link.kind is DocumentKind.TASK:
+                yield self._hooks.get_task(link.document_id)
+
+    # -- the portal (FS-6) ----------------------------------------------------------------------
+
+    def portal_tasks(self, *, actor: Actor, ticket_id: str | None = None) -> tuple[PortalTask, ...]:
+        """The tasks a portal customer may follow: those of their commercial entity's tickets
+        (or of ``ticket_id`` only), in portal-visible projects; tickets newest first, tasks
+        of a ticket oldest first. Another customer's ticket raises :class:`NotFound`."""
+
+        def read(_uow: UnitOfWork) -> tuple[PortalTask, ...]:
+            if ticket_id is None:
+                partner_id = self._portal_partner(actor)
+                entity = self._hooks.get_partner(partner_id).commercial_entity_id
+                contacts = frozenset(p.id for p in self._hooks.list_contacts(entity))
+                tickets: Iterable[Ticket] = self._hooks.find_tickets(contacts)
+            else:
+                if not isinstance(ticket_id, str):
+                    raise InvalidInput("ticket_id", ticket_id, "expected a ticket id")
+                tickets = (self._guard.portal_ticket(actor, ticket_id),)
+            visible: dict[str, bool] = {}
+            found: list[PortalTask] = []
+            for ticket in tickets:
+                for task in self._linked_tasks(ticket):
+                    if task.project_id not in visible:
+                        project = self._hooks.get_project(task.project_id)
+                        visible[task.project_id] = project.portal_visible
+                    if visible[task.project_id]:
+                        found.append(_portal(task, ticket))
+            return tuple(found)
+
+        return self._rt.read(read)
+
+    def portal_task(self, task_id: str, *, actor: Actor) -> PortalTask:
+        """One task of the portal customer's own tickets, in a portal-visible project.
+
+        Any other task, like one that does not exist, raises :class:`NotFound` (AC-4).
+        """
+
+        def read(_uow: UnitOfWork) -> PortalTask:
+            self._portal_partner(actor)
+            hidden = NotFound("task", task_id)
+            try:
+                task = self._hooks.get_task(_task_id(task_id))
+                if task.ticket_id is None:
+                    raise hidden
+                ticket = self._guard.portal_ticket(actor, task.ticket_id)
+            except NotFound:
+                raise hidden from None
+            if not self._hooks.get_project(task.project_id).portal_visible:
+                raise hidden
+            return _portal(task, ticket)
+
+        return self._rt.read(read)
+
+    def _portal_partner(self, actor: Actor) -> str:
+        """A portal actor's partner, after the rights and lock checks (AC-2, ST-9)."""
+        self._guard.rights(actor, Action.PORTAL)
+        self._guard.unlocked()
+        if actor.partner_id is None:
+            raise AccessDenied(Action.PORTAL.value, "a portal user needs a partner_id")
+        return actor.partner_id
+
+
+def _portal(task: FieldServiceTask, ticket: Ticket) -> PortalTask:
+    return PortalTask(
+        task_id=task.id,
+        title=task.title,
+        ticket_id=ticket.id,
+        ticket_ref=ticket.ref,
+        stage=task.stage,
+        planned_at=task.planned_at,
+        assignee_id=task.assignee_id,
+    )

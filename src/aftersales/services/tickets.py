@@ -105,7 +105,9 @@ class TicketViewService(ServiceBase):
         links = self._hooks.list_links(ticket.id)
         counts = Counter(_COUNT_FIELD[link.kind] for link in links)
         customer = self._hooks.get_partner(ticket.customer_id) if ticket.customer_id else None
-        trail = sorted(self._hooks.list_messages(ticket.id), key=lambda m: m.at, reverse=True)
+        # Newest first; messages of the same instant (one call) in reverse order of posting.
+        messages = reversed(self._hooks.list_messages(ticket.id))
+        trail = sorted(messages, key=lambda m: m.at, reverse=True)
         return TicketView(
             ticket=ticket,
             team_name=ctx.team.name,
@@ -131,7 +133,7 @@ class TicketViewService(ServiceBase):
 
     def _precondition(self, ctx: TicketContext, service: Service) -> bool:
         customer_id = ctx.ticket.customer_id
-        if service in (Service.REFUNDS, Service.COUPONS):
+        if service in (Service.REFUNDS, Service.COUPONS, Service.FIELD_SERVICE):
             return customer_id is not None
         if service is Service.RETURNS:
             if customer_id is None:
