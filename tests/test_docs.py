@@ -10,9 +10,37 @@ from pathlib import Path
 
 import pytest
 
+from aftersales import AfterSales, FrozenClock
+from aftersales.backends.memory import MemoryBackend
+from aftersales.testing import build_scenario
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
 FENCE = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+
+
+def _world() -> dict[str, object]:
+    backend = MemoryBackend()
+    app = AfterSales(backend, clock=FrozenClock("2026-11-28T09:00:00+00:00"))
+    world = backend.builder(app.clock)
+    sc = build_scenario(world)
+    return {
+        "app": app,
+        "backend": backend,
+        "world": world,
+        "scenario": sc,
+        "team": sc.team,
+        "ticket": sc.ticket,
+        "customer": sc.customer,
+        "invoice": sc.invoice,
+        "paid_invoice": sc.paid_invoice,
+        "delivery": sc.delivery,
+        "program": sc.program,
+        "project": sc.project,
+        "manager": sc.actors.manager,
+        "agent": sc.actors.agent,
+        "system": sc.actors.system,
+    }
 
 
 def _examples(page: Path) -> list[str]:
@@ -23,8 +51,14 @@ def _examples(page: Path) -> list[str]:
     "page", [p for p in PAGES if _examples(p)], ids=lambda p: str(p.relative_to(ROOT))
 )
 def test_python_examples_run(page: Path) -> None:
-    """Every ```python block of a page runs, in order, in one namespace."""
-    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
+    """Every ```python block of a page runs, in order, in one namespace.
+
+    The namespace starts with the standard world, so guides can use ``app``, ``backend``,
+    ``world``, ``scenario``, ``team``, ``ticket``, ``customer``, ``invoice``,
+    ``paid_invoice``, ``delivery``, ``program``, ``project``, ``manager``, ``agent`` and
+    ``system`` without building them first.
+    """
+    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}", **_world()}
     for number, code in enumerate(_examples(page), start=1):
         try:
             exec(compile(code, f"{page.name}[example {number}]", "exec"), namespace)
