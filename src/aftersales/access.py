@@ -72,11 +72,12 @@ class Guard:
             raise AccessDenied(action.value, f"user {actor.user_id!r} is not in group(s): {names}")
 
     def unlocked(self) -> None:
-        """Raise :class:`DatabaseLocked` when the trial has expired unpaid (ST-9)."""
+        """Raise :class:`DatabaseLocked`, with the date the trial ended, when it has run
+        out without a paid subscription (ST-9)."""
+        now = self._clock.now()
         subscription = self._hooks.subscription_get()
-        if subscription.is_expired_at(self._clock.now()):
-            assert subscription.trial_ends_at is not None
-            raise DatabaseLocked(subscription.trial_ends_at)
+        if subscription.is_expired_at(now):
+            raise DatabaseLocked(subscription.trial_ends_at or subscription.changed_at or now)
 
     def may_see(self, actor: Actor, team: Team) -> bool:
         """AC-3: a members-only team's tickets are for its members (and the system)."""
@@ -90,6 +91,8 @@ class Guard:
         """Rights, lock, then the team (which the actor must be allowed to see)."""
         self.rights(actor, action)
         self.unlocked()
+        if not isinstance(team_id, str):
+            raise InvalidInput("team_id", team_id, "expected a team id")
         team = self._hooks.get_team(team_id)
         if not self.may_see(actor, team):
             raise AccessDenied(action.value, f"team {team.name!r} is restricted to its members")

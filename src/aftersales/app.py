@@ -61,6 +61,7 @@ class AfterSales:
         self.hooks = Hooks(self.pm)
         self.clock: Clock = clock or SystemClock()
         catalogue = ModuleCatalogue([*DEFAULT_MODULES, *self.hooks.modules_catalogue()])
+        catalogue.check_services()
         self.runtime = Runtime(self.hooks, self.clock, config or Config(), catalogue)
 
         self.subscription = SubscriptionService(self.runtime)

@@ -90,8 +90,9 @@ class ServiceDisabled(DomainError):
     def __init__(self, team: str, service: str) -> None:
         self.team = team
         self.service = service
+        noun = service if service.endswith("service") else f"{service} service"
         super().__init__(
-            f"the {service} service is not enabled on team {team!r}; "
+            f"the {noun} is not enabled on team {team!r}; "
             "a helpdesk manager can turn it on in the team's after-sales settings"
         )
 

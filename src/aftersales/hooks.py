@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aftersales.errors import BackendError, NotFound
+from aftersales.errors import BackendError, InvalidConfiguration, NotFound
 from aftersales.models import (
     AuditEntry,
     Coupon,
@@ -378,8 +378,18 @@ class Hooks:
 
     # modules and subscription -----------------------------------------------------------------
     def modules_catalogue(self) -> list[Module]:
-        extensions: list[Sequence[Module]] = self._h.aftersales_modules_catalogue()
-        return [module for batch in extensions for module in batch]
+        """Every plugin's catalogue additions, in registration order (so that a plugin
+        registered later overrides an earlier one; pluggy calls them newest first)."""
+        extensions: list[object] = self._h.aftersales_modules_catalogue()
+        modules: list[Module] = []
+        for batch in reversed(extensions):
+            if not isinstance(batch, Sequence) or isinstance(batch, str):
+                raise InvalidConfiguration(
+                    f"aftersales_modules_catalogue returned {batch!r}; expected a sequence "
+                    "of Module records"
+                )
+            modules.extend(batch)
+        return modules
 
     def modules_installed(self) -> frozenset[str]:
         return _answered(

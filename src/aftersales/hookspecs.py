@@ -396,7 +396,14 @@ def aftersales_mail_deliver(email: OutgoingEmail) -> bool | None:
 
 @hookspec
 def aftersales_modules_catalogue() -> Sequence[Module]:
-    """Return modules to add to (or override in) the catalogue (ST-3). Broadcast: optional."""
+    """Return modules to add to (or replace in) the catalogue (ST-3). Broadcast: optional.
+
+    Every plugin's modules are added to :data:`~aftersales.modules.DEFAULT_MODULES` in
+    registration order; a module named like an existing one replaces it (so a plugin
+    registered later wins). Unknown dependencies and cycles make
+    :class:`~aftersales.AfterSales` fail at startup with
+    :class:`~aftersales.errors.InvalidConfiguration`.
+    """
     return ()  # a spec body is never called
 
 
@@ -412,7 +419,10 @@ def aftersales_modules_install(name: str) -> str | None:
 
 @hookspec(firstresult=True)
 def aftersales_modules_uninstall(name: str) -> str | None:
-    """Uninstall module ``name``; return the name, or ``None`` when it was not installed."""
+    """Uninstall module ``name``; return the name, or ``None`` when it was not installed.
+
+    The library uninstalls the modules that depend on ``name`` first, one call each.
+    """
 
 
 @hookspec(firstresult=True)

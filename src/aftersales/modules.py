@@ -1,29 +1,65 @@
 """The module catalogue: which modules each service needs, and in what order to install them.
 
-The catalogue is data (ST-3). Backends may extend it through the
-``aftersales_modules_catalogue`` hook; cycles are refused when it is loaded (ST-4).
+The catalogue is data (ST-3). Backends and plugins may extend it through the
+``aftersales_modules_catalogue`` hook (a module with the name of an existing one replaces it).
+Unknown dependencies and cycles are refused when the catalogue is loaded, not when a
+module is installed (ST-4).
+
+>>> catalogue = ModuleCatalogue()
+>>> order = catalogue.install_order(["helpdesk_account"], installed={"base", "mail", "helpdesk"})
+>>> order
+('account', 'sale_management', 'helpdesk_sale', 'helpdesk_account')
+>>> catalogue.applications(order)
+('account', 'sale_management')
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 import attrs
 
-from aftersales.errors import InvalidConfiguration
+from aftersales.errors import InvalidConfiguration, InvalidInput
+from aftersales.models._fields import bool_field, text, to_tuple
 from aftersales.models.helpdesk import Service
 
-__all__ = ["DEFAULT_MODULES", "SERVICE_MODULES", "Module", "ModuleCatalogue"]
+__all__ = [
+    "AUTO_MODULES",
+    "BASE_MODULES",
+    "DEFAULT_MODULES",
+    "SERVICE_MODULES",
+    "Module",
+    "ModuleCatalogue",
+]
+
+_MODULE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,127}$")
+
+
+def _module_name(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, str) or not _MODULE_NAME.match(value):
+        raise InvalidInput(
+            attribute.name, value, "is not a module name (lowercase letters, digits and _)"
+        )
+
+
+def _module_names(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    for item in value:
+        _module_name(_inst, attribute, item)
 
 
 @attrs.frozen(kw_only=True)
 class Module:
-    """An installable module; ``application`` modules are what a subscription counts."""
+    """An installable module; ``application`` modules are what a subscription counts (ST-3).
 
-    name: str
-    label: str
-    depends: tuple[str, ...] = ()
-    application: bool = False
+    ``depends`` names the modules that must be installed before this one.
+    """
+
+    name: str = attrs.field(validator=_module_name)
+    label: str = attrs.field(validator=text())
+    depends: tuple[str, ...] = attrs.field(default=(), converter=to_tuple, validator=_module_names)
+    application: bool = attrs.field(default=False, validator=bool_field)
 
 
 def _m(name: str, label: str, *depends: str, app: bool = False) -> Module:
@@ -62,34 +98,58 @@ SERVICE_MODULES: Mapping[Service, str] = {
     Service.FIELD_SERVICE: "helpdesk_fsm",
 }
 
-#: Installed automatically when every service of the key is on (ST-3).
+#: Installed automatically once the modules of every service of the key are installed (ST-3).
 AUTO_MODULES: Mapping[frozenset[Service], str] = {
     frozenset({Service.REFUNDS, Service.RETURNS}): "helpdesk_stock_account",
 }
 
-#: The module every database has; it is never counted as an application.
+#: The modules every database has; they are never counted as applications.
 BASE_MODULES = frozenset({"base", "mail"})
 
 
 class ModuleCatalogue:
-    """Modules by name with dependency closure and a dependencies-first install order."""
+    """Modules by name, with dependency closure and a dependencies-first install order.
+
+    The catalogue is checked when it is built: every dependency must be in it and there
+    must be no cycle; otherwise :class:`~aftersales.errors.InvalidConfiguration` names the
+    culprits (ST-4). Later definitions of a name replace earlier ones, which is how a
+    backend extends or amends :data:`DEFAULT_MODULES`.
+    """
 
     def __init__(self, modules: Iterable[Module] = DEFAULT_MODULES) -> None:
         by_name: dict[str, Module] = {}
         for module in modules:
-            by_name[module.name] = module  # later definitions extend/override earlier ones
+            if not isinstance(module, Module):
+                raise InvalidConfiguration(
+                    f"the module catalogue holds {module!r}, which is not a Module"
+                )
+            by_name[module.name] = module
         self._modules = by_name
         self._check()
 
     def _check(self) -> None:
-        for module in self._modules.values():
-            for dep in module.depends:
-                if dep not in self._modules:
-                    raise InvalidConfiguration(
-                        f"module {module.name!r} depends on unknown module {dep!r}"
-                    )
-        for name in self._modules:
-            self._order((name,))  # raises on a cycle
+        unknown = [
+            f"{module.name!r} depends on unknown module {dep!r}"
+            for module in self._modules.values()
+            for dep in module.depends
+            if dep not in self._modules
+        ]
+        if unknown:
+            raise InvalidConfiguration("the module catalogue is incomplete: " + "; ".join(unknown))
+        self._order(self._modules)  # raises on a cycle
+
+    def check_services(
+        self,
+        services: Mapping[Service, str] = SERVICE_MODULES,
+        auto: Mapping[frozenset[Service], str] = AUTO_MODULES,
+    ) -> None:
+        """Raise :class:`InvalidConfiguration` unless every toggle's module is catalogued."""
+        missing = sorted({*services.values(), *auto.values()} - set(self._modules))
+        if missing:
+            raise InvalidConfiguration(
+                "the module catalogue lacks the modules of after-sales services: "
+                + ", ".join(missing)
+            )
 
     def __contains__(self, name: object) -> bool:
         return name in self._modules
@@ -97,27 +157,32 @@ class ModuleCatalogue:
     def __getitem__(self, name: str) -> Module:
         try:
             return self._modules[name]
-        except KeyError:
+        except (KeyError, TypeError):
             raise InvalidConfiguration(f"module {name!r} is not in the catalogue") from None
 
-    def __iter__(self) -> Iterable[Module]:
+    def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
 
+    def __len__(self) -> int:
+        return len(self._modules)
+
     def _order(self, roots: Iterable[str]) -> list[str]:
+        """The closure of ``roots``, each module after all of its dependencies."""
         order: list[str] = []
         done: set[str] = set()
-        visiting: list[str] = []
+        visiting: dict[str, None] = {}  # the current path, in order
 
         def visit(name: str) -> None:
             if name in done:
                 return
             if name in visiting:
-                cycle = " -> ".join([*visiting[visiting.index(name) :], name])
+                path = list(visiting)
+                cycle = " -> ".join([*path[path.index(name) :], name])
                 raise InvalidConfiguration(f"the module catalogue has a cycle: {cycle}")
-            visiting.append(name)
+            visiting[name] = None
             for dep in self[name].depends:
                 visit(dep)
-            visiting.pop()
+            del visiting[name]
             done.add(name)
             order.append(name)
 
@@ -125,20 +190,64 @@ class ModuleCatalogue:
             visit(root)
         return order
 
+    def closure(self, roots: Iterable[str]) -> frozenset[str]:
+        """``roots`` and everything they depend on, directly or not."""
+        return frozenset(self._order(roots))
+
     def install_order(self, roots: Iterable[str], installed: Iterable[str] = ()) -> tuple[str, ...]:
-        """Every module of the closure of ``roots`` not yet installed, dependencies first."""
+        """Every module of the closure of ``roots`` not yet installed, dependencies first.
+
+        The order is deterministic (roots sorted by name) and has no duplicates.
+        """
         present = set(installed)
         return tuple(name for name in self._order(sorted(roots)) if name not in present)
+
+    def uninstall_order(self, name: str, installed: Iterable[str]) -> tuple[str, ...]:
+        """``name`` and every installed module that depends on it, dependents first.
+
+        Uninstalling a module takes the modules built on it with it, as in the reference
+        product. Installed modules the catalogue does not know are left alone.
+        """
+        present = {m for m in installed if m in self._modules}
+        gone = {name}
+        changed = True
+        while changed:
+            changed = False
+            for module in present - gone:
+                if gone.intersection(self._modules[module].depends):
+                    gone.add(module)
+                    changed = True
+        order = self._order(sorted(gone))
+        return tuple(m for m in reversed(order) if m in gone)
 
     def applications(self, names: Iterable[str]) -> tuple[str, ...]:
         """Those of ``names`` that are applications (what a subscription counts)."""
         return tuple(n for n in names if self[n].application)
 
-    def modules_for(self, services: Iterable[Service]) -> tuple[str, ...]:
-        """Root modules the given set of services needs, auto modules included (ST-3)."""
-        wanted = set(services)
-        roots = [SERVICE_MODULES[s] for s in sorted(wanted, key=lambda s: s.value)]
-        roots += [module for needs, module in AUTO_MODULES.items() if needs <= wanted]
+    def counted_applications(self, names: Iterable[str]) -> frozenset[str]:
+        """The applications among ``names`` that a subscription counts: catalogued,
+        marked as applications and not part of the always-free base."""
+        return frozenset(
+            n
+            for n in names
+            if n in self._modules and self._modules[n].application and n not in BASE_MODULES
+        )
+
+    def modules_for(
+        self, services: Iterable[Service], installed: Iterable[str] = ()
+    ) -> tuple[str, ...]:
+        """Root modules the given services need, automatic modules included (ST-3).
+
+        An automatic module (:data:`AUTO_MODULES`) is added once the modules of all of its
+        services are installed or about to be, whichever team turned them on — the way the
+        reference product auto-installs a bridge module.
+        """
+        wanted = sorted(set(services), key=lambda s: s.value)
+        roots = [SERVICE_MODULES[s] for s in wanted]
+        present = set(installed) | self.closure(roots)
+        for needs, module in AUTO_MODULES.items():
+            if all(SERVICE_MODULES[s] in present for s in needs) and module not in roots:
+                roots.append(module)
         return tuple(roots)
 
     def service_of(self, module: str) -> Service | None:

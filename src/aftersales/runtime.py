@@ -11,7 +11,7 @@ import attrs
 
 from aftersales.access import Guard
 from aftersales.clock import Clock
-from aftersales.errors import BackendUnavailable, ConflictError, DatabaseLocked
+from aftersales.errors import BackendUnavailable, ConflictError, DatabaseLocked, InvalidInput
 from aftersales.hooks import Hooks
 from aftersales.models import (
     DocumentChanged,
@@ -38,13 +38,27 @@ _EVENT_HOOKS: dict[type[Event], str] = {
 }
 
 
+def _whole_number(minimum: int) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    def check(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise InvalidInput(
+                attribute.name, value, f"expected a whole number of at least {minimum}"
+            )
+
+    return check
+
+
 @attrs.frozen(kw_only=True)
 class Config:
-    """Library settings. ``trial_days`` is the length of a trial (ST-10);
-    ``retries`` bounds how often a call is retried after a transient backend conflict."""
+    """Library settings. ``trial_days`` is the length of a trial (ST-10, default 15);
+    ``retries`` bounds how often a call is retried after a transient backend conflict.
 
-    trial_days: int = 15
-    retries: int = 3
+    >>> Config(trial_days=30).trial_length.days
+    30
+    """
+
+    trial_days: int = attrs.field(default=15, validator=_whole_number(1))
+    retries: int = attrs.field(default=3, validator=_whole_number(0))
 
     @property
     def trial_length(self) -> timedelta:
@@ -76,7 +90,7 @@ class Runtime:
             with self.unit(writes=False) as uow:
                 return work(uow)
         except DatabaseLocked:
-            self.on_locked()
+            self._observe_lock()
             raise
 
     def write(self, work: Callable[[UnitOfWork], R]) -> R:
@@ -101,8 +115,15 @@ class Runtime:
                     raise BackendUnavailable(f"{exc} (gave up after {attempt} attempts)") from exc
                 log.info("retrying after %s (attempt %d)", exc, attempt)
             except DatabaseLocked:
-                self.on_locked()
+                self._observe_lock()
                 raise
+
+    def _observe_lock(self) -> None:
+        """Let the subscription record the expiry; never hide the ``DatabaseLocked``."""
+        try:
+            self.on_locked()
+        except Exception:
+            log.exception("could not record the expiry of the trial")
 
     # -- after commit ---------------------------------------------------------------------
 

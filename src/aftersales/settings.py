@@ -1,20 +1,24 @@
-"""Team after-sales settings: toggles, the install plan, and module installation (ST-1 … ST-6)."""
+"""Team after-sales settings: toggles, the install plan, and module installation (ST-1 … ST-6).
+
+A helpdesk manager turns services on and off per team with :meth:`SettingsService.configure`;
+:meth:`SettingsService.plan` says beforehand, without changing anything, which modules and
+applications that would install and whether it would start the One-App-Free trial.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import attrs
 
 from aftersales.access import Action
-from aftersales.errors import InvalidConfiguration, InvalidInput
+from aftersales.errors import InvalidConfiguration, InvalidInput, InvalidOperation, InvalidState
 from aftersales.models import (
     Actor,
     Service,
     ServicesConfigured,
     Subscription,
-    SubscriptionState,
     Team,
 )
 from aftersales.models._fields import check_text
@@ -24,12 +28,17 @@ from aftersales.services._base import ServiceBase
 from aftersales.subscription import SubscriptionService
 from aftersales.unit_of_work import UnitOfWork
 
-__all__ = ["InstallPlan", "SettingsService", "TeamSettings"]
+__all__ = ["InstallPlan", "SettingsService", "TeamSettings", "Uninstalled"]
 
 
 @attrs.frozen(kw_only=True)
 class InstallPlan:
-    """What enabling services would do, computed without side effects (ST-5)."""
+    """What :meth:`SettingsService.configure` would do, computed without side effects (ST-5).
+
+    ``services`` are the toggles the team would have on; ``modules`` the modules that would
+    be installed, in install order; ``applications`` those of them a subscription counts;
+    ``fsm_project_id`` the team's default field-service project afterwards.
+    """
 
     team_id: str
     services: frozenset[Service]
@@ -37,13 +46,16 @@ class InstallPlan:
     applications: tuple[str, ...]
     trial_starts: bool
     trial_ends_at: datetime | None
+    fsm_project_id: str | None = None
 
     @property
     def warning(self) -> str:
-        """The warning the manual describes, or an empty string."""
+        """The warning the manual describes, or an empty string when nothing is installed."""
         if not self.modules:
             return ""
         text = f"Enabling this will install: {', '.join(self.modules)}."
+        if self.applications:
+            text += f" Applications among them: {', '.join(self.applications)}."
         if self.trial_starts and self.trial_ends_at is not None:
             text += (
                 " Installing another application on a One-App-Free database starts a trial "
@@ -55,11 +67,21 @@ class InstallPlan:
 
 @attrs.frozen(kw_only=True)
 class TeamSettings:
-    """A team's after-sales settings after a change, with what was installed."""
+    """A team's after-sales settings after a change, with what was installed (in order)
+    and the subscription afterwards."""
 
     team: Team
     installed: tuple[str, ...] = ()
     subscription: Subscription
+
+
+@attrs.frozen(kw_only=True)
+class Uninstalled:
+    """What :meth:`SettingsService.uninstall` removed: the modules (dependents first) and
+    the teams whose toggles went off (ST-6)."""
+
+    modules: tuple[str, ...]
+    teams: tuple[Team, ...] = ()
 
 
 def _services(value: Iterable[Service], field: str) -> frozenset[Service]:
@@ -74,19 +96,23 @@ def _services(value: Iterable[Service], field: str) -> frozenset[Service]:
     return items
 
 
-def _names(services: frozenset[Service]) -> str:
+def _names(services: Iterable[Service]) -> str:
     return ", ".join(sorted(s.value for s in services)) or "none"
 
 
 class SettingsService(ServiceBase):
-    """Turns after-sales services on and off per team: ``app.settings``."""
+    """Turns after-sales services on and off per team: ``app.settings``.
+
+    Every call needs a helpdesk manager (AC-2) who may see the team (AC-3), and an
+    unlocked database (ST-9).
+    """
 
     def __init__(self, runtime: Runtime, subscription: SubscriptionService) -> None:
         super().__init__(runtime)
         self._subscription = subscription
 
     def team_settings(self, team_id: str, *, actor: Actor) -> Team:
-        """The team with its toggles and FSM project."""
+        """The team with its toggles and default field-service project."""
         return self._rt.read(lambda _uow: self._guard.team(actor, Action.CONFIGURE, team_id))
 
     def plan(
@@ -95,45 +121,25 @@ class SettingsService(ServiceBase):
         *,
         enable: Iterable[Service] = (),
         disable: Iterable[Service] = (),
+        fsm_project_id: str | None = None,
         actor: Actor,
     ) -> InstallPlan:
-        """What :meth:`configure` would install and whether a trial would start (no changes)."""
+        """What :meth:`configure` with the same arguments would do; changes nothing (ST-5).
+
+        Raises what :meth:`configure` would raise for the same arguments (for instance
+        :class:`~aftersales.errors.InvalidConfiguration` when field service is asked for
+        and there is no field-service project).
+        """
         wanted_on = _services(enable, "enable")
         wanted_off = _services(disable, "disable")
-        return self._rt.read(lambda uow: self._plan(uow, team_id, wanted_on, wanted_off, actor))
+        _check_project_id(fsm_project_id)
 
-    def _plan(
-        self,
-        uow: UnitOfWork,
-        team_id: str,
-        enable: frozenset[Service],
-        disable: frozenset[Service],
-        actor: Actor,
-    ) -> InstallPlan:
-        team = self._guard.team(actor, Action.CONFIGURE, team_id)
-        if enable & disable:
-            both = ", ".join(sorted(s.value for s in enable & disable))
-            raise InvalidInput("enable", both, "cannot be both enabled and disabled")
-        services = (team.services | enable) - disable
-        catalogue = self._rt.catalogue
-        installed = self._hooks.modules_installed()
-        modules = catalogue.install_order(catalogue.modules_for(services), installed)
-        apps = catalogue.applications(modules)
-        subscription = self._hooks.subscription_get()
-        after = {m for m in installed | set(modules) if m in catalogue and m not in BASE_MODULES}
-        trial = (
-            subscription.state is SubscriptionState.FREE
-            and bool(apps)
-            and len(catalogue.applications(after)) > 1
-        )
-        return InstallPlan(
-            team_id=team.id,
-            services=frozenset(services),
-            modules=modules,
-            applications=apps,
-            trial_starts=trial,
-            trial_ends_at=uow.now + self._rt.config.trial_length if trial else None,
-        )
+        def work(uow: UnitOfWork) -> InstallPlan:
+            team = self._guard.team(actor, Action.CONFIGURE, team_id)
+            installed = self._hooks.modules_installed()
+            return self._plan(uow, team, wanted_on, wanted_off, fsm_project_id, installed)
+
+        return self._rt.read(work)
 
     def configure(
         self,
@@ -148,13 +154,13 @@ class SettingsService(ServiceBase):
         """Turn services on or off on a team, installing the missing modules in order (ST-4).
 
         Turning field service on without a project picks the first field-service project
-        (ST-2). Everything happens in one unit of work: if an install fails, the toggles
+        (ST-2); ``fsm_project_id`` sets or changes the team's default project. Everything
+        happens in one unit of work: if an install fails, the toggles, the installed modules
         and the subscription stay as they were.
         """
         wanted_on = _services(enable, "enable")
         wanted_off = _services(disable, "disable")
-        if fsm_project_id is not None:
-            check_text(fsm_project_id, "fsm_project_id", max_length=128)
+        _check_project_id(fsm_project_id)
         args = {
             "team_id": team_id,
             "enable": sorted(s.value for s in wanted_on),
@@ -163,21 +169,23 @@ class SettingsService(ServiceBase):
         }
 
         def work(uow: UnitOfWork) -> TeamSettings:
-            plan = self._plan(uow, team_id, wanted_on, wanted_off, actor)
+            team = self._guard.team(actor, Action.CONFIGURE, team_id)
             done = uow.replay(idempotency_key, "settings.configure", args, TeamSettings)
             if done is not None:
                 return done
-            team = self._hooks.get_team(team_id)
-            project_id = self._fsm_project(team, plan.services, fsm_project_id)
+            installed = self._hooks.modules_installed()
+            plan = self._plan(uow, team, wanted_on, wanted_off, fsm_project_id, installed)
             for module in plan.modules:
                 self._hooks.modules_install(module)
-                self._audit(uow, actor, "module installed", detail=module, key=idempotency_key)
-            subscription = (
-                self._subscription.after_install(uow, self._hooks.modules_installed(), actor)
-                if plan.modules
-                else self._hooks.subscription_get()
-            )
-            updated = attrs.evolve(team, services=plan.services, fsm_project_id=project_id)
+                self._audit(
+                    uow,
+                    actor,
+                    "module installed",
+                    key=idempotency_key,
+                    detail=f"{module} (for team {team.name}: {_names(plan.services)})",
+                )
+            subscription = self._subscription.after_install(uow, installed, plan.modules, actor)
+            updated = attrs.evolve(team, services=plan.services, fsm_project_id=plan.fsm_project_id)
             if updated != team:
                 self._hooks.save_team(updated)
                 self._audit(
@@ -187,6 +195,7 @@ class SettingsService(ServiceBase):
                     key=idempotency_key,
                     detail=f"team {team.name}: {_names(plan.services)}",
                 )
+            if updated != team or plan.modules:
                 uow.record(
                     ServicesConfigured(
                         at=uow.now,
@@ -200,9 +209,76 @@ class SettingsService(ServiceBase):
 
         return self._rt.write(work)
 
+    def uninstall(
+        self, module: str, *, actor: Actor, idempotency_key: str | None = None
+    ) -> Uninstalled:
+        """Uninstall ``module`` and every installed module that depends on it.
+
+        Each uninstalled module that a toggle needs turns that toggle off on every team
+        (ST-6). The always-present base modules cannot be uninstalled.
+        """
+        check_text(module, "module", max_length=128)
+
+        def work(uow: UnitOfWork) -> Uninstalled:
+            self._guard.rights(actor, Action.CONFIGURE)
+            self._guard.unlocked()
+            done = uow.replay(
+                idempotency_key, "settings.uninstall", {"module": module}, Uninstalled
+            )
+            if done is not None:
+                return done
+            if module in BASE_MODULES:
+                raise InvalidOperation(f"module {module!r} is part of every database")
+            installed = self._hooks.modules_installed()
+            if module not in installed:
+                raise InvalidState(f"module {module!r} is not installed")
+            catalogue = self._rt.catalogue
+            order = (
+                catalogue.uninstall_order(module, installed) if module in catalogue else (module,)
+            )
+            for name in order:
+                self._hooks.modules_uninstall(name)
+                self._audit(uow, actor, "module uninstalled", detail=name, key=idempotency_key)
+            off = {s for s in map(catalogue.service_of, order) if s is not None}
+            teams = self._switch_off(uow, off, actor, idempotency_key, order)
+            return Uninstalled(modules=order, teams=teams)
+
+        return self._rt.write(work)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _plan(
+        self,
+        uow: UnitOfWork,
+        team: Team,
+        enable: frozenset[Service],
+        disable: frozenset[Service],
+        fsm_project_id: str | None,
+        installed: frozenset[str],
+    ) -> InstallPlan:
+        if enable & disable:
+            raise InvalidInput(
+                "enable", _names(enable & disable), "cannot be both enabled and disabled"
+            )
+        services = (team.services | enable) - disable
+        catalogue = self._rt.catalogue
+        modules = catalogue.install_order(catalogue.modules_for(services, installed), installed)
+        subscription = self._hooks.subscription_get()
+        trial = self._subscription.trial_would_start(subscription, installed, modules)
+        return InstallPlan(
+            team_id=team.id,
+            services=frozenset(services),
+            modules=modules,
+            applications=catalogue.applications(modules),
+            trial_starts=trial,
+            trial_ends_at=uow.now + self._rt.config.trial_length if trial else None,
+            fsm_project_id=self._fsm_project(team, services, fsm_project_id),
+        )
+
     def _fsm_project(
         self, team: Team, services: frozenset[Service], wanted: str | None
     ) -> str | None:
+        """The team's default field-service project after the change (ST-2)."""
         if wanted is not None:
             project = self._hooks.get_project(wanted)
             if not project.is_fsm:
@@ -222,43 +298,42 @@ class SettingsService(ServiceBase):
             )
         return first.id
 
-    def uninstall(
-        self, module: str, *, actor: Actor, idempotency_key: str | None = None
+    def _switch_off(
+        self,
+        uow: UnitOfWork,
+        services: set[Service],
+        actor: Actor,
+        key: str | None,
+        modules: Sequence[str],
     ) -> tuple[Team, ...]:
-        """Uninstall ``module``; its toggle goes off on every team (ST-6).
-
-        Returns the teams that changed.
-        """
-        check_text(module, "module", max_length=128)
-
-        def work(uow: UnitOfWork) -> tuple[Team, ...]:
-            self._guard.rights(actor, Action.CONFIGURE)
-            self._guard.unlocked()
-            done = uow.replay(
-                idempotency_key, "settings.uninstall", {"module": module}, tuple[Team, ...]
+        changed: list[Team] = []
+        if not services:
+            return ()
+        for team in self._hooks.list_teams():
+            lost = team.services & services
+            if not lost:
+                continue
+            updated = self._hooks.save_team(attrs.evolve(team, services=team.services - lost))
+            changed.append(updated)
+            self._audit(
+                uow,
+                actor,
+                "team after-sales configured",
+                key=key,
+                detail=(f"team {team.name}: {_names(lost)} off ({', '.join(modules)} uninstalled)"),
             )
-            if done is not None:
-                return done
-            if module not in self._hooks.modules_installed():
-                raise InvalidInput("module", module, "is not installed")
-            self._hooks.modules_uninstall(module)
-            self._audit(uow, actor, "module uninstalled", detail=module, key=idempotency_key)
-            service = self._rt.catalogue.service_of(module)
-            changed: list[Team] = []
-            if service is not None:
-                for team in self._hooks.list_teams():
-                    if team.has(service):
-                        updated = self._hooks.save_team(
-                            attrs.evolve(team, services=team.services - {service})
-                        )
-                        changed.append(updated)
-                        self._audit(
-                            uow,
-                            actor,
-                            "team after-sales configured",
-                            key=idempotency_key,
-                            detail=f"team {team.name}: {service.value} off ({module} uninstalled)",
-                        )
-            return tuple(changed)
+            uow.record(
+                ServicesConfigured(
+                    at=uow.now,
+                    actor_id=actor.user_id,
+                    team_id=team.id,
+                    services=updated.services,
+                    installed=(),
+                )
+            )
+        return tuple(changed)
 
-        return self._rt.write(work)
+
+def _check_project_id(value: str | None) -> None:
+    if value is not None:
+        check_text(value, "fsm_project_id", max_length=128)

@@ -1,4 +1,16 @@
-"""The One-App-Free trial and the database lock (ST-7 … ST-11)."""
+"""The One-App-Free trial and the database lock (ST-7 … ST-11).
+
+States and moves::
+
+    FREE ──(a second application is installed)──▶ TRIAL ──(now >= trial_ends_at)──▶ EXPIRED
+      │                                             │                                 │
+      └──────────────── register_paid ──────────────┴──────────▶ PAID ◀───────────────┘
+
+A trial starts at most once and never moves. While ``EXPIRED`` (or while a trial has run
+out and nobody has looked yet) every service call raises
+:class:`~aftersales.errors.DatabaseLocked`, except :meth:`SubscriptionService.status` and
+:meth:`SubscriptionService.register_paid`.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +29,6 @@ from aftersales.models import (
     SubscriptionState,
 )
 from aftersales.models._fields import check_text
-from aftersales.modules import BASE_MODULES
 from aftersales.runtime import Runtime
 from aftersales.unit_of_work import UnitOfWork
 
@@ -32,20 +43,32 @@ class SubscriptionService:
         self._hooks = runtime.hooks
         runtime.on_locked = self.observe_expiry
 
-    def status(self, *, actor: Actor) -> Subscription:
-        """The subscription as of now; allowed even while the database is locked (ST-9).
+    # -- public calls -----------------------------------------------------------------------
 
-        The first read after a trial ran out records the expiry (ST-11).
+    def status(self, *, actor: Actor) -> Subscription:
+        """The subscription as of now; any actor, allowed even while locked (ST-9).
+
+        The first read after a trial ran out records the expiry (ST-11), so the state
+        returned is ``EXPIRED`` from the moment ``now >= trial_ends_at``.
         """
         if not isinstance(actor, Actor):
             raise InvalidInput("actor", actor, "every call needs an explicit Actor")
-        self.observe_expiry()
-        return self._rt.read(lambda _uow: self._hooks.subscription_get())
+        current = self._rt.read(lambda _uow: self._hooks.subscription_get())
+        if current.state is SubscriptionState.TRIAL and current.is_expired_at(self._rt.clock.now()):
+            self.observe_expiry()
+            current = self._rt.read(lambda _uow: self._hooks.subscription_get())
+        return current
 
     def register_paid(
         self, reference: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> Subscription:
-        """Register a paid subscription; unlocks the database from any state (ST-9)."""
+        """Register a paid subscription: ``PAID`` from any state, unlocking the database.
+
+        Only the system actor may call it (AC-2); it is the one change allowed while the
+        database is locked (ST-9). A trial that has run out is first recorded as expired, so
+        the audit trail shows both moves (ST-11). Registering the reference already in force
+        changes nothing.
+        """
         self._rt.guard.rights(actor, Action.REGISTER_SUBSCRIPTION)
         check_text(reference, "reference", max_length=128)
         args = {"reference": reference}
@@ -54,7 +77,9 @@ class SubscriptionService:
             done = uow.replay(idempotency_key, "subscription.register_paid", args, Subscription)
             if done is not None:
                 return done
-            current = self._hooks.subscription_get()
+            current = self._expire_if_due(uow, self._hooks.subscription_get())
+            if current.state is SubscriptionState.PAID and current.paid_reference == reference:
+                return current
             paid = attrs.evolve(
                 current, state=SubscriptionState.PAID, paid_reference=reference, changed_at=uow.now
             )
@@ -64,36 +89,48 @@ class SubscriptionService:
 
         return self._rt.write(work)
 
+    # -- used by the runtime and the settings service -----------------------------------------
+
     def observe_expiry(self) -> None:
-        """Record ``EXPIRED`` once a trial has run out (idempotent; called by the guard)."""
-        now = self._rt.clock.now()
+        """Record ``EXPIRED`` once a trial has run out (idempotent).
+
+        The runtime calls it whenever a call was refused with ``DatabaseLocked``; the refused
+        call itself changes nothing, the expiry is recorded in a unit of work of its own.
+        """
 
         def work(uow: UnitOfWork) -> None:
-            current = self._hooks.subscription_get()
-            if current.state is SubscriptionState.TRIAL and current.is_expired_at(now):
-                expired = attrs.evolve(current, state=SubscriptionState.EXPIRED, changed_at=uow.now)
-                self._change(
-                    uow, current, expired, Actor.system(), "trial expired; database locked"
-                )
+            self._expire_if_due(uow, self._hooks.subscription_get())
 
         self._rt.write(work)
 
-    def after_install(
-        self, uow: UnitOfWork, installed: Iterable[str], actor: Actor
-    ) -> Subscription:
-        """Start a trial when the installed applications exceed the one free app (ST-8)."""
-        current = self._hooks.subscription_get()
+    def trial_would_start(
+        self, current: Subscription, installed: Iterable[str], new: Iterable[str]
+    ) -> bool:
+        """True when installing ``new`` on top of ``installed`` starts a trial (ST-8).
+
+        Only a ``FREE`` database starts one, only when ``new`` holds an application, and
+        only when the applications installed afterwards are more than the one free app.
+        """
         if current.state is not SubscriptionState.FREE:
+            return False
+        catalogue = self._rt.catalogue
+        added = catalogue.counted_applications(new)
+        after = catalogue.counted_applications([*installed, *new])
+        return bool(added) and len(after) > 1
+
+    def after_install(
+        self, uow: UnitOfWork, installed: Iterable[str], new: Iterable[str], actor: Actor
+    ) -> Subscription:
+        """Start a trial when installing ``new`` exceeds the one free app (ST-8).
+
+        ``installed`` are the modules installed before ``new``. A running trial is neither
+        extended nor restarted; on ``PAID`` nothing starts.
+        """
+        current = self._hooks.subscription_get()
+        before, added = tuple(installed), tuple(new)
+        if not self.trial_would_start(current, before, added):
             return current
-        apps = [
-            m
-            for m in self._rt.catalogue.applications(
-                n for n in installed if n in self._rt.catalogue
-            )
-            if m not in BASE_MODULES
-        ]
-        if len(apps) <= 1:
-            return current
+        apps = sorted(self._rt.catalogue.counted_applications([*before, *added]))
         ends = uow.now + self._rt.config.trial_length
         trial = attrs.evolve(
             current,
@@ -107,9 +144,24 @@ class SubscriptionService:
             current,
             trial,
             actor,
-            f"trial started: {len(apps)} applications installed ({', '.join(sorted(apps))}); "
+            f"trial started: {len(apps)} applications installed ({', '.join(apps)}); "
             f"ends {ends.isoformat()}",
         )
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _expire_if_due(self, uow: UnitOfWork, current: Subscription) -> Subscription:
+        if current.state is SubscriptionState.TRIAL and current.is_expired_at(uow.now):
+            expired = attrs.evolve(current, state=SubscriptionState.EXPIRED, changed_at=uow.now)
+            ends = current.trial_ends_at.isoformat() if current.trial_ends_at else "?"
+            return self._change(
+                uow,
+                current,
+                expired,
+                Actor.system(),
+                f"trial ended {ends} without a paid subscription; database locked",
+            )
+        return current
 
     def _change(
         self,
@@ -128,7 +180,7 @@ class SubscriptionService:
                 actor_id=actor.user_id,
                 action=f"subscription {after.state.value}",
                 idempotency_key=key,
-                detail=detail,
+                detail=f"{before.state.value} -> {after.state.value}: {detail}",
             )
         )
         uow.record(
