@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import os
 import re
 import subprocess
@@ -64,6 +65,20 @@ def test_python_examples_run(page: Path) -> None:
             exec(compile(code, f"{page.name}[example {number}]", "exec"), namespace)
         except Exception as exc:  # pragma: no cover - the assertion reports it
             pytest.fail(f"{page.name} example {number} failed: {type(exc).__name__}: {exc}")
+
+
+@pytest.mark.parametrize(
+    "page",
+    [p for p in PAGES if "```pycon" in p.read_text(encoding="utf-8")],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_console_examples_show_what_they_print(page: Path) -> None:
+    """``>>>`` sessions (```pycon blocks) run as doctests: their output is checked too."""
+    result = doctest.testfile(
+        str(page), module_relative=False, optionflags=doctest.ELLIPSIS, verbose=False
+    )
+    assert result.failed == 0
+    assert result.attempted > 0
 
 
 def test_the_site_builds_with_warnings_as_errors(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from aftersales.modules import (
     ModuleCatalogue,
 )
 from aftersales.testing import Actors
-from settings_support import Catalogue, make_app
+from tests.settings_support import Catalogue, make_app
 
 CATALOGUE = ModuleCatalogue()
 ALL = frozenset(m.name for m in DEFAULT_MODULES)

@@ -25,7 +25,7 @@ from aftersales.models import SubscriptionState, Team
 from aftersales.serialization import converter
 from aftersales.settings import InstallPlan, TeamSettings, Uninstalled
 from aftersales.testing import Actors, assert_unchanged
-from settings_support import FailingInstall, Spy, audit, make_app
+from tests.settings_support import FailingInstall, Spy, audit, make_app
 
 ACTORS = Actors()
 MANAGER = ACTORS.manager

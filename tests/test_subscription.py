@@ -20,7 +20,7 @@ from aftersales.modules import Module
 from aftersales.serialization import converter
 from aftersales.testing import Actors, assert_unchanged
 from aftersales.testing.plugin import START
-from settings_support import Catalogue, Spy, audit, make_app
+from tests.settings_support import Catalogue, Spy, audit, make_app
 
 ACTORS = Actors()
 MANAGER, AGENT, SYSTEM = ACTORS.manager, ACTORS.agent, ACTORS.system
