@@ -10,7 +10,7 @@ import pytest
 from aftersales import AfterSales, FrozenClock, Service
 from aftersales.access import Action
 from aftersales.backends.memory import MemoryBackend
-from aftersales.builder import RecordBuilder
+from aftersales.builder import Builder
 from aftersales.errors import (
     BackendError,
     IdempotencyConflict,
@@ -43,12 +43,12 @@ def app(backend: MemoryBackend, clock: FrozenClock, spy: Spy) -> AfterSales:
 
 
 @pytest.fixture
-def world(backend: MemoryBackend, clock: FrozenClock) -> RecordBuilder:
+def world(backend: MemoryBackend, clock: FrozenClock) -> Builder:
     return backend.builder(clock)
 
 
 @pytest.fixture
-def team(world: RecordBuilder) -> Team:
+def team(world: Builder) -> Team:
     return world.team(name="Support")
 
 
@@ -67,7 +67,7 @@ def test_st1_toggles_are_off_by_default(app: AfterSales, team: Team) -> None:
 
 
 def test_st1_teams_are_configured_independently(
-    app: AfterSales, world: RecordBuilder, team: Team
+    app: AfterSales, world: Builder, team: Team
 ) -> None:
     other = world.team(name="Billing desk")
     world.project(name="Field Service", fsm=True)
@@ -86,7 +86,7 @@ def test_st1_teams_are_configured_independently(
 
 @pytest.mark.parametrize("service", list(Service))
 def test_st1_service_disabled_names_team_and_service(
-    app: AfterSales, world: RecordBuilder, team: Team, service: Service
+    app: AfterSales, world: Builder, team: Team, service: Service
 ) -> None:
     """ST-1: a ticket may use a service only while its team has it on."""
     world.project(name="Field Service", fsm=True)
@@ -121,7 +121,7 @@ def test_st1_configure_returns_the_team_as_stored(app: AfterSales, team: Team) -
 
 
 def test_st2_field_service_picks_the_first_fsm_project(
-    app: AfterSales, world: RecordBuilder, team: Team
+    app: AfterSales, world: Builder, team: Team
 ) -> None:
     world.project(name="Internal", fsm=False)
     first = world.project(name="Field Service North", fsm=True)
@@ -134,7 +134,7 @@ def test_st2_field_service_picks_the_first_fsm_project(
 
 
 def test_st2_without_any_fsm_project_field_service_is_refused(
-    app: AfterSales, backend: MemoryBackend, world: RecordBuilder, team: Team
+    app: AfterSales, backend: MemoryBackend, world: Builder, team: Team
 ) -> None:
     world.project(name="Internal", fsm=False)
     with pytest.raises(InvalidConfiguration, match="needs a field-service project"):
@@ -147,7 +147,7 @@ def test_st2_without_any_fsm_project_field_service_is_refused(
 
 
 def test_st2_explicit_non_fsm_project_is_refused(
-    app: AfterSales, backend: MemoryBackend, world: RecordBuilder, team: Team
+    app: AfterSales, backend: MemoryBackend, world: Builder, team: Team
 ) -> None:
     world.project(name="Field Service", fsm=True)
     internal = world.project(name="Internal", fsm=False)
@@ -169,9 +169,7 @@ def test_st2_unknown_project_is_not_found(
         app.settings.configure(team.id, fsm_project_id="project-ghost", actor=MANAGER)
 
 
-def test_st2_project_can_be_changed_later(
-    app: AfterSales, world: RecordBuilder, team: Team
-) -> None:
+def test_st2_project_can_be_changed_later(app: AfterSales, world: Builder, team: Team) -> None:
     north = world.project(name="North", fsm=True)
     south = world.project(name="South", fsm=True)
     app.settings.configure(team.id, enable={Service.FIELD_SERVICE}, actor=MANAGER)
@@ -186,7 +184,7 @@ def test_st2_project_can_be_changed_later(
 
 
 def test_st2_explicit_project_wins_over_the_first(
-    app: AfterSales, world: RecordBuilder, team: Team
+    app: AfterSales, world: Builder, team: Team
 ) -> None:
     world.project(name="North", fsm=True)
     south = world.project(name="South", fsm=True)
@@ -231,7 +229,7 @@ def test_st4_shared_dependencies_are_installed_once_and_in_order(
 
 
 def test_st4_second_service_installs_only_what_is_missing(
-    app: AfterSales, world: RecordBuilder, team: Team, spy: Spy
+    app: AfterSales, world: Builder, team: Team, spy: Spy
 ) -> None:
     other = world.team(name="Shop")
     app.settings.configure(team.id, enable={Service.REFUNDS}, actor=MANAGER)
@@ -334,7 +332,7 @@ def test_st5_plan_has_no_side_effects_and_reports_the_install(
 
 
 def test_st5_plan_matches_what_configure_does(
-    app: AfterSales, world: RecordBuilder, team: Team, spy: Spy
+    app: AfterSales, world: Builder, team: Team, spy: Spy
 ) -> None:
     world.project(name="Field Service", fsm=True)
     every = set(Service)
@@ -354,9 +352,7 @@ def test_st5_plan_matches_what_configure_does(
     }
 
 
-def test_st5_plan_when_everything_is_installed(
-    app: AfterSales, team: Team, world: RecordBuilder
-) -> None:
+def test_st5_plan_when_everything_is_installed(app: AfterSales, team: Team, world: Builder) -> None:
     world.install("account", "sale_management", "helpdesk_sale", "helpdesk_account")
     plan = app.settings.plan(team.id, enable={Service.REFUNDS}, actor=MANAGER)
     assert plan.modules == ()
@@ -367,7 +363,7 @@ def test_st5_plan_when_everything_is_installed(
 
 
 def test_st5_plan_with_plain_modules_only_warns_without_a_trial(
-    app: AfterSales, team: Team, world: RecordBuilder
+    app: AfterSales, team: Team, world: Builder
 ) -> None:
     world.install("account", "sale_management")
     plan = app.settings.plan(team.id, enable={Service.REFUNDS}, actor=MANAGER)
@@ -466,7 +462,7 @@ def test_uninstall_replays_under_the_same_key(
 
 
 def test_st6_uninstalling_a_mapped_module_turns_the_toggle_off_on_every_team(
-    app: AfterSales, backend: MemoryBackend, world: RecordBuilder, team: Team, spy: Spy
+    app: AfterSales, backend: MemoryBackend, world: Builder, team: Team, spy: Spy
 ) -> None:
     second = world.team(name="Shop")
     third = world.team(name="Back office")
@@ -508,7 +504,7 @@ def test_st6_uninstalling_a_dependency_takes_its_dependents_and_their_toggles(
 
 
 def test_st6_uninstalling_an_unmapped_leaf_changes_no_team(
-    app: AfterSales, team: Team, world: RecordBuilder
+    app: AfterSales, team: Team, world: Builder
 ) -> None:
     world.install("website_sale")
     app.settings.configure(team.id, enable={Service.COUPONS}, actor=MANAGER)
@@ -546,7 +542,7 @@ def test_st11_installs_and_configuration_are_audited_with_actor_and_time(
 
 
 def test_results_round_trip_through_the_converter(
-    app: AfterSales, team: Team, world: RecordBuilder
+    app: AfterSales, team: Team, world: Builder
 ) -> None:
     world.project(name="Field Service", fsm=True)
     plan = app.settings.plan(team.id, enable=set(Service), actor=MANAGER)

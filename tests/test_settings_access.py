@@ -8,7 +8,7 @@ import pytest
 
 from aftersales import Actor, AfterSales, FrozenClock, Group, Service
 from aftersales.backends.memory import MemoryBackend
-from aftersales.builder import RecordBuilder
+from aftersales.builder import Builder
 from aftersales.errors import AccessDenied, InvalidInput
 from aftersales.models import Team, Ticket
 from aftersales.testing import Actors, assert_unchanged
@@ -19,17 +19,17 @@ MEMBER_AGENT = Actor(user_id="ana-agent", groups={Group.HELPDESK_USER})
 
 
 @pytest.fixture
-def world(backend: MemoryBackend, clock: FrozenClock) -> RecordBuilder:
+def world(backend: MemoryBackend, clock: FrozenClock) -> Builder:
     return backend.builder(clock)
 
 
 @pytest.fixture
-def team(world: RecordBuilder) -> Team:
+def team(world: Builder) -> Team:
     return world.team(name="Support")
 
 
 @pytest.fixture
-def vip(world: RecordBuilder) -> Team:
+def vip(world: Builder) -> Team:
     return world.team(
         name="VIP",
         members=[MEMBER_MANAGER.user_id, MEMBER_AGENT.user_id],
@@ -38,7 +38,7 @@ def vip(world: RecordBuilder) -> Team:
 
 
 @pytest.fixture
-def vip_ticket(world: RecordBuilder, vip: Team) -> Ticket:
+def vip_ticket(world: Builder, vip: Team) -> Ticket:
     return world.ticket(team=vip, title="Gold customer, broken blender")
 
 
@@ -137,7 +137,7 @@ def test_ac3_member_and_system_may_view_a_members_only_ticket(
 
 
 def test_ac3_open_team_is_visible_to_every_helpdesk_user(
-    app: AfterSales, world: RecordBuilder, team: Team
+    app: AfterSales, world: Builder, team: Team
 ) -> None:
     ticket = world.ticket(team=team, title="Kettle leaks")
     assert app.tickets.view(ticket.id, actor=ACTORS.helpdesk_only).team_name == "Support"

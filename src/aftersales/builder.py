@@ -2,8 +2,8 @@
 
 Every backend offers ``backend.builder()`` returning a :class:`Builder`. The conformance kit,
 the demo and the tests set up their world through it, so one scenario runs on every backend.
-:class:`RecordBuilder` builds the records; a backend only says how to store one
-(:meth:`RecordBuilder.put`) and how to draw a sequence number (:meth:`RecordBuilder.next_number`).
+:class:`Builder` builds the records; a backend only says how to store one
+(:meth:`Builder.put`) and how to draw a sequence number (:meth:`Builder.next_number`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
 
 import attrs
 
@@ -52,7 +51,7 @@ from aftersales.models import (
     Ticket,
 )
 
-__all__ = ["Builder", "InvoiceLineSpec", "RecordBuilder", "parse_tax"]
+__all__ = ["Builder", "InvoiceLineSpec", "parse_tax"]
 
 #: ``(product, quantity)`` or ``(product, quantity, unit price)``.
 InvoiceLineSpec = tuple[Product, Decimal | int] | tuple[Product, Decimal | int, Decimal]
@@ -72,99 +71,13 @@ def parse_tax(spec: str | Tax) -> Tax:
     )
 
 
-class Builder(Protocol):
-    """What a backend's test-data builder offers (see :class:`RecordBuilder`)."""
+class Builder(abc.ABC):
+    """Builds consistent records of the data an ERP already holds.
 
-    def company(self, *, name: str, email: str | None = None) -> Partner: ...
-
-    def customer(
-        self,
-        *,
-        name: str,
-        email: str | None = None,
-        company: Partner | None = None,
-        delivery_address: bool = False,
-    ) -> Partner: ...
-
-    def product(
-        self,
-        *,
-        name: str,
-        price: Decimal,
-        currency: str = "EUR",
-        taxes: Iterable[str | Tax] = (),
-        kind: ProductKind = ProductKind.STORABLE,
-        uom: str = "Units",
-        uom_digits: int = 0,
-    ) -> Product: ...
-
-    def sale_order(self, *, customer: Partner, name: str | None = None) -> SaleOrder: ...
-
-    def invoice(
-        self,
-        *,
-        customer: Partner,
-        lines: Sequence[InvoiceLineSpec],
-        posted: bool = True,
-        paid: Decimal | bool = False,
-        currency: str | None = None,
-        sale_order: SaleOrder | None = None,
-        invoice_date: date | None = None,
-    ) -> Invoice: ...
-
-    def delivery(
-        self,
-        *,
-        customer: Partner,
-        lines: Sequence[tuple[Product, Decimal | int]],
-        done: bool = True,
-        sale_order: SaleOrder | None = None,
-    ) -> Picking: ...
-
-    def coupon_program(
-        self,
-        *,
-        name: str,
-        reward: Reward | None = None,
-        rules: Sequence[CouponRule] = (),
-        currency: str = "EUR",
-        active: bool = True,
-        date_to: date | None = None,
-        max_usage: int | None = None,
-        code: str | None = None,
-        program_type: ProgramType = ProgramType.COUPONS,
-        trigger: ProgramTrigger = ProgramTrigger.CODE,
-    ) -> CouponProgram: ...
-
-    def project(self, *, name: str, fsm: bool = True, portal_visible: bool = True) -> Project: ...
-
-    def team(
-        self,
-        *,
-        name: str,
-        services: Iterable[Service] = (),
-        fsm_project: Project | None = None,
-        members: Iterable[str] = (),
-        members_only: bool = False,
-    ) -> Team: ...
-
-    def ticket(
-        self,
-        *,
-        team: Team,
-        title: str,
-        customer: Partner | None = None,
-        product: Product | None = None,
-        sale_order: SaleOrder | None = None,
-        followers: Iterable[Partner] = (),
-        description: str = "",
-    ) -> Ticket: ...
-
-    def install(self, *modules: str) -> None: ...
-
-
-class RecordBuilder(abc.ABC):
-    """Builds consistent records; subclasses store them in their backend."""
+    A backend subclasses it and says how to store a record (:meth:`put`), draw a sequence
+    number (:meth:`next_number`) and mark modules installed (:meth:`install`). An ERP backend
+    may instead override any method to create the record through the ERP's own API.
+    """
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or SystemClock()

@@ -124,7 +124,7 @@ class MemoryBackend:
     # -- test support -------------------------------------------------------------------------
 
     def builder(self, clock: Clock | None = None) -> MemoryBuilder:
-        """A :class:`~aftersales.builder.RecordBuilder` writing into this backend."""
+        """A :class:`~aftersales.builder.Builder` writing into this backend."""
         return MemoryBuilder(self, clock)
 
     def snapshot(self) -> dict[str, dict[object, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aftersales.builder import RecordBuilder
+from aftersales.builder import Builder
 from aftersales.clock import Clock
 
 if TYPE_CHECKING:
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 __all__ = ["MemoryBuilder"]
 
 
-class MemoryBuilder(RecordBuilder):
+class MemoryBuilder(Builder):
     """Writes builder records straight into a :class:`MemoryBackend`."""
 
     def __init__(self, backend: MemoryBackend, clock: Clock | None = None) -> None:
