@@ -111,6 +111,8 @@ class Invoice:
     kept on the record, as an ERP does, and updated by the refund service.
     ``reversed_invoice_id`` is set on credit notes; ``ticket_id`` when made from a ticket.
     ``post_on`` is the future date a draft credit note will be posted on (RF-6).
+    ``credit_method`` is the method a credit note was made with (RF-4): a FULL credit note
+    kept in draft by a future reversal date still reconciles as FULL when it is posted.
     """
 
     id: str = attrs.field(validator=id_field)
@@ -129,6 +131,9 @@ class Invoice:
     post_on: date | None = attrs.field(default=None, validator=optional(a_date))
     sale_order_id: str | None = attrs.field(default=None, validator=optional(id_field))
     reversed_invoice_id: str | None = attrs.field(default=None, validator=optional(id_field))
+    credit_method: CreditMethod | None = attrs.field(
+        default=None, validator=optional(enum_of(CreditMethod))
+    )
     ticket_id: str | None = attrs.field(default=None, validator=optional(id_field))
     reference: str = attrs.field(default="", validator=text(max_length=1024, required=False))
     reason: str = attrs.field(default="", validator=text(max_length=1024, required=False))

@@ -105,9 +105,9 @@ class TicketViewService(ServiceBase):
         links = self._hooks.list_links(ticket.id)
         counts = Counter(_COUNT_FIELD[link.kind] for link in links)
         customer = self._hooks.get_partner(ticket.customer_id) if ticket.customer_id else None
-        # Newest first; messages of the same instant (one call) in reverse order of posting.
-        messages = reversed(self._hooks.list_messages(ticket.id))
-        trail = sorted(messages, key=lambda m: m.at, reverse=True)
+        # The hook returns the trail oldest first; messages of one call share their time,
+        # so sort oldest first (stable) and reverse, rather than sorting in reverse.
+        trail = sorted(self._hooks.list_messages(ticket.id), key=lambda m: m.at)[::-1]
         return TicketView(
             ticket=ticket,
             team_name=ctx.team.name,
