@@ -11,7 +11,13 @@ import attrs
 
 from aftersales.access import Guard
 from aftersales.clock import Clock
-from aftersales.errors import BackendUnavailable, ConflictError, DatabaseLocked
+from aftersales.errors import (
+    BackendError,
+    BackendUnavailable,
+    ConflictError,
+    DatabaseLocked,
+    InvalidInput,
+)
 from aftersales.hooks import Hooks
 from aftersales.models import (
     DocumentChanged,
@@ -22,6 +28,7 @@ from aftersales.models import (
     ServicesConfigured,
     SubscriptionChanged,
 )
+from aftersales.models.loyalty import CouponCodeGenerator, default_coupon_code
 from aftersales.modules import ModuleCatalogue
 from aftersales.unit_of_work import UnitOfWork
 
@@ -40,11 +47,24 @@ _EVENT_HOOKS: dict[type[Event], str] = {
 
 @attrs.frozen(kw_only=True)
 class Config:
-    """Library settings. ``trial_days`` is the length of a trial (ST-10);
-    ``retries`` bounds how often a call is retried after a transient backend conflict."""
+    """Library settings.
+
+    * ``trial_days`` is the length of a trial (ST-10);
+    * ``retries`` bounds how often a call is retried after a transient backend conflict;
+    * ``coupon_code_generator`` makes new coupon codes (CP-5; default ``044`` + 11 random
+      characters from :mod:`secrets`) and ``coupon_code_attempts`` bounds how many codes
+      one generation draws when codes collide.
+    """
 
     trial_days: int = 15
     retries: int = 3
+    coupon_code_generator: CouponCodeGenerator = default_coupon_code
+    coupon_code_attempts: int = attrs.field(default=10)
+
+    @coupon_code_attempts.validator
+    def _check_attempts(self, _a: attrs.Attribute[int], value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidInput("coupon_code_attempts", value, "must be a whole number above 0")
 
     @property
     def trial_length(self) -> timedelta:
@@ -110,7 +130,12 @@ class Runtime:
         for event in events:
             self.dispatch(event)
         for email in emails:
-            self.deliver(email)
+            try:
+                self.deliver(email)
+            except Exception:  # the call has committed: never fail it after the fact
+                log.exception(
+                    "could not record the delivery of email %s; it stays in the outbox", email.id
+                )
 
     def dispatch(self, event: Event) -> None:
         """Call every subscriber of ``event``; one failing does not stop the others."""
@@ -131,7 +156,8 @@ class Runtime:
         """
         attempts = email.attempts + 1
         try:
-            self.hooks.mail_deliver(email)
+            if self.hooks.mail_deliver(email) is not True:
+                raise BackendError("the mail transport did not accept the email")
         except Exception as exc:
             log.warning("could not deliver email %s: %s", email.id, exc)
             outcome = attrs.evolve(
