@@ -194,17 +194,13 @@ def test_cp4_g4_the_coupon_is_linked_counted_and_on_the_trail(
     assert [(a.action, a.document_ids) for a in audit] == [("coupon created", (info.id,))]
     assert events.seen == [
         DocumentCreated(
-            at=clock_now(app),
+            at=app.clock.now(),
             actor_id=agent.user_id,
             ticket_id=scenario.ticket.id,
             kind=DocumentKind.COUPON,
             document_id=info.id,
         )
     ]
-
-
-def clock_now(app: AfterSales) -> datetime:
-    return app.clock.now()
 
 
 def test_cp4_without_expiry_the_coupon_lasts_as_long_as_its_program(
@@ -1039,8 +1035,8 @@ def test_cp8_a_transport_that_does_not_accept_the_email_leaves_it_failed(
     assert "did not accept" in email.last_error
 
 
-def test_partner_records_used_in_tests_are_real(scenario: Scenario) -> None:
-    """Guards the assumptions the sending tests make about the standard scenario."""
+def test_the_standard_scenario_has_a_customer_and_a_follower_with_email(scenario: Scenario) -> None:
+    """The sending tests rely on it."""
     assert isinstance(scenario.follower, Partner)
     assert scenario.ticket.follower_ids == (scenario.customer.id, scenario.follower.id)
     assert (scenario.customer.email, scenario.follower.email) == (

@@ -479,6 +479,7 @@ def test_settings_defaults_follow_the_security() -> None:
     [
         ({"sender": "not an address"}, "sender"),
         ({"sender": "Shop <shop@example.com>"}, "sender"),
+        ({"security": "tls"}, "security"),
         ({"port": 0}, "port"),
         ({"port": 70000}, "port"),
         ({"port": "25"}, "port"),

@@ -68,6 +68,14 @@ class SMTPSecurity(StrEnum):
 _DEFAULT_PORTS = {SMTPSecurity.NONE: 25, SMTPSecurity.STARTTLS: 587, SMTPSecurity.SSL: 465}
 
 
+def _security(value: Any) -> SMTPSecurity:
+    try:
+        return SMTPSecurity(value)
+    except ValueError:
+        allowed = ", ".join(s.value for s in SMTPSecurity)
+        raise InvalidInput("security", value, f"must be one of: {allowed}") from None
+
+
 def _host(_inst: Any, _a: attrs.Attribute[Any], value: Any) -> None:
     check_text(value, "host", max_length=253)
     if any(char.isspace() for char in value):
@@ -114,7 +122,7 @@ class SMTPSettings:
     sender: str = attrs.field(validator=_sender)
     host: str = attrs.field(default="localhost", validator=_host)
     port: int | None = attrs.field(default=None, validator=_port)
-    security: SMTPSecurity = attrs.field(default=SMTPSecurity.STARTTLS, converter=SMTPSecurity)
+    security: SMTPSecurity = attrs.field(default=SMTPSecurity.STARTTLS, converter=_security)
     username: str | None = attrs.field(default=None, validator=_optional_text("username"))
     password: str | None = attrs.field(
         default=None, repr=False, validator=_optional_text("password")
@@ -171,10 +179,9 @@ class SMTPSettings:
             options["port"] = _parse(prefix + "PORT", port, int)
         if (security := get("SECURITY")) is not None:
             try:
-                options["security"] = SMTPSecurity(security.strip().lower())
-            except ValueError:
-                allowed = ", ".join(s.value for s in SMTPSecurity)
-                raise InvalidInput(prefix + "SECURITY", security, f"one of: {allowed}") from None
+                options["security"] = _security(security.strip().lower())
+            except InvalidInput as exc:
+                raise InvalidInput(prefix + "SECURITY", security, exc.reason) from None
         if (timeout := get("TIMEOUT")) is not None:
             options["timeout"] = _parse(prefix + "TIMEOUT", timeout, float)
         password = get("PASSWORD")
