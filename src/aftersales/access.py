@@ -28,6 +28,7 @@ class Action(StrEnum):
     FIELD_SERVICE = "field-service task"
     VIEW_TICKET = "view ticket"
     PORTAL = "portal"
+    OUTBOX = "outgoing email"
 
 
 #: The groups each action needs (AC-2).
@@ -42,6 +43,7 @@ RIGHTS: Mapping[Action, frozenset[Group]] = {
     Action.FIELD_SERVICE: frozenset({Group.HELPDESK_USER, Group.FIELD_SERVICE_USER}),
     Action.VIEW_TICKET: frozenset({Group.HELPDESK_USER}),
     Action.PORTAL: frozenset({Group.PORTAL}),
+    Action.OUTBOX: frozenset({Group.HELPDESK_MANAGER}),
 }
 
 

@@ -13,6 +13,7 @@ from aftersales.plugins import PluginManager, load_backend
 from aftersales.runtime import Config, Runtime
 from aftersales.services.coupons import CouponService
 from aftersales.services.field_service import FieldServiceService
+from aftersales.services.outbox import OutboxService
 from aftersales.services.refunds import RefundService
 from aftersales.services.repairs import RepairService
 from aftersales.services.returns import ReturnService
@@ -72,6 +73,7 @@ class AfterSales:
         self.returns = ReturnService(self.runtime)
         self.repairs = RepairService(self.runtime)
         self.field_service = FieldServiceService(self.runtime)
+        self.outbox = OutboxService(self.runtime)
 
     def plugins(self) -> dict[str, tuple[str, ...]]:
         """Registered plugins and the hooks each implements."""

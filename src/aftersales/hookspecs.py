@@ -254,7 +254,11 @@ def aftersales_loyalty_get_coupon(coupon_id: str, lock: bool) -> Coupon | None:
 
 @hookspec(firstresult=True)
 def aftersales_loyalty_find_coupon(code: str, lock: bool) -> Coupon | None:
-    """Return the coupon whose code is exactly ``code``, or ``None``."""
+    """Return the coupon whose code is exactly ``code`` (case-sensitive), or ``None``.
+
+    Redeeming locks the coupon, then its program (``lock=True`` on both), before counting
+    the program's uses (CP-9, RL-3).
+    """
 
 
 @hookspec(firstresult=True)
@@ -263,7 +267,8 @@ def aftersales_loyalty_create_coupon(coupon: Coupon) -> Coupon | None:
 
     Codes are unique across all coupons: raise :class:`~aftersales.errors.DuplicateKey`
     when ``coupon.code`` is taken, enforced by the store (a unique constraint), not by a
-    check-then-insert (CP-5).
+    check-then-insert (CP-5). The unit of work must stay usable after that refusal (insert
+    inside a savepoint on SQL stores): the service then tries again with a new code.
     """
 
 

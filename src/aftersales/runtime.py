@@ -11,7 +11,13 @@ import attrs
 
 from aftersales.access import Guard
 from aftersales.clock import Clock
-from aftersales.errors import BackendUnavailable, ConflictError, DatabaseLocked, InvalidInput
+from aftersales.errors import (
+    BackendError,
+    BackendUnavailable,
+    ConflictError,
+    DatabaseLocked,
+    InvalidInput,
+)
 from aftersales.hooks import Hooks
 from aftersales.models import (
     DocumentChanged,
@@ -22,6 +28,7 @@ from aftersales.models import (
     ServicesConfigured,
     SubscriptionChanged,
 )
+from aftersales.models.loyalty import CouponCodeGenerator, default_coupon_code
 from aftersales.modules import ModuleCatalogue
 from aftersales.unit_of_work import UnitOfWork
 
@@ -50,8 +57,13 @@ def _whole_number(minimum: int) -> Callable[[Any, attrs.Attribute[Any], Any], No
 
 @attrs.frozen(kw_only=True)
 class Config:
-    """Library settings. ``trial_days`` is the length of a trial (ST-10, default 15);
-    ``retries`` bounds how often a call is retried after a transient backend conflict.
+    """Library settings.
+
+    * ``trial_days`` is the length of a trial (ST-10, default 15);
+    * ``retries`` bounds how often a call is retried after a transient backend conflict;
+    * ``coupon_code_generator`` makes new coupon codes (CP-5; default ``044`` + 11 random
+      characters from :mod:`secrets`) and ``coupon_code_attempts`` bounds how many codes
+      one generation draws when codes collide.
 
     >>> Config(trial_days=30).trial_length.days
     30
@@ -59,6 +71,8 @@ class Config:
 
     trial_days: int = attrs.field(default=15, validator=_whole_number(1))
     retries: int = attrs.field(default=3, validator=_whole_number(0))
+    coupon_code_generator: CouponCodeGenerator = default_coupon_code
+    coupon_code_attempts: int = attrs.field(default=10, validator=_whole_number(1))
 
     @property
     def trial_length(self) -> timedelta:
@@ -131,7 +145,12 @@ class Runtime:
         for event in events:
             self.dispatch(event)
         for email in emails:
-            self.deliver(email)
+            try:
+                self.deliver(email)
+            except Exception:  # the call has committed: never fail it after the fact
+                log.exception(
+                    "could not record the delivery of email %s; it stays in the outbox", email.id
+                )
 
     def dispatch(self, event: Event) -> None:
         """Call every subscriber of ``event``; one failing does not stop the others."""
@@ -152,7 +171,8 @@ class Runtime:
         """
         attempts = email.attempts + 1
         try:
-            self.hooks.mail_deliver(email)
+            if self.hooks.mail_deliver(email) is not True:
+                raise BackendError("the mail transport did not accept the email")
         except Exception as exc:
             log.warning("could not deliver email %s: %s", email.id, exc)
             outcome = attrs.evolve(

@@ -42,6 +42,7 @@ from aftersales.models.loyalty import (
 )
 from aftersales.models.mail import EmailState, OutgoingEmail
 from aftersales.models.money import Money
+from aftersales.models.orders import Order, OrderLine
 from aftersales.models.partners import Partner
 from aftersales.models.products import LineAmounts, Product, ProductKind, Tax
 from aftersales.models.projects import FieldServiceTask, Project, TaskStage
@@ -85,6 +86,8 @@ __all__ = [
     "MatchKind",
     "Money",
     "MoveState",
+    "Order",
+    "OrderLine",
     "OutgoingEmail",
     "PartAction",
     "Partner",

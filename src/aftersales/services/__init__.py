@@ -2,6 +2,7 @@
 
 from aftersales.services.coupons import CouponService
 from aftersales.services.field_service import FieldServiceService
+from aftersales.services.outbox import OutboxService
 from aftersales.services.refunds import RefundService
 from aftersales.services.repairs import RepairService
 from aftersales.services.returns import ReturnService
@@ -10,6 +11,7 @@ from aftersales.services.tickets import TicketViewService
 __all__ = [
     "CouponService",
     "FieldServiceService",
+    "OutboxService",
     "RefundService",
     "RepairService",
     "ReturnService",

@@ -11,7 +11,6 @@ from aftersales.access import Action, TicketContext
 from aftersales.errors import AccessDenied
 from aftersales.models import (
     Actor,
-    CouponState,
     DocumentKind,
     DocumentLink,
     PickingKind,
@@ -20,6 +19,7 @@ from aftersales.models import (
     Ticket,
     TicketMessage,
 )
+from aftersales.models.loyalty import coupon_state, effective_expiry
 from aftersales.models.queries import PickingQuery
 from aftersales.services._base import ServiceBase
 from aftersales.unit_of_work import UnitOfWork
@@ -164,20 +164,15 @@ class TicketViewService(ServiceBase):
         if kind is DocumentKind.COUPON:
             coupon = self._hooks.get_coupon(doc_id)
             program = self._hooks.get_program(coupon.program_id)
-            today = uow.now.date()
-            if coupon.expires_on is not None and coupon.expires_on < today:
-                state = CouponState.EXPIRED
-            elif coupon.points < program.reward.required_points:
-                state = CouponState.USED
-            else:
-                state = CouponState.VALID
+            uses = self._hooks.count_uses(program.id)
+            state = coupon_state(coupon, program, uow.now.date(), uses)
             return LinkedDocument(
                 kind=kind,
                 document_id=doc_id,
                 name=coupon.code,
                 state=state.value,
                 detail=program.name,
-                expires_on=coupon.expires_on,
+                expires_on=effective_expiry(coupon, program),
             )
         if kind is DocumentKind.RETURN:
             picking = self._hooks.get_picking(doc_id)

@@ -1,0 +1,560 @@
+"""The SMTP transport against a real SMTP server on loopback (aiosmtpd): coupons sent from a
+ticket arrive with their recipients, subject and both bodies (CP-7, CP-8); STARTTLS, SSL and
+credentials; failures after commit stay in the outbox and a retry delivers them."""
+
+from __future__ import annotations
+
+import email
+import logging
+import shutil
+import socket
+import ssl
+import subprocess
+from collections.abc import Iterator
+from datetime import date
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from aftersales import AfterSales, FrozenClock
+from aftersales.backends.memory import MemoryBackend
+from aftersales.errors import BackendError, BackendUnavailable, InvalidInput
+from aftersales.mail import SMTPSecurity, SMTPSettings, SMTPTransport, build_message
+from aftersales.models import EmailState, OutgoingEmail
+from aftersales.services.coupons import CouponInfo
+from aftersales.testing import Scenario
+
+SENDER = "support@shop.example"
+USER, PASSWORD = "mailer", "s3cret-Pa55"
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps what it receives, or answers with ``reply``."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Any] = []
+        self.reply: str | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.reply is not None:
+            return self.reply
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+    def messages(self) -> list[EmailMessage]:
+        return [
+            email.message_from_bytes(e.content, _class=EmailMessage, policy=default_policy)
+            for e in self.envelopes
+        ]
+
+
+class LoopbackController(Controller):
+    """A controller on an ephemeral port of 127.0.0.1 (port 0: the system picks one)."""
+
+    def _trigger_server(self) -> None:
+        server: Any = self.server
+        self.port = server.sockets[0].getsockname()[1]
+        Controller._trigger_server(self)  # type: ignore[no-untyped-call]
+
+
+def _authenticate(
+    server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+) -> AuthResult:
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+        USER.encode(),
+        PASSWORD.encode(),
+    )
+    return AuthResult(success=ok, handled=False)
+
+
+def _start(inbox: Inbox, **options: Any) -> LoopbackController:
+    controller = LoopbackController(
+        inbox, hostname="127.0.0.1", port=0, server_hostname="localhost", **options
+    )
+    controller.start()
+    return controller
+
+
+@pytest.fixture
+def inbox() -> Inbox:
+    return Inbox()
+
+
+@pytest.fixture
+def smtp_server(inbox: Inbox) -> Iterator[LoopbackController]:
+    controller = _start(inbox)
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, made with the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def _server_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    return context
+
+
+def _client_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(certificate[0]))
+
+
+def _settings(port: int, **options: Any) -> SMTPSettings:
+    values: dict[str, Any] = {
+        "sender": SENDER,
+        "sender_name": "Soporte Tienda",
+        "host": "127.0.0.1",
+        "port": port,
+        "security": SMTPSecurity.NONE,
+        "timeout": 5.0,
+    }
+    values.update(options)
+    return SMTPSettings(**values)
+
+
+def _app(backend: MemoryBackend, clock: FrozenClock, settings: SMTPSettings) -> AfterSales:
+    return AfterSales(backend, clock=clock, plugins=[SMTPTransport(settings)])
+
+
+def _free_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def _send_coupon(app: AfterSales, scenario: Scenario, **kw: Any) -> tuple[CouponInfo, Any]:
+    agent = scenario.actors.agent
+    info = app.coupons.generate(
+        scenario.ticket.id, scenario.program.id, expires_on=date(2026, 12, 31), actor=agent
+    )
+    sent = app.coupons.send(scenario.ticket.id, info.id, actor=agent, **kw)
+    return info, sent
+
+
+def _outbox(app: AfterSales, scenario: Scenario) -> tuple[OutgoingEmail, ...]:
+    return app.outbox.emails(actor=scenario.actors.manager)
+
+
+# -- delivery --------------------------------------------------------------------------------------
+
+
+def test_cp7_cp8_a_coupon_arrives_by_smtp_with_recipients_subject_and_both_bodies(
+    backend: MemoryBackend,
+    clock: FrozenClock,
+    scenario: Scenario,
+    inbox: Inbox,
+    smtp_server: LoopbackController,
+) -> None:
+    app = _app(backend, clock, _settings(smtp_server.port))
+    info, sent = _send_coupon(app, scenario, extra_recipients=["Jefa <jefa@perez.example>"])
+
+    (envelope,) = inbox.envelopes
+    assert envelope.mail_from == SENDER
+    assert envelope.rcpt_tos == ["ana@perez.example", "marta@example.com", "jefa@perez.example"]
+    (message,) = inbox.messages()
+    assert message["Subject"] == "Your coupon: 10% after-sales apology"
+    assert message["To"] == "ana@perez.example, marta@example.com, jefa@perez.example"
+    assert message["From"] == "Soporte Tienda <support@shop.example>"
+    assert message["Message-ID"] == f"<{sent.email_id}@shop.example>"
+    assert message.get_content_type() == "multipart/alternative"
+    plain = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert plain is not None
+    assert html is not None
+    text_body, html_body = plain.get_content(), html.get_content()
+    assert text_body.startswith("Hello Ana Pérez,")
+    for body in (text_body, html_body):
+        assert info.code in body
+        assert "10% on your order" in body
+        assert "2026-12-31" in body
+    assert "<table>" in html_body
+    assert "<table>" not in text_body
+
+    (stored,) = _outbox(app, scenario)
+    assert (stored.state, stored.attempts, stored.last_error) == (EmailState.SENT, 1, "")
+    assert backend.delivered == []  # SMTP answered first: the memory transport was not used
+
+
+def test_a_non_ascii_subject_and_sender_name_are_encoded(
+    backend: MemoryBackend,
+    clock: FrozenClock,
+    scenario: Scenario,
+    inbox: Inbox,
+    smtp_server: LoopbackController,
+) -> None:
+    program = backend.builder(clock).coupon_program(name="Perdón — 10 %")
+    app = _app(backend, clock, _settings(smtp_server.port, sender_name="Atención al cliente"))
+    agent = scenario.actors.agent
+    info = app.coupons.generate(scenario.ticket.id, program.id, actor=agent)
+    app.coupons.send(scenario.ticket.id, info.id, actor=agent)
+    (raw,) = inbox.envelopes
+    assert raw.content.isascii()  # 7-bit clean on the wire
+    (message,) = inbox.messages()
+    assert message["Subject"] == "Your coupon: Perdón — 10 %"
+    assert message["From"] == "Atención al cliente <support@shop.example>"
+
+
+def test_starttls_with_credentials(
+    backend: MemoryBackend,
+    clock: FrozenClock,
+    scenario: Scenario,
+    inbox: Inbox,
+    certificate: tuple[Path, Path],
+) -> None:
+    server = _start(
+        inbox,
+        tls_context=_server_context(certificate),
+        require_starttls=True,
+        authenticator=_authenticate,
+        auth_required=True,
+    )
+    try:
+        settings = _settings(
+            server.port,
+            security=SMTPSecurity.STARTTLS,
+            username=USER,
+            password=PASSWORD,
+            ssl_context=_client_context(certificate),
+        )
+        _info, sent = _send_coupon(_app(backend, clock, settings), scenario)
+    finally:
+        server.stop()
+    (envelope,) = inbox.envelopes
+    assert envelope.rcpt_tos == list(sent.recipients)
+
+
+def test_wrong_credentials_leave_the_email_failed_without_the_password(
+    backend: MemoryBackend,
+    clock: FrozenClock,
+    scenario: Scenario,
+    inbox: Inbox,
+    certificate: tuple[Path, Path],
+) -> None:
+    server = _start(
+        inbox,
+        tls_context=_server_context(certificate),
+        require_starttls=True,
+        authenticator=_authenticate,
+        auth_required=True,
+    )
+    try:
+        settings = _settings(
+            server.port,
+            security=SMTPSecurity.STARTTLS,
+            username=USER,
+            password="wrong-password-123",
+            ssl_context=_client_context(certificate),
+        )
+        app = _app(backend, clock, settings)
+        _send_coupon(app, scenario)
+    finally:
+        server.stop()
+    (stored,) = _outbox(app, scenario)
+    assert stored.state is EmailState.FAILED
+    assert "SMTPAuthenticationError" in stored.last_error
+    assert "wrong-password-123" not in stored.last_error
+    assert "wrong-password-123" not in repr(settings)
+    assert inbox.envelopes == []
+
+
+def test_implicit_tls(
+    backend: MemoryBackend,
+    clock: FrozenClock,
+    scenario: Scenario,
+    inbox: Inbox,
+    certificate: tuple[Path, Path],
+) -> None:
+    server = _start(inbox, ssl_context=_server_context(certificate))
+    try:
+        settings = _settings(
+            server.port, security=SMTPSecurity.SSL, ssl_context=_client_context(certificate)
+        )
+        _send_coupon(_app(backend, clock, settings), scenario)
+    finally:
+        server.stop()
+    assert len(inbox.envelopes) == 1
+
+
+def test_the_server_certificate_is_verified(
+    backend: MemoryBackend,
+    clock: FrozenClock,
+    scenario: Scenario,
+    inbox: Inbox,
+    certificate: tuple[Path, Path],
+) -> None:
+    server = _start(inbox, ssl_context=_server_context(certificate))
+    try:
+        # the default context trusts the system's authorities, not this self-signed one
+        app = _app(backend, clock, _settings(server.port, security=SMTPSecurity.SSL))
+        _send_coupon(app, scenario)
+    finally:
+        server.stop()
+    (stored,) = _outbox(app, scenario)
+    assert stored.state is EmailState.FAILED
+    assert "SSLCertVerificationError" in stored.last_error
+    assert inbox.envelopes == []
+
+
+def test_starttls_is_never_downgraded_to_plain_text(
+    backend: MemoryBackend,
+    clock: FrozenClock,
+    scenario: Scenario,
+    inbox: Inbox,
+    smtp_server: LoopbackController,
+) -> None:
+    """The server offers no STARTTLS: nothing is sent in the clear."""
+    app = _app(backend, clock, _settings(smtp_server.port, security=SMTPSecurity.STARTTLS))
+    _send_coupon(app, scenario)
+    (stored,) = _outbox(app, scenario)
+    assert stored.state is EmailState.FAILED
+    assert "STARTTLS extension not supported" in stored.last_error
+    assert inbox.envelopes == []
+
+
+# -- failures after commit, and the retry ----------------------------------------------------------
+
+
+def test_rl1_a_server_down_after_commit_keeps_the_email_for_a_retry(
+    backend: MemoryBackend,
+    clock: FrozenClock,
+    scenario: Scenario,
+    inbox: Inbox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    port = _free_port()
+    app = _app(backend, clock, _settings(port))
+    with caplog.at_level(logging.WARNING, logger="aftersales"):
+        info, sent = _send_coupon(app, scenario)  # the call succeeds: the coupon was sent
+
+    (failed,) = app.outbox.emails(pending_only=True, actor=scenario.actors.manager)
+    assert failed.id == sent.email_id
+    assert failed.state is EmailState.FAILED
+    assert failed.attempts == 1
+    assert failed.last_error.startswith(f"BackendUnavailable: SMTP 127.0.0.1:{port}:")
+    assert "ConnectionRefusedError" in failed.last_error
+    assert f"could not deliver email {sent.email_id}" in caplog.text
+    # the coupon and its sending are committed and on the trail
+    trail = app.tickets.view(scenario.ticket.id, actor=scenario.actors.agent).trail
+    assert trail[0].body.startswith(f"Coupon {info.code} sent by email to")
+
+    server = LoopbackController(inbox, hostname="127.0.0.1", port=port, server_hostname="x")
+    server.start()
+    try:
+        clock.advance(minutes=10)
+        (outcome,) = app.outbox.retry(actor=scenario.actors.manager)
+    finally:
+        server.stop()
+    assert (outcome.id, outcome.state, outcome.attempts) == (sent.email_id, EmailState.SENT, 2)
+    assert outcome.sent_at == clock.now()
+    (message,) = inbox.messages()
+    assert message["Message-ID"] == f"<{sent.email_id}@shop.example>"
+    assert app.outbox.emails(pending_only=True, actor=scenario.actors.manager) == ()
+
+
+def test_a_temporary_refusal_is_retried_and_a_permanent_one_is_reported(
+    backend: MemoryBackend,
+    clock: FrozenClock,
+    scenario: Scenario,
+    inbox: Inbox,
+    smtp_server: LoopbackController,
+) -> None:
+    app = _app(backend, clock, _settings(smtp_server.port))
+    inbox.reply = "451 4.3.0 Try again later"
+    _send_coupon(app, scenario)
+    (stored,) = _outbox(app, scenario)
+    assert stored.last_error.startswith("BackendUnavailable:")
+    assert "451" in stored.last_error
+
+    inbox.reply = "554 5.7.1 Rejected"
+    (stored,) = app.outbox.retry(actor=scenario.actors.manager)
+    assert stored.last_error.startswith("BackendError:")
+    assert "554" in stored.last_error
+    assert stored.attempts == 2
+
+    inbox.reply = None
+    (stored,) = app.outbox.retry(actor=scenario.actors.manager)
+    assert stored.state is EmailState.SENT
+    assert stored.attempts == 3
+    assert len(inbox.envelopes) == 1
+
+
+def test_a_silent_server_times_out(
+    backend: MemoryBackend, clock: FrozenClock, scenario: Scenario
+) -> None:
+    """A server that accepts the connection but never answers: the timeout bounds the wait."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        app = _app(backend, clock, _settings(silent.getsockname()[1], timeout=0.2))
+        _send_coupon(app, scenario)
+    (stored,) = _outbox(app, scenario)
+    assert stored.state is EmailState.FAILED
+    assert stored.last_error.startswith("BackendUnavailable:")
+    assert "timed out" in stored.last_error
+
+
+# -- the transport on its own ----------------------------------------------------------------------
+
+
+def _email(**kw: Any) -> OutgoingEmail:
+    values: dict[str, Any] = {
+        "id": "mail-1",
+        "recipients": ("ana@example.com",),
+        "subject": "Hello",
+        "text_body": "Text",
+        "html_body": "<p>HTML</p>",
+        "created_at": FrozenClock("2026-11-28T09:00:00+00:00").now(),
+    }
+    values.update(kw)
+    return OutgoingEmail(**values)
+
+
+def test_the_transport_raises_backend_errors(smtp_server: LoopbackController, inbox: Inbox) -> None:
+    transport = SMTPTransport(_settings(smtp_server.port))
+    assert transport.aftersales_mail_deliver(_email()) is True
+    inbox.reply = "452 4.3.1 Insufficient storage"
+    with pytest.raises(BackendUnavailable, match="452"):
+        transport.aftersales_mail_deliver(_email())
+    inbox.reply = "550 5.1.1 No such user"
+    with pytest.raises(BackendError, match="550"):
+        transport.aftersales_mail_deliver(_email())
+
+
+def test_build_message_refuses_header_injection_even_past_the_records() -> None:
+    injected = _email()
+    object.__setattr__(injected, "subject", "Hi\r\nBcc: victim@example.com")
+    with pytest.raises(InvalidInput, match="header injection"):
+        build_message(injected, sender=SENDER)
+    injected = _email()
+    object.__setattr__(injected, "recipients", ("a@example.com\nBcc: victim@example.com",))
+    with pytest.raises(InvalidInput, match="header injection"):
+        build_message(injected, sender=SENDER)
+
+
+def test_build_message_has_both_bodies() -> None:
+    message = build_message(_email(text_body="Código", html_body="<p>Código</p>"), sender=SENDER)
+    assert message["From"] == SENDER
+    parts = [part.get_content_type() for part in message.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    assert message.as_bytes().isascii()
+
+
+# -- settings --------------------------------------------------------------------------------------
+
+
+def test_settings_defaults_follow_the_security() -> None:
+    assert SMTPSettings(sender=SENDER).effective_port == 587
+    assert SMTPSettings(sender=SENDER, security="ssl").effective_port == 465
+    assert SMTPSettings(sender=SENDER, security=SMTPSecurity.NONE).effective_port == 25
+    assert SMTPSettings(sender=SENDER, port=2525).effective_port == 2525
+    assert SMTPSettings(sender=SENDER).security is SMTPSecurity.STARTTLS
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"sender": "not an address"}, "sender"),
+        ({"sender": "Shop <shop@example.com>"}, "sender"),
+        ({"security": "tls"}, "security"),
+        ({"port": 0}, "port"),
+        ({"port": 70000}, "port"),
+        ({"port": "25"}, "port"),
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": float("inf")}, "timeout"),
+        ({"timeout": "5"}, "timeout"),
+        ({"host": ""}, "host"),
+        ({"host": "smtp example"}, "host"),
+        ({"username": "u"}, "username"),
+        ({"username": "u", "password": "p", "security": SMTPSecurity.NONE}, "security"),
+    ],
+)
+def test_settings_refuse_bad_values(options: dict[str, Any], field: str) -> None:
+    values: dict[str, Any] = {"sender": SENDER}
+    values.update(options)
+    with pytest.raises(InvalidInput) as caught:
+        SMTPSettings(**values)
+    assert caught.value.field == field
+
+
+def test_settings_from_the_environment(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("from-a-file\n", encoding="utf-8")
+    settings = SMTPSettings.from_env(
+        {
+            "AFTERSALES_SMTP_SENDER": SENDER,
+            "AFTERSALES_SMTP_HOST": "smtp.example.com",
+            "AFTERSALES_SMTP_PORT": "2465",
+            "AFTERSALES_SMTP_SECURITY": "SSL",
+            "AFTERSALES_SMTP_USERNAME": USER,
+            "AFTERSALES_SMTP_PASSWORD_FILE": str(secret),
+            "AFTERSALES_SMTP_TIMEOUT": "12.5",
+            "AFTERSALES_SMTP_SENDER_NAME": "Shop",
+        }
+    )
+    assert (settings.host, settings.effective_port, settings.security) == (
+        "smtp.example.com",
+        2465,
+        SMTPSecurity.SSL,
+    )
+    assert (settings.username, settings.password, settings.timeout) == (USER, "from-a-file", 12.5)
+    assert settings.sender_name == "Shop"
+    minimal = SMTPSettings.from_env({"AFTERSALES_SMTP_SENDER": SENDER, "AFTERSALES_SMTP_HOST": " "})
+    assert (minimal.host, minimal.username) == ("localhost", None)
+
+
+@pytest.mark.parametrize(
+    ("environ", "field"),
+    [
+        ({}, "AFTERSALES_SMTP_SENDER"),
+        ({"AFTERSALES_SMTP_PORT": "twenty-five"}, "AFTERSALES_SMTP_PORT"),
+        ({"AFTERSALES_SMTP_SECURITY": "tls13"}, "AFTERSALES_SMTP_SECURITY"),
+        ({"AFTERSALES_SMTP_TIMEOUT": "soon"}, "AFTERSALES_SMTP_TIMEOUT"),
+        ({"AFTERSALES_SMTP_PASSWORD_FILE": "/nonexistent/secret"}, "AFTERSALES_SMTP_PASSWORD_FILE"),
+        (
+            {"AFTERSALES_SMTP_PASSWORD": "a", "AFTERSALES_SMTP_PASSWORD_FILE": "/x"},
+            "AFTERSALES_SMTP_PASSWORD_FILE",
+        ),
+    ],
+)
+def test_settings_from_a_bad_environment_name_the_variable(
+    environ: dict[str, str], field: str
+) -> None:
+    values = {"AFTERSALES_SMTP_SENDER": SENDER} if field != "AFTERSALES_SMTP_SENDER" else {}
+    values.update(environ)
+    with pytest.raises(InvalidInput) as caught:
+        SMTPSettings.from_env(values)
+    assert caught.value.field == field
+
+
+def test_the_transport_wins_over_the_memory_transport(
+    backend: MemoryBackend, clock: FrozenClock
+) -> None:
+    app = _app(backend, clock, _settings(25))
+    impls = app.pm.hook.aftersales_mail_deliver.get_hookimpls()
+    assert impls[-1].plugin_name != "memory"  # pluggy calls the last one first
+    assert isinstance(impls[-1].plugin, SMTPTransport)
+    assert repr(impls[-1].plugin) == "SMTPTransport(127.0.0.1:25, none)"
