@@ -1,11 +1,529 @@
-"""Returns from a ticket (returns.md)."""
+"""Returns from a ticket: reverse transfers of delivered products (returns.md, RT-1 … RT-9).
+
+A return is a new warehouse operation (a :class:`~aftersales.models.Picking` of kind
+``RETURN``) that brings back some of what a done delivery sent out. Every return move is
+linked to the delivery move it sends back (``origin_move_id``), so the quantities already
+taken can always be recomputed from the returns of a delivery:
+
+* **returned** — moves of returns that are ``DONE``;
+* **reserved** — moves of returns still open (not done, not cancelled);
+* **left** — delivered − returned − reserved, never below zero (RT-5, RL-3).
+
+The cap is checked with the delivery locked (``get_picking(..., lock=True)``), so two
+concurrent returns of the same delivery cannot both take the last unit.
+"""
 
 from __future__ import annotations
 
-from aftersales.services._base import ServiceBase
+from collections.abc import Mapping
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
 
-__all__ = ["ReturnService"]
+import attrs
+
+from aftersales.access import Action, TicketContext
+from aftersales.errors import (
+    InvalidInput,
+    InvalidOperation,
+    InvalidState,
+    QuantityExceeded,
+)
+from aftersales.ids import new_id
+from aftersales.models import (
+    Actor,
+    DocumentKind,
+    MoveState,
+    Picking,
+    PickingKind,
+    PickingState,
+    Product,
+    Service,
+    StockMove,
+    Ticket,
+)
+from aftersales.models._fields import check_text
+from aftersales.models.money import quantize
+from aftersales.models.products import round_quantity
+from aftersales.models.queries import PickingQuery
+from aftersales.services._base import ServiceBase
+from aftersales.unit_of_work import UnitOfWork
+
+__all__ = ["ReturnDraft", "ReturnLine", "ReturnService"]
+
+#: The sequence return references are numbered from (``WH/RET/00001``, G-8).
+RETURN_SEQUENCE = "WH/RET"
+
+_NO_DELIVERY = "the customer has no validated delivery"
+_OPEN_STATES = frozenset({PickingState.DRAFT, PickingState.WAITING, PickingState.READY})
+
+
+@attrs.frozen(kw_only=True)
+class ReturnLine:
+    """One product move of a delivery, with what is left to return (RT-4, RT-6).
+
+    Quantities are in the product's unit of measure (``uom``), rounded to its precision.
+    ``quantity`` is the default to return: ``delivered − returned − reserved`` (0 when
+    nothing is left).
+    """
+
+    move_id: str
+    product_id: str
+    product_name: str
+    uom: str
+    delivered: Decimal
+    returned: Decimal
+    reserved: Decimal
+    quantity: Decimal
+
+
+@attrs.frozen(kw_only=True)
+class ReturnDraft:
+    """What the return dialog shows before confirming (RT-4).
+
+    ``source_location`` is where the goods come back from (the delivery's destination);
+    ``return_location`` is the default destination (the delivery's source).
+    """
+
+    ticket_id: str
+    delivery_id: str
+    delivery_reference: str
+    source_location: str
+    return_location: str
+    lines: tuple[ReturnLine, ...]
+
+    def quantities(self) -> dict[str, Decimal]:
+        """The default quantity of every line, ready to edit and pass to ``create``."""
+        return {line.move_id: line.quantity for line in self.lines}
+
+
+@attrs.frozen
+class _Taken:
+    """What returns already took from one delivery move."""
+
+    returned: Decimal = Decimal(0)
+    reserved: Decimal = Decimal(0)
 
 
 class ReturnService(ServiceBase):
-    """Returns from a ticket (returns.md)."""
+    """Returns from a ticket (returns.md): ``app.returns``.
+
+    Every call needs a helpdesk user who is also a stock user (AC-2) and a team with
+    returns on (ST-1).
+    """
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def deliveries(
+        self, ticket_id: str, *, actor: Actor, sale_order_id: str | None = None
+    ) -> tuple[Picking, ...]:
+        """The deliveries the ticket may return from, newest first (RT-2).
+
+        They are the done outgoing deliveries of the customer's commercial entity,
+        narrowed to ``sale_order_id`` (by default the ticket's sale order) and to those
+        holding the ticket's product when it has one. The first one is the default.
+
+        Raises :class:`InvalidOperation` when the customer has no validated delivery (RT-1).
+        """
+
+        def work(uow: UnitOfWork) -> tuple[Picking, ...]:
+            ctx = self._guard.ticket(actor, Action.RETURN, ticket_id, Service.RETURNS)
+            contacts = self._validated_customer(ctx.ticket)
+            return self._offered(ctx.ticket, contacts, sale_order_id)
+
+        return self._rt.read(work)
+
+    def prepare(
+        self, ticket_id: str, delivery_id: str | None = None, *, actor: Actor
+    ) -> ReturnDraft:
+        """One line per product move of the delivery with its default quantity (RT-4).
+
+        Without ``delivery_id`` the default delivery of :meth:`deliveries` is used.
+        Raises :class:`InvalidState` for a delivery that is not done (RT-3) and
+        :class:`InvalidOperation` when nothing at all is left to return.
+        """
+
+        def work(uow: UnitOfWork) -> ReturnDraft:
+            ctx = self._guard.ticket(actor, Action.RETURN, ticket_id, Service.RETURNS)
+            contacts = self._validated_customer(ctx.ticket)
+            if delivery_id is None:
+                offered = self._offered(ctx.ticket, contacts, None)
+                if not offered:
+                    raise InvalidOperation(
+                        f"no validated delivery of the customer of ticket #{ctx.ticket.ref} "
+                        "matches its sale order and product; choose a delivery explicitly"
+                    )
+                delivery = offered[0]
+            else:
+                delivery = self._delivery(delivery_id, contacts, lock=False)
+            lines = self._lines(delivery)
+            if all(line.quantity == 0 for line in lines):
+                raise InvalidOperation(
+                    f"nothing left to return on delivery {delivery.reference}: every "
+                    "delivered quantity is already returned or reserved on an open return"
+                )
+            return ReturnDraft(
+                ticket_id=ctx.ticket.id,
+                delivery_id=delivery.id,
+                delivery_reference=delivery.reference,
+                source_location=delivery.destination_location,
+                return_location=delivery.source_location,
+                lines=lines,
+            )
+
+        return self._rt.read(work)
+
+    def returns(self, ticket_id: str, *, actor: Actor) -> tuple[Picking, ...]:
+        """The returns linked to the ticket, oldest first (RT-8).
+
+        Readable while the team has returns off, so that existing documents stay visible.
+        """
+
+        def work(uow: UnitOfWork) -> tuple[Picking, ...]:
+            ctx = self._guard.ticket(actor, Action.RETURN, ticket_id)
+            return tuple(
+                self._hooks.get_picking(link.document_id)
+                for link in self._hooks.list_links(ctx.ticket.id)
+                if link.kind is DocumentKind.RETURN
+            )
+
+        return self._rt.read(work)
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def create(
+        self,
+        ticket_id: str,
+        delivery_id: str,
+        quantities: Mapping[str, Decimal],
+        *,
+        return_location: str | None = None,
+        actor: Actor,
+        idempotency_key: str | None = None,
+    ) -> Picking:
+        """Create the return operation of ``delivery_id`` for ``quantities`` (RT-5, RT-7).
+
+        ``quantities`` maps delivery move ids to the quantity to send back, in the
+        product's unit of measure (rounded to its precision, RT-6); moves left out return
+        nothing. The return goes from the delivery's destination to ``return_location``
+        (default: the delivery's source), is ``READY``, is linked to the ticket and leaves
+        "Return created" on its trail (RT-8).
+
+        Raises :class:`InvalidInput` for a negative quantity, a line that is not on the
+        delivery, or only zeros, and :class:`QuantityExceeded` (naming product, asked and
+        available) for more than is left to return.
+        """
+
+        def work(uow: UnitOfWork) -> Picking:
+            ctx = self._guard.ticket(actor, Action.RETURN, ticket_id, Service.RETURNS)
+            if not isinstance(delivery_id, str):
+                raise InvalidInput("delivery_id", delivery_id, "expected a delivery id")
+            asked = _parse_quantities(quantities)
+            if return_location is not None:
+                check_text(return_location, "return_location")
+            args: dict[str, Any] = {
+                "ticket_id": ticket_id,
+                "delivery_id": delivery_id,
+                "quantities": {move: asked[move].normalize() for move in sorted(asked)},
+                "return_location": return_location,
+            }
+            done = uow.replay(idempotency_key, "returns.create", args, Picking)
+            if done is not None:
+                return done
+            contacts = self._validated_customer(ctx.ticket)
+            # Lock the delivery before reading what its returns took (RL-3).
+            delivery = self._delivery(delivery_id, contacts, lock=True)
+            moves = self._create_moves(delivery, asked)
+            picking = Picking(
+                id=new_id("ret"),
+                kind=PickingKind.RETURN,
+                reference=f"{RETURN_SEQUENCE}/{self._hooks.sequence_next(RETURN_SEQUENCE):05d}",
+                partner_id=delivery.partner_id,
+                source_location=delivery.destination_location,
+                destination_location=return_location or delivery.source_location,
+                state=PickingState.READY,
+                moves=moves,
+                created_at=uow.now,
+                origin=f"Return of {delivery.reference}",
+                sale_order_id=delivery.sale_order_id,
+                return_of_id=delivery.id,
+                ticket_id=ctx.ticket.id,
+            )
+            picking = self._hooks.save_picking(picking)
+            body = (
+                f"Return created: {picking.reference} ({picking.origin}: "
+                f"{self._summary(picking)}) by {actor.user_id}"
+            )
+            self._link(
+                uow, ctx.ticket, actor, DocumentKind.RETURN, picking.id, body, idempotency_key
+            )
+            return picking
+
+        return self._rt.write(work)
+
+    def validate(
+        self, return_id: str, *, actor: Actor, idempotency_key: str | None = None
+    ) -> Picking:
+        """Validate a ready return: it becomes ``DONE`` and its quantities count as
+        returned (RT-7); the ticket's trail gets "Return done" (RT-8)."""
+        return self._finish(
+            return_id, PickingState.DONE, actor=actor, idempotency_key=idempotency_key
+        )
+
+    def cancel(
+        self, return_id: str, *, actor: Actor, idempotency_key: str | None = None
+    ) -> Picking:
+        """Cancel an open return, releasing its reserved quantities (RT-9); the ticket's
+        trail gets "Return cancelled" (RT-8)."""
+        return self._finish(
+            return_id, PickingState.CANCELLED, actor=actor, idempotency_key=idempotency_key
+        )
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _finish(
+        self,
+        return_id: str,
+        state: PickingState,
+        *,
+        actor: Actor,
+        idempotency_key: str | None,
+    ) -> Picking:
+        verb, past, change = (
+            ("validate", "validated", "done")
+            if state is PickingState.DONE
+            else ("cancel", "cancelled", "cancelled")
+        )
+
+        def work(uow: UnitOfWork) -> Picking:
+            # Rights and the lock before anything is read (G-1, G-2).
+            self._guard.rights(actor, Action.RETURN)
+            self._guard.unlocked()
+            if not isinstance(return_id, str):
+                raise InvalidInput("return_id", return_id, "expected a return id")
+            ctx = self._return_context(actor, self._hooks.get_picking(return_id))
+            done = uow.replay(idempotency_key, f"returns.{verb}", {"return_id": return_id}, Picking)
+            if done is not None:
+                return done
+            picking = self._hooks.get_picking(return_id, lock=True)
+            if picking.state not in _OPEN_STATES:
+                raise InvalidState(
+                    f"return {picking.reference} is {picking.state.value}; "
+                    f"only open returns can be {past}"
+                )
+            move_state = MoveState.DONE if state is PickingState.DONE else MoveState.CANCELLED
+            moves = tuple(
+                m if m.state is MoveState.CANCELLED else attrs.evolve(m, state=move_state)
+                for m in picking.moves
+            )
+            picking = self._hooks.save_picking(
+                attrs.evolve(
+                    picking,
+                    state=state,
+                    moves=moves,
+                    done_at=uow.now if state is PickingState.DONE else None,
+                )
+            )
+            body = f"Return {change}: {picking.reference} ({picking.origin}) by {actor.user_id}"
+            if state is PickingState.CANCELLED:
+                body += "; its reserved quantities are released"
+            self._changed(
+                uow,
+                ctx.ticket.id,
+                actor,
+                DocumentKind.RETURN,
+                picking.id,
+                change,
+                body,
+                idempotency_key,
+            )
+            return picking
+
+        return self._rt.write(work)
+
+    def _return_context(self, actor: Actor, picking: Picking) -> TicketContext:
+        if picking.kind is not PickingKind.RETURN:
+            raise InvalidOperation(f"{picking.reference} is a delivery, not a return")
+        if picking.ticket_id is None:
+            raise InvalidOperation(f"return {picking.reference} is not linked to a ticket")
+        return self._guard.ticket(actor, Action.RETURN, picking.ticket_id, Service.RETURNS)
+
+    def _validated_customer(self, ticket: Ticket) -> frozenset[str]:
+        """The contacts of the ticket customer's commercial entity, once it is known that
+        they have a validated delivery with done quantities (RT-1)."""
+        if ticket.customer_id is None:
+            raise InvalidOperation(f"{_NO_DELIVERY}: ticket #{ticket.ref} has no customer")
+        customer = self._hooks.get_partner(ticket.customer_id)
+        contacts = frozenset(
+            p.id for p in self._hooks.list_contacts(customer.commercial_entity_id)
+        ) | {customer.id}
+        done = self._hooks.find_pickings(
+            PickingQuery(partner_ids=contacts, kind=PickingKind.DELIVERY, state=PickingState.DONE)
+        )
+        if not any(_returnable(m) and m.quantity > 0 for p in done for m in p.moves):
+            raise InvalidOperation(f"{_NO_DELIVERY} ({customer.name})")
+        return contacts
+
+    def _offered(
+        self, ticket: Ticket, contacts: frozenset[str], sale_order_id: str | None
+    ) -> tuple[Picking, ...]:
+        if sale_order_id is not None:
+            if not isinstance(sale_order_id, str):
+                raise InvalidInput("sale_order_id", sale_order_id, "expected a sale order id")
+            order = self._hooks.get_sale_order(sale_order_id)
+            if order.customer_id not in contacts:
+                raise InvalidInput(
+                    "sale_order_id", sale_order_id, f"{order.name} is not an order of the customer"
+                )
+        found = self._hooks.find_pickings(
+            PickingQuery(
+                partner_ids=contacts,
+                kind=PickingKind.DELIVERY,
+                state=PickingState.DONE,
+                sale_order_id=sale_order_id or ticket.sale_order_id,
+                product_id=ticket.product_id,
+            )
+        )
+        return tuple(p for p in found if any(_returnable(m) for m in p.moves))
+
+    def _delivery(self, delivery_id: str, contacts: frozenset[str], *, lock: bool) -> Picking:
+        if not isinstance(delivery_id, str):
+            raise InvalidInput("delivery_id", delivery_id, "expected a delivery id")
+        delivery = self._hooks.get_picking(delivery_id, lock=lock)
+        if delivery.kind is not PickingKind.DELIVERY:
+            raise InvalidInput(
+                "delivery_id", delivery_id, f"{delivery.reference} is a return, not a delivery"
+            )
+        if delivery.partner_id not in contacts:
+            raise InvalidInput(
+                "delivery_id",
+                delivery_id,
+                f"{delivery.reference} is not a delivery of the ticket's customer",
+            )
+        if delivery.state is not PickingState.DONE:
+            raise InvalidState(
+                f"only done deliveries can be returned: {delivery.reference} is "
+                f"{delivery.state.value}"
+            )
+        return delivery
+
+    def _taken(self, delivery: Picking) -> dict[str, _Taken]:
+        """Per delivery move: what done returns took and what open ones reserve."""
+        taken: dict[str, _Taken] = {}
+        for ret in self._hooks.list_returns(delivery.id):
+            if ret.state is PickingState.CANCELLED:
+                continue
+            is_done = ret.state is PickingState.DONE
+            for move in ret.moves:
+                if move.origin_move_id is None or move.state is MoveState.CANCELLED:
+                    continue
+                was = taken.get(move.origin_move_id, _Taken())
+                taken[move.origin_move_id] = (
+                    _Taken(was.returned + move.quantity, was.reserved)
+                    if is_done
+                    else _Taken(was.returned, was.reserved + move.quantity)
+                )
+        return taken
+
+    def _lines(self, delivery: Picking) -> tuple[ReturnLine, ...]:
+        taken = self._taken(delivery)
+        lines: list[ReturnLine] = []
+        for move in delivery.moves:
+            if not _returnable(move):
+                continue
+            product = self._hooks.get_product(move.product_id)
+            digits = product.uom_digits
+            used = taken.get(move.id, _Taken())
+            left = max(move.quantity - used.returned - used.reserved, Decimal(0))
+            lines.append(
+                ReturnLine(
+                    move_id=move.id,
+                    product_id=product.id,
+                    product_name=product.name,
+                    uom=product.uom,
+                    delivered=quantize(move.quantity, digits),
+                    returned=quantize(used.returned, digits),
+                    reserved=quantize(used.reserved, digits),
+                    quantity=_round_down(left, digits),
+                )
+            )
+        return tuple(lines)
+
+    def _create_moves(
+        self, delivery: Picking, asked: Mapping[str, Decimal]
+    ) -> tuple[StockMove, ...]:
+        lines = {line.move_id: line for line in self._lines(delivery)}
+        for move_id in asked:
+            if move_id not in lines:
+                raise InvalidInput(
+                    "quantities",
+                    move_id,
+                    f"is not a returnable line of delivery {delivery.reference}",
+                )
+        products: dict[str, Product] = {}
+        wanted: dict[str, Decimal] = {}
+        for move_id, raw in asked.items():
+            line = lines[move_id]
+            product = products.setdefault(line.product_id, self._hooks.get_product(line.product_id))
+            wanted[move_id] = round_quantity(raw, product.uom_digits, f"quantities[{move_id}]")
+        if not any(q > 0 for q in wanted.values()):
+            raise InvalidInput("quantities", dict(asked), "specify at least one non-zero quantity")
+        moves: list[StockMove] = []
+        for move in delivery.moves:  # in the delivery's order
+            quantity = wanted.get(move.id, Decimal(0))
+            if quantity == 0:
+                continue
+            line = lines[move.id]
+            if quantity > line.quantity:
+                raise QuantityExceeded(
+                    f"return of {line.product_name} from {delivery.reference}",
+                    quantity,
+                    line.quantity,
+                )
+            moves.append(
+                StockMove(
+                    id=new_id("move"),
+                    product_id=move.product_id,
+                    quantity=quantity,
+                    origin_move_id=move.id,
+                )
+            )
+        return tuple(moves)
+
+    def _summary(self, picking: Picking) -> str:
+        parts = []
+        for move in picking.moves:
+            product = self._hooks.get_product(move.product_id)
+            parts.append(f"{product.name} × {move.quantity}")
+        return ", ".join(parts)
+
+
+def _returnable(move: StockMove) -> bool:
+    """A delivery move that can be sent back: done and not scrapped (RT-4)."""
+    return move.state is MoveState.DONE and not move.scrapped
+
+
+def _round_down(quantity: Decimal, digits: int) -> Decimal:
+    """What is left, to the unit's precision, never rounded up past the cap."""
+    return quantity.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_DOWN)
+
+
+def _parse_quantities(quantities: object) -> dict[str, Decimal]:
+    """Check the shape of ``quantities``: move ids to non-negative Decimals (RT-5, RL-4)."""
+    if not isinstance(quantities, Mapping):
+        raise InvalidInput(
+            "quantities", quantities, "expected a mapping of move ids to Decimal quantities"
+        )
+    parsed: dict[str, Decimal] = {}
+    for move_id, value in quantities.items():
+        if not isinstance(move_id, str):
+            raise InvalidInput("quantities", move_id, "keys must be move ids")
+        field = f"quantities[{move_id}]"
+        if isinstance(value, bool) or not isinstance(value, Decimal | int):
+            raise InvalidInput(field, value, "expected a Decimal quantity")
+        number = Decimal(value)
+        if not number.is_finite():
+            raise InvalidInput(field, value, "must be a finite number")
+        if number < 0:
+            raise InvalidInput(field, value, "must not be negative")
+        parsed[move_id] = number
+    return parsed

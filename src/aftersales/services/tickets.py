@@ -13,6 +13,7 @@ from aftersales.models import (
     Actor,
     DocumentKind,
     DocumentLink,
+    MoveState,
     PickingKind,
     PickingState,
     Service,
@@ -147,7 +148,11 @@ class TicketViewService(ServiceBase):
                     state=PickingState.DONE,
                 )
             )
-            return any(m.quantity > 0 for picking in done for m in picking.moves)
+            return any(
+                m.state is MoveState.DONE and not m.scrapped and m.quantity > 0
+                for picking in done
+                for m in picking.moves
+            )
         return True
 
     def _document(self, uow: UnitOfWork, link: DocumentLink) -> LinkedDocument:
