@@ -105,7 +105,9 @@ class TicketViewService(ServiceBase):
         links = self._hooks.list_links(ticket.id)
         counts = Counter(_COUNT_FIELD[link.kind] for link in links)
         customer = self._hooks.get_partner(ticket.customer_id) if ticket.customer_id else None
-        trail = sorted(self._hooks.list_messages(ticket.id), key=lambda m: m.at, reverse=True)
+        # Newest first; messages of one call share a time, so the later one comes first.
+        messages = reversed(list(self._hooks.list_messages(ticket.id)))
+        trail = sorted(messages, key=lambda m: m.at, reverse=True)
         return TicketView(
             ticket=ticket,
             team_name=ctx.team.name,
