@@ -458,7 +458,7 @@ def test_rp7_references_follow_the_sequence(kit: Kit) -> None:
 
 def test_rp7_a_refused_call_gives_its_number_back(kit: Kit) -> None:
     kit.create()
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput, match="quantity"), assert_unchanged(kit.backend):
         kit.create(quantity=Decimal(0))
     assert kit.create().reference == "RO/00002"
 

@@ -126,10 +126,16 @@ def test_rp8_every_transition(
 
 def test_rp8_refusal_lists_what_is_allowed(kit: Kit) -> None:
     repair = kit.create()
-    with pytest.raises(InvalidState, match=r"allowed: cancel, confirm, delete, update"):
+    with (
+        pytest.raises(InvalidState, match=r"allowed: cancel, confirm, delete, update"),
+        assert_unchanged(kit.backend),
+    ):
         kit.app.repairs.start(repair.id, actor=kit.agent)
     done = kit.in_state(DN)
-    with pytest.raises(InvalidState, match=r"'done': cannot cancel.*nothing more"):
+    with (
+        pytest.raises(InvalidState, match=r"'done': cannot cancel.*nothing more"),
+        assert_unchanged(kit.backend),
+    ):
         kit.app.repairs.cancel(done.id, actor=kit.agent)
 
 
@@ -303,7 +309,10 @@ def test_rp9_invoicing_is_idempotent(kit: Kit) -> None:
     assert again == first
     view = kit.app.tickets.view(kit.world.ticket.id, actor=kit.agent)
     assert view.counts.invoices == 1
-    with pytest.raises(IdempotencyConflict, match=r"repairs\.create_invoice"):
+    with (
+        pytest.raises(IdempotencyConflict, match=r"repairs\.create_invoice"),
+        assert_unchanged(kit.backend),
+    ):
         kit.app.repairs.start(repair.id, actor=kit.agent, idempotency_key="inv-1")
 
 
@@ -423,7 +432,7 @@ def test_events_follow_each_change_after_commit(kit: Kit) -> None:
 
     kit.app.pm.register(Listener())
     repair = kit.in_state(TI, AFTER)
-    with pytest.raises(InvalidState):
+    with pytest.raises(InvalidState, match="cannot start"), assert_unchanged(kit.backend):
         kit.app.repairs.start(repair.id, actor=kit.agent)
     kit.app.repairs.create_invoice(repair.id, actor=kit.agent)
     assert seen == [
@@ -529,7 +538,7 @@ def test_update_is_idempotent(kit: Kit) -> None:
         repair.id, quotation_notes="A", actor=kit.agent, idempotency_key="u-1"
     )
     assert again == first
-    with pytest.raises(IdempotencyConflict):
+    with pytest.raises(IdempotencyConflict, match="u-1"), assert_unchanged(kit.backend):
         kit.app.repairs.update(
             repair.id, quotation_notes="C", actor=kit.agent, idempotency_key="u-1"
         )
@@ -537,7 +546,10 @@ def test_update_is_idempotent(kit: Kit) -> None:
 
 def test_unknown_repair_is_not_found(kit: Kit) -> None:
     for action in ACTIONS:
-        with pytest.raises(NotFound, match="repair order 'repair-nope'"):
+        with (
+            pytest.raises(NotFound, match="repair order 'repair-nope'"),
+            assert_unchanged(kit.backend),
+        ):
             act(kit, action, "repair-nope")
 
 
@@ -547,3 +559,22 @@ def test_unknown_repair_is_not_found(kit: Kit) -> None:
 def test_docs_state_diagram_matches_the_table() -> None:
     page = (ROOT / "docs" / "repairs.md").read_text(encoding="utf-8")
     assert "```mermaid\n" + state_diagram() + "\n```" in page
+
+
+def test_docs_example_runs(kit: Kit) -> None:
+    """The first example of docs/repairs.md, run on the standard world."""
+    page = (ROOT / "docs" / "repairs.md").read_text(encoding="utf-8")
+    code = page.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {
+        "app": kit.app,
+        "ticket": kit.world.ticket,
+        "order": kit.world.order,
+        "motor": kit.motor,
+        "labour": kit.labour,
+        "agent": kit.agent,
+    }
+    exec(compile(code, "docs/repairs.md", "exec"), namespace)
+    assert namespace["repair"].reference == "RO/00001"
+    assert namespace["pdf"].startswith(b"%PDF-")
+    assert namespace["invoiced"].invoice.state is InvoiceState.DRAFT
+    assert kit.stored(namespace["repair"].id).state is RepairState.DONE  # type: ignore[union-attr]

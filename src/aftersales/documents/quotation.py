@@ -31,12 +31,18 @@ from aftersales.models import (
 from aftersales.models.products import compute_line
 
 __all__ = [
+    "OPERATION_COLUMNS",
+    "PART_COLUMNS",
     "Quotation",
     "QuotationLine",
     "QuotationRenderer",
     "build_quotation",
+    "header_fields",
+    "operation_rows",
+    "part_rows",
     "render_html",
     "render_text",
+    "total_rows",
 ]
 
 #: A renderer turns a quotation into a document: text (``str``) or binary (``bytes``).
@@ -186,7 +192,7 @@ def build_quotation(
     )
 
 
-# -- shared formatting ------------------------------------------------------------------------
+# -- shared formatting: the building blocks of every renderer, also for your own ------------
 
 
 def _qty(quantity: Decimal, uom: str) -> str:

@@ -342,8 +342,6 @@ class _Header:
     invoice_address_id: str | None
 
 
-
-
 class RepairService(ServiceBase):
     """Repair orders from a ticket: ``app.repairs``.
 
