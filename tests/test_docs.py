@@ -38,6 +38,9 @@ def _world() -> dict[str, object]:
         "delivery": sc.delivery,
         "program": sc.program,
         "project": sc.project,
+        "order": sc.order,
+        "blender": sc.blender,
+        "kettle": sc.kettle,
         "manager": sc.actors.manager,
         "agent": sc.actors.agent,
         "system": sc.actors.system,
@@ -56,7 +59,8 @@ def test_python_examples_run(page: Path) -> None:
 
     The namespace starts with the standard world, so guides can use ``app``, ``backend``,
     ``world``, ``scenario``, ``team``, ``ticket``, ``customer``, ``invoice``,
-    ``paid_invoice``, ``delivery``, ``program``, ``project``, ``manager``, ``agent`` and
+    ``paid_invoice``, ``delivery``, ``program``, ``project``, ``order``, ``blender``,
+    ``kettle``, ``manager``, ``agent`` and
     ``system`` without building them first.
     """
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}", **_world()}

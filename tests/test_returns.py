@@ -17,7 +17,7 @@ import pytest
 
 from aftersales import AfterSales, FrozenClock
 from aftersales.backends.memory import MemoryBackend
-from aftersales.builder import RecordBuilder
+from aftersales.builder import Builder
 from aftersales.errors import (
     AccessDenied,
     DatabaseLocked,
@@ -71,13 +71,13 @@ class Recorder:
 
 
 @pytest.fixture
-def world(backend: MemoryBackend, clock: FrozenClock) -> RecordBuilder:
+def world(backend: MemoryBackend, clock: FrozenClock) -> Builder:
     """One builder for the scenario and the extra records of a test (ids stay unique)."""
     return backend.builder(clock)
 
 
 @pytest.fixture
-def scenario(world: RecordBuilder) -> Scenario:
+def scenario(world: Builder) -> Scenario:
     return build_scenario(world)
 
 
@@ -124,7 +124,7 @@ def test_rt1_ticket_offers_return_when_customer_has_validated_delivery(
 
 
 def test_rt1_return_not_offered_and_refused_when_team_has_returns_off(
-    backend: MemoryBackend, world: RecordBuilder, app: AfterSales
+    backend: MemoryBackend, world: Builder, app: AfterSales
 ) -> None:
     scenario = build_scenario(world, services=frozenset(Service) - {Service.RETURNS})
     agent = scenario.actors.agent
@@ -148,7 +148,7 @@ def test_rt1_return_not_offered_and_refused_when_team_has_returns_off(
 
 
 def test_rt1_customer_without_validated_delivery_is_refused(
-    backend: MemoryBackend, world: RecordBuilder, app: AfterSales, scenario: Scenario, agent: Actor
+    backend: MemoryBackend, world: Builder, app: AfterSales, scenario: Scenario, agent: Actor
 ) -> None:
     """A delivery that is not done yet does not make the Return action available."""
     world.delivery(customer=scenario.other_customer, lines=[(scenario.blender, 1)], done=False)
@@ -179,7 +179,7 @@ def test_rt1_customer_without_validated_delivery_is_refused(
 
 
 def test_rt1_ticket_without_customer_is_refused(
-    backend: MemoryBackend, world: RecordBuilder, app: AfterSales, scenario: Scenario, agent: Actor
+    backend: MemoryBackend, world: Builder, app: AfterSales, scenario: Scenario, agent: Actor
 ) -> None:
     ticket = world.ticket(team=scenario.team, title="Anonymous call")
     assert TicketAction.RETURN not in app.tickets.view(ticket.id, actor=agent).actions
@@ -193,7 +193,7 @@ def test_rt1_ticket_without_customer_is_refused(
 
 
 def test_rt1_done_delivery_without_done_quantities_does_not_count(
-    backend: MemoryBackend, world: RecordBuilder, app: AfterSales, scenario: Scenario, agent: Actor
+    backend: MemoryBackend, world: Builder, app: AfterSales, scenario: Scenario, agent: Actor
 ) -> None:
     """Only cancelled, scrapped or zero moves: nothing was validated to the customer."""
     delivery = world.delivery(
@@ -259,7 +259,7 @@ def test_rt1_missing_delivery_and_empty_selection_are_clear_errors(
 
 
 def test_rt2_deliveries_of_the_commercial_entity_newest_first(
-    app: AfterSales, world: RecordBuilder, clock: FrozenClock, scenario: Scenario, agent: Actor
+    app: AfterSales, world: Builder, clock: FrozenClock, scenario: Scenario, agent: Actor
 ) -> None:
     clock.advance(days=1)
     by_colleague = world.delivery(
@@ -289,7 +289,7 @@ def test_rt2_deliveries_of_the_commercial_entity_newest_first(
 
 
 def test_rt2_narrowed_to_the_ticket_sale_order_by_default_or_the_one_given(
-    app: AfterSales, world: RecordBuilder, clock: FrozenClock, scenario: Scenario, agent: Actor
+    app: AfterSales, world: Builder, clock: FrozenClock, scenario: Scenario, agent: Actor
 ) -> None:
     other_order = world.sale_order(customer=scenario.customer)
     clock.advance(hours=1)
@@ -310,7 +310,7 @@ def test_rt2_narrowed_to_the_ticket_sale_order_by_default_or_the_one_given(
 
 
 def test_rt2_narrowed_to_the_ticket_product(
-    app: AfterSales, world: RecordBuilder, clock: FrozenClock, scenario: Scenario, agent: Actor
+    app: AfterSales, world: Builder, clock: FrozenClock, scenario: Scenario, agent: Actor
 ) -> None:
     clock.advance(hours=1)
     kettles = world.delivery(customer=scenario.customer, lines=[(scenario.kettle, 2)])
@@ -331,7 +331,7 @@ def test_rt2_narrowed_to_the_ticket_product(
 
 
 def test_rt2_foreign_or_unknown_sale_order_is_refused(
-    backend: MemoryBackend, app: AfterSales, world: RecordBuilder, scenario: Scenario, agent: Actor
+    backend: MemoryBackend, app: AfterSales, world: Builder, scenario: Scenario, agent: Actor
 ) -> None:
     foreign = world.sale_order(customer=scenario.other_customer)
     with (
@@ -344,7 +344,7 @@ def test_rt2_foreign_or_unknown_sale_order_is_refused(
 
 
 def test_rt2_no_delivery_matches_the_ticket(
-    backend: MemoryBackend, app: AfterSales, world: RecordBuilder, scenario: Scenario, agent: Actor
+    backend: MemoryBackend, app: AfterSales, world: Builder, scenario: Scenario, agent: Actor
 ) -> None:
     """The customer has deliveries, none of the ticket's product: an empty list, and
     ``prepare`` without a delivery says so instead of crashing."""
@@ -369,7 +369,7 @@ def test_rt2_no_delivery_matches_the_ticket(
 
 
 def test_rt3_delivery_not_done_is_refused(
-    backend: MemoryBackend, app: AfterSales, world: RecordBuilder, scenario: Scenario, agent: Actor
+    backend: MemoryBackend, app: AfterSales, world: Builder, scenario: Scenario, agent: Actor
 ) -> None:
     waiting = world.delivery(customer=scenario.customer, lines=[(scenario.blender, 1)], done=False)
     with (
@@ -387,7 +387,7 @@ def test_rt3_delivery_not_done_is_refused(
 
 
 def test_rt3_delivery_of_another_customer_or_a_return_is_refused(
-    backend: MemoryBackend, app: AfterSales, world: RecordBuilder, scenario: Scenario, agent: Actor
+    backend: MemoryBackend, app: AfterSales, world: Builder, scenario: Scenario, agent: Actor
 ) -> None:
     foreign = world.delivery(customer=scenario.other_customer, lines=[(scenario.blender, 1)])
     with (
@@ -416,7 +416,7 @@ def test_rt3_delivery_of_another_customer_or_a_return_is_refused(
 
 
 def test_rt4_default_quantity_is_delivered_minus_returned_minus_reserved(
-    app: AfterSales, world: RecordBuilder, clock: FrozenClock, scenario: Scenario, agent: Actor
+    app: AfterSales, world: Builder, clock: FrozenClock, scenario: Scenario, agent: Actor
 ) -> None:
     """Worked example: 5 Blenders and 3 Kettles delivered; a done return of 2 Blenders and
     an open one of 1 Blender and 3 Kettles leave 2 Blenders and no Kettle."""
@@ -449,7 +449,7 @@ def test_rt4_default_quantity_is_delivered_minus_returned_minus_reserved(
 
 
 def test_rt4_cancelled_and_scrapped_moves_are_not_lines(
-    app: AfterSales, world: RecordBuilder, scenario: Scenario, agent: Actor
+    app: AfterSales, world: Builder, scenario: Scenario, agent: Actor
 ) -> None:
     toaster = world.product(name="Toaster", price=Decimal("25.00"))
     delivery = world.delivery(
@@ -555,7 +555,7 @@ def test_rt5_all_zero_is_refused(
 
 
 def test_rt5_line_not_on_the_delivery_is_refused(
-    backend: MemoryBackend, app: AfterSales, world: RecordBuilder, scenario: Scenario, agent: Actor
+    backend: MemoryBackend, app: AfterSales, world: Builder, scenario: Scenario, agent: Actor
 ) -> None:
     other = world.delivery(customer=scenario.customer, lines=[(scenario.blender, 1)])
     delivery = scenario.delivery
@@ -608,7 +608,7 @@ def test_rt5_above_what_is_left_is_refused_naming_product_asked_and_available(
 
 
 def test_rt6_quantities_in_the_product_unit_precision(
-    backend: MemoryBackend, app: AfterSales, world: RecordBuilder, scenario: Scenario, agent: Actor
+    backend: MemoryBackend, app: AfterSales, world: Builder, scenario: Scenario, agent: Actor
 ) -> None:
     """Coffee is sold by the kilogram with 2 decimals: 2.5 kg delivered."""
     coffee = world.product(name="Coffee beans", price=Decimal("18.00"), uom="kg", uom_digits=2)
@@ -771,7 +771,7 @@ def test_rt7_only_open_returns_can_be_validated(
 
 
 def test_rt7_return_not_created_from_a_ticket_is_refused(
-    backend: MemoryBackend, app: AfterSales, world: RecordBuilder, scenario: Scenario, agent: Actor
+    backend: MemoryBackend, app: AfterSales, world: Builder, scenario: Scenario, agent: Actor
 ) -> None:
     delivery = scenario.delivery
     stray = Picking(
@@ -1019,7 +1019,7 @@ def test_ac2_system_actor_may_return(
 
 
 def test_ac3_members_only_team(
-    backend: MemoryBackend, app: AfterSales, world: RecordBuilder, scenario: Scenario, agent: Actor
+    backend: MemoryBackend, app: AfterSales, world: Builder, scenario: Scenario, agent: Actor
 ) -> None:
     private = world.team(
         name="VIP", services=frozenset(Service), members=["vip-agent"], members_only=True

@@ -13,7 +13,7 @@ import pytest
 
 from aftersales import AfterSales, FrozenClock
 from aftersales.backends.memory import MemoryBackend
-from aftersales.builder import RecordBuilder
+from aftersales.builder import Builder
 from aftersales.errors import InvalidState, QuantityExceeded
 from aftersales.models import MoveState, Picking, PickingState
 from aftersales.testing import Scenario, build_scenario
@@ -23,12 +23,12 @@ T = TypeVar("T")
 
 
 @pytest.fixture
-def world(backend: MemoryBackend, clock: FrozenClock) -> RecordBuilder:
+def world(backend: MemoryBackend, clock: FrozenClock) -> Builder:
     return backend.builder(clock)
 
 
 @pytest.fixture
-def scenario(world: RecordBuilder) -> Scenario:
+def scenario(world: Builder) -> Scenario:
     return build_scenario(world)
 
 
@@ -60,7 +60,7 @@ def taken(app: AfterSales, delivery: Picking) -> dict[str, Decimal]:
 
 
 def test_rt5_concurrent_returns_never_exceed_the_delivered_quantity(
-    app: AfterSales, world: RecordBuilder, scenario: Scenario
+    app: AfterSales, world: Builder, scenario: Scenario
 ) -> None:
     """16 agents each return 1 of the 5 Blenders delivered, at the same moment:
     exactly 5 returns exist afterwards, the 11 others were refused."""
@@ -85,7 +85,7 @@ def test_rt5_concurrent_returns_never_exceed_the_delivered_quantity(
 
 
 def test_rt5_concurrent_uneven_returns_fill_the_cap_exactly(
-    app: AfterSales, world: RecordBuilder, scenario: Scenario
+    app: AfterSales, world: Builder, scenario: Scenario
 ) -> None:
     """Threads ask 1, 2 or 3 Kettles of 10: whatever wins, the total never passes 10."""
     delivery = world.delivery(customer=scenario.customer, lines=[(scenario.kettle, 10)])
@@ -107,7 +107,7 @@ def test_rt5_concurrent_uneven_returns_fill_the_cap_exactly(
 
 
 def test_rl3_concurrent_create_validate_cancel_keep_the_cap(
-    app: AfterSales, world: RecordBuilder, scenario: Scenario
+    app: AfterSales, world: Builder, scenario: Scenario
 ) -> None:
     """Threads create, validate and cancel returns of one delivery at random: at the end
     returned + reserved ≤ delivered for every move, and the stored states add up."""

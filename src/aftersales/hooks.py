@@ -16,6 +16,7 @@ from aftersales.models import (
     Coupon,
     CouponProgram,
     CouponUse,
+    DocumentKind,
     DocumentLink,
     FieldServiceTask,
     IdempotencyRecord,
@@ -155,6 +156,15 @@ class Hooks:
             "aftersales_helpdesk_add_link",
             DocumentLink,
         )
+
+    def remove_link(
+        self, ticket_id: str, kind: DocumentKind, document_id: str
+    ) -> DocumentLink | None:
+        """Unlink a deleted document from its ticket; ``None`` when it was not linked."""
+        result: DocumentLink | None = self._h.aftersales_helpdesk_remove_link(
+            ticket_id=ticket_id, kind=kind, document_id=document_id
+        )
+        return result
 
     def list_links(self, ticket_id: str) -> Sequence[DocumentLink]:
         return _many(

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         CouponUse,
         DocumentChanged,
         DocumentCreated,
+        DocumentKind,
         DocumentLink,
         FieldServiceTask,
         IdempotencyRecord,
@@ -162,6 +163,17 @@ def aftersales_helpdesk_get_sale_order(sale_order_id: str) -> SaleOrder | None:
 @hookspec(firstresult=True)
 def aftersales_helpdesk_add_link(link: DocumentLink) -> DocumentLink | None:
     """Link a document to a ticket (G-4) and return the link."""
+
+
+@hookspec(firstresult=True)
+def aftersales_helpdesk_remove_link(
+    ticket_id: str, kind: DocumentKind, document_id: str
+) -> DocumentLink | None:
+    """Remove the link of document ``document_id`` of ``kind`` from ``ticket_id`` and return it.
+
+    Return ``None`` when there is no such link. Used when a linked document is deleted
+    (a draft or cancelled repair order, RP-10), so that the ticket's counts stay right (AC-6).
+    """
 
 
 @hookspec(firstresult=True)
@@ -328,7 +340,12 @@ def aftersales_repair_get_order(repair_id: str, lock: bool) -> RepairOrder | Non
 
 @hookspec(firstresult=True)
 def aftersales_repair_save_order(repair: RepairOrder) -> RepairOrder | None:
-    """Insert or update ``repair`` (by id) and return it. References are unique."""
+    """Insert or update ``repair`` (by id) and return it.
+
+    References are unique: raise :class:`~aftersales.errors.DuplicateKey` when another order
+    already has ``repair.reference``, enforced by the store (a unique constraint), not by a
+    check-then-insert (RP-7).
+    """
 
 
 @hookspec(firstresult=True)

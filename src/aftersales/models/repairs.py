@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
 import attrs
 
+from aftersales.errors import InvalidInput
 from aftersales.models._fields import (
     MAX_TEXT,
     a_date,
@@ -20,12 +22,16 @@ from aftersales.models._fields import (
     text,
     to_tuple,
 )
+from aftersales.models.accounting import Invoice
 from aftersales.models.money import Money
 from aftersales.models.products import Tax
 
 __all__ = [
     "InvoiceMethod",
+    "OperationLine",
     "PartAction",
+    "PartLine",
+    "RepairInvoiced",
     "RepairOperation",
     "RepairOrder",
     "RepairPart",
@@ -122,3 +128,57 @@ class RepairOrder:
     scheduled_date: date | None = attrs.field(default=None, validator=optional(a_date))
     warranty_expiration: date | None = attrs.field(default=None, validator=optional(a_date))
     invoice_id: str | None = attrs.field(default=None, validator=optional(id_field))
+
+
+def _taxes(value: Iterable[Tax] | None) -> tuple[Tax, ...] | None:
+    if value is None:
+        return None
+    taxes = to_tuple(value)
+    for tax in taxes:
+        if not isinstance(tax, Tax):
+            raise InvalidInput("taxes", tax, "expected Tax records")
+    return taxes
+
+
+@attrs.frozen(kw_only=True)
+class PartLine:
+    """A part line as a caller asks for it (RP-5).
+
+    ``unit_price`` and ``taxes`` default to the product's (``None``); give them to override.
+    The repair service turns it into a :class:`RepairPart`.
+    """
+
+    action: PartAction = attrs.field(validator=enum_of(PartAction))
+    product_id: str = attrs.field(validator=id_field)
+    quantity: Decimal = attrs.field(validator=decimal(positive=True))
+    unit_price: Money | None = attrs.field(
+        default=None, validator=optional(money_of(non_negative=True))
+    )
+    taxes: tuple[Tax, ...] | None = attrs.field(default=None, converter=_taxes)
+    lot: str | None = attrs.field(default=None, validator=optional(text(max_length=64)))
+
+
+@attrs.frozen(kw_only=True)
+class OperationLine:
+    """An operation (a service line) as a caller asks for it (RP-5).
+
+    ``unit_price`` and ``taxes`` default to the service product's (``None``); the
+    description defaults to the product's name. The repair service turns it into a
+    :class:`RepairOperation`.
+    """
+
+    product_id: str = attrs.field(validator=id_field)
+    quantity: Decimal = attrs.field(default=Decimal(1), validator=decimal(positive=True))
+    unit_price: Money | None = attrs.field(
+        default=None, validator=optional(money_of(non_negative=True))
+    )
+    taxes: tuple[Tax, ...] | None = attrs.field(default=None, converter=_taxes)
+    description: str = attrs.field(default="", validator=text(required=False))
+
+
+@attrs.frozen(kw_only=True)
+class RepairInvoiced:
+    """What invoicing a repair returns: the repair in its new state and its invoice (RP-9)."""
+
+    repair: RepairOrder
+    invoice: Invoice

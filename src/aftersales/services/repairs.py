@@ -1,11 +1,1168 @@
-"""Repair orders from a ticket (repairs.md)."""
+"""Repair orders from a ticket (repairs.md): ``app.repairs``.
+
+A repair order is created from a ticket (RP-1 … RP-7), goes through the life cycle of
+:data:`TRANSITIONS` (RP-8), may be invoiced through the accounting hooks (RP-9), and prints a
+quotation for the customer (RP-6). Everyone who may see a ticket may read its repairs
+(RP-12); changing them needs the repair rights of access.md (helpdesk user + stock user).
+"""
 
 from __future__ import annotations
 
-from aftersales.services._base import ServiceBase
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum, StrEnum
+from typing import Any, Final, Literal, overload
 
-__all__ = ["RepairService"]
+import attrs
+
+from aftersales.access import Action
+from aftersales.documents.pdf import render_pdf
+from aftersales.documents.quotation import (
+    Quotation,
+    QuotationRenderer,
+    build_quotation,
+    render_html,
+    render_text,
+)
+from aftersales.errors import (
+    ConfigurationError,
+    InvalidInput,
+    InvalidOperation,
+    InvalidState,
+    NotFound,
+)
+from aftersales.ids import new_id
+from aftersales.models import (
+    Actor,
+    DocumentChanged,
+    DocumentKind,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceMethod,
+    InvoiceState,
+    OperationLine,
+    PartAction,
+    PartLine,
+    Partner,
+    PickingKind,
+    PickingState,
+    Product,
+    ProductKind,
+    RepairInvoiced,
+    RepairOperation,
+    RepairOrder,
+    RepairPart,
+    RepairState,
+    Service,
+    Ticket,
+)
+from aftersales.models._fields import MAX_TEXT, check_text
+from aftersales.models.products import round_quantity
+from aftersales.runtime import Runtime
+from aftersales.services._base import ServiceBase
+from aftersales.unit_of_work import UnitOfWork
+
+__all__ = [
+    "DELETABLE",
+    "TRANSITIONS",
+    "UNSET",
+    "RepairAction",
+    "RepairService",
+    "Transition",
+    "next_state",
+    "state_diagram",
+]
+
+
+# -- the life cycle (RP-8) --------------------------------------------------------------------
+
+
+class RepairAction(StrEnum):
+    """What can be done to a repair order, as named in refusals."""
+
+    CONFIRM = "confirm"
+    START = "start"
+    END = "end"
+    CREATE_INVOICE = "create invoice"
+    CANCEL = "cancel"
+    RESET_TO_DRAFT = "reset to draft"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+def _before_repair(repair: RepairOrder) -> bool:
+    return repair.invoice_method is InvoiceMethod.BEFORE_REPAIR
+
+
+def _after_repair(repair: RepairOrder) -> bool:
+    return repair.invoice_method is InvoiceMethod.AFTER_REPAIR
+
+
+def _after_repair_not_invoiced(repair: RepairOrder) -> bool:
+    return _after_repair(repair) and repair.invoice_id is None
+
+
+@attrs.frozen
+class Transition:
+    """One row of the life cycle: ``action`` moves a repair from ``source`` to ``target``
+    when ``when`` holds (always when it is ``None``); ``condition`` says it in words."""
+
+    source: RepairState
+    action: RepairAction
+    target: RepairState
+    when: Callable[[RepairOrder], bool] | None = None
+    condition: str = ""
+
+
+_S = RepairState
+_A = RepairAction
+
+#: The whole life cycle of RP-8. The first row whose source, action and condition match
+#: decides the next state; anything else is refused with :class:`InvalidState`.
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(_S.DRAFT, _A.CONFIRM, _S.TO_INVOICE, _before_repair, "invoice before repair"),
+    Transition(_S.DRAFT, _A.CONFIRM, _S.CONFIRMED, condition="no invoice, or after repair"),
+    Transition(_S.TO_INVOICE, _A.CREATE_INVOICE, _S.READY, _before_repair, "before repair"),
+    Transition(_S.TO_INVOICE, _A.CREATE_INVOICE, _S.DONE, _after_repair, "after repair"),
+    Transition(_S.CONFIRMED, _A.START, _S.UNDER_REPAIR),
+    Transition(_S.READY, _A.START, _S.UNDER_REPAIR),
+    Transition(
+        _S.UNDER_REPAIR,
+        _A.END,
+        _S.TO_INVOICE,
+        _after_repair_not_invoiced,
+        "invoice after repair, not yet invoiced",
+    ),
+    Transition(_S.UNDER_REPAIR, _A.END, _S.DONE, condition="otherwise"),
+    *(
+        Transition(state, _A.CANCEL, _S.CANCELLED)
+        for state in (_S.DRAFT, _S.CONFIRMED, _S.TO_INVOICE, _S.READY, _S.UNDER_REPAIR)
+    ),
+    Transition(_S.CANCELLED, _A.RESET_TO_DRAFT, _S.DRAFT),
+)
+
+#: Only these repairs may be deleted (RP-10).
+DELETABLE: frozenset[RepairState] = frozenset({_S.DRAFT, _S.CANCELLED})
+
+
+def _allowed(state: RepairState) -> list[str]:
+    actions = {t.action.value for t in TRANSITIONS if t.source is state}
+    if state in DELETABLE:
+        actions.add(RepairAction.DELETE.value)
+    if state not in _READ_ONLY:
+        actions.add(RepairAction.UPDATE.value)
+    return sorted(actions)
+
+
+def _refuse(repair: RepairOrder, action: RepairAction, why: str = "") -> InvalidState:
+    allowed = _allowed(repair.state)
+    hint = f"allowed: {', '.join(allowed)}" if allowed else "nothing more can be done to it"
+    reason = f"; {why}" if why else ""
+    return InvalidState(
+        f"repair {repair.reference} is in state {repair.state.value!r}: "
+        f"cannot {action.value}{reason} ({hint})"
+    )
+
+
+def next_state(repair: RepairOrder, action: RepairAction) -> RepairState:
+    """The state ``action`` moves ``repair`` to, or :class:`InvalidState` naming both."""
+    for row in TRANSITIONS:
+        if (
+            row.source is repair.state
+            and row.action is action
+            and (row.when is None or row.when(repair))
+        ):
+            return row.target
+    raise _refuse(repair, action)
+
+
+def state_diagram() -> str:
+    """The life cycle as a Mermaid state diagram, generated from :data:`TRANSITIONS`."""
+    lines = ["stateDiagram-v2", "    [*] --> DRAFT : create"]
+    for row in TRANSITIONS:
+        label = row.action.value + (f" ({row.condition})" if row.condition else "")
+        lines.append(f"    {row.source.name} --> {row.target.name} : {label}")
+    lines += [f"    {state.name} --> [*] : delete" for state in RepairState if state in DELETABLE]
+    return "\n".join(lines)
+
+
+# -- what may change when (update) --------------------------------------------------------------
+
+#: Fields that change only while the order is a draft (RP-4 for the invoice method).
+_DRAFT_ONLY = frozenset(
+    {
+        "product_id",
+        "quantity",
+        "lot",
+        "customer_id",
+        "sale_order_id",
+        "return_id",
+        "invoice_method",
+        "invoice_address_id",
+    }
+)
+#: Parts and operations change until the order is invoiced.
+_LINES = frozenset({"parts", "operations"})
+_LINE_STATES = frozenset({_S.DRAFT, _S.CONFIRMED, _S.TO_INVOICE, _S.UNDER_REPAIR})
+#: A done or cancelled order is read-only (reset a cancelled one to draft to change it).
+_READ_ONLY = frozenset({_S.DONE, _S.CANCELLED})
+
+
+class _Unset(Enum):
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: "Leave this field as it is" in :meth:`RepairService.update`.
+UNSET: Final = _Unset.UNSET
+
+
+# -- input cleaning (no hooks: types, lengths, enums) --------------------------------------------
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,127}$")
+
+
+def _id(value: object, field: str) -> str:
+    if not isinstance(value, str) or not _ID.match(value):
+        raise InvalidInput(field, value, "is not a valid id")
+    return value
+
+
+def _opt_id(value: object, field: str) -> str | None:
+    return None if value is None else _id(value, field)
+
+
+def _notes(value: object, field: str) -> str:
+    return check_text(value, field, max_length=MAX_TEXT, multiline=True, required=False)
+
+
+def _lot(value: object, field: str) -> str | None:
+    return None if value is None else check_text(value, field, max_length=64)
+
+
+def _opt_date(value: object, field: str) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise InvalidInput(field, value, "expected a date")
+    return value
+
+
+def _quantity(value: object, field: str) -> Decimal:
+    # Rounded to the product's unit of measure once the product is known (RT-6, RP-5).
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        raise InvalidInput(field, value, "expected a Decimal quantity")
+    number = Decimal(value)
+    if not number.is_finite():
+        raise InvalidInput(field, value, "must be a finite number")
+    if number <= 0:
+        raise InvalidInput(field, value, "must be greater than zero")
+    return number
+
+
+def _invoice_method(value: object, field: str) -> InvoiceMethod:
+    if isinstance(value, InvoiceMethod):
+        return value
+    if isinstance(value, str) and value in InvoiceMethod._value2member_map_:
+        return InvoiceMethod(value)
+    allowed = ", ".join(m.value for m in InvoiceMethod)
+    raise InvalidInput(field, value, f"must be one of: {allowed}")
+
+
+def _items(value: object, field: str) -> tuple[Any, ...]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidInput(field, value, "expected a list or tuple")
+    return tuple(value)
+
+
+def _parts(value: object, field: str) -> tuple[PartLine | RepairPart, ...]:
+    items = _items(value, field)
+    for i, item in enumerate(items):
+        if not isinstance(item, PartLine | RepairPart):
+            raise InvalidInput(f"{field}[{i}]", item, "expected a PartLine or a RepairPart")
+    return items
+
+
+def _operations(value: object, field: str) -> tuple[OperationLine | RepairOperation, ...]:
+    items = _items(value, field)
+    for i, item in enumerate(items):
+        if not isinstance(item, OperationLine | RepairOperation):
+            raise InvalidInput(
+                f"{field}[{i}]", item, "expected an OperationLine or a RepairOperation"
+            )
+    return items
+
+
+_Cleaner = Callable[[Any, str], Any]
+
+#: How each field is checked before anything is looked up.
+_CLEAN: Mapping[str, _Cleaner] = {
+    "product_id": _opt_id,
+    "quantity": _quantity,
+    "lot": _lot,
+    "customer_id": _opt_id,
+    "description": _notes,
+    "sale_order_id": _opt_id,
+    "return_id": _opt_id,
+    "invoice_method": _invoice_method,
+    "invoice_address_id": _opt_id,
+    "parts": _parts,
+    "operations": _operations,
+    "internal_notes": _notes,
+    "quotation_notes": _notes,
+    "responsible_user_id": _opt_id,
+    "scheduled_date": _opt_date,
+    "warranty_expiration": _opt_date,
+}
+#: In an update, these cannot be cleared.
+_REQUIRED = frozenset({"product_id", "customer_id"})
+
+
+def _clean(values: Mapping[str, Any], *, update: bool) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for name, value in values.items():
+        if update and name in _REQUIRED and value is None:
+            raise InvalidInput(name, value, "is required and cannot be cleared")
+        cleaned[name] = _CLEAN[name](value, name)
+    return cleaned
+
+
+@attrs.frozen
+class _Header:
+    """The validated, looked-up head of an order (RP-1 … RP-4)."""
+
+    product: Product
+    quantity: Decimal
+    customer: Partner
+    invoice_address_id: str | None
 
 
 class RepairService(ServiceBase):
-    """Repair orders from a ticket (repairs.md)."""
+    """Repair orders from a ticket: ``app.repairs``.
+
+    ``renderers`` maps a quotation format to a renderer (``html``, ``text`` and ``pdf`` are
+    built in); add or replace one to render quotations another way (RP-6).
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime)
+        self.renderers: dict[str, QuotationRenderer] = {
+            "html": render_html,
+            "text": render_text,
+            "pdf": render_pdf,
+        }
+
+    # -- creating (RP-1 … RP-7) -----------------------------------------------------------------
+
+    def create(
+        self,
+        ticket_id: str,
+        *,
+        product_id: str | None = None,
+        quantity: Decimal | int = Decimal(1),
+        lot: str | None = None,
+        customer_id: str | None = None,
+        description: str = "",
+        sale_order_id: str | None = None,
+        return_id: str | None = None,
+        invoice_method: InvoiceMethod = InvoiceMethod.NONE,
+        invoice_address_id: str | None = None,
+        parts: Iterable[PartLine | RepairPart] = (),
+        operations: Iterable[OperationLine | RepairOperation] = (),
+        internal_notes: str = "",
+        quotation_notes: str = "",
+        responsible_user_id: str | None = None,
+        scheduled_date: date | None = None,
+        warranty_expiration: date | None = None,
+        actor: Actor,
+        idempotency_key: str | None = None,
+    ) -> RepairOrder:
+        """Create a draft repair order from ``ticket_id`` and link it to the ticket.
+
+        The product defaults to the ticket's (RP-2) and the customer to the ticket's
+        customer; with an invoice method other than ``NONE`` the invoice address defaults
+        to the customer (RP-4). Parts and operations take the product's price and taxes
+        unless given (RP-5). The reference comes from the ``RO`` sequence (RP-7).
+        """
+        given: dict[str, Any] = {
+            "product_id": product_id,
+            "quantity": quantity,
+            "lot": lot,
+            "customer_id": customer_id,
+            "description": description,
+            "sale_order_id": sale_order_id,
+            "return_id": return_id,
+            "invoice_method": invoice_method,
+            "invoice_address_id": invoice_address_id,
+            "parts": _materialize(parts),
+            "operations": _materialize(operations),
+            "internal_notes": internal_notes,
+            "quotation_notes": quotation_notes,
+            "responsible_user_id": responsible_user_id,
+            "scheduled_date": scheduled_date,
+            "warranty_expiration": warranty_expiration,
+        }
+
+        def work(uow: UnitOfWork) -> RepairOrder:
+            ctx = self._guard.ticket(actor, Action.REPAIR, ticket_id, Service.REPAIRS)
+            values = _clean(given, update=False)
+            args = {"ticket_id": ticket_id, **values}
+            done = uow.replay(idempotency_key, "repairs.create", args, RepairOrder)
+            if done is not None:
+                return done
+            ticket = ctx.ticket
+            product_ref = values["product_id"] or ticket.product_id
+            if product_ref is None:
+                raise InvalidInput(
+                    "product_id",
+                    None,
+                    f"ticket #{ticket.ref} has no product: choose the product to repair",
+                )
+            customer_ref = values["customer_id"] or ticket.customer_id
+            if customer_ref is None:
+                raise InvalidInput(
+                    "customer_id", None, f"ticket #{ticket.ref} has no customer: choose one"
+                )
+            head = self._header(
+                product_id=product_ref,
+                quantity=values["quantity"],
+                customer_id=customer_ref,
+                sale_order_id=values["sale_order_id"],
+                return_id=values["return_id"],
+                invoice_method=values["invoice_method"],
+                invoice_address_id=values["invoice_address_id"],
+            )
+            currency = head.product.price.currency
+            new_parts = self._resolve_parts(values["parts"], currency)
+            new_operations = self._resolve_operations(values["operations"], currency)
+            number = self._hooks.sequence_next("RO")
+            repair = RepairOrder(
+                id=new_id("repair"),
+                reference=f"RO/{number:05d}",
+                product_id=head.product.id,
+                customer_id=head.customer.id,
+                currency=currency,
+                created_at=uow.now,
+                quantity=head.quantity,
+                lot=values["lot"],
+                ticket_id=ticket.id,
+                description=values["description"],
+                sale_order_id=values["sale_order_id"],
+                return_id=values["return_id"],
+                invoice_method=values["invoice_method"],
+                invoice_address_id=head.invoice_address_id,
+                parts=new_parts,
+                operations=new_operations,
+                internal_notes=values["internal_notes"],
+                quotation_notes=values["quotation_notes"],
+                responsible_user_id=values["responsible_user_id"],
+                scheduled_date=values["scheduled_date"],
+                warranty_expiration=values["warranty_expiration"],
+            )
+            saved = self._hooks.save_repair(repair)
+            self._link(
+                uow,
+                ticket,
+                actor,
+                DocumentKind.REPAIR,
+                saved.id,
+                f"Repair created: {saved.reference} ({head.product.name})",
+                idempotency_key,
+            )
+            return saved
+
+        return self._rt.write(work)
+
+    def update(
+        self,
+        repair_id: str,
+        *,
+        product_id: str | _Unset = UNSET,
+        quantity: Decimal | int | _Unset = UNSET,
+        lot: str | _Unset | None = UNSET,
+        customer_id: str | _Unset = UNSET,
+        description: str | _Unset = UNSET,
+        sale_order_id: str | _Unset | None = UNSET,
+        return_id: str | _Unset | None = UNSET,
+        invoice_method: InvoiceMethod | _Unset = UNSET,
+        invoice_address_id: str | _Unset | None = UNSET,
+        parts: Iterable[PartLine | RepairPart] | _Unset = UNSET,
+        operations: Iterable[OperationLine | RepairOperation] | _Unset = UNSET,
+        internal_notes: str | _Unset = UNSET,
+        quotation_notes: str | _Unset = UNSET,
+        responsible_user_id: str | _Unset | None = UNSET,
+        scheduled_date: date | _Unset | None = UNSET,
+        warranty_expiration: date | _Unset | None = UNSET,
+        actor: Actor,
+        idempotency_key: str | None = None,
+    ) -> RepairOrder:
+        """Change the fields given (the others stay as they are); ``None`` clears one.
+
+        The product, quantity, lot, customer, sale order, return, invoice method and invoice
+        address change only while the order is a draft (RP-4); ``parts`` and ``operations``
+        (each replaced as a whole: pass the list you want) until the order is invoiced; the
+        rest at any time before the order is done or cancelled.
+        """
+        raw: dict[str, Any] = {
+            "product_id": product_id,
+            "quantity": quantity,
+            "lot": lot,
+            "customer_id": customer_id,
+            "description": description,
+            "sale_order_id": sale_order_id,
+            "return_id": return_id,
+            "invoice_method": invoice_method,
+            "invoice_address_id": invoice_address_id,
+            "parts": _materialize(parts),
+            "operations": _materialize(operations),
+            "internal_notes": internal_notes,
+            "quotation_notes": quotation_notes,
+            "responsible_user_id": responsible_user_id,
+            "scheduled_date": scheduled_date,
+            "warranty_expiration": warranty_expiration,
+        }
+        given = {name: value for name, value in raw.items() if value is not UNSET}
+
+        def work(uow: UnitOfWork) -> RepairOrder:
+            repair, _ticket = self._for_change(actor, repair_id)
+            values = _clean(given, update=True)
+            args = {"repair_id": repair_id, **values}
+            done = uow.replay(idempotency_key, "repairs.update", args, RepairOrder)
+            if done is not None:
+                return done
+            self._check_editable(repair, frozenset(values))
+            changes: dict[str, Any] = {
+                name: value
+                for name, value in values.items()
+                if name not in ("parts", "operations", "invoice_address_id")
+            }
+            if values.keys() & _DRAFT_ONLY:
+                merged = attrs.evolve(repair, **changes)
+                address = values.get("invoice_address_id", repair.invoice_address_id)
+                if (
+                    "invoice_address_id" not in values
+                    and "customer_id" in values
+                    and repair.invoice_address_id == repair.customer_id
+                ):
+                    address = None  # it followed the old customer: follow the new one
+                head = self._header(
+                    product_id=merged.product_id,
+                    quantity=merged.quantity,
+                    customer_id=merged.customer_id,
+                    sale_order_id=merged.sale_order_id,
+                    return_id=merged.return_id,
+                    invoice_method=merged.invoice_method,
+                    invoice_address_id=address,
+                )
+                changes["quantity"] = head.quantity
+                changes["invoice_address_id"] = head.invoice_address_id
+            if "parts" in values:
+                changes["parts"] = self._resolve_parts(values["parts"], repair.currency)
+            if "operations" in values:
+                changes["operations"] = self._resolve_operations(
+                    values["operations"], repair.currency
+                )
+            changed = sorted(
+                name for name, value in changes.items() if getattr(repair, name) != value
+            )
+            if not changed:
+                return repair
+            saved = self._hooks.save_repair(attrs.evolve(repair, **changes))
+            self._track(
+                uow,
+                actor,
+                saved,
+                "updated",
+                f"Repair updated: {saved.reference} ({', '.join(changed)})",
+                idempotency_key,
+            )
+            return saved
+
+        return self._rt.write(work)
+
+    # -- the life cycle (RP-8) ------------------------------------------------------------------
+
+    def confirm(
+        self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
+    ) -> RepairOrder:
+        """Confirm a draft: ``CONFIRMED``, or ``TO_INVOICE`` when invoiced before repair."""
+        return self._move(repair_id, RepairAction.CONFIRM, actor, idempotency_key)
+
+    def start(
+        self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
+    ) -> RepairOrder:
+        """Start the repair (from ``CONFIRMED`` or ``READY``): ``UNDER_REPAIR``."""
+        return self._move(repair_id, RepairAction.START, actor, idempotency_key)
+
+    def end(
+        self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
+    ) -> RepairOrder:
+        """End the repair: ``DONE``, or ``TO_INVOICE`` when invoiced after repair."""
+        return self._move(repair_id, RepairAction.END, actor, idempotency_key)
+
+    def cancel(
+        self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
+    ) -> RepairOrder:
+        """Cancel the repair, from any state but ``DONE`` (and not twice).
+
+        A draft invoice of the repair is cancelled with it; a posted one stays, to be
+        refunded by credit note.
+        """
+        return self._move(repair_id, RepairAction.CANCEL, actor, idempotency_key)
+
+    def reset_to_draft(
+        self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
+    ) -> RepairOrder:
+        """Put a cancelled repair back to ``DRAFT``; it forgets its (earlier) invoice."""
+        return self._move(repair_id, RepairAction.RESET_TO_DRAFT, actor, idempotency_key)
+
+    def _move(
+        self, repair_id: str, action: RepairAction, actor: Actor, key: str | None
+    ) -> RepairOrder:
+        operation = "repairs." + action.value.replace(" ", "_")
+
+        def work(uow: UnitOfWork) -> RepairOrder:
+            repair, _ticket = self._for_change(actor, repair_id)
+            done = uow.replay(key, operation, {"repair_id": repair_id}, RepairOrder)
+            if done is not None:
+                return done
+            target = next_state(repair, action)
+            changes: dict[str, Any] = {"state": target}
+            note = ""
+            if action is RepairAction.CANCEL:
+                note = self._cancel_invoice(uow, actor, repair, key)
+            elif action is RepairAction.RESET_TO_DRAFT:
+                changes["invoice_id"] = None
+            saved = self._hooks.save_repair(attrs.evolve(repair, **changes))
+            self._state_changed(uow, actor, saved, key, note)
+            return saved
+
+        return self._rt.write(work)
+
+    def create_invoice(
+        self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
+    ) -> RepairInvoiced:
+        """Invoice a repair that is ``TO_INVOICE`` (RP-9).
+
+        Creates a **draft** customer invoice through the accounting hooks, for the invoice
+        address, with one line per added part and per operation and the quotation notes as
+        its note, and links it to the ticket. The billing team posts it. The repair moves to
+        ``READY`` (invoiced before repair) or ``DONE`` (after repair).
+        """
+
+        def work(uow: UnitOfWork) -> RepairInvoiced:
+            repair, ticket = self._for_change(actor, repair_id)
+            done = uow.replay(
+                idempotency_key, "repairs.create_invoice", {"repair_id": repair_id}, RepairInvoiced
+            )
+            if done is not None:
+                return done
+            target = next_state(repair, RepairAction.CREATE_INVOICE)
+            lines = self._invoice_lines(repair)
+            if not lines:
+                raise InvalidOperation(
+                    f"repair {repair.reference} has nothing to invoice: "
+                    "add a part to add or an operation first"
+                )
+            invoice = self._hooks.save_invoice(
+                Invoice(
+                    id=new_id("inv"),
+                    kind=InvoiceKind.INVOICE,
+                    customer_id=repair.invoice_address_id or repair.customer_id,
+                    currency=repair.currency,
+                    lines=lines,
+                    state=InvoiceState.DRAFT,
+                    created_at=uow.now,
+                    ticket_id=repair.ticket_id,
+                    reference=repair.reference,
+                    note=repair.quotation_notes,
+                )
+            )
+            saved = self._hooks.save_repair(
+                attrs.evolve(repair, state=target, invoice_id=invoice.id)
+            )
+            body = f"Invoice created for repair {repair.reference}: draft, {invoice.total}"
+            if ticket is not None:
+                self._link(
+                    uow, ticket, actor, DocumentKind.INVOICE, invoice.id, body, idempotency_key
+                )
+            else:
+                self._note(uow, actor, None, DocumentKind.INVOICE, invoice.id, "created", body)
+            self._state_changed(uow, actor, saved, idempotency_key)
+            return RepairInvoiced(repair=saved, invoice=invoice)
+
+        return self._rt.write(work)
+
+    def delete(
+        self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
+    ) -> RepairOrder:
+        """Delete a draft or cancelled repair and unlink it from its ticket (RP-10).
+
+        A confirmed, invoiced, under-repair or done repair raises :class:`InvalidState`
+        (cancel it first). Returns the deleted order.
+        """
+
+        def work(uow: UnitOfWork) -> RepairOrder:
+            self._guard.rights(actor, Action.REPAIR)
+            self._guard.unlocked()
+            # Replay before loading: a repeated delete finds the order gone.
+            done = uow.replay(
+                idempotency_key, "repairs.delete", {"repair_id": repair_id}, RepairOrder
+            )
+            if done is not None:
+                return done
+            repair, _ticket = self._for_change(actor, repair_id)
+            if repair.state not in DELETABLE:
+                raise _refuse(
+                    repair, RepairAction.DELETE, "only a draft or cancelled repair can be deleted"
+                )
+            self._hooks.delete_repair(repair.id)
+            body = f"Repair deleted: {repair.reference}"
+            if repair.ticket_id is not None:
+                self._hooks.remove_link(repair.ticket_id, DocumentKind.REPAIR, repair.id)
+                self._message(uow, repair.ticket_id, actor, body, DocumentKind.REPAIR, repair.id)
+            self._note(
+                uow,
+                actor,
+                repair.ticket_id,
+                DocumentKind.REPAIR,
+                repair.id,
+                "deleted",
+                body,
+                idempotency_key,
+            )
+            return repair
+
+        return self._rt.write(work)
+
+    # -- reading (RP-12) ------------------------------------------------------------------------
+
+    def repairs(self, ticket_id: str, *, actor: Actor) -> tuple[RepairOrder, ...]:
+        """The repairs linked to the ticket, oldest first.
+
+        Anyone who may see the ticket may read them, without repair rights (RP-12).
+        """
+
+        def read(uow: UnitOfWork) -> tuple[RepairOrder, ...]:
+            self._guard.ticket(actor, Action.READ_REPAIR, ticket_id)
+            return tuple(
+                self._hooks.get_repair(link.document_id)
+                for link in self._hooks.list_links(ticket_id)
+                if link.kind is DocumentKind.REPAIR
+            )
+
+        return self._rt.read(read)
+
+    def repair(self, ticket_id: str, repair_id: str, *, actor: Actor) -> RepairOrder:
+        """One repair, read through the ticket it is linked to (RP-12).
+
+        A repair that is not linked to ``ticket_id`` raises :class:`NotFound`.
+        """
+
+        def read(uow: UnitOfWork) -> RepairOrder:
+            self._guard.ticket(actor, Action.READ_REPAIR, ticket_id)
+            linked = any(
+                link.kind is DocumentKind.REPAIR and link.document_id == repair_id
+                for link in self._hooks.list_links(ticket_id)
+            )
+            if not linked:
+                raise NotFound("repair order", repair_id)
+            return self._hooks.get_repair(repair_id)
+
+        return self._rt.read(read)
+
+    def quotation_data(self, repair_id: str, *, actor: Actor) -> Quotation:
+        """The content of the repair's quotation (RP-6), for a renderer of your own."""
+        return self._rt.read(lambda uow: self._quotation(uow, actor, repair_id))
+
+    @overload
+    def quotation(
+        self, repair_id: str, *, actor: Actor, format: Literal["html", "text"] = ...
+    ) -> str: ...
+
+    @overload
+    def quotation(self, repair_id: str, *, actor: Actor, format: Literal["pdf"]) -> bytes: ...
+
+    @overload
+    def quotation(self, repair_id: str, *, actor: Actor, format: str) -> str | bytes: ...
+
+    def quotation(self, repair_id: str, *, actor: Actor, format: str = "html") -> str | bytes:
+        """The quotation document of the repair (RP-6): ``html`` and ``text`` give ``str``,
+        ``pdf`` gives ``bytes`` (needs ``pip install 'aftersales[pdf]'``).
+
+        It lists the parts, the operations, the totals with tax and the quotation notes;
+        never the internal notes. Anyone who may read the repair may print it (RP-12).
+        """
+
+        def read(uow: UnitOfWork) -> tuple[QuotationRenderer, Quotation]:
+            content = self._quotation(uow, actor, repair_id)
+            renderer = self.renderers.get(format) if isinstance(format, str) else None
+            if renderer is None:
+                known = ", ".join(sorted(self.renderers))
+                raise InvalidInput("format", format, f"must be one of: {known}")
+            return renderer, content
+
+        renderer, content = self._rt.read(read)
+        document = renderer(content)  # outside the unit of work: rendering takes a while
+        expected: type[str | bytes] = bytes if format == "pdf" else str
+        if format in ("html", "text", "pdf") and not isinstance(document, expected):
+            raise ConfigurationError(
+                f"the {format!r} quotation renderer returned {type(document).__name__}, "
+                f"expected {expected.__name__}"
+            )
+        return document
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _for_change(self, actor: Actor, repair_id: str) -> tuple[RepairOrder, Ticket | None]:
+        """Guard a change of a repair: rights, lock, the repair (held), its ticket's
+        visibility and the service toggle (G-1, G-2, AC-3)."""
+        self._guard.rights(actor, Action.REPAIR)
+        self._guard.unlocked()
+        repair = self._hooks.get_repair(_id(repair_id, "repair_id"), lock=True)
+        if repair.ticket_id is None:
+            return repair, None
+        ctx = self._guard.ticket(actor, Action.REPAIR, repair.ticket_id, Service.REPAIRS)
+        return repair, ctx.ticket
+
+    def _for_read(self, actor: Actor, repair_id: str) -> tuple[RepairOrder, Ticket | None]:
+        """Guard a read: through its ticket with ticket visibility only (RP-12); a repair
+        made outside a ticket needs repair rights."""
+        self._guard.rights(actor, Action.READ_REPAIR)
+        self._guard.unlocked()
+        repair = self._hooks.get_repair(_id(repair_id, "repair_id"))
+        if repair.ticket_id is None:
+            self._guard.rights(actor, Action.REPAIR)
+            return repair, None
+        ctx = self._guard.ticket(actor, Action.READ_REPAIR, repair.ticket_id)
+        return repair, ctx.ticket
+
+    def _quotation(self, uow: UnitOfWork, actor: Actor, repair_id: str) -> Quotation:
+        repair, ticket = self._for_read(actor, repair_id)
+        product_ids = {
+            repair.product_id,
+            *(p.product_id for p in repair.parts),
+            *(o.product_id for o in repair.operations),
+        }
+        products = {pid: self._hooks.get_product(pid) for pid in sorted(product_ids)}
+        customer = self._hooks.get_partner(repair.customer_id)
+        address = (
+            self._hooks.get_partner(repair.invoice_address_id)
+            if repair.invoice_address_id
+            else None
+        )
+        return build_quotation(
+            repair,
+            products=products,
+            customer=customer,
+            invoice_address=address,
+            ticket_ref=ticket.ref if ticket else None,
+            issued_on=uow.now.date(),
+        )
+
+    def _header(
+        self,
+        *,
+        product_id: str,
+        quantity: Decimal,
+        customer_id: str,
+        sale_order_id: str | None,
+        return_id: str | None,
+        invoice_method: InvoiceMethod,
+        invoice_address_id: str | None,
+    ) -> _Header:
+        """Look up and check the head of an order (RP-1 … RP-4)."""
+        product = self._hooks.get_product(product_id)
+        if product.kind is ProductKind.SERVICE:
+            raise InvalidInput(
+                "product_id",
+                product_id,
+                f"{product.name!r} is a service; the product to repair must be "
+                "a storable or consumable product",
+            )
+        rounded = round_quantity(quantity, product.uom_digits)
+        if rounded <= 0:
+            raise InvalidInput(
+                "quantity", quantity, f"rounds to {rounded} {product.uom}: must be more than zero"
+            )
+        customer = self._hooks.get_partner(customer_id)
+        if sale_order_id is not None:
+            order = self._hooks.get_sale_order(sale_order_id)
+            if not self._guard.same_entity(order.customer_id, customer.id):
+                raise InvalidInput(
+                    "sale_order_id",
+                    sale_order_id,
+                    f"sale order {order.name} is not an order of {customer.name}'s "
+                    "commercial entity",
+                )
+        if return_id is not None:
+            self._check_return(return_id, product, customer)
+        if invoice_method is not InvoiceMethod.NONE and invoice_address_id is None:
+            invoice_address_id = customer.id
+        if invoice_address_id is not None:
+            address = self._hooks.get_partner(invoice_address_id)
+            if not self._guard.same_entity(address.id, customer.id):
+                raise InvalidInput(
+                    "invoice_address_id",
+                    invoice_address_id,
+                    f"{address.name} is not a contact of {customer.name}'s commercial entity",
+                )
+        return _Header(
+            product=product,
+            quantity=rounded,
+            customer=customer,
+            invoice_address_id=invoice_address_id,
+        )
+
+    def _check_return(self, return_id: str, product: Product, customer: Partner) -> None:
+        """RP-3: a return of the same customer (commercial entity) containing the product."""
+        picking = self._hooks.get_picking(return_id)
+        if picking.kind is not PickingKind.RETURN:
+            raise InvalidInput(
+                "return_id",
+                return_id,
+                f"{picking.reference} is a {picking.kind.value}, not a return",
+            )
+        if picking.state is PickingState.CANCELLED:
+            raise InvalidInput("return_id", return_id, f"return {picking.reference} is cancelled")
+        if not self._guard.same_entity(picking.partner_id, customer.id):
+            raise InvalidInput(
+                "return_id",
+                return_id,
+                f"return {picking.reference} is not a return of {customer.name}",
+            )
+        if not any(m.product_id == product.id and m.quantity > 0 for m in picking.moves):
+            raise InvalidInput(
+                "return_id",
+                return_id,
+                f"return {picking.reference} does not contain {product.name}",
+            )
+
+    def _resolve_parts(
+        self, lines: tuple[PartLine | RepairPart, ...], currency: str
+    ) -> tuple[RepairPart, ...]:
+        """RP-5: each part names a storable or consumable product; price and taxes default
+        to the product's; the quantity is rounded to its unit and must stay positive."""
+        resolved: list[RepairPart] = []
+        for i, line in enumerate(lines):
+            field = f"parts[{i}]"
+            product = self._hooks.get_product(line.product_id)
+            if product.kind is ProductKind.SERVICE:
+                raise InvalidInput(
+                    f"{field}.product_id",
+                    line.product_id,
+                    f"{product.name!r} is a service: put it in the operations",
+                )
+            price = line.unit_price if line.unit_price is not None else product.price
+            _same_currency(price.currency, currency, f"{field}.unit_price", price)
+            resolved.append(
+                RepairPart(
+                    action=line.action,
+                    product_id=product.id,
+                    quantity=_line_quantity(line.quantity, product, f"{field}.quantity"),
+                    unit_price=price,
+                    taxes=line.taxes if line.taxes is not None else product.taxes,
+                    lot=line.lot,
+                )
+            )
+        return tuple(resolved)
+
+    def _resolve_operations(
+        self, lines: tuple[OperationLine | RepairOperation, ...], currency: str
+    ) -> tuple[RepairOperation, ...]:
+        """RP-5: each operation names a service product; price, taxes and description
+        default to the product's."""
+        resolved: list[RepairOperation] = []
+        for i, line in enumerate(lines):
+            field = f"operations[{i}]"
+            product = self._hooks.get_product(line.product_id)
+            if product.kind is not ProductKind.SERVICE:
+                raise InvalidInput(
+                    f"{field}.product_id",
+                    line.product_id,
+                    f"{product.name!r} is not a service: put it in the parts",
+                )
+            price = line.unit_price if line.unit_price is not None else product.price
+            _same_currency(price.currency, currency, f"{field}.unit_price", price)
+            resolved.append(
+                RepairOperation(
+                    product_id=product.id,
+                    quantity=_line_quantity(line.quantity, product, f"{field}.quantity"),
+                    unit_price=price,
+                    taxes=line.taxes if line.taxes is not None else product.taxes,
+                    description=line.description or product.name,
+                )
+            )
+        return tuple(resolved)
+
+    def _invoice_lines(self, repair: RepairOrder) -> tuple[InvoiceLine, ...]:
+        """RP-9: the added parts and the operations; removed parts are not invoiced."""
+        lines: list[InvoiceLine] = []
+        for part in repair.parts:
+            if part.action is not PartAction.ADD:
+                continue
+            name = self._hooks.get_product(part.product_id).name
+            lines.append(
+                InvoiceLine(
+                    description=f"{name} (lot {part.lot})" if part.lot else name,
+                    quantity=part.quantity,
+                    unit_price=part.unit_price,
+                    taxes=part.taxes,
+                    product_id=part.product_id,
+                )
+            )
+        for operation in repair.operations:
+            lines.append(
+                InvoiceLine(
+                    description=operation.description,
+                    quantity=operation.quantity,
+                    unit_price=operation.unit_price,
+                    taxes=operation.taxes,
+                    product_id=operation.product_id,
+                )
+            )
+        return tuple(lines)
+
+    def _check_editable(self, repair: RepairOrder, fields: frozenset[str]) -> None:
+        if not fields:
+            return
+        if repair.state in _READ_ONLY:
+            raise _refuse(repair, RepairAction.UPDATE, "a done or cancelled repair is read-only")
+        draft_only = sorted(fields & _DRAFT_ONLY)
+        if draft_only and repair.state is not RepairState.DRAFT:
+            raise _refuse(
+                repair,
+                RepairAction.UPDATE,
+                f"{', '.join(draft_only)} can only change while the repair is a draft",
+            )
+        if fields & _LINES and (repair.state not in _LINE_STATES or repair.invoice_id):
+            raise _refuse(
+                repair,
+                RepairAction.UPDATE,
+                "parts and operations cannot change once the repair is invoiced",
+            )
+
+    def _cancel_invoice(
+        self, uow: UnitOfWork, actor: Actor, repair: RepairOrder, key: str | None
+    ) -> str:
+        """Cancel the repair's draft invoice with it; a posted one stays."""
+        if repair.invoice_id is None:
+            return ""
+        invoice = self._hooks.get_invoice(repair.invoice_id, lock=True)
+        if invoice.state is InvoiceState.DRAFT:
+            self._hooks.save_invoice(attrs.evolve(invoice, state=InvoiceState.CANCELLED))
+            self._note(
+                uow,
+                actor,
+                repair.ticket_id,
+                DocumentKind.INVOICE,
+                invoice.id,
+                "cancelled",
+                f"Draft invoice of repair {repair.reference} cancelled",
+                key,
+            )
+            return "; its draft invoice is cancelled"
+        if invoice.state is InvoiceState.POSTED:
+            number = invoice.number or invoice.id
+            return f"; its invoice {number} stays posted (refund it by credit note)"
+        return ""
+
+    def _state_changed(
+        self, uow: UnitOfWork, actor: Actor, repair: RepairOrder, key: str | None, note: str = ""
+    ) -> None:
+        """RP-11: done and cancelled go on the ticket's trail; every change is audited."""
+        ref = repair.reference
+        if repair.state is RepairState.DONE:
+            self._changed(
+                uow,
+                repair.ticket_id,
+                actor,
+                DocumentKind.REPAIR,
+                repair.id,
+                "done",
+                f"Repair done: {ref}",
+                key,
+            )
+        elif repair.state is RepairState.CANCELLED:
+            self._changed(
+                uow,
+                repair.ticket_id,
+                actor,
+                DocumentKind.REPAIR,
+                repair.id,
+                "cancelled",
+                f"Repair cancelled: {ref}{note}",
+                key,
+            )
+        else:
+            change = repair.state.value.replace("_", " ")
+            self._track(uow, actor, repair, change, f"Repair {ref}: {change}", key)
+
+    def _track(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        repair: RepairOrder,
+        change: str,
+        body: str,
+        key: str | None,
+    ) -> None:
+        self._note(uow, actor, repair.ticket_id, DocumentKind.REPAIR, repair.id, change, body, key)
+
+    def _note(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        ticket_id: str | None,
+        kind: DocumentKind,
+        document_id: str,
+        change: str,
+        body: str,
+        key: str | None = None,
+    ) -> None:
+        """Audit and announce a change that does not go on the ticket's trail (RL-6)."""
+        self._audit(
+            uow,
+            actor,
+            f"{kind.value} {change}",
+            ticket_id=ticket_id,
+            documents=(document_id,),
+            key=key,
+            detail=body,
+        )
+        uow.record(
+            DocumentChanged(
+                at=uow.now,
+                actor_id=actor.user_id,
+                ticket_id=ticket_id,
+                kind=kind,
+                document_id=document_id,
+                change=change,
+            )
+        )
+
+
+def _materialize(value: object) -> object:
+    """Turn a one-shot iterable into a tuple once, so that a retried unit sees it again."""
+    if value is UNSET or isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        return value
+    return tuple(value)
+
+
+def _same_currency(actual: str, expected: str, field: str, value: object) -> None:
+    if actual != expected:
+        raise InvalidInput(field, value, f"must be in {expected}, the repair's currency")
+
+
+def _line_quantity(quantity: Decimal, product: Product, field: str) -> Decimal:
+    rounded = round_quantity(quantity, product.uom_digits, field)
+    if rounded <= 0:
+        raise InvalidInput(
+            field, quantity, f"rounds to {rounded} {product.uom}: must be more than zero"
+        )
+    return rounded

@@ -14,6 +14,7 @@ from aftersales.models import (
     Coupon,
     CouponProgram,
     CouponUse,
+    DocumentKind,
     DocumentLink,
     FieldServiceTask,
     IdempotencyRecord,
@@ -62,6 +63,7 @@ INDEXES: dict[str, dict[str, Callable[[Any], Iterable[object]]]] = {
     "matches": {"invoice": lambda m: (m.invoice_id,)},
     "pickings": {"partner": lambda p: (p.partner_id,), "return_of": lambda p: _one(p.return_of_id)},
     "coupons": {"code": lambda c: (c.code,)},
+    "repairs": {"reference": lambda r: (r.reference,)},
     "coupon_uses": {"program": lambda u: (u.program_id,)},
     "links": {"ticket": lambda link: (link.ticket_id,)},
     "messages": {"ticket": lambda m: (m.ticket_id,)},
@@ -217,6 +219,15 @@ class MemoryBackend:
         return link
 
     @hookimpl
+    def aftersales_helpdesk_remove_link(
+        self, ticket_id: str, kind: DocumentKind, document_id: str
+    ) -> DocumentLink | None:
+        removed: DocumentLink | None = self.store.delete(
+            "links", (ticket_id, kind.value, document_id)
+        )
+        return removed
+
+    @hookimpl
     def aftersales_helpdesk_list_links(self, ticket_id: str) -> list[DocumentLink]:
         return self.store.by_index("links", "ticket", ticket_id)
 
@@ -364,19 +375,17 @@ class MemoryBackend:
     @hookimpl
     def aftersales_repair_save_order(self, repair: RepairOrder) -> RepairOrder:
         with self.store.lock:
-            holder = self._get("repair_refs", repair.reference)
-            if holder is not None and holder != repair.id:
+            holders: list[RepairOrder] = self.store.by_index(
+                "repairs", "reference", repair.reference
+            )
+            if any(holder.id != repair.id for holder in holders):
                 raise DuplicateKey("repair reference", repair.reference)
             self.store.put("repairs", repair.id, repair)
-            self.store.put("repair_refs", repair.reference, repair.id)
         return repair
 
     @hookimpl
     def aftersales_repair_delete_order(self, repair_id: str) -> RepairOrder | None:
-        with self.store.lock:
-            removed: RepairOrder | None = self.store.delete("repairs", repair_id)
-            if removed is not None:
-                self.store.delete("repair_refs", removed.reference)
+        removed: RepairOrder | None = self.store.delete("repairs", repair_id)
         return removed
 
     # -- project ------------------------------------------------------------------------------
