@@ -130,25 +130,32 @@ class SqlBackend:
             lock_timeout=lock_timeout,
             engine_options=engine_options,
         )
-        if migrate:
-            before, _ = upgrade(self.db)
-            if before == 0:
-                with self.db.connection() as conn:
-                    for module in installed_modules:
-                        conn.execute(
-                            self._insert(MODULES)
-                            .values(name=module)
-                            .on_conflict_do_nothing(index_elements=["name"])
-                        )
-        else:
+        try:
+            self._open(migrate, installed_modules)
+        except BaseException:
+            self.db.dispose()
+            raise
+
+    def _open(self, migrate: bool, installed_modules: Iterable[str]) -> None:
+        if not migrate:
             with self.db.connection(writes=False) as conn:
                 version = current_version(conn)
             if version != SCHEMA_VERSION:
                 raise ConfigurationError(
                     f"the database {self.db.safe_url} is at schema version {version}, "
-                    f"this aftersales needs {SCHEMA_VERSION}: run the migrations "
-                    "(SqlBackend(url) or `aftersales db upgrade`)"
+                    f"this aftersales needs {SCHEMA_VERSION}: open it once with "
+                    "SqlBackend(url) (migrate=True) to upgrade it"
                 )
+            return
+        before, _ = upgrade(self.db)
+        if before == 0:
+            with self.db.connection() as conn:
+                for module in installed_modules:
+                    conn.execute(
+                        self._insert(MODULES)
+                        .values(name=module)
+                        .on_conflict_do_nothing(index_elements=["name"])
+                    )
 
     def __repr__(self) -> str:
         return f"SqlBackend({self.db.safe_url!r})"

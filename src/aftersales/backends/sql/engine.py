@@ -55,9 +55,13 @@ def normalize_url(url: str | Path | URL | None) -> URL:
     except sa_exc.ArgumentError as exc:
         raise ConfigurationError(f"not a database URL: {url!r} ({exc})") from exc
     backend, _, driver = parsed.drivername.partition("+")
-    if backend in ("postgres", "postgresql") and driver in ("", "psycopg"):
+    if backend in ("postgres", "postgresql"):
+        if driver not in ("", "psycopg"):
+            raise ConfigurationError(
+                f"unsupported PostgreSQL driver {driver!r}: use postgresql:// (psycopg 3)"
+            )
         parsed = parsed.set(drivername="postgresql+psycopg")
-    elif backend not in ("sqlite", "postgresql"):
+    elif backend != "sqlite" or driver not in ("", "pysqlite"):
         raise ConfigurationError(
             f"unsupported database {backend!r}: use a SQLite file path or a postgresql:// URL"
         )
