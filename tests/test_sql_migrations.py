@@ -169,3 +169,19 @@ def test_a_new_database_is_seeded_once(url: str) -> None:
         assert backend.aftersales_modules_installed() == {"base", "mail", "helpdesk"}
     finally:
         backend.close()
+
+
+def test_the_command_line_upgrades_and_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aftersales.cli import main
+
+    path = tmp_path / "cli.db"
+    assert main(["db", "version", str(path)]) == 0
+    assert f"schema version 0 (code needs {SCHEMA_VERSION})" in capsys.readouterr().out
+    assert main(["db", "upgrade", str(path)]) == 0
+    assert f"schema version {SCHEMA_VERSION} (upgraded from 0)" in capsys.readouterr().out
+    assert main(["db", "upgrade", str(path)]) == 0
+    assert "(already current)" in capsys.readouterr().out
+    assert main(["db", "version", "mysql://x@y/z"]) == 1
+    assert "unsupported database" in capsys.readouterr().err

@@ -143,8 +143,8 @@ class SqlBackend:
             if version != SCHEMA_VERSION:
                 raise ConfigurationError(
                     f"the database {self.db.safe_url} is at schema version {version}, "
-                    f"this aftersales needs {SCHEMA_VERSION}: open it once with "
-                    "SqlBackend(url) (migrate=True) to upgrade it"
+                    f"this aftersales needs {SCHEMA_VERSION}: run `aftersales db upgrade` "
+                    "or open it once with SqlBackend(url) to upgrade it"
                 )
             return
         before, _ = upgrade(self.db)
