@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import functools
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from aftersales import AfterSales
 from aftersales.backends.sql import SqlBackend
+from aftersales.models import Money
 from aftersales.testing.conformance.processes import (
     configure_with_key,
-    create_coupon_with_code,
-    draw_numbers,
+    create_unique_documents,
+    refund_under_cap,
     run_processes,
 )
 from aftersales.testing.postgres import PostgresServer
@@ -32,29 +34,45 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return server.create_database()
 
 
-def test_rl3_processes_opening_a_new_database_draw_unique_numbers(url: str) -> None:
-    """All workers open the empty database at once (the migration runs once), then draw
-    numbers of one sequence concurrently: no number is given twice, none is skipped."""
-    factory = functools.partial(SqlBackend, url)
-    batches = run_processes(draw_numbers, [(factory, "RINV/2026", 10)] * WORKERS)
-    numbers = sorted(n for batch in batches for n in batch)
-    assert numbers == list(range(1, WORKERS * 10 + 1))
+def test_rl3_processes_refunding_one_invoice_never_exceed_it(url: str) -> None:
+    """Workers open the database at once and refund one invoice in steps, each step in a
+    unit that locks the invoice: the residual reaches zero exactly, never below, and the
+    credit-note numbers are unique and gapless."""
     backend = SqlBackend(url)
-    assert backend.snapshot()["sequences"] == {"RINV/2026": {"code": "RINV/2026", "value": 40}}
+    world = backend.builder()
+    kettle = world.product(name="Kettle", price=Decimal("20.00"))
+    invoice = world.invoice(customer=world.customer(name="Ana"), lines=[(kettle, 6)])
     backend.close()
+    assert invoice.residual == Money(amount=Decimal("120.00"), currency="EUR")
+    factory = functools.partial(SqlBackend, url)
+    batches = run_processes(refund_under_cap, [(factory, invoice.id, "10.00", 6)] * WORKERS)
+    numbers = sorted(n for batch in batches for n in batch)
+    assert numbers == list(range(1, 13))
+    backend = SqlBackend(url)
+    try:
+        stored = AfterSales(backend).hooks.get_invoice(invoice.id)
+        assert stored.residual == Money(amount=Decimal("0.00"), currency="EUR")
+    finally:
+        backend.close()
 
 
-def test_rl3_cp5_one_coupon_code_is_created_by_exactly_one_process(url: str) -> None:
+def test_rl3_cp5_rp7_codes_and_references_stay_unique_across_processes(url: str) -> None:
     backend = SqlBackend(url)
     program = backend.builder().coupon_program(name="Apology")
     backend.close()
     factory = functools.partial(SqlBackend, url)
-    outcomes = run_processes(create_coupon_with_code, [(factory, program.id, "SORRY-1")] * WORKERS)
-    assert sorted(outcomes) == ["created"] + ["duplicate"] * (WORKERS - 1)
+    outcomes = run_processes(
+        create_unique_documents, [(factory, program.id, "SORRY-1", "RO/00001")] * WORKERS
+    )
+    for kind in (0, 1):
+        assert sorted(o[kind] for o in outcomes) == ["created"] + ["duplicate"] * (WORKERS - 1)
     backend = SqlBackend(url)
-    assert next(iter(backend.snapshot()["coupons"].values()))["code"] == "SORRY-1"
-    assert len(backend.snapshot()["coupons"]) == 1
-    backend.close()
+    try:
+        snapshot = backend.snapshot()
+        assert [c["code"] for c in snapshot["coupons"].values()] == ["SORRY-1"]
+        assert [r["reference"] for r in snapshot["repairs"].values()] == ["RO/00001"]
+    finally:
+        backend.close()
 
 
 def test_rl2_an_idempotency_key_is_saved_once_across_processes(url: str) -> None:

@@ -4,7 +4,7 @@ Each worker runs in a fresh interpreter (``spawn``), opens the backend from a pi
 ``factory`` (e.g. ``functools.partial(SqlBackend, url)``), waits at a barrier so all
 workers start together, does its work and returns a plain result.
 
->>> # results = run_processes(draw_numbers, [(factory, "RMA", 10)] * 4)
+>>> # results = run_processes(refund_under_cap, [(factory, invoice_id, "10.00", 5)] * 4)
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 
 __all__ = [
     "configure_with_key",
-    "create_coupon_with_code",
-    "draw_numbers",
+    "create_unique_documents",
+    "refund_under_cap",
     "run_processes",
 ]
 
@@ -74,48 +74,93 @@ def _close(backend: Any) -> None:
         close()
 
 
-def draw_numbers(barrier: Any, factory: Factory, code: str, count: int) -> list[int]:
-    """Open the backend (all workers at once) and draw ``count`` numbers, one per unit."""
+def refund_under_cap(
+    barrier: Any, factory: Factory, invoice_id: str, amount: str, attempts: int
+) -> list[int]:
+    """Emulate the refund service at the hook level, ``attempts`` times, one unit each:
+    lock the invoice, and while its residual allows, draw a credit-note number and lower
+    the residual by ``amount``. Returns the numbers drawn.
+
+    All workers open the backend at once (on a new database, the migration runs once).
+    With row locks the cap holds: the residual never goes below zero and no number repeats.
+    """
+    from decimal import Decimal
+
+    import attrs
+
     from aftersales.app import AfterSales
+    from aftersales.models import Money
 
     backend = _open(factory, barrier)
     try:
         app = AfterSales(backend)
+        hooks = app.hooks
+
+        def refund(_uow: Any) -> int | None:
+            invoice = hooks.get_invoice(invoice_id, lock=True)
+            step = Money(amount=Decimal(amount), currency=invoice.currency)
+            if invoice.residual < step:
+                return None
+            number = hooks.sequence_next("RINV")
+            hooks.save_invoice(attrs.evolve(invoice, residual=invoice.residual - step))
+            return number
+
         numbers: list[int] = []
-        for _ in range(count):
-            numbers.append(app.runtime.write(lambda _uow: app.hooks.sequence_next(code)))
+        for _ in range(attempts):
+            number = app.runtime.write(refund)
+            if number is not None:
+                numbers.append(number)
         return numbers
     finally:
         _close(backend)
 
 
-def create_coupon_with_code(barrier: Any, factory: Factory, program_id: str, code: str) -> str:
-    """Try to create a coupon with ``code``; return ``"created"`` or ``"duplicate"``."""
+def create_unique_documents(
+    barrier: Any, factory: Factory, program_id: str, code: str, reference: str
+) -> tuple[str, str]:
+    """Try to create a coupon with ``code`` and a repair order with ``reference``; return
+    ``("created" | "duplicate", "created" | "duplicate")``."""
     import os
     from datetime import UTC, datetime
     from decimal import Decimal
 
     from aftersales.app import AfterSales
     from aftersales.errors import DuplicateKey
-    from aftersales.models import Coupon
+    from aftersales.models import Coupon, RepairOrder
 
     backend = factory()
     try:
         app = AfterSales(backend)
+        now = datetime.now(UTC)
         coupon = Coupon(
             id=f"coupon-{os.getpid()}",
             code=code,
             program_id=program_id,
             partner_id="partner-1",
             points=Decimal(1),
-            created_at=datetime.now(UTC),
+            created_at=now,
+        )
+        repair = RepairOrder(
+            id=f"repair-{os.getpid()}",
+            reference=reference,
+            product_id="product-1",
+            customer_id="partner-1",
+            currency="EUR",
+            created_at=now,
         )
         barrier.wait(60)
-        try:
-            app.runtime.write(lambda _uow: app.hooks.create_coupon(coupon))
-        except DuplicateKey:
-            return "duplicate"
-        return "created"
+        outcomes: list[str] = []
+        for work in (
+            lambda _uow: app.hooks.create_coupon(coupon),
+            lambda _uow: app.hooks.save_repair(repair),
+        ):
+            try:
+                app.runtime.write(work)
+            except DuplicateKey:
+                outcomes.append("duplicate")
+            else:
+                outcomes.append("created")
+        return outcomes[0], outcomes[1]
     finally:
         _close(backend)
 
