@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from aftersales.app import AfterSales
 from aftersales.backends.memory import MemoryBackend
 from aftersales.clock import SystemClock
-from aftersales.errors import DomainError
+from aftersales.errors import BackendError, ConfigurationError, DomainError
 from aftersales.models import Service
 from aftersales.testing.scenario import build_scenario
 
@@ -59,17 +59,47 @@ def demo(out: list[str]) -> None:
     )
 
 
+def database(command: str, url: str | None, out: list[str]) -> None:
+    """``aftersales db upgrade|version``: migrate or inspect a SQL database."""
+    from aftersales.backends.sql import SCHEMA_VERSION, current_version, upgrade
+    from aftersales.backends.sql.engine import Database
+
+    db = Database(url)
+    try:
+        if command == "upgrade":
+            before, after = upgrade(db)
+            change = "already current" if before == after else f"upgraded from {before}"
+            out.append(f"{db.safe_url}: schema version {after} ({change})")
+        else:
+            with db.connection(writes=False) as conn:
+                version = current_version(conn)
+            state = "current" if version == SCHEMA_VERSION else f"code needs {SCHEMA_VERSION}"
+            out.append(f"{db.safe_url}: schema version {version} ({state})")
+    finally:
+        db.dispose()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``aftersales`` console script."""
     parser = argparse.ArgumentParser(prog="aftersales", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run the after-sales flows on the reference backend")
+    db = commands.add_parser("db", help="migrate or inspect the SQL backend's database")
+    db.add_argument("action", choices=("upgrade", "version"))
+    db.add_argument(
+        "url",
+        nargs="?",
+        help="a SQLite file path or postgresql:// URL (default: $AFTERSALES_DATABASE_URL, "
+        "else ./aftersales.db)",
+    )
     args = parser.parse_args(argv)
     out: list[str] = []
     try:
         if args.command == "demo":
             demo(out)
-    except DomainError as exc:
+        elif args.command == "db":
+            database(args.action, args.url, out)
+    except (DomainError, ConfigurationError, BackendError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print("\n".join(out))

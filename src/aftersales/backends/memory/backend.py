@@ -117,6 +117,8 @@ class MemoryBackend:
     """
 
     name = "memory"
+    #: Optional conformance-kit capabilities (see :mod:`aftersales.testing.conformance`).
+    capabilities = frozenset({"delivered_log", "threads"})
 
     def __init__(self, *, installed_modules: Iterable[str] = ("base", "mail", "helpdesk")) -> None:
         self.store = MemoryStore(INDEXES)

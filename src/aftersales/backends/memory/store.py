@@ -108,16 +108,18 @@ class MemoryStore:
         rows = self.table(table)
         for name, keys_of in self._index_keys.get(table, {}).items():
             index = self._indexes[(table, name)]
-            if previous is not MISSING:
-                for value in keys_of(previous):
-                    bucket = index.get(value)
-                    if bucket is not None:
-                        bucket.pop(key, None)
-                        if not bucket:
-                            del index[value]
-            if record is not MISSING:
-                for value in keys_of(record):
-                    index.setdefault(value, {})[key] = None
+            old = set(keys_of(previous)) if previous is not MISSING else set()
+            new = list(keys_of(record)) if record is not MISSING else []
+            # A record that stays under an index value keeps its place there, so lookups
+            # stay in insertion order ("oldest first") when a record is updated.
+            for value in old.difference(new):
+                bucket = index.get(value)
+                if bucket is not None:
+                    bucket.pop(key, None)
+                    if not bucket:
+                        del index[value]
+            for value in new:
+                index.setdefault(value, {}).setdefault(key, None)
         if record is MISSING:
             rows.pop(key, None)
         else:

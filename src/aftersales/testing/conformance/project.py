@@ -1,0 +1,54 @@
+"""Contract of the project port: field-service projects and tasks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+import pytest
+
+from aftersales.errors import NotFound
+from aftersales.models import FieldServiceTask, TaskStage
+
+from ._kit import ContractBase, Kit
+
+__all__ = ["ProjectContract"]
+
+
+class ProjectContract(ContractBase):
+    """``aftersales_project_*``: the first field-service project is the default (ST-2)."""
+
+    def test_projects_in_a_stable_order(self, kit: Kit) -> None:
+        office = kit.world.project(name="Office", fsm=False, portal_visible=False)
+        field = kit.world.project(name="Field Service")
+        night = kit.world.project(name="Night shift")
+        assert kit.read(lambda h: list(h.list_projects())) == [office, field, night]
+        assert kit.read(lambda h: h.get_project(field.id)) == field
+        with pytest.raises(NotFound):
+            kit.read(lambda h: h.get_project("project-missing"))
+
+    def test_task_round_trip_and_update(self, kit: Kit) -> None:
+        field = kit.world.project(name="Field Service")
+        ana = kit.world.customer(name="Ana")
+        task = FieldServiceTask(
+            id="task-1",
+            project_id=field.id,
+            title="Install the dishwasher",
+            customer_id=ana.id,
+            created_at=kit.clock.now(),
+            description="Second floor",
+            ticket_id="ticket-1",
+            internal_notes="Bring the long hose",
+        )
+        kit.write(lambda h: h.save_task(task))
+        assert kit.read(lambda h: h.get_task(task.id)) == task
+        planned = attrs.evolve(
+            task,
+            stage=TaskStage.PLANNED,
+            planned_at=kit.clock.now() + timedelta(days=2),
+            assignee_id="tech-1",
+        )
+        kit.write(lambda h: h.save_task(planned))
+        assert kit.read(lambda h: h.get_task(task.id)) == planned
+        with pytest.raises(NotFound):
+            kit.read(lambda h: h.get_task("task-missing"))
