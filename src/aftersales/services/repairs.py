@@ -36,7 +36,6 @@ from aftersales.errors import (
 from aftersales.ids import new_id
 from aftersales.models import (
     Actor,
-    DocumentChanged,
     DocumentKind,
     Invoice,
     InvoiceKind,
@@ -692,7 +691,7 @@ class RepairService(ServiceBase):
                     uow, ticket, actor, DocumentKind.INVOICE, invoice.id, body, idempotency_key
                 )
             else:
-                self._note(uow, actor, None, DocumentKind.INVOICE, invoice.id, "created", body)
+                self._changed(uow, None, actor, DocumentKind.INVOICE, invoice.id, "created", body)
             self._state_changed(uow, actor, saved, idempotency_key)
             return RepairInvoiced(repair=saved, invoice=invoice)
 
@@ -725,11 +724,10 @@ class RepairService(ServiceBase):
             body = f"Repair deleted: {repair.reference}"
             if repair.ticket_id is not None:
                 self._hooks.remove_link(repair.ticket_id, DocumentKind.REPAIR, repair.id)
-                self._message(uow, repair.ticket_id, actor, body, DocumentKind.REPAIR, repair.id)
-            self._note(
+            self._changed(
                 uow,
-                actor,
                 repair.ticket_id,
+                actor,
                 DocumentKind.REPAIR,
                 repair.id,
                 "deleted",
@@ -1056,15 +1054,16 @@ class RepairService(ServiceBase):
         invoice = self._hooks.get_invoice(repair.invoice_id, lock=True)
         if invoice.state is InvoiceState.DRAFT:
             self._hooks.save_invoice(attrs.evolve(invoice, state=InvoiceState.CANCELLED))
-            self._note(
+            self._changed(
                 uow,
-                actor,
                 repair.ticket_id,
+                actor,
                 DocumentKind.INVOICE,
                 invoice.id,
                 "cancelled",
                 f"Draft invoice of repair {repair.reference} cancelled",
                 key,
+                on_trail=False,
             )
             return "; its draft invoice is cancelled"
         if invoice.state is InvoiceState.POSTED:
@@ -1112,38 +1111,16 @@ class RepairService(ServiceBase):
         body: str,
         key: str | None,
     ) -> None:
-        self._note(uow, actor, repair.ticket_id, DocumentKind.REPAIR, repair.id, change, body, key)
-
-    def _note(
-        self,
-        uow: UnitOfWork,
-        actor: Actor,
-        ticket_id: str | None,
-        kind: DocumentKind,
-        document_id: str,
-        change: str,
-        body: str,
-        key: str | None = None,
-    ) -> None:
-        """Audit and announce a change that does not go on the ticket's trail (RL-6)."""
-        self._audit(
+        self._changed(
             uow,
+            repair.ticket_id,
             actor,
-            f"{kind.value} {change}",
-            ticket_id=ticket_id,
-            documents=(document_id,),
-            key=key,
-            detail=body,
-        )
-        uow.record(
-            DocumentChanged(
-                at=uow.now,
-                actor_id=actor.user_id,
-                ticket_id=ticket_id,
-                kind=kind,
-                document_id=document_id,
-                change=change,
-            )
+            DocumentKind.REPAIR,
+            repair.id,
+            change,
+            body,
+            key,
+            on_trail=False,
         )
 
 
