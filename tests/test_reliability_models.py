@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from aftersales import AfterSales
+from aftersales import AfterSales, FrozenClock, hookimpl
 from aftersales.backends.memory import MemoryBackend
 from aftersales.models import InvoiceMethod, RepairState
 from aftersales.testing.reliability.contract import ModelContract
@@ -66,3 +66,20 @@ def test_the_models_hold_over_many_more_examples(
     app: AfterSales, backend: MemoryBackend, machine: type[CouponModel] | type[RepairModel]
 ) -> None:
     run_model(machine, Setting.create(app, backend), max_examples=150, steps=30)
+
+
+class MiscountingUses:
+    """A backend part that always reports a program as unused."""
+
+    @hookimpl
+    def aftersales_loyalty_count_uses(self, program_id: str) -> int:
+        return 0
+
+
+def test_the_coupon_model_catches_a_backend_that_miscounts_uses(
+    backend: MemoryBackend, clock: FrozenClock
+) -> None:
+    app = AfterSales(backend, clock=clock, plugins=[MiscountingUses()])
+    with pytest.raises((AssertionError, ExceptionGroup)):
+        run_model(CouponModel, Setting.create(app, backend), max_examples=20, shrink=False)
+    assert clock.now().isoformat() == "2026-11-28T09:00:00+00:00"  # the clock is put back

@@ -15,7 +15,7 @@ classes are not collected on their own (their names do not start with ``Test``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -170,14 +170,19 @@ class HostileInputContract(_Base):
 
 
 class ModelContract(_Base):
-    """Random sequences of calls against simple models of the rules."""
+    """Random sequences of calls against simple models of the rules.
+
+    ``model_runs`` (examples, steps) may be lowered by a backend whose calls are slow.
+    """
+
+    model_runs: ClassVar[dict[str, tuple[int, int]]] = MODEL_RUNS
 
     def test_cp4_cp9_cp10_coupons_follow_the_model(self, reliability: Setting) -> None:
-        examples, steps = MODEL_RUNS["coupons"]
+        examples, steps = self.model_runs["coupons"]
         run_model(CouponModel, reliability, max_examples=examples, steps=steps)
 
     def test_rp7_rp8_rp9_rp10_repairs_follow_the_model(self, reliability: Setting) -> None:
-        examples, steps = MODEL_RUNS["repairs"]
+        examples, steps = self.model_runs["repairs"]
         run_model(RepairModel, reliability, max_examples=examples, steps=steps)
 
 

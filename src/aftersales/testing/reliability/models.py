@@ -5,19 +5,21 @@ Refunds and returns have their models in the suite (``tests/test_refunds_propert
 repair life cycle (RP-7 … RP-10), written from the spec, not from the library's own tables.
 
 A machine works in a :class:`~aftersales.testing.reliability.setting.Setting` (one backend)
-and makes fresh records for each example, so examples never see each other's records.
-Every refused call must leave the store as it was (G-3). Run one with :func:`run_model`.
+and makes fresh records for each example, so examples never see each other's records; each
+example starts at the same moment (the clock is set back), so a failing example replays
+the same way while Hypothesis shrinks it. Every refused call must leave the store as it
+was (G-3). Run one with :func:`run_model`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
 import attrs
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -62,9 +64,18 @@ class _Model(RuleBasedStateMachine):
 
     setting: ClassVar[Setting]
 
+    start: ClassVar[datetime]
+
     def __init__(self) -> None:
         super().__init__()
         self.s = self.setting
+        self.clock.set(self.start)
+
+    @property
+    def clock(self) -> FrozenClock:
+        clock = self.s.app.clock
+        assert isinstance(clock, FrozenClock), "the models need a FrozenClock"
+        return clock
 
     def refused(self, error: type[Exception], call: Any, *, reason: str | None = None) -> None:
         before = self.s.snapshot()
@@ -206,9 +217,7 @@ class CouponModel(_Model):
 
     @rule(days=st.integers(min_value=1, max_value=7))
     def time_passes(self, days: int) -> None:
-        clock = self.s.app.clock
-        assert isinstance(clock, FrozenClock), "the models need a FrozenClock"
-        clock.advance(days=days)
+        self.clock.advance(days=days)
 
     @invariant()
     def uses_never_exceed_the_limit(self) -> None:
@@ -400,16 +409,28 @@ def run_model(
     *,
     max_examples: int = 25,
     steps: int = 20,
+    shrink: bool = True,
 ) -> None:
-    """Run ``machine`` (:class:`CouponModel` or :class:`RepairModel`) in ``setting``."""
-    bound = type(machine.__name__, (machine,), {"setting": setting})
-    run_state_machine_as_test(
-        bound,
-        settings=settings(
-            max_examples=max_examples,
-            stateful_step_count=steps,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-            database=None,
-        ),
-    )
+    """Run ``machine`` (:class:`CouponModel` or :class:`RepairModel`) in ``setting``.
+
+    ``shrink=False`` reports the first failing sequence as found, without minimising it.
+    """
+    phases = tuple(Phase) if shrink else tuple(p for p in Phase if p is not Phase.shrink)
+    start = setting.app.clock.now()
+    bound = type(machine.__name__, (machine,), {"setting": setting, "start": start})
+    try:
+        run_state_machine_as_test(
+            bound,
+            settings=settings(
+                max_examples=max_examples,
+                stateful_step_count=steps,
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+                database=None,
+                print_blob=False,
+                phases=phases,
+            ),
+        )
+    finally:
+        if isinstance(setting.app.clock, FrozenClock):
+            setting.app.clock.set(start)
