@@ -22,6 +22,7 @@ __all__ = [
     "aware",
     "bool_field",
     "check_aware",
+    "check_id",
     "check_text",
     "decimal",
     "enum_of",
@@ -98,14 +99,26 @@ def text(
     return validate
 
 
+def check_id(value: object, field: str) -> str:
+    """Return ``value`` when it can be an identifier, else raise :class:`InvalidInput`.
+
+    An id is 1-128 ASCII letters, digits or ``_.:/@-``, starting with a letter or digit:
+    every stored record's id is one, so anything else (a number, a blank or over-long
+    string, control characters, quotes) is refused before it reaches a backend (RL-4).
+
+    >>> check_id("ticket-7", "ticket_id")
+    'ticket-7'
+    """
+    if not isinstance(value, str) or _ID.fullmatch(value) is None:
+        raise InvalidInput(
+            field, value, "is not a valid id (1-128 letters, digits or _.:/@- , no spaces)"
+        )
+    return value
+
+
 def id_field(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """attrs validator for an identifier: short, printable, no spaces."""
-    if not isinstance(value, str) or not _ID.match(value):
-        raise InvalidInput(
-            _name(attribute),
-            value,
-            "is not a valid id (1-128 letters, digits or _.:/@- , no spaces)",
-        )
+    check_id(value, _name(attribute))
 
 
 def optional(validator: _Validator) -> _Validator:

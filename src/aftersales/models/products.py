@@ -17,7 +17,7 @@ from aftersales.models._fields import (
     text,
     to_tuple,
 )
-from aftersales.models.money import Money, quantize
+from aftersales.models.money import MAX_AMOUNT, Money, quantize
 
 __all__ = ["LineAmounts", "Product", "ProductKind", "Tax", "compute_line", "round_quantity"]
 
@@ -94,6 +94,8 @@ def round_quantity(quantity: object, digits: int, field: str = "quantity") -> De
     number = Decimal(quantity)
     if not number.is_finite():
         raise InvalidInput(field, quantity, "must be a finite number")
+    if abs(number) >= MAX_AMOUNT:
+        raise InvalidInput(field, quantity, f"must be smaller than {MAX_AMOUNT:,f} in magnitude")
     return quantize(number, digits)
 
 

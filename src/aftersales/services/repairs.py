@@ -8,7 +8,6 @@ quotation for the customer (RP-6). Everyone who may see a ticket may read its re
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -58,7 +57,7 @@ from aftersales.models import (
     Service,
     Ticket,
 )
-from aftersales.models._fields import MAX_TEXT, check_text
+from aftersales.models._fields import MAX_TEXT, check_id, check_text
 from aftersales.models.products import round_quantity
 from aftersales.runtime import Runtime
 from aftersales.services._base import ServiceBase
@@ -223,13 +222,9 @@ UNSET: Final = _Unset.UNSET
 
 # -- input cleaning (no hooks: types, lengths, enums) --------------------------------------------
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,127}$")
-
 
 def _id(value: object, field: str) -> str:
-    if not isinstance(value, str) or not _ID.match(value):
-        raise InvalidInput(field, value, "is not a valid id")
-    return value
+    return check_id(value, field)
 
 
 def _opt_id(value: object, field: str) -> str | None:
@@ -764,6 +759,7 @@ class RepairService(ServiceBase):
 
         def read(uow: UnitOfWork) -> RepairOrder:
             self._guard.ticket(actor, Action.READ_REPAIR, ticket_id)
+            _id(repair_id, "repair_id")
             linked = any(
                 link.kind is DocumentKind.REPAIR and link.document_id == repair_id
                 for link in self._hooks.list_links(ticket_id)
