@@ -32,6 +32,7 @@ from aftersales.models import (
     Coupon,
     CouponProgram,
     CouponUse,
+    DocumentKind,
     DocumentLink,
     EmailState,
     FieldServiceTask,
@@ -93,9 +94,11 @@ def _picking_order(picking: Picking) -> tuple[datetime, datetime]:
 
 
 def _newest(items: Iterable[T], owner: Callable[[T], str], key: Callable[[T], Any]) -> list[T]:
-    # The memory backend's order: by owner id, then insertion, then newest first (stable).
-    by_owner = sorted(items, key=owner)
-    return sorted(by_owner, key=key, reverse=True)
+    """Newest first by ``key``; ties in the memory backend's order: the later owner id
+    first, then the later-inserted record first. ``items`` come in insertion order."""
+    by_owner = sorted(items, key=owner)  # stable: insertion order within an owner
+    later_first = by_owner[::-1]
+    return sorted(later_first, key=key, reverse=True)
 
 
 class SqlBackend:
@@ -375,6 +378,22 @@ class SqlBackend:
         return link
 
     @hookimpl
+    def aftersales_helpdesk_remove_link(
+        self, ticket_id: str, kind: DocumentKind, document_id: str
+    ) -> DocumentLink | None:
+        where = sa.and_(
+            LINKS.c.ticket_id == ticket_id,
+            LINKS.c.kind == kind.value,
+            LINKS.c.document_id == document_id,
+        )
+        with self.db.connection() as conn:
+            row = conn.execute(self._select(LINKS, lock=True).where(where)).mappings().first()
+            if row is None:
+                return None
+            conn.execute(LINKS.delete().where(where))
+        return mapping.link(row)
+
+    @hookimpl
     def aftersales_helpdesk_list_links(self, ticket_id: str) -> list[DocumentLink]:
         return self._many(LINKS, LINKS.c.ticket_id == ticket_id, mapping.link)
 
@@ -591,8 +610,8 @@ class SqlBackend:
         return self._all(PROJECTS, mapping.project)
 
     @hookimpl
-    def aftersales_project_get_task(self, task_id: str) -> FieldServiceTask | None:
-        return self._one(TASKS, TASKS.c.id == task_id, mapping.task)
+    def aftersales_project_get_task(self, task_id: str, lock: bool) -> FieldServiceTask | None:
+        return self._one(TASKS, TASKS.c.id == task_id, mapping.task, lock)
 
     @hookimpl
     def aftersales_project_save_task(self, task: FieldServiceTask) -> FieldServiceTask:
