@@ -21,6 +21,7 @@ from ._kit import ContractBase, Kit, Reopen, run_threads
 from .accounting import AccountingContract
 from .capabilities import Capability, capabilities_of
 from .flows import (
+    AtomicityFlow,
     CouponFlow,
     FieldServiceFlow,
     PersistenceFlow,
@@ -44,6 +45,7 @@ from .transactions import TransactionContract
 
 __all__ = [
     "AccountingContract",
+    "AtomicityFlow",
     "BackendContract",
     "Capability",
     "ContractBase",

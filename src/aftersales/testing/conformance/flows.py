@@ -54,9 +54,11 @@ from aftersales.models import (
     PartAction,
     PartLine,
     PaymentState,
+    Picking,
     PickingState,
     Product,
     ProductKind,
+    RepairInvoiced,
     RepairState,
     Service,
     SubscriptionState,
@@ -64,13 +66,17 @@ from aftersales.models import (
     TicketMessage,
 )
 from aftersales.runtime import Config
+from aftersales.services.coupons import CouponInfo
+from aftersales.services.field_service import TaskView
 from aftersales.services.tickets import TicketAction, TicketView
+from aftersales.testing.faults import sweep_faults
 from aftersales.testing.scenario import AGENT, MANAGER, SYSTEM, Scenario, build_scenario
 
 from ._kit import ContractBase, Kit, run_threads
 from .capabilities import Capability
 
 __all__ = [
+    "AtomicityFlow",
     "CouponFlow",
     "FieldServiceFlow",
     "PersistenceFlow",
@@ -916,6 +922,121 @@ class PersistenceFlow(ScenarioFlow):
             again.coupons.redeem(coupon.code, actor=AGENT)
 
 
+class AtomicityFlow(ScenarioFlow):
+    """RL-1 on the backend under test: one mutating call of each service is made to fail at
+    its 1st, 2nd, … hook call (:func:`~aftersales.testing.sweep_faults`); every failed
+    attempt must leave the whole store as it was, and the last attempt succeeds."""
+
+    def test_rl1_a_full_and_reinvoice_refund_fails_cleanly_at_every_step(
+        self, kit: Kit, scenario: Scenario
+    ) -> None:
+        invoice = kit.world.invoice(
+            customer=scenario.customer, lines=[(scenario.blender, 2)], paid=Decimal("50.00")
+        )
+        report = sweep_faults(
+            kit.app,
+            kit.backend,
+            lambda: kit.app.refunds.reverse(
+                scenario.ticket.id,
+                invoice.id,
+                method=CreditMethod.FULL_AND_REINVOICE,
+                actor=AGENT,
+                idempotency_key="rl1-refund",
+            ),
+            name="refunds.reverse",
+        )
+        assert report.faults_injected >= 15
+        after = kit.read(lambda h: h.get_invoice(invoice.id))
+        assert (after.payment_state, after.residual) == (PaymentState.REVERSED, _eur("0.00"))
+        assert kit.read(lambda h: h.sequence_next("RINV/2026")) == 2
+
+    def test_rl1_coupon_generation_and_sending_fail_cleanly_at_every_step(
+        self, kit: Kit, scenario: Scenario
+    ) -> None:
+        coupons, ticket = kit.app.coupons, scenario.ticket
+        made: list[CouponInfo] = []
+        sweep_faults(
+            kit.app,
+            kit.backend,
+            lambda: made.append(coupons.generate(ticket.id, scenario.program.id, actor=AGENT)),
+            name="coupons.generate",
+        )
+        report = sweep_faults(
+            kit.app,
+            kit.backend,
+            lambda: coupons.send(ticket.id, made[-1].id, actor=AGENT),
+            name="coupons.send",
+        )
+        assert report.faults_injected >= 8
+        # The sweep's last attempt committed, then its delivery (after the commit) met the
+        # next fault: the email stays in the outbox as failed, and a retry sends it.
+        (failed,) = kit.app.outbox.emails(actor=SYSTEM)
+        assert (failed.state, failed.attempts) == (EmailState.FAILED, 1)
+        assert "InjectedFault" in failed.last_error
+        (retried,) = kit.app.outbox.retry(actor=SYSTEM)
+        assert (retried.id, retried.state, retried.attempts) == (failed.id, EmailState.SENT, 2)
+        assert kit.app.outbox.emails(pending_only=True, actor=SYSTEM) == ()
+        assert kit.app.tickets.view(ticket.id, actor=AGENT).counts.coupons == 1
+
+    def test_rl1_a_return_fails_cleanly_at_every_step(self, kit: Kit, scenario: Scenario) -> None:
+        returns, ticket, delivery = kit.app.returns, scenario.ticket, scenario.delivery
+        quantities = {delivery.moves[0].id: Decimal(2)}
+        made: list[Picking] = []
+        sweep_faults(
+            kit.app,
+            kit.backend,
+            lambda: made.append(returns.create(ticket.id, delivery.id, quantities, actor=AGENT)),
+            name="returns.create",
+        )
+        sweep_faults(
+            kit.app,
+            kit.backend,
+            lambda: returns.validate(made[-1].id, actor=AGENT),
+            name="returns.validate",
+        )
+        assert made[-1].reference == "WH/RET/00001"
+        assert kit.read(lambda h: h.get_picking(made[-1].id)).state is PickingState.DONE
+
+    def test_rl1_invoicing_a_repair_fails_cleanly_at_every_step(
+        self, kit: Kit, scenario: Scenario
+    ) -> None:
+        repairs = kit.app.repairs
+        repair = repairs.create(
+            scenario.ticket.id,
+            invoice_method=InvoiceMethod.BEFORE_REPAIR,
+            operations=[OperationLine(product_id=_labour(kit).id, quantity=Decimal(2))],
+            actor=AGENT,
+        )
+        repairs.confirm(repair.id, actor=AGENT)
+        done: list[RepairInvoiced] = []
+        report = sweep_faults(
+            kit.app,
+            kit.backend,
+            lambda: done.append(repairs.create_invoice(repair.id, actor=AGENT)),
+            name="repairs.create_invoice",
+        )
+        assert report.faults_injected >= 8
+        assert done[-1].repair.state is RepairState.READY
+        assert done[-1].invoice.total == _eur("72.60")
+
+    def test_rl1_a_task_fails_cleanly_at_every_step(self, kit: Kit, scenario: Scenario) -> None:
+        service = kit.app.field_service
+        made: list[TaskView] = []
+        sweep_faults(
+            kit.app,
+            kit.backend,
+            lambda: made.append(service.create_and_view_task(scenario.ticket.id, actor=AGENT)),
+            name="field_service.create_and_view_task",
+        )
+        sweep_faults(
+            kit.app,
+            kit.backend,
+            lambda: service.mark_done(made[-1].task.id, actor=AGENT),
+            name="field_service.mark_done",
+        )
+        assert kit.read(lambda h: h.get_task(made[-1].task.id)).stage is TaskStage.DONE
+
+
 class ServiceFlows(
     SettingsFlow,
     SubscriptionFlow,
@@ -926,5 +1047,6 @@ class ServiceFlows(
     RepairFlow,
     FieldServiceFlow,
     PersistenceFlow,
+    AtomicityFlow,
 ):
     """Every end-to-end flow."""
