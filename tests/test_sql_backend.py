@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from aftersales.backends.sql import SqlBackend, mapping
 from aftersales.backends.sql.backend import _PUTS
 from aftersales.backends.sql.engine import Database, normalize_url
 from aftersales.backends.sql.errors import translate
+from aftersales.backends.sql.schema import metadata
 from aftersales.errors import (
     BackendError,
     BackendUnavailable,
@@ -31,6 +32,7 @@ from aftersales.errors import (
     ConflictError,
     DatabaseLocked,
     DuplicateKey,
+    InvalidInput,
 )
 from aftersales.models import (
     AuditEntry,
@@ -53,7 +55,7 @@ from aftersales.models.helpdesk import DocumentLink
 from aftersales.plugins import load_backend
 from aftersales.testing import assert_unchanged
 from aftersales.testing.postgres import PostgresServer
-from aftersales.testing.scenario import AGENT, MANAGER
+from aftersales.testing.scenario import AGENT, MANAGER, SYSTEM
 
 START = "2026-11-28T09:00:00+00:00"
 
@@ -330,6 +332,33 @@ def test_rl5_a_missing_table_names_the_likely_cause(path: Path) -> None:
             backend.aftersales_helpdesk_list_teams()
     finally:
         backend.close()
+
+
+def test_rl5_a_stored_row_its_record_refuses_is_a_backend_error(
+    sqlite_backend: SqlBackend,
+) -> None:
+    """A row written by hand (or by code that validated less) that the record refuses is
+    reported as the store's fault, naming the table and the row — not as the caller's
+    InvalidInput."""
+    outbox = metadata.tables["outbox"]
+    with sqlite_backend.db.connection() as conn:
+        conn.execute(
+            outbox.insert().values(
+                id="mail-1",
+                recipients=["Ana <ana@example.com>"],
+                subject="Hi",
+                text_body="Hi",
+                html_body="<p>Hi</p>",
+                created_at=datetime(2026, 11, 28, tzinfo=UTC),
+                state="pending",
+                attempts=0,
+                last_error="",
+            )
+        )
+    app = AfterSales(sqlite_backend)
+    with pytest.raises(BackendError, match=r"row 'mail-1' of table 'outbox'.*recipients") as err:
+        app.outbox.emails(actor=SYSTEM)
+    assert isinstance(err.value.__cause__, InvalidInput)
 
 
 # -- exact values --------------------------------------------------------------------------
