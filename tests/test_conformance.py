@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -12,7 +10,7 @@ import pytest
 from aftersales.backends.memory import MemoryBackend
 from aftersales.backends.sql import SqlBackend
 from aftersales.backends.sql.schema import metadata
-from aftersales.testing.conformance import BackendContract
+from aftersales.testing.conformance import BackendContract, Reopen
 from aftersales.testing.postgres import PostgresServer
 
 
@@ -34,29 +32,29 @@ def empty(backend: SqlBackend) -> None:
         backend.aftersales_modules_install(module)
 
 
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file migrated once; each test works on a copy of it."""
-    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
-    SqlBackend(path).close()  # the last connection to close checkpoints the WAL
-    assert not path.with_name(path.name + "-wal").exists()
-    return path
-
-
 class TestMemoryBackend(BackendContract):
     @pytest.fixture
     def aftersales_backend(self) -> Any:
         return MemoryBackend()
 
 
+def reopen(backend: SqlBackend) -> SqlBackend:
+    """Close ``backend`` and open a new one on its database, as a restart does."""
+    url = backend.db.url
+    backend.close()
+    return SqlBackend(url)
+
+
 class TestSqliteBackend(BackendContract):
     @pytest.fixture
-    def aftersales_backend(self, tmp_path: Path, sqlite_template: Path) -> Iterator[SqlBackend]:
-        path = tmp_path / "aftersales.db"
-        shutil.copyfile(sqlite_template, path)
-        backend = SqlBackend(path)
+    def aftersales_backend(self, new_sqlite: Callable[[], str]) -> Iterator[SqlBackend]:
+        backend = SqlBackend(new_sqlite())
         yield backend
         backend.close()
+
+    @pytest.fixture
+    def aftersales_reopen(self) -> Reopen:
+        return reopen
 
 
 @pytest.mark.postgres
@@ -67,3 +65,7 @@ class TestPostgresBackend(BackendContract):
         empty(backend)
         yield backend
         backend.close()
+
+    @pytest.fixture
+    def aftersales_reopen(self) -> Reopen:
+        return reopen

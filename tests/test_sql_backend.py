@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,30 +24,38 @@ from aftersales.backends.sql import SqlBackend, mapping
 from aftersales.backends.sql.backend import _PUTS
 from aftersales.backends.sql.engine import Database, normalize_url
 from aftersales.backends.sql.errors import translate
+from aftersales.backends.sql.schema import metadata
 from aftersales.errors import (
     BackendError,
     BackendUnavailable,
     ConfigurationError,
     ConflictError,
+    DatabaseLocked,
     DuplicateKey,
+    InvalidInput,
 )
 from aftersales.models import (
     AuditEntry,
     Coupon,
-    DocumentKind,
     IdempotencyRecord,
     Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceState,
+    Money,
     OutgoingEmail,
     Picking,
     Service,
     Subscription,
+    SubscriptionState,
+    Tax,
     TicketMessage,
 )
 from aftersales.models.helpdesk import DocumentLink
 from aftersales.plugins import load_backend
-from aftersales.testing import assert_unchanged, build_scenario
+from aftersales.testing import assert_unchanged
 from aftersales.testing.postgres import PostgresServer
-from aftersales.testing.scenario import AGENT, MANAGER
+from aftersales.testing.scenario import AGENT, MANAGER, SYSTEM
 
 START = "2026-11-28T09:00:00+00:00"
 
@@ -326,7 +334,41 @@ def test_rl5_a_missing_table_names_the_likely_cause(path: Path) -> None:
         backend.close()
 
 
+def test_rl5_a_stored_row_its_record_refuses_is_a_backend_error(
+    sqlite_backend: SqlBackend,
+) -> None:
+    """A row written by hand (or by code that validated less) that the record refuses is
+    reported as the store's fault, naming the table and the row — not as the caller's
+    InvalidInput."""
+    outbox = metadata.tables["outbox"]
+    with sqlite_backend.db.connection() as conn:
+        conn.execute(
+            outbox.insert().values(
+                id="mail-1",
+                recipients=["Ana <ana@example.com>"],
+                subject="Hi",
+                text_body="Hi",
+                html_body="<p>Hi</p>",
+                created_at=datetime(2026, 11, 28, tzinfo=UTC),
+                state="pending",
+                attempts=0,
+                last_error="",
+            )
+        )
+    app = AfterSales(sqlite_backend)
+    with pytest.raises(BackendError, match=r"row 'mail-1' of table 'outbox'.*recipients") as err:
+        app.outbox.emails(actor=SYSTEM)
+    assert isinstance(err.value.__cause__, InvalidInput)
+
+
 # -- exact values --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sql_backend(url: str) -> Iterator[SqlBackend]:
+    backend = SqlBackend(url)
+    yield backend
+    backend.close()
 
 
 @settings(
@@ -336,15 +378,18 @@ def test_rl5_a_missing_table_names_the_likely_cause(path: Path) -> None:
 )
 @given(
     points=st.decimals(min_value=0, max_value=Decimal("1e12"), places=6, allow_nan=False),
+    amount=st.decimals(min_value=Decimal("0.01"), max_value=Decimal("1e9"), places=2),
     offset=st.integers(min_value=-14 * 60, max_value=14 * 60),
     micro=st.integers(min_value=0, max_value=999_999),
 )
 def test_decimals_and_times_read_back_exactly(
-    sqlite_backend: SqlBackend, points: Decimal, offset: int, micro: int
+    sql_backend: SqlBackend, points: Decimal, amount: Decimal, offset: int, micro: int
 ) -> None:
+    """Exact decimals (text on SQLite, NUMERIC on PostgreSQL) keep their value and scale;
+    times keep their instant, microseconds and UTC offset."""
     zone = timezone(timedelta(minutes=offset))
     created = datetime(2026, 11, 28, 9, 0, 0, micro, tzinfo=zone)
-    number = sqlite_backend.aftersales_sequence_next("coupon")
+    number = sql_backend.aftersales_sequence_next("coupon")
     coupon = Coupon(
         id=f"coupon-{number}",
         code=f"C{number}",
@@ -353,48 +398,68 @@ def test_decimals_and_times_read_back_exactly(
         points=points,
         created_at=created,
     )
-    sqlite_backend.aftersales_loyalty_create_coupon(coupon)
-    stored = sqlite_backend.aftersales_loyalty_get_coupon(coupon_id=coupon.id, lock=False)
+    sql_backend.aftersales_loyalty_create_coupon(coupon)
+    stored = sql_backend.aftersales_loyalty_get_coupon(coupon_id=coupon.id, lock=False)
     assert stored == coupon
     assert str(stored.points) == str(points)
     assert stored.created_at.isoformat() == created.isoformat()
+    line = InvoiceLine(
+        description="Part",
+        quantity=Decimal("1.5"),
+        unit_price=Money(amount=amount, currency="EUR"),
+        taxes=(Tax(name="21%", percent=Decimal("21")),),
+    )
+    invoice = Invoice(
+        id=f"inv-{number}",
+        kind=InvoiceKind.INVOICE,
+        customer_id="partner-1",
+        currency="EUR",
+        lines=(line,),
+        state=InvoiceState.POSTED,
+        created_at=created,
+        invoice_date=created.date(),
+    )
+    sql_backend.aftersales_accounting_save_invoice(invoice)
+    read = sql_backend.aftersales_accounting_get_invoice(invoice_id=invoice.id, lock=False)
+    assert read == invoice
+    assert str(read.residual.amount) == str(invoice.residual.amount)
+    assert str(read.lines[0].quantity) == "1.5"
 
 
 # -- persistence ---------------------------------------------------------------------------
 
 
-def test_data_survives_closing_and_reopening(url: str) -> None:
-    """Build the world, configure, add documents; close; a new application on the same
-    database shows the identical ticket view and store."""
+def test_the_trial_and_team_settings_survive_a_restart(url: str) -> None:
+    """Configure a team (a trial starts), close; a new application on the same database
+    sees the same settings, trial, audit trail and ticket view, and locks when the trial
+    ends. (Documents made by every service are checked by the conformance kit's
+    PersistenceFlow, on SQLite and PostgreSQL.)"""
     clock = FrozenClock(START)
     backend = SqlBackend(url)
-    scenario = build_scenario(backend.builder(clock), services=frozenset())
+    world = backend.builder(clock)
+    team = world.team(name="Support")
+    ticket = world.ticket(team=team, title="Broken", customer=world.customer(name="Ana"))
     app = AfterSales(backend, clock=clock)
-    app.settings.configure(
-        scenario.team.id, enable={Service.REFUNDS, Service.COUPONS}, actor=MANAGER
-    )
-    app.runtime.write(
-        lambda uow: app.hooks.add_link(
-            DocumentLink(
-                ticket_id=scenario.ticket.id,
-                kind=DocumentKind.INVOICE,
-                document_id=scenario.invoice.id,
-                created_at=uow.now,
-            )
-        )
-    )
-    view = app.tickets.view(scenario.ticket.id, actor=AGENT)
-    snapshot = backend.snapshot()
+    app.settings.configure(team.id, enable={Service.REFUNDS, Service.COUPONS}, actor=MANAGER)
     status = app.subscription.status(actor=MANAGER)
+    settings_before = app.settings.team_settings(team.id, actor=MANAGER)
+    audit = list(app.hooks.audit_list())
+    view = app.tickets.view(ticket.id, actor=AGENT)
+    snapshot = backend.snapshot()
     backend.close()
+    assert status.state is SubscriptionState.TRIAL
 
     reopened = SqlBackend(url)
     try:
         again = AfterSales(reopened, clock=clock)
-        assert again.tickets.view(scenario.ticket.id, actor=AGENT) == view
         assert reopened.snapshot() == snapshot
-        assert view.counts.invoices == 1
         assert again.subscription.status(actor=MANAGER) == status
+        assert again.settings.team_settings(team.id, actor=MANAGER) == settings_before
+        assert list(again.hooks.audit_list()) == audit
+        assert again.tickets.view(ticket.id, actor=AGENT) == view
+        clock.advance(days=15)
+        with pytest.raises(DatabaseLocked):
+            again.tickets.view(ticket.id, actor=AGENT)
     finally:
         reopened.close()
 

@@ -4,19 +4,32 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import attrs
 import pytest
 import sqlalchemy as sa
 
 from aftersales import AfterSales
-from aftersales.backends.sql import MIGRATIONS, SCHEMA_VERSION, SqlBackend, current_version
+from aftersales.backends.sql import MIGRATIONS, SCHEMA_VERSION, SqlBackend, current_version, mapping
 from aftersales.backends.sql.engine import Database
 from aftersales.backends.sql.migrations import upgrade
 from aftersales.backends.sql.schema import build_metadata, metadata
 from aftersales.errors import ConfigurationError
-from aftersales.models import EmailState, OutgoingEmail
+from aftersales.models import (
+    CreditMethod,
+    EmailState,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceState,
+    Money,
+    OutgoingEmail,
+    Tax,
+)
 from aftersales.testing.postgres import PostgresServer
 
 
@@ -74,10 +87,10 @@ def test_upgrade_from_an_empty_database(database: Database) -> None:
     assert set(sa.inspect(database.engine).get_table_names()) == set(metadata.tables)
 
 
-def test_upgrade_from_the_previous_version_keeps_the_data(url: str, database: Database) -> None:
-    assert upgrade(database, target=SCHEMA_VERSION - 1) == (0, SCHEMA_VERSION - 1)
+def test_upgrade_from_version_1_keeps_the_data(url: str, database: Database) -> None:
+    assert upgrade(database, target=1) == (0, 1)
     assert "outbox" not in sa.inspect(database.engine).get_table_names()
-    old = build_metadata(SCHEMA_VERSION - 1).tables
+    old = build_metadata(1).tables
     with database.connection() as conn:
         conn.execute(old["modules"].insert(), [{"name": "base"}, {"name": "helpdesk"}])
         conn.execute(
@@ -109,6 +122,72 @@ def test_upgrade_from_the_previous_version_keeps_the_data(url: str, database: Da
         ]
     finally:
         backend.close()
+
+
+def _credit_note(**changes: Any) -> Invoice:
+    """A draft credit note of 2 × 49.95 + 21 % scheduled for a later date (RF-6)."""
+    line = InvoiceLine(
+        description="Blender",
+        quantity=Decimal(2),
+        unit_price=Money.of("49.95", "EUR"),
+        taxes=(Tax(name="21%", percent=Decimal(21)),),
+        product_id="product-1",
+    )
+    note = Invoice(
+        id="cn-1",
+        kind=InvoiceKind.CREDIT_NOTE,
+        customer_id="partner-1",
+        currency="EUR",
+        lines=(line,),
+        state=InvoiceState.DRAFT,
+        created_at=datetime(2026, 11, 28, 9, tzinfo=UTC),
+        invoice_date=date(2026, 12, 5),
+        post_on=date(2026, 12, 5),
+        reversed_invoice_id="inv-1",
+        ticket_id="ticket-1",
+        reason="Ticket #7",
+    )
+    return attrs.evolve(note, **changes)
+
+
+def test_upgrade_from_version_2_keeps_credit_notes_and_adds_their_method(
+    url: str, database: Database
+) -> None:
+    """Version 3 adds ``invoices.credit_method``: credit notes stored by version 2 read
+    back unchanged with no method (they reconcile as PARTIAL, as version 2 did); new ones
+    keep theirs."""
+    assert upgrade(database, target=2) == (0, 2)
+    old = build_metadata(2).tables
+    assert "credit_method" not in old["invoices"].c
+    note = _credit_note()
+    row = {k: v for k, v in mapping.invoice_row(note).items() if k != "credit_method"}
+    with database.connection() as conn:
+        conn.execute(old["invoices"].insert().values(**row))
+        conn.execute(old["invoice_lines"].insert(), mapping.invoice_line_rows(note))
+    database.dispose()
+
+    backend = SqlBackend(url)
+    try:
+        assert _versions(backend.db)[-1] == (3, MIGRATIONS[2].description)
+        hooks = AfterSales(backend).hooks
+        assert hooks.get_invoice("cn-1") == note
+        assert note.credit_method is None
+        full = _credit_note(id="cn-2", credit_method=CreditMethod.FULL)
+        backend.aftersales_accounting_save_invoice(full)
+        assert hooks.get_invoice("cn-2") == full
+        assert [n.credit_method for n in hooks.list_credit_notes("inv-1")] == [
+            None,
+            CreditMethod.FULL,
+        ]
+    finally:
+        backend.close()
+
+
+def test_every_migration_step_is_one_version(url: str, database: Database) -> None:
+    """Stepping one version at a time passes through every version in order."""
+    for version in range(1, SCHEMA_VERSION + 1):
+        assert upgrade(database, target=version) == (version - 1, version)
+    assert [v for v, _ in _versions(database)] == list(range(1, SCHEMA_VERSION + 1))
 
 
 def test_a_migrated_database_has_exactly_the_current_schema(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from cattrs.errors import BaseValidationError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection
 
@@ -25,13 +26,14 @@ from aftersales.backends.sql.engine import Database
 from aftersales.backends.sql.migrations import current_version, upgrade
 from aftersales.backends.sql.schema import SCHEMA_VERSION, metadata
 from aftersales.clock import Clock
-from aftersales.errors import ConfigurationError, DuplicateKey
+from aftersales.errors import BackendError, ConfigurationError, DuplicateKey
 from aftersales.hookspecs import hookimpl
 from aftersales.models import (
     AuditEntry,
     Coupon,
     CouponProgram,
     CouponUse,
+    DocumentKind,
     DocumentLink,
     EmailState,
     FieldServiceTask,
@@ -92,10 +94,24 @@ def _picking_order(picking: Picking) -> tuple[datetime, datetime]:
     )
 
 
+def _loaded(table: sa.Table, row: sa.RowMapping, load: Callable[[sa.RowMapping], R]) -> R:
+    """``load(row)``; a stored row that its record refuses (written by hand, or by a version
+    that validated less) is a backend error naming the row, not the caller's bad input."""
+    try:
+        return load(row)
+    except (ValueError, TypeError, KeyError, BaseValidationError) as exc:
+        key = row.get("id", row.get("key", row.get("name")))
+        raise BackendError(
+            f"the row {key!r} of table {table.name!r} is not a valid record: {exc}"
+        ) from exc
+
+
 def _newest(items: Iterable[T], owner: Callable[[T], str], key: Callable[[T], Any]) -> list[T]:
-    # The memory backend's order: by owner id, then insertion, then newest first (stable).
-    by_owner = sorted(items, key=owner)
-    return sorted(by_owner, key=key, reverse=True)
+    """Newest first by ``key``; ties in the memory backend's order: the later owner id
+    first, then the later-inserted record first. ``items`` come in insertion order."""
+    by_owner = sorted(items, key=owner)  # stable: insertion order within an owner
+    later_first = by_owner[::-1]
+    return sorted(later_first, key=key, reverse=True)
 
 
 class SqlBackend:
@@ -231,7 +247,7 @@ class SqlBackend:
     ) -> R | None:
         with self.db.connection(writes=False) as conn:
             row = conn.execute(self._select(table, lock).where(where)).mappings().first()
-        return load(row) if row is not None else None
+        return _loaded(table, row, load) if row is not None else None
 
     def _many(
         self,
@@ -243,7 +259,7 @@ class SqlBackend:
         if where is not None:
             stmt = stmt.where(where)
         with self.db.connection(writes=False) as conn:
-            return [load(row) for row in conn.execute(stmt).mappings()]
+            return [_loaded(table, row, load) for row in conn.execute(stmt).mappings()]
 
     def _all(self, table: sa.Table, load: Callable[[sa.RowMapping], R]) -> list[R]:
         return self._many(table, None, load)
@@ -273,14 +289,20 @@ class SqlBackend:
         with self.db.connection(writes=False) as conn:
             rows = list(conn.execute(stmt).mappings())
             lines = self._children(conn, LINES, "invoice_id", [r["id"] for r in rows])
-        return [mapping.invoice(row, lines.get(row["id"], [])) for row in rows]
+        return [
+            _loaded(INVOICES, row, lambda r: mapping.invoice(r, lines.get(r["id"], [])))
+            for row in rows
+        ]
 
     def _pickings(self, where: sa.ColumnElement[bool], lock: bool = False) -> list[Picking]:
         stmt = self._select(PICKINGS, lock).where(where).order_by(PICKINGS.c.seq)
         with self.db.connection(writes=False) as conn:
             rows = list(conn.execute(stmt).mappings())
             moves = self._children(conn, MOVES, "picking_id", [r["id"] for r in rows])
-        return [mapping.picking(row, moves.get(row["id"], [])) for row in rows]
+        return [
+            _loaded(PICKINGS, row, lambda r: mapping.picking(r, moves.get(r["id"], [])))
+            for row in rows
+        ]
 
     def _save_with_children(
         self,
@@ -375,6 +397,22 @@ class SqlBackend:
         return link
 
     @hookimpl
+    def aftersales_helpdesk_remove_link(
+        self, ticket_id: str, kind: DocumentKind, document_id: str
+    ) -> DocumentLink | None:
+        where = sa.and_(
+            LINKS.c.ticket_id == ticket_id,
+            LINKS.c.kind == kind.value,
+            LINKS.c.document_id == document_id,
+        )
+        with self.db.connection() as conn:
+            row = conn.execute(self._select(LINKS, lock=True).where(where)).mappings().first()
+            if row is None:
+                return None
+            conn.execute(LINKS.delete().where(where))
+        return _loaded(LINKS, row, mapping.link)
+
+    @hookimpl
     def aftersales_helpdesk_list_links(self, ticket_id: str) -> list[DocumentLink]:
         return self._many(LINKS, LINKS.c.ticket_id == ticket_id, mapping.link)
 
@@ -454,7 +492,7 @@ class SqlBackend:
             if row is None:
                 return None
             conn.execute(MATCHES.delete().where(MATCHES.c.id == match_id))
-        return mapping.match(row)
+        return _loaded(MATCHES, row, mapping.match)
 
     @hookimpl
     def aftersales_sequence_next(self, code: str) -> int:
@@ -578,7 +616,7 @@ class SqlBackend:
             if row is None:
                 return None
             conn.execute(REPAIRS.delete().where(REPAIRS.c.id == repair_id))
-        return mapping.repair(row)
+        return _loaded(REPAIRS, row, mapping.repair)
 
     # -- project ---------------------------------------------------------------------------
 
@@ -591,8 +629,8 @@ class SqlBackend:
         return self._all(PROJECTS, mapping.project)
 
     @hookimpl
-    def aftersales_project_get_task(self, task_id: str) -> FieldServiceTask | None:
-        return self._one(TASKS, TASKS.c.id == task_id, mapping.task)
+    def aftersales_project_get_task(self, task_id: str, lock: bool) -> FieldServiceTask | None:
+        return self._one(TASKS, TASKS.c.id == task_id, mapping.task, lock)
 
     @hookimpl
     def aftersales_project_save_task(self, task: FieldServiceTask) -> FieldServiceTask:

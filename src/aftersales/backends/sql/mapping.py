@@ -8,7 +8,7 @@ Value lists stored as JSON go through :data:`aftersales.serialization.converter`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from aftersales.models import (
@@ -17,6 +17,7 @@ from aftersales.models import (
     CouponProgram,
     CouponRule,
     CouponUse,
+    CreditMethod,
     DocumentKind,
     DocumentLink,
     EmailState,
@@ -76,6 +77,10 @@ def _plain(value: object) -> Any:
 
 def _load(data: Any, kind: Any) -> Any:
     return converter.structure(data, kind)
+
+
+def _optional(kind: Callable[[Any], T], value: Any) -> T | None:
+    return None if value is None else kind(value)
 
 
 def _money(row: RowData, prefix: str) -> Money:
@@ -309,6 +314,7 @@ def invoice_row(i: Invoice) -> Row:
         "post_on": i.post_on,
         "sale_order_id": i.sale_order_id,
         "reversed_invoice_id": i.reversed_invoice_id,
+        "credit_method": i.credit_method.value if i.credit_method is not None else None,
         "ticket_id": i.ticket_id,
         "reference": i.reference,
         "reason": i.reason,
@@ -358,6 +364,7 @@ def invoice(row: RowData, lines: Sequence[RowData]) -> Invoice:
         post_on=row["post_on"],
         sale_order_id=row["sale_order_id"],
         reversed_invoice_id=row["reversed_invoice_id"],
+        credit_method=_optional(CreditMethod, row["credit_method"]),
         ticket_id=row["ticket_id"],
         reference=row["reference"],
         reason=row["reason"],

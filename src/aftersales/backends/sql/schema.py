@@ -28,7 +28,7 @@ from .types import Exact, JsonText, Moment
 __all__ = ["SCHEMA_VERSION", "build_metadata", "metadata"]
 
 #: The version of the schema this code reads and writes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _seq() -> sa.Column[int]:
@@ -428,6 +428,10 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
             _id(),
             sa.Column("email", JsonText, nullable=False),
         )
+
+    # -- version 3: the credit method a credit note was made with ---------------------------
+    if version >= 3:
+        md.tables["invoices"].append_column(_enum("credit_method", nullable=True))
     return md
 
 

@@ -17,10 +17,23 @@ part; names end in ``Contract`` or ``Flow(s)`` so pytest collects them only thro
 (see :class:`Capability`); tests that need an undeclared one are skipped with the reason.
 """
 
-from ._kit import ContractBase, Kit, run_threads
+from ._kit import ContractBase, Kit, Reopen, run_threads
 from .accounting import AccountingContract
 from .capabilities import Capability, capabilities_of
-from .flows import ServiceFlows, SettingsFlow, SubscriptionFlow, TicketViewFlow
+from .flows import (
+    AtomicityFlow,
+    CouponFlow,
+    FieldServiceFlow,
+    PersistenceFlow,
+    RefundFlow,
+    RepairFlow,
+    ReturnFlow,
+    ScenarioFlow,
+    ServiceFlows,
+    SettingsFlow,
+    SubscriptionFlow,
+    TicketViewFlow,
+)
 from .helpdesk import HelpdeskContract
 from .loyalty import LoyaltyContract
 from .mail import MailContract
@@ -32,17 +45,26 @@ from .transactions import TransactionContract
 
 __all__ = [
     "AccountingContract",
+    "AtomicityFlow",
     "BackendContract",
     "Capability",
     "ContractBase",
+    "CouponFlow",
+    "FieldServiceFlow",
     "HelpdeskContract",
     "Kit",
     "LoyaltyContract",
     "MailContract",
     "ModulesContract",
+    "PersistenceFlow",
     "PortContracts",
     "ProjectContract",
+    "RefundFlow",
+    "Reopen",
     "RepairContract",
+    "RepairFlow",
+    "ReturnFlow",
+    "ScenarioFlow",
     "ServiceFlows",
     "SettingsFlow",
     "StockContract",

@@ -13,14 +13,19 @@ from aftersales.app import AfterSales
 from aftersales.builder import Builder
 from aftersales.clock import FrozenClock
 from aftersales.hooks import Hooks
+from aftersales.runtime import Config
 from aftersales.testing.snapshots import assert_unchanged
 from aftersales.unit_of_work import UnitOfWork
 
 from .capabilities import Capability, capabilities_of
 
-__all__ = ["ContractBase", "Kit", "run_threads"]
+__all__ = ["ContractBase", "Kit", "Reopen", "run_threads"]
 
 R = TypeVar("R")
+
+#: Closes the backend it is given and opens a new one on the same store (see
+#: :meth:`ContractBase.aftersales_reopen`).
+Reopen = Callable[[Any], Any]
 
 
 class Kit:
@@ -30,12 +35,47 @@ class Kit:
     service call does; :meth:`write` and :meth:`read` run a function in one.
     """
 
-    def __init__(self, backend: Any, clock: FrozenClock) -> None:
+    def __init__(self, backend: Any, clock: FrozenClock, reopen: Reopen | None = None) -> None:
         self.backend = backend
         self.clock = clock
         self.app = AfterSales(backend, clock=clock)
         self.hooks: Hooks = self.app.hooks
         self.world: Builder = backend.builder(clock)
+        self._reopen = reopen
+        self._opened: list[Any] = []
+
+    def application(self, config: Config | None = None) -> AfterSales:
+        """Another application over the same backend and clock, e.g. with a ``config``."""
+        return AfterSales(self.backend, clock=self.clock, config=config)
+
+    def reopen(self) -> AfterSales:
+        """Close the backend, open a new one on the same store, and point ``backend``,
+        ``app``, ``hooks`` and ``world`` at it: what a restart of the helpdesk does.
+
+        Needs the ``persistent`` capability and the ``aftersales_reopen`` fixture.
+        """
+        self.require(Capability.PERSISTENT)
+        if self._reopen is None:
+            raise AssertionError(
+                f"backend {type(self.backend).__name__} declares the capability "
+                f"{Capability.PERSISTENT.value!r} but the test class does not override the "
+                "aftersales_reopen fixture (a function that closes the backend it is given "
+                "and returns a new one on the same store)"
+            )
+        self.backend = self._reopen(self.backend)
+        self._opened.append(self.backend)
+        self.app = AfterSales(self.backend, clock=self.clock)
+        self.hooks = self.app.hooks
+        self.world = self.backend.builder(self.clock)
+        return self.app
+
+    def close(self) -> None:
+        """Close the backends :meth:`reopen` opened (the fixture closes the first one)."""
+        for backend in self._opened:
+            close = getattr(backend, "close", None)
+            if callable(close):
+                close()
+        self._opened.clear()
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -104,9 +144,33 @@ class ContractBase:
     """Base of every contract mixin: provides the ``kit`` fixture.
 
     A backend author subclasses the contracts in a ``Test…`` class and overrides the
-    ``aftersales_backend`` fixture to return a fresh, empty backend.
+    ``aftersales_backend`` fixture to return a fresh, empty backend; a backend that
+    declares the ``persistent`` capability also overrides ``aftersales_reopen``.
     """
 
     @pytest.fixture
-    def kit(self, aftersales_backend: Any, aftersales_clock: FrozenClock) -> Kit:
-        return Kit(aftersales_backend, aftersales_clock)
+    def aftersales_reopen(self) -> Reopen | None:
+        """A function that closes the backend it is given and returns a new backend on the
+        same store (what a restart does); ``None`` for a backend without persistence.
+
+        >>> # @pytest.fixture
+        >>> # def aftersales_reopen(self, url):
+        >>> #     def reopen(backend):
+        >>> #         backend.close()
+        >>> #         return MyBackend(url)
+        >>> #     return reopen
+        """
+        return None
+
+    @pytest.fixture
+    def kit(
+        self,
+        aftersales_backend: Any,
+        aftersales_clock: FrozenClock,
+        aftersales_reopen: Reopen | None,
+    ) -> Iterator[Kit]:
+        kit = Kit(aftersales_backend, aftersales_clock, aftersales_reopen)
+        try:
+            yield kit
+        finally:
+            kit.close()

@@ -10,6 +10,7 @@ import pytest
 
 from aftersales.errors import NotFound
 from aftersales.models import (
+    CreditMethod,
     Invoice,
     InvoiceKind,
     InvoiceLine,
@@ -137,6 +138,33 @@ class AccountingContract(ContractBase):
         ]
         assert ids(kind=InvoiceKind.CREDIT_NOTE) == [note.id]
         assert kit.read(lambda h: list(h.find_invoices(InvoiceQuery(customer_ids=set())))) == []
+
+    def test_equally_new_invoices_come_later_stored_first(self, kit: Kit) -> None:
+        """Ties on date and creation time: the invoice stored last comes first."""
+        ana = kit.world.customer(name="Ana")
+        blender = kit.world.product(name="Blender", price=Decimal("49.95"))
+        made = [kit.world.invoice(customer=ana, lines=[(blender, n)]) for n in (1, 2, 3)]
+        query = InvoiceQuery(customer_ids={ana.id})
+        found = kit.read(lambda h: [i.id for i in h.find_invoices(query)])
+        assert found == [i.id for i in reversed(made)]
+
+    def test_a_credit_note_keeps_its_credit_method(self, kit: Kit) -> None:
+        """RF-4, RF-6: a FULL credit note kept in draft still posts as FULL later."""
+        ana = kit.world.customer(name="Ana")
+        blender = kit.world.product(name="Blender", price=Decimal("49.95"))
+        invoice = kit.world.invoice(customer=ana, lines=[(blender, 2)])
+        notes = [
+            attrs.evolve(_credit_note(kit, invoice, n, posted=False), credit_method=method)
+            for n, method in enumerate(CreditMethod, start=1)
+        ]
+
+        def save(h: object) -> None:
+            for note in notes:
+                kit.hooks.save_invoice(note)
+
+        kit.write(save)
+        assert kit.read(lambda h: list(h.list_credit_notes(invoice.id))) == notes
+        assert [n.credit_method for n in notes] == list(CreditMethod)
 
     def test_credit_notes_of_an_invoice(self, kit: Kit) -> None:
         ana = kit.world.customer(name="Ana")

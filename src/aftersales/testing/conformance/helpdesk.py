@@ -93,6 +93,13 @@ class HelpdeskContract(ContractBase):
         assert found == [third.id, second.id, first.id]
         assert kit.read(lambda h: list(h.find_tickets(frozenset()))) == []
 
+    def test_equally_new_tickets_come_later_stored_first(self, kit: Kit) -> None:
+        ana = kit.world.customer(name="Ana")
+        team = kit.world.team(name="Support")
+        made = [kit.world.ticket(team=team, title=f"T{n}", customer=ana) for n in (1, 2, 3)]
+        found = kit.read(lambda h: [t.id for t in h.find_tickets(frozenset({ana.id}))])
+        assert found == [t.id for t in reversed(made)]
+
     def test_partners_and_contacts_of_a_commercial_entity(self, kit: Kit) -> None:
         company = kit.world.company(name="Pérez Hogar S.L.", email="compras@perez.example")
         ana = kit.world.customer(name="Ana", company=company, delivery_address=True)
@@ -156,6 +163,36 @@ class HelpdeskContract(ContractBase):
         kit.write(lambda h: h.add_link(links[0]))
         assert kit.read(lambda h: list(h.list_links(ticket.id))) == links
         assert kit.read(lambda h: list(h.list_links("ticket-none"))) == []
+
+    def test_removing_a_link_unlinks_only_that_document(self, kit: Kit) -> None:
+        """RP-10, AC-6: a deleted document is unlinked; relinking puts it last."""
+        team = kit.world.team(name="Support")
+        ticket = kit.world.ticket(team=team, title="T")
+        now = kit.clock.now()
+        links = [
+            DocumentLink(ticket_id=ticket.id, kind=kind, document_id=doc, created_at=now)
+            for kind, doc in (
+                (DocumentKind.REPAIR, "ro-1"),
+                (DocumentKind.REPAIR, "ro-2"),
+                (DocumentKind.TASK, "ro-1"),
+            )
+        ]
+
+        def add_all(h: object) -> None:
+            for link in links:
+                kit.hooks.add_link(link)
+
+        kit.write(add_all)
+        removed = kit.write(lambda h: h.remove_link(ticket.id, DocumentKind.REPAIR, "ro-1"))
+        assert removed == links[0]
+        assert kit.read(lambda h: list(h.list_links(ticket.id))) == links[1:]
+        with kit.unchanged():
+            assert (
+                kit.write(lambda h: h.remove_link(ticket.id, DocumentKind.REPAIR, "ro-1")) is None
+            )
+            assert kit.write(lambda h: h.remove_link("ticket-none", DocumentKind.TASK, "x")) is None
+        kit.write(lambda h: h.add_link(links[0]))
+        assert kit.read(lambda h: list(h.list_links(ticket.id))) == [*links[1:], links[0]]
 
     def test_trail_is_oldest_first_per_ticket(self, kit: Kit) -> None:
         team = kit.world.team(name="Support")

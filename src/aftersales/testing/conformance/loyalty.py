@@ -58,7 +58,11 @@ class LoyaltyContract(ContractBase):
                     minimum_amount=Money(amount=Decimal("50.00"), currency="EUR"),
                     amount_tax_included=False,
                     product_ids=frozenset({kettle.id}),
-                )
+                ),
+                CouponRule(
+                    minimum_quantity=Decimal("0.5"),
+                    categories=frozenset({"Small appliances", "Kitchen / Kettles"}),
+                ),
             ],
             date_to=date(2027, 6, 30),
             max_usage=100,

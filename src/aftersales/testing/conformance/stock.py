@@ -96,6 +96,15 @@ class StockContract(ContractBase):
         assert kit.read(lambda h: list(h.list_returns(delivery.id))) == returns
         assert kit.read(lambda h: list(h.list_returns("pick-none"))) == []
 
+    def test_equally_new_pickings_come_later_stored_first(self, kit: Kit) -> None:
+        ana = kit.world.customer(name="Ana")
+        blender = kit.world.product(name="Blender", price=Decimal("49.95"))
+        made = [kit.world.delivery(customer=ana, lines=[(blender, n)]) for n in (1, 2, 3)]
+        query = PickingQuery(partner_ids={ana.id})
+        assert kit.read(lambda h: [p.id for p in h.find_pickings(query)]) == [
+            p.id for p in reversed(made)
+        ]
+
     def test_find_pickings_filters_and_orders_newest_first(self, kit: Kit) -> None:
         company = kit.world.company(name="Pérez")
         ana = kit.world.customer(name="Ana", company=company)
