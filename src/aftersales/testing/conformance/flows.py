@@ -69,7 +69,7 @@ from aftersales.runtime import Config
 from aftersales.services.coupons import CouponInfo
 from aftersales.services.field_service import TaskView
 from aftersales.services.tickets import TicketAction, TicketView
-from aftersales.testing.faults import sweep_faults
+from aftersales.testing.faults import FaultInjector, sweep_faults
 from aftersales.testing.scenario import AGENT, MANAGER, SYSTEM, Scenario, build_scenario
 
 from ._kit import ContractBase, Kit, run_threads
@@ -968,10 +968,13 @@ class AtomicityFlow(ScenarioFlow):
             name="coupons.send",
         )
         assert report.faults_injected >= 8
-        # The sweep's last attempt committed, then its delivery (after the commit) met the
-        # next fault: the email stays in the outbox as failed, and a retry sends it.
-        (failed,) = kit.app.outbox.emails(actor=SYSTEM)
-        assert (failed.state, failed.attempts) == (EmailState.FAILED, 1)
+        (sent,) = kit.app.outbox.emails(actor=SYSTEM)
+        assert (sent.state, sent.attempts) == (EmailState.SENT, 1)
+        # A delivery that fails after the commit keeps the email as failed; a retry sends it.
+        with FaultInjector(kit.app).armed(fail_at=1, after_commit=True):
+            again = coupons.send(ticket.id, made[-1].id, actor=AGENT)
+        (failed,) = kit.app.outbox.emails(pending_only=True, actor=SYSTEM)
+        assert (failed.id, failed.state, failed.attempts) == (again.email_id, EmailState.FAILED, 1)
         assert "InjectedFault" in failed.last_error
         (retried,) = kit.app.outbox.retry(actor=SYSTEM)
         assert (retried.id, retried.state, retried.attempts) == (failed.id, EmailState.SENT, 2)
