@@ -94,8 +94,16 @@ def _records(*modules: Any) -> tuple[type[Any], ...]:
 
 #: Every public record: the models and what the services return.
 RECORDS: tuple[type[Any], ...] = _records(
-    models, services.refunds, services.coupons, services.discounts, services.returns,
-    services.repairs, services.field_service, services.tickets, settings_module, quotation,
+    models,
+    services.refunds,
+    services.coupons,
+    services.discounts,
+    services.returns,
+    services.repairs,
+    services.field_service,
+    services.tickets,
+    settings_module,
+    quotation,
 )
 
 

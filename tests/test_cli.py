@@ -108,3 +108,21 @@ def test_db_upgrade_and_version(tmp_path: Path) -> None:
     code, text = run("db", "version", url)
     assert code == 0
     assert f"schema version {first['version']} (current)" in text
+
+
+def test_ticket_show_finds_a_ticket_by_its_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run("demo")[0] == 0
+    code, text = run("ticket", "show", "#1", "--db", DEMO_DATABASE, "--json")
+    assert code == 0
+    assert json.loads(text)["ticket"]["ref"] == "1"
+    result = subprocess.run(
+        [sys.executable, "-m", "aftersales", "ticket", "show", "#999", "--db", DEMO_DATABASE],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "error: ticket '#999' does not exist" in result.stderr

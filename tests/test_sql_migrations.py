@@ -29,6 +29,7 @@ from aftersales.models import (
     Money,
     OutgoingEmail,
     Tax,
+    Ticket,
 )
 from aftersales.testing.postgres import PostgresServer
 
@@ -168,7 +169,7 @@ def test_upgrade_from_version_2_keeps_credit_notes_and_adds_their_method(
 
     backend = SqlBackend(url)
     try:
-        assert _versions(backend.db)[-1] == (3, MIGRATIONS[2].description)
+        assert _versions(backend.db)[2] == (3, MIGRATIONS[2].description)
         hooks = AfterSales(backend).hooks
         assert hooks.get_invoice("cn-1") == note
         assert note.credit_method is None
@@ -264,3 +265,26 @@ def test_the_command_line_upgrades_and_reports(
     assert "(already current)" in capsys.readouterr().out
     assert main(["db", "version", "mysql://x@y/z"]) == 1
     assert "unsupported database" in capsys.readouterr().err
+
+
+def test_upgrade_from_version_3_indexes_ticket_numbers(url: str, database: Database) -> None:
+    """Version 4 adds an index on ``tickets.ref``; tickets stored before are found by number."""
+    assert upgrade(database, target=3) == (0, 3)
+    ticket = Ticket(
+        id="ticket-7",
+        ref="7",
+        title="Blender broken",
+        team_id="team-1",
+        created_at=datetime(2026, 11, 28, 9, tzinfo=UTC),
+    )
+    with database.connection() as conn:
+        conn.execute(
+            build_metadata(3).tables["tickets"].insert().values(**mapping.ticket_row(ticket))
+        )
+    database.dispose()
+    backend = SqlBackend(url)
+    try:
+        assert _versions(backend.db)[-1] == (4, MIGRATIONS[3].description)
+        assert AfterSales(backend).hooks.find_ticket("7") == ticket
+    finally:
+        backend.close()

@@ -87,7 +87,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
     if not args.memory:
         out.write(
             f"\nThe data stays in {args.db}; show the ticket again with:\n"
-            f"  aftersales ticket show {sc.ticket.id} --db {args.db}\n"
+            f"  aftersales ticket show {sc.ticket.ref} --db {args.db}\n"
         )
 
 
@@ -96,7 +96,11 @@ def cmd_ticket_show(args: argparse.Namespace, out: TextIO) -> None:
     backend = _backend(args)
     try:
         app = AfterSales(backend, clock=SystemClock())
-        view = app.tickets.view(args.ticket, actor=_actor(args))
+        actor = _actor(args)
+        ticket_id = args.ticket
+        if ticket_id.startswith("#") or ticket_id.isdigit():
+            ticket_id = app.tickets.find(ticket_id, actor=actor).id
+        view = app.tickets.view(ticket_id, actor=actor)
     finally:
         close = getattr(backend, "close", None)
         if close is not None:
@@ -214,7 +218,7 @@ def _parser() -> argparse.ArgumentParser:
     ticket = commands.add_parser("ticket", help="read a ticket")
     ticket_commands = ticket.add_subparsers(dest="ticket_command", required=True, metavar="ACTION")
     show = ticket_commands.add_parser("show", help="the ticket view: actions, documents, trail")
-    show.add_argument("ticket", metavar="TICKET_ID")
+    show.add_argument("ticket", metavar="TICKET", help="the ticket's number (#12 or 12) or id")
     database_options(show, memory=False)
     actor_options(show)
     show.add_argument("--json", action="store_true", help="print JSON")

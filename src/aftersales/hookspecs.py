@@ -136,6 +136,11 @@ def aftersales_helpdesk_get_ticket(ticket_id: str) -> Ticket | None:
 
 
 @hookspec(firstresult=True)
+def aftersales_helpdesk_find_ticket(ref: str) -> Ticket | None:
+    """Return the ticket whose number (``Ticket.ref``, shown as ``#<ref>``) is ``ref``."""
+
+
+@hookspec(firstresult=True)
 def aftersales_helpdesk_find_tickets(customer_ids: frozenset[str]) -> Sequence[Ticket] | None:
     """Return the tickets whose customer is one of ``customer_ids``, newest first.
 

@@ -35,6 +35,7 @@ _CORE = (
     "aftersales_helpdesk_list_teams",
     "aftersales_helpdesk_save_team",
     "aftersales_helpdesk_get_ticket",
+    "aftersales_helpdesk_find_ticket",
     "aftersales_helpdesk_find_tickets",
     "aftersales_helpdesk_get_partner",
     "aftersales_helpdesk_list_contacts",

@@ -55,7 +55,7 @@ def _one(value: str | None) -> tuple[str, ...]:
 #: Secondary indexes: every lookup the services make is by key, never a scan.
 INDEXES: dict[str, dict[str, Callable[[Any], Iterable[object]]]] = {
     "partners": {"entity": lambda p: (p.commercial_entity_id,)},
-    "tickets": {"customer": lambda t: _one(t.customer_id)},
+    "tickets": {"customer": lambda t: _one(t.customer_id), "ref": lambda t: (t.ref,)},
     "invoices": {
         "customer": lambda i: (i.customer_id,),
         "reversed": lambda i: _one(i.reversed_invoice_id),
@@ -190,6 +190,11 @@ class MemoryBackend:
     def aftersales_helpdesk_get_ticket(self, ticket_id: str) -> Ticket | None:
         ticket: Ticket | None = self._get("tickets", ticket_id)
         return ticket
+
+    @hookimpl
+    def aftersales_helpdesk_find_ticket(self, ref: str) -> Ticket | None:
+        found: list[Ticket] = self.store.by_index("tickets", "ref", ref)
+        return found[0] if found else None
 
     @hookimpl
     def aftersales_helpdesk_find_tickets(self, customer_ids: frozenset[str]) -> list[Ticket]:

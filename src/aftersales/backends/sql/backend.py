@@ -367,6 +367,10 @@ class SqlBackend:
         return self._one(TICKETS, TICKETS.c.id == ticket_id, mapping.ticket)
 
     @hookimpl
+    def aftersales_helpdesk_find_ticket(self, ref: str) -> Ticket | None:
+        return self._one(TICKETS, TICKETS.c.ref == ref, mapping.ticket)
+
+    @hookimpl
     def aftersales_helpdesk_find_tickets(self, customer_ids: frozenset[str]) -> list[Ticket]:
         found = self._many(TICKETS, TICKETS.c.customer_id.in_(sorted(customer_ids)), mapping.ticket)
         return _newest(found, lambda t: t.customer_id or "", lambda t: (t.created_at,))

@@ -28,7 +28,7 @@ from .types import Exact, JsonText, Moment
 __all__ = ["SCHEMA_VERSION", "build_metadata", "metadata"]
 
 #: The version of the schema this code reads and writes.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _seq() -> sa.Column[int]:
@@ -432,6 +432,10 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
     # -- version 3: the credit method a credit note was made with ---------------------------
     if version >= 3:
         md.tables["invoices"].append_column(_enum("credit_method", nullable=True))
+
+    # -- version 4: tickets are found by their number -----------------------------------------
+    if version >= 4:
+        sa.Index("ix_tickets_ref", md.tables["tickets"].c.ref)
     return md
 
 

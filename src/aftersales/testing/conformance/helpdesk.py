@@ -78,6 +78,15 @@ class HelpdeskContract(ContractBase):
         bare = kit.world.ticket(team=team, title="No customer")
         assert kit.read(lambda h: h.get_ticket(bare.id)) == bare
 
+    def test_find_a_ticket_by_its_number(self, kit: Kit) -> None:
+        team = kit.world.team(name="Support")
+        first = kit.world.ticket(team=team, title="First")
+        second = kit.world.ticket(team=team, title="Second")
+        assert first.ref != second.ref
+        assert kit.read(lambda h: h.find_ticket(second.ref)) == second
+        with pytest.raises(NotFound, match="#404404"):
+            kit.read(lambda h: h.find_ticket("404404"))
+
     def test_find_tickets_of_customers_newest_first(self, kit: Kit) -> None:
         ana = kit.world.customer(name="Ana")
         luis = kit.world.customer(name="Luis")

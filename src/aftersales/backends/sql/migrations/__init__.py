@@ -23,7 +23,12 @@ from sqlalchemy.engine import Connection
 
 from aftersales.backends.sql.engine import Database
 from aftersales.backends.sql.errors import translated
-from aftersales.backends.sql.migrations import v0001_initial, v0002_mail, v0003_credit_method
+from aftersales.backends.sql.migrations import (
+    v0001_initial,
+    v0002_mail,
+    v0003_credit_method,
+    v0004_ticket_ref,
+)
 from aftersales.backends.sql.schema import SCHEMA_VERSION, build_metadata
 from aftersales.errors import ConfigurationError
 
@@ -48,7 +53,7 @@ class Migration:
 
 #: Every migration, oldest first; the last one's version is the schema version.
 MIGRATIONS: tuple[Migration, ...] = tuple(
-    Migration.of(m) for m in (v0001_initial, v0002_mail, v0003_credit_method)
+    Migration.of(m) for m in (v0001_initial, v0002_mail, v0003_credit_method, v0004_ticket_ref)
 )
 
 assert [m.version for m in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1))
