@@ -782,6 +782,17 @@ CALLS: tuple[PublicCall, ...] = (
         params={"reference": a_text(max_length=128)},
     ),
     PublicCall(
+        name="tickets.find",
+        actor="helpdesk",
+        args=lambda s, t: {"ref": t.ticket.ref},
+        params={
+            "ref": lambda: [
+                *a_text(max_length=65)(),
+                _bad("unknown number", "#404404", NotFound),
+            ]
+        },
+    ),
+    PublicCall(
         name="tickets.view",
         actor="helpdesk",
         args=lambda s, t: {"ticket_id": t.ticket.id},
