@@ -163,7 +163,8 @@ class PluginManager(pluggy.PluginManager):
         wanted = frozenset(services)
         gaps = self.missing(["core", *(s.value for s in Service if s in wanted)])
         if gaps:
-            raise MissingHookImplementation(gaps)
+            names = [getattr(p, "name", None) or _plugin_name(p) for p in self.get_plugins()]
+            raise MissingHookImplementation(gaps, sorted(names))
 
 
 def _plugin_name(plugin: object) -> str:
