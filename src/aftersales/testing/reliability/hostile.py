@@ -114,6 +114,7 @@ class Targets:
     other_task_id: str
     other_partner_id: str
     closed_ticket_id: str
+    closed_ticket_ref: str
     closed_team_id: str
     off_ticket_id: str
     plain_project_id: str
@@ -212,6 +213,7 @@ def prepare_targets(s: Setting) -> Targets:
         other_task_id=other_task.id,
         other_partner_id=other.id,
         closed_ticket_id=closed_ticket.id,
+        closed_ticket_ref=closed_ticket.ref,
         closed_team_id=closed_team.id,
         off_ticket_id=off_ticket.id,
         plain_project_id=plain_project.id,
@@ -780,6 +782,21 @@ CALLS: tuple[PublicCall, ...] = (
         actor="system",
         args=lambda s, t: {"reference": "SUB-0001"},
         params={"reference": a_text(max_length=128)},
+    ),
+    PublicCall(
+        name="tickets.find",
+        actor="helpdesk",
+        args=lambda s, t: {"ref": f"#{t.ticket.ref}"},
+        params={
+            "ref": lambda: [
+                *a_text(max_length=65)(),
+                _bad("a bare #", "#"),
+                _bad("an unknown number", "#999999", NotFound),
+                _bad(
+                    "a ticket of a members-only team", lambda t: t.closed_ticket_ref, AccessDenied
+                ),
+            ]
+        },
     ),
     PublicCall(
         name="tickets.view",
