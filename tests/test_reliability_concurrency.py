@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pickle
 from decimal import Decimal
+from typing import cast
 
+import attrs
 import pytest
 
 from aftersales import AfterSales, Config, FrozenClock
@@ -19,9 +21,11 @@ from aftersales.errors import (
     NotFound,
     QuantityExceeded,
 )
+from aftersales.testing.conformance.processes import WorkerPool
 from aftersales.testing.reliability.concurrency import (
     Outcomes,
     check_bounded_retries,
+    processes,
     race_named,
     threads,
 )
@@ -92,3 +96,13 @@ def test_rl3_refusals_cross_a_process_boundary(error: AfterSalesError) -> None:
     assert type(again) is type(error)
     assert str(again) == str(error)
     assert vars(again) == vars(error)
+
+
+def test_the_process_runner_runs_only_the_races_of_the_table(
+    app: AfterSales, backend: MemoryBackend
+) -> None:
+    """Processes look races up by name; a race of another table fails in the parent."""
+    other = attrs.evolve(race_named("repair orders from one sequence"), name="my own race")
+    runner = processes(cast(WorkerPool, None), MemoryBackend, "2026-11-28T09:00:00+00:00")
+    with pytest.raises(KeyError, match="no race 'my own race'"):
+        runner(other, "ticket-1", 4)
