@@ -136,3 +136,12 @@ def test_rp12_a_repair_id_of_the_wrong_type_is_bad_input(setting: Setting) -> No
         setting.app.repairs.repair(ticket.id, 42, actor=setting.agent)  # type: ignore[arg-type]
     with pytest.raises(NotFound, match="repair order 'repair-unknown' does not exist"):
         setting.app.repairs.repair(ticket.id, "repair-unknown", actor=setting.agent)
+
+
+@pytest.mark.parametrize("ref", ["#", " # ", "#  "])
+def test_rl4_a_ticket_number_without_digits_is_bad_input(setting: Setting, ref: str) -> None:
+    """``tickets.find("#")`` used to look up the empty number and answer ``NotFound``."""
+    with pytest.raises(InvalidInput, match=r"^ref=.*has no ticket number"):
+        setting.app.tickets.find(ref, actor=setting.agent)
+    ticket = setting.ticket()
+    assert setting.app.tickets.find(f" #{ticket.ref} ", actor=setting.agent) == ticket

@@ -156,7 +156,7 @@ def test_a_writing_unit_holds_the_write_lock_from_its_start(path: Path) -> None:
         with app1.runtime.unit(writes=True):
             app1.hooks.save_team(attrs.evolve(team, name="Changing"))
             with (
-                pytest.raises(BackendUnavailable, match=r"busy|locked"),
+                pytest.raises(ConflictError, match=r"busy|locked"),
                 app2.runtime.unit(writes=True),
             ):
                 pass
@@ -186,7 +186,7 @@ def test_busy_writers_are_retried_by_the_runtime(path: Path) -> None:
     thread.start()
     try:
         holding.wait(10)
-        with pytest.raises(BackendUnavailable, match="gave up after 3 attempts"):
+        with pytest.raises(ConflictError, match="gave up after 3 attempts"):
             app2.runtime.write(lambda _uow: app2.hooks.sequence_next("A"))
     finally:
         release.set()
@@ -258,7 +258,7 @@ def _wrap(cls: type[sa_exc.DBAPIError], orig: BaseException) -> sa_exc.DBAPIErro
     [
         (
             _wrap(sa_exc.OperationalError, sqlite3.OperationalError("database is locked")),
-            BackendUnavailable,
+            ConflictError,
             "busy",
         ),
         (
@@ -283,8 +283,8 @@ def _wrap(cls: type[sa_exc.DBAPIError], orig: BaseException) -> sa_exc.DBAPIErro
         ),
         (
             _wrap(sa_exc.OperationalError, psycopg.errors.LockNotAvailable("lock timeout")),
-            BackendUnavailable,
-            "unavailable",
+            ConflictError,
+            "holds a lock",
         ),
         (
             _wrap(sa_exc.OperationalError, psycopg.errors.AdminShutdown("terminating")),

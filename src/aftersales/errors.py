@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 __all__ = [
     "AccessDenied",
@@ -39,7 +40,25 @@ __all__ = [
 
 
 class AfterSalesError(Exception):
-    """Base class of every exception raised by aftersales."""
+    """Base class of every exception raised by aftersales.
+
+    Every one survives pickling with its message and attributes (``field``, ``value``,
+    ``reason``…), so it can cross a process boundary: a process pool, a task queue.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own __reduce__ calls cls(*self.args), which breaks every subclass
+        # whose constructor takes other arguments than the message.
+        return (_revive, (type(self), self.args, dict(self.__dict__)))
+
+
+def _revive(
+    kind: type[AfterSalesError], args: tuple[Any, ...], state: dict[str, Any]
+) -> AfterSalesError:
+    error = kind.__new__(kind)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 # --- domain errors: the call was refused and nothing changed -------------------------------

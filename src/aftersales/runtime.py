@@ -124,9 +124,12 @@ class Runtime:
                     return result
             except (ConflictError, BackendUnavailable) as exc:
                 if attempt >= self.config.retries:
-                    if isinstance(exc, ConflictError):
+                    given_up = f"{exc} (gave up after {attempt} attempts)"
+                    if type(exc) is ConflictError:
+                        raise ConflictError(given_up) from exc
+                    if isinstance(exc, ConflictError):  # a DuplicateKey keeps its details
                         raise
-                    raise BackendUnavailable(f"{exc} (gave up after {attempt} attempts)") from exc
+                    raise BackendUnavailable(given_up) from exc
                 log.info("retrying after %s (attempt %d)", exc, attempt)
             except DatabaseLocked:
                 self._observe_lock()

@@ -8,7 +8,7 @@ from datetime import date
 import attrs
 
 from aftersales.access import Action, TicketContext
-from aftersales.errors import AccessDenied
+from aftersales.errors import AccessDenied, InvalidInput
 from aftersales.models import (
     Actor,
     DocumentKind,
@@ -103,7 +103,9 @@ class TicketViewService(ServiceBase):
         def work(_uow: UnitOfWork) -> Ticket:
             self._guard.rights(actor, Action.VIEW_TICKET)
             self._guard.unlocked()
-            number = check_text(ref, "ref", max_length=65).removeprefix("#").strip()
+            number = check_text(ref, "ref", max_length=65).strip().removeprefix("#").strip()
+            if not number:
+                raise InvalidInput("ref", ref, "has no ticket number")
             ticket = self._hooks.find_ticket(number)
             return self._guard.ticket(actor, Action.VIEW_TICKET, ticket.id).ticket
 

@@ -83,6 +83,19 @@ _SNAPSHOT_KEYS: dict[str, tuple[str, ...]] = {"links": ("ticket_id", "kind", "do
 _EARLIEST = datetime.min.replace(year=1)
 
 
+def _snapshot_tables() -> list[tuple[str, tuple[str, ...]]]:
+    """Each table a snapshot reads, with the columns that key its rows."""
+    return [
+        (
+            table.name,
+            _SNAPSHOT_KEYS.get(table.name)
+            or (("id",) if "seq" in table.c else tuple(c.name for c in table.primary_key)),
+        )
+        for table in metadata.sorted_tables
+        if table.name != "schema_version"
+    ]
+
+
 def _invoice_order(invoice: Invoice) -> tuple[date, datetime]:
     return (invoice.invoice_date or date.min, invoice.created_at)
 
@@ -192,23 +205,34 @@ class SqlBackend:
         return SqlBuilder(self, clock)
 
     def snapshot(self) -> dict[str, dict[object, Any]]:
-        """Every non-empty table as ``{key: row}``: equal snapshots mean nothing changed."""
+        """Every non-empty table as ``{key: row}``: equal snapshots mean nothing changed.
+
+        Rows hold the values as the database stores them (text, numbers, ``None``; the
+        insertion counter ``seq`` left out), read through the driver's own cursor in one
+        transaction: comparing stored values is at least as strict as comparing records,
+        and fast enough to take before and after every call of a sweep.
+        """
         found: dict[str, dict[object, Any]] = {}
+        quote = self.db.engine.dialect.identifier_preparer.quote
         with self.db.connection(writes=False) as conn:
-            for table in metadata.sorted_tables:
-                if table.name == "schema_version":
-                    continue
-                keys = _SNAPSHOT_KEYS.get(table.name) or (
-                    ("id",) if "seq" in table.c else tuple(c.name for c in table.primary_key)
-                )
-                rows: dict[object, Any] = {}
-                for row in conn.execute(sa.select(table)).mappings():
-                    key = tuple(row[k] for k in keys)
-                    rows[key[0] if len(key) == 1 else key] = {
-                        name: value for name, value in row.items() if name != "seq"
-                    }
-                if rows:
-                    found[table.name] = rows
+            cursor = conn.connection.cursor()
+            try:
+                for table, keys in _snapshot_tables():
+                    cursor.execute(f"SELECT * FROM {quote(table)}")
+                    names = [column[0] for column in cursor.description]
+                    where = [names.index(k) for k in keys]
+                    rows: dict[object, Any] = {}
+                    for values in cursor.fetchall():
+                        key = tuple(values[i] for i in where)
+                        rows[key[0] if len(key) == 1 else key] = {
+                            name: value
+                            for name, value in zip(names, values, strict=True)
+                            if name != "seq"
+                        }
+                    if rows:
+                        found[table] = rows
+            finally:
+                cursor.close()
         return found
 
     @property

@@ -1,7 +1,9 @@
 """Driver errors in, :class:`aftersales.errors.BackendError` subclasses out (RL-5).
 
-* serialization failures and deadlocks → :class:`~aftersales.errors.ConflictError`;
-* a busy or locked database, a lock timeout, a lost or refused connection →
+* serialization failures, deadlocks, and waits for a lock another transaction holds that
+  outlast the timeout (PostgreSQL ``lock_timeout``, SQLite's busy timeout) →
+  :class:`~aftersales.errors.ConflictError`: concurrent work is in the way;
+* a lost or refused connection, a cancelled statement, a server out of resources →
   :class:`~aftersales.errors.BackendUnavailable`;
 
   (both make :meth:`Runtime.write <aftersales.runtime.Runtime.write>` roll back and retry);
@@ -22,10 +24,12 @@ from aftersales.errors import BackendError, BackendUnavailable, ConflictError, D
 
 __all__ = ["is_unique_violation", "translate", "translated"]
 
-#: PostgreSQL SQLSTATEs worth retrying as a conflict.
+#: PostgreSQL SQLSTATEs of concurrent work in the way: serialization failure, deadlock.
 _PG_CONFLICT = {"40001", "40P01"}
-#: PostgreSQL SQLSTATEs (or classes) that mean "not now": busy, locked, disconnected.
-_PG_UNAVAILABLE = {"55P03", "57014", "57P01", "57P02", "57P03", "53300", "53400"}
+#: PostgreSQL's "lock not available": ``lock_timeout`` ran out waiting for another's lock.
+_PG_LOCK_TIMEOUT = "55P03"
+#: PostgreSQL SQLSTATEs (or classes) that mean "not now": cancelled, shutting down, full.
+_PG_UNAVAILABLE = {"57014", "57P01", "57P02", "57P03", "53300", "53400"}
 _PG_UNAVAILABLE_CLASSES = ("08", "53")
 _SQLITE_BUSY = ("SQLITE_BUSY", "SQLITE_LOCKED")
 
@@ -71,10 +75,12 @@ def translate(exc: sa_exc.SQLAlchemyError) -> BackendError:
         if state is not None:
             if state in _PG_CONFLICT:
                 return ConflictError(f"concurrent update, try again: {message}")
+            if state == _PG_LOCK_TIMEOUT:
+                return ConflictError(f"another transaction holds a lock, try again: {message}")
             if state in _PG_UNAVAILABLE or state.startswith(_PG_UNAVAILABLE_CLASSES):
                 return BackendUnavailable(f"database unavailable: {message}")
         if _sqlite_name(exc).startswith(_SQLITE_BUSY) or "database is locked" in message:
-            return BackendUnavailable(f"database is busy: {message}")
+            return ConflictError(f"database is busy with another writer, try again: {message}")
         if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
             if "no such table" in message or "does not exist" in message:
                 return BackendError(f"{message} (is the schema migrated?)")

@@ -2,9 +2,10 @@
 
 A :class:`Race` prepares one contended target (an invoice, a delivery, a coupon program, a
 repair sequence), lets many workers call at the same moment, and checks the caps afterwards.
-Targets are plain ids and workers get the application, so a runner may use threads (the
-memory backend, :func:`threads`) or processes that rebuild the application over the same
-database (SQL backends).
+Targets are plain ids and workers get the application, so a runner may use threads of one
+application (:func:`threads`, the default) or processes that each build their own over the
+same database (:func:`processes`, for backends shared by several processes: SQLite,
+PostgreSQL).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -31,7 +32,11 @@ from aftersales.testing.reliability.setting import Setting
 from aftersales.testing.scenario import Actors
 from aftersales.testing.snapshots import diff
 
+if TYPE_CHECKING:
+    from aftersales.testing.conformance.processes import Factory, WorkerPool
+
 __all__ = [
+    "PROCESSES",
     "RACES",
     "Outcomes",
     "Race",
@@ -39,6 +44,8 @@ __all__ = [
     "Runner",
     "check_bounded_retries",
     "check_transient_conflicts",
+    "processes",
+    "race_attempts",
     "race_named",
     "run_race",
     "threads",
@@ -49,12 +56,19 @@ AGENT = Actors().agent
 #: Seconds a worker may take before the race counts as hung (a deadlock never survives).
 TIMEOUT = 60.0
 
+#: Worker processes that make the calls of a race on a database shared by processes.
+PROCESSES = 4
+
 
 @attrs.frozen
 class Outcomes:
-    """What each worker got: a result or the exception it raised, in worker order."""
+    """What each worker got: a result or the exception it raised, in worker order.
+
+    ``concurrent`` is how many threads or processes made the calls at once (0: one each).
+    """
 
     outcomes: tuple[object, ...]
+    concurrent: int = 0
 
     @property
     def succeeded(self) -> list[object]:
@@ -116,19 +130,68 @@ def threads(app: AfterSales) -> Runner:
         hung = [n for n, worker in enumerate(workers) if worker.is_alive()]
         if hung:
             raise AssertionError(f"{race.name}: workers {hung} still running after {TIMEOUT}s")
-        return Outcomes(tuple(outcomes))
+        return Outcomes(tuple(outcomes), concurrent=count)
 
     return run
 
 
+def processes(pool: WorkerPool, factory: Factory, start: str) -> Runner:
+    """A runner over the worker processes of ``pool`` (the conformance kit's
+    :class:`~aftersales.testing.conformance.processes.WorkerPool`).
+
+    Each process opens the backend from ``factory`` (picklable, such as
+    ``functools.partial(SqlBackend, url)``), builds its own application with a frozen clock
+    at ``start`` and waits at a barrier; then all call at once. The race's ``count`` calls
+    are dealt out in turn (call ``n`` to process ``n % pool.size``), so a few processes make
+    many calls, each process one after the other. Races are looked up by name in the
+    processes (:func:`race_named`): only the races of :data:`RACES` run this way.
+    """
+
+    def run(race: Race, target: Any, count: int) -> Outcomes:
+        race_named(race.name)  # fail here, not in a worker, for a race of another table
+        lanes = min(pool.size, count)
+        args = [
+            (factory, start, race.name, target, tuple(range(lane, count, lanes)))
+            for lane in range(lanes)
+        ]
+        outcomes: list[object] = [None] * count
+        for batch in pool.run(race_attempts, args, timeout=2 * TIMEOUT):
+            for n, outcome in batch:
+                outcomes[n] = outcome
+        return Outcomes(tuple(outcomes), concurrent=lanes)
+
+    return run
+
+
+def race_attempts(
+    barrier: Any, factory: Factory, start: str, name: str, target: Any, numbers: Sequence[int]
+) -> list[tuple[int, object]]:
+    """In a worker process: make the calls ``numbers`` of the race called ``name``, one
+    after the other, and return each result or refusal (exceptions of
+    :mod:`aftersales.errors` survive pickling)."""
+    from aftersales.testing.conformance.processes import _application
+
+    race = race_named(name)
+    done: list[tuple[int, object]] = []
+    with _application(factory, start, barrier) as app:
+        for n in numbers:
+            try:
+                done.append((n, race.attempt(app, target, n)))
+            except Exception as exc:  # judged by the race's check in the parent
+                done.append((n, exc))
+    return done
+
+
 @attrs.frozen
 class RaceReport:
-    """What one race measured."""
+    """What one race measured: ``workers`` calls made by ``concurrent`` threads or
+    processes at once."""
 
     race: str
     workers: int
     succeeded: int
     refused: int
+    concurrent: int = 0
 
 
 def run_race(setting: Setting, race: Race, runner: Runner | None = None) -> RaceReport:
@@ -141,6 +204,7 @@ def run_race(setting: Setting, race: Race, runner: Runner | None = None) -> Race
         workers=race.workers,
         succeeded=len(outcomes.succeeded),
         refused=len(outcomes.failed),
+        concurrent=outcomes.concurrent or race.workers,
     )
 
 

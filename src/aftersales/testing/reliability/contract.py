@@ -29,6 +29,7 @@ from aftersales.testing.reliability.checks import (
 from aftersales.testing.reliability.concurrency import (
     RACES,
     Race,
+    Runner,
     check_bounded_retries,
     check_transient_conflicts,
     run_race,
@@ -37,8 +38,9 @@ from aftersales.testing.reliability.flows import FLOWS, Flow, mutating_calls
 from aftersales.testing.reliability.hostile import (
     CALLS,
     PublicCall,
+    Targets,
     cases,
-    check_case,
+    check_cases,
     invoke,
     prepare_targets,
     public_calls,
@@ -113,9 +115,18 @@ class IdempotencyContract(_Base):
 class ConcurrencyContract(_Base):
     """RL-3 and RL-5: caps under concurrent callers, bounded retries."""
 
+    @pytest.fixture
+    def race_runner(self, reliability: Setting) -> Runner | None:
+        """How the workers of a race run: ``None`` for threads of the application under
+        test; a backend shared by several processes returns
+        :func:`~aftersales.testing.reliability.concurrency.processes`."""
+        return None
+
     @pytest.mark.parametrize("race", RACES, ids=lambda race: race.name)
-    def test_rl3_caps_hold_under_concurrent_callers(self, reliability: Setting, race: Race) -> None:
-        report = run_race(reliability, race)
+    def test_rl3_caps_hold_under_concurrent_callers(
+        self, reliability: Setting, race_runner: Runner | None, race: Race
+    ) -> None:
+        report = run_race(reliability, race, race_runner)
         assert report.succeeded + report.refused == race.workers
 
     def test_rl5_a_conflict_that_never_clears_fails_after_bounded_retries(
@@ -148,24 +159,26 @@ class HostileInputContract(_Base):
             }
             assert attacked == set(signatures[call.name]), call.name
 
+    @pytest.fixture
+    def hostile_targets(self, reliability: Setting) -> Targets:
+        """The records every call works on (a backend whose tests start from a copy of a
+        template database may override this to take them from the template)."""
+        return prepare_targets(reliability)
+
     @pytest.mark.parametrize("call", CALLS, ids=_call_id)
     def test_rl4_the_valid_arguments_of_the_table_go_through(
-        self, reliability: Setting, call: PublicCall
+        self, reliability: Setting, hostile_targets: Targets, call: PublicCall
     ) -> None:
         """So that every refusal below is the hostile value's doing."""
-        invoke(reliability, prepare_targets(reliability), call)
+        invoke(reliability, hostile_targets, call)
 
     @pytest.mark.parametrize("call", CALLS, ids=_call_id)
     def test_rl4_g7_hostile_input_is_refused_clearly_and_changes_nothing(
-        self, reliability: Setting, call: PublicCall
+        self, reliability: Setting, hostile_targets: Targets, call: PublicCall
     ) -> None:
-        targets = prepare_targets(reliability)
+        targets = hostile_targets
         takes_key = "idempotency_key" in public_calls(reliability.app)[call.name]
-        problems = [
-            f"{case.param} = {case.hostile.label}: {problem}"
-            for case in cases(call, takes_key=takes_key)
-            if (problem := check_case(reliability, targets, case))
-        ]
+        problems = check_cases(reliability, targets, cases(call, takes_key=takes_key))
         assert not problems, f"{call.name}:\n" + "\n".join(problems)
 
 

@@ -53,10 +53,13 @@ from aftersales.services.coupons import CODE_EXPIRED, CODE_INVALID, COUPON_EXPIR
 from aftersales.testing.reliability.setting import Setting
 from aftersales.testing.snapshots import diff
 
-__all__ = ["MODEL_RUNS", "CouponModel", "RepairModel", "run_model"]
+__all__ = ["DATABASE_MODEL_RUNS", "MODEL_RUNS", "CouponModel", "RepairModel", "run_model"]
 
 #: Examples and steps of each model, in the suite and in the figures of the docs.
 MODEL_RUNS: dict[str, tuple[int, int]] = {"coupons": (40, 20), "repairs": (40, 25)}
+
+#: The same on a database, where every call is a transaction: fewer, shorter examples.
+DATABASE_MODEL_RUNS: dict[str, tuple[int, int]] = {"coupons": (10, 12), "repairs": (10, 12)}
 
 
 class _Model(RuleBasedStateMachine):

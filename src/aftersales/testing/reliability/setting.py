@@ -99,8 +99,9 @@ class Setting:
     """The application under test over one backend, with the standard world built in it.
 
     Build it with :meth:`create` from the ``aftersales_app`` and ``aftersales_backend``
-    fixtures. The helpers add fresh records of the standard customer (a ticket, an invoice,
-    a delivery), so that a check can prepare several independent targets in one world.
+    fixtures, or :meth:`resume` it over a copy of a database that already holds the world.
+    The helpers add fresh records of the standard customer (a ticket, an invoice, a
+    delivery), so that a check can prepare several independent targets in one world.
     """
 
     app: AfterSales
@@ -112,8 +113,21 @@ class Setting:
 
     @classmethod
     def create(cls, app: AfterSales, backend: ReliabilityBackend) -> Setting:
+        """Build the standard world in ``backend`` and watch ``app``."""
+        return cls._watching(app, backend, build_scenario(backend.builder(app.clock)))
+
+    @classmethod
+    def resume(cls, app: AfterSales, backend: ReliabilityBackend, template: Setting) -> Setting:
+        """A setting over a copy of the store ``template`` worked in (a template database
+        copied, or a database put back to it): the same world with nothing built again,
+        and numbering going on where ``template`` stopped."""
+        setting = cls._watching(app, backend, template.scenario)
+        setting._counter = template._counter
+        return setting
+
+    @classmethod
+    def _watching(cls, app: AfterSales, backend: ReliabilityBackend, scenario: Scenario) -> Setting:
         world = backend.builder(app.clock)
-        scenario = build_scenario(world)
         witness = Witness()
         app.pm.register(witness, name=f"{Witness.name}-{id(witness)}")
         return cls(app=app, backend=backend, world=world, scenario=scenario, witness=witness)
