@@ -45,6 +45,7 @@ from aftersales.models import (
     PaymentState,
     Service,
     Ticket,
+    evolve,
 )
 from aftersales.models._fields import check_text
 from aftersales.models.queries import InvoiceQuery
@@ -109,6 +110,14 @@ def settle(invoice: Invoice, matches: Sequence[Match]) -> Invoice:
     Matches adding up to more than the total mean the store is inconsistent:
     :class:`~aftersales.errors.BackendError`.
     """
+    residual, state = _settlement(invoice, matches)
+    if residual == invoice.residual and state is invoice.payment_state:
+        return invoice
+    return evolve(invoice, residual=residual, payment_state=state)
+
+
+def _settlement(invoice: Invoice, matches: Sequence[Match]) -> tuple[Money, PaymentState]:
+    """The residual and payment state ``matches`` give ``invoice`` (see :func:`settle`)."""
     total = invoice.total
     matched = Money.sum((m.amount for m in matches), invoice.currency)
     if matched > total:
@@ -125,7 +134,7 @@ def settle(invoice: Invoice, matches: Sequence[Match]) -> Invoice:
         state = PaymentState.PAID
     else:
         state = PaymentState.REVERSED
-    return attrs.evolve(invoice, residual=residual, payment_state=state)
+    return residual, state
 
 
 # -- input checks (shape only: what needs the store is checked inside the unit of work) ----
@@ -435,7 +444,7 @@ class RefundService(ServiceBase):
             self._check_draft(note, "edited")
             self._check_line_data(edited, note.currency)
             invoice = self._reversed_invoice(note)
-            updated = attrs.evolve(note, lines=edited)
+            updated = evolve(note, lines=edited)
             self._check_cap(invoice, updated.total, exclude=note.id)
             saved = self._hooks.save_invoice(updated)
             self._changed(
@@ -525,7 +534,7 @@ class RefundService(ServiceBase):
             self._check_draft(note, "cancelled")
             invoice = self._reversed_invoice(note)
             cancelled = self._hooks.save_invoice(
-                attrs.evolve(note, state=InvoiceState.CANCELLED, post_on=None)
+                evolve(note, state=InvoiceState.CANCELLED, post_on=None)
             )
             self._changed(
                 uow,
@@ -673,7 +682,7 @@ class RefundService(ServiceBase):
                     key=key,
                     detail=f"{released} paid on {invoice.number} is now customer credit",
                 )
-        residual = settle(invoice, matches).residual
+        residual, _state = _settlement(invoice, matches)
         applied = note.total if note.total <= residual else residual
         if not applied.is_zero():
             matches.append(
@@ -699,7 +708,7 @@ class RefundService(ServiceBase):
         else:
             note_state = PaymentState.PARTIAL
         posted = self._hooks.save_invoice(
-            attrs.evolve(
+            evolve(
                 note,
                 state=InvoiceState.POSTED,
                 number=number,
