@@ -438,8 +438,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=["flows", "scaling", "parallel"],
         help="leave a part out (repeatable)",
     )
+    parser.add_argument(
+        "--iterations",
+        type=int,
+        metavar="N",
+        help="timed calls per flow and variant (default: 2000; smoke: 5)",
+    )
     args = parser.parse_args(argv)
     settings = SMOKE if args.smoke else FULL
+    if args.iterations:
+        settings = attrs.evolve(
+            settings,
+            iterations=args.iterations,
+            scaling_iterations=args.iterations,
+            warmup=min(settings.warmup, args.iterations),
+        )
     report = run(
         settings,
         mode="smoke" if args.smoke else "full",
