@@ -74,6 +74,9 @@ class DirectHooks:
             call = method if set(accepted) == set(wanted) else _narrowed(method, accepted)
             setattr(self, name, call if firstresult else _listed(call))
 
+    def __getattr__(self, name: str) -> Any:  # for type checkers: every hook is set above
+        raise AttributeError(name)
+
 
 def call_directly(app: AfterSales, backend: object) -> None:
     """Make every service of ``app`` call ``backend`` directly from now on."""

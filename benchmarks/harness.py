@@ -14,10 +14,11 @@ import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 
 import attrs
 
-__all__ = ["Stats", "Step", "measure", "quiet_gc", "stats"]
+__all__ = ["CALIBRATION", "Stats", "Step", "calibration", "measure", "quiet_gc", "stats"]
 
 #: One timed iteration; it receives the iteration's index (warm-up included).
 Step = Callable[[int], object]
@@ -76,16 +77,45 @@ def quiet_gc() -> Iterator[None]:
         gc.unfreeze()
 
 
+class _Point:
+    __slots__ = ("x", "y")
+
+    def __init__(self, x: int, y: int) -> None:
+        self.x = x
+        self.y = y
+
+
+_PRICE = Decimal("19.99")
+_CENT = Decimal("0.01")
+
+
+def calibration(_index: int = 0) -> object:
+    """A fixed piece of pure-Python work with the library's mix (calls, small objects,
+    dicts, f-strings, Decimal arithmetic), independent of the library's code: its time
+    shows how fast the machine runs at that moment."""
+    table: dict[str, _Point] = {}
+    total = Decimal(0)
+    for i in range(40):
+        table[f"row-{i}"] = _Point(i, i + 1)
+        total = (total + _PRICE).quantize(_CENT)
+    return sum(p.x * p.y for p in table.values()), total
+
+
+#: The name of the calibration variant :func:`measure` adds to every measurement.
+CALIBRATION = "calibration"
+
+
 def measure(
     variants: Mapping[str, Step], *, warmup: int, iterations: int, block: int = 100
 ) -> dict[str, Stats]:
     """Time every variant ``iterations`` times after ``warmup`` untimed calls.
 
-    Variants alternate in blocks of ``block`` calls. Each variant's step is called with
-    indexes ``0 … warmup + iterations - 1``, in order, so a step can use one prepared case
-    per call.
+    Variants alternate in blocks of ``block`` calls, together with :func:`calibration`
+    (reported under :data:`CALIBRATION`). Each variant's step is called with indexes
+    ``0 … warmup + iterations - 1``, in order, so a step can use one prepared case per call.
     """
     clock = time.perf_counter_ns
+    variants = {**variants, CALIBRATION: calibration}
     samples: dict[str, list[int]] = {name: [] for name in variants}
     for step in variants.values():
         for index in range(warmup):

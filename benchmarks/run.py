@@ -25,7 +25,7 @@ import attrs
 
 from .backends import BACKENDS, BackendEntry, Session, Unavailable
 from .flows import FLOWS, REFUND_FLOWS, SCALING, Flow, World, bulk_load, make_world
-from .harness import Stats, Step, measure
+from .harness import CALIBRATION, Stats, Step, measure
 from .parallel import run_workers
 
 __all__ = ["FULL", "SMOKE", "TARGETS", "Settings", "main", "run"]
@@ -159,6 +159,7 @@ def bench_flows(
             "hooks": _asdict(measured["hooks"]),
             "direct": _asdict(measured["direct"]),
             "hook_ratio": round(measured["hooks"].median_us / measured["direct"].median_us, 3),
+            "calibration_us": round(measured[CALIBRATION].median_us, 3),
         }
     return results
 
@@ -197,6 +198,7 @@ def bench_scaling(
             "small": _asdict(measured["small"]),
             "large": _asdict(measured["large"]),
             "ratio": round(measured["large"].median_us / measured["small"].median_us, 3),
+            "calibration_us": round(measured[CALIBRATION].median_us, 3),
         }
     return results
 
@@ -281,8 +283,15 @@ def render(report: dict[str, Any]) -> str:
     m = report["machine"]
     parts.append(
         f"aftersales benchmarks ({report['mode']}) — {m['cpu']}, {m['nproc']} CPUs, "
-        f"{m['implementation']} {m['python']}; {report['duration_s']:.0f} s"
+        f"{m['implementation']} {m['python']}; {report['duration_s']:.0f} s; "
+        f"load average {m['load_average']['start']} → {m['load_average']['end']}"
     )
+    cal = report["calibration_us"]
+    if cal:
+        parts.append(
+            f"calibration loop {cal['min']:.1f}–{cal['max']:.1f} µs over the run "
+            f"(the machine's speed moved ×{cal['spread']:.2f}; see docs/performance.md)"
+        )
     for name, result in report["backends"].items():
         if not result["available"]:
             parts.append(f"\n[{name}] skipped: {result['reason']}")
@@ -296,13 +305,17 @@ def render(report: dict[str, Any]) -> str:
                     f"{r['hooks']['ops_per_s']:,.0f}",
                     f"{r['direct']['median_us']:.1f}",
                     f"{r['hook_ratio']:.2f}",
+                    f"{r['calibration_us']:.1f}",
                 ]
                 for flow_name, r in result["flows"].items()
             ]
             parts.append(
                 f"\n[{name}] flows — latency in µs (through the plugin manager), "
                 "throughput for one caller, hook layer = hooks ÷ direct\n"
-                + _table(["flow", "median", "p99", "calls/s", "direct median", "hook layer"], rows)
+                + _table(
+                    ["flow", "median", "p99", "calls/s", "direct median", "hook layer", "calib."],
+                    rows,
+                )
             )
         scaling = result.get("scaling")
         if scaling:
@@ -313,13 +326,14 @@ def render(report: dict[str, Any]) -> str:
                     f"{r['small']['median_us']:.1f}",
                     f"{r['large']['median_us']:.1f}",
                     f"{r['ratio']:.2f}",
+                    f"{r['calibration_us']:.1f}",
                 ]
                 for read_name, r in scaling["reads"].items()
             ]
             parts.append(
                 f"\n[{name}] scaling — median µs with {small:,} vs {large:,} invoices, "
                 "deliveries and tickets stored\n"
-                + _table(["read", f"{small:,}", f"{large:,}", "ratio"], rows)
+                + _table(["read", f"{small:,}", f"{large:,}", "ratio", "calib."], rows)
             )
         parallel = result.get("parallel")
         if parallel:
@@ -341,7 +355,7 @@ def render(report: dict[str, Any]) -> str:
     if report["targets"]:
         rows = [
             [
-                f"{c['backend']}: {c['subject']}",
+                f"{c['target']}  {c['backend']}: {c['subject']}",
                 f"{c['value']:.1f} {c['unit']}" if c["unit"] == "µs" else f"{c['value']:.2f}×",
                 f"< {c['limit']:g} µs" if c["unit"] == "µs" else f"< {c['limit']:g}×",
                 "ok" if c["ok"] else f"MISSED ({c['over_by']})",
@@ -365,6 +379,7 @@ def run(
 ) -> dict[str, Any]:
     """Run the benchmark and return the report (see ``docs/performance.md``)."""
     started = time.perf_counter()
+    load = _load()
     report: dict[str, Any] = {
         "version": 1,
         "mode": mode,
@@ -398,8 +413,30 @@ def run(
     finally:
         session.close()
     report["targets"] = check_targets(report["backends"])
+    report["calibration_us"] = _calibration_summary(report["backends"])
+    report["machine"]["load_average"] = {"start": load, "end": _load()}
     report["duration_s"] = round(time.perf_counter() - started, 1)
     return report
+
+
+def _load() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover - not on every platform
+        return []
+
+
+def _calibration_summary(backends: dict[str, Any]) -> dict[str, float]:
+    """The calibration loop's medians over the run: how much the machine's speed moved."""
+    seen = [
+        part["calibration_us"]
+        for result in backends.values()
+        for section in (result.get("flows", {}), result.get("scaling", {}).get("reads", {}))
+        for part in section.values()
+    ]
+    if not seen:
+        return {}
+    return {"min": min(seen), "max": max(seen), "spread": round(max(seen) / min(seen), 2)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -131,7 +131,7 @@ def text(
             type(value) is str
             and len(value) <= max_length
             and not (required and (not value or value.isspace()))
-            and control(value) is None
+            and (value.isprintable() or control(value) is None)
         ):
             return
         check_text(

@@ -89,7 +89,8 @@ def settle(invoice: Invoice, matches: Sequence[Match]) -> Invoice:
 
     Nothing matched → NOT_PAID; something matched and a residual left → PARTIAL; residual 0
     with a payment among the matches → PAID; residual 0 with only credit notes (or credit
-    notes and manual entries) → REVERSED.
+    notes and manual entries) → REVERSED. When neither changes, ``invoice`` itself is
+    returned.
 
     >>> from decimal import Decimal
     >>> from datetime import datetime, timezone
@@ -718,7 +719,7 @@ class RefundService(ServiceBase):
             )
         )
         after = settle(invoice, matches)
-        if after != invoice:
+        if after is not invoice:  # settle returns the invoice itself when nothing changed
             after = self._hooks.save_invoice(after)
         return posted, after, released + open_part
 
