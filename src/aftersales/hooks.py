@@ -160,21 +160,25 @@ class _Relay:
     reaches exactly the implementations ``pm.hook`` would, in the same order.
     """
 
-    __slots__ = ("__dict__", "__weakref__", "_pm")
+    __slots__ = ("__dict__", "__weakref__", "_changes", "_pm")
 
     def __init__(self, pm: PluginManager) -> None:
         self._pm = pm
+        self._changes = 0
         pm.subscribe(self)
 
     def plugins_changed(self) -> None:
+        self._changes += 1
         self.__dict__.clear()
 
     def __getattr__(self, name: str) -> Any:
         if not name.startswith("aftersales_"):
             raise AttributeError(name)
+        changes = self._changes
         caller = getattr(self._pm.hook, name)
         call = _call_plan(caller, self._pm) or caller
-        self.__dict__[name] = call
+        if changes == self._changes:  # else the plugins changed meanwhile: compile again later
+            self.__dict__[name] = call
         return call
 
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import attrs
 
 from aftersales.errors import InvalidInput
-from aftersales.models.money import Money, to_decimal
+from aftersales.models.money import Money, check_currency, to_decimal
 
 __all__ = [
     "FIELD_LOCAL",
@@ -25,6 +25,7 @@ __all__ = [
     "bool_field",
     "check_aware",
     "check_text",
+    "currency_code",
     "decimal",
     "enum_of",
     "field_local",
@@ -239,6 +240,12 @@ def enum_of(kind: type[Enum]) -> _Validator:
             raise InvalidInput(_name(attribute), value, f"must be one of: {allowed}")
 
     return validate
+
+
+@field_local
+def currency_code(_inst: Any, _attribute: attrs.Attribute[Any], value: Any) -> None:
+    """attrs validator for an ISO 4217 currency code the library knows (field ``currency``)."""
+    check_currency(value)
 
 
 @field_local

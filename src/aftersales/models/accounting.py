@@ -15,6 +15,7 @@ from aftersales.models._fields import (
     MAX_TEXT,
     a_date,
     aware,
+    currency_code,
     decimal,
     enum_of,
     id_field,
@@ -23,7 +24,7 @@ from aftersales.models._fields import (
     text,
     to_tuple,
 )
-from aftersales.models.money import Money, check_currency
+from aftersales.models.money import Money
 from aftersales.models.products import LineAmounts, Tax, compute_line
 
 __all__ = [
@@ -139,7 +140,7 @@ class Invoice:
     id: str = attrs.field(validator=id_field)
     kind: InvoiceKind = attrs.field(validator=enum_of(InvoiceKind))
     customer_id: str = attrs.field(validator=id_field)
-    currency: str = attrs.field(validator=lambda _i, _a, v: check_currency(v))
+    currency: str = attrs.field(validator=currency_code)
     lines: tuple[InvoiceLine, ...] = attrs.field(converter=to_tuple, validator=_check_lines)
     state: InvoiceState = attrs.field(validator=enum_of(InvoiceState))
     created_at: datetime = attrs.field(validator=aware)
