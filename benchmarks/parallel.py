@@ -13,6 +13,7 @@ of the store: the number is how the library's CPU work scales over processes.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import time
 import traceback
@@ -82,6 +83,11 @@ def run_workers(
         raise ValueError(f"{len(cases)} cases are too few for {workers} workers")
     barrier = context.Barrier(workers)
     processes = []
+    # What exists now (the world, earlier garbage) is frozen before forking: a worker's
+    # collector then never walks the inherited heap, which would both pause it and copy
+    # every page it touches (copy-on-write).
+    gc.collect()
+    gc.freeze()
     for index in range(workers):
         mine = cases[index * share : (index + 1) * share]
         receive, send = context.Pipe(duplex=False)
@@ -100,6 +106,7 @@ def run_workers(
             raise TimeoutError(f"a worker of {flow.name} did not finish in {timeout} s")
         reports.append(receive.recv())
         process.join()
+    gc.unfreeze()
     errors = [report[1] for report in reports if report[0] == "error"]
     if errors:
         raise RuntimeError(f"a worker of {flow.name} failed:\n{errors[0]}")
