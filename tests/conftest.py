@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from aftersales import AfterSales, FrozenClock
 from aftersales.testing import Actors, Scenario
+from aftersales.testing.postgres import PostgresServer
 
 
 @pytest.fixture
@@ -33,3 +37,48 @@ def scenario(aftersales_scenario: Scenario) -> Scenario:
 @pytest.fixture
 def actors() -> Actors:
     return Actors()
+
+
+# -- SQL databases, migrated once per session ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once; tests work on copies of it (see ``new_sqlite``)."""
+    from aftersales.backends.sql import SqlBackend
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    SqlBackend(path).close()  # the last connection to close checkpoints the WAL
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
+@pytest.fixture
+def new_sqlite(sqlite_template: Path, tmp_path: Path) -> Callable[[], str]:
+    """Makes migrated SQLite databases: copies of the template, one file each."""
+    count = 0
+
+    def make() -> str:
+        nonlocal count
+        count += 1
+        path = tmp_path / f"copy-{count}.db"
+        shutil.copyfile(sqlite_template, path)
+        return str(path)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def postgres_template(aftersales_postgres: PostgresServer) -> str:
+    """The name of a PostgreSQL database migrated once, to copy with ``TEMPLATE``."""
+    from aftersales.backends.sql import SqlBackend
+
+    name = "aftersales_template"
+    SqlBackend(aftersales_postgres.create_database(name)).close()
+    return name
+
+
+@pytest.fixture
+def new_postgres(aftersales_postgres: PostgresServer, postgres_template: str) -> Callable[[], str]:
+    """Makes migrated PostgreSQL databases: copies of the template database."""
+    return lambda: aftersales_postgres.create_database(template=postgres_template)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import sys
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -10,6 +11,9 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
+import aftersales.documents.quotation as quotation
+import aftersales.services as services
+import aftersales.settings as settings_module
 from aftersales import models
 from aftersales.errors import InvalidInput
 from aftersales.models import Money
@@ -73,8 +77,33 @@ rewards = st.one_of(
     ),
 )
 
-RECORDS: tuple[type[Any], ...] = tuple(
-    obj for _name, obj in inspect.getmembers(models, inspect.isclass) if attrs.has(obj)
+#: Public attrs classes that are machinery, not data a call returns.
+NOT_DATA = frozenset({"TicketContext", "Transition"})
+
+
+def _records(*modules: Any) -> tuple[type[Any], ...]:
+    found: dict[str, type[Any]] = {}
+    for module in modules:
+        for _name, obj in inspect.getmembers(module, inspect.isclass):
+            home = sys.modules[obj.__module__]
+            public = obj.__name__ in getattr(home, "__all__", ())
+            if attrs.has(obj) and public and obj.__name__ not in NOT_DATA:
+                found[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    return tuple(found[key] for key in sorted(found))
+
+
+#: Every public record: the models and what the services return.
+RECORDS: tuple[type[Any], ...] = _records(
+    models,
+    services.refunds,
+    services.coupons,
+    services.discounts,
+    services.returns,
+    services.repairs,
+    services.field_service,
+    services.tickets,
+    settings_module,
+    quotation,
 )
 
 

@@ -26,6 +26,7 @@ def test_rl7_missing_hooks_are_listed_all_at_once_with_who_needs_them() -> None:
         AfterSales(OnlyTeams())
     message = str(info.value)
     assert "aftersales_transaction_begin (needed by: core)" in message
+    assert "none of the registered plugins (OnlyTeams) implements these hooks" in message
     assert "aftersales_accounting_reverse" not in message
     assert "aftersales_accounting_save_invoice (needed by: refunds, repairs)" in message
     assert "aftersales_loyalty_create_coupon (needed by: coupons)" in message

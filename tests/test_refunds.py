@@ -581,7 +581,7 @@ def test_g7_unknown_ids_are_not_found(desk: Desk, blender_invoice: Any) -> None:
             lines=[line("1.00", product_id="product-nope")],
             actor=AGENT,
         )
-    with pytest.raises(InvalidInput, match="invoice_id=None: expected an id"):
+    with pytest.raises(InvalidInput, match="invoice_id=None: is not a valid id"):
         refunds.reverse(desk.ticket.id, None, actor=AGENT)  # type: ignore[arg-type]
 
 

@@ -99,7 +99,7 @@ class ReturnsMachine(RuleBasedStateMachine):
     @rule(target=returns, data=st.data())
     def create(self, data: st.DataObject) -> object:
         moves = data.draw(
-            st.lists(st.sampled_from(sorted(self.delivered)), unique=True, max_size=3),
+            st.lists(st.sampled_from(list(self.delivered)), unique=True, max_size=3),
             label="moves",
         )
         asked = {

@@ -25,7 +25,7 @@ def test_every_model_record_is_covered() -> None:
 
 @pytest.mark.parametrize("cls", RECORDS, ids=lambda c: c.__name__)
 @settings(
-    max_examples=15, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow]
+    max_examples=10, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow]
 )
 @given(data=st.data())
 def test_record_round_trips_through_json(cls: type[Any], data: st.DataObject) -> None:

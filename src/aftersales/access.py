@@ -11,6 +11,7 @@ from aftersales.clock import Clock
 from aftersales.errors import AccessDenied, DatabaseLocked, InvalidInput, NotFound, ServiceDisabled
 from aftersales.hooks import Hooks
 from aftersales.models import Actor, Group, Service, Team, Ticket
+from aftersales.models._fields import check_id
 
 __all__ = ["RIGHTS", "Action", "Guard", "TicketContext"]
 
@@ -93,8 +94,7 @@ class Guard:
         """Rights, lock, then the team (which the actor must be allowed to see)."""
         self.rights(actor, action)
         self.unlocked()
-        if not isinstance(team_id, str):
-            raise InvalidInput("team_id", team_id, "expected a team id")
+        check_id(team_id, "team_id")
         team = self._hooks.get_team(team_id)
         if not self.may_see(actor, team):
             raise AccessDenied(action.value, f"team {team.name!r} is restricted to its members")
@@ -107,8 +107,7 @@ class Guard:
         team visibility, service toggle (G-1, G-2, AC-3)."""
         self.rights(actor, action)
         self.unlocked()
-        if not isinstance(ticket_id, str):
-            raise InvalidInput("ticket_id", ticket_id, "expected a ticket id")
+        check_id(ticket_id, "ticket_id")
         ticket = self._hooks.get_ticket(ticket_id)
         team = self._hooks.get_team(ticket.team_id)
         if not self.may_see(actor, team):
@@ -126,7 +125,7 @@ class Guard:
         self.unlocked()
         if actor.partner_id is None:
             raise AccessDenied(Action.PORTAL.value, "a portal user needs a partner_id")
-        ticket = self._hooks.get_ticket(ticket_id)
+        ticket = self._hooks.get_ticket(check_id(ticket_id, "ticket_id"))
         if ticket.customer_id is None or not self.same_entity(actor.partner_id, ticket.customer_id):
             raise NotFound("ticket", ticket_id)
         return ticket

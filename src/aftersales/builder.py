@@ -9,7 +9,6 @@ the demo and the tests set up their world through it, so one scenario runs on ev
 from __future__ import annotations
 
 import abc
-import itertools
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
@@ -19,6 +18,7 @@ import attrs
 
 from aftersales.clock import Clock, SystemClock
 from aftersales.errors import InvalidInput
+from aftersales.ids import new_id
 from aftersales.models import (
     CouponProgram,
     CouponRule,
@@ -81,7 +81,6 @@ class Builder(abc.ABC):
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or SystemClock()
-        self._counter = itertools.count(1)
 
     # -- what a backend provides -----------------------------------------------------------
 
@@ -100,7 +99,8 @@ class Builder(abc.ABC):
     # -- helpers ---------------------------------------------------------------------------
 
     def _id(self, prefix: str) -> str:
-        return f"{prefix}-{next(self._counter)}-{id(self) % 10_000:04d}"
+        # Unique across builders: several builders may write into one store.
+        return new_id(prefix)
 
     def _now(self) -> datetime:
         return self.clock.now()

@@ -167,13 +167,22 @@ class BackendNotFound(ConfigurationError, LookupError):
 class MissingHookImplementation(ConfigurationError):
     """Hooks that the enabled services need have no implementation (RL-7)."""
 
-    def __init__(self, missing: dict[str, tuple[str, ...]]) -> None:
+    def __init__(self, missing: dict[str, tuple[str, ...]], plugins: Iterable[str] = ()) -> None:
         self.missing = dict(missing)
+        self.plugins = tuple(plugins)
         lines = [
             f"  - {hook} (needed by: {', '.join(services)})"
             for hook, services in sorted(missing.items())
         ]
-        super().__init__("no registered backend implements these hooks:\n" + "\n".join(lines))
+        expected = (
+            f"none of the registered plugins ({', '.join(self.plugins)}) implements"
+            if self.plugins
+            else "no registered backend implements"
+        )
+        super().__init__(
+            f"{expected} these hooks; add a backend that does, or build the application "
+            "for fewer services (AfterSales(..., services=...)):\n" + "\n".join(lines)
+        )
 
 
 # --- backend errors: the store failed --------------------------------------------------------

@@ -227,6 +227,9 @@ class Hooks:
             self._h.aftersales_helpdesk_get_ticket(ticket_id=ticket_id), "ticket", ticket_id, Ticket
         )
 
+    def find_ticket(self, ref: str) -> Ticket:
+        return _found(self._h.aftersales_helpdesk_find_ticket(ref=ref), "ticket", f"#{ref}", Ticket)
+
     def find_tickets(self, customer_ids: frozenset[str]) -> Sequence[Ticket]:
         return _many(
             self._h.aftersales_helpdesk_find_tickets(customer_ids=customer_ids),

@@ -136,8 +136,17 @@ def aftersales_helpdesk_get_ticket(ticket_id: str) -> Ticket | None:
 
 
 @hookspec(firstresult=True)
+def aftersales_helpdesk_find_ticket(ref: str) -> Ticket | None:
+    """Return the ticket whose number (``Ticket.ref``, shown as ``#<ref>``) is ``ref``."""
+
+
+@hookspec(firstresult=True)
 def aftersales_helpdesk_find_tickets(customer_ids: frozenset[str]) -> Sequence[Ticket] | None:
-    """Return the tickets whose customer is one of ``customer_ids``, newest first."""
+    """Return the tickets whose customer is one of ``customer_ids``, newest first.
+
+    Newest means the latest ``created_at``; of two equally new tickets of one customer,
+    the one stored last comes first.
+    """
 
 
 @hookspec(firstresult=True)
@@ -205,7 +214,8 @@ def aftersales_accounting_get_invoice(invoice_id: str, lock: bool) -> Invoice | 
 def aftersales_accounting_find_invoices(query: InvoiceQuery) -> Sequence[Invoice] | None:
     """Return the invoices that match every condition set on ``query``, newest first.
 
-    Newest means the latest ``invoice_date`` (undated last), then the latest ``created_at``.
+    Newest means the latest ``invoice_date`` (undated last), then the latest ``created_at``;
+    of two equally new invoices of one customer, the one stored last comes first.
     ``product_id`` matches invoices with at least one line of that product.
     """
 
@@ -313,7 +323,8 @@ def aftersales_stock_get_picking(picking_id: str, lock: bool) -> Picking | None:
 def aftersales_stock_find_pickings(query: PickingQuery) -> Sequence[Picking] | None:
     """Return the pickings matching every condition set on ``query``, newest first.
 
-    Newest means the latest ``done_at`` (not done last), then the latest ``created_at``.
+    Newest means the latest ``done_at`` (not done last), then the latest ``created_at``;
+    of two equally new pickings of one partner, the one stored last comes first.
     ``product_id`` matches pickings with at least one move of that product.
     """
 

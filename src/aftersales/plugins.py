@@ -37,6 +37,7 @@ _CORE = (
     "aftersales_helpdesk_list_teams",
     "aftersales_helpdesk_save_team",
     "aftersales_helpdesk_get_ticket",
+    "aftersales_helpdesk_find_ticket",
     "aftersales_helpdesk_find_tickets",
     "aftersales_helpdesk_get_partner",
     "aftersales_helpdesk_list_contacts",
@@ -212,7 +213,8 @@ class PluginManager(pluggy.PluginManager):
         wanted = frozenset(services)
         gaps = self.missing(["core", *(s.value for s in Service if s in wanted)])
         if gaps:
-            raise MissingHookImplementation(gaps)
+            names = [getattr(p, "name", None) or _plugin_name(p) for p in self.get_plugins()]
+            raise MissingHookImplementation(gaps, sorted(names))
 
 
 def _plugin_name(plugin: object) -> str:

@@ -21,7 +21,7 @@ from aftersales.models import (
     Subscription,
     Team,
 )
-from aftersales.models._fields import check_text
+from aftersales.models._fields import check_id, check_text
 from aftersales.modules import BASE_MODULES
 from aftersales.runtime import Runtime
 from aftersales.services._base import ServiceBase
@@ -184,7 +184,9 @@ class SettingsService(ServiceBase):
                     key=idempotency_key,
                     detail=f"{module} (for team {team.name}: {_names(plan.services)})",
                 )
-            subscription = self._subscription.after_install(uow, installed, plan.modules, actor)
+            subscription = self._subscription.after_install(
+                uow, installed, plan.modules, actor, idempotency_key
+            )
             updated = attrs.evolve(team, services=plan.services, fsm_project_id=plan.fsm_project_id)
             if updated != team:
                 self._hooks.save_team(updated)
@@ -336,4 +338,4 @@ class SettingsService(ServiceBase):
 
 def _check_project_id(value: str | None) -> None:
     if value is not None:
-        check_text(value, "fsm_project_id", max_length=128)
+        check_id(value, "fsm_project_id")

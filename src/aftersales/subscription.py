@@ -119,12 +119,18 @@ class SubscriptionService:
         return bool(added) and len(after) > 1
 
     def after_install(
-        self, uow: UnitOfWork, installed: Iterable[str], new: Iterable[str], actor: Actor
+        self,
+        uow: UnitOfWork,
+        installed: Iterable[str],
+        new: Iterable[str],
+        actor: Actor,
+        key: str | None = None,
     ) -> Subscription:
         """Start a trial when installing ``new`` exceeds the one free app (ST-8).
 
         ``installed`` are the modules installed before ``new``. A running trial is neither
-        extended nor restarted; on ``PAID`` nothing starts.
+        extended nor restarted; on ``PAID`` nothing starts. ``key`` is the idempotency key
+        of the call that installs, recorded on the audit entry (RL-6).
         """
         current = self._hooks.subscription_get()
         before, added = tuple(installed), tuple(new)
@@ -146,6 +152,7 @@ class SubscriptionService:
             actor,
             f"trial started: {len(apps)} applications installed ({', '.join(apps)}); "
             f"ends {ends.isoformat()}",
+            key,
         )
 
     # -- internals ----------------------------------------------------------------------------

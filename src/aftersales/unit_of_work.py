@@ -16,8 +16,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from aftersales.errors import AfterSalesError, BackendError, IdempotencyConflict, InvalidState
+from aftersales.models._fields import check_text
 from aftersales.models.events import Event
-from aftersales.models.idempotency import IdempotencyRecord
+from aftersales.models.idempotency import MAX_KEY, IdempotencyRecord
 from aftersales.models.mail import OutgoingEmail
 from aftersales.serialization import converter, dumps, loads
 
@@ -107,10 +108,13 @@ class UnitOfWork:
         """Return the stored result of an earlier call under ``key``, or ``None``.
 
         Raises :class:`IdempotencyConflict` when the key was used for another operation or
-        with other arguments. When ``None`` is returned, :meth:`commit` stores the result.
+        with other arguments, and :class:`~aftersales.errors.InvalidInput` for a key that is
+        not text of 1-256 characters without control characters. When ``None`` is returned,
+        :meth:`commit` stores the result.
         """
         if key is None:
             return None
+        check_text(key, "idempotency_key", max_length=MAX_KEY)
         digest = fingerprint(operation, arguments)
         stored = self.hooks.idempotency_get(key)
         if stored is not None:

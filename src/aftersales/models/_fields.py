@@ -24,6 +24,7 @@ __all__ = [
     "aware",
     "bool_field",
     "check_aware",
+    "check_id",
     "check_text",
     "currency_code",
     "decimal",
@@ -65,7 +66,7 @@ def idempotent(function: _F) -> _F:
 
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,127}$")
-_ID_MATCH = _ID.match
+_ID_MATCH = _ID.fullmatch
 #: Unicode category Cc (control characters) is exactly U+0000-U+001F and U+007F-U+009F;
 #: multi-line text may hold tab, line feed and carriage return.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -146,17 +147,31 @@ def text(
     return validate
 
 
+def check_id(value: object, field: str) -> str:
+    """Return ``value`` when it can be an identifier, else raise :class:`InvalidInput`.
+
+    An id is 1-128 ASCII letters, digits or ``_.:/@-``, starting with a letter or digit:
+    every stored record's id is one, so anything else (a number, a blank or over-long
+    string, control characters, quotes) is refused before it reaches a backend (RL-4).
+
+    >>> check_id("ticket-7", "ticket_id")
+    'ticket-7'
+    """
+    if type(value) is str and _ID_MATCH(value) is not None:  # the common case, first
+        return value
+    if not isinstance(value, str) or _ID_MATCH(value) is None:
+        raise InvalidInput(
+            field, value, "is not a valid id (1-128 letters, digits or _.:/@- , no spaces)"
+        )
+    return value
+
+
 @field_local
 def id_field(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """attrs validator for an identifier: short, printable, no spaces."""
-    if type(value) is str and _ID_MATCH(value):
+    if type(value) is str and _ID_MATCH(value) is not None:
         return
-    if not isinstance(value, str) or not _ID_MATCH(value):
-        raise InvalidInput(
-            _name(attribute),
-            value,
-            "is not a valid id (1-128 letters, digits or _.:/@- , no spaces)",
-        )
+    check_id(value, _name(attribute))
 
 
 def optional(validator: _Validator) -> _Validator:

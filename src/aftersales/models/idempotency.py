@@ -8,7 +8,10 @@ import attrs
 
 from aftersales.models._fields import aware, text
 
-__all__ = ["IdempotencyRecord"]
+__all__ = ["MAX_KEY", "IdempotencyRecord"]
+
+#: Longest idempotency key accepted.
+MAX_KEY = 256
 
 
 @attrs.frozen(kw_only=True)
@@ -19,7 +22,7 @@ class IdempotencyRecord:
     of the unstructured result, returned again on replay.
     """
 
-    key: str = attrs.field(validator=text(max_length=256))
+    key: str = attrs.field(validator=text(max_length=MAX_KEY))
     operation: str = attrs.field(validator=text(max_length=128))
     fingerprint: str = attrs.field(validator=text(max_length=128))
     result: str

@@ -139,6 +139,8 @@ def round_quantity(quantity: object, digits: int, field: str = "quantity") -> De
     number = Decimal(quantity)
     if not number.is_finite():
         raise InvalidInput(field, quantity, "must be a finite number")
+    if abs(number) >= MAX_AMOUNT:
+        raise InvalidInput(field, quantity, f"must be smaller than {MAX_AMOUNT:,f} in magnitude")
     return quantize(number, digits)
 
 

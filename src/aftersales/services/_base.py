@@ -125,9 +125,12 @@ class ServiceBase:
         change: str,
         body: str,
         key: str | None = None,
+        *,
+        on_trail: bool = True,
     ) -> None:
-        """A linked document changed state: trail (when it has a ticket), audit, event."""
-        if ticket_id is not None:
+        """A document changed state: audit and event, and (``on_trail``, when it has a
+        ticket) a message on the ticket's trail."""
+        if on_trail and ticket_id is not None:
             self._message(uow, ticket_id, actor, body, kind, document_id)
         self._audit(
             uow,

@@ -42,7 +42,7 @@ from aftersales.models import (
     Ticket,
     evolve,
 )
-from aftersales.models._fields import check_text
+from aftersales.models._fields import check_id, check_text
 from aftersales.models.loyalty import check_coupon_code, coupon_state, effective_expiry
 from aftersales.models.mail import MAX_RECIPIENTS, check_email_address, unique_addresses
 from aftersales.services._base import ServiceBase
@@ -168,8 +168,7 @@ class CouponService(ServiceBase):
         (CP-5). It is linked to the ticket, counted on the ticket view and recorded on the
         trail (G-4). Returns the code to copy, the program and the expiry (CP-6).
         """
-        if not isinstance(program_id, str):
-            raise InvalidInput("program_id", program_id, "expected a coupon program id")
+        check_id(program_id, "program_id")
         if expires_on is not None and (
             isinstance(expires_on, datetime) or not isinstance(expires_on, date)
         ):
@@ -281,8 +280,7 @@ class CouponService(ServiceBase):
         and handed to the mail transport only after the call commits. The trail records
         the recipients.
         """
-        if not isinstance(coupon_id, str):
-            raise InvalidInput("coupon_id", coupon_id, "expected a coupon id")
+        check_id(coupon_id, "coupon_id")
         extras = self._extra_recipients(extra_recipients)
         args = {"ticket_id": ticket_id, "coupon_id": coupon_id, "extra_recipients": list(extras)}
 

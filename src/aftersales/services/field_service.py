@@ -36,7 +36,7 @@ from aftersales.models import (
     Ticket,
     evolve,
 )
-from aftersales.models._fields import check_aware, check_text
+from aftersales.models._fields import check_aware, check_id, check_text
 from aftersales.services._base import ServiceBase
 from aftersales.unit_of_work import UnitOfWork
 
@@ -107,9 +107,7 @@ class _Request:
 
 
 def _optional_id(value: object, field: str) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise InvalidInput(field, value, "expected an id")
-    return value
+    return None if value is None else check_id(value, field)
 
 
 def _request(
@@ -132,9 +130,7 @@ def _stage(value: object) -> TaskStage:
 
 
 def _task_id(value: object) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput("task_id", value, "expected a task id")
-    return value
+    return check_id(value, "task_id")
 
 
 class FieldServiceService(ServiceBase):
@@ -402,8 +398,7 @@ class FieldServiceService(ServiceBase):
                 contacts = frozenset(p.id for p in self._hooks.list_contacts(entity))
                 tickets: Iterable[Ticket] = self._hooks.find_tickets(contacts)
             else:
-                if not isinstance(ticket_id, str):
-                    raise InvalidInput("ticket_id", ticket_id, "expected a ticket id")
+                check_id(ticket_id, "ticket_id")
                 tickets = (self._guard.portal_ticket(actor, ticket_id),)
             visible: dict[str, bool] = {}
             found: list[PortalTask] = []

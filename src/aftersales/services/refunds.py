@@ -47,7 +47,7 @@ from aftersales.models import (
     Ticket,
     evolve,
 )
-from aftersales.models._fields import check_text
+from aftersales.models._fields import check_id, check_text
 from aftersales.models.queries import InvoiceQuery
 from aftersales.serialization import converter
 from aftersales.services._base import ServiceBase
@@ -142,9 +142,7 @@ def _settlement(invoice: Invoice, matches: Sequence[Match]) -> tuple[Money, Paym
 
 
 def _an_id(value: object, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(field, value, "expected an id")
-    return value
+    return check_id(value, field)
 
 
 def _a_method(value: object) -> CreditMethod:
@@ -203,9 +201,10 @@ class RefundService(ServiceBase):
 
         RF-2: invoices (not credit notes) of the customer or any contact of the same
         commercial entity; only those of ``sale_order_id`` (or else the ticket's sale order)
-        when one is named; only those with a line of the ticket's product when the team also
-        has returns on. Invoices with nothing left to credit — reversed, or whose credit
-        notes already add up to their total — are left out.
+        when one is named (an order of another customer raises :class:`InvalidInput`); only
+        those with a line of the ticket's product when the team also has returns on.
+        Invoices with nothing left to credit — reversed, or whose credit notes already add up
+        to their total — are left out.
         """
         if sale_order_id is not None:
             _an_id(sale_order_id, "sale_order_id")
@@ -216,7 +215,16 @@ class RefundService(ServiceBase):
             customer = self._customer(ticket)
             order_id = sale_order_id or ticket.sale_order_id
             if order_id is not None:
-                order_id = self._hooks.get_sale_order(order_id).id
+                order = self._hooks.get_sale_order(order_id)
+                if sale_order_id is not None and not self._guard.same_entity(
+                    order.customer_id, customer.id
+                ):
+                    raise InvalidInput(
+                        "sale_order_id",
+                        sale_order_id,
+                        f"{order.name} is not an order of the ticket's customer ({customer.name})",
+                    )
+                order_id = order.id
             product_id = ticket.product_id if ctx.team.has(Service.RETURNS) else None
             contacts = self._hooks.list_contacts(customer.commercial_entity_id)
             found = self._hooks.find_invoices(

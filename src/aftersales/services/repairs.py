@@ -8,7 +8,6 @@ quotation for the customer (RP-6). Everyone who may see a ticket may read its re
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -36,7 +35,6 @@ from aftersales.errors import (
 from aftersales.ids import new_id
 from aftersales.models import (
     Actor,
-    DocumentChanged,
     DocumentKind,
     Invoice,
     InvoiceKind,
@@ -60,7 +58,7 @@ from aftersales.models import (
     Ticket,
     evolve,
 )
-from aftersales.models._fields import MAX_TEXT, check_text
+from aftersales.models._fields import MAX_TEXT, check_id, check_text
 from aftersales.models.products import round_quantity
 from aftersales.runtime import Runtime
 from aftersales.services._base import ServiceBase
@@ -225,13 +223,9 @@ UNSET: Final = _Unset.UNSET
 
 # -- input cleaning (no hooks: types, lengths, enums) --------------------------------------------
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,127}$")
-
 
 def _id(value: object, field: str) -> str:
-    if not isinstance(value, str) or not _ID.match(value):
-        raise InvalidInput(field, value, "is not a valid id")
-    return value
+    return check_id(value, field)
 
 
 def _opt_id(value: object, field: str) -> str | None:
@@ -691,7 +685,7 @@ class RepairService(ServiceBase):
                     uow, ticket, actor, DocumentKind.INVOICE, invoice.id, body, idempotency_key
                 )
             else:
-                self._note(uow, actor, None, DocumentKind.INVOICE, invoice.id, "created", body)
+                self._changed(uow, None, actor, DocumentKind.INVOICE, invoice.id, "created", body)
             self._state_changed(uow, actor, saved, idempotency_key)
             return RepairInvoiced(repair=saved, invoice=invoice)
 
@@ -724,11 +718,10 @@ class RepairService(ServiceBase):
             body = f"Repair deleted: {repair.reference}"
             if repair.ticket_id is not None:
                 self._hooks.remove_link(repair.ticket_id, DocumentKind.REPAIR, repair.id)
-                self._message(uow, repair.ticket_id, actor, body, DocumentKind.REPAIR, repair.id)
-            self._note(
+            self._changed(
                 uow,
-                actor,
                 repair.ticket_id,
+                actor,
                 DocumentKind.REPAIR,
                 repair.id,
                 "deleted",
@@ -765,6 +758,7 @@ class RepairService(ServiceBase):
 
         def read(uow: UnitOfWork) -> RepairOrder:
             self._guard.ticket(actor, Action.READ_REPAIR, ticket_id)
+            _id(repair_id, "repair_id")
             linked = any(
                 link.kind is DocumentKind.REPAIR and link.document_id == repair_id
                 for link in self._hooks.list_links(ticket_id)
@@ -1055,15 +1049,16 @@ class RepairService(ServiceBase):
         invoice = self._hooks.get_invoice(repair.invoice_id, lock=True)
         if invoice.state is InvoiceState.DRAFT:
             self._hooks.save_invoice(evolve(invoice, state=InvoiceState.CANCELLED))
-            self._note(
+            self._changed(
                 uow,
-                actor,
                 repair.ticket_id,
+                actor,
                 DocumentKind.INVOICE,
                 invoice.id,
                 "cancelled",
                 f"Draft invoice of repair {repair.reference} cancelled",
                 key,
+                on_trail=False,
             )
             return "; its draft invoice is cancelled"
         if invoice.state is InvoiceState.POSTED:
@@ -1111,38 +1106,16 @@ class RepairService(ServiceBase):
         body: str,
         key: str | None,
     ) -> None:
-        self._note(uow, actor, repair.ticket_id, DocumentKind.REPAIR, repair.id, change, body, key)
-
-    def _note(
-        self,
-        uow: UnitOfWork,
-        actor: Actor,
-        ticket_id: str | None,
-        kind: DocumentKind,
-        document_id: str,
-        change: str,
-        body: str,
-        key: str | None = None,
-    ) -> None:
-        """Audit and announce a change that does not go on the ticket's trail (RL-6)."""
-        self._audit(
+        self._changed(
             uow,
+            repair.ticket_id,
             actor,
-            f"{kind.value} {change}",
-            ticket_id=ticket_id,
-            documents=(document_id,),
-            key=key,
-            detail=body,
-        )
-        uow.record(
-            DocumentChanged(
-                at=uow.now,
-                actor_id=actor.user_id,
-                ticket_id=ticket_id,
-                kind=kind,
-                document_id=document_id,
-                change=change,
-            )
+            DocumentKind.REPAIR,
+            repair.id,
+            change,
+            body,
+            key,
+            on_trail=False,
         )
 
 

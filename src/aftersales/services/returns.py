@@ -42,7 +42,7 @@ from aftersales.models import (
     Ticket,
     evolve,
 )
-from aftersales.models._fields import check_text
+from aftersales.models._fields import check_id, check_text
 from aftersales.models.money import quantize
 from aftersales.models.products import round_quantity
 from aftersales.models.queries import PickingQuery
@@ -216,8 +216,7 @@ class ReturnService(ServiceBase):
 
         def work(uow: UnitOfWork) -> Picking:
             ctx = self._guard.ticket(actor, Action.RETURN, ticket_id, Service.RETURNS)
-            if not isinstance(delivery_id, str):
-                raise InvalidInput("delivery_id", delivery_id, "expected a delivery id")
+            check_id(delivery_id, "delivery_id")
             asked = _parse_quantities(quantities)
             if return_location is not None:
                 check_text(return_location, "return_location")
@@ -299,8 +298,7 @@ class ReturnService(ServiceBase):
             # Rights and the lock before anything is read (G-1, G-2).
             self._guard.rights(actor, Action.RETURN)
             self._guard.unlocked()
-            if not isinstance(return_id, str):
-                raise InvalidInput("return_id", return_id, "expected a return id")
+            check_id(return_id, "return_id")
             ctx = self._return_context(actor, self._hooks.get_picking(return_id))
             done = uow.replay(idempotency_key, f"returns.{verb}", {"return_id": return_id}, Picking)
             if done is not None:
@@ -368,8 +366,7 @@ class ReturnService(ServiceBase):
         self, ticket: Ticket, contacts: frozenset[str], sale_order_id: str | None
     ) -> tuple[Picking, ...]:
         if sale_order_id is not None:
-            if not isinstance(sale_order_id, str):
-                raise InvalidInput("sale_order_id", sale_order_id, "expected a sale order id")
+            check_id(sale_order_id, "sale_order_id")
             order = self._hooks.get_sale_order(sale_order_id)
             if order.customer_id not in contacts:
                 raise InvalidInput(
@@ -387,8 +384,7 @@ class ReturnService(ServiceBase):
         return tuple(p for p in found if any(_returnable(m) for m in p.moves))
 
     def _delivery(self, delivery_id: str, contacts: frozenset[str], *, lock: bool) -> Picking:
-        if not isinstance(delivery_id, str):
-            raise InvalidInput("delivery_id", delivery_id, "expected a delivery id")
+        check_id(delivery_id, "delivery_id")
         delivery = self._hooks.get_picking(delivery_id, lock=lock)
         if delivery.kind is not PickingKind.DELIVERY:
             raise InvalidInput(

@@ -20,6 +20,7 @@ from aftersales.models import (
     Ticket,
     TicketMessage,
 )
+from aftersales.models._fields import check_text
 from aftersales.models.loyalty import coupon_state, effective_expiry
 from aftersales.models.queries import PickingQuery
 from aftersales.services._base import ServiceBase
@@ -95,6 +96,18 @@ _ACTIONS: tuple[tuple[str, Service, Action], ...] = (
 
 class TicketViewService(ServiceBase):
     """Reads a ticket as the helpdesk shows it: ``app.tickets``."""
+
+    def find(self, ref: str, *, actor: Actor) -> Ticket:
+        """The ticket numbered ``ref`` (as shown, ``#12`` or ``12``), if the actor may see it."""
+
+        def work(_uow: UnitOfWork) -> Ticket:
+            self._guard.rights(actor, Action.VIEW_TICKET)
+            self._guard.unlocked()
+            number = check_text(ref, "ref", max_length=65).removeprefix("#").strip()
+            ticket = self._hooks.find_ticket(number)
+            return self._guard.ticket(actor, Action.VIEW_TICKET, ticket.id).ticket
+
+        return self._rt.read(work)
 
     def view(self, ticket_id: str, *, actor: Actor) -> TicketView:
         """The ticket's actions, linked documents with counts, and trail newest first."""

@@ -11,7 +11,11 @@ import attrs
 from aftersales.app import AfterSales
 from aftersales.testing.snapshots import Snapshotting, diff
 
-__all__ = ["FaultInjector", "InjectedFault", "SweepReport", "sweep_faults"]
+__all__ = ["AFTER_COMMIT_HOOKS", "FaultInjector", "InjectedFault", "SweepReport", "sweep_faults"]
+
+#: The first call of one of these hooks shows that the call's unit of work has committed:
+#: what follows is the delivery of its emails, which may fail without failing the call.
+AFTER_COMMIT_HOOKS = frozenset({"aftersales_mail_deliver"})
 
 
 class InjectedFault(RuntimeError):
@@ -26,6 +30,11 @@ class InjectedFault(RuntimeError):
 class FaultInjector:
     """Counts hook calls of an application and makes the ``fail_at``-th one raise.
 
+    By default only hook calls made before the call's unit of work commits are counted
+    for ``fail_at``; the calls that deliver its emails afterwards (from the first of
+    :data:`AFTER_COMMIT_HOOKS` on) are left alone. With ``after_commit=True`` it is the
+    other way round: ``fail_at`` counts the calls after the commit.
+
     >>> # with FaultInjector(app).armed(fail_at=3): app.refunds.reverse(...)
     """
 
@@ -33,20 +42,41 @@ class FaultInjector:
         self._app = app
         self.calls: list[str] = []
         self.fail_at: int | None = None
+        self.after_commit = False
+        self.committed_at: int | None = None
+
+    @property
+    def before_commit(self) -> int:
+        """How many hook calls the block made before its unit of work committed."""
+        return len(self.calls) if self.committed_at is None else self.committed_at - 1
 
     def _before(self, hook_name: str, _impls: Sequence[Any], _kwargs: Mapping[str, Any]) -> None:
         self.calls.append(hook_name)
-        if len(self.calls) == self.fail_at:
+        if self.committed_at is None and hook_name in AFTER_COMMIT_HOOKS:
+            self.committed_at = len(self.calls)
+        if self.after_commit:
+            if self.committed_at is None:
+                return
+            number = len(self.calls) - self.committed_at + 1
+        else:
+            if self.committed_at is not None:
+                return
+            number = len(self.calls)
+        if number == self.fail_at:
             raise InjectedFault(hook_name, len(self.calls))
 
     def _after(self, *_args: Any) -> None:
         return None
 
     @contextmanager
-    def armed(self, fail_at: int | None = None) -> Iterator[FaultInjector]:
+    def armed(
+        self, fail_at: int | None = None, *, after_commit: bool = False
+    ) -> Iterator[FaultInjector]:
         """Count (and, with ``fail_at``, break) the hook calls made inside the block."""
         self.calls = []
         self.fail_at = fail_at
+        self.after_commit = after_commit
+        self.committed_at = None
         undo = self._app.pm.add_hookcall_monitoring(self._before, self._after)
         try:
             yield self
@@ -69,8 +99,9 @@ def sweep_faults(
     """Fail ``call`` at its 1st, 2nd, … hook call until it succeeds.
 
     Each failed attempt must leave the whole store exactly as it was (the snapshot compares
-    every table, outbox and delivered mail included). The final attempt runs with no fault and
-    must succeed. Returns how many faults were injected.
+    every table, outbox and delivered mail included). The final attempt runs with no fault
+    before its commit and must succeed (the delivery of its emails after the commit is not
+    broken here). Returns how many faults were injected.
     """
     injector = FaultInjector(app)
     number = 0

@@ -29,7 +29,7 @@ from aftersales.models import (
 )
 from aftersales.models.loyalty import Reward
 
-__all__ = ["Actors", "Scenario", "build_scenario"]
+__all__ = ["ALL_SERVICE_MODULES", "Actors", "Scenario", "build_scenario"]
 
 
 MANAGER = Actor(user_id="manager", groups=frozenset({Group.HELPDESK_MANAGER}))
@@ -78,30 +78,40 @@ class Scenario:
     actors: Actors = attrs.field(factory=Actors)
 
 
+#: The modules of every after-sales service (ST-3), dependencies first.
+ALL_SERVICE_MODULES = (
+    "account",
+    "sale_management",
+    "helpdesk_sale",
+    "helpdesk_account",
+    "stock",
+    "helpdesk_stock",
+    "helpdesk_stock_account",
+    "repair",
+    "helpdesk_repair",
+    "sale_loyalty",
+    "helpdesk_sale_loyalty",
+    "project",
+    "project_helpdesk",
+    "industry_fsm",
+    "helpdesk_fsm",
+)
+
+
 def build_scenario(
-    world: Builder, *, services: frozenset[Service] = frozenset(Service)
+    world: Builder,
+    *,
+    services: frozenset[Service] = frozenset(Service),
+    install_modules: bool = True,
 ) -> Scenario:
     """Build the standard world; the team has ``services`` on (all by default).
 
-    Modules for the services are marked installed, so no trial starts.
+    With ``install_modules`` (the default) the modules of every service are marked
+    installed, so no trial starts; without it only the base and the helpdesk are, as on a
+    new One-App-Free database.
     """
-    world.install(
-        "account",
-        "sale_management",
-        "helpdesk_sale",
-        "helpdesk_account",
-        "stock",
-        "helpdesk_stock",
-        "helpdesk_stock_account",
-        "repair",
-        "helpdesk_repair",
-        "sale_loyalty",
-        "helpdesk_sale_loyalty",
-        "project",
-        "project_helpdesk",
-        "industry_fsm",
-        "helpdesk_fsm",
-    )
+    if install_modules:
+        world.install(*ALL_SERVICE_MODULES)
     company = world.company(name="Pérez Hogar S.L.", email="compras@perez.example")
     customer = world.customer(
         name="Ana Pérez", email="ana@perez.example", company=company, delivery_address=True

@@ -57,7 +57,7 @@ def _one(value: str | None) -> tuple[str, ...]:
 #: Secondary indexes: every lookup the services make is by key, never a scan.
 INDEXES: dict[str, dict[str, Callable[[Any], Iterable[object]]]] = {
     "partners": {"entity": lambda p: (p.commercial_entity_id,)},
-    "tickets": {"customer": lambda t: _one(t.customer_id)},
+    "tickets": {"customer": lambda t: _one(t.customer_id), "ref": lambda t: (t.ref,)},
     "invoices": {
         "customer": lambda i: (i.customer_id,),
         "reversed": lambda i: _one(i.reversed_invoice_id),
@@ -119,6 +119,8 @@ class MemoryBackend:
     """
 
     name = "memory"
+    #: Optional conformance-kit capabilities (see :mod:`aftersales.testing.conformance`).
+    capabilities = frozenset({"delivered_log", "threads"})
 
     def __init__(self, *, installed_modules: Iterable[str] = ("base", "mail", "helpdesk")) -> None:
         self.store = MemoryStore(INDEXES)
@@ -190,6 +192,11 @@ class MemoryBackend:
     def aftersales_helpdesk_get_ticket(self, ticket_id: str) -> Ticket | None:
         ticket: Ticket | None = self._get("tickets", ticket_id)
         return ticket
+
+    @hookimpl
+    def aftersales_helpdesk_find_ticket(self, ref: str) -> Ticket | None:
+        found: list[Ticket] = self.store.by_index("tickets", "ref", ref)
+        return found[0] if found else None
 
     @hookimpl
     def aftersales_helpdesk_find_tickets(self, customer_ids: frozenset[str]) -> list[Ticket]:

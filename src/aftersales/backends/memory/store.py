@@ -125,16 +125,24 @@ class MemoryStore:
     def _write(self, table: str, key: object, previous: Any, record: Any) -> None:
         rows = self.table(table)
         for index, keys_of in self._maintained.get(table, ()):
+            new = tuple(keys_of(record)) if record is not MISSING else ()
+            # A record that stays under an index value keeps its place there, so lookups
+            # stay in insertion order ("oldest first") when a record is updated.
             if previous is not MISSING:
                 for value in keys_of(previous):
+                    if value in new:
+                        continue
                     bucket = index.get(value)
                     if bucket is not None:
                         bucket.pop(key, None)
                         if not bucket:
                             del index[value]
-            if record is not MISSING:
-                for value in keys_of(record):
-                    index.setdefault(value, {})[key] = None
+            for value in new:
+                bucket = index.get(value)
+                if bucket is None:
+                    index[value] = {key: None}
+                elif key not in bucket:
+                    bucket[key] = None
         if record is MISSING:
             rows.pop(key, None)
         else:

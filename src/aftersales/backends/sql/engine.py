@@ -1,0 +1,250 @@
+"""Engines, connections and transactions: one unit of work = one database transaction.
+
+:class:`Database` opens the engine for a URL (SQLite file by default, PostgreSQL through
+psycopg 3), keeps the connection of the current unit of work in a thread-local, and runs
+every statement with driver errors translated (:mod:`.errors`).
+
+* **SQLite**: WAL journal, a busy timeout, foreign keys on; a writing unit starts with
+  ``BEGIN IMMEDIATE`` so concurrent writers — threads or processes — queue for the write
+  lock instead of failing half-way; a reading unit starts with a plain ``BEGIN``.
+* **PostgreSQL**: ``READ COMMITTED`` with row locks (``SELECT … FOR UPDATE``) on the lookups
+  called with ``lock=True``, and a ``lock_timeout`` so a stuck lock ends in a retryable
+  error rather than a hang.
+
+A unit of work begun while another is open on the same thread becomes a savepoint of it.
+Hooks called outside any unit of work (the test-data builder, scripts) run in a short
+transaction of their own that commits at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.exc as sa_exc
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+from aftersales.errors import ConfigurationError, DuplicateKey
+
+from .errors import is_unique_violation, translate, translated
+
+__all__ = ["DEFAULT_URL", "Database", "SqlTransaction", "normalize_url"]
+
+#: Used when no URL is given and ``AFTERSALES_DATABASE_URL`` is not set.
+DEFAULT_URL = "aftersales.db"
+
+_WRITES = "aftersales.writes"
+
+
+def normalize_url(url: str | Path | URL | None) -> URL:
+    """A SQLAlchemy URL from a URL, a file path, or ``None`` (the environment, then the
+    default file). ``postgresql://`` and ``postgres://`` use psycopg 3."""
+    if url is None:
+        url = os.environ.get("AFTERSALES_DATABASE_URL") or DEFAULT_URL
+    if isinstance(url, Path) or (isinstance(url, str) and "://" not in url):
+        return URL.create("sqlite", database=str(Path(url).expanduser().resolve()))
+    try:
+        parsed = make_url(url)
+    except sa_exc.ArgumentError as exc:
+        raise ConfigurationError(f"not a database URL: {url!r} ({exc})") from exc
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend in ("postgres", "postgresql"):
+        if driver not in ("", "psycopg"):
+            raise ConfigurationError(
+                f"unsupported PostgreSQL driver {driver!r}: use postgresql:// (psycopg 3)"
+            )
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif backend != "sqlite" or driver not in ("", "pysqlite"):
+        raise ConfigurationError(
+            f"unsupported database {backend!r}: use a SQLite file path or a postgresql:// URL"
+        )
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise ConfigurationError(
+            "an in-memory SQLite database is not shared between connections; give a file "
+            "path (e.g. 'aftersales.db') or use the memory backend"
+        )
+    return parsed
+
+
+class SqlTransaction:
+    """The database side of one unit of work (or a savepoint of an enclosing one)."""
+
+    def __init__(
+        self,
+        database: Database,
+        connection: Connection,
+        transaction: sa.RootTransaction | sa.NestedTransaction,
+    ) -> None:
+        self.database = database
+        self.connection = connection
+        self._tx = transaction
+        self._nested = isinstance(transaction, sa.NestedTransaction)
+        self._open = True
+
+    def commit(self) -> None:
+        if not self._open:
+            return
+        try:
+            with translated():
+                self._tx.commit()
+        except BaseException:
+            self.rollback()
+            raise
+        self._end()
+
+    def rollback(self) -> None:
+        if not self._open:
+            return
+        try:
+            with translated():
+                if self._tx.is_active:
+                    self._tx.rollback()
+        finally:
+            self._end()
+
+    def _end(self) -> None:
+        self._open = False
+        self.database._pop(self)
+        if not self._nested:
+            with contextlib.suppress(sa_exc.SQLAlchemyError):  # a dead one: the pool drops it
+                self.connection.close()
+
+
+class _Local(threading.local):
+    def __init__(self) -> None:
+        self.stack: list[SqlTransaction] = []
+
+
+class Database:
+    """An engine plus the thread-local transaction of the current unit of work."""
+
+    def __init__(
+        self,
+        url: str | Path | URL | None = None,
+        *,
+        busy_timeout: float = 30.0,
+        lock_timeout: float = 10.0,
+        engine_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.url = normalize_url(url)
+        self.dialect = self.url.get_backend_name()
+        options = dict(engine_options or {})
+        if self.dialect == "sqlite":
+            Path(self.url.database or "").parent.mkdir(parents=True, exist_ok=True)
+            options.setdefault(
+                "connect_args", {"timeout": busy_timeout, "check_same_thread": False}
+            )
+        else:
+            options.setdefault(
+                "connect_args", {"options": f"-c lock_timeout={int(lock_timeout * 1000)}"}
+            )
+            options.setdefault("pool_pre_ping", True)
+        try:
+            self.engine: Engine = sa.create_engine(self.url, **options)
+        except (sa_exc.SQLAlchemyError, ImportError) as exc:
+            raise ConfigurationError(f"cannot open {self.safe_url}: {exc}") from exc
+        if self.dialect == "sqlite":
+            self._sqlite_events(busy_timeout)
+        self._local = _Local()
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden, for messages and logs."""
+        return self.url.render_as_string(hide_password=True)
+
+    def _sqlite_events(self, busy_timeout: float) -> None:
+        @event.listens_for(self.engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let us issue BEGIN ourselves (pysqlite's own handling breaks savepoints and
+            # cannot say IMMEDIATE).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+                cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+                cursor.execute("PRAGMA foreign_keys = ON")
+            finally:
+                cursor.close()
+
+        @event.listens_for(self.engine, "begin")
+        def _begin(conn: Connection) -> None:
+            mode = "IMMEDIATE" if conn.info.get(_WRITES, True) else "DEFERRED"
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+    # -- transactions ----------------------------------------------------------------------
+
+    @property
+    def current(self) -> SqlTransaction | None:
+        """The innermost open transaction of this thread, if any."""
+        stack = self._local.stack
+        return stack[-1] if stack else None
+
+    def begin(self, *, writes: bool) -> SqlTransaction:
+        """Start a unit of work's transaction on this thread (a savepoint when nested)."""
+        outer = self.current
+        with translated():
+            if outer is not None:
+                tx = SqlTransaction(self, outer.connection, outer.connection.begin_nested())
+            else:
+                conn = self._connect(writes)
+                try:
+                    tx = SqlTransaction(self, conn, conn.begin())
+                except BaseException:
+                    conn.close()
+                    raise
+        self._local.stack.append(tx)
+        return tx
+
+    def _connect(self, writes: bool) -> Connection:
+        conn = self.engine.connect()
+        conn.info[_WRITES] = writes
+        return conn
+
+    def _pop(self, tx: SqlTransaction) -> None:
+        stack = self._local.stack
+        if tx in stack:
+            del stack[stack.index(tx) :]
+
+    @contextmanager
+    def connection(self, *, writes: bool = True) -> Iterator[Connection]:
+        """The current unit's connection, or a short transaction of its own that commits
+        when the block ends (and is the current one inside it)."""
+        current = self.current
+        if current is not None:
+            with translated():
+                yield current.connection
+            return
+        tx = self.begin(writes=writes)
+        try:
+            with translated():
+                yield tx.connection
+        except BaseException:
+            tx.rollback()
+            raise
+        tx.commit()
+
+    # -- statements ------------------------------------------------------------------------
+
+    @staticmethod
+    def unique(conn: Connection, statement: sa.Executable, what: str, value: object) -> None:
+        """Run ``statement`` in a savepoint; a unique violation raises :class:`DuplicateKey`
+        naming ``what`` and ``value`` and leaves the transaction usable."""
+        try:
+            with conn.begin_nested():
+                conn.execute(statement)
+        except sa_exc.IntegrityError as exc:
+            if is_unique_violation(exc):
+                raise DuplicateKey(what, value) from exc
+            raise translate(exc) from exc
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

@@ -1,0 +1,94 @@
+"""Driver errors in, :class:`aftersales.errors.BackendError` subclasses out (RL-5).
+
+* serialization failures and deadlocks → :class:`~aftersales.errors.ConflictError`;
+* a busy or locked database, a lock timeout, a lost or refused connection →
+  :class:`~aftersales.errors.BackendUnavailable`;
+
+  (both make :meth:`Runtime.write <aftersales.runtime.Runtime.write>` roll back and retry);
+* a unique constraint → :class:`~aftersales.errors.DuplicateKey`;
+* anything else → :class:`~aftersales.errors.BackendError`.
+
+The driver's exception is kept as ``__cause__`` for logs; it never escapes on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy.exc as sa_exc
+
+from aftersales.errors import BackendError, BackendUnavailable, ConflictError, DuplicateKey
+
+__all__ = ["is_unique_violation", "translate", "translated"]
+
+#: PostgreSQL SQLSTATEs worth retrying as a conflict.
+_PG_CONFLICT = {"40001", "40P01"}
+#: PostgreSQL SQLSTATEs (or classes) that mean "not now": busy, locked, disconnected.
+_PG_UNAVAILABLE = {"55P03", "57014", "57P01", "57P02", "57P03", "53300", "53400"}
+_PG_UNAVAILABLE_CLASSES = ("08", "53")
+_SQLITE_BUSY = ("SQLITE_BUSY", "SQLITE_LOCKED")
+
+
+def _sqlstate(exc: sa_exc.DBAPIError) -> str | None:
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return state if isinstance(state, str) else None
+
+
+def _sqlite_name(exc: sa_exc.DBAPIError) -> str:
+    name = getattr(exc.orig, "sqlite_errorname", "")
+    return name if isinstance(name, str) else ""
+
+
+def _message(exc: sa_exc.SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    text = str(orig) if orig is not None else str(exc)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return first[:300]
+
+
+def is_unique_violation(exc: sa_exc.DBAPIError) -> bool:
+    """True when ``exc`` is a unique or primary-key violation."""
+    if _sqlstate(exc) == "23505":
+        return True
+    name = _sqlite_name(exc)
+    if name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"):
+        return True
+    return "UNIQUE constraint failed" in str(exc.orig)
+
+
+def translate(exc: sa_exc.SQLAlchemyError) -> BackendError:
+    """The library error for a SQLAlchemy or driver error."""
+    message = _message(exc)
+    if isinstance(exc, sa_exc.DBAPIError):
+        state = _sqlstate(exc)
+        if exc.connection_invalidated:
+            return BackendUnavailable(f"database connection lost: {message}")
+        if isinstance(exc, sa_exc.IntegrityError):
+            if is_unique_violation(exc):
+                return DuplicateKey("row", message)
+            return BackendError(f"database refused a write: {message}")
+        if state is not None:
+            if state in _PG_CONFLICT:
+                return ConflictError(f"concurrent update, try again: {message}")
+            if state in _PG_UNAVAILABLE or state.startswith(_PG_UNAVAILABLE_CLASSES):
+                return BackendUnavailable(f"database unavailable: {message}")
+        if _sqlite_name(exc).startswith(_SQLITE_BUSY) or "database is locked" in message:
+            return BackendUnavailable(f"database is busy: {message}")
+        if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+            if "no such table" in message or "does not exist" in message:
+                return BackendError(f"{message} (is the schema migrated?)")
+            return BackendUnavailable(f"database unavailable: {message}")
+        return BackendError(f"database error: {message}")
+    if isinstance(exc, sa_exc.DisconnectionError | sa_exc.TimeoutError):
+        return BackendUnavailable(f"database unavailable: {message}")
+    return BackendError(f"database error: {message}")
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Run a block, turning SQLAlchemy and driver errors into library errors."""
+    try:
+        yield
+    except sa_exc.SQLAlchemyError as exc:
+        raise translate(exc) from exc

@@ -1,0 +1,94 @@
+"""The backend conformance kit: contract tests a backend must pass, shipped in the wheel.
+
+A backend author runs the whole kit on their backend with one fixture::
+
+    # tests/test_conformance.py of your plugin
+    import pytest
+    from aftersales.testing.conformance import BackendContract
+
+    class TestMyBackend(BackendContract):
+        @pytest.fixture
+        def aftersales_backend(self):
+            return MyBackend(...)   # a fresh, empty store for each test
+
+Each port has its own mixin (``HelpdeskContract``, ``AccountingContract``, …) to run only a
+part; names end in ``Contract`` or ``Flow(s)`` so pytest collects them only through a
+``Test…`` subclass. Optional behaviour is declared on the backend as ``capabilities``
+(see :class:`Capability`); tests that need an undeclared one are skipped with the reason.
+"""
+
+from ._kit import ContractBase, Kit, Reopen, run_threads
+from .accounting import AccountingContract
+from .capabilities import Capability, capabilities_of
+from .flows import (
+    AtomicityFlow,
+    CouponFlow,
+    FieldServiceFlow,
+    PersistenceFlow,
+    RefundFlow,
+    RepairFlow,
+    ReturnFlow,
+    ScenarioFlow,
+    ServiceFlows,
+    SettingsFlow,
+    SubscriptionFlow,
+    TicketViewFlow,
+)
+from .helpdesk import HelpdeskContract
+from .loyalty import LoyaltyContract
+from .mail import MailContract
+from .modules import ModulesContract
+from .project import ProjectContract
+from .repair import RepairContract
+from .stock import StockContract
+from .transactions import TransactionContract
+
+__all__ = [
+    "AccountingContract",
+    "AtomicityFlow",
+    "BackendContract",
+    "Capability",
+    "ContractBase",
+    "CouponFlow",
+    "FieldServiceFlow",
+    "HelpdeskContract",
+    "Kit",
+    "LoyaltyContract",
+    "MailContract",
+    "ModulesContract",
+    "PersistenceFlow",
+    "PortContracts",
+    "ProjectContract",
+    "RefundFlow",
+    "Reopen",
+    "RepairContract",
+    "RepairFlow",
+    "ReturnFlow",
+    "ScenarioFlow",
+    "ServiceFlows",
+    "SettingsFlow",
+    "StockContract",
+    "SubscriptionFlow",
+    "TicketViewFlow",
+    "TransactionContract",
+    "capabilities_of",
+    "run_threads",
+]
+
+
+class PortContracts(
+    HelpdeskContract,
+    AccountingContract,
+    LoyaltyContract,
+    StockContract,
+    RepairContract,
+    ProjectContract,
+    MailContract,
+    ModulesContract,
+    TransactionContract,
+):
+    """Every port contract."""
+
+
+class BackendContract(PortContracts, ServiceFlows):
+    """The whole kit: every port contract and every end-to-end flow."""

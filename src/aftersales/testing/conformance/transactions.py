@@ -1,0 +1,183 @@
+"""Contract of transactions and idempotency records (RL-1, RL-2)."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import attrs
+import pytest
+
+from aftersales.errors import DuplicateKey, InvalidState
+from aftersales.models import (
+    AuditEntry,
+    Coupon,
+    DocumentKind,
+    DocumentLink,
+    IdempotencyRecord,
+    Service,
+    TicketMessage,
+)
+
+from ._kit import ContractBase, Kit, run_threads
+from .capabilities import Capability
+
+__all__ = ["TransactionContract"]
+
+
+class _Boom(Exception):
+    pass
+
+
+def _record(kit: Kit, key: str, result: str = '{"ok":true}') -> IdempotencyRecord:
+    return IdempotencyRecord(
+        key=key,
+        operation="refunds.reverse",
+        fingerprint="f" * 64,
+        result=result,
+        created_at=kit.clock.now(),
+    )
+
+
+class TransactionContract(ContractBase):
+    """``aftersales_transaction_begin`` and ``aftersales_idempotency_*``."""
+
+    def test_a_committed_unit_is_seen_by_the_next(self, kit: Kit) -> None:
+        team = kit.world.team(name="Support")
+        renamed = attrs.evolve(team, name="After-sales")
+        kit.write(lambda h: h.save_team(renamed))
+        assert kit.read(lambda h: h.get_team(team.id)) == renamed
+
+    def test_a_rolled_back_unit_leaves_the_store_unchanged(self, kit: Kit) -> None:
+        """RL-1: every kind of write of a failed unit disappears."""
+        ana = kit.world.customer(name="Ana")
+        blender = kit.world.product(name="Blender", price=Decimal("49.95"))
+        invoice = kit.world.invoice(customer=ana, lines=[(blender, 2)])
+        delivery = kit.world.delivery(customer=ana, lines=[(blender, 2)])
+        team = kit.world.team(name="Support")
+        ticket = kit.world.ticket(team=team, title="T", customer=ana)
+        program = kit.world.coupon_program(name="Apology")
+        kit.write(lambda h: h.sequence_next("RMA"))
+        now = kit.clock.now()
+
+        def failing() -> None:
+            with kit.unit():
+                h = kit.hooks
+                h.save_team(attrs.evolve(team, services=frozenset({Service.REFUNDS})))
+                h.save_invoice(attrs.evolve(invoice, reason="changed", lines=invoice.lines[:0]))
+                h.save_picking(attrs.evolve(delivery, moves=()))
+                h.sequence_next("RMA")
+                h.sequence_next("NEW")
+                h.add_link(
+                    DocumentLink(
+                        ticket_id=ticket.id,
+                        kind=DocumentKind.COUPON,
+                        document_id="c",
+                        created_at=now,
+                    )
+                )
+                h.post_message(
+                    TicketMessage(id="msg-x", ticket_id=ticket.id, at=now, author_id="a", body="x")
+                )
+                h.audit_append(AuditEntry(id="audit-x", at=now, actor_id="a", action="x"))
+                h.create_coupon(
+                    Coupon(
+                        id="coupon-x",
+                        code="X",
+                        program_id=program.id,
+                        partner_id=ana.id,
+                        points=Decimal(1),
+                        created_at=now,
+                    )
+                )
+                h.modules_install("repair")
+                h.modules_uninstall("mail")
+                h.idempotency_save(_record(kit, "key-x"))
+                raise _Boom
+
+        with kit.unchanged(), pytest.raises(_Boom):
+            failing()
+        assert kit.write(lambda h: h.sequence_next("RMA")) == 2
+
+    def test_a_unit_cannot_commit_twice(self, kit: Kit) -> None:
+        with kit.unit() as uow:
+            uow.commit()
+            with pytest.raises(InvalidState):
+                uow.commit()
+
+    def test_idempotency_records_round_trip_and_keys_are_unique(self, kit: Kit) -> None:
+        record = _record(kit, "req-7f3a")
+        assert kit.read(lambda h: h.idempotency_get("req-7f3a")) is None
+        kit.write(lambda h: h.idempotency_save(record))
+        assert kit.read(lambda h: h.idempotency_get("req-7f3a")) == record
+        with kit.unchanged(), pytest.raises(DuplicateKey, match="idempotency key 'req-7f3a'"):
+            kit.write(lambda h: h.idempotency_save(_record(kit, "req-7f3a", "{}")))
+
+    def test_the_idempotency_record_commits_with_the_work(self, kit: Kit) -> None:
+        """RL-2: the record and the work commit together, or neither does."""
+        team = kit.world.team(name="Support")
+
+        def fail() -> None:
+            with kit.unit() as uow:
+                uow.replay("key-1", "test.rename", {"name": "New"}, str)
+                kit.hooks.save_team(attrs.evolve(team, name="New"))
+                raise _Boom
+
+        with kit.unchanged(), pytest.raises(_Boom):
+            fail()
+        with kit.unit() as uow:
+            assert uow.replay("key-1", "test.rename", {"name": "New"}, str) is None
+            kit.hooks.save_team(attrs.evolve(team, name="New"))
+            uow.commit("renamed")
+        assert kit.read(lambda h: h.get_team(team.id)).name == "New"
+        stored = kit.read(lambda h: h.idempotency_get("key-1"))
+        assert stored is not None
+        assert stored.operation == "test.rename"
+        with kit.unchanged(), kit.unit() as uow:
+            assert uow.replay("key-1", "test.rename", {"name": "New"}, str) == "renamed"
+
+    def test_a_repeated_call_replays_and_changes_nothing(self, kit: Kit) -> None:
+        """RL-2 through a service: the same key and arguments return the first result."""
+        from aftersales.testing.scenario import MANAGER
+
+        team = kit.world.team(name="Support")
+        kit.world.install("account", "helpdesk_account")
+        first = kit.app.settings.configure(
+            team.id, enable={Service.REFUNDS}, actor=MANAGER, idempotency_key="cfg-1"
+        )
+        with kit.unchanged():
+            again = kit.app.settings.configure(
+                team.id, enable={Service.REFUNDS}, actor=MANAGER, idempotency_key="cfg-1"
+            )
+        assert again == first
+
+    def test_uncommitted_work_is_invisible_to_other_units(self, kit: Kit) -> None:
+        kit.require(Capability.THREADS)
+        team = kit.world.team(name="Support")
+        seen: list[str] = []
+        reader_done = threading.Event()
+
+        def reader() -> None:
+            seen.append(kit.read(lambda h: h.get_team(team.id)).name)
+            reader_done.set()
+
+        with kit.unit():
+            kit.hooks.save_team(attrs.evolve(team, name="Uncommitted"))
+            thread = threading.Thread(target=reader, daemon=True)
+            thread.start()
+            # A backend that serializes units makes the reader wait for the rollback.
+            reader_done.wait(0.5)
+        thread.join(30)
+        assert seen == ["Support"]
+
+    def test_concurrent_units_with_one_key_store_it_once(self, kit: Kit) -> None:
+        kit.require(Capability.THREADS)
+
+        def save(i: int) -> str:
+            try:
+                kit.write(lambda h: h.idempotency_save(_record(kit, "same", f'"{i}"')))
+            except DuplicateKey:
+                return "duplicate"
+            return "saved"
+
+        assert sorted(run_threads(4, save)) == ["duplicate"] * 3 + ["saved"]

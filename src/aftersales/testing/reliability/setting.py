@@ -1,0 +1,194 @@
+"""The world a reliability check runs in: the application, its backend, the standard
+scenario, and a witness of what leaves the library after a commit.
+
+Everything here goes through the public API, the :class:`~aftersales.builder.Builder` and
+the backend's ``snapshot()``, so the same checks run on every backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import attrs
+
+from aftersales.app import AfterSales
+from aftersales.builder import Builder
+from aftersales.clock import Clock
+from aftersales.hookspecs import hookimpl
+from aftersales.models import (
+    Actor,
+    DocumentChanged,
+    DocumentCreated,
+    Event,
+    Invoice,
+    OutgoingEmail,
+    Picking,
+    ServicesConfigured,
+    SubscriptionChanged,
+    Ticket,
+)
+from aftersales.testing.scenario import Scenario, build_scenario
+
+__all__ = ["ReliabilityBackend", "Setting", "Witness", "touched"]
+
+T = TypeVar("T")
+
+
+@runtime_checkable
+class ReliabilityBackend(Protocol):
+    """What the reliability suite needs of a backend: test data and whole-store snapshots."""
+
+    def builder(self, clock: Clock | None = None) -> Builder: ...
+
+    def snapshot(self) -> dict[str, dict[Any, Any]]: ...
+
+
+class Witness:
+    """A plugin that sees what leaves after a commit: dispatched events, delivered emails.
+
+    It implements every event hook and ``aftersales_mail_deliver`` (answering ``None``,
+    "not mine", so the backend's own transport still delivers), which makes it work over
+    any backend.
+    """
+
+    name = "aftersales-reliability-witness"
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.emails: list[OutgoingEmail] = []
+
+    def clear(self) -> None:
+        self.events.clear()
+        self.emails.clear()
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing was dispatched or delivered since the last :meth:`clear`."""
+        return not self.events and not self.emails
+
+    def seen(self) -> str:
+        kinds = [type(e).__name__ for e in self.events]
+        return f"events {kinds}, emails {[m.subject for m in self.emails]}"
+
+    @hookimpl
+    def aftersales_on_document_created(self, event: DocumentCreated) -> None:
+        self.events.append(event)
+
+    @hookimpl
+    def aftersales_on_document_changed(self, event: DocumentChanged) -> None:
+        self.events.append(event)
+
+    @hookimpl
+    def aftersales_on_services_configured(self, event: ServicesConfigured) -> None:
+        self.events.append(event)
+
+    @hookimpl
+    def aftersales_on_subscription_changed(self, event: SubscriptionChanged) -> None:
+        self.events.append(event)
+
+    @hookimpl
+    def aftersales_mail_deliver(self, email: OutgoingEmail) -> bool | None:
+        self.emails.append(email)
+        return None
+
+
+@attrs.define
+class Setting:
+    """The application under test over one backend, with the standard world built in it.
+
+    Build it with :meth:`create` from the ``aftersales_app`` and ``aftersales_backend``
+    fixtures. The helpers add fresh records of the standard customer (a ticket, an invoice,
+    a delivery), so that a check can prepare several independent targets in one world.
+    """
+
+    app: AfterSales
+    backend: ReliabilityBackend
+    world: Builder
+    scenario: Scenario
+    witness: Witness
+    _counter: int = attrs.field(default=0, init=False)
+
+    @classmethod
+    def create(cls, app: AfterSales, backend: ReliabilityBackend) -> Setting:
+        world = backend.builder(app.clock)
+        scenario = build_scenario(world)
+        witness = Witness()
+        app.pm.register(witness, name=f"{Witness.name}-{id(witness)}")
+        return cls(app=app, backend=backend, world=world, scenario=scenario, witness=witness)
+
+    # -- actors ---------------------------------------------------------------------------
+
+    @property
+    def agent(self) -> Actor:
+        return self.scenario.actors.agent
+
+    @property
+    def manager(self) -> Actor:
+        return self.scenario.actors.manager
+
+    @property
+    def system(self) -> Actor:
+        return self.scenario.actors.system
+
+    # -- the store ------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, dict[Any, Any]]:
+        return self.backend.snapshot()
+
+    def serial(self) -> int:
+        """A number unique within this setting (for references and titles)."""
+        self._counter += 1
+        return self._counter
+
+    # -- fresh records of the standard customer -------------------------------------------
+
+    def ticket(self, *, title: str = "Blender broken", with_order: bool = True) -> Ticket:
+        sc = self.scenario
+        return self.world.ticket(
+            team=sc.team,
+            title=f"{title} ({self.serial()})",
+            customer=sc.customer,
+            product=sc.blender,
+            sale_order=sc.order if with_order else None,
+            followers=[sc.customer, sc.follower],
+            description="It stopped after a week.",
+        )
+
+    def invoice(self, *, paid: Decimal | bool = False) -> Invoice:
+        sc = self.scenario
+        return self.world.invoice(
+            customer=sc.customer,
+            lines=[(sc.blender, 2), (sc.kettle, 1)],
+            sale_order=sc.order,
+            paid=paid,
+        )
+
+    def delivery(self) -> Picking:
+        sc = self.scenario
+        return self.world.delivery(
+            customer=sc.customer, lines=[(sc.blender, 2), (sc.kettle, 3)], sale_order=sc.order
+        )
+
+    def twice(self, make: Callable[[], T]) -> tuple[T, T]:
+        """Two independent targets: the first for a call, the second for a variation."""
+        return make(), make()
+
+
+def touched(before: dict[str, dict[Any, Any]], after: dict[str, dict[Any, Any]]) -> dict[str, int]:
+    """How many rows of each table a change added, changed or removed.
+
+    Identifiers are random, so two runs of the same call are compared by these counts.
+    """
+    counts: dict[str, int] = {}
+    for table in sorted(set(before) | set(after)):
+        old, new = before.get(table, {}), after.get(table, {})
+        keys = set(old) | set(new)
+        changed = sum(1 for key in keys if old.get(key, _GONE) != new.get(key, _GONE))
+        if changed:
+            counts[table] = changed
+    return counts
+
+
+_GONE = object()

@@ -1,0 +1,71 @@
+"""The conformance kit on every backend we ship: memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from aftersales.backends.memory import MemoryBackend
+from aftersales.backends.sql import SqlBackend
+from aftersales.backends.sql.schema import metadata
+from aftersales.testing.conformance import BackendContract, Reopen
+from aftersales.testing.postgres import PostgresServer
+
+
+@pytest.fixture(scope="session")
+def postgres_database(aftersales_postgres: PostgresServer) -> str:
+    """One database migrated once; each test empties it first (faster than a new one)."""
+    url = aftersales_postgres.create_database("aftersales_conformance")
+    SqlBackend(url).close()
+    return url
+
+
+def empty(backend: SqlBackend) -> None:
+    """Delete every row (the schema stays) and seed the modules of a new database."""
+    with backend.db.connection() as conn:
+        for table in reversed(metadata.sorted_tables):
+            if table.name != "schema_version":
+                conn.execute(table.delete())
+    for module in ("base", "mail", "helpdesk"):
+        backend.aftersales_modules_install(module)
+
+
+class TestMemoryBackend(BackendContract):
+    @pytest.fixture
+    def aftersales_backend(self) -> Any:
+        return MemoryBackend()
+
+
+def reopen(backend: SqlBackend) -> SqlBackend:
+    """Close ``backend`` and open a new one on its database, as a restart does."""
+    url = backend.db.url
+    backend.close()
+    return SqlBackend(url)
+
+
+class TestSqliteBackend(BackendContract):
+    @pytest.fixture
+    def aftersales_backend(self, new_sqlite: Callable[[], str]) -> Iterator[SqlBackend]:
+        backend = SqlBackend(new_sqlite())
+        yield backend
+        backend.close()
+
+    @pytest.fixture
+    def aftersales_reopen(self) -> Reopen:
+        return reopen
+
+
+@pytest.mark.postgres
+class TestPostgresBackend(BackendContract):
+    @pytest.fixture
+    def aftersales_backend(self, postgres_database: str) -> Iterator[SqlBackend]:
+        backend = SqlBackend(postgres_database)
+        empty(backend)
+        yield backend
+        backend.close()
+
+    @pytest.fixture
+    def aftersales_reopen(self) -> Reopen:
+        return reopen
