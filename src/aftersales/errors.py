@@ -186,9 +186,7 @@ class BackendNotFound(ConfigurationError, LookupError):
 class MissingHookImplementation(ConfigurationError):
     """Hooks that the enabled services need have no implementation (RL-7)."""
 
-    def __init__(
-        self, missing: dict[str, tuple[str, ...]], plugins: Iterable[str] = ()
-    ) -> None:
+    def __init__(self, missing: dict[str, tuple[str, ...]], plugins: Iterable[str] = ()) -> None:
         self.missing = dict(missing)
         self.plugins = tuple(plugins)
         lines = [

@@ -7,8 +7,10 @@ answers raise :class:`~aftersales.errors.BackendError` naming the hook.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from pluggy import HookCallError
 
 from aftersales.errors import BackendError, InvalidConfiguration, NotFound
 from aftersales.models import (
@@ -47,18 +49,24 @@ T = TypeVar("T")
 
 
 def _found(value: object, kind: str, id: str, type_: type[T]) -> T:
+    if isinstance(value, type_):
+        return value
     if value is None:
         raise NotFound(kind, id)
     return _typed(value, type_, kind)
 
 
 def _answered(value: object, hook: str, type_: type[T]) -> T:
+    if isinstance(value, type_):
+        return value
     if value is None:
         raise BackendError(f"no backend answered {hook}; is a backend registered for it?")
     return _typed(value, type_, hook)
 
 
 def _many(value: object, hook: str) -> Sequence[Any]:
+    if type(value) is list or type(value) is tuple:
+        return value
     if value is None:
         raise BackendError(f"no backend answered {hook}; is a backend registered for it?")
     if not isinstance(value, Sequence):
@@ -74,12 +82,117 @@ def _typed(value: object, type_: type[T], what: str) -> T:
     return value
 
 
+def _call_plan(caller: Any, pm: Any) -> Callable[..., Any] | None:
+    """A function doing what ``caller(**kwargs)`` does, or ``None`` when only pluggy can.
+
+    For a hook whose implementations are plain functions, pluggy's call checks the
+    arguments, copies the list of implementations and runs its multicall loop: each
+    implementation, newest (or ``tryfirst``) first, gets the arguments it names; a
+    ``firstresult`` hook returns the first result that is not ``None``, another hook the
+    list of those results. The plan does the same with the list and the arguments resolved
+    once. Wrappers, call monitoring (tracing, fault injection), historic hooks and spec
+    defaults are left to pluggy.
+    """
+    spec = caller.spec
+    if (
+        spec is None
+        or spec.kwargdefaults
+        or caller.is_historic()
+        or pm._inner_hookexec is not pm.plain_hookexec
+    ):
+        return None
+    impls = caller.get_hookimpls()[::-1]
+    if any(impl.hookwrapper or impl.wrapper or impl.kwargnames for impl in impls):
+        return None
+    firstresult = bool(spec.opts.get("firstresult", False))
+    plan = tuple((impl.function, tuple(impl.argnames)) for impl in impls)
+
+    def missing(error: KeyError) -> HookCallError:
+        return HookCallError(f"hook call must provide argument {error.args[0]!r}")
+
+    if firstresult and len(plan) == 1:
+        function, names = plan[0]
+        if not names:
+            return lambda **_kwargs: function()
+        if len(names) == 1:
+            (only,) = names
+
+            def one(**kwargs: Any) -> Any:
+                try:
+                    value = kwargs[only]
+                except KeyError as error:
+                    raise missing(error) from None
+                return function(value)
+
+            return one
+
+        def single(**kwargs: Any) -> Any:
+            try:
+                args = [kwargs[name] for name in names]
+            except KeyError as error:
+                raise missing(error) from None
+            return function(*args)
+
+        return single
+
+    def every(**kwargs: Any) -> Any:
+        results = []
+        for function, names in plan:
+            try:
+                args = [kwargs[name] for name in names]
+            except KeyError as error:
+                raise missing(error) from None
+            result = function(*args)
+            if result is not None:
+                if firstresult:
+                    return result
+                results.append(result)
+        return None if firstresult else results
+
+    return every
+
+
+class _Relay:
+    """Stands for ``pm.hook`` with each hook's call plan compiled on first use.
+
+    The plans are dropped whenever the plugin manager changes (a plugin registered or
+    unregistered, new specs, call monitoring switched on or off), so a call always
+    reaches exactly the implementations ``pm.hook`` would, in the same order.
+    """
+
+    __slots__ = ("__dict__", "__weakref__", "_changes", "_pm")
+
+    def __init__(self, pm: PluginManager) -> None:
+        self._pm = pm
+        self._changes = 0
+        pm.subscribe(self)
+
+    def plugins_changed(self) -> None:
+        self._changes += 1
+        self.__dict__.clear()
+
+    def __getattr__(self, name: str) -> Any:
+        if not name.startswith("aftersales_"):
+            raise AttributeError(name)
+        changes = self._changes
+        caller = getattr(self._pm.hook, name)
+        call = _call_plan(caller, self._pm) or caller
+        if changes == self._changes:  # else the plugins changed meanwhile: compile again later
+            self.__dict__[name] = call
+        return call
+
+
 class Hooks:
-    """Typed calls to the registered backends."""
+    """Typed calls to the registered backends.
+
+    Every call goes through ``self._h``: the plugin manager's hooks (``pm.hook``), each
+    called through a plan compiled once from the registered implementations (see
+    :func:`_call_plan`).
+    """
 
     def __init__(self, pm: PluginManager) -> None:
         self.pm = pm
-        self._h: Any = pm.hook
+        self._h: Any = _Relay(pm) if hasattr(pm, "subscribe") else pm.hook
 
     # transactions ---------------------------------------------------------------------------
     def transaction_begin(self, uow: UnitOfWork) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Iterable, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Protocol
 
 import pluggy
 
@@ -17,6 +18,7 @@ from aftersales.models.helpdesk import Service
 __all__ = [
     "ENTRY_POINT_GROUP",
     "REQUIRED_HOOKS",
+    "ChangeListener",
     "PluginManager",
     "installed_backends",
     "load_backend",
@@ -109,6 +111,12 @@ REQUIRED_HOOKS: Mapping[str, tuple[str, ...]] = {
 _PREFIX = "aftersales_"
 
 
+class ChangeListener(Protocol):
+    """Something that caches what the plugin manager holds (see :meth:`PluginManager.subscribe`)."""
+
+    def plugins_changed(self) -> None: ...
+
+
 class PluginManager(pluggy.PluginManager):
     """A pluggy manager for aftersales hooks.
 
@@ -118,8 +126,50 @@ class PluginManager(pluggy.PluginManager):
     """
 
     def __init__(self) -> None:
+        self._listeners: weakref.WeakSet[ChangeListener] = weakref.WeakSet()
         super().__init__(hookspecs.PROJECT_NAME)
+        #: How pluggy runs a hook call when nobody monitors or traces the calls.
+        self.plain_hookexec = self._inner_hookexec
         self.add_hookspecs(hookspecs)
+
+    # -- telling the typed facade that the plugins changed ---------------------------------
+
+    def subscribe(self, listener: ChangeListener) -> None:
+        """Have ``listener.plugins_changed()`` called after every change to the plugins,
+        the hook specifications or the call monitoring (held weakly)."""
+        self._listeners.add(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener.plugins_changed()
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        try:
+            return super().register(plugin, name)
+        finally:
+            self._changed()
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any | None:
+        try:
+            return super().unregister(plugin, name)
+        finally:
+            self._changed()
+
+    def add_hookspecs(self, module_or_class: Any) -> None:
+        try:
+            super().add_hookspecs(module_or_class)
+        finally:
+            self._changed()
+
+    def add_hookcall_monitoring(self, before: Any, after: Any) -> Callable[[], None]:
+        undo_monitoring = super().add_hookcall_monitoring(before, after)
+        self._changed()
+
+        def undo() -> None:
+            undo_monitoring()
+            self._changed()
+
+        return undo
 
     def parse_hookimpl_opts(self, plugin: object, name: str) -> Any:
         if not name.startswith(_PREFIX):

@@ -1,5 +1,6 @@
 """The domain records: frozen attrs classes and enums, one module per concept."""
 
+from aftersales.models._records import evolve
 from aftersales.models.access import Actor, Group
 from aftersales.models.accounting import (
     CreditMethod,
@@ -125,4 +126,5 @@ __all__ = [
     "Team",
     "Ticket",
     "TicketMessage",
+    "evolve",
 ]

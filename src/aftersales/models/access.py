@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import cached_property
 
 import attrs
 
@@ -50,9 +51,9 @@ class Actor:
         """The back-office actor (group SYSTEM): allowed everything, for scripts only."""
         return cls(user_id=user_id, groups=frozenset({Group.SYSTEM}))
 
-    @property
+    @cached_property
     def effective_groups(self) -> frozenset[Group]:
-        """The groups with implied ones added (a manager is also a user)."""
+        """The groups with implied ones added (a manager is also a user); computed once."""
         implied = {g for group in self.groups for g in _IMPLIED.get(group, ())}
         return self.groups | implied
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 import attrs
@@ -14,6 +15,7 @@ from aftersales.models._fields import (
     MAX_TEXT,
     a_date,
     aware,
+    currency_code,
     decimal,
     enum_of,
     id_field,
@@ -22,7 +24,7 @@ from aftersales.models._fields import (
     text,
     to_tuple,
 )
-from aftersales.models.money import Money, check_currency
+from aftersales.models.money import Money
 from aftersales.models.products import LineAmounts, Tax, compute_line
 
 __all__ = [
@@ -86,8 +88,9 @@ class InvoiceLine:
     taxes: tuple[Tax, ...] = attrs.field(default=(), converter=to_tuple)
     product_id: str | None = attrs.field(default=None, validator=optional(id_field))
 
-    @property
+    @cached_property
     def amounts(self) -> LineAmounts:
+        """Computed once per line: the record is immutable."""
         return compute_line(self.quantity, self.unit_price, self.taxes)
 
 
@@ -101,6 +104,25 @@ def _check_lines(
             raise InvalidInput(
                 "lines.unit_price", line.unit_price, f"must be in {invoice.currency}"
             )
+
+
+#: Totals of recent ``lines`` tuples, by identity: ``id(lines) -> (lines, currency, totals)``.
+#: Holding the tuple keeps its id from being reused while it is cached.
+_TOTALS: dict[int, tuple[tuple[InvoiceLine, ...], str, LineAmounts]] = {}
+_TOTALS_KEPT = 512
+
+
+def _line_totals(lines: tuple[InvoiceLine, ...], currency: str) -> LineAmounts:
+    """``LineAmounts.sum`` of the lines' amounts, reused for the very same tuple of lines
+    (records are immutable, so the same tuple always sums to the same totals)."""
+    cached = _TOTALS.get(id(lines))
+    if cached is not None and cached[0] is lines and cached[1] == currency:
+        return cached[2]
+    totals = LineAmounts.sum((line.amounts for line in lines), currency)
+    if len(_TOTALS) >= _TOTALS_KEPT:
+        _TOTALS.clear()
+    _TOTALS[id(lines)] = (lines, currency, totals)
+    return totals
 
 
 @attrs.frozen(kw_only=True)
@@ -118,7 +140,7 @@ class Invoice:
     id: str = attrs.field(validator=id_field)
     kind: InvoiceKind = attrs.field(validator=enum_of(InvoiceKind))
     customer_id: str = attrs.field(validator=id_field)
-    currency: str = attrs.field(validator=lambda _i, _a, v: check_currency(v))
+    currency: str = attrs.field(validator=currency_code)
     lines: tuple[InvoiceLine, ...] = attrs.field(converter=to_tuple, validator=_check_lines)
     state: InvoiceState = attrs.field(validator=enum_of(InvoiceState))
     created_at: datetime = attrs.field(validator=aware)
@@ -148,19 +170,20 @@ class Invoice:
             self.amounts.total if self.state is InvoiceState.POSTED else Money.zero(self.currency)
         )
 
-    @property
+    @cached_property
     def amounts(self) -> LineAmounts:
-        """Totals of the lines: the sum of per-line rounded amounts (G-8)."""
-        total = LineAmounts.zero(self.currency)
-        for line in self.lines:
-            total = total + line.amounts
-        return total
+        """Totals of the lines: the sum of per-line rounded amounts (G-8).
+
+        Computed once per record (it is immutable; ``attrs.evolve`` makes a new one), and
+        shared with the records made from it that keep its very lines (a credit note copying
+        an invoice, a draft evolved into a posted one)."""
+        return _line_totals(self.lines, self.currency)
 
     @property
     def total(self) -> Money:
         return self.amounts.total
 
-    @property
+    @cached_property
     def product_ids(self) -> frozenset[str]:
         return frozenset(line.product_id for line in self.lines if line.product_id)
 

@@ -23,6 +23,7 @@ from aftersales.models._fields import (
     aware,
     bool_field,
     check_text,
+    currency_code,
     decimal,
     enum_of,
     id_field,
@@ -33,7 +34,7 @@ from aftersales.models._fields import (
     to_frozenset,
     to_tuple,
 )
-from aftersales.models.money import Money, check_currency
+from aftersales.models.money import Money
 
 __all__ = [
     "COUPON_CODE_ALPHABET",
@@ -242,7 +243,7 @@ class CouponProgram:
 
     id: str = attrs.field(validator=id_field)
     name: str = attrs.field(validator=text())
-    currency: str = attrs.field(validator=lambda _i, _a, v: check_currency(v))
+    currency: str = attrs.field(validator=currency_code)
     rewards: tuple[Reward, ...] = attrs.field(converter=to_tuple)
     rules: tuple[CouponRule, ...] = attrs.field(
         default=(), converter=to_tuple, validator=_check_rules

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
@@ -73,6 +73,7 @@ MINOR_UNITS: dict[str, int] = {
 
 #: Largest absolute amount accepted; anything larger is almost certainly a mistake.
 MAX_AMOUNT: Final = Decimal("1e15")
+_ZERO: Final = Decimal(0)
 
 
 def to_decimal(value: object, field: str) -> Decimal:
@@ -108,9 +109,30 @@ def check_currency(code: object, field: str = "currency") -> str:
     return code
 
 
+#: ``places`` → ``Decimal(1).scaleb(-places)``, the quantum to round to (built once each).
+_QUANTA: dict[int, Decimal] = {}
+
+
+def _quantum(places: int) -> Decimal:
+    quantum = _QUANTA.get(places)
+    if quantum is None:
+        quantum = _QUANTA[places] = Decimal(1).scaleb(-places)
+    return quantum
+
+
 def quantize(amount: Decimal, places: int) -> Decimal:
     """Round ``amount`` to ``places`` decimal places, half up (G-5)."""
-    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return amount.quantize(_quantum(places), rounding=ROUND_HALF_UP)
+
+
+def _rounded(amount: Decimal, currency: str) -> Decimal:
+    """``amount`` rounded to ``currency``'s minor unit, never a negative zero."""
+    rounded = amount.quantize(_quantum(MINOR_UNITS[currency]), rounding=ROUND_HALF_UP)
+    return abs(rounded) if rounded == 0 else rounded
+
+
+def _check_currency(_inst: Any, _attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_currency(value)
 
 
 def _amount(value: object) -> Decimal:
@@ -128,13 +150,19 @@ class Money:
     """
 
     amount: Decimal = attrs.field(converter=_amount)
-    currency: str = attrs.field(validator=lambda _i, _a, v: check_currency(v))
+    currency: str = attrs.field(validator=_check_currency)
 
     def __attrs_post_init__(self) -> None:
-        rounded = quantize(self.amount, MINOR_UNITS[self.currency])
-        if rounded == 0:
-            rounded = abs(rounded)  # never keep a negative zero
-        object.__setattr__(self, "amount", rounded)
+        object.__setattr__(self, "amount", _rounded(self.amount, self.currency))
+
+    @classmethod
+    def _exact(cls, amount: Decimal, currency: str) -> Money:
+        """Money from a Decimal and a currency that is already known to be valid (the
+        result of arithmetic on Money): the same record as ``Money(...)``, built without
+        converting and validating again. An amount out of range still raises."""
+        if not (amount.is_finite() and -MAX_AMOUNT < amount < MAX_AMOUNT):
+            return cls(amount=amount, currency=currency)  # raises InvalidInput as usual
+        return _made(_rounded(amount, currency), currency)
 
     @classmethod
     def of(cls, amount: object, currency: str) -> Money:
@@ -144,7 +172,10 @@ class Money:
     @classmethod
     def zero(cls, currency: str) -> Money:
         """Zero in ``currency``."""
-        return cls(amount=Decimal(0), currency=currency)
+        zero = _ZEROS.get(currency)
+        if zero is None:
+            zero = _ZEROS[currency] = cls._exact(_ZERO, check_currency(currency))
+        return zero
 
     @classmethod
     def sum(cls, items: Iterable[Money], currency: str) -> Money:
@@ -160,7 +191,7 @@ class Money:
         return MINOR_UNITS[self.currency]
 
     def is_zero(self) -> bool:
-        return self.amount == 0
+        return not self.amount
 
     def _same(self, other: object) -> Money:
         if not isinstance(other, Money):
@@ -169,35 +200,68 @@ class Money:
             raise InvalidInput("currency", other.currency, f"cannot be mixed with {self.currency}")
         return other
 
+    # Sums and differences of two amounts of one currency are exact (both are rounded to
+    # its minor unit), so the fast paths below only check the range.
+
     def __add__(self, other: Money) -> Money:
-        return Money(amount=self.amount + self._same(other).amount, currency=self.currency)
+        if type(other) is Money and other.currency == self.currency:
+            amount = self.amount + other.amount
+            if -MAX_AMOUNT < amount < MAX_AMOUNT:
+                return _made(amount, self.currency)
+        return Money._exact(self.amount + self._same(other).amount, self.currency)
 
     def __sub__(self, other: Money) -> Money:
-        return Money(amount=self.amount - self._same(other).amount, currency=self.currency)
+        if type(other) is Money and other.currency == self.currency:
+            amount = self.amount - other.amount
+            if -MAX_AMOUNT < amount < MAX_AMOUNT:
+                return _made(amount, self.currency)
+        return Money._exact(self.amount - self._same(other).amount, self.currency)
 
     def __neg__(self) -> Money:
-        return Money(amount=-self.amount, currency=self.currency)
+        return Money._exact(-self.amount, self.currency)
 
     def __abs__(self) -> Money:
-        return Money(amount=abs(self.amount), currency=self.currency)
+        return Money._exact(abs(self.amount), self.currency)
 
     def __mul__(self, factor: Decimal | int) -> Money:
         number = to_decimal(factor, "factor")
-        return Money(amount=self.amount * number, currency=self.currency)
+        return Money._exact(self.amount * number, self.currency)
 
     __rmul__ = __mul__
 
     def __lt__(self, other: Money) -> bool:
+        if type(other) is Money and other.currency == self.currency:
+            return self.amount < other.amount
         return self.amount < self._same(other).amount
 
     def __le__(self, other: Money) -> bool:
+        if type(other) is Money and other.currency == self.currency:
+            return self.amount <= other.amount
         return self.amount <= self._same(other).amount
 
     def __gt__(self, other: Money) -> bool:
+        if type(other) is Money and other.currency == self.currency:
+            return self.amount > other.amount
         return self.amount > self._same(other).amount
 
     def __ge__(self, other: Money) -> bool:
+        if type(other) is Money and other.currency == self.currency:
+            return self.amount >= other.amount
         return self.amount >= self._same(other).amount
 
     def __str__(self) -> str:
         return f"{self.amount:,f} {self.currency}"
+
+
+_new = object.__new__
+_set = object.__setattr__
+#: Zero of each currency, made once (Money is immutable).
+_ZEROS: dict[str, Money] = {}
+
+
+def _made(amount: Decimal, currency: str) -> Money:
+    """A Money record for an amount already rounded to ``currency`` and within range."""
+    money: Money = _new(Money)
+    _set(money, "amount", amount)
+    _set(money, "currency", currency)
+    return money

@@ -9,6 +9,7 @@ import attrs
 
 from aftersales.errors import InvalidInput
 from aftersales.models._fields import (
+    currency_code,
     decimal,
     id_field,
     money_of,
@@ -16,7 +17,7 @@ from aftersales.models._fields import (
     text,
     to_tuple,
 )
-from aftersales.models.money import Money, check_currency
+from aftersales.models.money import Money
 from aftersales.models.products import LineAmounts, Product, Tax, compute_line
 
 __all__ = ["Order", "OrderLine"]
@@ -77,7 +78,7 @@ def _check_lines(order: Any, _a: attrs.Attribute[Any], lines: tuple[Any, ...]) -
 class Order:
     """A sale order (or cart) in one currency; totals are the sum of the rounded lines."""
 
-    currency: str = attrs.field(validator=lambda _i, _a, v: check_currency(v))
+    currency: str = attrs.field(validator=currency_code)
     lines: tuple[OrderLine, ...] = attrs.field(converter=to_tuple, validator=_check_lines)
     reference: str = attrs.field(default="", validator=text(max_length=256, required=False))
 

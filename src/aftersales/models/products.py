@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from enum import StrEnum
 
@@ -17,9 +18,11 @@ from aftersales.models._fields import (
     text,
     to_tuple,
 )
-from aftersales.models.money import MAX_AMOUNT, Money, quantize
+from aftersales.models.money import MAX_AMOUNT, Money, _made, quantize
 
 __all__ = ["LineAmounts", "Product", "ProductKind", "Tax", "compute_line", "round_quantity"]
+
+_NO_TAX = Decimal(0)
 
 
 class ProductKind(StrEnum):
@@ -52,6 +55,43 @@ class LineAmounts:
         zero = Money.zero(currency)
         return cls(untaxed=zero, tax=zero, total=zero)
 
+    @classmethod
+    def sum(cls, items: Iterable[LineAmounts], currency: str) -> LineAmounts:
+        """Add up ``items`` (each in ``currency``): the same as ``zero + a + b + …``.
+
+        The amounts are added as Decimals (exact: they are rounded to the currency), each
+        partial sum checked against the range of Money; anything unusual (another
+        currency, an amount out of range) is left to Money's own arithmetic, which
+        raises as it always does.
+        """
+        items = tuple(items)
+        zero = Money.zero(currency)
+        untaxed = tax = total = zero.amount
+        for item in items:
+            u, t, a = item.untaxed, item.tax, item.total
+            if not (
+                type(u) is type(t) is type(a) is Money
+                and u.currency == t.currency == a.currency == currency
+            ):
+                break
+            untaxed, tax, total = untaxed + u.amount, tax + t.amount, total + a.amount
+            if not (
+                -MAX_AMOUNT < untaxed < MAX_AMOUNT
+                and -MAX_AMOUNT < tax < MAX_AMOUNT
+                and -MAX_AMOUNT < total < MAX_AMOUNT
+            ):
+                break
+        else:
+            return cls(
+                untaxed=_made(untaxed, currency),
+                tax=_made(tax, currency),
+                total=_made(total, currency),
+            )
+        result = cls(untaxed=zero, tax=zero, total=zero)
+        for item in items:
+            result = result + item
+        return result
+
     def __add__(self, other: LineAmounts) -> LineAmounts:
         return LineAmounts(
             untaxed=self.untaxed + other.untaxed,
@@ -72,18 +112,23 @@ def compute_line(quantity: Decimal, unit_price: Money, taxes: tuple[Tax, ...]) -
     currency = unit_price.currency
     places = unit_price.places
     gross = quantity * unit_price.amount
-    included = sum((t.percent for t in taxes if t.price_include), Decimal(0))
-    excluded = sum((t.percent for t in taxes if not t.price_include), Decimal(0))
+    included = excluded = _NO_TAX
+    for tax_ in taxes:
+        if tax_.price_include:
+            included += tax_.percent
+        else:
+            excluded += tax_.percent
     untaxed = (
         quantize(gross / (1 + included / 100), places) if included else quantize(gross, places)
     )
-    tax_included = quantize(gross, places) - untaxed if included else Decimal(0)
+    tax_included = quantize(gross, places) - untaxed if included else _NO_TAX
     tax_excluded = quantize(untaxed * excluded / 100, places)
     tax = tax_included + tax_excluded
+    exact = Money._exact
     return LineAmounts(
-        untaxed=Money(amount=untaxed, currency=currency),
-        tax=Money(amount=tax, currency=currency),
-        total=Money(amount=untaxed + tax, currency=currency),
+        untaxed=exact(untaxed, currency),
+        tax=exact(tax, currency),
+        total=exact(untaxed + tax, currency),
     )
 
 

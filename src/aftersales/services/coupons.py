@@ -40,6 +40,7 @@ from aftersales.models import (
     RewardKind,
     Service,
     Ticket,
+    evolve,
 )
 from aftersales.models._fields import check_id, check_text
 from aftersales.models.loyalty import check_coupon_code, coupon_state, effective_expiry
@@ -479,7 +480,7 @@ class CouponService(ServiceBase):
                     order_reference=reference,
                 )
             )
-            coupon = self._hooks.save_coupon(attrs.evolve(coupon, points=coupon.points - cost))
+            coupon = self._hooks.save_coupon(evolve(coupon, points=coupon.points - cost))
             body = f"Coupon {coupon.code} redeemed" + (
                 f" on order {reference}" if reference else ""
             )

@@ -34,6 +34,7 @@ from aftersales.models import (
     TaskStage,
     Team,
     Ticket,
+    evolve,
 )
 from aftersales.models._fields import check_aware, check_id, check_text
 from aftersales.services._base import ServiceBase
@@ -354,7 +355,7 @@ class FieldServiceService(ServiceBase):
                 names = ", ".join(_label(s) for s in _STAGE_ORDER if s in allowed)
                 why = f"it is {_label(current)}; from there it can only move to {names}"
             raise InvalidState(f"cannot {action}: {why}")
-        moved = self._hooks.save_task(attrs.evolve(task, stage=target))
+        moved = self._hooks.save_task(evolve(task, stage=target))
         self._changed(
             uow,
             task.ticket_id,

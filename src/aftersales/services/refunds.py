@@ -45,6 +45,7 @@ from aftersales.models import (
     PaymentState,
     Service,
     Ticket,
+    evolve,
 )
 from aftersales.models._fields import check_id, check_text
 from aftersales.models.queries import InvoiceQuery
@@ -88,7 +89,8 @@ def settle(invoice: Invoice, matches: Sequence[Match]) -> Invoice:
 
     Nothing matched → NOT_PAID; something matched and a residual left → PARTIAL; residual 0
     with a payment among the matches → PAID; residual 0 with only credit notes (or credit
-    notes and manual entries) → REVERSED.
+    notes and manual entries) → REVERSED. When neither changes, ``invoice`` itself is
+    returned.
 
     >>> from decimal import Decimal
     >>> from datetime import datetime, timezone
@@ -109,6 +111,14 @@ def settle(invoice: Invoice, matches: Sequence[Match]) -> Invoice:
     Matches adding up to more than the total mean the store is inconsistent:
     :class:`~aftersales.errors.BackendError`.
     """
+    residual, state = _settlement(invoice, matches)
+    if residual == invoice.residual and state is invoice.payment_state:
+        return invoice
+    return evolve(invoice, residual=residual, payment_state=state)
+
+
+def _settlement(invoice: Invoice, matches: Sequence[Match]) -> tuple[Money, PaymentState]:
+    """The residual and payment state ``matches`` give ``invoice`` (see :func:`settle`)."""
     total = invoice.total
     matched = Money.sum((m.amount for m in matches), invoice.currency)
     if matched > total:
@@ -125,7 +135,7 @@ def settle(invoice: Invoice, matches: Sequence[Match]) -> Invoice:
         state = PaymentState.PAID
     else:
         state = PaymentState.REVERSED
-    return attrs.evolve(invoice, residual=residual, payment_state=state)
+    return residual, state
 
 
 # -- input checks (shape only: what needs the store is checked inside the unit of work) ----
@@ -443,7 +453,7 @@ class RefundService(ServiceBase):
             self._check_draft(note, "edited")
             self._check_line_data(edited, note.currency)
             invoice = self._reversed_invoice(note)
-            updated = attrs.evolve(note, lines=edited)
+            updated = evolve(note, lines=edited)
             self._check_cap(invoice, updated.total, exclude=note.id)
             saved = self._hooks.save_invoice(updated)
             self._changed(
@@ -533,7 +543,7 @@ class RefundService(ServiceBase):
             self._check_draft(note, "cancelled")
             invoice = self._reversed_invoice(note)
             cancelled = self._hooks.save_invoice(
-                attrs.evolve(note, state=InvoiceState.CANCELLED, post_on=None)
+                evolve(note, state=InvoiceState.CANCELLED, post_on=None)
             )
             self._changed(
                 uow,
@@ -681,7 +691,7 @@ class RefundService(ServiceBase):
                     key=key,
                     detail=f"{released} paid on {invoice.number} is now customer credit",
                 )
-        residual = settle(invoice, matches).residual
+        residual, _state = _settlement(invoice, matches)
         applied = note.total if note.total <= residual else residual
         if not applied.is_zero():
             matches.append(
@@ -707,7 +717,7 @@ class RefundService(ServiceBase):
         else:
             note_state = PaymentState.PARTIAL
         posted = self._hooks.save_invoice(
-            attrs.evolve(
+            evolve(
                 note,
                 state=InvoiceState.POSTED,
                 number=number,
@@ -717,7 +727,7 @@ class RefundService(ServiceBase):
             )
         )
         after = settle(invoice, matches)
-        if after != invoice:
+        if after is not invoice:  # settle returns the invoice itself when nothing changed
             after = self._hooks.save_invoice(after)
         return posted, after, released + open_part
 

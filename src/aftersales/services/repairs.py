@@ -56,6 +56,7 @@ from aftersales.models import (
     RepairState,
     Service,
     Ticket,
+    evolve,
 )
 from aftersales.models._fields import MAX_TEXT, check_id, check_text
 from aftersales.models.products import round_quantity
@@ -536,7 +537,7 @@ class RepairService(ServiceBase):
                 if name not in ("parts", "operations", "invoice_address_id")
             }
             if values.keys() & _DRAFT_ONLY:
-                merged = attrs.evolve(repair, **changes)
+                merged = evolve(repair, **changes)
                 address = values.get("invoice_address_id", repair.invoice_address_id)
                 if (
                     "invoice_address_id" not in values
@@ -566,7 +567,7 @@ class RepairService(ServiceBase):
             )
             if not changed:
                 return repair
-            saved = self._hooks.save_repair(attrs.evolve(repair, **changes))
+            saved = self._hooks.save_repair(evolve(repair, **changes))
             self._track(
                 uow,
                 actor,
@@ -632,7 +633,7 @@ class RepairService(ServiceBase):
                 note = self._cancel_invoice(uow, actor, repair, key)
             elif action is RepairAction.RESET_TO_DRAFT:
                 changes["invoice_id"] = None
-            saved = self._hooks.save_repair(attrs.evolve(repair, **changes))
+            saved = self._hooks.save_repair(evolve(repair, **changes))
             self._state_changed(uow, actor, saved, key, note)
             return saved
 
@@ -677,9 +678,7 @@ class RepairService(ServiceBase):
                     note=repair.quotation_notes,
                 )
             )
-            saved = self._hooks.save_repair(
-                attrs.evolve(repair, state=target, invoice_id=invoice.id)
-            )
+            saved = self._hooks.save_repair(evolve(repair, state=target, invoice_id=invoice.id))
             body = f"Invoice created for repair {repair.reference}: draft, {invoice.total}"
             if ticket is not None:
                 self._link(
@@ -1049,7 +1048,7 @@ class RepairService(ServiceBase):
             return ""
         invoice = self._hooks.get_invoice(repair.invoice_id, lock=True)
         if invoice.state is InvoiceState.DRAFT:
-            self._hooks.save_invoice(attrs.evolve(invoice, state=InvoiceState.CANCELLED))
+            self._hooks.save_invoice(evolve(invoice, state=InvoiceState.CANCELLED))
             self._changed(
                 uow,
                 repair.ticket_id,

@@ -40,6 +40,7 @@ from aftersales.models import (
     Service,
     StockMove,
     Ticket,
+    evolve,
 )
 from aftersales.models._fields import check_id, check_text
 from aftersales.models.money import quantize
@@ -310,11 +311,11 @@ class ReturnService(ServiceBase):
                 )
             move_state = MoveState.DONE if state is PickingState.DONE else MoveState.CANCELLED
             moves = tuple(
-                m if m.state is MoveState.CANCELLED else attrs.evolve(m, state=move_state)
+                m if m.state is MoveState.CANCELLED else evolve(m, state=move_state)
                 for m in picking.moves
             )
             picking = self._hooks.save_picking(
-                attrs.evolve(
+                evolve(
                     picking,
                     state=state,
                     moves=moves,

@@ -46,6 +46,8 @@ __all__ = ["MemoryBackend"]
 T = TypeVar("T")
 
 _EARLIEST = datetime.min.replace(year=1)
+#: What a database that never subscribed has (records are immutable: one is enough).
+_NO_SUBSCRIPTION = Subscription()
 
 
 def _one(value: str | None) -> tuple[str, ...]:
@@ -458,7 +460,7 @@ class MemoryBackend:
     @hookimpl
     def aftersales_subscription_get(self) -> Subscription:
         subscription: Subscription | None = self._get("subscription", "database")
-        return subscription or Subscription()
+        return subscription or _NO_SUBSCRIPTION
 
     @hookimpl
     def aftersales_subscription_save(self, subscription: Subscription) -> Subscription:

@@ -29,6 +29,12 @@ class MemoryStore:
         self._indexes: dict[tuple[str, str], dict[object, dict[object, None]]] = {
             (table, name): {} for table, named in indexes.items() for name in named
         }
+        #: Per table, each index with the function giving a record's keys in it.
+        self._maintained: dict[str, tuple[tuple[dict[object, dict[object, None]], IndexKeys], ...]]
+        self._maintained = {
+            table: tuple((self._indexes[(table, name)], keys_of) for name, keys_of in named.items())
+            for table, named in indexes.items()
+        }
         self._local = threading.local()
 
     # -- transactions ---------------------------------------------------------------------
@@ -56,8 +62,11 @@ class MemoryStore:
         return self._tables.setdefault(name, {})
 
     def get(self, table: str, key: object) -> Any:
-        with self.lock:
-            return self.table(table).get(key)
+        if getattr(self._local, "tx", None) is None:  # else this thread holds the lock
+            with self.lock:
+                return self.table(table).get(key)
+        rows = self._tables.get(table)
+        return None if rows is None else rows.get(key)
 
     def values(self, table: str) -> list[Any]:
         with self.lock:
@@ -65,10 +74,17 @@ class MemoryStore:
 
     def by_index(self, table: str, index: str, value: object) -> list[Any]:
         """Records of ``table`` whose ``index`` holds ``value``, in insertion order."""
-        with self.lock:
-            keys = self._indexes[(table, index)].get(value, {})
-            rows = self.table(table)
-            return [rows[key] for key in keys]
+        if getattr(self._local, "tx", None) is None:  # else this thread holds the lock
+            with self.lock:
+                return self._by_index(table, index, value)
+        return self._by_index(table, index, value)
+
+    def _by_index(self, table: str, index: str, value: object) -> list[Any]:
+        keys = self._indexes[(table, index)].get(value)
+        if not keys:
+            return []
+        rows = self._tables[table]
+        return [rows[key] for key in keys]
 
     def snapshot(self) -> dict[str, dict[object, Any]]:
         """A copy of every non-empty table (records are immutable, so this is cheap)."""
@@ -83,7 +99,9 @@ class MemoryStore:
     def put(self, table: str, key: object, record: Any) -> None:
         """Insert or replace ``record`` under ``key`` (logged for undo)."""
         with self.lock:
-            rows = self.table(table)
+            rows = self._tables.get(table)
+            if rows is None:
+                rows = self.table(table)
             previous = rows.get(key, MISSING)
             self._log(table, key, previous)
             self._write(table, key, previous, record)
@@ -100,26 +118,31 @@ class MemoryStore:
             return previous
 
     def _log(self, table: str, key: object, previous: Any) -> None:
-        tx = self.transaction
+        tx: MemoryTransaction | None = getattr(self._local, "tx", None)
         if tx is not None:
             tx.undo.append((table, key, previous))
 
     def _write(self, table: str, key: object, previous: Any, record: Any) -> None:
         rows = self.table(table)
-        for name, keys_of in self._index_keys.get(table, {}).items():
-            index = self._indexes[(table, name)]
-            old = set(keys_of(previous)) if previous is not MISSING else set()
-            new = list(keys_of(record)) if record is not MISSING else []
+        for index, keys_of in self._maintained.get(table, ()):
+            new = tuple(keys_of(record)) if record is not MISSING else ()
             # A record that stays under an index value keeps its place there, so lookups
             # stay in insertion order ("oldest first") when a record is updated.
-            for value in old.difference(new):
-                bucket = index.get(value)
-                if bucket is not None:
-                    bucket.pop(key, None)
-                    if not bucket:
-                        del index[value]
+            if previous is not MISSING:
+                for value in keys_of(previous):
+                    if value in new:
+                        continue
+                    bucket = index.get(value)
+                    if bucket is not None:
+                        bucket.pop(key, None)
+                        if not bucket:
+                            del index[value]
             for value in new:
-                index.setdefault(value, {}).setdefault(key, None)
+                bucket = index.get(value)
+                if bucket is None:
+                    index[value] = {key: None}
+                elif key not in bucket:
+                    bucket[key] = None
         if record is MISSING:
             rows.pop(key, None)
         else:

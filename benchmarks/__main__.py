@@ -1,0 +1,5 @@
+"""``python -m benchmarks``: see :mod:`benchmarks.run` and ``docs/performance.md``."""
+
+from .run import main
+
+raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""``evolve``: a changed copy of a record, validating what changed.
+
+:func:`attrs.evolve` builds the copy through ``__init__``, so every converter and validator
+runs again on every field. A record is immutable and was valid when it was made, so a
+validator that looks at its own field only (:data:`~aftersales.models._fields.FIELD_LOCAL`)
+cannot fail on a field that did not change; :func:`evolve` skips those and runs every other
+validator (those that may look at other fields, such as an invoice's lines against its
+currency) as ``__init__`` would, in field order, after every field is set. The result is
+the record ``attrs.evolve`` returns, or the same exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import attrs
+
+from aftersales.models._fields import FIELD_LOCAL, IDEMPOTENT
+
+__all__ = ["evolve"]
+
+T = TypeVar("T")
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+@attrs.frozen
+class _Field:
+    name: str
+    alias: str
+    attribute: attrs.Attribute[Any]
+    converter: Callable[[Any], Any] | None
+    reconvert: bool  # run the converter on an unchanged value too
+    validator: Callable[[Any, attrs.Attribute[Any], Any], None] | None
+    revalidate: bool  # run the validator on an unchanged value too
+
+
+_PLANS: dict[type[Any], tuple[_Field, ...] | None] = {}
+
+
+def _plan(cls: type[Any]) -> tuple[_Field, ...] | None:
+    """How to copy ``cls`` field by field, or ``None`` to leave it to ``attrs.evolve``."""
+    if not attrs.has(cls) or hasattr(cls, "__attrs_pre_init__"):
+        return None
+    if hasattr(cls, "__attrs_post_init__"):
+        return None
+    plan = []
+    for field in attrs.fields(cls):
+        converter = field.converter
+        if not field.init or isinstance(converter, attrs.Converter):
+            return None
+        plan.append(
+            _Field(
+                name=field.name,
+                alias=field.alias,
+                attribute=field,
+                converter=converter,
+                reconvert=converter is not None and converter not in IDEMPOTENT,
+                validator=field.validator,
+                revalidate=field.validator is not None and field.validator not in FIELD_LOCAL,
+            )
+        )
+    return tuple(plan)
+
+
+def evolve(inst: T, **changes: Any) -> T:
+    """``attrs.evolve(inst, **changes)``, skipping checks that cannot fail (see the module)."""
+    cls = type(inst)
+    try:
+        plan = _PLANS[cls]
+    except KeyError:
+        plan = _PLANS[cls] = _plan(cls)
+    if plan is None or attrs.validators.get_disabled():
+        evolved: T = attrs.evolve(cast(Any, inst), **changes)
+        return evolved
+    new = _new(cls)
+    used = 0
+    checks: list[tuple[_Field, Any]] = []
+    for field in plan:
+        if field.alias in changes:
+            value = changes[field.alias]
+            used += 1
+            if field.converter is not None:
+                value = field.converter(value)
+            if field.validator is not None:
+                checks.append((field, value))
+        else:
+            value = getattr(inst, field.name)
+            if field.reconvert:
+                value = field.converter(value)  # type: ignore[misc]
+            if field.revalidate:
+                checks.append((field, value))
+        _set(new, field.name, value)
+    if used != len(changes):
+        unknown = sorted(set(changes) - {field.alias for field in plan})
+        raise TypeError(
+            f"{cls.__name__}.__init__() got an unexpected keyword argument {unknown[0]!r}"
+        )
+    for field, value in checks:
+        field.validator(new, field.attribute, value)  # type: ignore[misc]
+    return new

@@ -1,0 +1,168 @@
+"""The benchmark cannot rot: its smoke mode runs with the suite (tiny sizes, no timing checks).
+
+Nothing here asserts how fast anything is; the numbers are for ``python -m benchmarks``
+and ``docs/performance.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from benchmarks.backends import BACKENDS
+from benchmarks.direct import DirectHooks, call_directly
+from benchmarks.flows import FLOWS, SCALING, bulk_load, make_world
+from benchmarks.harness import CALIBRATION, measure, stats
+from benchmarks.run import SMOKE, TARGETS, check_targets, render
+
+from aftersales import AfterSales, CreditMethod, FrozenClock
+from aftersales.backends.memory import MemoryBackend
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One smoke run of the documented command, as a user would type it."""
+    path = tmp_path_factory.mktemp("bench") / "report.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--json", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[memory] flows" in result.stdout
+    assert "targets" in result.stdout
+    loaded: dict[str, Any] = json.loads(path.read_text())
+    return loaded
+
+
+def test_the_smoke_run_measures_every_flow_through_hooks_and_directly(
+    report: dict[str, Any],
+) -> None:
+    assert report["mode"] == "smoke"
+    memory = report["backends"]["memory"]
+    assert memory["available"] is True
+    assert set(memory["flows"]) == {flow.name for flow in FLOWS}
+    for flow in memory["flows"].values():
+        for variant in ("hooks", "direct"):
+            assert flow[variant]["iterations"] == SMOKE.iterations
+            assert set(flow[variant]) >= {"median_us", "p99_us", "ops_per_s"}
+        assert isinstance(flow["hook_ratio"], float)
+        assert isinstance(flow["calibration_us"], float)
+
+
+def test_the_smoke_run_measures_scaling_and_worker_processes(report: dict[str, Any]) -> None:
+    memory = report["backends"]["memory"]
+    assert memory["scaling"]["sizes"] == list(SMOKE.sizes)
+    assert set(memory["scaling"]["reads"]) == {read.name for read in SCALING}
+    for flow in memory["parallel"].values():
+        assert flow["shared_store"] is False
+        assert [run["workers"] for run in flow["runs"]] == list(SMOKE.workers)
+        assert all(run["calls"] == SMOKE.per_worker * run["workers"] for run in flow["runs"])
+
+
+def test_every_backend_is_reported_run_or_skipped_with_a_reason(report: dict[str, Any]) -> None:
+    assert set(report["backends"]) == set(BACKENDS)
+    for result in report["backends"].values():
+        assert result["available"] or result["reason"]
+
+
+def test_the_report_checks_every_target_and_names_the_machine(report: dict[str, Any]) -> None:
+    checked = {check["target"] for check in report["targets"]}
+    assert checked == set(TARGETS)
+    assert {"nproc", "cpu", "python", "load_average"} <= set(report["machine"])
+    assert report["targets"] == check_targets(report["backends"], judged=False)
+    assert all(check["ok"] is None for check in report["targets"])
+    assert "targets" in render(report)
+
+
+def test_the_direct_adapter_reaches_the_same_backend_methods() -> None:
+    backend = MemoryBackend()
+    app = AfterSales(backend, clock=FrozenClock("2026-11-28T09:00:00+00:00"))
+    direct = DirectHooks(app.pm, backend)
+    assert direct.aftersales_helpdesk_get_team == backend.aftersales_helpdesk_get_team
+    # the memory backend's lookup takes no ``lock``: the adapter drops it
+    assert direct.aftersales_accounting_get_invoice(invoice_id="nope", lock=True) is None
+    # a broadcast hook answers with a list, as pluggy does
+    assert direct.aftersales_modules_catalogue() == []
+
+
+def test_a_flow_called_directly_does_what_it_does_through_the_hooks() -> None:
+    hooked = make_world(MemoryBackend())
+    direct = make_world(MemoryBackend(), direct=True)
+    results = []
+    for world in (hooked, direct):
+        invoice = world.builder.invoice(
+            customer=world.scenario.customer, lines=[(world.scenario.blender, 1)]
+        )
+        results.append(
+            world.app.refunds.reverse(
+                world.scenario.ticket.id,
+                invoice.id,
+                method=CreditMethod.FULL,
+                actor=world.agent,
+            )
+        )
+    assert type(direct.app.hooks._h) is DirectHooks
+    first, second = results
+    assert first.credit_note.total == second.credit_note.total
+    assert first.invoice.payment_state is second.invoice.payment_state
+    assert len(direct.backend.snapshot()["audit"]) == len(hooked.backend.snapshot()["audit"])
+
+
+def test_call_directly_swaps_the_one_hooks_instance_every_service_shares() -> None:
+    backend = MemoryBackend()
+    app = AfterSales(backend)
+    call_directly(app, backend)
+    assert app.refunds._hooks is app.hooks is app.runtime.hooks is app.runtime.guard._hooks
+    assert isinstance(app.hooks._h, DirectHooks)
+
+
+def test_bulk_loading_keeps_the_measured_customer_normal() -> None:
+    world = make_world(MemoryBackend())
+    bulk_load(world, 40, batch=7)
+    tables = world.backend.snapshot()
+    assert len([k for k in tables["invoices"] if str(k).startswith("bulk-")]) == 40
+    assert len([k for k in tables["tickets"] if str(k).startswith("bulk-")]) == 40
+    mine = world.app.refunds.invoices_to_refund(world.scenario.ticket.id, actor=world.agent)
+    assert {invoice.customer_id for invoice in mine} <= {world.scenario.customer.id}
+
+
+def test_measure_interleaves_variants_and_adds_the_calibration() -> None:
+    calls: list[tuple[str, int]] = []
+    result = measure(
+        {"a": lambda i: calls.append(("a", i)), "b": lambda i: calls.append(("b", i))},
+        warmup=1,
+        iterations=4,
+        block=2,
+    )
+    assert set(result) == {"a", "b", CALIBRATION}
+    assert calls == [
+        ("a", 0),
+        ("b", 0),
+        ("a", 1),
+        ("a", 2),
+        ("b", 1),
+        ("b", 2),
+        ("a", 3),
+        ("a", 4),
+        ("b", 3),
+        ("b", 4),
+    ]
+    assert result["a"].iterations == 4
+
+
+def test_stats_take_the_median_and_the_nearest_rank_p99() -> None:
+    summary = stats([5_000, 1_000, 3_000, 2_000, 4_000])
+    assert (summary.median_us, summary.p99_us, summary.min_us) == (3.0, 5.0, 1.0)
+    assert summary.ops_per_s == pytest.approx(5 / 15_000e-9)
+    with pytest.raises(ValueError, match="no samples"):
+        stats([])

@@ -1,0 +1,311 @@
+"""The fast paths behave exactly like the slow ones they replace.
+
+Compiled hook calls against pluggy's own call, ``models.evolve`` against ``attrs.evolve``,
+Money's exact arithmetic against the validating constructor, shared invoice totals against
+a fresh sum, the control-character check against ``unicodedata``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import unicodedata
+from collections.abc import Generator, Sequence
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pluggy import HookCallError
+
+from aftersales import AfterSales, FrozenClock, hookimpl
+from aftersales.errors import InvalidInput, NotFound
+from aftersales.ids import new_id
+from aftersales.models import (
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceState,
+    Money,
+    Partner,
+    PaymentState,
+    Team,
+    Ticket,
+    evolve,
+)
+from aftersales.models._fields import check_text
+from aftersales.models.money import MAX_AMOUNT
+from aftersales.models.products import LineAmounts, compute_line
+from aftersales.testing import Scenario
+from tests.strategies import RECORDS, aware, euros, ids, register
+
+register()
+
+WHEN = FrozenClock("2026-11-28T09:00:00+00:00").now()
+
+
+# -- hook calls -------------------------------------------------------------------------------
+
+
+class Override:
+    """A plugin answering one lookup before the backend (pluggy calls newest first)."""
+
+    @hookimpl
+    def aftersales_helpdesk_get_partner(self, partner_id: str) -> Partner | None:
+        if partner_id == "ghost":
+            return Partner(id="ghost", name="Ghost", commercial_entity_id="ghost")
+        return None
+
+
+def test_a_plugin_registered_later_is_called_and_unregistering_it_forgets_it(
+    app: AfterSales, scenario: Scenario
+) -> None:
+    with pytest.raises(NotFound):
+        app.hooks.get_partner("ghost")
+    plugin = Override()
+    app.pm.register(plugin, name="override")
+    assert app.hooks.get_partner("ghost").name == "Ghost"
+    assert app.hooks.get_partner(scenario.customer.id) == scenario.customer  # falls through
+    app.pm.unregister(plugin)
+    with pytest.raises(NotFound):
+        app.hooks.get_partner("ghost")
+
+
+def test_a_hook_wrapper_is_run_by_pluggy(app: AfterSales, scenario: Scenario) -> None:
+    seen: list[str] = []
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def aftersales_helpdesk_get_team(self, team_id: str) -> Generator[None, Team, Team]:
+            seen.append(team_id)
+            team = yield
+            return attrs.evolve(team, name="Wrapped")
+
+    app.pm.register(Wrapper())
+    assert app.hooks.get_team(scenario.team.id).name == "Wrapped"
+    assert seen == [scenario.team.id]
+
+
+def test_call_monitoring_sees_every_hook_call_while_it_is_on(
+    app: AfterSales, scenario: Scenario
+) -> None:
+    calls: list[str] = []
+    app.hooks.get_ticket(scenario.ticket.id)  # compile the plan first
+    undo = app.pm.add_hookcall_monitoring(lambda name, *_: calls.append(name), lambda *_: None)
+    app.hooks.get_ticket(scenario.ticket.id)
+    undo()
+    app.hooks.get_ticket(scenario.ticket.id)
+    assert calls == ["aftersales_helpdesk_get_ticket"]
+
+
+def test_a_missing_argument_is_pluggys_error(app: AfterSales) -> None:
+    with pytest.raises(HookCallError, match="must provide argument 'partner_id'"):
+        app.hooks._h.aftersales_helpdesk_get_partner()
+
+
+def test_a_broadcast_hook_returns_every_answer_as_pluggy_does(app: AfterSales) -> None:
+    class Modules:
+        @hookimpl
+        def aftersales_modules_catalogue(self) -> list[object]:
+            return []
+
+    app.pm.register(Modules())
+    direct = app.pm.hook.aftersales_modules_catalogue()
+    assert app.hooks._h.aftersales_modules_catalogue() == direct == [[]]
+
+
+def test_an_unknown_hook_name_is_an_attribute_error(app: AfterSales) -> None:
+    with pytest.raises(AttributeError):
+        app.hooks._h.aftersales_no_such_hook  # noqa: B018
+    with pytest.raises(AttributeError):
+        app.hooks._h.something_else  # noqa: B018
+
+
+# -- evolve -----------------------------------------------------------------------------------
+
+
+def _outcome(function: Any, *args: Any, **kwargs: Any) -> tuple[str, Any]:
+    try:
+        return "ok", function(*args, **kwargs)
+    except (InvalidInput, TypeError, ValueError) as exc:
+        return type(exc).__name__, str(exc)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), cls=st.sampled_from(RECORDS))
+def test_evolve_is_attrs_evolve(data: st.DataObject, cls: type[Any]) -> None:
+    """Same record for valid changes, same refusal for invalid ones (another record's
+    value of the same field, or a value of another type)."""
+    record = data.draw(st.from_type(cls))
+    fields = attrs.fields(cls)
+    chosen = data.draw(st.lists(st.sampled_from(fields), max_size=3, unique=True))
+    changes = {}
+    for field in chosen:
+        other = data.draw(st.from_type(cls))
+        changes[field.alias] = data.draw(
+            st.sampled_from([getattr(other, field.name), None, "", "x y", Decimal("-1")])
+        )
+    expected = _outcome(attrs.evolve, record, **changes)
+    assert _outcome(evolve, record, **changes) == expected
+
+
+def test_evolve_refuses_an_unknown_field_like_attrs(scenario: Scenario) -> None:
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        evolve(scenario.invoice, colour="red")
+
+
+def test_evolve_still_checks_lines_against_a_new_currency(scenario: Scenario) -> None:
+    with pytest.raises(InvalidInput, match="must be in USD"):
+        evolve(scenario.invoice, currency="USD")
+
+
+def test_evolve_with_validators_disabled_is_attrs_evolve(scenario: Scenario) -> None:
+    attrs.validators.set_disabled(True)
+    try:
+        odd = evolve(scenario.invoice, number="")
+    finally:
+        attrs.validators.set_disabled(False)
+    assert odd.number == ""
+
+
+# -- Money ------------------------------------------------------------------------------------
+
+currencies = st.sampled_from(["EUR", "JPY", "KWD"])
+amounts = st.decimals(min_value=-(10**14), max_value=10**14, places=3, allow_nan=False)
+
+
+@given(a=amounts, b=amounts, currency=currencies)
+def test_exact_arithmetic_is_the_validating_constructor(
+    a: Decimal, b: Decimal, currency: str
+) -> None:
+    x, y = Money.of(a, currency), Money.of(b, currency)
+    assert x + y == Money.of(x.amount + y.amount, currency)
+    assert x - y == Money.of(x.amount - y.amount, currency)
+    assert (x + y).amount.as_tuple().exponent == Money.of(0, currency).amount.as_tuple().exponent
+    assert (x < y, x <= y, x > y, x >= y) == (
+        x.amount < y.amount,
+        x.amount <= y.amount,
+        x.amount > y.amount,
+        x.amount >= y.amount,
+    )
+    assert x.is_zero() == (x.amount == 0)
+
+
+def test_a_sum_out_of_range_is_still_refused() -> None:
+    big = Money.of(MAX_AMOUNT - 1, "EUR")
+    with pytest.raises(InvalidInput, match="amount"):
+        big + big
+    with pytest.raises(InvalidInput, match="amount"):
+        -big - big
+
+
+def test_mixing_currencies_is_still_refused() -> None:
+    with pytest.raises(InvalidInput, match="cannot be mixed with EUR"):
+        Money.of(1, "EUR") + Money.of(1, "USD")
+    with pytest.raises(TypeError):
+        _ = Money.of(1, "EUR") < 1  # type: ignore[operator]
+
+
+def test_zero_is_shared_and_still_checks_the_currency() -> None:
+    assert Money.zero("EUR") is Money.zero("EUR")
+    assert str(Money.zero("KWD")) == "0.000 KWD"
+    with pytest.raises(InvalidInput, match="ISO 4217"):
+        Money.zero("XXX")
+
+
+# -- line totals ------------------------------------------------------------------------------
+
+
+def _chained(items: Sequence[LineAmounts], currency: str) -> LineAmounts:
+    total = LineAmounts.zero(currency)
+    for item in items:
+        total = total + item
+    return total
+
+
+@given(
+    lines=st.lists(
+        st.tuples(
+            st.decimals(min_value=-50, max_value=50, places=2, allow_nan=False),
+            euros,
+            st.sampled_from([(), ("21%",), ("10% incl",)]),
+        ),
+        max_size=6,
+    )
+)
+def test_line_amounts_sum_is_the_chained_sum(
+    lines: list[tuple[Decimal, Money, tuple[str, ...]]],
+) -> None:
+    from aftersales.builder import parse_tax
+
+    amounts = [compute_line(q, price, tuple(map(parse_tax, taxes))) for q, price, taxes in lines]
+    assert LineAmounts.sum(amounts, "EUR") == _chained(amounts, "EUR")
+
+
+def test_line_amounts_sum_refuses_another_currency_as_adding_does() -> None:
+    euro = compute_line(Decimal(1), Money.of(10, "EUR"), ())
+    dollar = compute_line(Decimal(1), Money.of(10, "USD"), ())
+    with pytest.raises(InvalidInput, match="cannot be mixed"):
+        LineAmounts.sum([euro, dollar], "EUR")
+
+
+@given(price=euros, when=aware, first=ids, second=ids)
+def test_invoices_sharing_lines_share_equal_totals(
+    price: Money, when: Any, first: str, second: str
+) -> None:
+    lines = (InvoiceLine(description="x", quantity=Decimal(3), unit_price=price),)
+
+    def invoice(id_: str, kind: InvoiceKind) -> Invoice:
+        return Invoice(
+            id=id_,
+            kind=kind,
+            customer_id="c",
+            currency="EUR",
+            lines=lines,
+            state=InvoiceState.POSTED,
+            created_at=when,
+        )
+
+    note = invoice(second, InvoiceKind.CREDIT_NOTE)
+    assert invoice(first, InvoiceKind.INVOICE).amounts == note.amounts
+    assert note.total == _chained([line.amounts for line in lines], "EUR").total
+    posted = evolve(note, payment_state=PaymentState.PAID)
+    assert posted.total == note.total
+
+
+# -- text, ids --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("multiline", [False, True])
+def test_the_control_character_check_is_unicode_category_cc(multiline: bool) -> None:
+    allowed = "\n\t\r" if multiline else ""
+    planes = [*range(0x10000), *range(0x10000, sys.maxunicode + 1, 97)]
+    for code in planes:
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        char = chr(code)
+        refused = char not in allowed and unicodedata.category(char) == "Cc"
+        try:
+            check_text(f"a{char}b", "field", multiline=multiline)
+        except InvalidInput:
+            assert refused, hex(code)
+        else:
+            assert not refused, hex(code)
+
+
+def test_new_ids_are_the_prefix_and_twenty_hex_digits() -> None:
+    made = {new_id("msg") for _ in range(1000)}
+    assert len(made) == 1000
+    assert all(re.fullmatch(r"msg-[0-9a-f]{20}", i) for i in made)
+
+
+def test_a_ticket_with_a_str_subclass_id_is_still_checked() -> None:
+    class Tagged(str):
+        pass
+
+    ticket = Ticket(id=Tagged("t-1"), ref="1", title="x", team_id="team", created_at=WHEN)
+    assert ticket.id == "t-1"
+    with pytest.raises(InvalidInput, match="not a valid id"):
+        Ticket(id=Tagged("no spaces"), ref="1", title="x", team_id="team", created_at=WHEN)
