@@ -41,11 +41,19 @@ class Session:
 
 @attrs.frozen(kw_only=True)
 class BackendEntry:
-    """How to get a fresh backend of one kind."""
+    """How to get a fresh backend of one kind, and how much to ask of it.
+
+    ``scale`` shrinks the number of timed calls (a backend a hundred times slower does not
+    need as many to give a stable median); ``bulk_limit`` is the largest number of records
+    per kind the scaling part loads without being asked explicitly (``--sizes``), for a
+    backend whose builder stores one record at a time.
+    """
 
     create: Callable[[Session], Any]
     reopen: Callable[[Any], Any] | None = None
     description: str = ""
+    scale: float = 1.0
+    bulk_limit: int | None = None
 
 
 def _memory(_session: Session) -> Any:
@@ -97,11 +105,17 @@ def _reopen_sql(backend: Any) -> Any:
 BACKENDS: dict[str, BackendEntry] = {
     "memory": BackendEntry(create=_memory, description="dict tables, indexes, undo log"),
     "sqlite": BackendEntry(
-        create=_sqlite, reopen=_reopen_sql, description="SQL backend, SQLite file in WAL mode"
+        create=_sqlite,
+        reopen=_reopen_sql,
+        description="SQL backend, SQLite file in WAL mode",
+        scale=0.05,
+        bulk_limit=2_000,
     ),
     "postgresql": BackendEntry(
         create=_postgresql,
         reopen=_reopen_sql,
         description="SQL backend, psycopg 3, throw-away local server",
+        scale=0.05,
+        bulk_limit=2_000,
     ),
 }

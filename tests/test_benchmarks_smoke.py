@@ -13,24 +13,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from benchmarks.backends import BACKENDS
+from benchmarks.backends import BACKENDS, BackendEntry, Session, Unavailable
 from benchmarks.direct import DirectHooks, call_directly
 from benchmarks.flows import FLOWS, SCALING, bulk_load, make_world
 from benchmarks.harness import CALIBRATION, measure, stats
-from benchmarks.run import SMOKE, TARGETS, check_targets, render
+from benchmarks.run import SMOKE, TARGETS, check_targets, for_backend, render, run
 
 from aftersales import AfterSales, CreditMethod, FrozenClock
 from aftersales.backends.memory import MemoryBackend
+from aftersales.testing.postgres import find_bindir
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def _smoke(tmp: Path, *options: str) -> tuple[str, dict[str, Any]]:
     """One smoke run of the documented command, as a user would type it."""
-    path = tmp_path_factory.mktemp("bench") / "report.json"
+    path = tmp / "report.json"
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--smoke", "--json", str(path)],
+        [sys.executable, "-m", "benchmarks", "--smoke", "--json", str(path), *options],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -38,9 +38,18 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "[memory] flows" in result.stdout
-    assert "targets" in result.stdout
     loaded: dict[str, Any] = json.loads(path.read_text())
+    return result.stdout, loaded
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The memory and SQLite backends (PostgreSQL has its own test, below)."""
+    stdout, loaded = _smoke(
+        tmp_path_factory.mktemp("bench"), "--backend", "memory", "--backend", "sqlite"
+    )
+    assert "[memory] flows" in stdout
+    assert "targets" in stdout
     return loaded
 
 
@@ -69,10 +78,53 @@ def test_the_smoke_run_measures_scaling_and_worker_processes(report: dict[str, A
         assert all(run["calls"] == SMOKE.per_worker * run["workers"] for run in flow["runs"])
 
 
-def test_every_backend_is_reported_run_or_skipped_with_a_reason(report: dict[str, Any]) -> None:
-    assert set(report["backends"]) == set(BACKENDS)
-    for result in report["backends"].values():
-        assert result["available"] or result["reason"]
+def test_the_sql_backend_runs_every_part_with_fewer_calls(report: dict[str, Any]) -> None:
+    sqlite = report["backends"]["sqlite"]
+    assert sqlite["available"] is True, sqlite.get("reason")
+    assert set(sqlite["flows"]) == {flow.name for flow in FLOWS}
+    assert set(sqlite["scaling"]["reads"]) == {read.name for read in SCALING}
+    for flow in sqlite["parallel"].values():
+        assert flow["shared_store"] is True
+    assert sqlite["iterations"] == for_backend(SMOKE, BACKENDS["sqlite"]).iterations
+
+
+@pytest.mark.postgres
+def test_the_postgresql_entry_runs_on_its_own_server(tmp_path: Path) -> None:
+    if find_bindir() is None:
+        pytest.skip("no PostgreSQL server binaries here")
+    stdout, loaded = _smoke(tmp_path, "--backend", "postgresql", "--skip", "scaling")
+    assert "[postgresql] flows" in stdout
+    postgresql = loaded["backends"]["postgresql"]
+    assert postgresql["available"] is True, postgresql.get("reason")
+    assert set(postgresql["flows"]) == {flow.name for flow in FLOWS}
+    assert all(flow["shared_store"] for flow in postgresql["parallel"].values())
+
+
+def test_a_backend_that_cannot_run_is_reported_with_the_reason() -> None:
+    def missing(_session: Session) -> Any:
+        raise Unavailable("no such database here")
+
+    BACKENDS["nowhere"] = BackendEntry(create=missing)
+    try:
+        report = run(SMOKE, mode="smoke", backends=["nowhere"])
+    finally:
+        del BACKENDS["nowhere"]
+    assert report["backends"]["nowhere"] == {
+        "available": False,
+        "description": "",
+        "iterations": SMOKE.iterations,
+        "reason": "no such database here",
+    }
+    assert "[nowhere] skipped: no such database here" in render(report)
+
+
+def test_scaling_is_skipped_with_a_reason_above_an_entrys_bulk_limit() -> None:
+    BACKENDS["small"] = BackendEntry(create=BACKENDS["memory"].create, bulk_limit=10)
+    try:
+        report = run(SMOKE, mode="smoke", backends=["small"], parts=frozenset({"scaling"}))
+    finally:
+        del BACKENDS["small"]
+    assert "run with --sizes" in report["backends"]["small"]["scaling_skipped"]
 
 
 def test_the_report_checks_every_target_and_names_the_machine(report: dict[str, Any]) -> None:
