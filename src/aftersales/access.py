@@ -132,5 +132,7 @@ class Guard:
 
     def same_entity(self, partner_a: str, partner_b: str) -> bool:
         a = self._hooks.get_partner(partner_a)
+        if partner_b == partner_a:  # one partner: one lookup
+            return True
         b = self._hooks.get_partner(partner_b)
         return a.commercial_entity_id == b.commercial_entity_id
