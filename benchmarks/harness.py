@@ -1,9 +1,9 @@
 """Timing: warm-up, interleaved blocks, median, p99 and throughput.
 
 Every measurement compares *variants* of one step (through the plugin manager vs. direct,
-1,000 vs. 100,000 records stored). The variants run in alternating blocks, so drift of a
-shared machine (another process waking up, frequency scaling) hits them alike and their
-ratio stays meaningful.
+1,000 vs. 100,000 records stored). The variants run in alternating blocks, and their ratio
+is taken block by block, so drift of a shared machine (another process waking up,
+frequency scaling) hits both sides of every ratio alike.
 """
 
 from __future__ import annotations
@@ -18,7 +18,16 @@ from decimal import Decimal
 
 import attrs
 
-__all__ = ["CALIBRATION", "Stats", "Step", "calibration", "measure", "quiet_gc", "stats"]
+__all__ = [
+    "CALIBRATION",
+    "Measurement",
+    "Stats",
+    "Step",
+    "calibration",
+    "measure",
+    "quiet_gc",
+    "stats",
+]
 
 #: One timed iteration; it receives the iteration's index (warm-up included).
 Step = Callable[[int], object]
@@ -105,9 +114,33 @@ def calibration(_index: int = 0) -> object:
 CALIBRATION = "calibration"
 
 
+@attrs.frozen
+class Measurement:
+    """What :func:`measure` took: each variant's :class:`Stats`, and the median of each of
+    its blocks (µs), block ``i`` of every variant having run one right after the other."""
+
+    stats: dict[str, Stats]
+    blocks: dict[str, list[float]]
+
+    def __getitem__(self, name: str) -> Stats:
+        return self.stats[name]
+
+    def ratio(self, top: str, bottom: str) -> float:
+        """How many times slower ``top`` is than ``bottom``: the median, over blocks, of the
+        ratio of their block medians. Adjacent blocks ran under the same conditions, so a
+        change in the machine's speed during the run cancels out.
+
+        >>> m = Measurement(stats={}, blocks={"a": [2.0, 4.0, 3.0], "b": [1.0, 4.0, 2.0]})
+        >>> m.ratio("a", "b")
+        1.5
+        """
+        pairs = zip(self.blocks[top], self.blocks[bottom], strict=True)
+        return statistics.median(t / b for t, b in pairs)
+
+
 def measure(
-    variants: Mapping[str, Step], *, warmup: int, iterations: int, block: int = 100
-) -> dict[str, Stats]:
+    variants: Mapping[str, Step], *, warmup: int, iterations: int, block: int = 20
+) -> Measurement:
     """Time every variant ``iterations`` times after ``warmup`` untimed calls.
 
     Variants alternate in blocks of ``block`` calls, together with :func:`calibration`
@@ -117,6 +150,7 @@ def measure(
     clock = time.perf_counter_ns
     variants = {**variants, CALIBRATION: calibration}
     samples: dict[str, list[int]] = {name: [] for name in variants}
+    blocks: dict[str, list[float]] = {name: [] for name in variants}
     for step in variants.values():
         for index in range(warmup):
             step(index)
@@ -130,5 +164,8 @@ def measure(
                     start = clock()
                     step(index)
                     out.append(clock() - start)
+                blocks[name].append(statistics.median(out[-size:]) / 1_000)
             done += size
-    return {name: stats(values) for name, values in samples.items()}
+    return Measurement(
+        stats={name: stats(values) for name, values in samples.items()}, blocks=blocks
+    )

@@ -196,7 +196,8 @@ def test_measure_interleaves_variants_and_adds_the_calibration() -> None:
         iterations=4,
         block=2,
     )
-    assert set(result) == {"a", "b", CALIBRATION}
+    assert set(result.stats) == set(result.blocks) == {"a", "b", CALIBRATION}
+    assert [len(blocks) for blocks in result.blocks.values()] == [2, 2, 2]
     assert calls == [
         ("a", 0),
         ("b", 0),
