@@ -12,6 +12,7 @@ import pytest
 from aftersales import AfterSales, FrozenClock
 from aftersales.testing import Actors, Scenario
 from aftersales.testing.postgres import PostgresServer
+from aftersales.testing.reliability.setting import Setting
 
 
 @pytest.fixture
@@ -40,6 +41,12 @@ def actors() -> Actors:
 
 
 # -- SQL databases, migrated once per session ---------------------------------------------
+
+
+@pytest.fixture
+def setting(app: AfterSales, backend: Any) -> Setting:
+    """The reliability kit's setting over the memory backend of ``app``."""
+    return Setting.create(app, backend)
 
 
 @pytest.fixture(scope="session")

@@ -36,9 +36,12 @@ from aftersales.models import (
     evolve,
 )
 from aftersales.models._fields import check_text
+from aftersales.models._records import assemble
 from aftersales.models.money import MAX_AMOUNT
 from aftersales.models.products import LineAmounts, compute_line
 from aftersales.testing import Scenario
+from aftersales.testing.reliability.flows import FLOWS, Flow
+from aftersales.testing.reliability.setting import Setting
 from tests.strategies import RECORDS, aware, euros, ids, register
 
 register()
@@ -168,6 +171,57 @@ def test_evolve_with_validators_disabled_is_attrs_evolve(scenario: Scenario) -> 
     finally:
         attrs.validators.set_disabled(False)
     assert odd.number == ""
+
+
+# -- assemble ---------------------------------------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), cls=st.sampled_from(RECORDS))
+def test_assemble_is_the_constructor_for_valid_values(data: st.DataObject, cls: type[Any]) -> None:
+    """Same record from the same valid values, defaults left out or given."""
+    record = data.draw(st.from_type(cls))
+    values = {f.alias: getattr(record, f.name) for f in attrs.fields(cls) if f.init}
+    for field in attrs.fields(cls):
+        if field.default is not attrs.NOTHING and data.draw(st.booleans()):
+            del values[field.alias]
+    assert _outcome(assemble, cls, **values) == _outcome(cls, **values)
+
+
+def test_assemble_computes_defaults_from_the_record(scenario: Scenario) -> None:
+    posted = scenario.invoice
+    values = attrs.asdict(posted, recurse=False)
+    del values["residual"]
+    assert assemble(Invoice, **values).residual == posted.total
+
+
+def test_assemble_still_runs_cross_field_validators(scenario: Scenario) -> None:
+    values = attrs.asdict(scenario.invoice, recurse=False)
+    with pytest.raises(InvalidInput, match="must be in USD"):
+        assemble(Invoice, **{**values, "currency": "USD"})
+
+
+def test_assemble_refuses_missing_and_unknown_fields_like_the_constructor() -> None:
+    with pytest.raises(TypeError, match="missing 1 required keyword-only argument: 'name'"):
+        assemble(Team, id="t")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        assemble(Team, id="t", name="T", colour="red")
+
+
+@pytest.mark.parametrize("flow", FLOWS, ids=lambda f: f.name)
+def test_every_record_a_flow_stores_is_valid(flow: Flow, setting: Setting) -> None:
+    """The services assemble trail records and credit notes without re-checking values
+    they checked already: every record they store still passes every validator."""
+    state = flow.prepare(setting)
+    flow.perform(setting, state, "key-1")
+    stored = setting.backend.snapshot()
+    checked = 0
+    for table in stored.values():
+        for record in table.values():
+            if attrs.has(type(record)):
+                attrs.validate(record)
+                checked += 1
+    assert checked > 0
 
 
 # -- Money ------------------------------------------------------------------------------------

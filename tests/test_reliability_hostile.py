@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 
-from aftersales import AfterSales
-from aftersales.backends.memory import MemoryBackend
 from aftersales.errors import InvalidInput, NotFound
 from aftersales.models._fields import check_id
 from aftersales.models.products import round_quantity
@@ -29,11 +27,6 @@ from aftersales.testing.reliability.setting import Setting
 
 class TestHostileInputOnMemory(HostileInputContract):
     pass
-
-
-@pytest.fixture
-def setting(app: AfterSales, backend: MemoryBackend) -> Setting:
-    return Setting.create(app, backend)
 
 
 # -- the check itself can fail ------------------------------------------------------------------

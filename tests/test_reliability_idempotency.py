@@ -7,8 +7,7 @@ from typing import Any
 import attrs
 import pytest
 
-from aftersales import AfterSales, Service
-from aftersales.backends.memory import MemoryBackend
+from aftersales import Service
 from aftersales.errors import IdempotencyConflict, InvalidInput
 from aftersales.testing import assert_unchanged
 from aftersales.testing.reliability.checks import check_audit, check_conflict
@@ -19,11 +18,6 @@ from aftersales.testing.reliability.setting import Setting
 
 class TestIdempotencyOnMemory(IdempotencyContract):
     pass
-
-
-@pytest.fixture
-def setting(app: AfterSales, backend: MemoryBackend) -> Setting:
-    return Setting.create(app, backend)
 
 
 def test_the_conflict_check_fails_when_other_arguments_go_through(setting: Setting) -> None:

@@ -1,4 +1,4 @@
-"""``evolve``: a changed copy of a record, validating what changed.
+"""``evolve`` and ``assemble``: records made without checks that cannot fail.
 
 :func:`attrs.evolve` builds the copy through ``__init__``, so every converter and validator
 runs again on every field. A record is immutable and was valid when it was made, so a
@@ -7,6 +7,12 @@ cannot fail on a field that did not change; :func:`evolve` skips those and runs 
 validator (those that may look at other fields, such as an invoice's lines against its
 currency) as ``__init__`` would, in field order, after every field is set. The result is
 the record ``attrs.evolve`` returns, or the same exception.
+
+:func:`assemble` makes a new record from values the library has already checked (ids of
+stored records, the unit of work's time, text built from validated text): it runs the
+defaults, converters and cross-field validators as ``__init__`` does, and skips the
+field-local ones. The test suite checks every record the flows store with
+:func:`attrs.validate`.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import attrs
 
 from aftersales.models._fields import FIELD_LOCAL, IDEMPOTENT
 
-__all__ = ["evolve"]
+__all__ = ["assemble", "evolve"]
 
 T = TypeVar("T")
 
@@ -31,6 +37,7 @@ class _Field:
     name: str
     alias: str
     attribute: attrs.Attribute[Any]
+    default: Any  # attrs.NOTHING when the field is required
     converter: Callable[[Any], Any] | None
     reconvert: bool  # run the converter on an unchanged value too
     validator: Callable[[Any, attrs.Attribute[Any], Any], None] | None
@@ -56,6 +63,7 @@ def _plan(cls: type[Any]) -> tuple[_Field, ...] | None:
                 name=field.name,
                 alias=field.alias,
                 attribute=field,
+                default=field.default,
                 converter=converter,
                 reconvert=converter is not None and converter not in IDEMPOTENT,
                 validator=field.validator,
@@ -65,13 +73,18 @@ def _plan(cls: type[Any]) -> tuple[_Field, ...] | None:
     return tuple(plan)
 
 
+def _plan_of(cls: type[Any]) -> tuple[_Field, ...] | None:
+    try:
+        return _PLANS[cls]
+    except KeyError:
+        plan = _PLANS[cls] = _plan(cls)
+        return plan
+
+
 def evolve(inst: T, **changes: Any) -> T:
     """``attrs.evolve(inst, **changes)``, skipping checks that cannot fail (see the module)."""
     cls = type(inst)
-    try:
-        plan = _PLANS[cls]
-    except KeyError:
-        plan = _PLANS[cls] = _plan(cls)
+    plan = _plan_of(cls)
     if plan is None or attrs.validators.get_disabled():
         evolved: T = attrs.evolve(cast(Any, inst), **changes)
         return evolved
@@ -95,6 +108,50 @@ def evolve(inst: T, **changes: Any) -> T:
         _set(new, field.name, value)
     if used != len(changes):
         unknown = sorted(set(changes) - {field.alias for field in plan})
+        raise TypeError(
+            f"{cls.__name__}.__init__() got an unexpected keyword argument {unknown[0]!r}"
+        )
+    for field, value in checks:
+        field.validator(new, field.attribute, value)  # type: ignore[misc]
+    return new
+
+
+def assemble(cls: type[T], /, **values: Any) -> T:
+    """``cls(**values)`` without the field-local validators, for values already checked.
+
+    Only for values the library has checked itself or taken from valid records: the
+    validators skipped are those that look at one field (:data:`FIELD_LOCAL`); defaults
+    (including those computed from the record), converters and every other validator run
+    as in ``__init__``. A missing required field or an unknown name raises ``TypeError``.
+    """
+    plan = _plan_of(cls)
+    if plan is None or attrs.validators.get_disabled():
+        return cls(**values)
+    new = _new(cls)
+    used = 0
+    checks: list[tuple[_Field, Any]] = []
+    for field in plan:
+        if field.alias in values:
+            value = values[field.alias]
+            used += 1
+        else:
+            default = field.default
+            if default is attrs.NOTHING:
+                raise TypeError(
+                    f"{cls.__name__}.__init__() missing 1 required keyword-only argument: "
+                    f"{field.alias!r}"
+                )
+            if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+                value = default.factory(new) if default.takes_self else default.factory()
+            else:
+                value = default
+        if field.converter is not None:
+            value = field.converter(value)
+        if field.revalidate:
+            checks.append((field, value))
+        _set(new, field.name, value)
+    if used != len(values):
+        unknown = sorted(set(values) - {field.alias for field in plan})
         raise TypeError(
             f"{cls.__name__}.__init__() got an unexpected keyword argument {unknown[0]!r}"
         )

@@ -15,6 +15,7 @@ from aftersales.models import (
     Ticket,
     TicketMessage,
 )
+from aftersales.models._records import assemble
 from aftersales.runtime import Runtime
 from aftersales.unit_of_work import UnitOfWork
 
@@ -42,7 +43,8 @@ class ServiceBase:
         detail: str = "",
     ) -> None:
         self._hooks.audit_append(
-            AuditEntry(
+            assemble(
+                AuditEntry,
                 id=new_id("audit"),
                 at=uow.now,
                 actor_id=actor.user_id,
@@ -64,7 +66,8 @@ class ServiceBase:
         document_id: str | None = None,
     ) -> TicketMessage:
         return self._hooks.post_message(
-            TicketMessage(
+            assemble(
+                TicketMessage,
                 id=new_id("msg"),
                 ticket_id=ticket_id,
                 at=uow.now,
@@ -88,7 +91,8 @@ class ServiceBase:
         """Link a new document to the ticket, say so on the trail and the audit (G-4, RL-6),
         and queue the ``document created`` event."""
         self._hooks.add_link(
-            DocumentLink(
+            assemble(
+                DocumentLink,
                 ticket_id=ticket.id,
                 kind=kind,
                 document_id=document_id,

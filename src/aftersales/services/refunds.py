@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -48,6 +48,7 @@ from aftersales.models import (
     evolve,
 )
 from aftersales.models._fields import check_id, check_text
+from aftersales.models._records import assemble
 from aftersales.models.queries import InvoiceQuery
 from aftersales.serialization import converter
 from aftersales.services._base import ServiceBase
@@ -369,31 +370,58 @@ class RefundService(ServiceBase):
             if edited is not None:
                 self._check_line_data(edited, invoice.currency)
             why = reason if reason is not None else f"Ticket #{ticket.ref}"
-            draft = Invoice(
-                id=new_id("rinv"),
-                kind=InvoiceKind.CREDIT_NOTE,
-                customer_id=invoice.customer_id,
-                currency=invoice.currency,
-                lines=edited if edited is not None else invoice.lines,
-                state=InvoiceState.DRAFT,
-                created_at=uow.now,
-                invoice_date=day,
-                post_on=day if day > today else None,
-                sale_order_id=invoice.sale_order_id,
-                reversed_invoice_id=invoice.id,
-                credit_method=chosen,
-                ticket_id=ticket.id,
-                reference=f"Reversal of: {invoice.number or invoice.id}, {why}",
-                reason=why,
-                journal=journal if journal is not None else invoice.journal,
-            )
-            self._check_cap(invoice, draft.total)
+            note_id = new_id("rinv")
+
+            def credit_note(**state: Any) -> Invoice:
+                # Every value comes from the invoice, the ticket or the checked arguments.
+                return assemble(
+                    Invoice,
+                    id=note_id,
+                    kind=InvoiceKind.CREDIT_NOTE,
+                    customer_id=invoice.customer_id,
+                    currency=invoice.currency,
+                    lines=edited if edited is not None else invoice.lines,
+                    created_at=uow.now,
+                    invoice_date=day,
+                    sale_order_id=invoice.sale_order_id,
+                    reversed_invoice_id=invoice.id,
+                    credit_method=chosen,
+                    ticket_id=ticket.id,
+                    reference=f"Reversal of: {invoice.number or invoice.id}, {why}",
+                    reason=why,
+                    journal=journal if journal is not None else invoice.journal,
+                    **state,
+                )
+
             credit = Money.zero(invoice.currency)
-            if chosen is CreditMethod.PARTIAL or draft.post_on is not None:
+            if chosen is CreditMethod.PARTIAL or day > today:
+                draft = credit_note(state=InvoiceState.DRAFT, post_on=day if day > today else None)
+                self._check_cap(invoice, draft.total)
                 note = self._hooks.save_invoice(draft)
                 after = invoice
-            else:
-                note, after, credit = self._post(uow, draft, invoice, actor, idempotency_key)
+            else:  # FULL and FULL_AND_REINVOICE post at once: the note copies the invoice
+                self._check_cap(invoice, invoice.total)
+                posting = self._reconcile(
+                    uow,
+                    invoice,
+                    note_id,
+                    invoice.total,
+                    chosen,
+                    day,
+                    ticket.id,
+                    actor,
+                    idempotency_key,
+                )
+                note = self._hooks.save_invoice(
+                    credit_note(
+                        state=InvoiceState.POSTED,
+                        number=posting.number,
+                        residual=posting.open_part,
+                        payment_state=posting.note_state,
+                    )
+                )
+                after = self._save_settled(invoice, posting.matches)
+                credit = posting.credit
             self._link(
                 uow,
                 ticket,
@@ -660,22 +688,28 @@ class RefundService(ServiceBase):
             )
         return self._hooks.get_invoice(note.reversed_invoice_id, lock=True)
 
-    def _post(
+    def _reconcile(
         self,
         uow: UnitOfWork,
-        note: Invoice,
         invoice: Invoice,
+        note_id: str,
+        total: Money,
+        method: CreditMethod | None,
+        day: date,
+        ticket_id: str | None,
         actor: Actor,
         key: str | None,
-    ) -> tuple[Invoice, Invoice, Money]:
-        """Post ``note`` and match it with ``invoice`` (RF-4, RF-4a, RF-8).
+    ) -> _Posting:
+        """Match a credit note of ``total`` with ``invoice`` and number it (RF-4, RF-4a, RF-8).
 
-        Returns the posted credit note, the invoice after, and the customer credit made.
+        A FULL or FULL_AND_REINVOICE ``method`` first takes the invoice's payments off it
+        (they become customer credit). The caller stores the posted credit note, then the
+        invoice settled by the returned matches (:meth:`_save_settled`).
         """
         currency = invoice.currency
         matches = list(self._hooks.list_matches(invoice.id))
         released = Money.zero(currency)
-        if note.credit_method in _FULL_METHODS:
+        if method in _FULL_METHODS:
             payments = [m for m in matches if m.kind is MatchKind.PAYMENT]
             for match in payments:
                 self._hooks.remove_match(match.id)
@@ -686,50 +720,90 @@ class RefundService(ServiceBase):
                     uow,
                     actor,
                     "invoice payments unmatched",
-                    ticket_id=note.ticket_id,
+                    ticket_id=ticket_id,
                     documents=(invoice.id, *(m.counterpart_id for m in payments)),
                     key=key,
                     detail=f"{released} paid on {invoice.number} is now customer credit",
                 )
         residual, _state = _settlement(invoice, matches)
-        applied = note.total if note.total <= residual else residual
+        applied = total if total <= residual else residual
         if not applied.is_zero():
             matches.append(
                 self._hooks.add_match(
-                    Match(
+                    assemble(
+                        Match,
                         id=new_id("match"),
                         invoice_id=invoice.id,
                         kind=MatchKind.CREDIT_NOTE,
-                        counterpart_id=note.id,
+                        counterpart_id=note_id,
                         amount=applied,
                         created_at=uow.now,
                     )
                 )
             )
-        assert note.invoice_date is not None  # every credit note made here has its date
-        year = note.invoice_date.year
-        number = f"RINV/{year}/{self._hooks.sequence_next(f'RINV/{year}'):05d}"
-        open_part = note.total - applied
+        number = f"RINV/{day.year}/{self._hooks.sequence_next(f'RINV/{day.year}'):05d}"
+        open_part = total - applied
         if open_part.is_zero():
             note_state = PaymentState.PAID
         elif applied.is_zero():
             note_state = PaymentState.NOT_PAID
         else:
             note_state = PaymentState.PARTIAL
+        return _Posting(number, open_part, note_state, matches, released + open_part)
+
+    def _save_settled(self, invoice: Invoice, matches: Sequence[Match]) -> Invoice:
+        """Store ``invoice`` with the residual and payment state ``matches`` give it."""
+        after = settle(invoice, matches)
+        if after is not invoice:  # settle returns the invoice itself when nothing changed
+            after = self._hooks.save_invoice(after)
+        return after
+
+    def _post(
+        self,
+        uow: UnitOfWork,
+        note: Invoice,
+        invoice: Invoice,
+        actor: Actor,
+        key: str | None,
+    ) -> tuple[Invoice, Invoice, Money]:
+        """Post the draft ``note`` and match it with ``invoice`` (RF-8).
+
+        Returns the posted credit note, the invoice after, and the customer credit made.
+        """
+        assert note.invoice_date is not None  # every credit note made here has its date
+        posting = self._reconcile(
+            uow,
+            invoice,
+            note.id,
+            note.total,
+            note.credit_method,
+            note.invoice_date,
+            note.ticket_id,
+            actor,
+            key,
+        )
         posted = self._hooks.save_invoice(
             evolve(
                 note,
                 state=InvoiceState.POSTED,
-                number=number,
+                number=posting.number,
                 post_on=None,
-                residual=open_part,
-                payment_state=note_state,
+                residual=posting.open_part,
+                payment_state=posting.note_state,
             )
         )
-        after = settle(invoice, matches)
-        if after is not invoice:  # settle returns the invoice itself when nothing changed
-            after = self._hooks.save_invoice(after)
-        return posted, after, released + open_part
+        return posted, self._save_settled(invoice, posting.matches), posting.credit
+
+
+class _Posting(NamedTuple):
+    """What posting a credit note decides: its number, what stays open on it and its
+    payment state, the invoice's matches after, and the customer credit made."""
+
+    number: str
+    open_part: Money
+    note_state: PaymentState
+    matches: list[Match]
+    credit: Money
 
 
 def _methods_for(invoice: Invoice) -> tuple[CreditMethod, ...]:
@@ -755,7 +829,8 @@ def _created_body(note: Invoice, invoice: Invoice, credit: Money) -> str:
 
 def _reinvoice(invoice: Invoice, ticket: Ticket, uow: UnitOfWork) -> Invoice:
     """RF-4 FULL_AND_REINVOICE: a new draft copy (same customer, lines, currency; no dates)."""
-    return Invoice(
+    return assemble(
+        Invoice,
         id=new_id("inv"),
         kind=InvoiceKind.INVOICE,
         customer_id=invoice.customer_id,
