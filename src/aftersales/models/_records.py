@@ -28,6 +28,7 @@ __all__ = ["assemble", "evolve"]
 
 T = TypeVar("T")
 
+_ABSENT: Any = object()
 _new = object.__new__
 _set = object.__setattr__
 
@@ -131,20 +132,18 @@ def assemble(cls: type[T], /, **values: Any) -> T:
     used = 0
     checks: list[tuple[_Field, Any]] = []
     for field in plan:
-        if field.alias in values:
-            value = values[field.alias]
-            used += 1
-        else:
-            default = field.default
-            if default is attrs.NOTHING:
+        value = values.get(field.alias, _ABSENT)
+        if value is _ABSENT:
+            value = field.default
+            if value is attrs.NOTHING:
                 raise TypeError(
                     f"{cls.__name__}.__init__() missing 1 required keyword-only argument: "
                     f"{field.alias!r}"
                 )
-            if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-                value = default.factory(new) if default.takes_self else default.factory()
-            else:
-                value = default
+            if isinstance(value, attrs.Factory):  # type: ignore[arg-type]
+                value = value.factory(new) if value.takes_self else value.factory()
+        else:
+            used += 1
         if field.converter is not None:
             value = field.converter(value)
         if field.revalidate:

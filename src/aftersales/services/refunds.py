@@ -396,16 +396,19 @@ class RefundService(ServiceBase):
             credit = Money.zero(invoice.currency)
             if chosen is CreditMethod.PARTIAL or day > today:
                 draft = credit_note(state=InvoiceState.DRAFT, post_on=day if day > today else None)
-                self._check_cap(invoice, draft.total)
+                # The very lines of the invoice total what the invoice does.
+                amount = draft.total if edited is not None else invoice.total
+                self._check_cap(invoice, amount)
                 note = self._hooks.save_invoice(draft)
                 after = invoice
             else:  # FULL and FULL_AND_REINVOICE post at once: the note copies the invoice
-                self._check_cap(invoice, invoice.total)
+                amount = invoice.total
+                self._check_cap(invoice, amount)
                 posting = self._reconcile(
                     uow,
                     invoice,
                     note_id,
-                    invoice.total,
+                    amount,
                     chosen,
                     day,
                     ticket.id,
@@ -428,7 +431,7 @@ class RefundService(ServiceBase):
                 actor,
                 DocumentKind.CREDIT_NOTE,
                 note.id,
-                _created_body(note, invoice, credit),
+                _created_body(note, amount, invoice, credit),
                 idempotency_key,
             )
             new_invoice = None
@@ -811,10 +814,10 @@ def _methods_for(invoice: Invoice) -> tuple[CreditMethod, ...]:
     return ALL_METHODS if not invoice.residual.is_zero() else (CreditMethod.PARTIAL,)
 
 
-def _created_body(note: Invoice, invoice: Invoice, credit: Money) -> str:
+def _created_body(note: Invoice, amount: Money, invoice: Invoice, credit: Money) -> str:
     if note.state is InvoiceState.POSTED:
         text = (
-            f"Refund created: credit note {note.number} of {note.total} for {invoice.number}, "
+            f"Refund created: credit note {note.number} of {amount} for {invoice.number}, "
             f"posted and reconciled ({note.reason})"
         )
         if not credit.is_zero():
@@ -822,8 +825,7 @@ def _created_body(note: Invoice, invoice: Invoice, credit: Money) -> str:
         return text
     when = f", to post on {note.post_on.isoformat()}" if note.post_on is not None else ""
     return (
-        f"Refund created: draft credit note of {note.total} for {invoice.number}{when} "
-        f"({note.reason})"
+        f"Refund created: draft credit note of {amount} for {invoice.number}{when} ({note.reason})"
     )
 
 
