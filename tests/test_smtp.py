@@ -184,6 +184,16 @@ def _outbox(app: AfterSales, scenario: Scenario) -> tuple[OutgoingEmail, ...]:
     return app.outbox.emails(actor=scenario.actors.manager)
 
 
+def _undelivered(app: AfterSales, scenario: Scenario, inbox: Inbox) -> OutgoingEmail:
+    """Send a coupon the server does not take: the email stays in the outbox, failed, and
+    nothing arrives."""
+    _send_coupon(app, scenario)
+    (stored,) = _outbox(app, scenario)
+    assert stored.state is EmailState.FAILED
+    assert inbox.envelopes == []
+    return stored
+
+
 # -- delivery --------------------------------------------------------------------------------------
 
 
@@ -278,14 +288,10 @@ def test_wrong_credentials_leave_the_email_failed_without_the_password(
         password="wrong-password-123",
         ssl_context=_client_context(certificate),
     )
-    app = _app(backend, clock, settings)
-    _send_coupon(app, scenario)
-    (stored,) = _outbox(app, scenario)
-    assert stored.state is EmailState.FAILED
+    stored = _undelivered(_app(backend, clock, settings), scenario, inbox)
     assert "SMTPAuthenticationError" in stored.last_error
     assert "wrong-password-123" not in stored.last_error
     assert "wrong-password-123" not in repr(settings)
-    assert inbox.envelopes == []
 
 
 def test_implicit_tls(
@@ -312,11 +318,8 @@ def test_the_server_certificate_is_verified(
 ) -> None:
     # the default context trusts the system's authorities, not this self-signed one
     app = _app(backend, clock, _settings(tls_server.port, security=SMTPSecurity.SSL))
-    _send_coupon(app, scenario)
-    (stored,) = _outbox(app, scenario)
-    assert stored.state is EmailState.FAILED
+    stored = _undelivered(app, scenario, inbox)
     assert "SSLCertVerificationError" in stored.last_error
-    assert inbox.envelopes == []
 
 
 def test_starttls_is_never_downgraded_to_plain_text(
@@ -328,11 +331,8 @@ def test_starttls_is_never_downgraded_to_plain_text(
 ) -> None:
     """The server offers no STARTTLS: nothing is sent in the clear."""
     app = _app(backend, clock, _settings(smtp_server.port, security=SMTPSecurity.STARTTLS))
-    _send_coupon(app, scenario)
-    (stored,) = _outbox(app, scenario)
-    assert stored.state is EmailState.FAILED
+    stored = _undelivered(app, scenario, inbox)
     assert "STARTTLS extension not supported" in stored.last_error
-    assert inbox.envelopes == []
 
 
 # -- failures after commit, and the retry ----------------------------------------------------------
