@@ -11,6 +11,7 @@ import socket
 import ssl
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -72,12 +73,17 @@ def _authenticate(
     return AuthResult(success=ok, handled=False)
 
 
-def _start(inbox: Inbox, **options: Any) -> LoopbackController:
+@contextmanager
+def _serving(inbox: Inbox, *, port: int = 0, **options: Any) -> Iterator[LoopbackController]:
+    """An SMTP server on loopback (``port`` 0: one the system picks) for the ``with`` block."""
     controller = LoopbackController(
-        inbox, hostname="127.0.0.1", port=0, server_hostname="localhost", **options
+        inbox, hostname="127.0.0.1", port=port, server_hostname="localhost", **options
     )
     controller.start()
-    return controller
+    try:
+        yield controller
+    finally:
+        controller.stop()
 
 
 @pytest.fixture
@@ -87,9 +93,8 @@ def inbox() -> Inbox:
 
 @pytest.fixture
 def smtp_server(inbox: Inbox) -> Iterator[LoopbackController]:
-    controller = _start(inbox)
-    yield controller
-    controller.stop()
+    with _serving(inbox) as controller:
+        yield controller
 
 
 @pytest.fixture(scope="session")
@@ -119,6 +124,26 @@ def _server_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
 
 def _client_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(certificate[0]))
+
+
+@pytest.fixture
+def starttls_server(inbox: Inbox, certificate: tuple[Path, Path]) -> Iterator[LoopbackController]:
+    """A server that requires STARTTLS and the credentials ``USER`` / ``PASSWORD``."""
+    with _serving(
+        inbox,
+        tls_context=_server_context(certificate),
+        require_starttls=True,
+        authenticator=_authenticate,
+        auth_required=True,
+    ) as controller:
+        yield controller
+
+
+@pytest.fixture
+def tls_server(inbox: Inbox, certificate: tuple[Path, Path]) -> Iterator[LoopbackController]:
+    """A server that speaks TLS from the first byte (implicit TLS, "SSL")."""
+    with _serving(inbox, ssl_context=_server_context(certificate)) as controller:
+        yield controller
 
 
 def _settings(port: int, **options: Any) -> SMTPSettings:
@@ -157,6 +182,16 @@ def _send_coupon(app: AfterSales, scenario: Scenario, **kw: Any) -> tuple[Coupon
 
 def _outbox(app: AfterSales, scenario: Scenario) -> tuple[OutgoingEmail, ...]:
     return app.outbox.emails(actor=scenario.actors.manager)
+
+
+def _undelivered(app: AfterSales, scenario: Scenario, inbox: Inbox) -> OutgoingEmail:
+    """Send a coupon the server does not take: the email stays in the outbox, failed, and
+    nothing arrives."""
+    _send_coupon(app, scenario)
+    (stored,) = _outbox(app, scenario)
+    assert stored.state is EmailState.FAILED
+    assert inbox.envelopes == []
+    return stored
 
 
 # -- delivery --------------------------------------------------------------------------------------
@@ -224,25 +259,16 @@ def test_starttls_with_credentials(
     scenario: Scenario,
     inbox: Inbox,
     certificate: tuple[Path, Path],
+    starttls_server: LoopbackController,
 ) -> None:
-    server = _start(
-        inbox,
-        tls_context=_server_context(certificate),
-        require_starttls=True,
-        authenticator=_authenticate,
-        auth_required=True,
+    settings = _settings(
+        starttls_server.port,
+        security=SMTPSecurity.STARTTLS,
+        username=USER,
+        password=PASSWORD,
+        ssl_context=_client_context(certificate),
     )
-    try:
-        settings = _settings(
-            server.port,
-            security=SMTPSecurity.STARTTLS,
-            username=USER,
-            password=PASSWORD,
-            ssl_context=_client_context(certificate),
-        )
-        _info, sent = _send_coupon(_app(backend, clock, settings), scenario)
-    finally:
-        server.stop()
+    _info, sent = _send_coupon(_app(backend, clock, settings), scenario)
     (envelope,) = inbox.envelopes
     assert envelope.rcpt_tos == list(sent.recipients)
 
@@ -253,32 +279,19 @@ def test_wrong_credentials_leave_the_email_failed_without_the_password(
     scenario: Scenario,
     inbox: Inbox,
     certificate: tuple[Path, Path],
+    starttls_server: LoopbackController,
 ) -> None:
-    server = _start(
-        inbox,
-        tls_context=_server_context(certificate),
-        require_starttls=True,
-        authenticator=_authenticate,
-        auth_required=True,
+    settings = _settings(
+        starttls_server.port,
+        security=SMTPSecurity.STARTTLS,
+        username=USER,
+        password="wrong-password-123",
+        ssl_context=_client_context(certificate),
     )
-    try:
-        settings = _settings(
-            server.port,
-            security=SMTPSecurity.STARTTLS,
-            username=USER,
-            password="wrong-password-123",
-            ssl_context=_client_context(certificate),
-        )
-        app = _app(backend, clock, settings)
-        _send_coupon(app, scenario)
-    finally:
-        server.stop()
-    (stored,) = _outbox(app, scenario)
-    assert stored.state is EmailState.FAILED
+    stored = _undelivered(_app(backend, clock, settings), scenario, inbox)
     assert "SMTPAuthenticationError" in stored.last_error
     assert "wrong-password-123" not in stored.last_error
     assert "wrong-password-123" not in repr(settings)
-    assert inbox.envelopes == []
 
 
 def test_implicit_tls(
@@ -287,15 +300,12 @@ def test_implicit_tls(
     scenario: Scenario,
     inbox: Inbox,
     certificate: tuple[Path, Path],
+    tls_server: LoopbackController,
 ) -> None:
-    server = _start(inbox, ssl_context=_server_context(certificate))
-    try:
-        settings = _settings(
-            server.port, security=SMTPSecurity.SSL, ssl_context=_client_context(certificate)
-        )
-        _send_coupon(_app(backend, clock, settings), scenario)
-    finally:
-        server.stop()
+    settings = _settings(
+        tls_server.port, security=SMTPSecurity.SSL, ssl_context=_client_context(certificate)
+    )
+    _send_coupon(_app(backend, clock, settings), scenario)
     assert len(inbox.envelopes) == 1
 
 
@@ -304,19 +314,12 @@ def test_the_server_certificate_is_verified(
     clock: FrozenClock,
     scenario: Scenario,
     inbox: Inbox,
-    certificate: tuple[Path, Path],
+    tls_server: LoopbackController,
 ) -> None:
-    server = _start(inbox, ssl_context=_server_context(certificate))
-    try:
-        # the default context trusts the system's authorities, not this self-signed one
-        app = _app(backend, clock, _settings(server.port, security=SMTPSecurity.SSL))
-        _send_coupon(app, scenario)
-    finally:
-        server.stop()
-    (stored,) = _outbox(app, scenario)
-    assert stored.state is EmailState.FAILED
+    # the default context trusts the system's authorities, not this self-signed one
+    app = _app(backend, clock, _settings(tls_server.port, security=SMTPSecurity.SSL))
+    stored = _undelivered(app, scenario, inbox)
     assert "SSLCertVerificationError" in stored.last_error
-    assert inbox.envelopes == []
 
 
 def test_starttls_is_never_downgraded_to_plain_text(
@@ -328,11 +331,8 @@ def test_starttls_is_never_downgraded_to_plain_text(
 ) -> None:
     """The server offers no STARTTLS: nothing is sent in the clear."""
     app = _app(backend, clock, _settings(smtp_server.port, security=SMTPSecurity.STARTTLS))
-    _send_coupon(app, scenario)
-    (stored,) = _outbox(app, scenario)
-    assert stored.state is EmailState.FAILED
+    stored = _undelivered(app, scenario, inbox)
     assert "STARTTLS extension not supported" in stored.last_error
-    assert inbox.envelopes == []
 
 
 # -- failures after commit, and the retry ----------------------------------------------------------
@@ -361,13 +361,9 @@ def test_rl1_a_server_down_after_commit_keeps_the_email_for_a_retry(
     trail = app.tickets.view(scenario.ticket.id, actor=scenario.actors.agent).trail
     assert trail[0].body.startswith(f"Coupon {info.code} sent by email to")
 
-    server = LoopbackController(inbox, hostname="127.0.0.1", port=port, server_hostname="x")
-    server.start()
-    try:
+    with _serving(inbox, port=port):
         clock.advance(minutes=10)
         (outcome,) = app.outbox.retry(actor=scenario.actors.manager)
-    finally:
-        server.stop()
     assert (outcome.id, outcome.state, outcome.attempts) == (sent.email_id, EmailState.SENT, 2)
     assert outcome.sent_at == clock.now()
     (message,) = inbox.messages()

@@ -145,32 +145,39 @@ def test_sqlite_uses_wal_and_a_busy_timeout(path: Path) -> None:
         backend.close()
 
 
-def test_a_writing_unit_holds_the_write_lock_from_its_start(path: Path) -> None:
+@pytest.fixture
+def two_on_one_file(path: Path) -> Iterator[tuple[SqlBackend, SqlBackend]]:
+    """Two backends on one SQLite file; the second waits 50 ms for the write lock."""
+    first, second = SqlBackend(path), SqlBackend(path, busy_timeout=0.05)
+    yield first, second
+    first.close()
+    second.close()
+
+
+def test_a_writing_unit_holds_the_write_lock_from_its_start(
+    two_on_one_file: tuple[SqlBackend, SqlBackend],
+) -> None:
     """BEGIN IMMEDIATE: a second writer cannot start (it would wait, then report busy),
     while readers go on reading the last committed state (WAL)."""
-    first = SqlBackend(path)
-    second = SqlBackend(path, busy_timeout=0.05)
+    first, second = two_on_one_file
     team = first.builder().team(name="Support")
     app1, app2 = AfterSales(first), AfterSales(second)
-    try:
-        with app1.runtime.unit(writes=True):
-            app1.hooks.save_team(attrs.evolve(team, name="Changing"))
-            with (
-                pytest.raises(ConflictError, match=r"busy|locked"),
-                app2.runtime.unit(writes=True),
-            ):
-                pass
-            with app2.runtime.unit(writes=False):
-                assert app2.hooks.get_team(team.id).name == "Support"
-    finally:
-        first.close()
-        second.close()
+    with app1.runtime.unit(writes=True):
+        app1.hooks.save_team(attrs.evolve(team, name="Changing"))
+        with (
+            pytest.raises(ConflictError, match=r"busy|locked"),
+            app2.runtime.unit(writes=True),
+        ):
+            pass
+        with app2.runtime.unit(writes=False):
+            assert app2.hooks.get_team(team.id).name == "Support"
 
 
-def test_busy_writers_are_retried_by_the_runtime(path: Path) -> None:
+def test_busy_writers_are_retried_by_the_runtime(
+    two_on_one_file: tuple[SqlBackend, SqlBackend],
+) -> None:
     """A writer that finds the database busy is rolled back and retried (bounded)."""
-    first = SqlBackend(path)
-    second = SqlBackend(path, busy_timeout=0.05)
+    first, second = two_on_one_file
     app1, app2 = AfterSales(first), AfterSales(second)
     release = threading.Event()
     holding = threading.Event()
@@ -192,8 +199,6 @@ def test_busy_writers_are_retried_by_the_runtime(path: Path) -> None:
         release.set()
         thread.join(10)
     assert app2.runtime.write(lambda _uow: app2.hooks.sequence_next("A")) == 2
-    first.close()
-    second.close()
 
 
 # -- units of work: thread-local connections and savepoints ------------------------------

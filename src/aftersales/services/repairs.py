@@ -295,7 +295,8 @@ def _operations(value: object, field: str) -> tuple[OperationLine | RepairOperat
 
 _Cleaner = Callable[[Any, str], Any]
 
-#: How each field is checked before anything is looked up.
+#: The fields ``create`` and ``update`` take, and how each is checked before anything is
+#: looked up.
 _CLEAN: Mapping[str, _Cleaner] = {
     "product_id": _opt_id,
     "quantity": _quantity,
@@ -316,6 +317,22 @@ _CLEAN: Mapping[str, _Cleaner] = {
 }
 #: In an update, these cannot be cleared.
 _REQUIRED = frozenset({"product_id", "customer_id"})
+
+
+def _given(arguments: Mapping[str, object]) -> dict[str, object]:
+    """The fields of :data:`_CLEAN` as ``create`` or ``update`` received them (``arguments``
+    is the call's ``locals()``), its lines turned into tuples once, so that a retried unit of
+    work sees them again (a generator is used up by the first try)."""
+    return {
+        name: _materialize(arguments[name]) if name in _LINES else arguments[name]
+        for name in _CLEAN
+    }
+
+
+def _materialize(value: object) -> object:
+    if value is UNSET or isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        return value
+    return tuple(value)
 
 
 def _clean(values: Mapping[str, Any], *, update: bool) -> dict[str, Any]:
@@ -384,24 +401,7 @@ class RepairService(ServiceBase):
         to the customer (RP-4). Parts and operations take the product's price and taxes
         unless given (RP-5). The reference comes from the ``RO`` sequence (RP-7).
         """
-        given: dict[str, Any] = {
-            "product_id": product_id,
-            "quantity": quantity,
-            "lot": lot,
-            "customer_id": customer_id,
-            "description": description,
-            "sale_order_id": sale_order_id,
-            "return_id": return_id,
-            "invoice_method": invoice_method,
-            "invoice_address_id": invoice_address_id,
-            "parts": _materialize(parts),
-            "operations": _materialize(operations),
-            "internal_notes": internal_notes,
-            "quotation_notes": quotation_notes,
-            "responsible_user_id": responsible_user_id,
-            "scheduled_date": scheduled_date,
-            "warranty_expiration": warranty_expiration,
-        }
+        given = _given(locals())
 
         def work(uow: UnitOfWork) -> RepairOrder:
             ctx = self._guard.ticket(actor, Action.REPAIR, ticket_id, Service.REPAIRS)
@@ -503,25 +503,7 @@ class RepairService(ServiceBase):
         (each replaced as a whole: pass the list you want) until the order is invoiced; the
         rest at any time before the order is done or cancelled.
         """
-        raw: dict[str, Any] = {
-            "product_id": product_id,
-            "quantity": quantity,
-            "lot": lot,
-            "customer_id": customer_id,
-            "description": description,
-            "sale_order_id": sale_order_id,
-            "return_id": return_id,
-            "invoice_method": invoice_method,
-            "invoice_address_id": invoice_address_id,
-            "parts": _materialize(parts),
-            "operations": _materialize(operations),
-            "internal_notes": internal_notes,
-            "quotation_notes": quotation_notes,
-            "responsible_user_id": responsible_user_id,
-            "scheduled_date": scheduled_date,
-            "warranty_expiration": warranty_expiration,
-        }
-        given = {name: value for name, value in raw.items() if value is not UNSET}
+        given = {name: value for name, value in _given(locals()).items() if value is not UNSET}
 
         def work(uow: UnitOfWork) -> RepairOrder:
             repair, _ticket = self._for_change(actor, repair_id)
@@ -1071,26 +1053,16 @@ class RepairService(ServiceBase):
     ) -> None:
         """RP-11: done and cancelled go on the ticket's trail; every change is audited."""
         ref = repair.reference
-        if repair.state is RepairState.DONE:
+        if repair.state in (RepairState.DONE, RepairState.CANCELLED):
+            change = repair.state.value
             self._changed(
                 uow,
                 repair.ticket_id,
                 actor,
                 DocumentKind.REPAIR,
                 repair.id,
-                "done",
-                f"Repair done: {ref}",
-                key,
-            )
-        elif repair.state is RepairState.CANCELLED:
-            self._changed(
-                uow,
-                repair.ticket_id,
-                actor,
-                DocumentKind.REPAIR,
-                repair.id,
-                "cancelled",
-                f"Repair cancelled: {ref}{note}",
+                change,
+                f"Repair {change}: {ref}{note}",
                 key,
             )
         else:
@@ -1117,13 +1089,6 @@ class RepairService(ServiceBase):
             key,
             on_trail=False,
         )
-
-
-def _materialize(value: object) -> object:
-    """Turn a one-shot iterable into a tuple once, so that a retried unit sees it again."""
-    if value is UNSET or isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        return value
-    return tuple(value)
 
 
 def _same_currency(actual: str, expected: str, field: str, value: object) -> None:

@@ -58,7 +58,8 @@ class Flow:
     """One mutating call, with what it needs prepared on the standard scenario.
 
     * ``call`` is the public name (``"refunds.reverse"``); ``name`` adds the variant
-      (``"refunds.reverse[full]"``) when one call has several flows;
+      (``"refunds.reverse[full]"``) when one call has several flows (it is ``call`` by
+      default);
     * ``prepare(setting)`` returns the state the call works on (fresh targets every time);
     * ``perform(setting, state, key)`` makes the call with ``idempotency_key=key``;
     * ``vary(setting, state, key)`` makes the same call with other arguments;
@@ -68,8 +69,8 @@ class Flow:
     * ``emails`` is True when the call sends email, delivered after its commit.
     """
 
-    name: str
     call: str
+    name: str = attrs.field(default=attrs.Factory(lambda flow: flow.call, takes_self=True))
     prepare: Prepare
     perform: Perform
     vary: Perform
@@ -174,13 +175,25 @@ def _update_draft(amount: str) -> Perform:
     return perform
 
 
-def _on(pick: int, call: Callable[[Setting], Callable[..., object]]) -> Perform:
-    """Call ``call(setting)(state[pick], actor=…, idempotency_key=key)``."""
+def _on(pick: int, call: str) -> Perform:
+    """Make ``call`` (``"service.method"``) on the id ``state[pick]``, as the agent."""
+    service, method = call.split(".")
 
     def perform(s: Setting, state: Any, key: str | None) -> object:
-        return call(s)(state[pick], actor=s.agent, idempotency_key=key)
+        made: object = getattr(getattr(s.app, service), method)(
+            state[pick], actor=s.agent, idempotency_key=key
+        )
+        return made
 
     return perform
+
+
+def _on_an_id(call: str, prepare: Prepare, *, name: str | None = None) -> Flow:
+    """A call that takes one id: made on the first of two prepared targets, varied on the
+    second."""
+    return Flow(
+        name=name or call, call=call, prepare=prepare, perform=_on(0, call), vary=_on(1, call)
+    )
 
 
 # -- coupons ----------------------------------------------------------------------------------
@@ -360,7 +373,6 @@ def _ticket(s: Setting) -> str:
 
 FLOWS: tuple[Flow, ...] = (
     Flow(
-        name="settings.configure",
         call="settings.configure",
         prepare=_new_team,
         perform=_configure({Service.REFUNDS, Service.RETURNS, Service.FIELD_SERVICE}),
@@ -375,7 +387,6 @@ FLOWS: tuple[Flow, ...] = (
         repeatable=False,
     ),
     Flow(
-        name="settings.uninstall",
         call="settings.uninstall",
         prepare=lambda s: None,
         perform=_uninstall("helpdesk_fsm"),
@@ -383,7 +394,6 @@ FLOWS: tuple[Flow, ...] = (
         repeatable=False,
     ),
     Flow(
-        name="subscription.register_paid",
         call="subscription.register_paid",
         prepare=_reference,
         perform=_register(""),
@@ -418,35 +428,20 @@ FLOWS: tuple[Flow, ...] = (
         vary=_reverse(CreditMethod.FULL),
     ),
     Flow(
-        name="refunds.update_draft",
         call="refunds.update_draft",
         prepare=_two_drafts,
         perform=_update_draft("6.00"),
         vary=_update_draft("7.00"),
     ),
+    _on_an_id("refunds.confirm", _two_drafts),
+    _on_an_id("refunds.cancel", _two_drafts),
     Flow(
-        name="refunds.confirm",
-        call="refunds.confirm",
-        prepare=_two_drafts,
-        perform=_on(0, lambda s: s.app.refunds.confirm),
-        vary=_on(1, lambda s: s.app.refunds.confirm),
-    ),
-    Flow(
-        name="refunds.cancel",
-        call="refunds.cancel",
-        prepare=_two_drafts,
-        perform=_on(0, lambda s: s.app.refunds.cancel),
-        vary=_on(1, lambda s: s.app.refunds.cancel),
-    ),
-    Flow(
-        name="coupons.generate",
         call="coupons.generate",
         prepare=_ticket,
         perform=_generate(None),
         vary=_generate(30),
     ),
     Flow(
-        name="coupons.send",
         call="coupons.send",
         prepare=_generate_for,
         perform=_send(()),
@@ -454,131 +449,69 @@ FLOWS: tuple[Flow, ...] = (
         emails=True,
     ),
     Flow(
-        name="coupons.redeem",
         call="coupons.redeem",
         prepare=_generate_for,
         perform=_redeem("S-0001"),
         vary=_redeem("S-0002"),
     ),
     Flow(
-        name="returns.create",
         call="returns.create",
         prepare=_return_target,
         perform=_create_return(1),
         vary=_create_return(2),
     ),
+    _on_an_id("returns.validate", _two_returns),
+    _on_an_id("returns.cancel", _two_returns),
     Flow(
-        name="returns.validate",
-        call="returns.validate",
-        prepare=_two_returns,
-        perform=_on(0, lambda s: s.app.returns.validate),
-        vary=_on(1, lambda s: s.app.returns.validate),
-    ),
-    Flow(
-        name="returns.cancel",
-        call="returns.cancel",
-        prepare=_two_returns,
-        perform=_on(0, lambda s: s.app.returns.cancel),
-        vary=_on(1, lambda s: s.app.returns.cancel),
-    ),
-    Flow(
-        name="repairs.create",
         call="repairs.create",
         prepare=_ticket,
         perform=_create_repair("Motor noise"),
         vary=_create_repair("Another description"),
     ),
     Flow(
-        name="repairs.update",
         call="repairs.update",
         prepare=_repairs_in(),
         perform=_update_repair("Motor noise, both speeds"),
         vary=_update_repair("Another description"),
     ),
-    Flow(
-        name="repairs.confirm",
-        call="repairs.confirm",
-        prepare=_repairs_in(),
-        perform=_on(0, lambda s: s.app.repairs.confirm),
-        vary=_on(1, lambda s: s.app.repairs.confirm),
-    ),
-    Flow(
-        name="repairs.start",
-        call="repairs.start",
-        prepare=_repairs_in("confirm"),
-        perform=_on(0, lambda s: s.app.repairs.start),
-        vary=_on(1, lambda s: s.app.repairs.start),
-    ),
-    Flow(
-        name="repairs.end",
-        call="repairs.end",
-        prepare=_repairs_in("confirm", "start"),
-        perform=_on(0, lambda s: s.app.repairs.end),
-        vary=_on(1, lambda s: s.app.repairs.end),
-    ),
-    Flow(
+    _on_an_id("repairs.confirm", _repairs_in()),
+    _on_an_id("repairs.start", _repairs_in("confirm")),
+    _on_an_id("repairs.end", _repairs_in("confirm", "start")),
+    _on_an_id(
+        "repairs.create_invoice",
+        _repairs_in("confirm", method=InvoiceMethod.BEFORE_REPAIR),
         name="repairs.create_invoice[before_repair]",
-        call="repairs.create_invoice",
-        prepare=_repairs_in("confirm", method=InvoiceMethod.BEFORE_REPAIR),
-        perform=_on(0, lambda s: s.app.repairs.create_invoice),
-        vary=_on(1, lambda s: s.app.repairs.create_invoice),
     ),
-    Flow(
+    _on_an_id(
+        "repairs.create_invoice",
+        _repairs_in("confirm", "start", "end", method=InvoiceMethod.AFTER_REPAIR),
         name="repairs.create_invoice[after_repair]",
-        call="repairs.create_invoice",
-        prepare=_repairs_in("confirm", "start", "end", method=InvoiceMethod.AFTER_REPAIR),
-        perform=_on(0, lambda s: s.app.repairs.create_invoice),
-        vary=_on(1, lambda s: s.app.repairs.create_invoice),
     ),
-    Flow(
-        name="repairs.cancel",
-        call="repairs.cancel",
-        prepare=_repairs_in("confirm", "create_invoice", method=InvoiceMethod.BEFORE_REPAIR),
-        perform=_on(0, lambda s: s.app.repairs.cancel),
-        vary=_on(1, lambda s: s.app.repairs.cancel),
+    _on_an_id(
+        "repairs.cancel",
+        _repairs_in("confirm", "create_invoice", method=InvoiceMethod.BEFORE_REPAIR),
     ),
+    _on_an_id("repairs.reset_to_draft", _repairs_in("cancel")),
+    _on_an_id("repairs.delete", _repairs_in()),
     Flow(
-        name="repairs.reset_to_draft",
-        call="repairs.reset_to_draft",
-        prepare=_repairs_in("cancel"),
-        perform=_on(0, lambda s: s.app.repairs.reset_to_draft),
-        vary=_on(1, lambda s: s.app.repairs.reset_to_draft),
-    ),
-    Flow(
-        name="repairs.delete",
-        call="repairs.delete",
-        prepare=_repairs_in(),
-        perform=_on(0, lambda s: s.app.repairs.delete),
-        vary=_on(1, lambda s: s.app.repairs.delete),
-    ),
-    Flow(
-        name="field_service.create_task",
         call="field_service.create_task",
         prepare=_ticket,
         perform=_task_call(False, "On-site visit"),
         vary=_task_call(False, "Another visit"),
     ),
     Flow(
-        name="field_service.create_and_view_task",
         call="field_service.create_and_view_task",
         prepare=_ticket,
         perform=_task_call(True, "On-site visit"),
         vary=_task_call(True, "Another visit"),
     ),
     Flow(
-        name="field_service.set_stage",
         call="field_service.set_stage",
         prepare=_two_tasks,
         perform=_set_stage(TaskStage.PLANNED),
         vary=_set_stage(TaskStage.IN_PROGRESS),
     ),
-    Flow(
-        name="field_service.mark_done",
-        call="field_service.mark_done",
-        prepare=_two_tasks,
-        perform=_on(0, lambda s: s.app.field_service.mark_done),
-        vary=_on(1, lambda s: s.app.field_service.mark_done),
-    ),
+    _on_an_id("field_service.mark_done", _two_tasks),
 )
 
 

@@ -691,11 +691,18 @@ class PublicCall:
     actor: str = "agent"
 
 
+def _ticket_args(_s: Setting, t: Targets) -> dict[str, Any]:
+    return {"ticket_id": t.ticket.id}
+
+
 def _repair_args(target: str) -> Args:
     def args(_s: Setting, t: Targets) -> dict[str, Any]:
         return {"repair_id": getattr(t, target)}
 
     return args
+
+
+# -- parameters of one kind, the same on every call that takes them -------------------------
 
 
 def _ticket_ids(*, service: bool = True, portal: bool = False, optional: bool = False) -> Values:
@@ -717,6 +724,111 @@ def _ticket_ids(*, service: bool = True, portal: bool = False, optional: bool = 
     return an_id("ticket", optional=optional, others=tuple(others))
 
 
+def _sale_order_ids() -> Values:
+    return an_id(
+        "sale-order",
+        optional=True,
+        others=(_bad("another customer's order", lambda t: t.other_order_id),),
+    )
+
+
+def _fsm_project_ids() -> Values:
+    return an_id(
+        "project",
+        optional=True,
+        others=(_bad("a project that is not field service", lambda t: t.plain_project_id),),
+    )
+
+
+def _credit_note_ids() -> Values:
+    return an_id(
+        "credit-note", others=(_bad("an invoice", lambda t: t.invoice_id, InvalidOperation),)
+    )
+
+
+def _delivery_ids(*, optional: bool = False) -> Values:
+    return an_id(
+        "delivery",
+        optional=optional,
+        others=(
+            _bad("another customer's delivery", lambda t: t.other_delivery.id),
+            _bad("a return", lambda t: t.return_id),
+        ),
+    )
+
+
+def _return_ids() -> Values:
+    return an_id("return", others=(_bad("a delivery", lambda t: t.delivery.id, InvalidOperation),))
+
+
+def _notes() -> Values:
+    return a_text(max_length=20_000, required=False, multiline=True)
+
+
+def _team_services() -> dict[str, Values]:
+    """``settings.plan`` and ``settings.configure``: the team and what to turn on or off."""
+    return {
+        "team_id": an_id("team"),
+        "enable": services("enable"),
+        "disable": services("disable"),
+        "fsm_project_id": _fsm_project_ids(),
+    }
+
+
+def _repair_fields(*, update: bool) -> dict[str, Values]:
+    """The fields of ``repairs.create`` and ``repairs.update``; an update cannot clear the
+    product or the customer (and does not try a delivery as the return)."""
+    other_return = _bad("another customer's return", lambda t: t.other_return_id)
+    a_delivery = _bad("a delivery", lambda t: t.delivery.id)
+    return {
+        "product_id": an_id(
+            "product",
+            optional=not update,
+            others=(_bad("a service product", lambda t: t.repair_service_id),),
+        ),
+        "quantity": a_quantity(),
+        "lot": a_text(max_length=64, optional=True),
+        "customer_id": an_id("partner", optional=not update),
+        "description": _notes(),
+        "sale_order_id": _sale_order_ids(),
+        "return_id": an_id(
+            "return",
+            optional=True,
+            others=(other_return,) if update else (other_return, a_delivery),
+        ),
+        "invoice_method": an_enum("after_repair", foreign=CreditMethod.FULL),
+        "invoice_address_id": an_id(
+            "partner",
+            optional=True,
+            others=(_bad("another customer", lambda t: t.other_partner_id),),
+        ),
+        "parts": lines_of(PartLine),
+        "operations": lines_of(OperationLine),
+        "internal_notes": _notes(),
+        "quotation_notes": _notes(),
+        "responsible_user_id": an_id("user", optional=True, unknown=None),
+        "scheduled_date": a_day(),
+        "warranty_expiration": a_day(),
+    }
+
+
+def _on_ticket(
+    name: str,
+    *,
+    actor: str = "agent",
+    service: bool = True,
+    portal: bool = False,
+    optional: bool = False,
+) -> PublicCall:
+    """A call that takes the ticket only (a read of what is linked to it)."""
+    return PublicCall(
+        name=name,
+        actor=actor,
+        args=_ticket_args,
+        params={"ticket_id": _ticket_ids(service=service, portal=portal, optional=optional)},
+    )
+
+
 CALLS: tuple[PublicCall, ...] = (
     # -- settings and subscription ---------------------------------------------------------
     PublicCall(
@@ -734,31 +846,13 @@ CALLS: tuple[PublicCall, ...] = (
         name="settings.plan",
         actor="manager",
         args=lambda s, t: {"team_id": s.scenario.team.id, "enable": {Service.REFUNDS}},
-        params={
-            "team_id": an_id("team"),
-            "enable": services("enable"),
-            "disable": services("disable"),
-            "fsm_project_id": an_id(
-                "project",
-                optional=True,
-                others=(_bad("a project that is not field service", lambda t: t.plain_project_id),),
-            ),
-        },
+        params=_team_services(),
     ),
     PublicCall(
         name="settings.configure",
         actor="manager",
         args=lambda s, t: {"team_id": s.scenario.team.id, "disable": {Service.COUPONS}},
-        params={
-            "team_id": an_id("team"),
-            "enable": services("enable"),
-            "disable": services("disable"),
-            "fsm_project_id": an_id(
-                "project",
-                optional=True,
-                others=(_bad("a project that is not field service", lambda t: t.plain_project_id),),
-            ),
-        },
+        params=_team_services(),
     ),
     PublicCall(
         name="settings.uninstall",
@@ -799,24 +893,12 @@ CALLS: tuple[PublicCall, ...] = (
             ]
         },
     ),
-    PublicCall(
-        name="tickets.view",
-        actor="helpdesk",
-        args=lambda s, t: {"ticket_id": t.ticket.id},
-        params={"ticket_id": _ticket_ids(service=False)},
-    ),
+    _on_ticket("tickets.view", actor="helpdesk", service=False),
     # -- refunds ------------------------------------------------------------------------------
     PublicCall(
         name="refunds.invoices_to_refund",
-        args=lambda s, t: {"ticket_id": t.ticket.id},
-        params={
-            "ticket_id": _ticket_ids(),
-            "sale_order_id": an_id(
-                "sale-order",
-                optional=True,
-                others=(_bad("another customer's order", lambda t: t.other_order_id),),
-            ),
-        },
+        args=_ticket_args,
+        params={"ticket_id": _ticket_ids(), "sale_order_id": _sale_order_ids()},
     ),
     PublicCall(
         name="refunds.credit_methods",
@@ -828,11 +910,7 @@ CALLS: tuple[PublicCall, ...] = (
             )
         },
     ),
-    PublicCall(
-        name="refunds.credit_notes",
-        args=lambda s, t: {"ticket_id": t.ticket.id},
-        params={"ticket_id": _ticket_ids()},
-    ),
+    _on_ticket("refunds.credit_notes"),
     PublicCall(
         name="refunds.reverse",
         args=lambda s, t: {
@@ -864,41 +942,18 @@ CALLS: tuple[PublicCall, ...] = (
     PublicCall(
         name="refunds.update_draft",
         args=lambda s, t: {"credit_note_id": t.credit_note_id, "lines": _credit("6.00")},
-        params={
-            "credit_note_id": an_id(
-                "credit-note",
-                others=(_bad("an invoice", lambda t: t.invoice_id, InvalidOperation),),
-            ),
-            "lines": credit_lines(optional=False),
-        },
+        params={"credit_note_id": _credit_note_ids(), "lines": credit_lines(optional=False)},
     ),
-    PublicCall(
-        name="refunds.confirm",
-        args=lambda s, t: {"credit_note_id": t.credit_note_id},
-        params={
-            "credit_note_id": an_id(
-                "credit-note",
-                others=(_bad("an invoice", lambda t: t.invoice_id, InvalidOperation),),
-            )
-        },
-    ),
-    PublicCall(
-        name="refunds.cancel",
-        args=lambda s, t: {"credit_note_id": t.credit_note_id},
-        params={
-            "credit_note_id": an_id(
-                "credit-note",
-                others=(_bad("an invoice", lambda t: t.invoice_id, InvalidOperation),),
-            )
-        },
+    *(
+        PublicCall(
+            name=f"refunds.{name}",
+            args=lambda s, t: {"credit_note_id": t.credit_note_id},
+            params={"credit_note_id": _credit_note_ids()},
+        )
+        for name in ("confirm", "cancel")
     ),
     # -- coupons ------------------------------------------------------------------------------
-    PublicCall(
-        name="coupons.programs",
-        actor="helpdesk",
-        args=lambda s, t: {"ticket_id": t.ticket.id},
-        params={"ticket_id": _ticket_ids()},
-    ),
+    _on_ticket("coupons.programs", actor="helpdesk"),
     PublicCall(
         name="coupons.generate",
         actor="helpdesk",
@@ -946,39 +1001,17 @@ CALLS: tuple[PublicCall, ...] = (
             "order_reference": a_text(max_length=256, required=False),
         },
     ),
-    PublicCall(
-        name="coupons.coupons",
-        actor="helpdesk",
-        args=lambda s, t: {"ticket_id": t.ticket.id},
-        params={"ticket_id": _ticket_ids(service=False)},
-    ),
+    _on_ticket("coupons.coupons", actor="helpdesk", service=False),
     # -- returns ------------------------------------------------------------------------------
     PublicCall(
         name="returns.deliveries",
-        args=lambda s, t: {"ticket_id": t.ticket.id},
-        params={
-            "ticket_id": _ticket_ids(),
-            "sale_order_id": an_id(
-                "sale-order",
-                optional=True,
-                others=(_bad("another customer's order", lambda t: t.other_order_id),),
-            ),
-        },
+        args=_ticket_args,
+        params={"ticket_id": _ticket_ids(), "sale_order_id": _sale_order_ids()},
     ),
     PublicCall(
         name="returns.prepare",
         args=lambda s, t: {"ticket_id": t.ticket.id, "delivery_id": t.delivery.id},
-        params={
-            "ticket_id": _ticket_ids(),
-            "delivery_id": an_id(
-                "delivery",
-                optional=True,
-                others=(
-                    _bad("another customer's delivery", lambda t: t.other_delivery.id),
-                    _bad("a return", lambda t: t.return_id),
-                ),
-            ),
-        },
+        params={"ticket_id": _ticket_ids(), "delivery_id": _delivery_ids(optional=True)},
     ),
     PublicCall(
         name="returns.create",
@@ -989,122 +1022,30 @@ CALLS: tuple[PublicCall, ...] = (
         },
         params={
             "ticket_id": _ticket_ids(),
-            "delivery_id": an_id(
-                "delivery",
-                others=(
-                    _bad("another customer's delivery", lambda t: t.other_delivery.id),
-                    _bad("a return", lambda t: t.return_id),
-                ),
-            ),
+            "delivery_id": _delivery_ids(),
             "quantities": quantities(),
             "return_location": a_text(optional=True),
         },
     ),
-    PublicCall(
-        name="returns.validate",
-        args=lambda s, t: {"return_id": t.return_id},
-        params={
-            "return_id": an_id(
-                "return",
-                others=(_bad("a delivery", lambda t: t.delivery.id, InvalidOperation),),
-            )
-        },
+    *(
+        PublicCall(
+            name=f"returns.{name}",
+            args=lambda s, t: {"return_id": t.return_id},
+            params={"return_id": _return_ids()},
+        )
+        for name in ("validate", "cancel")
     ),
-    PublicCall(
-        name="returns.cancel",
-        args=lambda s, t: {"return_id": t.return_id},
-        params={
-            "return_id": an_id(
-                "return",
-                others=(_bad("a delivery", lambda t: t.delivery.id, InvalidOperation),),
-            )
-        },
-    ),
-    PublicCall(
-        name="returns.returns",
-        args=lambda s, t: {"ticket_id": t.ticket.id},
-        params={"ticket_id": _ticket_ids(service=False)},
-    ),
+    _on_ticket("returns.returns", service=False),
     # -- repairs ------------------------------------------------------------------------------
     PublicCall(
         name="repairs.create",
-        args=lambda s, t: {"ticket_id": t.ticket.id},
-        params={
-            "ticket_id": _ticket_ids(),
-            "product_id": an_id(
-                "product",
-                optional=True,
-                others=(_bad("a service product", lambda t: t.repair_service_id),),
-            ),
-            "quantity": a_quantity(),
-            "lot": a_text(max_length=64, optional=True),
-            "customer_id": an_id("partner", optional=True),
-            "description": a_text(max_length=20_000, required=False, multiline=True),
-            "sale_order_id": an_id(
-                "sale-order",
-                optional=True,
-                others=(_bad("another customer's order", lambda t: t.other_order_id),),
-            ),
-            "return_id": an_id(
-                "return",
-                optional=True,
-                others=(
-                    _bad("another customer's return", lambda t: t.other_return_id),
-                    _bad("a delivery", lambda t: t.delivery.id),
-                ),
-            ),
-            "invoice_method": an_enum("after_repair", foreign=CreditMethod.FULL),
-            "invoice_address_id": an_id(
-                "partner",
-                optional=True,
-                others=(_bad("another customer", lambda t: t.other_partner_id),),
-            ),
-            "parts": lines_of(PartLine),
-            "operations": lines_of(OperationLine),
-            "internal_notes": a_text(max_length=20_000, required=False, multiline=True),
-            "quotation_notes": a_text(max_length=20_000, required=False, multiline=True),
-            "responsible_user_id": an_id("user", optional=True, unknown=None),
-            "scheduled_date": a_day(),
-            "warranty_expiration": a_day(),
-        },
+        args=_ticket_args,
+        params={"ticket_id": _ticket_ids(), **_repair_fields(update=False)},
     ),
     PublicCall(
         name="repairs.update",
         args=lambda s, t: {"repair_id": t.repair_draft.id, "description": "Noisy"},
-        params={
-            "repair_id": an_id("repair"),
-            "product_id": an_id(
-                "product",
-                others=(_bad("a service product", lambda t: t.repair_service_id),),
-            ),
-            "quantity": a_quantity(),
-            "lot": a_text(max_length=64, optional=True),
-            "customer_id": an_id("partner"),
-            "description": a_text(max_length=20_000, required=False, multiline=True),
-            "sale_order_id": an_id(
-                "sale-order",
-                optional=True,
-                others=(_bad("another customer's order", lambda t: t.other_order_id),),
-            ),
-            "return_id": an_id(
-                "return",
-                optional=True,
-                others=(_bad("another customer's return", lambda t: t.other_return_id),),
-            ),
-            "invoice_method": an_enum("after_repair", foreign=CreditMethod.FULL),
-            "invoice_address_id": an_id(
-                "partner",
-                optional=True,
-                others=(_bad("another customer", lambda t: t.other_partner_id),),
-            ),
-            "parts": lines_of(PartLine),
-            "operations": lines_of(OperationLine),
-            "internal_notes": a_text(max_length=20_000, required=False, multiline=True),
-            "quotation_notes": a_text(max_length=20_000, required=False, multiline=True),
-            "responsible_user_id": an_id("user", optional=True, unknown=None),
-            "scheduled_date": a_day(),
-            "warranty_expiration": a_day(),
-        },
+        params={"repair_id": an_id("repair"), **_repair_fields(update=True)},
     ),
     *(
         PublicCall(
@@ -1122,12 +1063,7 @@ CALLS: tuple[PublicCall, ...] = (
             ("delete", "repair_draft_id"),
         )
     ),
-    PublicCall(
-        name="repairs.repairs",
-        actor="helpdesk",
-        args=lambda s, t: {"ticket_id": t.ticket.id},
-        params={"ticket_id": _ticket_ids(service=False)},
-    ),
+    _on_ticket("repairs.repairs", actor="helpdesk", service=False),
     PublicCall(
         name="repairs.repair",
         actor="helpdesk",
@@ -1149,24 +1085,18 @@ CALLS: tuple[PublicCall, ...] = (
     PublicCall(
         name="repairs.quotation_data",
         actor="helpdesk",
-        args=lambda s, t: {"repair_id": t.repair_draft.id},
+        args=_repair_args("repair_draft_id"),
         params={"repair_id": an_id("repair")},
     ),
     # -- field service ------------------------------------------------------------------------
     *(
         PublicCall(
             name=f"field_service.{name}",
-            args=lambda s, t: {"ticket_id": t.ticket.id},
+            args=_ticket_args,
             params={
                 "ticket_id": _ticket_ids(),
                 "title": a_text(optional=True),
-                "project_id": an_id(
-                    "project",
-                    optional=True,
-                    others=(
-                        _bad("a project that is not field service", lambda t: t.plain_project_id),
-                    ),
-                ),
+                "project_id": _fsm_project_ids(),
                 "planned_at": a_moment(),
                 "assignee_id": an_id("user", optional=True, unknown=None),
             },
@@ -1186,18 +1116,8 @@ CALLS: tuple[PublicCall, ...] = (
         args=lambda s, t: {"task_id": t.task.id},
         params={"task_id": an_id("task")},
     ),
-    PublicCall(
-        name="field_service.tasks",
-        actor="helpdesk",
-        args=lambda s, t: {"ticket_id": t.ticket.id},
-        params={"ticket_id": _ticket_ids(service=False)},
-    ),
-    PublicCall(
-        name="field_service.portal_tasks",
-        actor="portal",
-        args=lambda s, t: {"ticket_id": t.ticket.id},
-        params={"ticket_id": _ticket_ids(portal=True, optional=True)},
-    ),
+    _on_ticket("field_service.tasks", actor="helpdesk", service=False),
+    _on_ticket("field_service.portal_tasks", actor="portal", portal=True, optional=True),
     PublicCall(
         name="field_service.portal_task",
         actor="portal",
