@@ -74,6 +74,24 @@ def _plan(cls: type[Any]) -> tuple[_Field, ...] | None:
     return tuple(plan)
 
 
+def _finished(
+    new: T,
+    plan: tuple[_Field, ...],
+    given: dict[str, Any],
+    used: int,
+    checks: list[tuple[_Field, Any]],
+) -> T:
+    """Refuse a name that is not a field (``used`` of ``given`` were), then run ``checks``."""
+    if used != len(given):
+        unknown = sorted(set(given) - {field.alias for field in plan})
+        raise TypeError(
+            f"{type(new).__name__}.__init__() got an unexpected keyword argument {unknown[0]!r}"
+        )
+    for field, value in checks:
+        field.validator(new, field.attribute, value)  # type: ignore[misc]
+    return new
+
+
 def _plan_of(cls: type[Any]) -> tuple[_Field, ...] | None:
     try:
         return _PLANS[cls]
@@ -107,14 +125,7 @@ def evolve(inst: T, **changes: Any) -> T:
             if field.revalidate:
                 checks.append((field, value))
         _set(new, field.name, value)
-    if used != len(changes):
-        unknown = sorted(set(changes) - {field.alias for field in plan})
-        raise TypeError(
-            f"{cls.__name__}.__init__() got an unexpected keyword argument {unknown[0]!r}"
-        )
-    for field, value in checks:
-        field.validator(new, field.attribute, value)  # type: ignore[misc]
-    return new
+    return _finished(new, plan, changes, used, checks)
 
 
 def assemble(cls: type[T], /, **values: Any) -> T:
@@ -149,11 +160,4 @@ def assemble(cls: type[T], /, **values: Any) -> T:
         if field.revalidate:
             checks.append((field, value))
         _set(new, field.name, value)
-    if used != len(values):
-        unknown = sorted(set(values) - {field.alias for field in plan})
-        raise TypeError(
-            f"{cls.__name__}.__init__() got an unexpected keyword argument {unknown[0]!r}"
-        )
-    for field, value in checks:
-        field.validator(new, field.attribute, value)  # type: ignore[misc]
-    return new
+    return _finished(new, plan, values, used, checks)
