@@ -493,18 +493,34 @@ def test_rp7_references_are_unique_under_concurrency(kit: Kit) -> None:
     assert view.counts.repairs == threads_n * per_thread  # AC-6
 
 
-def test_rp7_a_taken_reference_is_refused_by_the_store(kit: Kit) -> None:
-    """A reference already used outside the sequence: the save refuses, nothing remains."""
+def _imported(kit: Kit, number: int) -> RepairOrder:
+    """An order stored outside the sequence (imported), holding ``RO/<number>``."""
     squatter = RepairOrder(
-        id="repair-imported",
-        reference="RO/00001",
+        id=f"repair-imported-{number}",
+        reference=f"RO/{number:05d}",
         product_id=kit.world.blender.id,
         customer_id=kit.world.customer.id,
         currency="EUR",
         created_at=kit.clock.now(),
     )
     kit.builder.put(squatter)
-    with pytest.raises(DuplicateKey, match="RO/00001"), assert_unchanged(kit.backend):
+    return squatter
+
+
+def test_rp7_a_reference_taken_outside_the_sequence_is_skipped(kit: Kit) -> None:
+    """Imported orders hold RO/00001 and RO/00002: the new order gets RO/00003, and the
+    next one RO/00004 (the skipped numbers stay used)."""
+    _imported(kit, 1)
+    _imported(kit, 2)
+    assert kit.create().reference == "RO/00003"
+    assert kit.create().reference == "RO/00004"
+
+
+def test_rp7_a_run_of_taken_references_ends_in_duplicate_key(kit: Kit) -> None:
+    """Twenty taken references in a row: the store refuses, and nothing remains."""
+    for number in range(1, 21):
+        _imported(kit, number)
+    with pytest.raises(DuplicateKey, match="RO/00020"), assert_unchanged(kit.backend):
         kit.create()
 
 

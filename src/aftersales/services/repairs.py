@@ -27,6 +27,7 @@ from aftersales.documents.quotation import (
 )
 from aftersales.errors import (
     ConfigurationError,
+    DuplicateKey,
     InvalidInput,
     InvalidOperation,
     InvalidState,
@@ -317,6 +318,8 @@ _CLEAN: Mapping[str, _Cleaner] = {
 }
 #: In an update, these cannot be cleared.
 _REQUIRED = frozenset({"product_id", "customer_id"})
+#: How many sequence numbers a new order tries when references are taken (RP-7).
+_REFERENCE_TRIES = 20
 
 
 def _given(arguments: Mapping[str, object]) -> dict[str, object]:
@@ -435,10 +438,9 @@ class RepairService(ServiceBase):
             currency = head.product.price.currency
             new_parts = self._resolve_parts(values["parts"], currency)
             new_operations = self._resolve_operations(values["operations"], currency)
-            number = self._hooks.sequence_next("RO")
             repair = RepairOrder(
                 id=new_id("repair"),
-                reference=f"RO/{number:05d}",
+                reference=self._next_reference(),
                 product_id=head.product.id,
                 customer_id=head.customer.id,
                 currency=currency,
@@ -459,7 +461,7 @@ class RepairService(ServiceBase):
                 scheduled_date=values["scheduled_date"],
                 warranty_expiration=values["warranty_expiration"],
             )
-            saved = self._hooks.save_repair(repair)
+            saved = self._save_new(repair)
             self._link(
                 uow,
                 ticket,
@@ -472,6 +474,21 @@ class RepairService(ServiceBase):
             return saved
 
         return self._rt.write(work)
+
+    def _next_reference(self) -> str:
+        return f"RO/{self._hooks.sequence_next('RO'):05d}"
+
+    def _save_new(self, repair: RepairOrder) -> RepairOrder:
+        """Store a new order; a reference taken outside the sequence (an imported order)
+        is skipped for the next number, at most :data:`_REFERENCE_TRIES` times (RP-7)."""
+        for _ in range(_REFERENCE_TRIES - 1):
+            try:
+                return self._hooks.save_repair(repair)
+            except DuplicateKey as exc:
+                if (exc.what, exc.value) != ("repair reference", repair.reference):
+                    raise
+                repair = evolve(repair, reference=self._next_reference())
+        return self._hooks.save_repair(repair)
 
     def update(
         self,
