@@ -420,7 +420,8 @@ def render(report: dict[str, Any]) -> str:
             ]
             parts.append(
                 f"\n[{name}] scaling — median µs with {small:,} vs {large:,} invoices, "
-                "deliveries and tickets stored\n"
+                f"deliveries and tickets stored (loaded in {scaling['load_s']['small']:g} s "
+                f"and {scaling['load_s']['large']:g} s)\n"
                 + _table(["read", f"{small:,}", f"{large:,}", "ratio", "calib."], rows)
             )
         parallel = result.get("parallel")

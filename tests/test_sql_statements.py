@@ -273,8 +273,9 @@ def test_put_many_on_sql_is_one_executemany_per_table(sql: SqlBackend) -> None:
         builder.put_many(itertools.chain(invoices, pickings))
     finally:
         sql.db.tracer = None
-    assert len(sent) == 6  # invoices, their lines (delete, insert), pickings, moves (same)
-    assert all(many for _text, many in sent)
+    writes = [(text, many) for text, many in sent if not text.startswith("BEGIN")]
+    assert len(writes) == 6  # invoices, their lines (delete, insert), pickings, moves (same)
+    assert all(many for _text, many in writes)
     stored = sql.aftersales_accounting_get_invoice("inv-49", lock=False)
     assert isinstance(stored, Invoice)
     assert stored.lines == scenario.invoice.lines

@@ -34,7 +34,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from aftersales.errors import ConfigurationError, DuplicateKey
 
 from .errors import is_unique_violation, translate, translated
-from .statements import TRACE, Tracer
+from .statements import TRACE, Tracer, run_text
 
 __all__ = ["DEFAULT_URL", "Database", "SqlTransaction", "normalize_url"]
 
@@ -182,7 +182,7 @@ class Database:
         @event.listens_for(self.engine, "begin")
         def _begin(conn: Connection) -> None:
             mode = "IMMEDIATE" if conn.info.get(_WRITES, True) else "DEFERRED"
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            run_text(conn, f"BEGIN {mode}")
 
     # -- transactions ----------------------------------------------------------------------
 

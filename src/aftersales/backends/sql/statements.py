@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-__all__ = ["Prepared", "Row", "Statements", "Tracer", "padded"]
+__all__ = ["TRACE", "Prepared", "Row", "Statements", "Tracer", "in_list", "padded", "run_text"]
 
 #: A row read back: column name → value, already converted (Decimal, datetime, …).
 Row = dict[str, Any]
@@ -195,6 +195,22 @@ def _raise(conn: Connection, sql: str, params: Any, exc: Exception, cursor: Any)
     if invalidated:
         conn.invalidate(wrapped)
     raise wrapped from exc
+
+
+def run_text(conn: Connection, sql: str) -> None:
+    """Run a statement without parameters or rows (``BEGIN IMMEDIATE``) on the driver's
+    cursor, errors wrapped as for a :class:`Prepared` statement."""
+    trace = conn.info.get(TRACE)
+    if trace is not None:
+        trace(sql, (), False)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        try:
+            cursor.execute(sql)
+        except Exception as exc:
+            _raise(conn, sql, (), exc, cursor)
+    finally:
+        cursor.close()
 
 
 def padded(values: Sequence[Any]) -> tuple[int, dict[str, Any]]:
