@@ -109,13 +109,11 @@ BACKENDS: dict[str, BackendEntry] = {
         reopen=_reopen_sql,
         description="SQL backend, SQLite file in WAL mode",
         scale=0.05,
-        bulk_limit=2_000,
     ),
     "postgresql": BackendEntry(
         create=_postgresql,
         reopen=_reopen_sql,
         description="SQL backend, psycopg 3, throw-away local server",
         scale=0.05,
-        bulk_limit=2_000,
     ),
 }

@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from . import floor
 from .backends import BACKENDS, BackendEntry, Session, Unavailable
 from .flows import FLOWS, REFUND_FLOWS, SCALING, Flow, World, bulk_load, make_world
 from .harness import CALIBRATION, Stats, Step, measure
@@ -88,7 +90,16 @@ TARGETS: dict[str, Target] = {
     "scaling": Target(
         name="100k-vs-1k ratio under 1.5 for every listed read", backends=(), limit=1.5, unit="×"
     ),
+    "floor": Target(
+        name="SQL backend within 2× of the raw-driver floor (FULL refund)",
+        backends=("sqlite", "postgresql"),
+        limit=2.0,
+        unit="×",
+    ),
 }
+
+#: Every part of a run, in order (``--skip`` leaves some out).
+PARTS = ("flows", "floor", "scaling", "parallel")
 
 
 def machine() -> dict[str, Any]:
@@ -216,6 +227,39 @@ def bench_scaling(
     return results
 
 
+def bench_floor(entry: BackendEntry, session: Session, settings: Settings) -> dict[str, Any]:
+    """A FULL refund through the SQL backend vs. its own statements replayed with the bare
+    driver (see :mod:`benchmarks.floor`)."""
+    world = make_world(entry.create(session))
+    total = settings.warmup + settings.iterations
+    (full,) = [flow for flow in FLOWS if flow.name == "refund.full"]
+    cases = full.setup(world, total)
+    folder = Path(session.stack.enter_context(tempfile.TemporaryDirectory(prefix="as-floor-")))
+    server = session.shared.get("postgres")
+    with floor.floor_worlds(world, server, folder) as (recording, replayer):
+        _log("  recording a FULL refund's statements")
+        recorded = floor.record(recording, cases)
+        _log("  refund.full: backend vs. its statements replayed with the driver")
+        measured = measure(
+            {
+                "backend": lambda index: floor.refund(world, cases[index]),
+                "floor": lambda index: replayer.replay(recorded[index]),
+            },
+            warmup=settings.warmup,
+            iterations=settings.iterations,
+            block=settings.block,
+        )
+    return {
+        "flow": "refund.full",
+        **floor.summary(recorded),
+        "backend": _asdict(measured["backend"]),
+        "floor": _asdict(measured["floor"]),
+        "ratio": round(measured.ratio("backend", "floor"), 3),
+        "ratio_of_medians": round(measured["backend"].median_us / measured["floor"].median_us, 3),
+        "calibration_us": round(measured[CALIBRATION].median_us, 3),
+    }
+
+
 def bench_parallel(
     entry: BackendEntry, session: Session, settings: Settings, flows: Sequence[Flow]
 ) -> dict[str, Any]:
@@ -277,6 +321,9 @@ def check_targets(backends: dict[str, Any], *, judged: bool = True) -> list[dict
             add("hook_layer", backend, name, flow["hook_ratio"], calibration)
         for name, read in result.get("scaling", {}).get("reads", {}).items():
             add("scaling", backend, name, read["ratio"], read["calibration_us"])
+        found = result.get("floor")
+        if found:
+            add("floor", backend, found["flow"], found["ratio"], found["calibration_us"])
     return checks
 
 
@@ -335,6 +382,27 @@ def render(report: dict[str, Any]) -> str:
                     rows,
                 )
             )
+        found = result.get("floor")
+        if found:
+            parts.append(
+                f"\n[{name}] floor — {found['flow']} through the backend vs. its "
+                f"{found['statements_per_refund']:g} statements (and "
+                f"{found['commits_per_refund']:g} commit) replayed with the bare driver, µs\n"
+                + _table(
+                    ["what", "median", "p99", "calls/s", "calib."],
+                    [
+                        [
+                            label,
+                            f"{found[key]['median_us']:.1f}",
+                            f"{found[key]['p99_us']:.1f}",
+                            f"{found[key]['ops_per_s']:,.0f}",
+                            f"{found['calibration_us']:.1f}",
+                        ]
+                        for key, label in (("backend", "SQL backend"), ("floor", "bare driver"))
+                    ],
+                )
+                + f"\nratio backend ÷ floor (block by block): {found['ratio']:.2f}"
+            )
         if result.get("scaling_skipped"):
             parts.append(f"\n[{name}] scaling skipped: {result['scaling_skipped']}")
         scaling = result.get("scaling")
@@ -352,7 +420,8 @@ def render(report: dict[str, Any]) -> str:
             ]
             parts.append(
                 f"\n[{name}] scaling — median µs with {small:,} vs {large:,} invoices, "
-                "deliveries and tickets stored\n"
+                f"deliveries and tickets stored (loaded in {scaling['load_s']['small']:g} s "
+                f"and {scaling['load_s']['large']:g} s)\n"
                 + _table(["read", f"{small:,}", f"{large:,}", "ratio", "calib."], rows)
             )
         parallel = result.get("parallel")
@@ -422,7 +491,7 @@ def run(
     mode: str,
     backends: Sequence[str],
     flow_patterns: Sequence[str] = (),
-    parts: frozenset[str] = frozenset({"flows", "scaling", "parallel"}),
+    parts: frozenset[str] = frozenset(PARTS),
     sizes_given: bool = False,
 ) -> dict[str, Any]:
     """Run the benchmark and return the report (see ``docs/performance.md``)."""
@@ -459,6 +528,12 @@ def run(
             _log(f"[{name}]")
             if "flows" in parts and flows:
                 result["flows"] = bench_flows(entry, session, mine, flows, backend=first)
+            if (
+                "floor" in parts
+                and floor.supported(first)
+                and any(f.name == "refund.full" for f in flows)
+            ):
+                result["floor"] = bench_floor(entry, session, mine)
             if "scaling" in parts and reads:
                 limit = entry.bulk_limit
                 if limit is not None and mine.sizes[1] > limit and not sizes_given:
@@ -534,7 +609,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--skip",
         action="append",
         default=[],
-        choices=["flows", "scaling", "parallel"],
+        choices=list(PARTS),
         help="leave a part out (repeatable)",
     )
     parser.add_argument(
@@ -566,7 +641,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         mode="smoke" if args.smoke else "full",
         backends=args.backend or list(BACKENDS),
         flow_patterns=args.flow,
-        parts=frozenset({"flows", "scaling", "parallel"}) - set(args.skip),
+        parts=frozenset(PARTS) - set(args.skip),
         sizes_given=bool(args.sizes),
     )
     print(render(report))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from benchmarks import floor
 from benchmarks.backends import BACKENDS, BackendEntry, Session, Unavailable
 from benchmarks.direct import DirectHooks, call_directly
 from benchmarks.flows import FLOWS, SCALING, bulk_load, make_world
@@ -21,6 +22,7 @@ from benchmarks.run import SMOKE, TARGETS, check_targets, for_backend, render, r
 
 from aftersales import AfterSales, CreditMethod, FrozenClock
 from aftersales.backends.memory import MemoryBackend
+from aftersales.backends.sql import SqlBackend
 from aftersales.testing.postgres import find_bindir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,6 +88,43 @@ def test_the_sql_backend_runs_every_part_with_fewer_calls(report: dict[str, Any]
     for flow in sqlite["parallel"].values():
         assert flow["shared_store"] is True
     assert sqlite["iterations"] == for_backend(SMOKE, BACKENDS["sqlite"]).iterations
+    assert "floor" not in report["backends"]["memory"]
+
+
+def test_the_smoke_run_measures_the_sql_floor(report: dict[str, Any]) -> None:
+    floor = report["backends"]["sqlite"]["floor"]
+    assert floor["flow"] == "refund.full"
+    assert floor["statements_per_refund"] >= 10
+    assert floor["commits_per_refund"] == 1
+    assert floor["example"][0] == "BEGIN IMMEDIATE"
+    assert floor["example"][-1] == "COMMIT"
+    for variant in ("backend", "floor"):
+        assert floor[variant]["iterations"] == for_backend(SMOKE, BACKENDS["sqlite"]).iterations
+    assert isinstance(floor["ratio"], float)
+
+
+def test_the_floor_replays_exactly_what_the_backend_wrote(tmp_path: Path) -> None:
+    """The recorded statements of a refund, replayed with the bare driver on a copy of the
+    database, leave it exactly as the backend left the copy it recorded on."""
+    backend = SqlBackend(tmp_path / "bench.db")
+    try:
+        world = make_world(backend)
+        (full,) = [flow for flow in FLOWS if flow.name == "refund.full"]
+        cases = full.setup(world, 3)
+        with floor.floor_worlds(world, None, tmp_path) as (recording, replayer):
+            recorded = floor.record(recording, cases)
+            for ops in recorded:
+                replayer.replay(ops)
+            replayed = SqlBackend(tmp_path / "replay.db")
+            try:
+                assert replayed.snapshot() == recording.backend.snapshot()
+            finally:
+                replayed.close()
+        assert [floor.statements(ops) for ops in recorded] == [21, 21, 21]
+        assert all(ops[-1] == ("commit",) for ops in recorded)
+        assert not any("SAVEPOINT" in str(op) for ops in recorded for op in ops)
+    finally:
+        backend.close()
 
 
 @pytest.mark.postgres
@@ -94,8 +133,10 @@ def test_the_postgresql_entry_runs_on_its_own_server(tmp_path: Path) -> None:
         pytest.skip("no PostgreSQL server binaries here")
     stdout, loaded = _smoke(tmp_path, "--backend", "postgresql", "--skip", "scaling")
     assert "[postgresql] flows" in stdout
+    assert "[postgresql] floor" in stdout
     postgresql = loaded["backends"]["postgresql"]
     assert postgresql["available"] is True, postgresql.get("reason")
+    assert postgresql["floor"]["statements_per_refund"] >= 10
     assert set(postgresql["flows"]) == {flow.name for flow in FLOWS}
     assert all(flow["shared_store"] for flow in postgresql["parallel"].values())
 

@@ -3,7 +3,8 @@
 Every backend offers ``backend.builder()`` returning a :class:`Builder`. The conformance kit,
 the demo and the tests set up their world through it, so one scenario runs on every backend.
 :class:`Builder` builds the records; a backend only says how to store one
-(:meth:`Builder.put`) and how to draw a sequence number (:meth:`Builder.next_number`).
+(:meth:`Builder.put`, and optionally many at once: :meth:`Builder.put_many`) and how to draw
+a sequence number (:meth:`Builder.next_number`).
 """
 
 from __future__ import annotations
@@ -87,6 +88,16 @@ class Builder(abc.ABC):
     @abc.abstractmethod
     def put(self, record: object) -> None:
         """Store one record (a Partner, Product, Invoice, Payment, Match, Picking, …)."""
+
+    def put_many(self, records: Iterable[object]) -> None:
+        """Store several records, as :meth:`put` each in order would.
+
+        For loading many records at once (a benchmark's 100,000 invoices): a backend that
+        can store them in bulk overrides it (the SQL builder runs one ``executemany`` per
+        table); the default calls :meth:`put` for each record.
+        """
+        for record in records:
+            self.put(record)
 
     @abc.abstractmethod
     def next_number(self, code: str) -> int:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from aftersales.errors import ConfigurationError, DuplicateKey
 
 from .errors import is_unique_violation, translate, translated
+from .statements import TRACE, Tracer, run_text
 
 __all__ = ["DEFAULT_URL", "Database", "SqlTransaction", "normalize_url"]
 
@@ -153,6 +154,10 @@ class Database:
         if self.dialect == "sqlite":
             self._sqlite_events(busy_timeout)
         self._local = _Local()
+        #: Sees every statement the backend runs through :mod:`.statements` (SQL text and
+        #: the driver's parameters), from the next unit of work on; ``None`` (the default)
+        #: for none. The benchmark's floor records a refund's statements with it.
+        self.tracer: Tracer | None = None
 
     @property
     def safe_url(self) -> str:
@@ -177,7 +182,7 @@ class Database:
         @event.listens_for(self.engine, "begin")
         def _begin(conn: Connection) -> None:
             mode = "IMMEDIATE" if conn.info.get(_WRITES, True) else "DEFERRED"
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            run_text(conn, f"BEGIN {mode}")
 
     # -- transactions ----------------------------------------------------------------------
 
@@ -206,6 +211,7 @@ class Database:
     def _connect(self, writes: bool) -> Connection:
         conn = self.engine.connect()
         conn.info[_WRITES] = writes
+        conn.info[TRACE] = self.tracer
         return conn
 
     def _pop(self, tx: SqlTransaction) -> None:
@@ -234,12 +240,14 @@ class Database:
     # -- statements ------------------------------------------------------------------------
 
     @staticmethod
-    def unique(conn: Connection, statement: sa.Executable, what: str, value: object) -> None:
-        """Run ``statement`` in a savepoint; a unique violation raises :class:`DuplicateKey`
-        naming ``what`` and ``value`` and leaves the transaction usable."""
+    def unique(conn: Connection, run: Callable[[], object], what: str, value: object) -> None:
+        """``run()`` (statements on ``conn``) in a savepoint; a unique violation raises
+        :class:`DuplicateKey` naming ``what`` and ``value`` and leaves the transaction
+        usable. (A plain insert needs no savepoint: ``INSERT … ON CONFLICT DO NOTHING``
+        tells a taken key by changing no row.)"""
         try:
             with conn.begin_nested():
-                conn.execute(statement)
+                run()
         except sa_exc.IntegrityError as exc:
             if is_unique_violation(exc):
                 raise DuplicateKey(what, value) from exc

@@ -1,0 +1,289 @@
+"""The SQL backend's prepared statements and bulk loading: statements built once and run on
+the driver's cursor store and read exactly what SQLAlchemy would; a taken unique key is a
+DuplicateKey without a savepoint; ``put_many`` stores what ``put`` one by one stores."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+import sqlalchemy as sa
+
+from aftersales import AfterSales, FrozenClock
+from aftersales.backends.memory import MemoryBackend
+from aftersales.backends.sql import SqlBackend
+from aftersales.backends.sql.schema import metadata
+from aftersales.backends.sql.statements import Prepared, padded
+from aftersales.builder import Builder
+from aftersales.errors import BackendError, DuplicateKey
+from aftersales.models import (
+    AuditEntry,
+    IdempotencyRecord,
+    Invoice,
+    Partner,
+    Picking,
+    TicketMessage,
+)
+from aftersales.testing import build_scenario
+from aftersales.testing.postgres import PostgresServer
+
+START = "2026-11-28T09:00:00+00:00"
+AT = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "statements.db")
+    server: PostgresServer = request.getfixturevalue("aftersales_postgres")
+    return server.create_database()
+
+
+@pytest.fixture
+def sql(url: str) -> Iterator[SqlBackend]:
+    backend = SqlBackend(url)
+    yield backend
+    backend.close()
+
+
+# -- prepared statements --------------------------------------------------------------------
+
+
+def test_padded_fills_an_in_list_to_the_next_power_of_two() -> None:
+    assert padded(["a"]) == (1, {"v0": "a"})
+    assert padded(["a", "b", "c"]) == (4, {"v0": "a", "v1": "b", "v2": "c", "v3": "c"})
+    size, params = padded([str(n) for n in range(9)])
+    assert size == 16
+    assert params["v15"] == "8"
+
+
+def test_a_prepared_statement_converts_values_both_ways_as_sqlalchemy_does(
+    sql: SqlBackend,
+) -> None:
+    """Exact decimals, times with their offset, dates, booleans and JSON written through
+    a prepared statement read back equal through SQLAlchemy's own execute, and the other
+    way round."""
+    programs = metadata.tables["programs"]
+    dialect = sql.db.engine.dialect
+    columns = (
+        *("id", "name", "currency", "rewards", "rules", "active", "program_type"),
+        *("trigger", "date_to", "max_usage", "code"),
+    )
+    row = {
+        "id": "p1",
+        "name": "Ten",
+        "currency": "EUR",
+        "rewards": [{"percent": "10.50"}],
+        "rules": [],
+        "active": True,
+        "program_type": "coupons",
+        "trigger": "code",
+        "date_to": date(2027, 1, 31),
+        "max_usage": 3,
+        "code": None,
+    }
+    insert = Prepared(programs.insert().values({c: sa.bindparam(c) for c in columns}), dialect)
+    select = Prepared(sa.select(programs).where(programs.c.id == sa.bindparam("id")), dialect)
+    with sql.db.connection() as conn:
+        assert insert.run(conn, row) == 1
+        mine = select.first(conn, {"id": "p1"})
+        theirs = conn.execute(sa.select(programs).where(programs.c.id == "p1")).mappings().one()
+    assert mine is not None
+    assert mine == dict(theirs)
+    assert {k: mine[k] for k in columns} == row
+
+    coupons = metadata.tables["coupons"]
+    moment = datetime(2026, 11, 28, 9, 0, 0, 123456, tzinfo=timezone(timedelta(hours=-3)))
+    with sql.db.connection() as conn:
+        conn.execute(
+            coupons.insert().values(
+                id="c1",
+                code="ABC",
+                program_id="p1",
+                partner_id="x",
+                points=Decimal("1.50"),
+                created_at=moment,
+            )
+        )
+        read = Prepared(
+            sa.select(coupons).where(coupons.c.code == sa.bindparam("code")), dialect
+        ).first(conn, {"code": "ABC"})
+    assert read is not None
+    assert str(read["points"]) == "1.50"
+    assert read["created_at"] == moment
+    assert read["created_at"].utcoffset() == timedelta(hours=-3)
+
+
+def test_a_driver_error_from_a_prepared_statement_is_a_library_error(sql: SqlBackend) -> None:
+    teams = metadata.tables["teams"]
+    insert = Prepared(
+        teams.insert().values(id=sa.bindparam("id"), name=sa.bindparam("name")),
+        sql.db.engine.dialect,
+    )
+    with pytest.raises(BackendError, match="refused a write") as caught:
+        with sql.db.connection() as conn:
+            insert.run(conn, {"id": "t1", "name": "Support"})  # services, member_ids: NOT NULL
+    assert isinstance(caught.value.__cause__, sa.exc.IntegrityError)
+
+
+def test_statements_are_built_once(sql: SqlBackend) -> None:
+    scenario = build_scenario(sql.builder(FrozenClock(START)))
+    sql.aftersales_accounting_get_invoice(scenario.invoice.id, lock=False)
+    built = len(sql._statements)
+    for _ in range(3):
+        sql.aftersales_accounting_get_invoice(scenario.invoice.id, lock=False)
+        sql.aftersales_helpdesk_get_ticket(scenario.ticket.id)
+        sql.aftersales_helpdesk_get_ticket(scenario.ticket.id)
+    assert len(sql._statements) == built + 1  # the ticket lookup, once
+
+
+# -- a taken unique key: DuplicateKey, no savepoint, the transaction goes on ------------------
+
+
+def test_a_taken_key_is_a_duplicate_and_the_unit_goes_on(sql: SqlBackend) -> None:
+    """RL-2, CP-5: the insert changes nothing and says so; on PostgreSQL the transaction
+    is not aborted (no failed statement), so the unit commits what else it did."""
+    app = AfterSales(sql, clock=FrozenClock(START))
+    message = TicketMessage(id="m1", ticket_id="t1", at=AT, author_id="agent", body="Hello")
+    entry = AuditEntry(id="a1", at=AT, actor_id="agent", action="refund", ticket_id="t1")
+    record = IdempotencyRecord(
+        key="k1", operation="refunds.reverse", fingerprint="f", result="{}", created_at=AT
+    )
+    sent: list[str] = []
+    sql.db.tracer = lambda text, _params, _many: sent.append(text)
+    try:
+        with app.runtime.unit(writes=True) as uow:
+            app.hooks.post_message(message)
+            app.hooks.audit_append(entry)
+            app.hooks.idempotency_save(record)
+            for call, what in (
+                (lambda: app.hooks.post_message(attrs.evolve(message, body="Again")), "m1"),
+                (lambda: app.hooks.audit_append(entry), "a1"),
+                (lambda: app.hooks.idempotency_save(record), "k1"),
+            ):
+                with pytest.raises(DuplicateKey, match=what):
+                    call()
+            assert app.hooks.sequence_next("after-duplicates") == 1
+            uow.commit()
+    finally:
+        sql.db.tracer = None
+    assert sent
+    assert not any("SAVEPOINT" in text for text in sent)
+    assert [m.body for m in app.hooks.list_messages("t1")] == ["Hello"]
+    assert app.hooks.sequence_next("after-duplicates") == 2
+
+
+def test_a_taken_coupon_code_or_id_is_named(sql: SqlBackend) -> None:
+    builder = sql.builder(FrozenClock(START))
+    program = builder.coupon_program(name="Ten")
+    from aftersales.models import Coupon
+
+    coupon = Coupon(
+        id="c1",
+        code="CODE1",
+        program_id=program.id,
+        partner_id="p",
+        points=Decimal(1),
+        created_at=AT,
+    )
+    sql.aftersales_loyalty_create_coupon(coupon)
+    with pytest.raises(DuplicateKey, match="coupon code"):
+        sql.aftersales_loyalty_create_coupon(attrs.evolve(coupon, id="c2"))
+    with pytest.raises(DuplicateKey, match="coupon id"):
+        sql.aftersales_loyalty_create_coupon(attrs.evolve(coupon, code="CODE2"))
+
+
+# -- bulk loading ---------------------------------------------------------------------------
+
+
+def _records() -> list[object]:
+    """A mix of builder records, made in a throw-away store; one invoice and one partner
+    come twice (the second version wins)."""
+    scenario = build_scenario(MemoryBackend().builder(FrozenClock(START)))
+    base = scenario.invoice
+    first = attrs.evolve(base, id="inv-bulk", lines=base.lines[:1], number="INV/BULK")
+    second = attrs.evolve(base, id="inv-bulk", number="INV/BULK", reference="second")
+    partners = [
+        Partner(id=f"bulk-{n}", name=f"Customer {n}", commercial_entity_id=f"bulk-{n}")
+        for n in range(5)
+    ]
+    renamed = attrs.evolve(partners[0], name="Renamed")
+    return [
+        scenario.team,
+        scenario.blender,
+        *partners,
+        first,
+        scenario.delivery,
+        scenario.invoice,
+        second,
+        renamed,
+    ]
+
+
+def _builder(backend: Any) -> Builder:
+    made: Builder = backend.builder(FrozenClock(START))
+    return made
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "memory"])
+def test_put_many_stores_what_put_one_by_one_stores(tmp_path: Path, kind: str) -> None:
+    def new(name: str) -> Any:
+        return SqlBackend(tmp_path / f"{name}.db") if kind == "sqlite" else MemoryBackend()
+
+    records = _records()
+    one, many = new("one"), new("many")
+    try:
+        for record in records:
+            _builder(one).put(record)
+        _builder(many).put_many(iter(records))
+        assert many.snapshot() == one.snapshot()
+        hooks = AfterSales(many).hooks
+        invoice = hooks.get_invoice("inv-bulk", lock=False)
+        assert isinstance(invoice, Invoice)
+        assert invoice.reference == "second"
+        assert len(invoice.lines) == 2
+        partner = hooks.get_partner("bulk-0")
+        assert partner is not None
+        assert partner.name == "Renamed"
+        delivery = records[8]
+        assert isinstance(delivery, Picking)
+        assert hooks.get_picking(delivery.id, lock=False) == delivery
+    finally:
+        for backend in (one, many):
+            if isinstance(backend, SqlBackend):
+                backend.close()
+
+
+def test_put_many_on_sql_is_one_executemany_per_table(sql: SqlBackend) -> None:
+    builder = sql.builder(FrozenClock(START))
+    scenario = build_scenario(builder)
+    invoices = [attrs.evolve(scenario.invoice, id=f"inv-{n}", number=f"INV/{n}") for n in range(50)]
+    pickings = [
+        attrs.evolve(scenario.delivery, id=f"pick-{n}", reference=f"OUT/{n}") for n in range(50)
+    ]
+    sent: list[tuple[str, bool]] = []
+    sql.db.tracer = lambda text, _params, many: sent.append((text.split("(")[0], many))
+    try:
+        builder.put_many(itertools.chain(invoices, pickings))
+    finally:
+        sql.db.tracer = None
+    writes = [(text, many) for text, many in sent if not text.startswith("BEGIN")]
+    assert len(writes) == 6  # invoices, their lines (delete, insert), pickings, moves (same)
+    assert all(many for _text, many in writes)
+    stored = sql.aftersales_accounting_get_invoice("inv-49", lock=False)
+    assert isinstance(stored, Invoice)
+    assert stored.lines == scenario.invoice.lines
+
+
+def test_put_many_refuses_a_record_it_cannot_store_before_writing(sql: SqlBackend) -> None:
+    partner = Partner(id="p1", name="Ana", commercial_entity_id="p1")
+    message = TicketMessage(id="m1", ticket_id="t1", at=AT, author_id="agent", body="Hi")
+    with pytest.raises(TypeError, match="TicketMessage"):
+        sql.builder().put_many([partner, message])
+    assert sql.aftersales_helpdesk_get_partner("p1") is None
