@@ -79,7 +79,7 @@ class Target:
     unit: str
 
 
-#: The goals of issue #12 that the benchmark checks (medians, this 2-core machine).
+#: The performance targets the benchmark checks (medians, on the reference 2-core machine).
 TARGETS: dict[str, Target] = {
     "refund_latency": Target(
         name="memory-backend refund flow under 100 µs", backends=("memory",), limit=100.0, unit="µs"

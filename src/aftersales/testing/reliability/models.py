@@ -413,10 +413,12 @@ def run_model(
     max_examples: int = 25,
     steps: int = 20,
     shrink: bool = True,
+    derandomize: bool = False,
 ) -> None:
     """Run ``machine`` (:class:`CouponModel` or :class:`RepairModel`) in ``setting``.
 
-    ``shrink=False`` reports the first failing sequence as found, without minimising it.
+    ``shrink=False`` reports the first failing sequence as found, without minimising it;
+    ``derandomize=True`` runs the same sequences on every run (hypothesis's fixed seed).
     """
     phases = tuple(Phase) if shrink else tuple(p for p in Phase if p is not Phase.shrink)
     start = setting.app.clock.now()
@@ -432,6 +434,7 @@ def run_model(
                 database=None,
                 print_blob=False,
                 phases=phases,
+                derandomize=derandomize,
             ),
         )
     finally:
