@@ -131,6 +131,41 @@ def _newest(items: Iterable[T], owner: Callable[[T], str], key: Callable[[T], An
     return sorted(later_first, key=key, reverse=True)
 
 
+def _history(
+    owner: sa.Column[Any],
+    owners: Iterable[str],
+    query: InvoiceQuery | PickingQuery,
+    parent: sa.Column[Any],
+    product: sa.Column[Any],
+) -> tuple[Hashable, Callable[[], sa.ColumnElement[bool]], dict[str, Any]]:
+    """The statement key, WHERE clause and parameters of a customer's invoices or pickings:
+    ``owner`` among ``owners``, and the filters ``query`` gives (kind, state, sale order;
+    a product through the ``parent`` and ``product`` columns of the lines or moves)."""
+    size, params = padded(sorted(owners))
+    table = owner.table
+    filters = {
+        "kind": None if query.kind is None else query.kind.value,
+        "state": None if query.state is None else query.state.value,
+        "sale_order_id": query.sale_order_id,
+        "product_id": query.product_id,
+    }
+    given = tuple(name for name, value in filters.items() if value is not None)
+    params.update({name: filters[name] for name in given})
+
+    def where() -> sa.ColumnElement[bool]:
+        clauses = [in_list(owner, size)]
+        for name in given:
+            if name == "product_id":
+                clauses.append(
+                    sa.exists().where(parent == table.c.id, product == sa.bindparam("product_id"))
+                )
+            else:
+                clauses.append(table.c[name] == sa.bindparam(name))
+        return sa.and_(*clauses)
+
+    return ("find", size, given), where, params
+
+
 class SqlBackend:
     """Every hook on a SQL database: a SQLite file (the default) or PostgreSQL.
 
@@ -616,34 +651,16 @@ class SqlBackend:
 
     @hookimpl
     def aftersales_accounting_find_invoices(self, query: InvoiceQuery) -> list[Invoice]:
-        customers = sorted(query.customer_ids)
-        if not customers:
+        if not query.customer_ids:
             return []
-        size, params = padded(customers)
-        filters = {
-            "kind": None if query.kind is None else query.kind.value,
-            "state": None if query.state is None else query.state.value,
-            "sale_order_id": query.sale_order_id,
-            "product_id": query.product_id,
-        }
-        given = tuple(name for name, value in filters.items() if value is not None)
-        params.update({name: filters[name] for name in given})
-
-        def where() -> sa.ColumnElement[bool]:
-            clauses = [in_list(INVOICES.c.customer_id, size)]
-            for name in given:
-                if name == "product_id":
-                    clauses.append(
-                        sa.exists().where(
-                            LINES.c.invoice_id == INVOICES.c.id,
-                            LINES.c.product_id == sa.bindparam("product_id"),
-                        )
-                    )
-                else:
-                    clauses.append(INVOICES.c[name] == sa.bindparam(name))
-            return sa.and_(*clauses)
-
-        found = self._invoices(("find", size, given), where, params)
+        key, where, params = _history(
+            INVOICES.c.customer_id,
+            query.customer_ids,
+            query,
+            LINES.c.invoice_id,
+            LINES.c.product_id,
+        )
+        found = self._invoices(key, where, params)
         return _newest(found, lambda i: i.customer_id, _invoice_order)
 
     @hookimpl
@@ -760,34 +777,12 @@ class SqlBackend:
 
     @hookimpl
     def aftersales_stock_find_pickings(self, query: PickingQuery) -> list[Picking]:
-        partners = sorted(query.partner_ids)
-        if not partners:
+        if not query.partner_ids:
             return []
-        size, params = padded(partners)
-        filters = {
-            "kind": None if query.kind is None else query.kind.value,
-            "state": None if query.state is None else query.state.value,
-            "sale_order_id": query.sale_order_id,
-            "product_id": query.product_id,
-        }
-        given = tuple(name for name, value in filters.items() if value is not None)
-        params.update({name: filters[name] for name in given})
-
-        def where() -> sa.ColumnElement[bool]:
-            clauses = [in_list(PICKINGS.c.partner_id, size)]
-            for name in given:
-                if name == "product_id":
-                    clauses.append(
-                        sa.exists().where(
-                            MOVES.c.picking_id == PICKINGS.c.id,
-                            MOVES.c.product_id == sa.bindparam("product_id"),
-                        )
-                    )
-                else:
-                    clauses.append(PICKINGS.c[name] == sa.bindparam(name))
-            return sa.and_(*clauses)
-
-        found = self._pickings(("find", size, given), where, params)
+        key, where, params = _history(
+            PICKINGS.c.partner_id, query.partner_ids, query, MOVES.c.picking_id, MOVES.c.product_id
+        )
+        found = self._pickings(key, where, params)
         return _newest(found, lambda p: p.partner_id, _picking_order)
 
     @hookimpl
