@@ -777,7 +777,7 @@ def _team_services() -> dict[str, Values]:
 
 def _repair_fields(*, update: bool) -> dict[str, Values]:
     """The fields of ``repairs.create`` and ``repairs.update``; an update cannot clear the
-    product or the customer (and does not try a delivery as the return)."""
+    product or the customer."""
     other_return = _bad("another customer's return", lambda t: t.other_return_id)
     a_delivery = _bad("a delivery", lambda t: t.delivery.id)
     return {
@@ -794,7 +794,7 @@ def _repair_fields(*, update: bool) -> dict[str, Values]:
         "return_id": an_id(
             "return",
             optional=True,
-            others=(other_return,) if update else (other_return, a_delivery),
+            others=(other_return, a_delivery),
         ),
         "invoice_method": an_enum("after_repair", foreign=CreditMethod.FULL),
         "invoice_address_id": an_id(
