@@ -17,6 +17,7 @@ import pytest
 
 from aftersales import AfterSales, FrozenClock
 from aftersales.backends.memory import MemoryBackend
+from aftersales.backends.sql import SqlBackend
 from aftersales.builder import Builder
 from aftersales.errors import (
     AccessDenied,
@@ -45,6 +46,7 @@ from aftersales.models import (
     Subscription,
     SubscriptionState,
 )
+from aftersales.models._fields import MAX_TEXT
 from aftersales.serialization import dumps, loads
 from aftersales.services.returns import ReturnDraft, ReturnLine
 from aftersales.services.tickets import TicketAction
@@ -1133,3 +1135,34 @@ def test_records_round_trip_through_the_converter(
     assert attrs.has(ReturnLine)
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         draft.delivery_id = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_g4_a_long_trail_summary_is_cut_and_the_ticket_stays_readable(
+    kind: str, clock: FrozenClock, new_sqlite: Callable[[], str]
+) -> None:
+    """A return of 90 products with long names: its trail message would be longer than a
+    message holds (MAX_TEXT). The return is made, the message and the audit entry are cut
+    with an ellipsis, and the ticket view (which reads the trail back) still works."""
+    backend: Any = MemoryBackend() if kind == "memory" else SqlBackend(new_sqlite())
+    world = backend.builder(clock)
+    sc = build_scenario(world)
+    products = [
+        world.product(name=f"P{i:03d} " + "x" * 240, price=Decimal("1.00")) for i in range(90)
+    ]
+    delivery = world.delivery(customer=sc.customer, lines=[(p, 1) for p in products])
+    app = AfterSales(backend, clock=clock)
+    made = app.returns.create(
+        sc.ticket.id, delivery.id, {m.id: Decimal(1) for m in delivery.moves}, actor=sc.actors.agent
+    )
+    view = app.tickets.view(sc.ticket.id, actor=sc.actors.agent)
+    assert view.counts.returns == 1
+    (message,) = [m for m in app.hooks.list_messages(sc.ticket.id) if m.document_id == made.id]
+    assert len(message.body) == MAX_TEXT
+    assert message.body.endswith("…")
+    (entry,) = [e for e in app.hooks.audit_list(sc.ticket.id) if made.id in e.document_ids]
+    assert len(entry.detail) == MAX_TEXT
+    attrs.validate(message)
+    attrs.validate(entry)
+    if kind == "sqlite":
+        backend.close()

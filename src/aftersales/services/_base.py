@@ -15,11 +15,18 @@ from aftersales.models import (
     Ticket,
     TicketMessage,
 )
+from aftersales.models._fields import MAX_TEXT
 from aftersales.models._records import assemble
 from aftersales.runtime import Runtime
 from aftersales.unit_of_work import UnitOfWork
 
 __all__ = ["ServiceBase"]
+
+
+def _bounded(text: str) -> str:
+    """A trail text cut to what a message or an audit entry holds: a summary of many lines
+    (every product of a return, every follower of a coupon) may be longer than any of them."""
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
 class ServiceBase:
@@ -52,7 +59,7 @@ class ServiceBase:
                 ticket_id=ticket_id,
                 document_ids=tuple(documents),
                 idempotency_key=key,
-                detail=detail,
+                detail=_bounded(detail),
             )
         )
 
@@ -72,7 +79,7 @@ class ServiceBase:
                 ticket_id=ticket_id,
                 at=uow.now,
                 author_id=actor.user_id,
-                body=body,
+                body=_bounded(body),
                 document_kind=kind,
                 document_id=document_id,
             )
