@@ -17,9 +17,10 @@ import sqlalchemy as sa
 
 from aftersales import AfterSales, FrozenClock
 from aftersales.backends.memory import MemoryBackend
-from aftersales.backends.sql import SqlBackend
+from aftersales.backends.sql import SqlBackend, statements
+from aftersales.backends.sql import backend as sql_backend
 from aftersales.backends.sql.schema import metadata
-from aftersales.backends.sql.statements import Prepared, padded
+from aftersales.backends.sql.statements import MAX_IN, Prepared, chunked, padded
 from aftersales.builder import Builder
 from aftersales.errors import BackendError, DuplicateKey
 from aftersales.models import (
@@ -30,6 +31,7 @@ from aftersales.models import (
     Picking,
     TicketMessage,
 )
+from aftersales.models.queries import InvoiceQuery, PickingQuery
 from aftersales.testing import build_scenario
 from aftersales.testing.postgres import PostgresServer
 
@@ -61,6 +63,65 @@ def test_padded_fills_an_in_list_to_the_next_power_of_two() -> None:
     size, params = padded([str(n) for n in range(9)])
     assert size == 16
     assert params["v15"] == "8"
+
+
+def test_padded_refuses_what_one_in_list_cannot_take() -> None:
+    with pytest.raises(ValueError, match=f"1 to {MAX_IN} values, not 0"):
+        padded([])
+    assert padded(["a"] * MAX_IN)[0] == MAX_IN
+    with pytest.raises(ValueError, match=f"not {MAX_IN + 1}"):
+        padded(["a"] * (MAX_IN + 1))
+
+
+def test_chunked_keeps_order_and_size() -> None:
+    values = [f"p{i}" for i in range(2 * MAX_IN + 3)]
+    parts = chunked(values)
+    assert [len(p) for p in parts] == [MAX_IN, MAX_IN, 3]
+    assert list(itertools.chain.from_iterable(parts)) == values
+    assert chunked([]) == []
+
+
+def test_lookups_among_more_ids_than_one_in_list_takes(sql: SqlBackend) -> None:
+    """Tens of thousands of customer ids (PostgreSQL takes at most 65,535 parameters a
+    statement): the lookups run in chunks and answer as with the real customers alone."""
+    world = _builder(sql)
+    sc = build_scenario(world)
+    customers = [sc.customer.id, sc.colleague.id]
+    crowd = frozenset(customers) | {f"nobody-{i}" for i in range(40_000)}
+    hooks = AfterSales(sql, clock=FrozenClock(START)).hooks
+    assert hooks.find_tickets(crowd) == hooks.find_tickets(frozenset(customers))
+    few = InvoiceQuery(customer_ids=frozenset(customers))
+    many = InvoiceQuery(customer_ids=crowd)
+    assert hooks.find_invoices(many) == hooks.find_invoices(few)
+    assert hooks.find_pickings(PickingQuery(partner_ids=crowd)) == hooks.find_pickings(
+        PickingQuery(partner_ids=frozenset(customers))
+    )
+
+
+def test_chunks_are_merged_in_the_order_of_one_lookup(
+    sql: SqlBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one id per IN list, every lookup runs in chunks: same answers, same order."""
+    world = _builder(sql)
+    sc = build_scenario(world)
+    for _ in range(3):
+        world.invoice(customer=sc.colleague, lines=[(sc.kettle, 1)])
+        world.ticket(team=sc.team, title="Again", customer=sc.colleague)
+    hooks = AfterSales(sql, clock=FrozenClock(START)).hooks
+    people = frozenset({sc.customer.id, sc.colleague.id})
+
+    def answers() -> tuple[object, ...]:
+        return (
+            hooks.find_tickets(people),
+            hooks.find_invoices(InvoiceQuery(customer_ids=people)),
+            hooks.find_pickings(PickingQuery(partner_ids=people)),
+        )
+
+    whole = answers()
+    monkeypatch.setattr(statements, "MAX_IN", 1)
+    monkeypatch.setattr(sql_backend, "MAX_IN", 1)
+    assert answers() == whole
+    assert all(whole)
 
 
 def test_a_prepared_statement_converts_values_both_ways_as_sqlalchemy_does(

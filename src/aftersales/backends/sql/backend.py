@@ -27,7 +27,14 @@ from aftersales.backends.sql.engine import Database
 from aftersales.backends.sql.mapping import Row, RowData
 from aftersales.backends.sql.migrations import current_version, upgrade
 from aftersales.backends.sql.schema import SCHEMA_VERSION, metadata
-from aftersales.backends.sql.statements import Prepared, Statements, in_list, padded
+from aftersales.backends.sql.statements import (
+    MAX_IN,
+    Prepared,
+    Statements,
+    chunked,
+    in_list,
+    padded,
+)
 from aftersales.clock import Clock
 from aftersales.errors import BackendError, ConfigurationError, DuplicateKey
 from aftersales.hookspecs import hookimpl
@@ -133,7 +140,7 @@ def _newest(items: Iterable[T], owner: Callable[[T], str], key: Callable[[T], An
 
 def _history(
     owner: sa.Column[Any],
-    owners: Iterable[str],
+    owners: Sequence[str],
     query: InvoiceQuery | PickingQuery,
     parent: sa.Column[Any],
     product: sa.Column[Any],
@@ -141,7 +148,7 @@ def _history(
     """The statement key, WHERE clause and parameters of a customer's invoices or pickings:
     ``owner`` among ``owners``, and the filters ``query`` gives (kind, state, sale order;
     a product through the ``parent`` and ``product`` columns of the lines or moves)."""
-    size, params = padded(sorted(owners))
+    size, params = padded(owners)
     table = owner.table
     filters = {
         "kind": None if query.kind is None else query.kind.value,
@@ -352,15 +359,21 @@ class SqlBackend:
     ) -> list[R]:
         """The rows whose ``column`` is one of ``values``, oldest first."""
         wanted = sorted(values)
-        if not wanted:
-            return []
-        size, params = padded(wanted)
-        stmt = self._statement(
-            ("among", table.name, column, size),
-            lambda: sa.select(table).where(in_list(table.c[column], size)).order_by(table.c.seq),
-        )
+        rows: list[Row] = []
         with self.db.connection(writes=False) as conn:
-            rows = stmt.rows(conn, params)
+            for part in chunked(wanted):
+                size, params = padded(part)
+                stmt = self._statement(
+                    ("among", table.name, column, size),
+                    lambda: (
+                        sa.select(table)
+                        .where(in_list(table.c[column], size))  # noqa: B023 (built at once)
+                        .order_by(table.c.seq)
+                    ),
+                )
+                rows.extend(stmt.rows(conn, params))
+        if len(wanted) > MAX_IN:  # chunks each come oldest first
+            rows.sort(key=lambda row: row["seq"])
         return [_loaded(table, row, load) for row in rows]
 
     def _all(self, table: sa.Table, load: Callable[[RowData], R]) -> list[R]:
@@ -405,13 +418,15 @@ class SqlBackend:
         self, conn: Connection, table: sa.Table, parent: str, ids: Sequence[str]
     ) -> dict[str, list[Row]]:
         found: dict[str, list[Row]] = defaultdict(list)
-        if ids:
-            size, params = padded(ids)
-            column = table.c[parent]
+        column = table.c[parent]
+        for part in chunked(ids):  # a parent's rows all come in the chunk holding its id
+            size, params = padded(part)
             stmt = self._statement(
                 ("children", table.name, size),
                 lambda: (
-                    sa.select(table).where(in_list(column, size)).order_by(column, table.c.position)
+                    sa.select(table)
+                    .where(in_list(column, size))  # noqa: B023 (built at once)
+                    .order_by(column, table.c.position)
                 ),
             )
             for row in stmt.rows(conn, params):
@@ -651,16 +666,13 @@ class SqlBackend:
 
     @hookimpl
     def aftersales_accounting_find_invoices(self, query: InvoiceQuery) -> list[Invoice]:
-        if not query.customer_ids:
-            return []
-        key, where, params = _history(
-            INVOICES.c.customer_id,
-            query.customer_ids,
-            query,
-            LINES.c.invoice_id,
-            LINES.c.product_id,
-        )
-        found = self._invoices(key, where, params)
+        found: list[Invoice] = []
+        for customers in chunked(sorted(query.customer_ids)):
+            key, where, params = _history(
+                INVOICES.c.customer_id, customers, query, LINES.c.invoice_id, LINES.c.product_id
+            )
+            found.extend(self._invoices(key, where, params))
+        # a customer's invoices all come in one chunk, oldest first: what _newest needs
         return _newest(found, lambda i: i.customer_id, _invoice_order)
 
     @hookimpl
@@ -777,12 +789,13 @@ class SqlBackend:
 
     @hookimpl
     def aftersales_stock_find_pickings(self, query: PickingQuery) -> list[Picking]:
-        if not query.partner_ids:
-            return []
-        key, where, params = _history(
-            PICKINGS.c.partner_id, query.partner_ids, query, MOVES.c.picking_id, MOVES.c.product_id
-        )
-        found = self._pickings(key, where, params)
+        found: list[Picking] = []
+        for partners in chunked(sorted(query.partner_ids)):
+            key, where, params = _history(
+                PICKINGS.c.partner_id, partners, query, MOVES.c.picking_id, MOVES.c.product_id
+            )
+            found.extend(self._pickings(key, where, params))
+        # a partner's pickings all come in one chunk, oldest first: what _newest needs
         return _newest(found, lambda p: p.partner_id, _picking_order)
 
     @hookimpl

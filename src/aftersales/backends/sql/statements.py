@@ -25,7 +25,7 @@ power of two (the list padded by repeating its last value, which changes nothing
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
@@ -33,7 +33,18 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-__all__ = ["TRACE", "Prepared", "Row", "Statements", "Tracer", "in_list", "padded", "run_text"]
+__all__ = [
+    "MAX_IN",
+    "TRACE",
+    "Prepared",
+    "Row",
+    "Statements",
+    "Tracer",
+    "chunked",
+    "in_list",
+    "padded",
+    "run_text",
+]
 
 #: A row read back: column name → value, already converted (Decimal, datetime, …).
 Row = dict[str, Any]
@@ -42,6 +53,7 @@ Row = dict[str, Any]
 Tracer = Callable[[str, Any, bool], None]
 
 _Processor = Callable[[Any], Any] | None
+T = TypeVar("T")
 
 
 class Prepared:
@@ -213,9 +225,23 @@ def run_text(conn: Connection, sql: str) -> None:
         cursor.close()
 
 
+#: The most values one ``IN`` list takes (a power of two): longer lists are looked up in
+#: chunks of this size (:func:`chunked`). PostgreSQL takes at most 65,535 parameters in a
+#: statement, and SQLite is often built for 32,766.
+MAX_IN = 4096
+
+
+def chunked(values: Sequence[T]) -> list[Sequence[T]]:
+    """``values`` in pieces of at most :data:`MAX_IN`, in order (none when empty)."""
+    return [values[start : start + MAX_IN] for start in range(0, len(values), MAX_IN)]
+
+
 def padded(values: Sequence[Any]) -> tuple[int, dict[str, Any]]:
-    """``values`` for an ``IN`` list of :func:`in_list`: the list's size (the next power of
-    two) and its parameters ``v0 … vN``, the last value repeated to fill it."""
+    """``values`` (1 to :data:`MAX_IN` of them) for an ``IN`` list of :func:`in_list`: the
+    list's size (the next power of two) and its parameters ``v0 … vN``, the last value
+    repeated to fill it."""
+    if not 0 < len(values) <= MAX_IN:
+        raise ValueError(f"an IN list takes 1 to {MAX_IN} values, not {len(values)}")
     size = 1
     while size < len(values):
         size *= 2
