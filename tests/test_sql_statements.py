@@ -20,7 +20,7 @@ from aftersales.backends.memory import MemoryBackend
 from aftersales.backends.sql import SqlBackend, statements
 from aftersales.backends.sql import backend as sql_backend
 from aftersales.backends.sql.schema import metadata
-from aftersales.backends.sql.statements import MAX_IN, Prepared, chunked, padded
+from aftersales.backends.sql.statements import MAX_IN, Prepared, _on_cursor, chunked, padded
 from aftersales.builder import Builder
 from aftersales.errors import BackendError, DuplicateKey
 from aftersales.models import (
@@ -191,6 +191,35 @@ def test_a_driver_error_from_a_prepared_statement_is_a_library_error(sql: SqlBac
         with sql.db.connection() as conn:
             insert.run(conn, {"id": "t1", "name": "Support"})  # services, member_ids: NOT NULL
     assert isinstance(caught.value.__cause__, sa.exc.IntegrityError)
+
+
+def test_a_value_its_column_cannot_take_is_a_library_error(sql: SqlBackend) -> None:
+    """A value the column's type refuses (not a date for a date column: SQLAlchemy's
+    processor refuses it on SQLite, psycopg on PostgreSQL) is a ``BackendError``, not a
+    bare ``TypeError``."""
+    invoices = metadata.tables["invoices"]
+    select = Prepared(
+        sa.select(invoices.c.id).where(invoices.c.invoice_date == sa.bindparam("day")),
+        sql.db.engine.dialect,
+    )
+    with pytest.raises(BackendError, match="database error") as caught:
+        with sql.db.connection(writes=False) as conn:
+            select.rows(conn, {"day": object()})
+    assert isinstance(caught.value.__cause__, sa.exc.StatementError)
+
+
+def test_an_interrupted_statement_drops_its_connection(sql: SqlBackend) -> None:
+    """Stopped in the middle of a statement, the connection cannot be trusted: it is
+    invalidated, its unit cannot commit, and the next unit gets a fresh connection."""
+
+    def interrupted(_cursor: object) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(BackendError), sql.db.connection() as conn:
+        with pytest.raises(KeyboardInterrupt):
+            _on_cursor(conn, "SELECT 1", (), interrupted)
+        assert conn.invalidated
+    assert sql.aftersales_helpdesk_list_teams() == []
 
 
 def test_statements_are_built_once(sql: SqlBackend) -> None:

@@ -24,8 +24,9 @@ power of two (the list padded by repeating its last value, which changes nothing
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
@@ -54,6 +55,7 @@ Tracer = Callable[[str, Any, bool], None]
 
 _Processor = Callable[[Any], Any] | None
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Prepared:
@@ -118,31 +120,42 @@ class Prepared:
         self._results = tuple(plan)
         return self._results
 
+    def _bound(self, params: Mapping[str, Any]) -> Any:
+        try:
+            return self.bind(params)
+        except Exception as exc:  # a value its column's type cannot take, a missing name
+            raise sa_exc.StatementError(
+                f"cannot bind the parameters ({exc})", self.sql, params, exc
+            ) from exc
+
     def _run(self, conn: Connection, params: Mapping[str, Any], fetch: bool) -> Any:
-        bound = self.bind(params)
-        dbapi = conn.connection.dbapi_connection
+        bound = self._bound(params)
         trace = conn.info.get(TRACE)
         if trace is not None:
             trace(self.sql, bound, False)
-        cursor = dbapi.cursor()  # type: ignore[union-attr]
+
+        def execute(cursor: Any) -> Any:
+            cursor.execute(self.sql, bound)
+            if not fetch:
+                return cursor.rowcount
+            return cursor.fetchall(), self._results or self._plan(cursor.description)
+
+        found = _on_cursor(conn, self.sql, bound, execute)
+        if not fetch:
+            return found
+        rows, plan = found
         try:
-            try:
-                cursor.execute(self.sql, bound)
-                if not fetch:
-                    return cursor.rowcount
-                rows = cursor.fetchall()
-                plan = self._results or self._plan(cursor.description)
-            except Exception as exc:
-                _raise(conn, self.sql, bound, exc, cursor)
-        finally:
-            cursor.close()
-        return [
-            {
-                name: value if processor is None else processor(value)
-                for (name, processor), value in zip(plan, row, strict=True)
-            }
-            for row in rows
-        ]
+            return [
+                {
+                    name: value if processor is None else processor(value)
+                    for (name, processor), value in zip(plan, row, strict=True)
+                }
+                for row in rows
+            ]
+        except Exception as exc:  # a stored value its column's type cannot read
+            raise sa_exc.StatementError(
+                f"cannot read a row back ({exc})", self.sql, params, exc
+            ) from exc
 
     def rows(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Every row the statement returns."""
@@ -170,31 +183,25 @@ class Prepared:
         """Run the statement once per parameter dict, in one ``executemany``."""
         if not params:
             return
-        bound = [self.bind(p) for p in params]
+        bound = [self._bound(p) for p in params]
         trace = conn.info.get(TRACE)
         if trace is not None:
             trace(self.sql, bound, True)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            try:
-                cursor.executemany(self.sql, bound)
-            except Exception as exc:
-                _raise(conn, self.sql, bound, exc, cursor)
-        finally:
-            cursor.close()
+        _on_cursor(conn, self.sql, bound, lambda cursor: cursor.executemany(self.sql, bound))
 
 
 #: Key in ``Connection.info`` of a :data:`Tracer` (see :meth:`.engine.Database.trace`).
 TRACE = "aftersales.trace"
 
 
-def _raise(conn: Connection, sql: str, params: Any, exc: Exception, cursor: Any) -> None:
+def _raise(conn: Connection, sql: str, params: Any, exc: Exception, cursor: Any) -> NoReturn:
     """Re-raise a driver error as SQLAlchemy would (a ``DBAPIError`` subclass, the
-    connection invalidated when the driver says it is gone)."""
+    connection invalidated when the driver says it is gone); anything else raised while
+    the driver ran the statement becomes a :class:`~sqlalchemy.exc.StatementError`."""
     dialect = conn.dialect
     dbapi_error = dialect.loaded_dbapi.Error
     if not isinstance(exc, dbapi_error):
-        raise exc
+        raise sa_exc.StatementError(str(exc), sql, params, exc) from exc
     invalidated = bool(dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor))
     wrapped = sa_exc.DBAPIError.instance(
         sql,
@@ -215,14 +222,27 @@ def run_text(conn: Connection, sql: str) -> None:
     trace = conn.info.get(TRACE)
     if trace is not None:
         trace(sql, (), False)
+    _on_cursor(conn, sql, (), lambda cursor: cursor.execute(sql))
+
+
+def _on_cursor(conn: Connection, sql: str, params: Any, work: Callable[[Any], R]) -> R:
+    """``work(cursor)`` on a new cursor of ``conn``'s driver connection, closed after.
+
+    A driver error is raised as SQLAlchemy raises it (:func:`_raise`); an interruption
+    in the middle (``KeyboardInterrupt``, a cancelled task) invalidates the connection, as
+    SQLAlchemy does, since what the database has done with the statement is unknown.
+    """
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        try:
-            cursor.execute(sql)
-        except Exception as exc:
-            _raise(conn, sql, (), exc, cursor)
+        return work(cursor)
+    except Exception as exc:
+        _raise(conn, sql, params, exc, cursor)
+    except BaseException:
+        conn.invalidate()
+        raise
     finally:
-        cursor.close()
+        with contextlib.suppress(Exception):  # a cursor of an invalidated connection
+            cursor.close()
 
 
 #: The most values one ``IN`` list takes (a power of two): longer lists are looked up in
