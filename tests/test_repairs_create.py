@@ -37,6 +37,7 @@ from aftersales.models import (
     Tax,
 )
 from aftersales.serialization import converter, dumps, loads
+from aftersales.services import repairs as repairs_service
 from aftersales.testing import Scenario, assert_unchanged
 from tests.repairs_support import INTERNAL, QUOTE, Kit
 
@@ -516,11 +517,24 @@ def test_rp7_a_reference_taken_outside_the_sequence_is_skipped(kit: Kit) -> None
     assert kit.create().reference == "RO/00004"
 
 
-def test_rp7_a_run_of_taken_references_ends_in_duplicate_key(kit: Kit) -> None:
-    """Twenty taken references in a row: the store refuses, and nothing remains."""
-    for number in range(1, 21):
+def test_rp7_an_import_of_many_orders_is_passed_once(kit: Kit) -> None:
+    """Sixty imported orders hold RO/00001 … RO/00060: the first new order passes them
+    all, and the sequence then stays past them."""
+    for number in range(1, 61):
         _imported(kit, number)
-    with pytest.raises(DuplicateKey, match="RO/00020"), assert_unchanged(kit.backend):
+    assert kit.create().reference == "RO/00061"
+    assert kit.create().reference == "RO/00062"
+
+
+def test_rp7_a_run_of_taken_references_ends_in_duplicate_key(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backend refusing every reference it is given does not loop: after
+    ``REFERENCE_TRIES`` numbers the call raises, and nothing remains."""
+    monkeypatch.setattr(repairs_service, "REFERENCE_TRIES", 5)
+    for number in range(1, 6):
+        _imported(kit, number)
+    with pytest.raises(DuplicateKey, match="RO/00005"), assert_unchanged(kit.backend):
         kit.create()
 
 

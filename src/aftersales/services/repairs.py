@@ -318,8 +318,11 @@ _CLEAN: Mapping[str, _Cleaner] = {
 }
 #: In an update, these cannot be cleared.
 _REQUIRED = frozenset({"product_id", "customer_id"})
-#: How many sequence numbers a new order tries when references are taken (RP-7).
-_REFERENCE_TRIES = 20
+#: How many sequence numbers a new order tries when references are taken (RP-7): enough
+#: to pass every number an import took (the first order after it pays once, and the
+#: sequence then stays past them), bounded so that a backend refusing every reference
+#: ends in ``DuplicateKey`` instead of a loop.
+REFERENCE_TRIES = 100_000
 
 
 def _given(arguments: Mapping[str, object]) -> dict[str, object]:
@@ -480,8 +483,8 @@ class RepairService(ServiceBase):
 
     def _save_new(self, repair: RepairOrder) -> RepairOrder:
         """Store a new order; a reference taken outside the sequence (an imported order)
-        is skipped for the next number, at most :data:`_REFERENCE_TRIES` times (RP-7)."""
-        for _ in range(_REFERENCE_TRIES - 1):
+        is skipped for the next number, at most :data:`REFERENCE_TRIES` times (RP-7)."""
+        for _ in range(REFERENCE_TRIES - 1):
             try:
                 return self._hooks.save_repair(repair)
             except DuplicateKey as exc:
