@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 from datetime import date, datetime
 from decimal import Decimal
@@ -38,6 +39,7 @@ from aftersales.models import (
 )
 from aftersales.serialization import converter, dumps, loads
 from aftersales.services import repairs as repairs_service
+from aftersales.services.repairs import _CLEAN, RepairService
 from aftersales.testing import Scenario, assert_unchanged
 from tests.repairs_support import INTERNAL, QUOTE, Kit
 
@@ -611,3 +613,14 @@ def test_repair_records_round_trip_through_json(kit: Kit) -> None:
     assert converter.structure(converter.unstructure(line), PartLine) == line
     op = OperationLine(product_id=kit.labour.id, unit_price=Money.of("1", "EUR"), taxes=())
     assert loads(dumps(op), OperationLine) == op
+
+
+@pytest.mark.parametrize(
+    ("method", "target"), [(RepairService.create, "ticket_id"), (RepairService.update, "repair_id")]
+)
+def test_create_and_update_take_exactly_the_described_fields(method: Any, target: str) -> None:
+    """Both gather their fields by name from the one description (``_CLEAN``): a renamed
+    parameter would otherwise only fail when called."""
+    parameters = set(inspect.signature(method).parameters)
+    assert parameters - set(_CLEAN) == {"self", target, "actor", "idempotency_key"}
+    assert set(_CLEAN) <= parameters
