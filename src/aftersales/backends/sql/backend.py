@@ -289,8 +289,10 @@ class SqlBackend:
         return self._statements.get(key, build)
 
     def _insert(self, table: sa.Table) -> Any:
+        """An ``INSERT`` of the database's dialect, without the implicit ``RETURNING`` of
+        the row counter PostgreSQL would add (nothing reads it)."""
         dialect = postgresql if self.db.dialect == "postgresql" else sqlite
-        return dialect.insert(table)
+        return dialect.insert(table).inline()
 
     def _values(self, table: sa.Table, columns: Sequence[str]) -> Any:
         return self._insert(table).values({name: sa.bindparam(name) for name in columns})
