@@ -22,8 +22,9 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
@@ -116,6 +117,28 @@ class SqlTransaction:
         if not self._nested:
             with contextlib.suppress(sa_exc.SQLAlchemyError):  # a dead one: the pool drops it
                 self.connection.close()
+
+
+class _InUnit:
+    """The open unit's connection for a ``with`` block, errors translated as by
+    :func:`.errors.translated` (a class: every hook call of a unit takes one)."""
+
+    __slots__ = ("_connection",)
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def __enter__(self) -> Connection:
+        return self._connection
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        exc: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, sa_exc.SQLAlchemyError):
+            raise translate(exc) from exc
 
 
 class _Local(threading.local):
@@ -219,15 +242,16 @@ class Database:
         if tx in stack:
             del stack[stack.index(tx) :]
 
-    @contextmanager
-    def connection(self, *, writes: bool = True) -> Iterator[Connection]:
+    def connection(self, *, writes: bool = True) -> AbstractContextManager[Connection]:
         """The current unit's connection, or a short transaction of its own that commits
         when the block ends (and is the current one inside it)."""
         current = self.current
         if current is not None:
-            with translated():
-                yield current.connection
-            return
+            return _InUnit(current.connection)
+        return self._own_transaction(writes)
+
+    @contextmanager
+    def _own_transaction(self, writes: bool) -> Iterator[Connection]:
         tx = self.begin(writes=writes)
         try:
             with translated():
