@@ -27,7 +27,7 @@ import attrs
 from . import floor
 from .backends import BACKENDS, BackendEntry, Session, Unavailable
 from .flows import FLOWS, REFUND_FLOWS, SCALING, Flow, World, bulk_load, make_world
-from .harness import CALIBRATION, Stats, Step, measure
+from .harness import CALIBRATION, Measurement, Stats, Step, measure
 from .parallel import run_workers
 
 __all__ = ["FULL", "SMOKE", "TARGETS", "Settings", "for_backend", "main", "run"]
@@ -130,6 +130,20 @@ def _asdict(value: Stats) -> dict[str, Any]:
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in attrs.asdict(value).items()}
 
 
+def _compared(
+    measured: Measurement, top: str, bottom: str, *, ratio_key: str = "ratio"
+) -> dict[str, Any]:
+    """Both variants' figures, ``top ÷ bottom`` taken block by block (``ratio_key``) and of
+    the medians, and the calibration measured in the same blocks."""
+    return {
+        top: _asdict(measured[top]),
+        bottom: _asdict(measured[bottom]),
+        ratio_key: round(measured.ratio(top, bottom), 3),
+        "ratio_of_medians": round(measured[top].median_us / measured[bottom].median_us, 3),
+        "calibration_us": round(measured[CALIBRATION].median_us, 3),
+    }
+
+
 def _step(flow: Flow, world: World, cases: Sequence[Any]) -> Step:
     def step(index: int) -> object:
         return flow.call(world, cases[index])
@@ -176,13 +190,7 @@ def bench_flows(
         )
         results[flow.name] = {
             "description": flow.description,
-            "hooks": _asdict(measured["hooks"]),
-            "direct": _asdict(measured["direct"]),
-            "hook_ratio": round(measured.ratio("hooks", "direct"), 3),
-            "ratio_of_medians": round(
-                measured["hooks"].median_us / measured["direct"].median_us, 3
-            ),
-            "calibration_us": round(measured[CALIBRATION].median_us, 3),
+            **_compared(measured, "hooks", "direct", ratio_key="hook_ratio"),
         }
     return results
 
@@ -218,11 +226,7 @@ def bench_scaling(
         )
         results["reads"][flow.name] = {
             "description": flow.description,
-            "small": _asdict(measured["small"]),
-            "large": _asdict(measured["large"]),
-            "ratio": round(measured.ratio("large", "small"), 3),
-            "ratio_of_medians": round(measured["large"].median_us / measured["small"].median_us, 3),
-            "calibration_us": round(measured[CALIBRATION].median_us, 3),
+            **_compared(measured, "large", "small"),
         }
     return results
 
@@ -252,11 +256,7 @@ def bench_floor(entry: BackendEntry, session: Session, settings: Settings) -> di
     return {
         "flow": "refund.full",
         **floor.summary(recorded),
-        "backend": _asdict(measured["backend"]),
-        "floor": _asdict(measured["floor"]),
-        "ratio": round(measured.ratio("backend", "floor"), 3),
-        "ratio_of_medians": round(measured["backend"].median_us / measured["floor"].median_us, 3),
-        "calibration_us": round(measured[CALIBRATION].median_us, 3),
+        **_compared(measured, "backend", "floor"),
     }
 
 
