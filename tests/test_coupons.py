@@ -51,30 +51,15 @@ from aftersales.models import (
 from aftersales.models.loyalty import COUPON_CODE_ALPHABET
 from aftersales.serialization import dumps, loads
 from aftersales.services.coupons import CouponInfo, CouponSent
-from aftersales.testing import Scenario, assert_unchanged, build_scenario
+from aftersales.testing import Scenario, Witness, assert_unchanged, build_scenario
 
 TODAY = date(2026, 11, 28)
 DEFAULT_CODE = re.compile(rf"^044[{COUPON_CODE_ALPHABET}]{{11}}$")
 
 
-class Events:
-    """A subscriber plugin that keeps every event it is sent."""
-
-    def __init__(self) -> None:
-        self.seen: list[object] = []
-
-    @hookimpl
-    def aftersales_on_document_created(self, event: DocumentCreated) -> None:
-        self.seen.append(event)
-
-    @hookimpl
-    def aftersales_on_document_changed(self, event: DocumentChanged) -> None:
-        self.seen.append(event)
-
-
 @pytest.fixture
-def events(app: AfterSales) -> Events:
-    plugin = Events()
+def events(app: AfterSales) -> Witness:
+    plugin = Witness()
     app.pm.register(plugin, name="events")
     return plugin
 
@@ -175,7 +160,7 @@ def test_cp4_generates_a_usable_coupon_for_the_ticket_customer(
 
 
 def test_cp4_g4_the_coupon_is_linked_counted_and_on_the_trail(
-    app: AfterSales, backend: MemoryBackend, scenario: Scenario, events: Events
+    app: AfterSales, backend: MemoryBackend, scenario: Scenario, events: Witness
 ) -> None:
     agent = scenario.actors.agent
     info = app.coupons.generate(scenario.ticket.id, scenario.program.id, actor=agent)
@@ -192,7 +177,7 @@ def test_cp4_g4_the_coupon_is_linked_counted_and_on_the_trail(
     assert scenario.program.name in message.body
     audit = backend.aftersales_audit_list(scenario.ticket.id)
     assert [(a.action, a.document_ids) for a in audit] == [("coupon created", (info.id,))]
-    assert events.seen == [
+    assert events.events == [
         DocumentCreated(
             at=app.clock.now(),
             actor_id=agent.user_id,
@@ -730,7 +715,7 @@ def test_cp8_sending_is_on_the_trail_with_recipients_and_delivered_after_commit(
     backend: MemoryBackend,
     scenario: Scenario,
     generated: CouponInfo,
-    events: Events,
+    events: Witness,
 ) -> None:
     agent = scenario.actors.agent
     sent = app.coupons.send(
@@ -748,8 +733,8 @@ def test_cp8_sending_is_on_the_trail_with_recipients_and_delivered_after_commit(
         m.id for m in reversed(_trail(backend, scenario.ticket.id))
     ]
     assert view_trail[0] == message
-    assert isinstance(events.seen[-1], DocumentChanged)
-    assert events.seen[-1].change == "sent"
+    assert isinstance(events.events[-1], DocumentChanged)
+    assert events.events[-1].change == "sent"
     (outbox,) = backend.aftersales_mail_list_outbox(pending_only=False)
     assert outbox.id == sent.email_id
     assert outbox.state is EmailState.SENT
@@ -770,17 +755,17 @@ def test_rl1_g3_a_failure_after_queueing_the_email_sends_nothing(
     backend: MemoryBackend,
     scenario: Scenario,
     generated: CouponInfo,
-    events: Events,
+    events: Witness,
 ) -> None:
     app.pm.register(FailingTrail(), name="failing-trail")
     with pytest.raises(BackendError, match="trail unavailable"), assert_unchanged(backend):
         app.coupons.send(scenario.ticket.id, generated.id, actor=scenario.actors.agent)
     assert backend.delivered == []
-    assert events.seen == []
+    assert events.events == []
 
 
 def test_rl1_g3_a_failed_generation_links_and_counts_nothing(
-    app: AfterSales, backend: MemoryBackend, scenario: Scenario, events: Events
+    app: AfterSales, backend: MemoryBackend, scenario: Scenario, events: Witness
 ) -> None:
     """AC-6: counts stay right after a failed call."""
     app.pm.register(FailingTrail(), name="failing-trail")
@@ -788,7 +773,7 @@ def test_rl1_g3_a_failed_generation_links_and_counts_nothing(
         app.coupons.generate(scenario.ticket.id, scenario.program.id, actor=scenario.actors.agent)
     app.pm.unregister(name="failing-trail")
     assert app.tickets.view(scenario.ticket.id, actor=scenario.actors.agent).counts.coupons == 0
-    assert events.seen == []
+    assert events.events == []
 
 
 # -- CP-10: the ticket's coupons -------------------------------------------------------------------

@@ -39,7 +39,7 @@ from aftersales.models import (
 from aftersales.serialization import dumps, loads
 from aftersales.services.field_service import TaskView
 from aftersales.services.tickets import TicketAction
-from aftersales.testing import Scenario, assert_unchanged, build_scenario
+from aftersales.testing import Scenario, Witness, assert_unchanged, build_scenario
 
 TECHNICIAN_DESK = Actor(
     user_id="desk", groups=frozenset({Group.HELPDESK_USER, Group.FIELD_SERVICE_USER})
@@ -368,27 +368,16 @@ def test_fs4_the_trail_says_task_created_naming_actor_and_task(
     assert entry.idempotency_key == "k-1"
 
 
-class _Recorder:
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.created: list[DocumentCreated] = []
-
-    @hookimpl
-    def aftersales_on_document_created(self, event: DocumentCreated) -> None:
-        self.created.append(event)
-
-
 def test_fs4_document_created_event_after_commit_only(
     backend: Any, clock: FrozenClock, scenario: Scenario
 ) -> None:
-    recorder = _Recorder()
+    recorder = Witness()
     app = AfterSales(backend, clock=clock, plugins=[recorder])
     with pytest.raises(InvalidInput):
         app.field_service.create_task(scenario.ticket.id, title="", actor=scenario.actors.agent)
-    assert recorder.created == []
+    assert recorder.events == []
     task = app.field_service.create_task(scenario.ticket.id, actor=scenario.actors.agent)
-    assert recorder.created == [
+    assert recorder.events == [
         DocumentCreated(
             at=clock.now(),
             actor_id="agent",

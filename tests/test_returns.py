@@ -30,13 +30,11 @@ from aftersales.errors import (
     QuantityExceeded,
     ServiceDisabled,
 )
-from aftersales.hookspecs import hookimpl
 from aftersales.models import (
     Actor,
     DocumentChanged,
     DocumentCreated,
     DocumentKind,
-    Event,
     Group,
     MoveState,
     Picking,
@@ -50,26 +48,9 @@ from aftersales.models._fields import MAX_TEXT
 from aftersales.serialization import dumps, loads
 from aftersales.services.returns import ReturnDraft, ReturnLine
 from aftersales.services.tickets import TicketAction
-from aftersales.testing import Scenario, assert_unchanged, build_scenario
+from aftersales.testing import Scenario, Witness, assert_unchanged, build_scenario
 
 STOCK_ONLY = Actor(user_id="stock-only", groups=frozenset({Group.STOCK_USER}))
-
-
-class Recorder:
-    """Collects the events dispatched after commit."""
-
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    @hookimpl
-    def aftersales_on_document_created(self, event: DocumentCreated) -> None:
-        self.events.append(event)
-
-    @hookimpl
-    def aftersales_on_document_changed(self, event: DocumentChanged) -> None:
-        self.events.append(event)
 
 
 @pytest.fixture
@@ -84,12 +65,12 @@ def scenario(world: Builder) -> Scenario:
 
 
 @pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
+def recorder() -> Witness:
+    return Witness()
 
 
 @pytest.fixture
-def app(backend: MemoryBackend, clock: FrozenClock, recorder: Recorder) -> AfterSales:
+def app(backend: MemoryBackend, clock: FrozenClock, recorder: Witness) -> AfterSales:
     return AfterSales(backend, clock=clock, plugins=[recorder])
 
 
@@ -867,7 +848,7 @@ def test_rt8_rt9_trail_on_cancel(
 
 
 def test_rt8_events_after_commit_only(
-    app: AfterSales, backend: MemoryBackend, recorder: Recorder, scenario: Scenario, agent: Actor
+    app: AfterSales, backend: MemoryBackend, recorder: Witness, scenario: Scenario, agent: Actor
 ) -> None:
     ticket, delivery = scenario.ticket.id, scenario.delivery
     blender = move_of(delivery, scenario.blender.id)

@@ -24,7 +24,7 @@ from aftersales.models import (
     Service,
     Team,
 )
-from aftersales.testing import Scenario, assert_unchanged
+from aftersales.testing import Scenario, Witness, assert_unchanged
 from aftersales.unit_of_work import UnitOfWork
 
 NOW = "2026-11-28T09:00:00+00:00"
@@ -32,17 +32,6 @@ NOW = "2026-11-28T09:00:00+00:00"
 
 class Boom(RuntimeError):
     pass
-
-
-class Recorder:
-    """Subscribes to every event."""
-
-    def __init__(self) -> None:
-        self.events: list[DocumentCreated] = []
-
-    @hookimpl
-    def aftersales_on_document_created(self, event: DocumentCreated) -> None:
-        self.events.append(event)
 
 
 class FailingSaves:
@@ -71,7 +60,7 @@ def email(now: datetime) -> OutgoingEmail:
 def test_rl1_a_failing_hook_in_the_middle_leaves_the_store_exactly_as_before(
     backend: MemoryBackend, clock: FrozenClock, scenario: Scenario
 ) -> None:
-    recorder = Recorder()
+    recorder = Witness()
     app = AfterSales(backend, clock=clock, plugins=[recorder, FailingSaves()])
     with assert_unchanged(backend), pytest.raises(Boom), app.runtime.unit(writes=True) as uow:
         app.hooks.save_team(attrs.evolve(scenario.team, name="Renamed"))
@@ -103,22 +92,22 @@ def test_rl1_leaving_without_commit_rolls_back(
 def test_rl1_events_and_emails_leave_only_after_commit(
     backend: MemoryBackend, clock: FrozenClock, scenario: Scenario
 ) -> None:
-    recorder = Recorder()
+    recorder = Witness()
     app = AfterSales(backend, clock=clock, plugins=[recorder])
     with app.runtime.unit(writes=True) as uow:
         sent = uow.send(email(uow.now))
-        uow.record(
-            DocumentCreated(
-                at=uow.now,
-                actor_id="a",
-                ticket_id=scenario.ticket.id,
-                kind=DocumentKind.COUPON,
-                document_id="c-1",
-            )
+        created = DocumentCreated(
+            at=uow.now,
+            actor_id="a",
+            ticket_id=scenario.ticket.id,
+            kind=DocumentKind.COUPON,
+            document_id="c-1",
         )
-        assert recorder.events == [] and backend.delivered == []
+        uow.record(created)
+        assert recorder.quiet and backend.delivered == []
         uow.commit()
-    assert [e.document_id for e in recorder.events] == ["c-1"]
+    assert recorder.events == [created]
+    assert [m.id for m in recorder.emails] == [sent.id]
     assert [m.id for m in backend.delivered] == [sent.id]
     outbox = app.hooks.mail_list_outbox(pending_only=False)
     assert [(m.state, m.attempts) for m in outbox] == [(EmailState.SENT, 1)]
@@ -132,7 +121,7 @@ def test_a_failing_subscriber_is_logged_and_does_not_stop_the_others(
         def aftersales_on_document_created(self, event: DocumentCreated) -> None:
             raise Boom("subscriber bug")
 
-    recorder = Recorder()
+    recorder = Witness()
     app = AfterSales(backend, clock=clock, plugins=[recorder, Broken()])
     with caplog.at_level(logging.ERROR), app.runtime.unit(writes=True) as uow:
         uow.record(

@@ -13,6 +13,7 @@
 """
 
 from aftersales.testing.reliability.flows import FLOWS, Flow
-from aftersales.testing.reliability.setting import ReliabilityBackend, Setting, Witness
+from aftersales.testing.reliability.setting import ReliabilityBackend, Setting
+from aftersales.testing.witness import Witness
 
 __all__ = ["FLOWS", "Flow", "ReliabilityBackend", "Setting", "Witness"]

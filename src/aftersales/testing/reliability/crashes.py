@@ -26,9 +26,10 @@ import attrs
 from aftersales.hookspecs import hookimpl
 from aftersales.testing.faults import FaultInjector
 from aftersales.testing.reliability.flows import Flow, flow_named
-from aftersales.testing.reliability.setting import Setting, Witness, touched
+from aftersales.testing.reliability.setting import Setting, touched
 from aftersales.testing.scenario import Scenario
 from aftersales.testing.snapshots import diff
+from aftersales.testing.witness import Witness
 from aftersales.unit_of_work import UnitOfWork
 
 __all__ = ["CRASH_FLOWS", "CrashResult", "check_crashes", "crash_flows", "crash_worker"]

@@ -16,22 +16,11 @@ import attrs
 from aftersales.app import AfterSales
 from aftersales.builder import Builder
 from aftersales.clock import Clock
-from aftersales.hookspecs import hookimpl
-from aftersales.models import (
-    Actor,
-    DocumentChanged,
-    DocumentCreated,
-    Event,
-    Invoice,
-    OutgoingEmail,
-    Picking,
-    ServicesConfigured,
-    SubscriptionChanged,
-    Ticket,
-)
+from aftersales.models import Actor, Invoice, Picking, Ticket
 from aftersales.testing.scenario import Scenario, build_scenario
+from aftersales.testing.witness import Witness
 
-__all__ = ["ReliabilityBackend", "Setting", "Witness", "touched"]
+__all__ = ["ReliabilityBackend", "Setting", "touched"]
 
 T = TypeVar("T")
 
@@ -43,55 +32,6 @@ class ReliabilityBackend(Protocol):
     def builder(self, clock: Clock | None = None) -> Builder: ...
 
     def snapshot(self) -> dict[str, dict[Any, Any]]: ...
-
-
-class Witness:
-    """A plugin that sees what leaves after a commit: dispatched events, delivered emails.
-
-    It implements every event hook and ``aftersales_mail_deliver`` (answering ``None``,
-    "not mine", so the backend's own transport still delivers), which makes it work over
-    any backend.
-    """
-
-    name = "aftersales-reliability-witness"
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.emails: list[OutgoingEmail] = []
-
-    def clear(self) -> None:
-        self.events.clear()
-        self.emails.clear()
-
-    @property
-    def quiet(self) -> bool:
-        """Nothing was dispatched or delivered since the last :meth:`clear`."""
-        return not self.events and not self.emails
-
-    def seen(self) -> str:
-        kinds = [type(e).__name__ for e in self.events]
-        return f"events {kinds}, emails {[m.subject for m in self.emails]}"
-
-    @hookimpl
-    def aftersales_on_document_created(self, event: DocumentCreated) -> None:
-        self.events.append(event)
-
-    @hookimpl
-    def aftersales_on_document_changed(self, event: DocumentChanged) -> None:
-        self.events.append(event)
-
-    @hookimpl
-    def aftersales_on_services_configured(self, event: ServicesConfigured) -> None:
-        self.events.append(event)
-
-    @hookimpl
-    def aftersales_on_subscription_changed(self, event: SubscriptionChanged) -> None:
-        self.events.append(event)
-
-    @hookimpl
-    def aftersales_mail_deliver(self, email: OutgoingEmail) -> bool | None:
-        self.emails.append(email)
-        return None
 
 
 @attrs.define
