@@ -23,6 +23,22 @@ from ._kit import ContractBase, Kit
 __all__ = ["HelpdeskContract"]
 
 
+def _linked(kit: Kit, ticket_id: str, *documents: tuple[DocumentKind, str]) -> list[DocumentLink]:
+    """Link ``documents`` (kind, id) to the ticket in one unit of work, in order."""
+    now = kit.clock.now()
+    links = [
+        DocumentLink(ticket_id=ticket_id, kind=kind, document_id=doc, created_at=now)
+        for kind, doc in documents
+    ]
+
+    def add_all(h: object) -> None:
+        for link in links:
+            kit.hooks.add_link(link)
+
+    kit.write(add_all)
+    return links
+
+
 class HelpdeskContract(ContractBase):
     """``aftersales_helpdesk_*``: lookups return what was stored, in the documented order."""
 
@@ -149,26 +165,14 @@ class HelpdeskContract(ContractBase):
         team = kit.world.team(name="Support")
         ticket = kit.world.ticket(team=team, title="T")
         other = kit.world.ticket(team=team, title="Other")
-        now = kit.clock.now()
-        links = [
-            DocumentLink(ticket_id=ticket.id, kind=kind, document_id=doc, created_at=now)
-            for kind, doc in (
-                (DocumentKind.CREDIT_NOTE, "cn-1"),
-                (DocumentKind.COUPON, "cp-1"),
-                (DocumentKind.RETURN, "ret-1"),
-            )
-        ]
-
-        def add_all(h: object) -> None:
-            for link in links:
-                kit.hooks.add_link(link)
-            kit.hooks.add_link(
-                DocumentLink(
-                    ticket_id=other.id, kind=DocumentKind.TASK, document_id="t-1", created_at=now
-                )
-            )
-
-        kit.write(add_all)
+        links = _linked(
+            kit,
+            ticket.id,
+            (DocumentKind.CREDIT_NOTE, "cn-1"),
+            (DocumentKind.COUPON, "cp-1"),
+            (DocumentKind.RETURN, "ret-1"),
+        )
+        _linked(kit, other.id, (DocumentKind.TASK, "t-1"))
         kit.write(lambda h: h.add_link(links[0]))
         assert kit.read(lambda h: list(h.list_links(ticket.id))) == links
         assert kit.read(lambda h: list(h.list_links("ticket-none"))) == []
@@ -177,21 +181,13 @@ class HelpdeskContract(ContractBase):
         """RP-10, AC-6: a deleted document is unlinked; relinking puts it last."""
         team = kit.world.team(name="Support")
         ticket = kit.world.ticket(team=team, title="T")
-        now = kit.clock.now()
-        links = [
-            DocumentLink(ticket_id=ticket.id, kind=kind, document_id=doc, created_at=now)
-            for kind, doc in (
-                (DocumentKind.REPAIR, "ro-1"),
-                (DocumentKind.REPAIR, "ro-2"),
-                (DocumentKind.TASK, "ro-1"),
-            )
-        ]
-
-        def add_all(h: object) -> None:
-            for link in links:
-                kit.hooks.add_link(link)
-
-        kit.write(add_all)
+        links = _linked(
+            kit,
+            ticket.id,
+            (DocumentKind.REPAIR, "ro-1"),
+            (DocumentKind.REPAIR, "ro-2"),
+            (DocumentKind.TASK, "ro-1"),
+        )
         removed = kit.write(lambda h: h.remove_link(ticket.id, DocumentKind.REPAIR, "ro-1"))
         assert removed == links[0]
         assert kit.read(lambda h: list(h.list_links(ticket.id))) == links[1:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
 import attrs
 import pytest
@@ -15,6 +16,18 @@ from ._kit import ContractBase, Kit, run_threads
 from .capabilities import Capability
 
 __all__ = ["ProjectContract"]
+
+
+def _task(kit: Kit, **details: Any) -> FieldServiceTask:
+    """``task-1`` in a new Field Service project, for a new customer, with ``details``."""
+    return FieldServiceTask(
+        id="task-1",
+        project_id=kit.world.project(name="Field Service").id,
+        title="Install the dishwasher",
+        customer_id=kit.world.customer(name="Ana").id,
+        created_at=kit.clock.now(),
+        **details,
+    )
 
 
 class ProjectContract(ContractBase):
@@ -30,14 +43,8 @@ class ProjectContract(ContractBase):
             kit.read(lambda h: h.get_project("project-missing"))
 
     def test_task_round_trip_and_update(self, kit: Kit) -> None:
-        field = kit.world.project(name="Field Service")
-        ana = kit.world.customer(name="Ana")
-        task = FieldServiceTask(
-            id="task-1",
-            project_id=field.id,
-            title="Install the dishwasher",
-            customer_id=ana.id,
-            created_at=kit.clock.now(),
+        task = _task(
+            kit,
             description="Second floor",
             ticket_id="ticket-1",
             internal_notes="Bring the long hose",
@@ -58,15 +65,7 @@ class ProjectContract(ContractBase):
     def test_a_locked_task_is_read_fresh_after_the_holder_commits(self, kit: Kit) -> None:
         """FS-3: ``lock=True`` holds the task, so two stage moves cannot both see New."""
         kit.require(Capability.THREADS)
-        field = kit.world.project(name="Field Service")
-        ana = kit.world.customer(name="Ana")
-        task = FieldServiceTask(
-            id="task-1",
-            project_id=field.id,
-            title="Install the dishwasher",
-            customer_id=ana.id,
-            created_at=kit.clock.now(),
-        )
+        task = _task(kit)
         kit.write(lambda h: h.save_task(task))
         locked = threading.Event()
 
