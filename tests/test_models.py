@@ -65,6 +65,25 @@ def test_rl4_bad_fields_are_refused_naming_field_and_value(
     assert info.value.field == field or field in str(info.value)
 
 
+def test_ac1_the_groups_are_those_of_the_access_rules() -> None:
+    """AC-1: helpdesk user, helpdesk manager, billing, stock user, field-service user,
+    portal, system; a helpdesk manager is also a helpdesk user, and nothing else implies
+    another group."""
+    assert {g.value for g in Group} == {
+        "helpdesk_user",
+        "helpdesk_manager",
+        "billing",
+        "stock_user",
+        "field_service_user",
+        "portal",
+        "system",
+    }
+    manager = Actor(user_id="m", groups={Group.HELPDESK_MANAGER})
+    assert manager.effective_groups == {Group.HELPDESK_MANAGER, Group.HELPDESK_USER}
+    for group in set(Group) - {Group.HELPDESK_MANAGER}:
+        assert Actor(user_id="u", groups={group}).effective_groups == {group}
+
+
 def test_multiline_text_allows_newlines_but_titles_do_not() -> None:
     assert ticket(description="line 1\nline 2").description == "line 1\nline 2"
     with pytest.raises(InvalidInput, match="control character"):

@@ -6,7 +6,7 @@ random operations and threads in ``test_refunds_properties.py``.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -446,6 +446,19 @@ def test_rf6_defaults_reason_date_and_journal(desk: Desk, blender_invoice: Any) 
     assert note.invoice_date == TODAY
     assert note.post_on is None
     assert note.journal is None
+
+
+def test_g6_today_is_the_clock_s_day_in_its_own_time_zone(desk: Desk) -> None:
+    """G-6: "today" comes from the injected clock, an aware time: half past midnight on
+    1 January in Madrid (UTC+1) is still 31 December in UTC, and the credit note is dated
+    1 January."""
+    madrid = timezone(timedelta(hours=1))
+    desk.clock.set("2027-01-01T00:30:00+01:00")
+    invoice = desk.invoice([(desk.world.product(name="Fan", price=Decimal("10.00")), 1)])
+    note = desk.app.refunds.reverse(desk.ticket.id, invoice.id, actor=AGENT).credit_note
+    assert note.created_at == datetime(2027, 1, 1, 0, 30, tzinfo=madrid)
+    assert note.created_at.astimezone(UTC).date() == date(2026, 12, 31)
+    assert note.invoice_date == date(2027, 1, 1)
 
 
 def test_rf6_explicit_reason_date_and_journal(desk: Desk, blender_invoice: Any) -> None:
