@@ -9,7 +9,6 @@ import pytest
 
 from aftersales.backends.memory import MemoryBackend
 from aftersales.backends.sql import SqlBackend
-from aftersales.backends.sql.schema import metadata
 from aftersales.testing.conformance import BackendContract, Reopen
 from aftersales.testing.postgres import PostgresServer
 
@@ -20,16 +19,6 @@ def postgres_database(aftersales_postgres: PostgresServer) -> str:
     url = aftersales_postgres.create_database("aftersales_conformance")
     SqlBackend(url).close()
     return url
-
-
-def empty(backend: SqlBackend) -> None:
-    """Delete every row (the schema stays) and seed the modules of a new database."""
-    with backend.db.connection() as conn:
-        for table in reversed(metadata.sorted_tables):
-            if table.name != "schema_version":
-                conn.execute(table.delete())
-    for module in ("base", "mail", "helpdesk"):
-        backend.aftersales_modules_install(module)
 
 
 class TestMemoryBackend(BackendContract):
@@ -62,7 +51,7 @@ class TestPostgresBackend(BackendContract):
     @pytest.fixture
     def aftersales_backend(self, postgres_database: str) -> Iterator[SqlBackend]:
         backend = SqlBackend(postgres_database)
-        empty(backend)
+        backend.reset()
         yield backend
         backend.close()
 

@@ -53,7 +53,7 @@ from aftersales.models import (
 )
 from aftersales.models.helpdesk import DocumentLink
 from aftersales.plugins import load_backend
-from aftersales.testing import assert_unchanged
+from aftersales.testing import assert_unchanged, build_scenario
 from aftersales.testing.postgres import PostgresServer
 from aftersales.testing.scenario import AGENT, MANAGER, SYSTEM
 
@@ -78,6 +78,18 @@ def url(request: pytest.FixtureRequest, path: Path) -> str:
         return str(path)
     server: PostgresServer = request.getfixturevalue("aftersales_postgres")
     return server.create_database()
+
+
+def test_reset_leaves_what_a_new_database_holds(url: str) -> None:
+    backend = SqlBackend(url, installed_modules=("base", "mail", "helpdesk", "loyalty"))
+    try:
+        new = backend.snapshot()
+        build_scenario(backend.builder(FrozenClock(START)))
+        assert backend.snapshot() != new
+        backend.reset()
+        assert backend.snapshot() == new
+    finally:
+        backend.close()
 
 
 # -- URLs and the entry point -------------------------------------------------------------

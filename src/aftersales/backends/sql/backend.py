@@ -206,13 +206,14 @@ class SqlBackend:
             engine_options=engine_options,
         )
         self._statements = Statements(self.db.engine.dialect)
+        self._seed_modules = tuple(installed_modules)
         try:
-            self._open(migrate, installed_modules)
+            self._open(migrate)
         except BaseException:
             self.db.dispose()
             raise
 
-    def _open(self, migrate: bool, installed_modules: Iterable[str]) -> None:
+    def _open(self, migrate: bool) -> None:
         if not migrate:
             with self.db.connection(writes=False) as conn:
                 version = current_version(conn)
@@ -225,9 +226,12 @@ class SqlBackend:
             return
         before, _ = upgrade(self.db)
         if before == 0:
-            with self.db.connection() as conn:
-                for module in installed_modules:
-                    self._install(conn, module)
+            self._seed()
+
+    def _seed(self) -> None:
+        with self.db.connection() as conn:
+            for module in self._seed_modules:
+                self._install(conn, module)
 
     def __repr__(self) -> str:
         return f"SqlBackend({self.db.safe_url!r})"
@@ -242,6 +246,15 @@ class SqlBackend:
         self.db.dispose()
 
     # -- test support ----------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Delete every row (the schema stays) and seed the modules again, as a new
+        database: much faster than creating one, for tests that each need an empty store."""
+        with self.db.connection() as conn:
+            for table in reversed(metadata.sorted_tables):
+                if table.name != "schema_version":
+                    conn.execute(table.delete())
+        self._seed()
 
     def builder(self, clock: Clock | None = None) -> SqlBuilder:
         """A :class:`~aftersales.builder.Builder` writing into this database."""

@@ -166,7 +166,7 @@ def postgres_subject(server: PostgresServer) -> Subject:
 
     def open_empty() -> ReliabilityBackend:
         backend = SqlBackend(url)
-        _empty(backend)
+        backend.reset()
         return backend
 
     return Subject(
@@ -180,18 +180,6 @@ def postgres_subject(server: PostgresServer) -> Subject:
 
 
 _DATABASES = count(1)
-
-
-def _empty(backend: Any) -> None:
-    """Delete every row (the schema stays) and seed the modules of a new database."""
-    from aftersales.backends.sql.schema import metadata
-
-    with backend.db.connection() as conn:
-        for table in reversed(metadata.sorted_tables):
-            if table.name != "schema_version":
-                conn.execute(table.delete())
-    for module in ("base", "mail", "helpdesk"):
-        backend.aftersales_modules_install(module)
 
 
 def installed_subject(name: str) -> Subject:
