@@ -390,4 +390,5 @@ def test_cp9_rl3_redeem_locks_the_coupon_and_its_program_before_counting(
     spy = LockSpy()
     app.pm.register(spy, name="lock-spy")
     app.coupons.redeem(info.code, actor=scenario.actors.agent)
-    assert spy.asked[:2] == [("coupon", True), ("program", True)]
+    # a first look finds the coupon's ticket (AC-3); then both are locked to count the use
+    assert spy.asked[:3] == [("coupon", False), ("coupon", True), ("program", True)]

@@ -183,7 +183,7 @@ def test_rf3_a_draft_invoice_cannot_be_refunded(desk: Desk) -> None:
     ):
         desk.app.refunds.reverse(desk.ticket.id, draft.id, actor=AGENT)
     with pytest.raises(InvalidState, match="only posted invoices can be refunded"):
-        desk.app.refunds.credit_methods(draft.id, actor=AGENT)
+        desk.app.refunds.credit_methods(desk.ticket.id, draft.id, actor=AGENT)
 
 
 def test_rf3_a_cancelled_invoice_cannot_be_refunded(desk: Desk) -> None:
@@ -236,7 +236,7 @@ def test_rf3_a_credit_note_cannot_itself_be_refunded(desk: Desk, blender_invoice
 def test_rf5_all_three_methods_while_something_is_left_to_pay(
     scenario: Scenario, app: AfterSales
 ) -> None:
-    assert app.refunds.credit_methods(scenario.invoice.id, actor=AGENT) == (
+    assert app.refunds.credit_methods(scenario.ticket.id, scenario.invoice.id, actor=AGENT) == (
         CreditMethod.PARTIAL,
         CreditMethod.FULL,
         CreditMethod.FULL_AND_REINVOICE,
@@ -246,20 +246,20 @@ def test_rf5_all_three_methods_while_something_is_left_to_pay(
 def test_rf5_all_three_methods_on_a_partly_paid_invoice(desk: Desk) -> None:
     kettle = desk.world.product(name="Kettle", price=Decimal("20.00"))
     invoice = desk.invoice([(kettle, 2)], paid=Decimal("0.01"))
-    assert len(desk.app.refunds.credit_methods(invoice.id, actor=AGENT)) == 3
+    assert len(desk.app.refunds.credit_methods(desk.ticket.id, invoice.id, actor=AGENT)) == 3
 
 
 def test_rf5_only_partial_on_a_paid_invoice(scenario: Scenario, app: AfterSales) -> None:
-    assert app.refunds.credit_methods(scenario.paid_invoice.id, actor=AGENT) == (
-        CreditMethod.PARTIAL,
-    )
+    assert app.refunds.credit_methods(
+        scenario.ticket.id, scenario.paid_invoice.id, actor=AGENT
+    ) == (CreditMethod.PARTIAL,)
 
 
 def test_rf5_only_partial_once_reversed(desk: Desk, blender_invoice: Any) -> None:
     desk.app.refunds.reverse(
         desk.ticket.id, blender_invoice.id, method=CreditMethod.FULL, actor=AGENT
     )
-    assert desk.app.refunds.credit_methods(blender_invoice.id, actor=AGENT) == (
+    assert desk.app.refunds.credit_methods(desk.ticket.id, blender_invoice.id, actor=AGENT) == (
         CreditMethod.PARTIAL,
     )
 
@@ -586,7 +586,7 @@ def test_g7_unknown_ids_are_not_found(desk: Desk, blender_invoice: Any) -> None:
     with pytest.raises(NotFound, match="invoice 'cn-nope' does not exist"):
         refunds.confirm("cn-nope", actor=AGENT)
     with pytest.raises(NotFound, match="invoice 'inv-nope' does not exist"):
-        refunds.credit_methods("inv-nope", actor=AGENT)
+        refunds.credit_methods(desk.ticket.id, "inv-nope", actor=AGENT)
     with pytest.raises(NotFound, match="product 'product-nope' does not exist"):
         refunds.reverse(
             desk.ticket.id,
@@ -889,7 +889,7 @@ def _calls(scenario: Scenario, app: AfterSales, note_id: str) -> dict[str, Any]:
     ticket, invoice = scenario.ticket.id, scenario.invoice.id
     return {
         "invoices_to_refund": lambda a: app.refunds.invoices_to_refund(ticket, actor=a),
-        "credit_methods": lambda a: app.refunds.credit_methods(invoice, actor=a),
+        "credit_methods": lambda a: app.refunds.credit_methods(ticket, invoice, actor=a),
         "credit_notes": lambda a: app.refunds.credit_notes(ticket, actor=a),
         "reverse": lambda a: app.refunds.reverse(ticket, invoice, lines=[line("1")], actor=a),
         "update_draft": lambda a: app.refunds.update_draft(note_id, lines=[line("2")], actor=a),
@@ -949,9 +949,6 @@ def test_g2_refunds_off_on_the_team_is_refused(
     ).credit_note
     off = attrs.evolve(scenario.team, services=scenario.team.services - {Service.REFUNDS})
     backend.builder().put(off)
-    if call == "credit_methods":  # not about a ticket: rights only
-        _calls(scenario, app, note.id)[call](AGENT)
-        return
     with (
         pytest.raises(ServiceDisabled, match="the refunds service is not enabled on team"),
         assert_unchanged(backend),

@@ -551,7 +551,7 @@ def test_results_round_trip_through_json(
         assert loads(dumps(posted), RefundResult) == posted
     listed = app.refunds.invoices_to_refund(scenario.ticket.id, actor=AGENT)
     assert loads(dumps(listed), tuple[Invoice, ...]) == listed
-    methods = app.refunds.credit_methods(scenario.invoice.id, actor=AGENT)
+    methods = app.refunds.credit_methods(scenario.ticket.id, scenario.invoice.id, actor=AGENT)
     assert loads(dumps(methods), tuple[CreditMethod, ...]) == methods
 
 

@@ -278,7 +278,7 @@ def test_rl1_a_process_killed_before_its_commit_leaves_nothing_in_any_service(
     assert {FLOWS_BY_NAME[r.flow].call.split(".")[0] for r in results} == SERVICES_WITH_WRITES
     for result in results:
         assert result.hook_calls > 5, result
-        assert dict(result.retry_touched).get("idempotency") == 1, result
+        assert dict(result.retry_touched).get("idempotency_keys") == 1, result
         assert dict(result.retry_touched).get("audit", 0) >= 1, result
 
 

@@ -43,7 +43,7 @@ from aftersales.testing.conformance.processes import (
     run_to_exit,
 )
 from aftersales.testing.postgres import PostgresServer
-from aftersales.testing.scenario import AGENT, Scenario
+from aftersales.testing.scenario import AGENT, MANAGER, Scenario
 
 pytestmark = pytest.mark.slow
 
@@ -199,7 +199,7 @@ def test_rl2_an_idempotency_key_is_saved_once_across_processes(pool: WorkerPool,
     backend = SqlBackend(url)
     try:
         snapshot = backend.snapshot()
-        assert list(snapshot["idempotency"]) == ["cfg-once"]
+        assert list(snapshot["idempotency_keys"]) == [(MANAGER.user_id, "cfg-once")]
         configured = [e for e in snapshot["audit"].values() if e["action"].startswith("team after")]
         assert len(configured) == 1
         assert AfterSales(backend).hooks.get_team(team.id).services == {"refunds"}

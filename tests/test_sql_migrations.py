@@ -284,7 +284,7 @@ def test_upgrade_from_version_3_indexes_ticket_numbers(url: str, database: Datab
     database.dispose()
     backend = SqlBackend(url)
     try:
-        assert _versions(backend.db)[-1] == (4, MIGRATIONS[3].description)
+        assert _versions(backend.db)[3] == (4, MIGRATIONS[3].description)
         assert AfterSales(backend).hooks.find_ticket("7") == ticket
     finally:
         backend.close()

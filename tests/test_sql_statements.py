@@ -254,7 +254,7 @@ def test_a_taken_key_is_a_duplicate_and_the_unit_goes_on(sql: SqlBackend) -> Non
     message = TicketMessage(id="m1", ticket_id="t1", at=AT, author_id="agent", body="Hello")
     entry = AuditEntry(id="a1", at=AT, actor_id="agent", action="refund", ticket_id="t1")
     record = IdempotencyRecord(
-        key="k1", operation="refunds.reverse", fingerprint="f", result="{}", created_at=AT
+        actor_id="agent", key="k1", operation="refunds.reverse", fingerprint="f", created_at=AT
     )
     sent: list[str] = []
     sql.db.tracer = lambda text, _params, _many: sent.append(text)
@@ -262,14 +262,14 @@ def test_a_taken_key_is_a_duplicate_and_the_unit_goes_on(sql: SqlBackend) -> Non
         with app.runtime.unit(writes=True) as uow:
             app.hooks.post_message(message)
             app.hooks.audit_append(entry)
-            app.hooks.idempotency_save(record)
+            assert app.hooks.idempotency_claim(record) == record
             for call, what in (
                 (lambda: app.hooks.post_message(attrs.evolve(message, body="Again")), "m1"),
                 (lambda: app.hooks.audit_append(entry), "a1"),
-                (lambda: app.hooks.idempotency_save(record), "k1"),
             ):
                 with pytest.raises(DuplicateKey, match=what):
                     call()
+            assert app.hooks.idempotency_claim(record) == record  # taken: the stored one
             assert app.hooks.sequence_next("after-duplicates") == 1
             uow.commit()
     finally:

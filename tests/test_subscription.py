@@ -12,12 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aftersales import Actor, AfterSales, Config, FrozenClock, Service
-from aftersales.access import Action
 from aftersales.backends.memory import MemoryBackend
 from aftersales.errors import AccessDenied, DatabaseLocked, IdempotencyConflict, InvalidInput
 from aftersales.models import Subscription, SubscriptionState, Team, Ticket
 from aftersales.modules import Module
 from aftersales.serialization import converter
+from aftersales.subscription import Trial
 from aftersales.testing import Actors, assert_unchanged
 from aftersales.testing.plugin import START
 from tests.settings_support import Catalogue, Spy, audit, make_app
@@ -126,7 +126,7 @@ def test_st8_the_one_free_app_starts_nothing(clock: FrozenClock) -> None:
 
 
 def test_st8_trial_would_start_rules(w: World) -> None:
-    decide = w.app.subscription.trial_would_start
+    decide = Trial(w.app.runtime).would_start
     free, paid = Subscription(), Subscription(state=SubscriptionState.PAID)
     base = ("base", "mail")
     assert not decide(free, base, ("helpdesk",))
@@ -169,16 +169,6 @@ def test_st5_plan_during_a_trial_does_not_announce_a_new_one(trial: World) -> No
 Call = Callable[[World], object]
 
 
-def _guarded(action: Action, service: Service | None) -> Call:
-    """The gate every ticket service passes first (rights, lock, ticket, team, toggle)."""
-
-    def call(w: World) -> object:
-        guard = w.app.runtime.guard
-        return w.app.runtime.read(lambda _uow: guard.ticket(SYSTEM, action, w.ticket.id, service))
-
-    return call
-
-
 SERVICE_CALLS: dict[str, Call] = {
     "settings.plan": lambda w: w.app.settings.plan(
         w.team.id, enable={Service.COUPONS}, actor=MANAGER
@@ -189,11 +179,12 @@ SERVICE_CALLS: dict[str, Call] = {
     "settings.team_settings": lambda w: w.app.settings.team_settings(w.team.id, actor=MANAGER),
     "settings.uninstall": lambda w: w.app.settings.uninstall("helpdesk_account", actor=MANAGER),
     "tickets.view": lambda w: w.app.tickets.view(w.ticket.id, actor=AGENT),
-    "refund": _guarded(Action.REFUND, Service.REFUNDS),
-    "coupon": _guarded(Action.COUPON, None),
-    "return": _guarded(Action.RETURN, None),
-    "repair": _guarded(Action.REPAIR, None),
-    "field-service task": _guarded(Action.FIELD_SERVICE, None),
+    "refunds.credit_notes": lambda w: w.app.refunds.credit_notes(w.ticket.id, actor=SYSTEM),
+    "coupons.coupons": lambda w: w.app.coupons.coupons(w.ticket.id, actor=SYSTEM),
+    "returns.returns": lambda w: w.app.returns.returns(w.ticket.id, actor=SYSTEM),
+    "repairs.repairs": lambda w: w.app.repairs.repairs(w.ticket.id, actor=SYSTEM),
+    "field_service.tasks": lambda w: w.app.field_service.tasks(w.ticket.id, actor=SYSTEM),
+    "outbox.emails": lambda w: w.app.outbox.emails(actor=SYSTEM),
 }
 
 

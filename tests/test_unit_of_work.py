@@ -25,6 +25,7 @@ from aftersales.models import (
     Team,
 )
 from aftersales.testing import Scenario, Witness, assert_unchanged
+from aftersales.testing.scenario import AGENT
 from aftersales.unit_of_work import UnitOfWork
 
 NOW = "2026-11-28T09:00:00+00:00"
@@ -163,7 +164,7 @@ def test_rl2_replay_returns_the_first_result_and_conflicts_on_other_arguments(
                 attrs.evolve(app.hooks.get_team(scenario.team.id), name=name)
             )
 
-        return app.runtime.write(work)
+        return app.runtime.write(work, actor=AGENT)
 
     first = rename("Once")
     with assert_unchanged(backend):
@@ -178,7 +179,7 @@ def test_rl2_replay_returns_the_first_result_and_conflicts_on_other_arguments(
         assert_unchanged(backend),
         pytest.raises(IdempotencyConflict, match=r"was used for test\.rename"),
     ):
-        app.runtime.write(other)
+        app.runtime.write(other, actor=AGENT)
 
 
 def test_rl5_conflicts_are_retried_a_bounded_number_of_times(app: AfterSales) -> None:

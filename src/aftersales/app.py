@@ -13,13 +13,14 @@ from aftersales.plugins import PluginManager, load_backend
 from aftersales.runtime import Config, Runtime
 from aftersales.services.coupons import CouponService
 from aftersales.services.field_service import FieldServiceService
+from aftersales.services.idempotency import IdempotencyService
 from aftersales.services.outbox import OutboxService
 from aftersales.services.refunds import RefundService
 from aftersales.services.repairs import RepairService
 from aftersales.services.returns import ReturnService
 from aftersales.services.tickets import TicketViewService
 from aftersales.settings import SettingsService
-from aftersales.subscription import SubscriptionService
+from aftersales.subscription import SubscriptionService, Trial
 
 __all__ = ["AfterSales"]
 
@@ -65,8 +66,9 @@ class AfterSales:
         catalogue.check_services()
         self.runtime = Runtime(self.hooks, self.clock, config or Config(), catalogue)
 
-        self.subscription = SubscriptionService(self.runtime)
-        self.settings = SettingsService(self.runtime, self.subscription)
+        trial = Trial(self.runtime)
+        self.subscription = SubscriptionService(self.runtime, trial)
+        self.settings = SettingsService(self.runtime, trial)
         self.tickets = TicketViewService(self.runtime)
         self.refunds = RefundService(self.runtime)
         self.coupons = CouponService(self.runtime)
@@ -74,6 +76,7 @@ class AfterSales:
         self.repairs = RepairService(self.runtime)
         self.field_service = FieldServiceService(self.runtime)
         self.outbox = OutboxService(self.runtime)
+        self.idempotency = IdempotencyService(self.runtime)
 
     def plugins(self) -> dict[str, tuple[str, ...]]:
         """Registered plugins and the hooks each implements."""

@@ -196,9 +196,14 @@ def _refunds(app: AfterSales, world: Builder, sc: Scenario) -> Section:
     redo = world.invoice(customer=sc.customer, lines=[(sc.blender, 1)])
     lines = [
         f"Methods offered for {sc.invoice.number}: "
-        + ", ".join(m.value for m in app.refunds.credit_methods(sc.invoice.id, actor=agent)),
+        + ", ".join(
+            m.value for m in app.refunds.credit_methods(sc.ticket.id, sc.invoice.id, actor=agent)
+        ),
         f"Methods offered for {sc.paid_invoice.number} (paid): "
-        + ", ".join(m.value for m in app.refunds.credit_methods(sc.paid_invoice.id, actor=agent)),
+        + ", ".join(
+            m.value
+            for m in app.refunds.credit_methods(sc.ticket.id, sc.paid_invoice.id, actor=agent)
+        ),
     ]
     rows: list[tuple[object, ...]] = []
     partial = app.refunds.reverse(

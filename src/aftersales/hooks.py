@@ -8,6 +8,7 @@ answers raise :class:`~aftersales.errors.BackendError` naming the hook.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pluggy import HookCallError
@@ -199,15 +200,23 @@ class Hooks:
         self._h.aftersales_transaction_begin(uow=uow)
 
     # idempotency ----------------------------------------------------------------------------
-    def idempotency_get(self, key: str) -> IdempotencyRecord | None:
-        result: IdempotencyRecord | None = self._h.aftersales_idempotency_get(key=key)
-        return result
-
-    def idempotency_save(self, record: IdempotencyRecord) -> IdempotencyRecord:
+    def idempotency_claim(self, record: IdempotencyRecord) -> IdempotencyRecord:
         return _answered(
-            self._h.aftersales_idempotency_save(record=record),
-            "aftersales_idempotency_save",
+            self._h.aftersales_idempotency_claim(record=record),
+            "aftersales_idempotency_claim",
             IdempotencyRecord,
+        )
+
+    def idempotency_complete(self, record: IdempotencyRecord) -> IdempotencyRecord:
+        return _answered(
+            self._h.aftersales_idempotency_complete(record=record),
+            "aftersales_idempotency_complete",
+            IdempotencyRecord,
+        )
+
+    def idempotency_purge(self, before: datetime) -> int:
+        return _answered(
+            self._h.aftersales_idempotency_purge(before=before), "aftersales_idempotency_purge", int
         )
 
     # helpdesk -------------------------------------------------------------------------------

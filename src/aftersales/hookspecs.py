@@ -27,6 +27,7 @@ Conventions that hold for every hook:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -97,17 +98,27 @@ def aftersales_transaction_begin(uow: UnitOfWork) -> None:
 
 
 @hookspec(firstresult=True)
-def aftersales_idempotency_get(key: str) -> IdempotencyRecord | None:
-    """Return the record stored under ``key``, or ``None`` when there is none."""
+def aftersales_idempotency_claim(record: IdempotencyRecord) -> IdempotencyRecord | None:
+    """Claim ``record.key`` for ``record.actor_id`` in the current unit of work, before the
+    call does its work; return the record now stored under that actor and key.
+
+    ``record`` has no result yet. When nobody holds the key, store it and return it; when
+    a committed call holds it, return that call's record (with its result). When a call
+    still in its transaction holds it, wait until that call ends — as a unique key makes
+    a second insert wait — then answer as above: its record if it committed, ``record``
+    if it rolled back. This is what gives an in-flight retry the first call's answer.
+    """
 
 
 @hookspec(firstresult=True)
-def aftersales_idempotency_save(record: IdempotencyRecord) -> IdempotencyRecord | None:
-    """Store ``record`` in the current unit of work, so that it commits with the work.
+def aftersales_idempotency_complete(record: IdempotencyRecord) -> IdempotencyRecord | None:
+    """Store the result of the claimed ``record`` (``record.result`` is set) in the current
+    unit of work, so that it commits with the work."""
 
-    Raise :class:`~aftersales.errors.DuplicateKey` when the key is already stored (a
-    concurrent call with the same key committed first); the library then replays it.
-    """
+
+@hookspec(firstresult=True)
+def aftersales_idempotency_purge(before: datetime) -> int | None:
+    """Delete the idempotency records created before ``before``; return how many."""
 
 
 # -------------------------------------------------------------------------------------------

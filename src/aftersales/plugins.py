@@ -31,8 +31,9 @@ ENTRY_POINT_GROUP = "aftersales.backends"
 
 _CORE = (
     "aftersales_transaction_begin",
-    "aftersales_idempotency_get",
-    "aftersales_idempotency_save",
+    "aftersales_idempotency_claim",
+    "aftersales_idempotency_complete",
+    "aftersales_idempotency_purge",
     "aftersales_helpdesk_get_team",
     "aftersales_helpdesk_list_teams",
     "aftersales_helpdesk_save_team",

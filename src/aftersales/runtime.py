@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from aftersales.access import Guard
+from aftersales.access import Action, Guard
 from aftersales.clock import Clock
 from aftersales.errors import (
     BackendError,
@@ -20,6 +20,7 @@ from aftersales.errors import (
 )
 from aftersales.hooks import Hooks
 from aftersales.models import (
+    Actor,
     DocumentChanged,
     DocumentCreated,
     EmailState,
@@ -92,23 +93,52 @@ class Runtime:
         self.guard = Guard(hooks, clock)
         self.on_locked: Callable[[], None] = lambda: None
 
-    def unit(self, *, writes: bool) -> UnitOfWork:
+    def call(
+        self,
+        actor: Actor,
+        action: Action,
+        work: Callable[[UnitOfWork], R],
+        *,
+        writes: bool,
+        while_locked: bool = False,
+    ) -> R:
+        """Run one public service call; every one goes through here, so every one checks
+        in the same order (G-1): the actor's rights for ``action``, then, in the call's
+        unit of work, the database lock (ST-9; skipped for the few calls that must work
+        while locked), then ``work`` — which looks up the ticket, checks the team and its
+        service toggle, then the arguments, and claims the idempotency key before it
+        changes anything."""
+        self.guard.rights(actor, action)
+
+        def checked(uow: UnitOfWork) -> R:
+            if not while_locked:
+                self.guard.unlocked()
+            return work(uow)
+
+        run = self.write if writes else self.read
+        return run(checked, actor=actor)
+
+    def unit(self, *, writes: bool, actor: Actor | None = None) -> UnitOfWork:
         """A new unit of work (use it in a ``with`` block)."""
         return UnitOfWork(
-            self.hooks, writes=writes, now=self.clock.now(), after_commit=self._after_commit
+            self.hooks,
+            writes=writes,
+            now=self.clock.now(),
+            after_commit=self._after_commit,
+            actor_id=None if actor is None else actor.user_id,
         )
 
-    def read(self, work: Callable[[UnitOfWork], R]) -> R:
-        """Run a read-only call in its own unit of work (always rolled back)."""
+    def read(self, work: Callable[[UnitOfWork], R], *, actor: Actor | None = None) -> R:
+        """Run a read-only unit of work (always rolled back)."""
         try:
-            with self.unit(writes=False) as uow:
+            with self.unit(writes=False, actor=actor) as uow:
                 return work(uow)
         except DatabaseLocked:
             self._observe_lock()
             raise
 
-    def write(self, work: Callable[[UnitOfWork], R]) -> R:
-        """Run a mutating call in a unit of work that commits ``work``'s result.
+    def write(self, work: Callable[[UnitOfWork], R], *, actor: Actor | None = None) -> R:
+        """Run a unit of work that commits ``work``'s result.
 
         A :class:`ConflictError` or :class:`BackendUnavailable` from the backend rolls the
         unit back and runs it again, at most ``config.retries`` times: nothing of a failed
@@ -118,7 +148,7 @@ class Runtime:
         while True:
             attempt += 1
             try:
-                with self.unit(writes=True) as uow:
+                with self.unit(writes=True, actor=actor) as uow:
                     result = work(uow)
                     uow.commit(result)
                     return result

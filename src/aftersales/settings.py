@@ -25,7 +25,7 @@ from aftersales.models._fields import check_id, check_text
 from aftersales.modules import BASE_MODULES
 from aftersales.runtime import Runtime
 from aftersales.services._base import ServiceBase
-from aftersales.subscription import SubscriptionService
+from aftersales.subscription import Trial
 from aftersales.unit_of_work import UnitOfWork
 
 __all__ = ["InstallPlan", "SettingsService", "TeamSettings", "Uninstalled"]
@@ -107,13 +107,18 @@ class SettingsService(ServiceBase):
     unlocked database (ST-9).
     """
 
-    def __init__(self, runtime: Runtime, subscription: SubscriptionService) -> None:
+    def __init__(self, runtime: Runtime, trial: Trial) -> None:
         super().__init__(runtime)
-        self._subscription = subscription
+        self._trial = trial
 
     def team_settings(self, team_id: str, *, actor: Actor) -> Team:
         """The team with its toggles and default field-service project."""
-        return self._rt.read(lambda _uow: self._guard.team(actor, Action.CONFIGURE, team_id))
+        return self._rt.call(
+            actor,
+            Action.CONFIGURE,
+            lambda _uow: self._guard.team(actor, Action.CONFIGURE, team_id),
+            writes=False,
+        )
 
     def plan(
         self,
@@ -130,16 +135,16 @@ class SettingsService(ServiceBase):
         :class:`~aftersales.errors.InvalidConfiguration` when field service is asked for
         and there is no field-service project).
         """
-        wanted_on = _services(enable, "enable")
-        wanted_off = _services(disable, "disable")
-        _check_project_id(fsm_project_id)
 
         def work(uow: UnitOfWork) -> InstallPlan:
             team = self._guard.team(actor, Action.CONFIGURE, team_id)
+            wanted_on = _services(enable, "enable")
+            wanted_off = _services(disable, "disable")
+            _check_project_id(fsm_project_id)
             installed = self._hooks.modules_installed()
             return self._plan(uow, team, wanted_on, wanted_off, fsm_project_id, installed)
 
-        return self._rt.read(work)
+        return self._rt.call(actor, Action.CONFIGURE, work, writes=False)
 
     def configure(
         self,
@@ -158,18 +163,18 @@ class SettingsService(ServiceBase):
         happens in one unit of work: if an install fails, the toggles, the installed modules
         and the subscription stay as they were.
         """
-        wanted_on = _services(enable, "enable")
-        wanted_off = _services(disable, "disable")
-        _check_project_id(fsm_project_id)
-        args = {
-            "team_id": team_id,
-            "enable": sorted(s.value for s in wanted_on),
-            "disable": sorted(s.value for s in wanted_off),
-            "fsm_project_id": fsm_project_id,
-        }
 
         def work(uow: UnitOfWork) -> TeamSettings:
             team = self._guard.team(actor, Action.CONFIGURE, team_id)
+            wanted_on = _services(enable, "enable")
+            wanted_off = _services(disable, "disable")
+            _check_project_id(fsm_project_id)
+            args = {
+                "team_id": team_id,
+                "enable": sorted(s.value for s in wanted_on),
+                "disable": sorted(s.value for s in wanted_off),
+                "fsm_project_id": fsm_project_id,
+            }
             done = uow.replay(idempotency_key, "settings.configure", args, TeamSettings)
             if done is not None:
                 return done
@@ -184,7 +189,7 @@ class SettingsService(ServiceBase):
                     key=idempotency_key,
                     detail=f"{module} (for team {team.name}: {_names(plan.services)})",
                 )
-            subscription = self._subscription.after_install(
+            subscription = self._trial.after_install(
                 uow, installed, plan.modules, actor, idempotency_key
             )
             updated = attrs.evolve(team, services=plan.services, fsm_project_id=plan.fsm_project_id)
@@ -209,7 +214,7 @@ class SettingsService(ServiceBase):
                 )
             return TeamSettings(team=updated, installed=plan.modules, subscription=subscription)
 
-        return self._rt.write(work)
+        return self._rt.call(actor, Action.CONFIGURE, work, writes=True)
 
     def uninstall(
         self, module: str, *, actor: Actor, idempotency_key: str | None = None
@@ -219,11 +224,9 @@ class SettingsService(ServiceBase):
         Each uninstalled module that a toggle needs turns that toggle off on every team
         (ST-6). The always-present base modules cannot be uninstalled.
         """
-        check_text(module, "module", max_length=128)
 
         def work(uow: UnitOfWork) -> Uninstalled:
-            self._guard.rights(actor, Action.CONFIGURE)
-            self._guard.unlocked()
+            check_text(module, "module", max_length=128)
             done = uow.replay(
                 idempotency_key, "settings.uninstall", {"module": module}, Uninstalled
             )
@@ -245,7 +248,7 @@ class SettingsService(ServiceBase):
             teams = self._switch_off(uow, off, actor, idempotency_key, order)
             return Uninstalled(modules=order, teams=teams)
 
-        return self._rt.write(work)
+        return self._rt.call(actor, Action.CONFIGURE, work, writes=True)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -266,7 +269,7 @@ class SettingsService(ServiceBase):
         catalogue = self._rt.catalogue
         modules = catalogue.install_order(catalogue.modules_for(services, installed), installed)
         subscription = self._hooks.subscription_get()
-        trial = self._subscription.trial_would_start(subscription, installed, modules)
+        trial = self._trial.would_start(subscription, installed, modules)
         return InstallPlan(
             team_id=team.id,
             services=frozenset(services),

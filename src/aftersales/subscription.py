@@ -19,7 +19,6 @@ from collections.abc import Iterable
 import attrs
 
 from aftersales.access import Action
-from aftersales.errors import InvalidInput
 from aftersales.ids import new_id
 from aftersales.models import (
     Actor,
@@ -32,16 +31,16 @@ from aftersales.models._fields import check_text
 from aftersales.runtime import Runtime
 from aftersales.unit_of_work import UnitOfWork
 
-__all__ = ["SubscriptionService"]
+__all__ = ["SubscriptionService", "Trial"]
 
 
 class SubscriptionService:
     """Reads and changes the database's subscription: ``app.subscription``."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, trial: Trial) -> None:
         self._rt = runtime
         self._hooks = runtime.hooks
-        runtime.on_locked = self.observe_expiry
+        self._trial = trial
 
     # -- public calls -----------------------------------------------------------------------
 
@@ -51,12 +50,16 @@ class SubscriptionService:
         The first read after a trial ran out records the expiry (ST-11), so the state
         returned is ``EXPIRED`` from the moment ``now >= trial_ends_at``.
         """
-        if not isinstance(actor, Actor):
-            raise InvalidInput("actor", actor, "every call needs an explicit Actor")
-        current = self._rt.read(lambda _uow: self._hooks.subscription_get())
+
+        def read(_uow: UnitOfWork) -> Subscription:
+            return self._hooks.subscription_get()
+
+        current = self._rt.call(actor, Action.SUBSCRIPTION, read, writes=False, while_locked=True)
         if current.state is SubscriptionState.TRIAL and current.is_expired_at(self._rt.clock.now()):
-            self.observe_expiry()
-            current = self._rt.read(lambda _uow: self._hooks.subscription_get())
+            self._trial.observe_expiry()
+            current = self._rt.call(
+                actor, Action.SUBSCRIPTION, read, writes=False, while_locked=True
+            )
         return current
 
     def register_paid(
@@ -69,27 +72,36 @@ class SubscriptionService:
         the audit trail shows both moves (ST-11). Registering the reference already in force
         changes nothing.
         """
-        self._rt.guard.rights(actor, Action.REGISTER_SUBSCRIPTION)
-        check_text(reference, "reference", max_length=128)
-        args = {"reference": reference}
 
         def work(uow: UnitOfWork) -> Subscription:
+            check_text(reference, "reference", max_length=128)
+            args = {"reference": reference}
             done = uow.replay(idempotency_key, "subscription.register_paid", args, Subscription)
             if done is not None:
                 return done
-            current = self._expire_if_due(uow, self._hooks.subscription_get())
+            current = self._trial.expire_if_due(uow, self._hooks.subscription_get())
             if current.state is SubscriptionState.PAID and current.paid_reference == reference:
                 return current
             paid = attrs.evolve(
                 current, state=SubscriptionState.PAID, paid_reference=reference, changed_at=uow.now
             )
-            return self._change(
+            return self._trial.change(
                 uow, current, paid, actor, f"paid subscription {reference}", idempotency_key
             )
 
-        return self._rt.write(work)
+        return self._rt.call(
+            actor, Action.REGISTER_SUBSCRIPTION, work, writes=True, while_locked=True
+        )
 
-    # -- used by the runtime and the settings service -----------------------------------------
+
+class Trial:
+    """The trial's rules, shared by :class:`SubscriptionService` and the settings service;
+    not a call of users (it checks no rights)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._rt = runtime
+        self._hooks = runtime.hooks
+        runtime.on_locked = self.observe_expiry
 
     def observe_expiry(self) -> None:
         """Record ``EXPIRED`` once a trial has run out (idempotent).
@@ -99,11 +111,11 @@ class SubscriptionService:
         """
 
         def work(uow: UnitOfWork) -> None:
-            self._expire_if_due(uow, self._hooks.subscription_get())
+            self.expire_if_due(uow, self._hooks.subscription_get())
 
         self._rt.write(work)
 
-    def trial_would_start(
+    def would_start(
         self, current: Subscription, installed: Iterable[str], new: Iterable[str]
     ) -> bool:
         """True when installing ``new`` on top of ``installed`` starts a trial (ST-8).
@@ -134,7 +146,7 @@ class SubscriptionService:
         """
         current = self._hooks.subscription_get()
         before, added = tuple(installed), tuple(new)
-        if not self.trial_would_start(current, before, added):
+        if not self.would_start(current, before, added):
             return current
         apps = sorted(self._rt.catalogue.counted_applications([*before, *added]))
         ends = uow.now + self._rt.config.trial_length
@@ -145,7 +157,7 @@ class SubscriptionService:
             trial_ends_at=ends,
             changed_at=uow.now,
         )
-        return self._change(
+        return self.change(
             uow,
             current,
             trial,
@@ -155,13 +167,11 @@ class SubscriptionService:
             key,
         )
 
-    # -- internals ----------------------------------------------------------------------------
-
-    def _expire_if_due(self, uow: UnitOfWork, current: Subscription) -> Subscription:
+    def expire_if_due(self, uow: UnitOfWork, current: Subscription) -> Subscription:
         if current.state is SubscriptionState.TRIAL and current.is_expired_at(uow.now):
             expired = attrs.evolve(current, state=SubscriptionState.EXPIRED, changed_at=uow.now)
             ends = current.trial_ends_at.isoformat() if current.trial_ends_at else "?"
-            return self._change(
+            return self.change(
                 uow,
                 current,
                 expired,
@@ -170,7 +180,7 @@ class SubscriptionService:
             )
         return current
 
-    def _change(
+    def change(
         self,
         uow: UnitOfWork,
         before: Subscription,

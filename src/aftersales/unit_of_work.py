@@ -1,7 +1,8 @@
 """The unit of work: one service call, all or nothing (RL-1, RL-2).
 
 A unit of work asks every backend to join it (``aftersales_transaction_begin``), collects
-the events and emails the call produces, stores the idempotency record with the work, and on
+the events and emails the call produces, claims the call's idempotency key before the work
+and stores its result with the work, and on
 :meth:`UnitOfWork.commit` commits every participant and only then dispatches events and
 delivers emails. Leaving the ``with`` block without committing rolls everything back.
 """
@@ -15,7 +16,15 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
-from aftersales.errors import AfterSalesError, BackendError, IdempotencyConflict, InvalidState
+import attrs
+
+from aftersales.errors import (
+    AfterSalesError,
+    BackendError,
+    ConflictError,
+    IdempotencyConflict,
+    InvalidState,
+)
 from aftersales.models._fields import check_text
 from aftersales.models.events import Event
 from aftersales.models.idempotency import MAX_KEY, IdempotencyRecord
@@ -56,8 +65,10 @@ class UnitOfWork:
         writes: bool,
         now: datetime,
         after_commit: Callable[[list[Event], list[OutgoingEmail]], None],
+        actor_id: str | None = None,
     ) -> None:
         self.hooks = hooks
+        self.actor_id = actor_id
         self.writes = writes
         self.now = now
         self._after_commit = after_commit
@@ -105,27 +116,37 @@ class UnitOfWork:
     def replay(
         self, key: str | None, operation: str, arguments: Mapping[str, Any], result_type: type[R]
     ) -> R | None:
-        """Return the stored result of an earlier call under ``key``, or ``None``.
+        """Claim ``key`` for this call's actor, or return the result of their earlier call.
 
-        Raises :class:`IdempotencyConflict` when the key was used for another operation or
-        with other arguments, and :class:`~aftersales.errors.InvalidInput` for a key that is
-        not text of 1-256 characters without control characters. When ``None`` is returned,
-        :meth:`commit` stores the result.
+        Call it before the work takes any lock: a concurrent call under the same key waits
+        here until the first one ends, then gets its result (or, if it rolled back, runs).
+        Raises :class:`IdempotencyConflict` when the actor used the key for another
+        operation or with other arguments, and :class:`~aftersales.errors.InvalidInput` for
+        a key that is not text of 1-256 characters without control characters. When
+        ``None`` is returned, :meth:`commit` stores the result with the work.
         """
         if key is None:
             return None
         check_text(key, "idempotency_key", max_length=MAX_KEY)
-        digest = fingerprint(operation, arguments)
-        stored = self.hooks.idempotency_get(key)
-        if stored is not None:
+        if self.actor_id is None:
+            raise InvalidState("an idempotency key needs a call made by an actor")
+        claim = IdempotencyRecord(
+            actor_id=self.actor_id,
+            key=key,
+            operation=operation,
+            fingerprint=fingerprint(operation, arguments),
+            created_at=self.now,
+        )
+        stored = self.hooks.idempotency_claim(claim)
+        if stored.result is not None:  # finished
             if stored.operation != operation:
                 raise IdempotencyConflict(key, f"was used for {stored.operation}")
-            if stored.fingerprint != digest:
+            if stored.fingerprint != claim.fingerprint:
                 raise IdempotencyConflict(key, "was used with different arguments")
             return loads(stored.result, result_type)
-        self._key = IdempotencyRecord(
-            key=key, operation=operation, fingerprint=digest, result="null", created_at=self.now
-        )
+        if stored != claim:  # a store that could not wait for the call holding the key
+            raise ConflictError(f"idempotency key {key!r} is in use by a call still running")
+        self._key = claim
         return None
 
     # -- ending ---------------------------------------------------------------------------
@@ -139,14 +160,7 @@ class UnitOfWork:
         if self._done:
             raise InvalidState("this unit of work has already ended")
         if self._key is not None:
-            record = IdempotencyRecord(
-                key=self._key.key,
-                operation=self._key.operation,
-                fingerprint=self._key.fingerprint,
-                result=dumps(result),
-                created_at=self._key.created_at,
-            )
-            self.hooks.idempotency_save(record)
+            self.hooks.idempotency_complete(attrs.evolve(self._key, result=dumps(result)))
         try:
             for tx in self._participants:
                 tx.commit()

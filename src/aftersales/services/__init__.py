@@ -2,6 +2,7 @@
 
 from aftersales.services.coupons import CouponService
 from aftersales.services.field_service import FieldServiceService
+from aftersales.services.idempotency import IdempotencyService
 from aftersales.services.outbox import OutboxService
 from aftersales.services.refunds import RefundService
 from aftersales.services.repairs import RepairService
@@ -11,6 +12,7 @@ from aftersales.services.tickets import TicketViewService
 __all__ = [
     "CouponService",
     "FieldServiceService",
+    "IdempotencyService",
     "OutboxService",
     "RefundService",
     "RepairService",

@@ -147,7 +147,7 @@ class CouponService(ServiceBase):
             today = uow.now.date()
             return tuple(p for p in self._hooks.list_programs() if p.is_offered(today))
 
-        return self._rt.read(work)
+        return self._rt.call(actor, Action.COUPON, work, writes=False)
 
     # -- CP-4, CP-5, CP-6 ---------------------------------------------------------------------
 
@@ -168,15 +168,15 @@ class CouponService(ServiceBase):
         (CP-5). It is linked to the ticket, counted on the ticket view and recorded on the
         trail (G-4). Returns the code to copy, the program and the expiry (CP-6).
         """
-        check_id(program_id, "program_id")
-        if expires_on is not None and (
-            isinstance(expires_on, datetime) or not isinstance(expires_on, date)
-        ):
-            raise InvalidInput("expires_on", expires_on, "expected a date (or None)")
-        args = {"ticket_id": ticket_id, "program_id": program_id, "expires_on": expires_on}
 
         def work(uow: UnitOfWork) -> CouponInfo:
             ctx = self._guard.ticket(actor, Action.COUPON, ticket_id, Service.COUPONS)
+            check_id(program_id, "program_id")
+            if expires_on is not None and (
+                isinstance(expires_on, datetime) or not isinstance(expires_on, date)
+            ):
+                raise InvalidInput("expires_on", expires_on, "expected a date (or None)")
+            args = {"ticket_id": ticket_id, "program_id": program_id, "expires_on": expires_on}
             done = uow.replay(idempotency_key, "coupons.generate", args, CouponInfo)
             if done is not None:
                 return done
@@ -207,7 +207,7 @@ class CouponService(ServiceBase):
             )
             return self._info(coupon, program, today, uses=self._hooks.count_uses(program.id))
 
-        return self._rt.write(work)
+        return self._rt.call(actor, Action.COUPON, work, writes=True)
 
     def _check_offered(self, program: CouponProgram, today: date) -> None:
         if not program.is_offered(today):
@@ -280,12 +280,16 @@ class CouponService(ServiceBase):
         and handed to the mail transport only after the call commits. The trail records
         the recipients.
         """
-        check_id(coupon_id, "coupon_id")
-        extras = self._extra_recipients(extra_recipients)
-        args = {"ticket_id": ticket_id, "coupon_id": coupon_id, "extra_recipients": list(extras)}
 
         def work(uow: UnitOfWork) -> CouponSent:
             ctx = self._guard.ticket(actor, Action.COUPON, ticket_id, Service.COUPONS)
+            check_id(coupon_id, "coupon_id")
+            extras = self._extra_recipients(extra_recipients)
+            args = {
+                "ticket_id": ticket_id,
+                "coupon_id": coupon_id,
+                "extra_recipients": list(extras),
+            }
             done = uow.replay(idempotency_key, "coupons.send", args, CouponSent)
             if done is not None:
                 return done
@@ -336,7 +340,7 @@ class CouponService(ServiceBase):
                 without_email=tuple(without),
             )
 
-        return self._rt.write(work)
+        return self._rt.call(actor, Action.COUPON, work, writes=True)
 
     @staticmethod
     def _extra_recipients(value: Iterable[str]) -> tuple[str, ...]:
@@ -426,17 +430,15 @@ class CouponService(ServiceBase):
         conditions hold (and which failed if not) and the discount: untaxed, tax and
         total, split per tax set of the discounted lines.
         """
-        wanted = self._code(code)
-        if not isinstance(order, Order):
-            raise InvalidInput("order", order, "expected an Order")
 
         def work(uow: UnitOfWork) -> CouponEvaluation:
-            self._guard.rights(actor, Action.COUPON)
-            self._guard.unlocked()
+            wanted = self._visible_code(actor, code)
+            if not isinstance(order, Order):
+                raise InvalidInput("order", order, "expected an Order")
             _coupon, program, _uses = self._usable(uow, wanted, lock=False)
             return evaluate_program(program, order)
 
-        return self._rt.read(work)
+        return self._rt.call(actor, Action.COUPON, work, writes=False)
 
     # -- CP-9 ---------------------------------------------------------------------------------
 
@@ -458,13 +460,13 @@ class CouponService(ServiceBase):
         when many redeem at once. The use is recorded, and on the coupon's ticket's trail
         when it came from a ticket.
         """
-        wanted = self._code(code)
-        reference = check_text(order_reference, "order_reference", max_length=256, required=False)
-        args = {"code": wanted, "order_reference": reference}
 
         def work(uow: UnitOfWork) -> CouponRedemption:
-            self._guard.rights(actor, Action.COUPON)
-            self._guard.unlocked()
+            wanted = self._visible_code(actor, code)
+            reference = check_text(
+                order_reference, "order_reference", max_length=256, required=False
+            )
+            args = {"code": wanted, "order_reference": reference}
             done = uow.replay(idempotency_key, "coupons.redeem", args, CouponRedemption)
             if done is not None:
                 return done
@@ -500,13 +502,18 @@ class CouponService(ServiceBase):
                 program_uses=uses + 1,
             )
 
-        return self._rt.write(work)
+        return self._rt.call(actor, Action.COUPON, work, writes=True)
 
-    @staticmethod
-    def _code(code: object) -> str:
+    def _visible_code(self, actor: Actor, code: object) -> str:
+        """The checked ``code``; a coupon generated from a ticket is for those who may see
+        the ticket (AC-3), like the ticket itself."""
         if not isinstance(code, str):
             raise InvalidInput("code", code, "expected a coupon code")
-        return check_coupon_code(code.strip(), "code")
+        wanted = check_coupon_code(code.strip(), "code")
+        coupon = self._hooks.find_coupon(wanted, lock=False)
+        if coupon is not None and coupon.ticket_id is not None:
+            self._guard.ticket(actor, Action.COUPON, coupon.ticket_id)
+        return wanted
 
     def _usable(
         self, uow: UnitOfWork, code: str, *, lock: bool
@@ -551,7 +558,7 @@ class CouponService(ServiceBase):
                 found.append(self._info(coupon, program, today, uses=uses[program.id]))
             return tuple(found)
 
-        return self._rt.read(work)
+        return self._rt.call(actor, Action.VIEW_TICKET, work, writes=False)
 
     def _info(
         self, coupon: Coupon, program: CouponProgram, today: date, *, uses: int

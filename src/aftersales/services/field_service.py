@@ -171,7 +171,7 @@ class FieldServiceService(ServiceBase):
             task, _project = self._create(uow, ctx, request, actor, idempotency_key)
             return task
 
-        return self._rt.write(work)
+        return self._rt.call(actor, Action.FIELD_SERVICE, work, writes=True)
 
     def create_and_view_task(
         self,
@@ -206,7 +206,7 @@ class FieldServiceService(ServiceBase):
                 route=f"/tasks/{quote(task.id, safe='')}",
             )
 
-        return self._rt.write(work)
+        return self._rt.call(actor, Action.FIELD_SERVICE, work, writes=True)
 
     def _create(
         self,
@@ -298,9 +298,9 @@ class FieldServiceService(ServiceBase):
             )
             if done is not None:
                 return done
-            return self._move(uow, task, target, actor, idempotency_key)
+            return self._move(uow, self._held(task), target, actor, idempotency_key)
 
-        return self._rt.write(work)
+        return self._rt.call(actor, Action.FIELD_SERVICE, work, writes=True)
 
     def mark_done(
         self, task_id: str, *, actor: Actor, idempotency_key: str | None = None
@@ -314,15 +314,14 @@ class FieldServiceService(ServiceBase):
             )
             if done is not None:
                 return done
-            return self._move(uow, task, TaskStage.DONE, actor, idempotency_key)
+            return self._move(uow, self._held(task), TaskStage.DONE, actor, idempotency_key)
 
-        return self._rt.write(work)
+        return self._rt.call(actor, Action.FIELD_SERVICE, work, writes=True)
 
     def _task_for_change(self, actor: Actor, task_id: object) -> FieldServiceTask:
-        """Rights and lock first, then the task (held), then its ticket's checks (G-1, G-2)."""
-        self._guard.rights(actor, Action.FIELD_SERVICE)
-        self._guard.unlocked()
-        task = self._hooks.get_task(_task_id(task_id), lock=True)
+        """The task, then its ticket's checks (G-1, G-2); not locked yet, so that the call
+        claims its idempotency key first (:meth:`_held` locks it)."""
+        task = self._hooks.get_task(_task_id(task_id))
         if task.ticket_id is None:
             raise InvalidOperation(
                 f"task {task.title!r} was not created from a ticket; "
@@ -330,6 +329,10 @@ class FieldServiceService(ServiceBase):
             )
         self._guard.ticket(actor, Action.FIELD_SERVICE, task.ticket_id, Service.FIELD_SERVICE)
         return task
+
+    def _held(self, task: FieldServiceTask) -> FieldServiceTask:
+        """The task again, locked until the call ends."""
+        return self._hooks.get_task(task.id, lock=True)
 
     def _move(
         self,
@@ -377,7 +380,7 @@ class FieldServiceService(ServiceBase):
             ctx = self._guard.ticket(actor, Action.VIEW_TICKET, ticket_id)
             return tuple(self._linked_tasks(ctx.ticket))
 
-        return self._rt.read(read)
+        return self._rt.call(actor, Action.VIEW_TICKET, read, writes=False)
 
     def _linked_tasks(self, ticket: Ticket) -> Iterable[FieldServiceTask]:
         for link in self._hooks.list_links(ticket.id):
@@ -411,7 +414,7 @@ class FieldServiceService(ServiceBase):
                         found.append(_portal(task, ticket))
             return tuple(found)
 
-        return self._rt.read(read)
+        return self._rt.call(actor, Action.PORTAL, read, writes=False)
 
     def portal_task(self, task_id: str, *, actor: Actor) -> PortalTask:
         """One task of the portal customer's own tickets, in a portal-visible project.
@@ -433,12 +436,10 @@ class FieldServiceService(ServiceBase):
                 raise hidden
             return _portal(task, ticket)
 
-        return self._rt.read(read)
+        return self._rt.call(actor, Action.PORTAL, read, writes=False)
 
     def _portal_partner(self, actor: Actor) -> str:
-        """A portal actor's partner, after the rights and lock checks (AC-2, ST-9)."""
-        self._guard.rights(actor, Action.PORTAL)
-        self._guard.unlocked()
+        """A portal actor's partner (AC-2)."""
         if actor.partner_id is None:
             raise AccessDenied(Action.PORTAL.value, "a portal user needs a partner_id")
         return actor.partner_id

@@ -34,14 +34,13 @@ class OutboxService(ServiceBase):
     def emails(self, *, pending_only: bool = False, actor: Actor) -> tuple[OutgoingEmail, ...]:
         """The emails of the outbox, oldest first; only the undelivered ones when
         ``pending_only`` (pending or failed)."""
-        if not isinstance(pending_only, bool):
-            raise InvalidInput("pending_only", pending_only, "expected True or False")
 
         def work(_uow: UnitOfWork) -> tuple[OutgoingEmail, ...]:
-            self._guard.rights(actor, Action.OUTBOX)
+            if not isinstance(pending_only, bool):
+                raise InvalidInput("pending_only", pending_only, "expected True or False")
             return tuple(self._hooks.mail_list_outbox(pending_only=pending_only))
 
-        return self._rt.read(work)
+        return self._rt.call(actor, Action.OUTBOX, work, writes=False)
 
     def retry(
         self, *, actor: Actor, stale_after: timedelta = timedelta(minutes=5)
@@ -55,12 +54,10 @@ class OutboxService(ServiceBase):
         more attempt). Retries from one application run one at a time; run a single
         scheduled retry job per outbox.
         """
-        if not isinstance(stale_after, timedelta) or stale_after < timedelta(0):
-            raise InvalidInput("stale_after", stale_after, "expected a timedelta of 0 or more")
 
         def due(uow: UnitOfWork) -> tuple[OutgoingEmail, ...]:
-            self._guard.rights(actor, Action.OUTBOX)
-            self._guard.unlocked()
+            if not isinstance(stale_after, timedelta) or stale_after < timedelta(0):
+                raise InvalidInput("stale_after", stale_after, "expected a timedelta of 0 or more")
             cutoff = uow.now - stale_after
             return tuple(
                 email
@@ -70,4 +67,7 @@ class OutboxService(ServiceBase):
             )
 
         with self._retrying:
-            return tuple(self._rt.deliver(email) for email in self._rt.read(due))
+            return tuple(
+                self._rt.deliver(email)
+                for email in self._rt.call(actor, Action.OUTBOX, due, writes=False)
+            )

@@ -207,11 +207,11 @@ class RefundService(ServiceBase):
         Invoices with nothing left to credit — reversed, or whose credit notes already add up
         to their total — are left out.
         """
-        if sale_order_id is not None:
-            _an_id(sale_order_id, "sale_order_id")
 
         def work(_uow: UnitOfWork) -> tuple[Invoice, ...]:
             ctx = self._guard.ticket(actor, Action.REFUND, ticket_id, Service.REFUNDS)
+            if sale_order_id is not None:
+                _an_id(sale_order_id, "sale_order_id")
             ticket = ctx.ticket
             customer = self._customer(ticket)
             order_id = sale_order_id or ticket.sale_order_id
@@ -244,25 +244,24 @@ class RefundService(ServiceBase):
                 and not self._left_to_credit(invoice).is_zero()
             )
 
-        return self._rt.read(work)
+        return self._rt.call(actor, Action.REFUND, work, writes=False)
 
-    def credit_methods(self, invoice_id: str, *, actor: Actor) -> tuple[CreditMethod, ...]:
-        """The methods the UI may offer for ``invoice_id`` (RF-5).
+    def credit_methods(
+        self, ticket_id: str, invoice_id: str, *, actor: Actor
+    ) -> tuple[CreditMethod, ...]:
+        """The methods the UI may offer for refunding ``invoice_id`` from the ticket (RF-5).
 
         All three while the invoice has something left to pay; only PARTIAL when its
         residual is zero (paid, or already reversed). PARTIAL always comes first: it is the
-        default.
+        default. The ticket and invoice are checked as :meth:`reverse` checks them.
         """
-        _an_id(invoice_id, "invoice_id")
 
         def work(_uow: UnitOfWork) -> tuple[CreditMethod, ...]:
-            self._guard.rights(actor, Action.REFUND)
-            self._guard.unlocked()
-            invoice = self._hooks.get_invoice(invoice_id)
-            self._check_refundable(invoice)
-            return _methods_for(invoice)
+            ctx = self._guard.ticket(actor, Action.REFUND, ticket_id, Service.REFUNDS)
+            _an_id(invoice_id, "invoice_id")
+            return _methods_for(self._refundable(ctx.ticket, invoice_id, lock=False))
 
-        return self._rt.read(work)
+        return self._rt.call(actor, Action.REFUND, work, writes=False)
 
     def credit_notes(self, ticket_id: str, *, actor: Actor) -> tuple[Invoice, ...]:
         """The credit notes created from the ticket, oldest first (RF-11)."""
@@ -275,7 +274,7 @@ class RefundService(ServiceBase):
                 if link.kind is DocumentKind.CREDIT_NOTE
             )
 
-        return self._rt.read(work)
+        return self._rt.call(actor, Action.REFUND, work, writes=False)
 
     # -- reverse ----------------------------------------------------------------------------
 
@@ -313,46 +312,39 @@ class RefundService(ServiceBase):
         :class:`InvalidState` when the invoice is not posted (RF-3);
         :class:`QuantityExceeded` when the credit notes would exceed the invoice (RF-7).
         """
-        _an_id(invoice_id, "invoice_id")
-        chosen = _a_method(method)
-        if reason is not None:
-            check_text(reason, "reason", max_length=_MAX_REASON)
-        if reversal_date is not None:
-            _a_day(reversal_date, "reversal_date")
-        if journal is not None:
-            check_text(journal, "journal", max_length=64)
-        edited = _line_shapes(lines) if lines is not None else None
-        if edited is not None and chosen is not CreditMethod.PARTIAL:
-            raise InvalidInput(
-                "lines",
-                lines,
-                f"only a PARTIAL credit note takes its own lines; {chosen.value} copies "
-                "the invoice's",
-            )
-        args: dict[str, Any] = {
-            "ticket_id": ticket_id,
-            "invoice_id": invoice_id,
-            "method": chosen.value,
-            "reason": reason,
-            "reversal_date": reversal_date,
-            "journal": journal,
-            "lines": None if edited is None else [converter.unstructure(x) for x in edited],
-        }
 
         def work(uow: UnitOfWork) -> RefundResult:
             ctx = self._guard.ticket(actor, Action.REFUND, ticket_id, Service.REFUNDS)
+            _an_id(invoice_id, "invoice_id")
+            chosen = _a_method(method)
+            if reason is not None:
+                check_text(reason, "reason", max_length=_MAX_REASON)
+            if reversal_date is not None:
+                _a_day(reversal_date, "reversal_date")
+            if journal is not None:
+                check_text(journal, "journal", max_length=64)
+            edited = _line_shapes(lines) if lines is not None else None
+            if edited is not None and chosen is not CreditMethod.PARTIAL:
+                raise InvalidInput(
+                    "lines",
+                    lines,
+                    f"only a PARTIAL credit note takes its own lines; {chosen.value} copies "
+                    "the invoice's",
+                )
+            args: dict[str, Any] = {
+                "ticket_id": ticket_id,
+                "invoice_id": invoice_id,
+                "method": chosen.value,
+                "reason": reason,
+                "reversal_date": reversal_date,
+                "journal": journal,
+                "lines": None if edited is None else [converter.unstructure(x) for x in edited],
+            }
             done = uow.replay(idempotency_key, "refunds.reverse", args, RefundResult)
             if done is not None:
                 return done
             ticket = ctx.ticket
-            customer = self._customer(ticket)
-            invoice = self._hooks.get_invoice(invoice_id, lock=True)
-            self._check_refundable(invoice)
-            if not self._guard.same_entity(invoice.customer_id, customer.id):
-                raise InvalidOperation(
-                    f"invoice {invoice.number} belongs to another customer than the ticket's "
-                    f"({customer.name}); it cannot be refunded from ticket #{ticket.ref}"
-                )
+            invoice = self._refundable(ticket, invoice_id, lock=True)
             if chosen not in _methods_for(invoice):
                 raise InvalidOperation(
                     f"invoice {invoice.number} has nothing left to pay (payment state "
@@ -451,7 +443,7 @@ class RefundService(ServiceBase):
                 credit_note=note, new_invoice=new_invoice, invoice=after, customer_credit=credit
             )
 
-        return self._rt.write(work)
+        return self._rt.call(actor, Action.REFUND, work, writes=True)
 
     # -- draft credit notes -----------------------------------------------------------------
 
@@ -469,18 +461,18 @@ class RefundService(ServiceBase):
         invoice's other credit notes, must stay within the invoice (RF-7). Editing a posted
         or cancelled credit note raises :class:`InvalidState`.
         """
-        _an_id(credit_note_id, "credit_note_id")
-        edited = _line_shapes(lines)
-        args = {
-            "credit_note_id": credit_note_id,
-            "lines": [converter.unstructure(x) for x in edited],
-        }
 
         def work(uow: UnitOfWork) -> Invoice:
-            note = self._guarded_note(actor, credit_note_id)
+            self._guarded_note(actor, credit_note_id)
+            edited = _line_shapes(lines)
+            args = {
+                "credit_note_id": credit_note_id,
+                "lines": [converter.unstructure(x) for x in edited],
+            }
             done = uow.replay(idempotency_key, "refunds.update_draft", args, Invoice)
             if done is not None:
                 return done
+            note = self._hooks.get_invoice(credit_note_id, lock=True)
             self._check_draft(note, "edited")
             self._check_line_data(edited, note.currency)
             invoice = self._reversed_invoice(note)
@@ -500,7 +492,7 @@ class RefundService(ServiceBase):
             )
             return saved
 
-        return self._rt.write(work)
+        return self._rt.call(actor, Action.REFUND, work, writes=True)
 
     def confirm(
         self, credit_note_id: str, *, actor: Actor, idempotency_key: str | None = None
@@ -514,14 +506,14 @@ class RefundService(ServiceBase):
         Posting an already posted credit note raises :class:`InvalidState`, as does posting
         one before the date it is scheduled for (RF-6).
         """
-        _an_id(credit_note_id, "credit_note_id")
-        args = {"credit_note_id": credit_note_id}
 
         def work(uow: UnitOfWork) -> RefundResult:
-            note = self._guarded_note(actor, credit_note_id)
+            self._guarded_note(actor, credit_note_id)
+            args = {"credit_note_id": credit_note_id}
             done = uow.replay(idempotency_key, "refunds.confirm", args, RefundResult)
             if done is not None:
                 return done
+            note = self._hooks.get_invoice(credit_note_id, lock=True)
             self._check_draft(note, "posted")
             if note.post_on is not None and note.post_on > uow.now.date():
                 raise InvalidState(
@@ -553,7 +545,7 @@ class RefundService(ServiceBase):
                 credit_note=posted, new_invoice=None, invoice=after, customer_credit=credit
             )
 
-        return self._rt.write(work)
+        return self._rt.call(actor, Action.REFUND, work, writes=True)
 
     def cancel(
         self, credit_note_id: str, *, actor: Actor, idempotency_key: str | None = None
@@ -563,14 +555,14 @@ class RefundService(ServiceBase):
         A posted credit note cannot be cancelled (:class:`InvalidState`): it is an
         accounting entry; reverse it in the accounting application instead.
         """
-        _an_id(credit_note_id, "credit_note_id")
-        args = {"credit_note_id": credit_note_id}
 
         def work(uow: UnitOfWork) -> Invoice:
-            note = self._guarded_note(actor, credit_note_id)
+            self._guarded_note(actor, credit_note_id)
+            args = {"credit_note_id": credit_note_id}
             done = uow.replay(idempotency_key, "refunds.cancel", args, Invoice)
             if done is not None:
                 return done
+            note = self._hooks.get_invoice(credit_note_id, lock=True)
             self._check_draft(note, "cancelled")
             invoice = self._reversed_invoice(note)
             cancelled = self._hooks.save_invoice(
@@ -588,7 +580,7 @@ class RefundService(ServiceBase):
             )
             return cancelled
 
-        return self._rt.write(work)
+        return self._rt.call(actor, Action.REFUND, work, writes=True)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -600,6 +592,19 @@ class RefundService(ServiceBase):
                 "set one before refunding an invoice"
             )
         return self._hooks.get_partner(ticket.customer_id)
+
+    def _refundable(self, ticket: Ticket, invoice_id: str, *, lock: bool) -> Invoice:
+        """The invoice, if the ticket may refund it: the ticket has a customer (RF-1), the
+        invoice is a posted customer invoice (RF-3) of the same commercial entity."""
+        customer = self._customer(ticket)
+        invoice = self._hooks.get_invoice(invoice_id, lock=lock)
+        self._check_refundable(invoice)
+        if not self._guard.same_entity(invoice.customer_id, customer.id):
+            raise InvalidOperation(
+                f"invoice {invoice.number} belongs to another customer than the ticket's "
+                f"({customer.name}); it cannot be refunded from ticket #{ticket.ref}"
+            )
+        return invoice
 
     @staticmethod
     def _check_refundable(invoice: Invoice) -> None:
@@ -661,10 +666,9 @@ class RefundService(ServiceBase):
             )
 
     def _guarded_note(self, actor: Actor, credit_note_id: str) -> Invoice:
-        """Rights and lock first, then the credit note (locked) and its ticket's guard."""
-        self._guard.rights(actor, Action.REFUND)
-        self._guard.unlocked()
-        note = self._hooks.get_invoice(credit_note_id, lock=True)
+        """The credit note, after its ticket's guard; not locked, so that the call claims
+        its idempotency key before it locks anything."""
+        note = self._hooks.get_invoice(_an_id(credit_note_id, "credit_note_id"))
         if note.kind is not InvoiceKind.CREDIT_NOTE:
             raise InvalidOperation(
                 f"{note.number or note.id} is a customer invoice, not a credit note"

@@ -476,7 +476,7 @@ class RepairService(ServiceBase):
             )
             return saved
 
-        return self._rt.write(work)
+        return self._rt.call(actor, Action.REPAIR, work, writes=True)
 
     def _next_reference(self) -> str:
         return f"RO/{self._hooks.sequence_next('RO'):05d}"
@@ -532,6 +532,7 @@ class RepairService(ServiceBase):
             done = uow.replay(idempotency_key, "repairs.update", args, RepairOrder)
             if done is not None:
                 return done
+            repair = self._held(repair)
             self._check_editable(repair, frozenset(values))
             changes: dict[str, Any] = {
                 name: value
@@ -580,7 +581,7 @@ class RepairService(ServiceBase):
             )
             return saved
 
-        return self._rt.write(work)
+        return self._rt.call(actor, Action.REPAIR, work, writes=True)
 
     # -- the life cycle (RP-8) ------------------------------------------------------------------
 
@@ -628,6 +629,7 @@ class RepairService(ServiceBase):
             done = uow.replay(key, operation, {"repair_id": repair_id}, RepairOrder)
             if done is not None:
                 return done
+            repair = self._held(repair)
             target = next_state(repair, action)
             changes: dict[str, Any] = {"state": target}
             note = ""
@@ -639,7 +641,7 @@ class RepairService(ServiceBase):
             self._state_changed(uow, actor, saved, key, note)
             return saved
 
-        return self._rt.write(work)
+        return self._rt.call(actor, Action.REPAIR, work, writes=True)
 
     def create_invoice(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
@@ -659,6 +661,7 @@ class RepairService(ServiceBase):
             )
             if done is not None:
                 return done
+            repair = self._held(repair)
             target = next_state(repair, RepairAction.CREATE_INVOICE)
             lines = self._invoice_lines(repair)
             if not lines:
@@ -691,7 +694,7 @@ class RepairService(ServiceBase):
             self._state_changed(uow, actor, saved, idempotency_key)
             return RepairInvoiced(repair=saved, invoice=invoice)
 
-        return self._rt.write(work)
+        return self._rt.call(actor, Action.REPAIR, work, writes=True)
 
     def delete(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
@@ -703,8 +706,6 @@ class RepairService(ServiceBase):
         """
 
         def work(uow: UnitOfWork) -> RepairOrder:
-            self._guard.rights(actor, Action.REPAIR)
-            self._guard.unlocked()
             # Replay before loading: a repeated delete finds the order gone.
             done = uow.replay(
                 idempotency_key, "repairs.delete", {"repair_id": repair_id}, RepairOrder
@@ -712,6 +713,7 @@ class RepairService(ServiceBase):
             if done is not None:
                 return done
             repair, _ticket = self._for_change(actor, repair_id)
+            repair = self._held(repair)
             if repair.state not in DELETABLE:
                 raise _refuse(
                     repair, RepairAction.DELETE, "only a draft or cancelled repair can be deleted"
@@ -732,7 +734,7 @@ class RepairService(ServiceBase):
             )
             return repair
 
-        return self._rt.write(work)
+        return self._rt.call(actor, Action.REPAIR, work, writes=True)
 
     # -- reading (RP-12) ------------------------------------------------------------------------
 
@@ -750,7 +752,7 @@ class RepairService(ServiceBase):
                 if link.kind is DocumentKind.REPAIR
             )
 
-        return self._rt.read(read)
+        return self._rt.call(actor, Action.READ_REPAIR, read, writes=False)
 
     def repair(self, ticket_id: str, repair_id: str, *, actor: Actor) -> RepairOrder:
         """One repair, read through the ticket it is linked to (RP-12).
@@ -769,11 +771,16 @@ class RepairService(ServiceBase):
                 raise NotFound("repair order", repair_id)
             return self._hooks.get_repair(repair_id)
 
-        return self._rt.read(read)
+        return self._rt.call(actor, Action.READ_REPAIR, read, writes=False)
 
     def quotation_data(self, repair_id: str, *, actor: Actor) -> Quotation:
         """The content of the repair's quotation (RP-6), for a renderer of your own."""
-        return self._rt.read(lambda uow: self._quotation(uow, actor, repair_id))
+        return self._rt.call(
+            actor,
+            Action.READ_REPAIR,
+            lambda uow: self._quotation(uow, actor, repair_id),
+            writes=False,
+        )
 
     @overload
     def quotation(
@@ -802,7 +809,7 @@ class RepairService(ServiceBase):
                 raise InvalidInput("format", format, f"must be one of: {known}")
             return renderer, content
 
-        renderer, content = self._rt.read(read)
+        renderer, content = self._rt.call(actor, Action.READ_REPAIR, read, writes=False)
         document = renderer(content)  # outside the unit of work: rendering takes a while
         expected: type[str | bytes] = bytes if format == "pdf" else str
         if format in ("html", "text", "pdf") and not isinstance(document, expected):
@@ -815,21 +822,22 @@ class RepairService(ServiceBase):
     # -- helpers ----------------------------------------------------------------------------
 
     def _for_change(self, actor: Actor, repair_id: str) -> tuple[RepairOrder, Ticket | None]:
-        """Guard a change of a repair: rights, lock, the repair (held), its ticket's
-        visibility and the service toggle (G-1, G-2, AC-3)."""
-        self._guard.rights(actor, Action.REPAIR)
-        self._guard.unlocked()
-        repair = self._hooks.get_repair(_id(repair_id, "repair_id"), lock=True)
+        """Guard a change of a repair: the repair, its ticket's visibility and the service
+        toggle (G-1, G-2, AC-3). The repair is not locked yet, so that the call claims its
+        idempotency key first; :meth:`_held` locks it."""
+        repair = self._hooks.get_repair(_id(repair_id, "repair_id"))
         if repair.ticket_id is None:
             return repair, None
         ctx = self._guard.ticket(actor, Action.REPAIR, repair.ticket_id, Service.REPAIRS)
         return repair, ctx.ticket
 
+    def _held(self, repair: RepairOrder) -> RepairOrder:
+        """The repair again, locked until the call ends."""
+        return self._hooks.get_repair(repair.id, lock=True)
+
     def _for_read(self, actor: Actor, repair_id: str) -> tuple[RepairOrder, Ticket | None]:
         """Guard a read: through its ticket with ticket visibility only (RP-12); a repair
         made outside a ticket needs repair rights."""
-        self._guard.rights(actor, Action.READ_REPAIR)
-        self._guard.unlocked()
         repair = self._hooks.get_repair(_id(repair_id, "repair_id"))
         if repair.ticket_id is None:
             self._guard.rights(actor, Action.REPAIR)

@@ -131,7 +131,7 @@ class ReturnService(ServiceBase):
             contacts = self._validated_customer(ctx.ticket)
             return self._offered(ctx.ticket, contacts, sale_order_id)
 
-        return self._rt.read(work)
+        return self._rt.call(actor, Action.RETURN, work, writes=False)
 
     def prepare(
         self, ticket_id: str, delivery_id: str | None = None, *, actor: Actor
@@ -171,7 +171,7 @@ class ReturnService(ServiceBase):
                 lines=lines,
             )
 
-        return self._rt.read(work)
+        return self._rt.call(actor, Action.RETURN, work, writes=False)
 
     def returns(self, ticket_id: str, *, actor: Actor) -> tuple[Picking, ...]:
         """The returns linked to the ticket, oldest first (RT-8).
@@ -187,7 +187,7 @@ class ReturnService(ServiceBase):
                 if link.kind is DocumentKind.RETURN
             )
 
-        return self._rt.read(work)
+        return self._rt.call(actor, Action.RETURN, work, writes=False)
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -258,7 +258,7 @@ class ReturnService(ServiceBase):
             )
             return picking
 
-        return self._rt.write(work)
+        return self._rt.call(actor, Action.RETURN, work, writes=True)
 
     def validate(
         self, return_id: str, *, actor: Actor, idempotency_key: str | None = None
@@ -295,9 +295,6 @@ class ReturnService(ServiceBase):
         )
 
         def work(uow: UnitOfWork) -> Picking:
-            # Rights and the lock before anything is read (G-1, G-2).
-            self._guard.rights(actor, Action.RETURN)
-            self._guard.unlocked()
             check_id(return_id, "return_id")
             ctx = self._return_context(actor, self._hooks.get_picking(return_id))
             done = uow.replay(idempotency_key, f"returns.{verb}", {"return_id": return_id}, Picking)
@@ -337,7 +334,7 @@ class ReturnService(ServiceBase):
             )
             return picking
 
-        return self._rt.write(work)
+        return self._rt.call(actor, Action.RETURN, work, writes=True)
 
     def _return_context(self, actor: Actor, picking: Picking) -> TicketContext:
         if picking.kind is not PickingKind.RETURN:

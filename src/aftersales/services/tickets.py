@@ -13,6 +13,7 @@ from aftersales.models import (
     Actor,
     DocumentKind,
     DocumentLink,
+    Group,
     MoveState,
     PickingKind,
     PickingState,
@@ -101,19 +102,42 @@ class TicketViewService(ServiceBase):
         """The ticket numbered ``ref`` (as shown, ``#12`` or ``12``), if the actor may see it."""
 
         def work(_uow: UnitOfWork) -> Ticket:
-            self._guard.rights(actor, Action.VIEW_TICKET)
-            self._guard.unlocked()
             number = check_text(ref, "ref", max_length=65).strip().removeprefix("#").strip()
             if not number:
                 raise InvalidInput("ref", ref, "has no ticket number")
             ticket = self._hooks.find_ticket(number)
             return self._guard.ticket(actor, Action.VIEW_TICKET, ticket.id).ticket
 
-        return self._rt.read(work)
+        return self._rt.call(actor, Action.VIEW_TICKET, work, writes=False)
 
     def view(self, ticket_id: str, *, actor: Actor) -> TicketView:
-        """The ticket's actions, linked documents with counts, and trail newest first."""
-        return self._rt.read(lambda uow: self._view(uow, ticket_id, actor))
+        """The ticket's actions, linked documents with counts, and trail newest first.
+
+        The view is for helpdesk users. A portal user is refused with
+        :class:`AccessDenied` for a ticket of their own, and gets :class:`NotFound` for
+        any other, as if it did not exist (AC-4)."""
+        if (
+            isinstance(actor, Actor)
+            and Group.PORTAL in actor.groups
+            and not actor.has(Group.HELPDESK_USER)
+        ):
+            return self._rt.call(
+                actor,
+                Action.PORTAL,
+                lambda _uow: self._portal_refusal(actor, ticket_id),
+                writes=False,
+            )
+        return self._rt.call(
+            actor, Action.VIEW_TICKET, lambda uow: self._view(uow, ticket_id, actor), writes=False
+        )
+
+    def _portal_refusal(self, actor: Actor, ticket_id: str) -> TicketView:
+        ticket = self._guard.portal_ticket(actor, ticket_id)  # NotFound unless their own
+        raise AccessDenied(
+            Action.VIEW_TICKET.value,
+            f"ticket #{ticket.ref} is shown to portal users in the portal, not the helpdesk "
+            f"view; user {actor.user_id!r} is not in group(s): {Group.HELPDESK_USER.value}",
+        )
 
     def _view(self, uow: UnitOfWork, ticket_id: str, actor: Actor) -> TicketView:
         ctx = self._guard.ticket(actor, Action.VIEW_TICKET, ticket_id)

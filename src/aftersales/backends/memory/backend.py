@@ -160,17 +160,34 @@ class MemoryBackend:
     # -- idempotency --------------------------------------------------------------------------
 
     @hookimpl
-    def aftersales_idempotency_get(self, key: str) -> IdempotencyRecord | None:
-        record: IdempotencyRecord | None = self._get("idempotency", key)
+    def aftersales_idempotency_claim(self, record: IdempotencyRecord) -> IdempotencyRecord:
+        # Units run one at a time here: a claim never has to wait for another one.
+        with self.store.lock:
+            stored: IdempotencyRecord | None = self._get(
+                "idempotency", (record.actor_id, record.key)
+            )
+            if stored is not None:
+                return stored
+            self.store.put("idempotency", (record.actor_id, record.key), record)
         return record
 
     @hookimpl
-    def aftersales_idempotency_save(self, record: IdempotencyRecord) -> IdempotencyRecord:
+    def aftersales_idempotency_complete(self, record: IdempotencyRecord) -> IdempotencyRecord:
         with self.store.lock:
-            if self._get("idempotency", record.key) is not None:
-                raise DuplicateKey("idempotency key", record.key)
-            self.store.put("idempotency", record.key, record)
+            self.store.put("idempotency", (record.actor_id, record.key), record)
         return record
+
+    @hookimpl
+    def aftersales_idempotency_purge(self, before: datetime) -> int:
+        with self.store.lock:
+            old = [
+                (r.actor_id, r.key)
+                for r in self.store.values("idempotency")
+                if r.created_at < before
+            ]
+            for key in old:
+                self.store.delete("idempotency", key)
+        return len(old)
 
     # -- helpdesk -----------------------------------------------------------------------------
 

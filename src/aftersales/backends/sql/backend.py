@@ -36,7 +36,7 @@ from aftersales.backends.sql.statements import (
     padded,
 )
 from aftersales.clock import Clock
-from aftersales.errors import BackendError, ConfigurationError, DuplicateKey
+from aftersales.errors import BackendError, ConfigurationError, ConflictError, DuplicateKey
 from aftersales.hookspecs import hookimpl
 from aftersales.models import (
     AuditEntry,
@@ -85,7 +85,7 @@ SEQUENCES, MODULES, SUBSCRIPTION = _t["sequences"], _t["modules"], _t["subscript
 PROGRAMS, COUPONS, USES = _t["programs"], _t["coupons"], _t["coupon_uses"]
 PICKINGS, MOVES, REPAIRS = _t["pickings"], _t["stock_moves"], _t["repairs"]
 PROJECTS, TASKS, AUDIT = _t["projects"], _t["tasks"], _t["audit"]
-OUTBOX, DELIVERED, IDEMPOTENCY = _t["outbox"], _t["mail_delivered"], _t["idempotency"]
+OUTBOX, DELIVERED, IDEMPOTENCY = _t["outbox"], _t["mail_delivered"], _t["idempotency_keys"]
 
 #: How snapshot keys rows: tables with a ``seq`` key by ``id`` unless listed here.
 _SNAPSHOT_KEYS: dict[str, tuple[str, ...]] = {"links": ("ticket_id", "kind", "document_id")}
@@ -576,13 +576,46 @@ class SqlBackend:
     # -- idempotency -----------------------------------------------------------------------
 
     @hookimpl
-    def aftersales_idempotency_get(self, key: str) -> IdempotencyRecord | None:
-        return self._one(IDEMPOTENCY, "key", key, mapping.idempotency)
+    def aftersales_idempotency_claim(self, record: IdempotencyRecord) -> IdempotencyRecord:
+        # The insert waits while another transaction holds the same (actor, key): it goes
+        # through if that one rolls back, and changes nothing if it commits.
+        row = mapping.idempotency_row(record)
+        claim = self._insert_new(IDEMPOTENCY, tuple(row))
+        with self.db.connection() as conn:
+            if claim.run(conn, row) == 1:
+                return record
+            found = self._idempotency_by_key().first(
+                conn, {"actor_id": record.actor_id, "key": record.key}
+            )
+        if found is None:  # deleted by a purge between the two statements
+            raise ConflictError(f"idempotency key {record.key!r} changed while it was claimed")
+        return _loaded(IDEMPOTENCY, found, mapping.idempotency)
 
     @hookimpl
-    def aftersales_idempotency_save(self, record: IdempotencyRecord) -> IdempotencyRecord:
-        self._append(IDEMPOTENCY, mapping.idempotency_row(record), "idempotency key", record.key)
+    def aftersales_idempotency_complete(self, record: IdempotencyRecord) -> IdempotencyRecord:
+        row = mapping.idempotency_row(record)
+        with self.db.connection() as conn:
+            self._upsert(IDEMPOTENCY, tuple(row), key=("actor_id", "key")).run(conn, row)
         return record
+
+    @hookimpl
+    def aftersales_idempotency_purge(self, before: datetime) -> int:
+        purge = self._statement(
+            ("purge", IDEMPOTENCY.name),
+            lambda: IDEMPOTENCY.delete().where(IDEMPOTENCY.c.created_at < sa.bindparam("before")),
+        )
+        with self.db.connection() as conn:
+            removed: int = purge.run(conn, {"before": before})
+        return removed
+
+    def _idempotency_by_key(self) -> Prepared:
+        return self._statement(
+            ("idempotency by key",),
+            lambda: sa.select(IDEMPOTENCY).where(
+                IDEMPOTENCY.c.actor_id == sa.bindparam("actor_id"),
+                IDEMPOTENCY.c.key == sa.bindparam("key"),
+            ),
+        )
 
     # -- helpdesk --------------------------------------------------------------------------
 

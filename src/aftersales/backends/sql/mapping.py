@@ -101,6 +101,7 @@ def _taxes(data: Any) -> tuple[Tax, ...]:
 
 def idempotency_row(r: IdempotencyRecord) -> Row:
     return {
+        "actor_id": r.actor_id,
         "key": r.key,
         "operation": r.operation,
         "fingerprint": r.fingerprint,
@@ -111,6 +112,7 @@ def idempotency_row(r: IdempotencyRecord) -> Row:
 
 def idempotency(row: RowData) -> IdempotencyRecord:
     return IdempotencyRecord(
+        actor_id=row["actor_id"],
         key=row["key"],
         operation=row["operation"],
         fingerprint=row["fingerprint"],

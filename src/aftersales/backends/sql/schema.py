@@ -28,7 +28,7 @@ from .types import Exact, JsonText, Moment
 __all__ = ["SCHEMA_VERSION", "build_metadata", "metadata"]
 
 #: The version of the schema this code reads and writes.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _seq() -> sa.Column[int]:
@@ -79,15 +79,27 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
     )
 
     # -- idempotency, sequences, modules, subscription --------------------------------------
-    sa.Table(
-        "idempotency",
-        md,
-        sa.Column("key", sa.String(256), primary_key=True),
-        sa.Column("operation", sa.String(128), nullable=False),
-        sa.Column("fingerprint", sa.String(128), nullable=False),
-        _text("result"),
-        sa.Column("created_at", Moment, nullable=False),
-    )
+    if version < 5:  # keys of every actor in one space; replaced by idempotency_keys
+        sa.Table(
+            "idempotency",
+            md,
+            sa.Column("key", sa.String(256), primary_key=True),
+            sa.Column("operation", sa.String(128), nullable=False),
+            sa.Column("fingerprint", sa.String(128), nullable=False),
+            _text("result"),
+            sa.Column("created_at", Moment, nullable=False),
+        )
+    else:
+        sa.Table(
+            "idempotency_keys",
+            md,
+            sa.Column("actor_id", sa.String(128), primary_key=True),
+            sa.Column("key", sa.String(256), primary_key=True),
+            sa.Column("operation", sa.String(128), nullable=False),
+            sa.Column("fingerprint", sa.String(128), nullable=False),
+            _text("result", nullable=True),  # NULL while the claiming call runs
+            sa.Column("created_at", Moment, nullable=False, index=True),
+        )
     sa.Table(
         "sequences",
         md,

@@ -13,6 +13,7 @@ from aftersales.app import AfterSales
 from aftersales.builder import Builder
 from aftersales.clock import FrozenClock
 from aftersales.hooks import Hooks
+from aftersales.models import Actor
 from aftersales.runtime import Config
 from aftersales.testing.snapshots import assert_unchanged
 from aftersales.unit_of_work import UnitOfWork
@@ -90,9 +91,9 @@ class Kit:
             )
 
     @contextmanager
-    def unit(self, *, writes: bool = True) -> Iterator[UnitOfWork]:
+    def unit(self, *, writes: bool = True, actor: Actor | None = None) -> Iterator[UnitOfWork]:
         """A unit of work, as :meth:`Runtime.write` opens one; commit it yourself."""
-        with self.app.runtime.unit(writes=writes) as uow:
+        with self.app.runtime.unit(writes=writes, actor=actor) as uow:
             yield uow
 
     def write(self, work: Callable[[Hooks], R]) -> R:

@@ -271,7 +271,7 @@ class RefundFlow(ScenarioFlow):
         refunds, ticket, invoice = kit.app.refunds, scenario.ticket, scenario.invoice
         assert invoice.total == _eur("145.08")
         assert refunds.invoices_to_refund(ticket.id, actor=AGENT) == (invoice,)
-        assert refunds.credit_methods(invoice.id, actor=AGENT) == (
+        assert refunds.credit_methods(ticket.id, invoice.id, actor=AGENT) == (
             CreditMethod.PARTIAL,
             CreditMethod.FULL,
             CreditMethod.FULL_AND_REINVOICE,

@@ -35,6 +35,7 @@ __all__ = [
     "DIED",
     "WorkerFailed",
     "WorkerPool",
+    "call_with_key",
     "configure_with_key",
     "create_coupons_and_repairs",
     "die_while_refunding",
@@ -111,6 +112,10 @@ class WorkerPool:
                 raise AssertionError(f"a worker process died without a result: {exc}") from None
         return results
 
+    def event(self) -> Any:
+        """An event shared by the parent and the workers (``set``, ``wait``, ``is_set``)."""
+        return self._manager.Event()
+
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._manager.shutdown()
@@ -149,7 +154,11 @@ def run_to_exit(target: Callable[..., Any], args: tuple[Any, ...], timeout: floa
 
 @contextmanager
 def _application(
-    factory: Factory, start: str, barrier: Any = None, **config: Any
+    factory: Factory,
+    start: str,
+    barrier: Any = None,
+    plugins: Sequence[object] = (),
+    **config: Any,
 ) -> Iterator[AfterSales]:
     """An application over a backend opened from ``factory``; waits at ``barrier`` (if
     any) once it is ready, and closes the backend at the end."""
@@ -159,7 +168,9 @@ def _application(
 
     backend = factory()
     try:
-        app = AfterSales(backend, clock=FrozenClock(start), config=Config(**config))
+        app = AfterSales(
+            backend, clock=FrozenClock(start), config=Config(**config), plugins=list(plugins)
+        )
         if barrier is not None:
             barrier.wait(60)
         yield app
@@ -298,6 +309,60 @@ def configure_with_key(barrier: Any, factory: Factory, team_id: str, key: str) -
             team_id, enable={Service.REFUNDS}, actor=MANAGER, idempotency_key=key
         )
         return dumps(result)
+
+
+class _PauseOnTrail:
+    """A plugin that holds the first call's unit of work open when it posts to a ticket's
+    trail: it sets ``inside``, then waits for ``release`` (the work is done, not committed)."""
+
+    name = "pause-on-trail"
+
+    def __init__(self, inside: Any, release: Any) -> None:
+        self._inside, self._release = inside, release
+
+    @hookimpl
+    def aftersales_helpdesk_post_message(self, message: TicketMessage) -> None:
+        del message
+        if not self._inside.is_set():
+            self._inside.set()
+            if not self._release.wait(60):
+                raise AssertionError("the paused call was never released")
+
+
+def call_with_key(
+    barrier: Any,
+    factory: Factory,
+    start: str,
+    call: str,
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    key: str,
+    pause: tuple[Any, Any] | None = None,
+    after: Any = None,
+    calling: Any = None,
+) -> str:
+    """Make ``call`` (``"coupons.redeem"``) as the agent under idempotency ``key``; return
+    ``"ok "`` and the result's JSON, or ``"error "`` and the exception.
+
+    With ``pause = (inside, release)`` the call stops inside its unit of work, after its
+    work, until ``release`` is set (see :class:`_PauseOnTrail`). With ``after`` (an event)
+    the call waits for it first; ``calling`` (an event) is set just before the call."""
+    from aftersales.serialization import dumps
+    from aftersales.testing.scenario import AGENT
+
+    plugins = [] if pause is None else [_PauseOnTrail(*pause)]
+    with _application(factory, start, barrier, plugins) as app:
+        service, name = call.split(".")
+        method = getattr(getattr(app, service), name)
+        if after is not None and not after.wait(60):
+            raise AssertionError(f"{call} waited 60 s for the first call")
+        if calling is not None:
+            calling.set()
+        try:
+            result = method(*args, actor=AGENT, idempotency_key=key, **kwargs)
+        except Exception as exc:
+            return f"error {type(exc).__name__}: {exc}"
+        return "ok " + dumps(result)
 
 
 class _DieOnTrail:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from decimal import Decimal
 
 import attrs
 import pytest
 
-from aftersales.errors import DuplicateKey, InvalidState
+from aftersales.errors import InvalidState
+from aftersales.hooks import Hooks
 from aftersales.models import (
     AuditEntry,
     Coupon,
@@ -18,6 +20,7 @@ from aftersales.models import (
     Service,
     TicketMessage,
 )
+from aftersales.testing.scenario import MANAGER
 
 from ._kit import ContractBase, Kit, run_threads
 from .capabilities import Capability
@@ -29,12 +32,14 @@ class _Boom(Exception):
     pass
 
 
-def _record(kit: Kit, key: str, result: str = '{"ok":true}') -> IdempotencyRecord:
+def _record(
+    kit: Kit, key: str, *, actor_id: str = "alice", fingerprint: str = "f" * 64
+) -> IdempotencyRecord:
     return IdempotencyRecord(
+        actor_id=actor_id,
         key=key,
         operation="refunds.reverse",
-        fingerprint="f" * 64,
-        result=result,
+        fingerprint=fingerprint,
         created_at=kit.clock.now(),
     )
 
@@ -92,7 +97,7 @@ class TransactionContract(ContractBase):
                 )
                 h.modules_install("repair")
                 h.modules_uninstall("mail")
-                h.idempotency_save(_record(kit, "key-x"))
+                h.idempotency_claim(_record(kit, "key-x"))
                 raise _Boom
 
         with kit.unchanged(), pytest.raises(_Boom):
@@ -105,41 +110,54 @@ class TransactionContract(ContractBase):
             with pytest.raises(InvalidState):
                 uow.commit()
 
-    def test_idempotency_records_round_trip_and_keys_are_unique(self, kit: Kit) -> None:
-        record = _record(kit, "req-7f3a")
-        assert kit.read(lambda h: h.idempotency_get("req-7f3a")) is None
-        kit.write(lambda h: h.idempotency_save(record))
-        assert kit.read(lambda h: h.idempotency_get("req-7f3a")) == record
-        with kit.unchanged(), pytest.raises(DuplicateKey, match="idempotency key 'req-7f3a'"):
-            kit.write(lambda h: h.idempotency_save(_record(kit, "req-7f3a", "{}")))
+    def test_a_claim_returns_the_record_that_holds_the_key(self, kit: Kit) -> None:
+        claim = _record(kit, "req-7f3a")
+        assert kit.write(lambda h: h.idempotency_claim(claim)) == claim
+        done = attrs.evolve(claim, result='{"ok":true}')
+        kit.write(lambda h: (h.idempotency_claim(claim), h.idempotency_complete(done))[1])
+        other = attrs.evolve(claim, fingerprint="0" * 64)
+        with kit.unchanged():
+            assert kit.write(lambda h: h.idempotency_claim(other)) == done
+
+    def test_keys_belong_to_their_actor(self, kit: Kit) -> None:
+        alice = attrs.evolve(_record(kit, "req-1"), result='"alice"')
+        kit.write(lambda h: h.idempotency_complete(alice))
+        bob = _record(kit, "req-1", actor_id="bob")
+        assert kit.write(lambda h: h.idempotency_claim(bob)) == bob
+
+    def test_purge_deletes_the_records_made_before_a_moment(self, kit: Kit) -> None:
+        old = attrs.evolve(_record(kit, "old"), result='"old"')
+        kit.write(lambda h: h.idempotency_complete(old))
+        kit.clock.advance(days=2)
+        new = attrs.evolve(_record(kit, "new"), result='"new"')
+        kit.write(lambda h: h.idempotency_complete(new))
+        assert kit.write(lambda h: h.idempotency_purge(kit.clock.now() - timedelta(days=1))) == 1
+        assert kit.write(lambda h: h.idempotency_claim(_record(kit, "new"))) == new
+        fresh = _record(kit, "old")
+        assert kit.write(lambda h: h.idempotency_claim(fresh)) == fresh
 
     def test_the_idempotency_record_commits_with_the_work(self, kit: Kit) -> None:
         """RL-2: the record and the work commit together, or neither does."""
         team = kit.world.team(name="Support")
 
         def fail() -> None:
-            with kit.unit() as uow:
+            with kit.unit(actor=MANAGER) as uow:
                 uow.replay("key-1", "test.rename", {"name": "New"}, str)
                 kit.hooks.save_team(attrs.evolve(team, name="New"))
                 raise _Boom
 
         with kit.unchanged(), pytest.raises(_Boom):
             fail()
-        with kit.unit() as uow:
+        with kit.unit(actor=MANAGER) as uow:
             assert uow.replay("key-1", "test.rename", {"name": "New"}, str) is None
             kit.hooks.save_team(attrs.evolve(team, name="New"))
             uow.commit("renamed")
         assert kit.read(lambda h: h.get_team(team.id)).name == "New"
-        stored = kit.read(lambda h: h.idempotency_get("key-1"))
-        assert stored is not None
-        assert stored.operation == "test.rename"
-        with kit.unchanged(), kit.unit() as uow:
+        with kit.unchanged(), kit.unit(actor=MANAGER) as uow:
             assert uow.replay("key-1", "test.rename", {"name": "New"}, str) == "renamed"
 
     def test_a_repeated_call_replays_and_changes_nothing(self, kit: Kit) -> None:
         """RL-2 through a service: the same key and arguments return the first result."""
-        from aftersales.testing.scenario import MANAGER
-
         team = kit.world.team(name="Support")
         kit.world.install("account", "helpdesk_account")
         first = kit.app.settings.configure(
@@ -170,14 +188,21 @@ class TransactionContract(ContractBase):
         thread.join(30)
         assert seen == ["Support"]
 
-    def test_concurrent_units_with_one_key_store_it_once(self, kit: Kit) -> None:
+    def test_concurrent_claims_of_one_key_give_it_to_one(self, kit: Kit) -> None:
+        """The others wait for the first unit and then see its result (RL-2)."""
         kit.require(Capability.THREADS)
 
-        def save(i: int) -> str:
-            try:
-                kit.write(lambda h: h.idempotency_save(_record(kit, "same", f'"{i}"')))
-            except DuplicateKey:
-                return "duplicate"
-            return "saved"
+        def claim(i: int) -> str | None:
+            def work(h: Hooks) -> str | None:
+                mine = _record(kit, "same", fingerprint=f"{i:064}")
+                held = h.idempotency_claim(mine)
+                if held == mine:
+                    h.idempotency_complete(attrs.evolve(mine, result=f'"{i}"'))
+                    return f'"{i}"'
+                return held.result
 
-        assert sorted(run_threads(4, save)) == ["duplicate"] * 3 + ["saved"]
+            return kit.write(work)
+
+        answers = run_threads(4, claim)
+        assert len(set(answers)) == 1
+        assert answers[0] is not None

@@ -47,6 +47,7 @@ SERVICES: tuple[str, ...] = (
     "repairs",
     "field_service",
     "outbox",
+    "idempotency",
 )
 
 Prepare = Callable[[Setting], Any]

@@ -59,7 +59,6 @@ from aftersales.testing.snapshots import diff
 
 __all__ = [
     "CALLS",
-    "INTERNAL",
     "Case",
     "Hostile",
     "PublicCall",
@@ -72,14 +71,6 @@ __all__ = [
     "public_calls",
 ]
 
-#: Public methods that are plumbing between services, not calls for users.
-INTERNAL = frozenset(
-    {
-        "subscription.after_install",
-        "subscription.observe_expiry",
-        "subscription.trial_would_start",
-    }
-)
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
@@ -902,12 +893,13 @@ CALLS: tuple[PublicCall, ...] = (
     ),
     PublicCall(
         name="refunds.credit_methods",
-        args=lambda s, t: {"invoice_id": t.invoice_id},
+        args=lambda s, t: {"ticket_id": t.ticket.id, "invoice_id": t.invoice_id},
         params={
+            "ticket_id": _ticket_ids(),
             "invoice_id": an_id(
                 "invoice",
                 others=(_bad("a credit note", lambda t: t.credit_note_id, InvalidOperation),),
-            )
+            ),
         },
     ),
     _on_ticket("refunds.credit_notes"),
@@ -1142,6 +1134,13 @@ CALLS: tuple[PublicCall, ...] = (
         args=lambda s, t: {},
         params={"stale_after": a_duration()},
     ),
+    # -- idempotency keys ---------------------------------------------------------------------
+    PublicCall(
+        name="idempotency.purge",
+        actor="system",
+        args=lambda s, t: {"older_than": timedelta(days=30)},
+        params={"older_than": a_duration()},
+    ),
 )
 
 
@@ -1157,13 +1156,13 @@ def call_named(name: str) -> PublicCall:
 
 
 def public_calls(app: Any) -> dict[str, tuple[str, ...]]:
-    """Every public service call of ``app`` (but :data:`INTERNAL`) with its parameters."""
+    """Every public service call of ``app`` with its parameters."""
     found: dict[str, tuple[str, ...]] = {}
     for attribute in SERVICES:
         service = getattr(app, attribute)
         for name, method in inspect.getmembers(service, inspect.ismethod):
             full = f"{attribute}.{name}"
-            if name.startswith("_") or full in INTERNAL:
+            if name.startswith("_"):
                 continue
             found[full] = tuple(inspect.signature(method).parameters)
     return found
