@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from aftersales.backends.sql import SCHEMA_VERSION, SqlBackend, upgrade
+from aftersales.backends.sql.engine import Database
 from aftersales.cli import DEMO_DATABASE, main
 
 
@@ -63,6 +65,7 @@ def test_demo_on_the_embedded_default_runs_twice_and_keeps_the_ticket(
 
 
 def test_ticket_show_refuses_an_unknown_ticket_with_exit_1_and_no_traceback(tmp_path: Path) -> None:
+    SqlBackend(tmp_path / "x.db").close()
     result = subprocess.run(
         [
             sys.executable,
@@ -126,3 +129,62 @@ def test_ticket_show_finds_a_ticket_by_its_number(
     )
     assert result.returncode == 1
     assert "error: ticket '#999' does not exist" in result.stderr
+
+
+# -- reading never writes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("ticket", "show", "#1", "--db", "sub/missing.db"),
+        ("ticket", "show", "#1", "--db", "sub/missing.db", "--json"),
+        ("ticket", "show", "#1"),  # the default ./aftersales.db
+        ("db", "version", "sub/missing.db"),
+        ("db", "version", "--db", "sub/missing.db", "--json"),
+        ("db", "version"),
+    ],
+    ids=" ".join,
+)
+def test_a_read_on_a_missing_database_says_so_and_creates_nothing(
+    argv: tuple[str, ...],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AFTERSALES_DATABASE_URL", raising=False)
+    code, text = run(*argv)
+    assert code == 1
+    assert text == ""
+    where = tmp_path / ("sub/missing.db" if "sub/missing.db" in argv else "aftersales.db")
+    assert capsys.readouterr().err == f"error: no database at {where}\n"
+    assert list(tmp_path.iterdir()) == []  # no file, no folder
+
+
+def test_a_read_on_an_empty_file_leaves_it_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    assert run("ticket", "show", "#1", "--db", str(empty)) == (1, "")
+    assert "error: no aftersales database at" in capsys.readouterr().err
+    code, text = run("db", "version", str(empty))
+    assert code == 0
+    assert f"schema version 0 (code needs {SCHEMA_VERSION})" in text
+    assert empty.stat().st_size == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db"]
+
+
+def test_a_read_on_an_older_schema_does_not_upgrade_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "old.db"
+    db = Database(path)
+    upgrade(db, target=SCHEMA_VERSION - 1)
+    db.dispose()
+    assert run("ticket", "show", "#1", "--db", str(path)) == (1, "")
+    assert "run `aftersales db upgrade`" in capsys.readouterr().err
+    code, text = run("db", "version", str(path))
+    assert code == 0
+    assert f"schema version {SCHEMA_VERSION - 1} (code needs {SCHEMA_VERSION})" in text

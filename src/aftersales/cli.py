@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from aftersales.app import AfterSales
 from aftersales.clock import SystemClock
@@ -23,6 +23,9 @@ from aftersales.errors import AfterSalesError, ConfigurationError
 from aftersales.models import Actor, Group, Service
 from aftersales.plugins import REQUIRED_HOOKS, installed_backends
 from aftersales.serialization import converter
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 __all__ = ["DEMO_DATABASE", "main"]
 
@@ -38,19 +41,70 @@ def _print_section(section: Section, out: TextIO) -> None:
         out.write(render_table(headers, rows) + "\n")
 
 
-def _backend(args: argparse.Namespace) -> Any:
-    if getattr(args, "memory", False):
-        from aftersales.backends.memory import MemoryBackend
-
-        return MemoryBackend()
+def _require_sql() -> None:
+    """Refuse, with the extra to install, when the SQL backend's dependencies are missing."""
     try:
-        from aftersales.backends.sql import SqlBackend
+        import sqlalchemy  # noqa: F401
     except ImportError as exc:
         raise ConfigurationError(
             f"the SQL backend needs its extra ({exc}): pip install 'aftersales[sql]', "
             "or run with --memory"
         ) from exc
+
+
+def _backend(args: argparse.Namespace) -> Any:
+    """The backend a writing command works on: the database is created or upgraded."""
+    if getattr(args, "memory", False):
+        from aftersales.backends.memory import MemoryBackend
+
+        return MemoryBackend()
+    _require_sql()
+    from aftersales.backends.sql import SqlBackend
+
     return SqlBackend(args.db)
+
+
+def _shown(url: URL) -> str:
+    """A database for messages: a SQLite file's path, a server URL without its password."""
+    if url.get_backend_name() == "sqlite":
+        return url.database or ""
+    return url.render_as_string(hide_password=True)
+
+
+def _existing_version(url: URL) -> int:
+    """The schema version of an existing database, opened only to read it (0 when it
+    holds no aftersales schema); ``no database at …`` when a SQLite file does not exist."""
+    from aftersales.backends.sql import current_version
+    from aftersales.backends.sql.engine import Database
+
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database or "")
+        if not path.is_file():
+            raise ConfigurationError(f"no database at {path}")
+        if path.stat().st_size == 0:  # opening it would write SQLite's header
+            return 0
+    db = Database(url)
+    try:
+        with db.connection(writes=False) as conn:
+            return current_version(conn)
+    finally:
+        db.dispose()
+
+
+def _reading_backend(args: argparse.Namespace) -> Any:
+    """The backend a read command works on: an existing database at the current schema
+    version, opened without creating or migrating anything."""
+    _require_sql()
+    from aftersales.backends.sql import SqlBackend
+    from aftersales.backends.sql.engine import normalize_url
+
+    url = normalize_url(args.db)
+    if _existing_version(url) == 0:
+        raise ConfigurationError(
+            f"no aftersales database at {_shown(url)} (it holds no aftersales schema; "
+            "`aftersales db upgrade` creates one)"
+        )
+    return SqlBackend(url, migrate=False)
 
 
 def _actor(args: argparse.Namespace) -> Actor:
@@ -93,7 +147,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
 
 def cmd_ticket_show(args: argparse.Namespace, out: TextIO) -> None:
     """Print the ticket view (actions, counts, documents, trail) of one ticket."""
-    backend = _backend(args)
+    backend = _reading_backend(args)
     try:
         app = AfterSales(backend, clock=SystemClock())
         actor = _actor(args)
@@ -158,24 +212,26 @@ def cmd_plugins(args: argparse.Namespace, out: TextIO) -> None:
 
 def cmd_db(args: argparse.Namespace, out: TextIO) -> None:
     """``aftersales db upgrade|version``: migrate or inspect a SQL database."""
-    from aftersales.backends.sql import SCHEMA_VERSION, current_version, upgrade
-    from aftersales.backends.sql.engine import Database
+    _require_sql()
+    from aftersales.backends.sql import SCHEMA_VERSION, upgrade
+    from aftersales.backends.sql.engine import Database, normalize_url
 
-    db = Database(args.db or args.url)
-    try:
-        if args.action == "upgrade":
+    url = normalize_url(args.db or args.url)
+    if args.action == "upgrade":
+        db = Database(url)
+        try:
             before, after = upgrade(db)
-            change = "already current" if before == after else f"upgraded from {before}"
-            result = {"database": db.safe_url, "version": after, "previous": before}
-            text = f"{db.safe_url}: schema version {after} ({change})"
-        else:
-            with db.connection(writes=False) as conn:
-                version = current_version(conn)
-            state = "current" if version == SCHEMA_VERSION else f"code needs {SCHEMA_VERSION}"
-            result = {"database": db.safe_url, "version": version, "required": SCHEMA_VERSION}
-            text = f"{db.safe_url}: schema version {version} ({state})"
-    finally:
-        db.dispose()
+        finally:
+            db.dispose()
+        change = "already current" if before == after else f"upgraded from {before}"
+        result = {"database": db.safe_url, "version": after, "previous": before}
+        text = f"{db.safe_url}: schema version {after} ({change})"
+    else:
+        version = _existing_version(url)  # reading never creates a database
+        safe_url = url.render_as_string(hide_password=True)
+        state = "current" if version == SCHEMA_VERSION else f"code needs {SCHEMA_VERSION}"
+        result = {"database": safe_url, "version": version, "required": SCHEMA_VERSION}
+        text = f"{safe_url}: schema version {version} ({state})"
     if args.json:
         out.write(json.dumps(result, indent=2) + "\n")
     else:
