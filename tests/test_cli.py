@@ -13,6 +13,7 @@ import pytest
 from aftersales.backends.sql import SCHEMA_VERSION, SqlBackend, upgrade
 from aftersales.backends.sql.engine import Database
 from aftersales.cli import DEMO_DATABASE, main
+from aftersales.models import Group
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -188,3 +189,141 @@ def test_a_read_on_an_older_schema_does_not_upgrade_it(
     code, text = run("db", "version", str(path))
     assert code == 0
     assert f"schema version {SCHEMA_VERSION - 1} (code needs {SCHEMA_VERSION})" in text
+
+
+# -- usage errors --------------------------------------------------------------------------
+
+
+def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """The message of a command line refused as a usage error (exit 2, nothing run)."""
+    with pytest.raises(SystemExit) as info:
+        main(list(argv), out=io.StringIO())
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: aftersales ")
+    assert "Traceback" not in err
+    message = err.splitlines()[-1]
+    assert message.startswith("aftersales ")
+    return message.partition(" error: ")[2]
+
+
+def test_groups_without_user_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "a.db")
+    message = usage_error(capsys, "ticket", "show", "#1", "--groups", "billing", "--db", db)
+    assert message == "argument --groups: needs --user (the system actor has no groups)"
+
+
+def test_an_unknown_group_is_a_usage_error_listing_the_groups(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    message = usage_error(
+        capsys, "ticket", "show", "#1", "--user", "u", "--groups", "billing,nonsense"
+    )
+    assert message.startswith("argument --groups: unknown group 'nonsense'; the groups are ")
+    assert message.endswith(", ".join(g.value for g in Group))
+
+
+def test_the_groups_of_user_are_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run("demo")[0] == 0
+    code, text = run(
+        "ticket", "show", "#1", "--db", DEMO_DATABASE, "--user", "pablo",
+        "--groups", " helpdesk_user, billing ", "--json",
+    )  # fmt: skip
+    assert code == 0
+    assert json.loads(text)["ticket"]["ref"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("database", "expected"),
+    [
+        (
+            "postgresql://u:secret@127.0.0.1:notaport/db",
+            "argument --db: 'postgresql://u:***@127.0.0.1:notaport/db' has a port that is "
+            "not a number from 1 to 65535",
+        ),
+        (
+            "postgresql://u@127.0.0.1:70000/db",
+            "argument --db: 'postgresql://u@127.0.0.1:70000/db' has a port that is not a "
+            "number from 1 to 65535",
+        ),
+        ("::::", "argument --db: '::::' is neither a database URL"),
+        ("postgresql:/db", "argument --db: 'postgresql:/db' is neither a database URL"),
+        ("mysql://h/db", "argument --db: unsupported database 'mysql'"),
+        ("sqlite://", "argument --db: an in-memory SQLite database is not shared"),
+        (":memory:", "argument --db: an in-memory SQLite database does not outlive"),
+        ("", "argument --db: an empty path"),
+        (".", "argument --db: '.' is a folder, not a SQLite file"),
+    ],
+    ids=[
+        "bad-port",
+        "port-out-of-range",
+        "colons",
+        "url-with-one-slash",
+        "mysql",
+        "sqlite-memory-url",
+        "memory",
+        "empty",
+        "folder",
+    ],
+)
+def test_a_database_that_is_neither_a_path_nor_a_url_is_a_usage_error(
+    database: str,
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for argv in (
+        ("ticket", "show", "#1", "--db", database),
+        ("db", "upgrade", "--db", database),
+        ("demo", "--db", database),
+    ):
+        assert usage_error(capsys, *argv).startswith(expected)
+    assert "secret" not in expected
+    assert list(tmp_path.iterdir()) == []  # no file named '::::'
+
+
+def test_the_database_of_the_environment_is_checked_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AFTERSALES_DATABASE_URL", "::::")
+    message = usage_error(capsys, "db", "version")
+    assert message.startswith("$AFTERSALES_DATABASE_URL: '::::' is neither a database URL")
+    assert usage_error(capsys, "db", "upgrade", "x.db", "--db", "y.db") == (
+        "give the database once: as URL or as --db, not both"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_colon_in_a_file_name_opens_through_a_sqlite_url(tmp_path: Path) -> None:
+    code, text = run("db", "upgrade", f"sqlite:///{tmp_path}/a:b.db", "--json")
+    assert code == 0
+    assert json.loads(text)["version"] == SCHEMA_VERSION
+    assert (tmp_path / "a:b.db").is_file()
+
+
+def test_postgresql_without_psycopg_names_the_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if it were not installed
+    for argv in (
+        ("ticket", "show", "#1", "--db", "postgresql://u@127.0.0.1/db"),
+        ("db", "version", "postgres://u@127.0.0.1:5432/db"),
+    ):
+        message = usage_error(capsys, *argv)
+        assert message.startswith("a PostgreSQL database needs psycopg 3 (")
+        assert message.endswith("pip install 'aftersales[postgres]'")
+
+
+def test_sql_without_sqlalchemy_names_the_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "sqlalchemy", None)
+    message = usage_error(capsys, "ticket", "show", "#1", "--db", "a.db")
+    assert message.endswith("pip install 'aftersales[sql]'")
+    assert run("demo", "--memory")[0] == 0  # the reference backend needs no extra

@@ -1,15 +1,22 @@
 """The ``aftersales`` command: a demo, the ticket view, installed plugins, migrations.
 
 Exit codes: 0 success, 1 a refusal or failure with its message (no traceback), 2 a usage
-error. Read commands take ``--json``. The command acts as the system actor (a back-office
-script) unless ``--user`` names a user and ``--groups`` their groups.
+error (reported as argparse reports its own). Read commands take ``--json`` and never create
+or migrate a database. The command acts as the system actor (a back-office script) unless
+``--user`` names a user and ``--groups`` their groups.
+
+``--db`` (else ``$AFTERSALES_DATABASE_URL``, else ``./aftersales.db``) is a URL when it
+holds ``://`` (``postgresql://…`` or ``sqlite:///…``) and a SQLite file path otherwise; a
+path with ``:`` in it is refused as a mistyped URL (``sqlite:///<path>`` opens such a file).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -27,7 +34,7 @@ from aftersales.serialization import converter
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
-__all__ = ["DEMO_DATABASE", "main"]
+__all__ = ["DATABASE_ENV", "DEMO_DATABASE", "UsageError", "main"]
 
 #: Where ``aftersales demo`` keeps its database unless told otherwise (rebuilt each run).
 DEMO_DATABASE = "aftersales-demo.db"
@@ -107,11 +114,22 @@ def _reading_backend(args: argparse.Namespace) -> Any:
     return SqlBackend(url, migrate=False)
 
 
+def _groups(value: str) -> frozenset[Group]:
+    """``--groups``: comma-separated group names, each one of :class:`Group`."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in set(Group)]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown group{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"the groups are {', '.join(g.value for g in Group)}"
+        )
+    return frozenset(Group(name) for name in names)
+
+
 def _actor(args: argparse.Namespace) -> Actor:
     if args.user is None:
         return Actor.system()
-    groups = [g.strip() for g in (args.groups or "").split(",") if g.strip()]
-    return Actor(user_id=args.user, groups=frozenset(Group(g) for g in groups))
+    return Actor(user_id=args.user, groups=args.groups or frozenset())
 
 
 def _json(data: object, out: TextIO) -> None:
@@ -216,7 +234,7 @@ def cmd_db(args: argparse.Namespace, out: TextIO) -> None:
     from aftersales.backends.sql import SCHEMA_VERSION, upgrade
     from aftersales.backends.sql.engine import Database, normalize_url
 
-    url = normalize_url(args.db or args.url)
+    url = normalize_url(args.db)
     if args.action == "upgrade":
         db = Database(url)
         try:
@@ -239,6 +257,101 @@ def cmd_db(args: argparse.Namespace, out: TextIO) -> None:
 
 
 # -- parsing -------------------------------------------------------------------------------
+
+#: Read when a command is given no ``--db``.
+DATABASE_ENV = "AFTERSALES_DATABASE_URL"
+
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")
+
+
+class UsageError(Exception):
+    """A command line the command cannot run: reported like argparse's own errors (exit 2)."""
+
+
+def _database(value: str | None, *, memory: bool, source: str = "argument --db") -> URL:
+    """The SQLAlchemy URL of ``--db`` (else ``$AFTERSALES_DATABASE_URL``, else
+    ``./aftersales.db``); a ``UsageError`` when it is neither a SQLite file path nor a URL
+    of a database this library supports, or when the driver it needs is not installed.
+
+    A value is a URL when it holds ``://``; any other value is a SQLite file path, in which
+    no part may contain ``:`` (``postgresql:/db``, ``::::`` or ``:memory:`` are mistyped
+    URLs far more often than file names; ``sqlite:////path/with:colon.db`` still opens such
+    a file).
+    """
+    if value is None:
+        value = os.environ.get(DATABASE_ENV) or None
+        source = f"${DATABASE_ENV}"
+    try:
+        import sqlalchemy  # noqa: F401 - the 'sql' extra
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        from aftersales.backends.sql.engine import DEFAULT_URL, normalize_url
+    except ImportError as exc:
+        raise UsageError(
+            f"a SQL database needs the 'sql' extra ({exc}): pip install 'aftersales[sql]'"
+            + (", or use --memory" if memory else "")
+        ) from exc
+    if value is None:
+        value = DEFAULT_URL
+    shown = _PASSWORD.sub(r"\1***@", value)
+    if "://" in value:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise UsageError(
+                f"{source}: {shown!r} is not a database URL "
+                "(e.g. postgresql://user@host:5432/db, or a SQLite file path)"
+            ) from None
+        except ValueError:  # SQLAlchemy reads whatever follows the host's ':' as the port
+            raise UsageError(
+                f"{source}: {shown!r} has a port that is not a number from 1 to 65535"
+            ) from None
+        if url.port is not None and not 1 <= url.port <= 65535:
+            raise UsageError(f"{source}: {shown!r} has a port that is not a number from 1 to 65535")
+    else:
+        path = Path(value)
+        if not value.strip():
+            raise UsageError(f"{source}: an empty path; give a SQLite file path or a URL")
+        if value == ":memory:":
+            raise UsageError(
+                f"{source}: an in-memory SQLite database does not outlive the command"
+                + ("; use --memory for the in-memory reference backend" if memory else "")
+            )
+        if any(":" in part for part in path.parts if part != path.anchor):
+            raise UsageError(
+                f"{source}: {value!r} is neither a database URL (postgresql://user@host/db) "
+                "nor a SQLite file path (a path with ':' is taken for a mistyped URL; "
+                "write sqlite:///<path> to open such a file)"
+            )
+        if path.expanduser().is_dir():
+            raise UsageError(f"{source}: {value!r} is a folder, not a SQLite file")
+    try:
+        parsed = normalize_url(value)
+    except ConfigurationError as exc:
+        raise UsageError(f"{source}: {exc}") from None
+    if parsed.get_backend_name() == "postgresql":
+        try:
+            importlib.import_module("psycopg")
+        except ImportError as exc:
+            raise UsageError(
+                f"a PostgreSQL database needs psycopg 3 ({exc}): pip install 'aftersales[postgres]'"
+            ) from None
+    return parsed
+
+
+def _check(args: argparse.Namespace) -> None:
+    """What argparse cannot check alone; raises :class:`UsageError`."""
+    if getattr(args, "groups", None) is not None and args.user is None:
+        raise UsageError("argument --groups: needs --user (the system actor has no groups)")
+    if args.command == "db" and args.db is not None and args.url is not None:
+        raise UsageError("give the database once: as URL or as --db, not both")
+    if args.command == "demo" and (args.memory or args.db is None):
+        return  # the in-memory backend, or the demo's own file
+    if args.command == "db" and args.url is not None:
+        args.db = _database(args.url, memory=False, source="argument URL")
+    elif args.command in ("demo", "ticket", "db"):
+        args.db = _database(args.db, memory=args.command == "demo")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -264,12 +377,16 @@ def _parser() -> argparse.ArgumentParser:
     def actor_options(command: argparse.ArgumentParser) -> None:
         command.add_argument("--user", help="act as this user (default: the system actor)")
         command.add_argument(
-            "--groups", help="comma-separated groups of --user, e.g. helpdesk_user,billing"
+            "--groups",
+            type=_groups,
+            help="comma-separated groups of --user, e.g. helpdesk_user,billing (one of: "
+            + ", ".join(g.value for g in Group)
+            + ")",
         )
 
     demo = commands.add_parser("demo", help="run every after-sales flow on a small world")
     database_options(demo, memory=True)
-    demo.set_defaults(run=cmd_demo, json=False)
+    demo.set_defaults(command_parser=demo, run=cmd_demo, json=False)
 
     ticket = commands.add_parser("ticket", help="read a ticket")
     ticket_commands = ticket.add_subparsers(dest="ticket_command", required=True, metavar="ACTION")
@@ -278,25 +395,30 @@ def _parser() -> argparse.ArgumentParser:
     database_options(show, memory=False)
     actor_options(show)
     show.add_argument("--json", action="store_true", help="print JSON")
-    show.set_defaults(run=cmd_ticket_show, memory=False)
+    show.set_defaults(command_parser=show, run=cmd_ticket_show, memory=False)
 
     plugins = commands.add_parser("plugins", help="installed backends and what they implement")
     plugins.add_argument("--json", action="store_true", help="print JSON")
-    plugins.set_defaults(run=cmd_plugins)
+    plugins.set_defaults(command_parser=plugins, run=cmd_plugins)
 
     db = commands.add_parser("db", help="migrate or inspect the SQL backend's database")
     db.add_argument("action", choices=("upgrade", "version"))
     db.add_argument("url", nargs="?", help="the database (same as --db)")
     db.add_argument("--db", metavar="URL", help="a SQLite file path or a postgresql:// URL")
     db.add_argument("--json", action="store_true", help="print JSON")
-    db.set_defaults(run=cmd_db)
+    db.set_defaults(command_parser=db, run=cmd_db)
     return parser
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Entry point of the ``aftersales`` console script; returns the exit code."""
     stream = out or sys.stdout
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        _check(args)
+    except UsageError as exc:
+        args.command_parser.error(str(exc))  # exits with 2
     run: Callable[[argparse.Namespace, TextIO], None] = args.run
     try:
         run(args, stream)
