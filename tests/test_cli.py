@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -327,3 +329,177 @@ def test_sql_without_sqlalchemy_names_the_extra_to_install(
     message = usage_error(capsys, "ticket", "show", "#1", "--db", "a.db")
     assert message.endswith("pip install 'aftersales[sql]'")
     assert run("demo", "--memory")[0] == 0  # the reference backend needs no extra
+
+
+# -- the demo ------------------------------------------------------------------------------
+
+
+def section(text: str, title: str) -> list[str]:
+    """The lines of one ``== title`` section of the command's output."""
+    block = text.split(f"\n== {title}\n", 1)[1]
+    return block.split("\n== ", 1)[0].strip().splitlines()
+
+
+def test_the_demo_return_table_shows_the_delivery_after_the_return() -> None:
+    code, text = run("demo", "--memory")
+    assert code == 0
+    lines = section(text, "Return")
+    assert lines[0].endswith("is done: 1 Blender back in stock.")
+    assert lines[1].split() == [
+        "product", "delivered", "in", "this", "return", "returned", "reserved", "left",
+    ]  # fmt: skip
+    rows = {line.split()[0]: line.split()[1:] for line in lines[3:]}
+    assert rows == {"Blender": ["2", "1", "1", "0", "1"], "Kettle": ["1", "0", "0", "0", "1"]}
+
+
+def world_of(path: Path) -> dict[str, int]:
+    """How many records of each kind the database at ``path`` holds."""
+    backend = SqlBackend(path, migrate=False)
+    try:
+        return {table: len(rows) for table, rows in backend.snapshot().items()}
+    finally:
+        backend.close()
+
+
+@pytest.mark.parametrize("argv", [(), ("--db", "sub/mine.db")], ids=["default", "--db"])
+def test_the_demo_rebuilds_its_database_on_each_run(
+    argv: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / (argv[1] if argv else DEMO_DATABASE)
+    assert run("demo", *argv)[0] == 0
+    first = world_of(path)
+    assert first["tickets"] == 1 and first["repairs"] == 1
+    code, text = run("demo", *argv)
+    assert code == 0
+    assert world_of(path) == first  # the same world again, not a second one beside it
+    assert text.endswith(f"aftersales ticket show 1 --db {argv[1] if argv else DEMO_DATABASE}\n")
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no leftovers
+
+
+def test_the_demo_refuses_a_database_it_did_not_build(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = tmp_path / "helpdesk.db"
+    SqlBackend(mine).close()
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("not a database\n")
+    for path in (mine, text_file):
+        before = path.read_bytes()
+        assert run("demo", "--db", str(path)) == (1, "")
+        assert capsys.readouterr().err == (
+            f"error: {path} is not a database built by `aftersales demo`, which rebuilds only "
+            "its own: give another --db, or delete the file\n"
+        )
+        assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["helpdesk.db", "notes.txt"]
+    empty = tmp_path / "empty.db"
+    empty.touch()  # nothing to lose
+    assert run("demo", "--db", str(empty))[0] == 0
+    assert world_of(empty)["tickets"] == 1
+
+
+class ReaderGone(io.StringIO):
+    """An output whose reader goes away after ``lines`` writes, as ``| head`` does (or
+    that raises ``stop`` then: Ctrl-C)."""
+
+    def __init__(self, lines: int, stop: BaseException | None = None) -> None:
+        super().__init__()
+        self.lines = lines
+        self.stop = stop or BrokenPipeError(32, "Broken pipe")
+
+    def write(self, text: str) -> int:
+        if self.lines == 0:
+            raise self.stop
+        self.lines -= 1
+        return super().write(text)
+
+
+def demo_writes() -> int:
+    """How many writes the demo makes to its output (the same on every backend)."""
+    out = ReaderGone(10**6)
+    assert main(["demo", "--memory"], out=out) == 0
+    return 10**6 - out.lines
+
+
+@pytest.mark.parametrize("cut", [0.0, 0.5, 1.0], ids=["first write", "middle", "last section"])
+def test_a_demo_cut_short_leaves_the_database_as_it_was(
+    cut: float, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The SQL demo writes once more than the in-memory one (where its data stays), once its
+    # database is in place: cut at 1.0, its last section fails, before the move.
+    lines = round(cut * (demo_writes() - 1))
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo"], out=ReaderGone(lines)) == 0  # the reader went away: no error
+    assert list(tmp_path.iterdir()) == []  # no half-built database, no leftovers
+    assert run("demo")[0] == 0
+    built = (tmp_path / DEMO_DATABASE).read_bytes()
+    assert main(["demo"], out=ReaderGone(lines)) == 0
+    assert (tmp_path / DEMO_DATABASE).read_bytes() == built
+    assert main(["demo"], out=ReaderGone(lines, KeyboardInterrupt())) == 130
+    assert (tmp_path / DEMO_DATABASE).read_bytes() == built
+    assert [p.name for p in tmp_path.iterdir()] == [DEMO_DATABASE]
+
+
+def test_a_demo_piped_into_a_closed_reader_exits_quietly(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `aftersales demo | head -0`
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "aftersales", "demo"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.postgres
+def test_the_demo_on_postgresql_rebuilds_its_own_database_in_one_transaction(
+    aftersales_postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = aftersales_postgres_url
+
+    def world() -> dict[str, int]:
+        backend = SqlBackend(url, migrate=False)
+        try:
+            return {table: len(rows) for table, rows in backend.snapshot().items()}
+        finally:
+            backend.close()
+
+    assert run("demo", "--db", url)[0] == 0
+    first = world()
+    assert first["tickets"] == 1
+    assert run("demo", "--db", url)[0] == 0
+    assert world() == first
+    assert main(["demo", "--db", url], out=ReaderGone(60)) == 0
+    assert world() == first  # rolled back: the previous world stays whole
+    code, shown = run("ticket", "show", "#1", "--db", url, "--json")
+    assert code == 0
+    assert json.loads(shown)["counts"]["repairs"] == 1
+
+
+@pytest.mark.postgres
+def test_the_demo_refuses_a_postgresql_database_it_did_not_build(
+    aftersales_postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = aftersales_postgres_url
+    assert run("ticket", "show", "#1", "--db", empty) == (1, "")
+    assert "error: no aftersales database at" in capsys.readouterr().err
+    assert run("db", "upgrade", empty)[0] == 0
+    assert run("demo", "--db", empty) == (1, "")
+    assert "is not a database built by `aftersales demo`" in capsys.readouterr().err
+    assert run("db", "version", empty)[0] == 0
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"aftersales {metadata.version('aftersales')}\n"

@@ -8,6 +8,13 @@ or migrate a database. The command acts as the system actor (a back-office scrip
 ``--db`` (else ``$AFTERSALES_DATABASE_URL``, else ``./aftersales.db``) is a URL when it
 holds ``://`` (``postgresql://…`` or ``sqlite:///…``) and a SQLite file path otherwise; a
 path with ``:`` in it is refused as a mistyped URL (``sqlite:///<path>`` opens such a file).
+
+``aftersales demo`` builds its world anew on each run, in ``./aftersales-demo.db`` unless
+``--db`` names another database: one that does not exist yet (or is empty), or one a
+previous demo built, which it replaces; any other database is refused and left untouched.
+A run cut short (an error, Ctrl-C, its reader gone as in ``aftersales demo | head``) leaves
+the database as it was: a SQLite file is built beside its place and moved there at the end,
+a PostgreSQL database in one transaction.
 """
 
 from __future__ import annotations
@@ -17,9 +24,12 @@ import importlib
 import json
 import os
 import re
+import shlex
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
-from contextlib import suppress
+from contextlib import closing, suppress
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -30,14 +40,21 @@ from aftersales.errors import AfterSalesError, ConfigurationError
 from aftersales.models import Actor, Group, Service
 from aftersales.plugins import REQUIRED_HOOKS, installed_backends
 from aftersales.serialization import converter
+from aftersales.testing.scenario import Scenario
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
-__all__ = ["DATABASE_ENV", "DEMO_DATABASE", "UsageError", "main"]
+__all__ = ["DATABASE_ENV", "DEMO_APPLICATION_ID", "DEMO_DATABASE", "UsageError", "main"]
 
 #: Where ``aftersales demo`` keeps its database unless told otherwise (rebuilt each run).
 DEMO_DATABASE = "aftersales-demo.db"
+
+#: The SQLite application id (``PRAGMA application_id``) marking a file the demo built.
+DEMO_APPLICATION_ID = 0x41465344  # "AFSD"
+
+#: PostgreSQL: the comment on the ``schema_version`` table of a database the demo built.
+_DEMO_COMMENT = "built by aftersales demo"
 
 
 def _print_section(section: Section, out: TextIO) -> None:
@@ -46,29 +63,6 @@ def _print_section(section: Section, out: TextIO) -> None:
         out.write(f"{line}\n")
     for headers, rows in section.tables:
         out.write(render_table(headers, rows) + "\n")
-
-
-def _require_sql() -> None:
-    """Refuse, with the extra to install, when the SQL backend's dependencies are missing."""
-    try:
-        import sqlalchemy  # noqa: F401
-    except ImportError as exc:
-        raise ConfigurationError(
-            f"the SQL backend needs its extra ({exc}): pip install 'aftersales[sql]', "
-            "or run with --memory"
-        ) from exc
-
-
-def _backend(args: argparse.Namespace) -> Any:
-    """The backend a writing command works on: the database is created or upgraded."""
-    if getattr(args, "memory", False):
-        from aftersales.backends.memory import MemoryBackend
-
-        return MemoryBackend()
-    _require_sql()
-    from aftersales.backends.sql import SqlBackend
-
-    return SqlBackend(args.db)
 
 
 def _shown(url: URL) -> str:
@@ -101,7 +95,6 @@ def _existing_version(url: URL) -> int:
 def _reading_backend(args: argparse.Namespace) -> Any:
     """The backend a read command works on: an existing database at the current schema
     version, opened without creating or migrating anything."""
-    _require_sql()
     from aftersales.backends.sql import SqlBackend
     from aftersales.backends.sql.engine import normalize_url
 
@@ -139,28 +132,124 @@ def _json(data: object, out: TextIO) -> None:
 # -- commands ------------------------------------------------------------------------------
 
 
-def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
-    """Run every after-sales flow on a fresh world and print what happened."""
-    if not args.memory and args.db is None:
-        args.db = DEMO_DATABASE
-        for suffix in ("", "-wal", "-shm"):
-            with suppress(FileNotFoundError):
-                Path(DEMO_DATABASE + suffix).unlink()
-    backend = _backend(args)
-    where = "the in-memory reference backend" if args.memory else f"SQL database {args.db}"
-    out.write(f"aftersales demo on {where}\n")
-    try:
-        app = AfterSales(backend, clock=SystemClock())
-        sc = run_demo(app, backend.builder(app.clock), lambda s: _print_section(s, out))
-    finally:
-        close = getattr(backend, "close", None)
-        if close is not None:
-            close()
-    if not args.memory:
-        out.write(
-            f"\nThe data stays in {args.db}; show the ticket again with:\n"
-            f"  aftersales ticket show {sc.ticket.ref} --db {args.db}\n"
+def _run_demo(backend: Any, out: TextIO) -> Scenario:
+    app = AfterSales(backend, clock=SystemClock())
+    return run_demo(app, backend.builder(app.clock), lambda s: _print_section(s, out))
+
+
+def _is_demo_file(path: Path) -> bool:
+    """Whether a SQLite file was built by ``aftersales demo`` (its header's application id)."""
+    with path.open("rb") as file:
+        header = file.read(100)
+    return (
+        header[:16] == b"SQLite format 3\x00"
+        and int.from_bytes(header[68:72], "big") == DEMO_APPLICATION_ID
+    )
+
+
+def _demo_sqlite(path: Path, shown: str, out: TextIO) -> Scenario:
+    """Build the demo in a new file beside ``path``, then move it into place: whatever
+    stops the run half-way (an error, Ctrl-C, a reader gone as in ``| head``) leaves
+    ``path`` as it was."""
+    from aftersales.backends.sql import SqlBackend
+
+    if path.is_file() and path.stat().st_size > 0 and not _is_demo_file(path):
+        raise ConfigurationError(
+            f"{shown} is not a database built by `aftersales demo`, which rebuilds only its "
+            "own: give another --db, or delete the file"
         )
+    out.write(f"aftersales demo on SQL database {shown}\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    building = path.with_name(f".{path.name}.{os.getpid()}.building")
+    leftovers = [Path(f"{building}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")]
+    try:
+        for leftover in leftovers:
+            leftover.unlink(missing_ok=True)
+        backend = SqlBackend(building)
+        try:
+            sc = _run_demo(backend, out)
+        finally:
+            backend.close()
+        with closing(sqlite3.connect(building)) as conn:
+            conn.execute(f"PRAGMA application_id = {DEMO_APPLICATION_ID}")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for suffix in ("-wal", "-shm", "-journal"):  # the old file's: not the new one's
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        os.replace(building, path)
+    finally:
+        for leftover in leftovers:
+            leftover.unlink(missing_ok=True)
+    return sc
+
+
+def _demo_postgresql(url: URL, out: TextIO) -> Scenario:
+    """Build the demo in one transaction: whatever stops the run half-way leaves the
+    database as it was. A new (empty) database is marked as the demo's first."""
+    import sqlalchemy as sa
+
+    from aftersales.backends.sql import SqlBackend
+    from aftersales.backends.sql.engine import Database
+
+    db = Database(url)
+    try:
+        with db.connection(writes=False) as conn:
+            tables = sa.inspect(conn).get_table_names()
+            marked = (
+                "schema_version" in tables
+                and conn.execute(
+                    sa.text("SELECT obj_description('schema_version'::regclass, 'pg_class')")
+                ).scalar()
+                == _DEMO_COMMENT
+            )
+    finally:
+        db.dispose()
+    shown = _shown(url)
+    if tables and not marked:
+        raise ConfigurationError(
+            f"{shown} is not a database built by `aftersales demo`, which rebuilds only its "
+            "own (or an empty one): give another --db"
+        )
+    out.write(f"aftersales demo on SQL database {shown}\n")
+    backend = SqlBackend(url)
+    try:
+        if not tables:
+            with backend.db.connection() as conn:
+                conn.execute(sa.text(f"COMMENT ON TABLE schema_version IS '{_DEMO_COMMENT}'"))
+        tx = backend.db.begin(writes=True)  # every unit of work below is a savepoint of it
+        try:
+            if tables:
+                backend.reset()
+            sc = _run_demo(backend, out)
+        except BaseException:
+            tx.rollback()
+            raise
+        tx.commit()
+    finally:
+        backend.close()
+    return sc
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
+    """Run every after-sales flow on a fresh world and print what happened.
+
+    The world is built anew on each run, in the in-memory backend or in a database the demo
+    owns: a new one, or one a previous run built (any other is refused, untouched).
+    """
+    if args.memory:
+        from aftersales.backends.memory import MemoryBackend
+
+        out.write("aftersales demo on the in-memory reference backend\n")
+        _run_demo(MemoryBackend(), out)
+        return
+    url: URL = args.db
+    if url.get_backend_name() == "sqlite":
+        sc = _demo_sqlite(Path(url.database or ""), args.db_given, out)
+    else:
+        sc = _demo_postgresql(url, out)
+    out.write(
+        f"\nThe data stays in {args.db_given}; show the ticket again with:\n"
+        f"  aftersales ticket show {sc.ticket.ref} --db {shlex.quote(args.db_given)}\n"
+    )
 
 
 def cmd_ticket_show(args: argparse.Namespace, out: TextIO) -> None:
@@ -230,7 +319,6 @@ def cmd_plugins(args: argparse.Namespace, out: TextIO) -> None:
 
 def cmd_db(args: argparse.Namespace, out: TextIO) -> None:
     """``aftersales db upgrade|version``: migrate or inspect a SQL database."""
-    _require_sql()
     from aftersales.backends.sql import SCHEMA_VERSION, upgrade
     from aftersales.backends.sql.engine import Database, normalize_url
 
@@ -346,12 +434,22 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError("argument --groups: needs --user (the system actor has no groups)")
     if args.command == "db" and args.db is not None and args.url is not None:
         raise UsageError("give the database once: as URL or as --db, not both")
-    if args.command == "demo" and (args.memory or args.db is None):
-        return  # the in-memory backend, or the demo's own file
+    if args.command == "demo":
+        if not args.memory:
+            args.db_given = DEMO_DATABASE if args.db is None else args.db  # not the env
+            args.db = _database(args.db_given, memory=True)
+        return
     if args.command == "db" and args.url is not None:
         args.db = _database(args.url, memory=False, source="argument URL")
     elif args.command in ("demo", "ticket", "db"):
         args.db = _database(args.db, memory=args.command == "demo")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("aftersales")
+    except metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
+        return "(not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -359,6 +457,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="aftersales",
         description="After-sales services from a helpdesk ticket.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def database_options(command: argparse.ArgumentParser, *, memory: bool) -> None:
@@ -366,7 +465,10 @@ def _parser() -> argparse.ArgumentParser:
         where.add_argument(
             "--db",
             metavar="URL",
-            help="a SQLite file path or a postgresql:// URL (default: $AFTERSALES_DATABASE_URL,"
+            help="a new SQLite file path or postgresql:// URL, or one a previous demo built"
+            f" (default: ./{DEMO_DATABASE})"
+            if memory
+            else "a SQLite file path or a postgresql:// URL (default: $AFTERSALES_DATABASE_URL,"
             " else ./aftersales.db)",
         )
         if memory:
@@ -384,7 +486,9 @@ def _parser() -> argparse.ArgumentParser:
             + ")",
         )
 
-    demo = commands.add_parser("demo", help="run every after-sales flow on a small world")
+    demo = commands.add_parser(
+        "demo", help="run every after-sales flow on a small world, built anew on each run"
+    )
     database_options(demo, memory=True)
     demo.set_defaults(command_parser=demo, run=cmd_demo, json=False)
 
@@ -404,7 +508,12 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="migrate or inspect the SQL backend's database")
     db.add_argument("action", choices=("upgrade", "version"))
     db.add_argument("url", nargs="?", help="the database (same as --db)")
-    db.add_argument("--db", metavar="URL", help="a SQLite file path or a postgresql:// URL")
+    db.add_argument(
+        "--db",
+        metavar="URL",
+        help="a SQLite file path or a postgresql:// URL (default: $AFTERSALES_DATABASE_URL,"
+        " else ./aftersales.db)",
+    )
     db.add_argument("--json", action="store_true", help="print JSON")
     db.set_defaults(command_parser=db, run=cmd_db)
     return parser
@@ -425,9 +534,15 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except (AfterSalesError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # the reader went away (e.g. `| head`): not an error
-        with suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stays open until exit
+        if stream is sys.stdout:  # what is still buffered must not fail at exit
+            with suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
     return 0
 
 
