@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shlex
 import subprocess
 import sys
 from importlib import metadata
@@ -483,6 +484,12 @@ def test_the_demo_on_postgresql_rebuilds_its_own_database_in_one_transaction(
     code, shown = run("ticket", "show", "#1", "--db", url, "--json")
     assert code == 0
     assert json.loads(shown)["counts"]["repairs"] == 1
+    with_password = url.replace("aftersales@", "aftersales:s3cret@")  # trust auth: ignored
+    code, text = run("demo", "--db", with_password)
+    assert code == 0
+    assert "s3cret" not in text
+    masked = url.replace("aftersales@", "aftersales:***@")
+    assert text.endswith(f"--db {shlex.quote(masked)}\n")
 
 
 @pytest.mark.postgres

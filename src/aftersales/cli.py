@@ -243,12 +243,14 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
         return
     url: URL = args.db
     if url.get_backend_name() == "sqlite":
-        sc = _demo_sqlite(Path(url.database or ""), args.db_given, out)
+        shown = args.db_given  # as typed: the command below works from here
+        sc = _demo_sqlite(Path(url.database or ""), shown, out)
     else:
+        shown = _shown(url)  # the password masked
         sc = _demo_postgresql(url, out)
     out.write(
-        f"\nThe data stays in {args.db_given}; show the ticket again with:\n"
-        f"  aftersales ticket show {sc.ticket.ref} --db {shlex.quote(args.db_given)}\n"
+        f"\nThe data stays in {shown}; show the ticket again with:\n"
+        f"  aftersales ticket show {sc.ticket.ref} --db {shlex.quote(shown)}\n"
     )
 
 
