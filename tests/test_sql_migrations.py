@@ -257,13 +257,18 @@ def test_the_command_line_upgrades_and_reports(
     from aftersales.cli import main
 
     path = tmp_path / "cli.db"
-    assert main(["db", "version", str(path)]) == 0
-    assert f"schema version 0 (code needs {SCHEMA_VERSION})" in capsys.readouterr().out
+    assert main(["db", "version", str(path)]) == 1  # reading creates nothing
+    assert capsys.readouterr().err == f"error: no database at {path}\n"
+    assert not path.exists()
     assert main(["db", "upgrade", str(path)]) == 0
     assert f"schema version {SCHEMA_VERSION} (upgraded from 0)" in capsys.readouterr().out
     assert main(["db", "upgrade", str(path)]) == 0
     assert "(already current)" in capsys.readouterr().out
-    assert main(["db", "version", "mysql://x@y/z"]) == 1
+    assert main(["db", "version", str(path)]) == 0
+    assert f"schema version {SCHEMA_VERSION} (current)" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        main(["db", "version", "mysql://x@y/z"])
+    assert info.value.code == 2  # a usage error
     assert "unsupported database" in capsys.readouterr().err
 
 

@@ -1,20 +1,37 @@
 """The ``aftersales`` command: a demo, the ticket view, installed plugins, migrations.
 
 Exit codes: 0 success, 1 a refusal or failure with its message (no traceback), 2 a usage
-error. Read commands take ``--json``. The command acts as the system actor (a back-office
-script) unless ``--user`` names a user and ``--groups`` their groups.
+error (reported as argparse reports its own). Read commands take ``--json`` and never create
+or migrate a database. The command acts as the system actor (a back-office script) unless
+``--user`` names a user and ``--groups`` their groups.
+
+``--db`` (else ``$AFTERSALES_DATABASE_URL``, else ``./aftersales.db``) is a URL when it
+holds ``://`` (``postgresql://…`` or ``sqlite:///…``) and a SQLite file path otherwise; a
+path with ``:`` in it is refused as a mistyped URL (``sqlite:///<path>`` opens such a file).
+
+``aftersales demo`` builds its world anew on each run, in ``./aftersales-demo.db`` unless
+``--db`` names another database: one that does not exist yet (or is empty), or one a
+previous demo built, which it replaces; any other database is refused and left untouched.
+A run cut short (an error, Ctrl-C, its reader gone as in ``aftersales demo | head``) leaves
+the database as it was: a SQLite file is built beside its place and moved there at the end,
+a PostgreSQL database in one transaction.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
+import re
+import shlex
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
-from contextlib import suppress
+from contextlib import closing, suppress
+from importlib import metadata
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from aftersales.app import AfterSales
 from aftersales.clock import SystemClock
@@ -23,11 +40,21 @@ from aftersales.errors import AfterSalesError, ConfigurationError
 from aftersales.models import Actor, Group, Service
 from aftersales.plugins import REQUIRED_HOOKS, installed_backends
 from aftersales.serialization import converter
+from aftersales.testing.scenario import Scenario
 
-__all__ = ["DEMO_DATABASE", "main"]
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+__all__ = ["DATABASE_ENV", "DEMO_APPLICATION_ID", "DEMO_DATABASE", "UsageError", "main"]
 
 #: Where ``aftersales demo`` keeps its database unless told otherwise (rebuilt each run).
 DEMO_DATABASE = "aftersales-demo.db"
+
+#: The SQLite application id (``PRAGMA application_id``) marking a file the demo built.
+DEMO_APPLICATION_ID = 0x41465344  # "AFSD"
+
+#: PostgreSQL: the comment on the ``schema_version`` table of a database the demo built.
+_DEMO_COMMENT = "built by aftersales demo"
 
 
 def _print_section(section: Section, out: TextIO) -> None:
@@ -38,26 +65,64 @@ def _print_section(section: Section, out: TextIO) -> None:
         out.write(render_table(headers, rows) + "\n")
 
 
-def _backend(args: argparse.Namespace) -> Any:
-    if getattr(args, "memory", False):
-        from aftersales.backends.memory import MemoryBackend
+def _shown(url: URL) -> str:
+    """A database for messages: a SQLite file's path, a server URL without its password."""
+    if url.get_backend_name() == "sqlite":
+        return url.database or ""
+    return url.render_as_string(hide_password=True)
 
-        return MemoryBackend()
+
+def _existing_version(url: URL) -> int:
+    """The schema version of an existing database, opened only to read it (0 when it
+    holds no aftersales schema); ``no database at …`` when a SQLite file does not exist."""
+    from aftersales.backends.sql import current_version
+    from aftersales.backends.sql.engine import Database
+
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database or "")
+        if not path.is_file():
+            raise ConfigurationError(f"no database at {path}")
+        if path.stat().st_size == 0:  # opening it would write SQLite's header
+            return 0
+    db = Database(url)
     try:
-        from aftersales.backends.sql import SqlBackend
-    except ImportError as exc:
+        with db.connection(writes=False) as conn:
+            return current_version(conn)
+    finally:
+        db.dispose()
+
+
+def _reading_backend(args: argparse.Namespace) -> Any:
+    """The backend a read command works on: an existing database at the current schema
+    version, opened without creating or migrating anything."""
+    from aftersales.backends.sql import SqlBackend
+    from aftersales.backends.sql.engine import normalize_url
+
+    url = normalize_url(args.db)
+    if _existing_version(url) == 0:
         raise ConfigurationError(
-            f"the SQL backend needs its extra ({exc}): pip install 'aftersales[sql]', "
-            "or run with --memory"
-        ) from exc
-    return SqlBackend(args.db)
+            f"no aftersales database at {_shown(url)} (it holds no aftersales schema; "
+            "`aftersales db upgrade` creates one)"
+        )
+    return SqlBackend(url, migrate=False)
+
+
+def _groups(value: str) -> frozenset[Group]:
+    """``--groups``: comma-separated group names, each one of :class:`Group`."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in set(Group)]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown group{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"the groups are {', '.join(g.value for g in Group)}"
+        )
+    return frozenset(Group(name) for name in names)
 
 
 def _actor(args: argparse.Namespace) -> Actor:
     if args.user is None:
         return Actor.system()
-    groups = [g.strip() for g in (args.groups or "").split(",") if g.strip()]
-    return Actor(user_id=args.user, groups=frozenset(Group(g) for g in groups))
+    return Actor(user_id=args.user, groups=args.groups or frozenset())
 
 
 def _json(data: object, out: TextIO) -> None:
@@ -67,33 +132,131 @@ def _json(data: object, out: TextIO) -> None:
 # -- commands ------------------------------------------------------------------------------
 
 
-def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
-    """Run every after-sales flow on a fresh world and print what happened."""
-    if not args.memory and args.db is None:
-        args.db = DEMO_DATABASE
-        for suffix in ("", "-wal", "-shm"):
-            with suppress(FileNotFoundError):
-                Path(DEMO_DATABASE + suffix).unlink()
-    backend = _backend(args)
-    where = "the in-memory reference backend" if args.memory else f"SQL database {args.db}"
-    out.write(f"aftersales demo on {where}\n")
-    try:
-        app = AfterSales(backend, clock=SystemClock())
-        sc = run_demo(app, backend.builder(app.clock), lambda s: _print_section(s, out))
-    finally:
-        close = getattr(backend, "close", None)
-        if close is not None:
-            close()
-    if not args.memory:
-        out.write(
-            f"\nThe data stays in {args.db}; show the ticket again with:\n"
-            f"  aftersales ticket show {sc.ticket.ref} --db {args.db}\n"
+def _run_demo(backend: Any, out: TextIO) -> Scenario:
+    app = AfterSales(backend, clock=SystemClock())
+    return run_demo(app, backend.builder(app.clock), lambda s: _print_section(s, out))
+
+
+def _is_demo_file(path: Path) -> bool:
+    """Whether a SQLite file was built by ``aftersales demo`` (its header's application id)."""
+    with path.open("rb") as file:
+        header = file.read(100)
+    return (
+        header[:16] == b"SQLite format 3\x00"
+        and int.from_bytes(header[68:72], "big") == DEMO_APPLICATION_ID
+    )
+
+
+def _demo_sqlite(path: Path, shown: str, out: TextIO) -> Scenario:
+    """Build the demo in a new file beside ``path``, then move it into place: whatever
+    stops the run half-way (an error, Ctrl-C, a reader gone as in ``| head``) leaves
+    ``path`` as it was."""
+    from aftersales.backends.sql import SqlBackend
+
+    if path.is_file() and path.stat().st_size > 0 and not _is_demo_file(path):
+        raise ConfigurationError(
+            f"{shown} is not a database built by `aftersales demo`, which rebuilds only its "
+            "own: give another --db, or delete the file"
         )
+    out.write(f"aftersales demo on SQL database {shown}\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    building = path.with_name(f".{path.name}.{os.getpid()}.building")
+    leftovers = [Path(f"{building}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")]
+    try:
+        for leftover in leftovers:
+            leftover.unlink(missing_ok=True)
+        backend = SqlBackend(building)
+        try:
+            sc = _run_demo(backend, out)
+        finally:
+            backend.close()
+        with closing(sqlite3.connect(building)) as conn:
+            conn.execute(f"PRAGMA application_id = {DEMO_APPLICATION_ID}")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for suffix in ("-wal", "-shm", "-journal"):  # the old file's: not the new one's
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        os.replace(building, path)
+    finally:
+        for leftover in leftovers:
+            leftover.unlink(missing_ok=True)
+    return sc
+
+
+def _demo_postgresql(url: URL, out: TextIO) -> Scenario:
+    """Build the demo in one transaction: whatever stops the run half-way leaves the
+    database as it was. A new (empty) database is marked as the demo's first."""
+    import sqlalchemy as sa
+
+    from aftersales.backends.sql import SqlBackend
+    from aftersales.backends.sql.engine import Database
+
+    db = Database(url)
+    try:
+        with db.connection(writes=False) as conn:
+            tables = sa.inspect(conn).get_table_names()
+            marked = (
+                "schema_version" in tables
+                and conn.execute(
+                    sa.text("SELECT obj_description('schema_version'::regclass, 'pg_class')")
+                ).scalar()
+                == _DEMO_COMMENT
+            )
+    finally:
+        db.dispose()
+    shown = _shown(url)
+    if tables and not marked:
+        raise ConfigurationError(
+            f"{shown} is not a database built by `aftersales demo`, which rebuilds only its "
+            "own (or an empty one): give another --db"
+        )
+    out.write(f"aftersales demo on SQL database {shown}\n")
+    backend = SqlBackend(url)
+    try:
+        if not tables:
+            with backend.db.connection() as conn:
+                conn.execute(sa.text(f"COMMENT ON TABLE schema_version IS '{_DEMO_COMMENT}'"))
+        tx = backend.db.begin(writes=True)  # every unit of work below is a savepoint of it
+        try:
+            if tables:
+                backend.reset()
+            sc = _run_demo(backend, out)
+        except BaseException:
+            tx.rollback()
+            raise
+        tx.commit()
+    finally:
+        backend.close()
+    return sc
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
+    """Run every after-sales flow on a fresh world and print what happened.
+
+    The world is built anew on each run, in the in-memory backend or in a database the demo
+    owns: a new one, or one a previous run built (any other is refused, untouched).
+    """
+    if args.memory:
+        from aftersales.backends.memory import MemoryBackend
+
+        out.write("aftersales demo on the in-memory reference backend\n")
+        _run_demo(MemoryBackend(), out)
+        return
+    url: URL = args.db
+    if url.get_backend_name() == "sqlite":
+        shown = args.db_given  # as typed: the command below works from here
+        sc = _demo_sqlite(Path(url.database or ""), shown, out)
+    else:
+        shown = _shown(url)  # the password masked
+        sc = _demo_postgresql(url, out)
+    out.write(
+        f"\nThe data stays in {shown}; show the ticket again with:\n"
+        f"  aftersales ticket show {sc.ticket.ref} --db {shlex.quote(shown)}\n"
+    )
 
 
 def cmd_ticket_show(args: argparse.Namespace, out: TextIO) -> None:
     """Print the ticket view (actions, counts, documents, trail) of one ticket."""
-    backend = _backend(args)
+    backend = _reading_backend(args)
     try:
         app = AfterSales(backend, clock=SystemClock())
         actor = _actor(args)
@@ -158,24 +321,25 @@ def cmd_plugins(args: argparse.Namespace, out: TextIO) -> None:
 
 def cmd_db(args: argparse.Namespace, out: TextIO) -> None:
     """``aftersales db upgrade|version``: migrate or inspect a SQL database."""
-    from aftersales.backends.sql import SCHEMA_VERSION, current_version, upgrade
-    from aftersales.backends.sql.engine import Database
+    from aftersales.backends.sql import SCHEMA_VERSION, upgrade
+    from aftersales.backends.sql.engine import Database, normalize_url
 
-    db = Database(args.db or args.url)
-    try:
-        if args.action == "upgrade":
+    url = normalize_url(args.db)
+    if args.action == "upgrade":
+        db = Database(url)
+        try:
             before, after = upgrade(db)
-            change = "already current" if before == after else f"upgraded from {before}"
-            result = {"database": db.safe_url, "version": after, "previous": before}
-            text = f"{db.safe_url}: schema version {after} ({change})"
-        else:
-            with db.connection(writes=False) as conn:
-                version = current_version(conn)
-            state = "current" if version == SCHEMA_VERSION else f"code needs {SCHEMA_VERSION}"
-            result = {"database": db.safe_url, "version": version, "required": SCHEMA_VERSION}
-            text = f"{db.safe_url}: schema version {version} ({state})"
-    finally:
-        db.dispose()
+        finally:
+            db.dispose()
+        change = "already current" if before == after else f"upgraded from {before}"
+        result = {"database": db.safe_url, "version": after, "previous": before}
+        text = f"{db.safe_url}: schema version {after} ({change})"
+    else:
+        version = _existing_version(url)  # reading never creates a database
+        safe_url = url.render_as_string(hide_password=True)
+        state = "current" if version == SCHEMA_VERSION else f"code needs {SCHEMA_VERSION}"
+        result = {"database": safe_url, "version": version, "required": SCHEMA_VERSION}
+        text = f"{safe_url}: schema version {version} ({state})"
     if args.json:
         out.write(json.dumps(result, indent=2) + "\n")
     else:
@@ -184,12 +348,118 @@ def cmd_db(args: argparse.Namespace, out: TextIO) -> None:
 
 # -- parsing -------------------------------------------------------------------------------
 
+#: Read when a command is given no ``--db``.
+DATABASE_ENV = "AFTERSALES_DATABASE_URL"
+
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")
+
+
+class UsageError(Exception):
+    """A command line the command cannot run: reported like argparse's own errors (exit 2)."""
+
+
+def _database(value: str | None, *, memory: bool, source: str = "argument --db") -> URL:
+    """The SQLAlchemy URL of ``--db`` (else ``$AFTERSALES_DATABASE_URL``, else
+    ``./aftersales.db``); a ``UsageError`` when it is neither a SQLite file path nor a URL
+    of a database this library supports, or when the driver it needs is not installed.
+
+    A value is a URL when it holds ``://``; any other value is a SQLite file path, in which
+    no part may contain ``:`` (``postgresql:/db``, ``::::`` or ``:memory:`` are mistyped
+    URLs far more often than file names; ``sqlite:////path/with:colon.db`` still opens such
+    a file).
+    """
+    if value is None:
+        value = os.environ.get(DATABASE_ENV) or None
+        source = f"${DATABASE_ENV}"
+    try:
+        import sqlalchemy  # noqa: F401 - the 'sql' extra
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        from aftersales.backends.sql.engine import DEFAULT_URL, normalize_url
+    except ImportError as exc:
+        raise UsageError(
+            f"a SQL database needs the 'sql' extra ({exc}): pip install 'aftersales[sql]'"
+            + (", or use --memory" if memory else "")
+        ) from exc
+    if value is None:
+        value = DEFAULT_URL
+    shown = _PASSWORD.sub(r"\1***@", value)
+    if "://" in value:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise UsageError(
+                f"{source}: {shown!r} is not a database URL "
+                "(e.g. postgresql://user@host:5432/db, or a SQLite file path)"
+            ) from None
+        except ValueError:  # SQLAlchemy reads whatever follows the host's ':' as the port
+            raise UsageError(
+                f"{source}: {shown!r} has a port that is not a number from 1 to 65535"
+            ) from None
+        if url.port is not None and not 1 <= url.port <= 65535:
+            raise UsageError(f"{source}: {shown!r} has a port that is not a number from 1 to 65535")
+    else:
+        path = Path(value)
+        if not value.strip():
+            raise UsageError(f"{source}: an empty path; give a SQLite file path or a URL")
+        if value == ":memory:":
+            raise UsageError(
+                f"{source}: an in-memory SQLite database does not outlive the command"
+                + ("; use --memory for the in-memory reference backend" if memory else "")
+            )
+        if any(":" in part for part in path.parts if part != path.anchor):
+            raise UsageError(
+                f"{source}: {value!r} is neither a database URL (postgresql://user@host/db) "
+                "nor a SQLite file path (a path with ':' is taken for a mistyped URL; "
+                "write sqlite:///<path> to open such a file)"
+            )
+        if path.expanduser().is_dir():
+            raise UsageError(f"{source}: {value!r} is a folder, not a SQLite file")
+    try:
+        parsed = normalize_url(value)
+    except ConfigurationError as exc:
+        raise UsageError(f"{source}: {exc}") from None
+    if parsed.get_backend_name() == "postgresql":
+        try:
+            importlib.import_module("psycopg")
+        except ImportError as exc:
+            raise UsageError(
+                f"a PostgreSQL database needs psycopg 3 ({exc}): pip install 'aftersales[postgres]'"
+            ) from None
+    return parsed
+
+
+def _check(args: argparse.Namespace) -> None:
+    """What argparse cannot check alone; raises :class:`UsageError`."""
+    if getattr(args, "groups", None) is not None and args.user is None:
+        raise UsageError("argument --groups: needs --user (the system actor has no groups)")
+    if args.command == "db" and args.db is not None and args.url is not None:
+        raise UsageError("give the database once: as URL or as --db, not both")
+    if args.command == "demo":
+        if not args.memory:
+            args.db_given = DEMO_DATABASE if args.db is None else args.db  # not the env
+            args.db = _database(args.db_given, memory=True)
+        return
+    if args.command == "db" and args.url is not None:
+        args.db = _database(args.url, memory=False, source="argument URL")
+    elif args.command in ("demo", "ticket", "db"):
+        args.db = _database(args.db, memory=args.command == "demo")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("aftersales")
+    except metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
+        return "(not installed)"
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aftersales",
         description="After-sales services from a helpdesk ticket.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def database_options(command: argparse.ArgumentParser, *, memory: bool) -> None:
@@ -197,7 +467,10 @@ def _parser() -> argparse.ArgumentParser:
         where.add_argument(
             "--db",
             metavar="URL",
-            help="a SQLite file path or a postgresql:// URL (default: $AFTERSALES_DATABASE_URL,"
+            help="a new SQLite file path or postgresql:// URL, or one a previous demo built"
+            f" (default: ./{DEMO_DATABASE})"
+            if memory
+            else "a SQLite file path or a postgresql:// URL (default: $AFTERSALES_DATABASE_URL,"
             " else ./aftersales.db)",
         )
         if memory:
@@ -208,12 +481,18 @@ def _parser() -> argparse.ArgumentParser:
     def actor_options(command: argparse.ArgumentParser) -> None:
         command.add_argument("--user", help="act as this user (default: the system actor)")
         command.add_argument(
-            "--groups", help="comma-separated groups of --user, e.g. helpdesk_user,billing"
+            "--groups",
+            type=_groups,
+            help="comma-separated groups of --user, e.g. helpdesk_user,billing (one of: "
+            + ", ".join(g.value for g in Group)
+            + ")",
         )
 
-    demo = commands.add_parser("demo", help="run every after-sales flow on a small world")
+    demo = commands.add_parser(
+        "demo", help="run every after-sales flow on a small world, built anew on each run"
+    )
     database_options(demo, memory=True)
-    demo.set_defaults(run=cmd_demo, json=False)
+    demo.set_defaults(command_parser=demo, run=cmd_demo, json=False)
 
     ticket = commands.add_parser("ticket", help="read a ticket")
     ticket_commands = ticket.add_subparsers(dest="ticket_command", required=True, metavar="ACTION")
@@ -222,34 +501,50 @@ def _parser() -> argparse.ArgumentParser:
     database_options(show, memory=False)
     actor_options(show)
     show.add_argument("--json", action="store_true", help="print JSON")
-    show.set_defaults(run=cmd_ticket_show, memory=False)
+    show.set_defaults(command_parser=show, run=cmd_ticket_show, memory=False)
 
     plugins = commands.add_parser("plugins", help="installed backends and what they implement")
     plugins.add_argument("--json", action="store_true", help="print JSON")
-    plugins.set_defaults(run=cmd_plugins)
+    plugins.set_defaults(command_parser=plugins, run=cmd_plugins)
 
     db = commands.add_parser("db", help="migrate or inspect the SQL backend's database")
     db.add_argument("action", choices=("upgrade", "version"))
     db.add_argument("url", nargs="?", help="the database (same as --db)")
-    db.add_argument("--db", metavar="URL", help="a SQLite file path or a postgresql:// URL")
+    db.add_argument(
+        "--db",
+        metavar="URL",
+        help="a SQLite file path or a postgresql:// URL (default: $AFTERSALES_DATABASE_URL,"
+        " else ./aftersales.db)",
+    )
     db.add_argument("--json", action="store_true", help="print JSON")
-    db.set_defaults(run=cmd_db)
+    db.set_defaults(command_parser=db, run=cmd_db)
     return parser
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Entry point of the ``aftersales`` console script; returns the exit code."""
     stream = out or sys.stdout
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        _check(args)
+    except UsageError as exc:
+        args.command_parser.error(str(exc))  # exits with 2
     run: Callable[[argparse.Namespace, TextIO], None] = args.run
     try:
         run(args, stream)
     except (AfterSalesError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # the reader went away (e.g. `| head`): not an error
-        with suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stays open until exit
+        if stream is sys.stdout:  # what is still buffered must not fail at exit
+            with suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
     return 0
 
 

@@ -20,6 +20,7 @@ from aftersales.models import (
     CreditMethod,
     InvoiceMethod,
     PartAction,
+    Picking,
     Service,
 )
 from aftersales.models.repairs import OperationLine, PartLine
@@ -128,21 +129,7 @@ def run_demo(app: AfterSales, world: Builder, emit: Callable[[Section], None]) -
         sc.ticket.id, draft.delivery_id, {blender_line.move_id: Decimal(1)}, actor=agent
     )
     ret = app.returns.validate(ret.id, actor=agent)
-    emit(
-        Section(
-            "Return",
-            (f"{ret.reference} ({ret.origin}) is {ret.state.value}: 1 Blender back in stock.",),
-            (
-                _table(
-                    ["product", "delivered", "returned", "reserved", "default"],
-                    [
-                        (ln.product_name, ln.delivered, ln.returned, ln.reserved, ln.quantity)
-                        for ln in draft.lines
-                    ],
-                ),
-            ),
-        )
-    )
+    emit(_return_section(app, sc, ret))
 
     # -- repair: through its life cycle ---------------------------------------------------------
     emit(_repair(app, world, sc))
@@ -255,6 +242,37 @@ def _refund_row(method: CreditMethod, result: Any) -> tuple[object, ...]:
         invoice.payment_state.value,
         result.customer_credit,
         "yes" if result.new_invoice else "",
+    )
+
+
+def _return_section(app: AfterSales, sc: Scenario, ret: Picking) -> Section:
+    """The return just validated, and the delivery's lines as they are after it."""
+    after = app.returns.prepare(sc.ticket.id, ret.return_of_id, actor=sc.actors.agent)
+    back: dict[str, Decimal] = {}
+    for move in ret.moves:
+        if move.origin_move_id is not None:
+            back[move.origin_move_id] = back.get(move.origin_move_id, Decimal(0)) + move.quantity
+    names = {line.move_id: line.product_name for line in after.lines}
+    what = ", ".join(f"{qty.normalize():f} {names[move_id]}" for move_id, qty in back.items())
+    return Section(
+        "Return",
+        (f"{ret.reference} ({ret.origin}) is {ret.state.value}: {what} back in stock.",),
+        (
+            _table(
+                ["product", "delivered", "in this return", "returned", "reserved", "left"],
+                [
+                    (
+                        line.product_name,
+                        line.delivered,
+                        back.get(line.move_id, Decimal(0)),
+                        line.returned,
+                        line.reserved,
+                        line.quantity,
+                    )
+                    for line in after.lines
+                ],
+            ),
+        ),
     )
 
 
