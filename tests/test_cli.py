@@ -126,3 +126,11 @@ def test_ticket_show_finds_a_ticket_by_its_number(
     )
     assert result.returncode == 1
     assert "error: ticket '#999' does not exist" in result.stderr
+
+
+def test_an_unknown_group_is_refused_listing_the_groups(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["ticket", "show", "#1", "--db", str(tmp_path / "x.db"), "--user", "eve"]
+    assert main([*argv, "--groups", "helpdesk_user,root"]) == 1
+    assert "groups='root': is not a group; the groups are: helpdesk_user" in capsys.readouterr().err

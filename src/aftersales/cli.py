@@ -20,7 +20,7 @@ from aftersales.app import AfterSales
 from aftersales.clock import SystemClock
 from aftersales.demo import Section, render_table, run_demo, ticket_view_sections
 from aftersales.errors import AfterSalesError, ConfigurationError
-from aftersales.models import Actor, Group, Service
+from aftersales.models import Actor, Service
 from aftersales.plugins import REQUIRED_HOOKS, installed_backends
 from aftersales.serialization import converter
 
@@ -57,7 +57,7 @@ def _actor(args: argparse.Namespace) -> Actor:
     if args.user is None:
         return Actor.system()
     groups = [g.strip() for g in (args.groups or "").split(",") if g.strip()]
-    return Actor(user_id=args.user, groups=frozenset(Group(g) for g in groups))
+    return Actor(user_id=args.user, groups=tuple(groups))  # InvalidInput lists the groups
 
 
 def _json(data: object, out: TextIO) -> None:
