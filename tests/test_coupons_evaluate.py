@@ -246,6 +246,19 @@ def test_cp3_the_required_quantities_must_be_on_the_order() -> None:
     assert evaluate_program(program(percent("10"), rule), two).applies
 
 
+def test_cp3_when_amount_and_quantity_both_fail_the_amount_is_reported() -> None:
+    """The reference checks the minimum amount first: 1 × 100.00 + 15 % misses both 320.00
+    and 3 blenders, and the reason is the amount."""
+    rule = CouponRule(
+        minimum_amount=eur("320"), minimum_quantity=Decimal(3), product_ids={"blender"}
+    )
+    order = Order.of(line(1, "100.00", TAX15, product="blender"))
+    refused = evaluate_program(program(percent("10"), rule), order)
+    assert (refused.applies, refused.reason) == (False, "a minimum of 320.00 must be purchased")
+    enough = Order.of(line(1, "400.00", TAX15, product="blender"))
+    assert evaluate_program(program(percent("10"), rule), enough).reason == QUANTITIES_MISSING
+
+
 def test_cp3_a_product_filter_needs_a_matching_line_even_without_a_minimum() -> None:
     rule = CouponRule(product_ids={"blender"})
     order = Order.of(line(5, "20.00", product="kettle"), line(0, "49.95", product="blender"))

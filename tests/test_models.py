@@ -190,6 +190,21 @@ def test_actor_groups_and_implications() -> None:
         Actor(user_id="x", groups={"nope"})
 
 
+@pytest.mark.parametrize("groups", [{"root"}, "root", [Group.BILLING, "root"], {None}, {3}])
+def test_an_unknown_group_is_invalid_input_listing_the_groups(groups: object) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        Actor(user_id="x", groups=groups)
+    assert refused.value.field == "groups"
+    for group in Group:
+        assert group.value in str(refused.value)
+
+
+def test_a_huge_unknown_group_gives_a_short_message() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        Actor(user_id="x", groups={"r" * 1_000_000})
+    assert len(str(refused.value)) < 500
+
+
 def test_partner_commercial_entity() -> None:
     partner = Partner(id="p-1", name="Ana", commercial_entity_id="c-1")
     assert (partner.commercial_entity_id, partner.delivery_address_id) == ("c-1", None)

@@ -251,6 +251,111 @@ def test_a_new_database_is_seeded_once(url: str) -> None:
         backend.close()
 
 
+# -- seeding: every database ends with its base modules (issue 16, point 5) ---------------
+
+SEEDED = {"base", "mail", "helpdesk"}
+
+
+def _modules(db: Database) -> set[str]:
+    table = build_metadata(1).tables["modules"]
+    with db.connection(writes=False) as conn:
+        return set(conn.execute(sa.select(table.c.name)).scalars())
+
+
+def _plans_only_the_refunds_module(backend: SqlBackend) -> None:
+    """The install plan of a seeded database lists no base module, counts no helpdesk."""
+    from aftersales import Actor, Group, Service
+
+    team = backend.builder().team(name="Support")
+    manager = Actor(user_id="maria", groups={Group.HELPDESK_MANAGER})
+    plan = AfterSales(backend).settings.plan(team.id, enable={Service.REFUNDS}, actor=manager)
+    assert not {"base", "mail", "helpdesk"} & set(plan.modules)
+    assert "helpdesk" not in plan.applications
+
+
+def test_a_database_made_by_db_upgrade_opens_seeded_without_migrate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The documented deployment path: ``aftersales db upgrade``, then ``migrate=False``."""
+    from aftersales.cli import main
+
+    path = tmp_path / "deployed.db"
+    assert main(["db", "upgrade", str(path)]) == 0
+    capsys.readouterr()
+    database = Database(path)
+    try:
+        assert _modules(database) == SEEDED
+    finally:
+        database.dispose()
+    backend = SqlBackend(path, migrate=False)
+    try:
+        assert backend.aftersales_modules_installed() == SEEDED
+        _plans_only_the_refunds_module(backend)
+    finally:
+        backend.close()
+
+
+def test_upgrade_seeds_in_the_transaction_of_the_last_step(database: Database) -> None:
+    assert upgrade(database, target=SCHEMA_VERSION - 1) == (0, SCHEMA_VERSION - 1)
+    assert _modules(database) == set()
+    assert upgrade(database) == (SCHEMA_VERSION - 1, SCHEMA_VERSION)
+    assert _modules(database) == SEEDED
+
+
+@pytest.mark.parametrize("step", range(1, SCHEMA_VERSION))
+def test_a_first_open_interrupted_after_a_step_ends_seeded(
+    url: str, database: Database, step: int
+) -> None:
+    """A first open killed after schema step ``step`` (the steps commit one by one), then
+    opened again: the upgrade finishes and the database has its modules."""
+    assert upgrade(database, target=step) == (0, step)
+    assert _modules(database) == set()
+    database.dispose()
+    backend = SqlBackend(url)
+    try:
+        assert backend.aftersales_modules_installed() == SEEDED
+        _plans_only_the_refunds_module(backend)
+    finally:
+        backend.close()
+
+
+@pytest.mark.parametrize("migrate", [True, False])
+def test_a_current_database_without_modules_is_seeded_on_open(
+    url: str, database: Database, migrate: bool
+) -> None:
+    """A database left at the current version with no modules (a first open by an earlier
+    aftersales, killed between its last step and its seeding) is seeded by the next open."""
+    upgrade(database)
+    with database.connection() as conn:
+        conn.execute(build_metadata(1).tables["modules"].delete())
+    database.dispose()
+    backend = SqlBackend(url, migrate=migrate)
+    try:
+        assert backend.aftersales_modules_installed() == SEEDED
+    finally:
+        backend.close()
+
+
+def test_a_seeded_database_keeps_an_uninstalled_helpdesk(url: str) -> None:
+    backend = SqlBackend(url)
+    backend.aftersales_modules_uninstall("helpdesk")
+    backend.close()
+    for migrate in (True, False):
+        backend = SqlBackend(url, migrate=migrate)
+        try:
+            assert backend.aftersales_modules_installed() == {"base", "mail"}
+        finally:
+            backend.close()
+
+
+def test_seeding_always_includes_the_base_modules(url: str) -> None:
+    backend = SqlBackend(url, installed_modules=("helpdesk", "loyalty"))
+    try:
+        assert backend.aftersales_modules_installed() == {"base", "mail", "helpdesk", "loyalty"}
+    finally:
+        backend.close()
+
+
 def test_the_command_line_upgrades_and_reports(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

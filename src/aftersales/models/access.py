@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import cached_property
+from typing import Any
 
 import attrs
 
+from aftersales.errors import InvalidInput
 from aftersales.models._fields import id_field, optional
 
 __all__ = ["Actor", "Group"]
@@ -29,9 +31,21 @@ _IMPLIED: dict[Group, frozenset[Group]] = {
 }
 
 
+_VALID_GROUPS = ", ".join(group.value for group in Group)
+
+
+def _group(item: Any) -> Group:
+    try:
+        return Group(item)
+    except (ValueError, TypeError):
+        raise InvalidInput(
+            "groups", item, f"is not a group; the groups are: {_VALID_GROUPS}"
+        ) from None
+
+
 def _groups(value: object) -> frozenset[Group]:
     items = value if isinstance(value, set | frozenset | tuple | list) else (value,)
-    return frozenset(Group(item) for item in items)
+    return frozenset(map(_group, items))
 
 
 @attrs.frozen(kw_only=True)
@@ -39,7 +53,11 @@ class Actor:
     """The user a call acts for: a user id, the user's partner (portal users) and groups.
 
     There is no default actor: every call names one. :meth:`system` builds the back-office
-    actor for scripts, which has every right.
+    actor for scripts, which has every right. A group that is not a :class:`Group` (or its
+    value) is an :class:`~aftersales.errors.InvalidInput` listing the groups.
+
+    The library trusts the actor it is given: the host application builds it from an
+    authenticated session (see docs/access.md, "The trust model").
     """
 
     user_id: str = attrs.field(validator=id_field)

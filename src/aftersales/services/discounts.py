@@ -168,11 +168,12 @@ def evaluate_program(program: CouponProgram, order: Order) -> CouponEvaluation:
 def rules_failure(rules: Sequence[CouponRule], order: Order) -> str:
     """``""`` when the order meets one of ``rules`` (or there are none), else why not.
 
-    A rule holds when all its conditions hold on its matching lines: at least one matching
-    line when it filters products, the minimum quantity, then the minimum amount (tax
-    included unless the rule says otherwise). When no rule holds, the message names the
-    smallest minimum amount among the rules that failed only on it; otherwise it says the
-    product quantities are missing.
+    A rule holds when all its conditions hold on its matching lines. They are checked in
+    the reference's order: the minimum amount first (tax included unless the rule says
+    otherwise), then at least one matching line when it filters products and the minimum
+    quantity; a rule's failure is the first condition it fails. When no rule holds, the
+    message names the smallest minimum amount among the rules that failed on it; when none
+    did, it says the product quantities are missing.
     """
     if not rules:
         return ""
@@ -183,15 +184,15 @@ def rules_failure(rules: Sequence[CouponRule], order: Order) -> str:
             for line in order.lines
             if line.quantity > 0 and rule.matches(line.product_id, line.category)
         ]
-        quantity = sum((line.quantity for line in lines), Decimal(0))
-        if (rule.has_filter and not lines) or quantity < rule.minimum_quantity:
-            continue
         if rule.minimum_amount is not None:
             matched = _sum(order.currency, (line.amounts for line in lines))
             compared = matched.total if rule.amount_tax_included else matched.untaxed
             if compared < rule.minimum_amount:
                 short_of.append(rule.minimum_amount)
                 continue
+        quantity = sum((line.quantity for line in lines), Decimal(0))
+        if (rule.has_filter and not lines) or quantity < rule.minimum_quantity:
+            continue
         return ""
     if short_of:
         return minimum_amount_message(min(short_of, key=lambda m: m.amount))

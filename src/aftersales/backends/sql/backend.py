@@ -25,7 +25,13 @@ from aftersales.backends.sql import mapping
 from aftersales.backends.sql.builder import SqlBuilder
 from aftersales.backends.sql.engine import Database
 from aftersales.backends.sql.mapping import Row, RowData
-from aftersales.backends.sql.migrations import current_version, upgrade
+from aftersales.backends.sql.migrations import (
+    DEFAULT_MODULES,
+    current_version,
+    installed,
+    seed,
+    upgrade,
+)
 from aftersales.backends.sql.schema import SCHEMA_VERSION, metadata
 from aftersales.backends.sql.statements import (
     MAX_IN,
@@ -179,7 +185,9 @@ class SqlBackend:
     ``url`` is a file path or ``sqlite:///path``, or ``postgresql://user:pw@host/db``
     (psycopg 3); without it, ``AFTERSALES_DATABASE_URL`` or ``./aftersales.db``. The schema
     is created or upgraded on open unless ``migrate=False``, in which case a database not
-    at the current version is refused. ``installed_modules`` seeds a new database.
+    at the current version is refused. ``installed_modules`` (with ``base`` and ``mail``)
+    seeds a database that has no modules yet, on every open: a new one, one whose first open
+    was interrupted, one made by ``aftersales db upgrade``.
 
     >>> backend = SqlBackend("/tmp/aftersales-doctest.db")  # doctest: +SKIP
     >>> app = AfterSales(backend)                            # doctest: +SKIP
@@ -193,7 +201,7 @@ class SqlBackend:
         self,
         url: str | Path | URL | None = None,
         *,
-        installed_modules: Iterable[str] = ("base", "mail", "helpdesk"),
+        installed_modules: Iterable[str] = DEFAULT_MODULES,
         migrate: bool = True,
         busy_timeout: float = 30.0,
         lock_timeout: float = 10.0,
@@ -214,24 +222,21 @@ class SqlBackend:
             raise
 
     def _open(self, migrate: bool) -> None:
-        if not migrate:
-            with self.db.connection(writes=False) as conn:
-                version = current_version(conn)
-            if version != SCHEMA_VERSION:
-                raise ConfigurationError(
-                    f"the database {self.db.safe_url} is at schema version {version}, "
-                    f"this aftersales needs {SCHEMA_VERSION}: run `aftersales db upgrade` "
-                    "or open it once with SqlBackend(url) to upgrade it"
-                )
+        if migrate:
+            upgrade(self.db, modules=self._seed_modules)  # seeds in its last transaction
             return
-        before, _ = upgrade(self.db)
-        if before == 0:
-            self._seed()
-
-    def _seed(self) -> None:
-        with self.db.connection() as conn:
-            for module in self._seed_modules:
-                self._install(conn, module)
+        with self.db.connection(writes=False) as conn:
+            version = current_version(conn)
+            seeded = version == SCHEMA_VERSION and "base" in installed(conn)
+        if version != SCHEMA_VERSION:
+            raise ConfigurationError(
+                f"the database {self.db.safe_url} is at schema version {version}, "
+                f"this aftersales needs {SCHEMA_VERSION}: run `aftersales db upgrade` "
+                "or open it once with SqlBackend(url) to upgrade it"
+            )
+        if not seeded:  # written only when needed: a read-only role can open a seeded one
+            with self.db.connection() as conn:
+                seed(conn, self._seed_modules)
 
     def __repr__(self) -> str:
         return f"SqlBackend({self.db.safe_url!r})"
@@ -254,7 +259,7 @@ class SqlBackend:
             for table in reversed(metadata.sorted_tables):
                 if table.name != "schema_version":
                     conn.execute(table.delete())
-        self._seed()
+            seed(conn, self._seed_modules)
 
     def builder(self, clock: Clock | None = None) -> SqlBuilder:
         """A :class:`~aftersales.builder.Builder` writing into this database."""

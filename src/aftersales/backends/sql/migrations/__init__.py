@@ -6,6 +6,11 @@ brings a database — empty or at any earlier version — to :data:`~..schema.SC
 one version per step, each step in its own transaction together with its
 ``schema_version`` row, so a failed step leaves the database at the previous version.
 
+A database is *seeded* with its modules (:func:`seed`, by default ``base``, ``mail`` and
+``helpdesk``) in the transaction that brings it to the current version, and by every later
+:func:`upgrade` or ``SqlBackend`` open that finds it unseeded: a first open killed between
+two steps, or a database made by ``aftersales db upgrade``, still ends with its modules.
+
 Concurrent processes opening the same database serialize on the migration: SQLite through
 ``BEGIN IMMEDIATE``, PostgreSQL through a transaction-level advisory lock.
 """
@@ -13,12 +18,13 @@ Concurrent processes opening the same database serialize on the migration: SQLit
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from types import ModuleType
 
 import attrs
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from aftersales.backends.sql.engine import Database
@@ -32,8 +38,20 @@ from aftersales.backends.sql.migrations import (
 )
 from aftersales.backends.sql.schema import SCHEMA_VERSION, build_metadata
 from aftersales.errors import ConfigurationError
+from aftersales.modules import BASE_MODULES
 
-__all__ = ["MIGRATIONS", "Migration", "current_version", "upgrade"]
+__all__ = [
+    "DEFAULT_MODULES",
+    "MIGRATIONS",
+    "Migration",
+    "current_version",
+    "installed",
+    "seed",
+    "upgrade",
+]
+
+#: The modules a new database is seeded with (``SqlBackend(installed_modules=...)``).
+DEFAULT_MODULES: tuple[str, ...] = ("base", "mail", "helpdesk")
 
 _ADVISORY_LOCK = 0x61667473  # "afts"
 
@@ -67,6 +85,7 @@ MIGRATIONS: tuple[Migration, ...] = tuple(
 assert [m.version for m in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1))
 
 _version_table = build_metadata(1).tables["schema_version"]
+_modules_table = build_metadata(1).tables["modules"]
 
 
 def current_version(conn: Connection) -> int:
@@ -77,14 +96,51 @@ def current_version(conn: Connection) -> int:
     return int(found or 0)
 
 
-def upgrade(database: Database, target: int = SCHEMA_VERSION) -> tuple[int, int]:
+def installed(conn: Connection) -> set[str]:
+    """The names in the ``modules`` table."""
+    return set(conn.execute(sa.select(_modules_table.c.name)).scalars())
+
+
+def seed(conn: Connection, modules: Iterable[str] = DEFAULT_MODULES) -> tuple[str, ...]:
+    """Install ``modules`` (and the base modules) on a database that was never seeded;
+    return the names inserted.
+
+    A database without ``base`` was never seeded (``base`` cannot be uninstalled); one that
+    has it is left alone, so a module uninstalled later is not installed again. The insert
+    skips a name already there, so two processes seeding at once both succeed.
+    """
+    present = installed(conn)
+    if "base" in present:
+        return ()
+    names = tuple(dict.fromkeys((*sorted(BASE_MODULES), *modules)))
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    missing = tuple(name for name in names if name not in present)
+    for name in missing:
+        conn.execute(
+            dialect.insert(_modules_table)
+            .values(name=name)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+    return missing
+
+
+def upgrade(
+    database: Database,
+    target: int = SCHEMA_VERSION,
+    *,
+    modules: Iterable[str] = DEFAULT_MODULES,
+) -> tuple[int, int]:
     """Migrate ``database`` to ``target``; return ``(version before, version after)``.
+
+    A database at the current version ends :func:`seed`-ed with ``modules`` (in the
+    transaction of the last step, or in the check when there is none to run).
 
     Raises :class:`~aftersales.errors.ConfigurationError` when the database is newer than
     this code (downgrades are not supported: restore a backup instead).
     """
     if not 0 <= target <= SCHEMA_VERSION:
         raise ConfigurationError(f"unknown schema version {target}")
+    modules = tuple(modules)
     start: int | None = None
     while True:
         with translated():
@@ -102,6 +158,8 @@ def upgrade(database: Database, target: int = SCHEMA_VERSION) -> tuple[int, int]
                             f"newer than this aftersales ({SCHEMA_VERSION}); upgrade aftersales"
                         )
                     if version >= target:
+                        if version == SCHEMA_VERSION:
+                            seed(conn, modules)
                         return start, version
                     step = MIGRATIONS[version]
                     step.run(conn)
@@ -112,5 +170,7 @@ def upgrade(database: Database, target: int = SCHEMA_VERSION) -> tuple[int, int]
                             applied_at=datetime.now(UTC),
                         )
                     )
+                    if step.version == SCHEMA_VERSION:
+                        seed(conn, modules)
             finally:
                 conn.close()
