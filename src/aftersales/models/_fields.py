@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import attrs
 
 from aftersales.errors import InvalidInput
-from aftersales.models.money import Money, check_currency, to_decimal
+from aftersales.models.money import MAX_PLACES, Money, check_currency, to_decimal
 
 __all__ = [
     "FIELD_LOCAL",
@@ -211,12 +211,17 @@ def a_date(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 def decimal(
     *, minimum: Decimal | None = None, positive: bool = False, maximum: Decimal | None = None
 ) -> _Validator:
-    """attrs validator for a Decimal with optional bounds."""
+    """attrs validator for a Decimal with optional bounds.
+
+    Every such number is finite, smaller than :data:`~aftersales.models.money.MAX_AMOUNT` in
+    magnitude and has at most :data:`~aftersales.models.money.MAX_PLACES` decimal places
+    (it is stored as given, not rounded).
+    """
 
     @field_local
     def validate(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         field = _name(attribute)
-        number = to_decimal(value, field)
+        number = to_decimal(value, field, places=MAX_PLACES)
         if not isinstance(value, Decimal):
             raise InvalidInput(field, value, "expected a Decimal")
         if positive and number <= 0:
