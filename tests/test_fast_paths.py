@@ -332,15 +332,25 @@ def test_invoices_sharing_lines_share_equal_totals(
 # -- text, ids --------------------------------------------------------------------------------
 
 
+#: Refused in any text, whatever its Unicode category says (besides Cc, Cs): the
+#: bidirectional embedding, override and isolate controls.
+BIDI_CONTROLS = {*range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+
+
 @pytest.mark.parametrize("multiline", [False, True])
-def test_the_control_character_check_is_unicode_category_cc(multiline: bool) -> None:
+def test_the_control_character_check_is_unicode_category_cc_cs_and_bidi_controls(
+    multiline: bool,
+) -> None:
+    """Refused: category Cc (but tab and line breaks in multi-line text), Cs (lone
+    surrogates), the bidi controls, and Zl/Zp (U+2028, U+2029) in one-line text."""
     allowed = "\n\t\r" if multiline else ""
+    never = ("Cc", "Cs") if multiline else ("Cc", "Cs", "Zl", "Zp")
     planes = [*range(0x10000), *range(0x10000, sys.maxunicode + 1, 97)]
     for code in planes:
-        if 0xD800 <= code <= 0xDFFF:
-            continue
         char = chr(code)
-        refused = char not in allowed and unicodedata.category(char) == "Cc"
+        refused = char not in allowed and (
+            unicodedata.category(char) in never or code in BIDI_CONTROLS
+        )
         try:
             check_text(f"a{char}b", "field", multiline=multiline)
         except InvalidInput:

@@ -11,6 +11,7 @@ Messages name the record, the field and the value so that a person can act on th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -228,6 +229,31 @@ class DuplicateKey(ConflictError):
         super().__init__(f"{what} {_show(value)} already exists")
 
 
+_SHOWN = 80
+
+
 def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    """``repr(value)`` cut to 80 characters, for a message.
+
+    A huge value is never converted whole: a long string is cut before its ``repr`` and an
+    int of more than about 77 digits is shown by its first digits and its length (turning
+    it into text is refused past 4,300 digits, and takes quadratic time before that).
+    """
+    if type(value) is int and value.bit_length() > 256:
+        return _huge_int(value)
+    if isinstance(value, str) and len(value) > _SHOWN:
+        return f"{value[:60]!r}… ({len(value):,} characters)"
+    try:
+        text = repr(value)
+    except ValueError:  # e.g. a list holding an int too long to convert to text
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+
+
+def _huge_int(value: int) -> str:
+    """``100000… (an int of about 5,001 digits)`` for ``10**5000``, from its logarithm."""
+    magnitude = math.log10(abs(value))
+    digits = int(magnitude) + 1
+    first = int(10 ** (magnitude - int(magnitude) + 5))  # the first six digits
+    sign = "-" if value < 0 else ""
+    return f"{sign}{first}… (an int of about {digits:,} digits)"

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import attrs
 
 from aftersales.errors import InvalidInput
-from aftersales.models.money import Money, check_currency, to_decimal
+from aftersales.models.money import MAX_PLACES, Money, check_currency, to_decimal
 
 __all__ = [
     "FIELD_LOCAL",
@@ -35,6 +35,7 @@ __all__ = [
     "ids",
     "money_of",
     "optional",
+    "refused_character",
     "text",
     "to_frozenset",
     "to_tuple",
@@ -67,10 +68,41 @@ def idempotent(function: _F) -> _F:
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,127}$")
 _ID_MATCH = _ID.fullmatch
-#: Unicode category Cc (control characters) is exactly U+0000-U+001F and U+007F-U+009F;
-#: multi-line text may hold tab, line feed and carriage return.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+#: Characters text may never hold, whatever the backend (checked by :func:`check_text`):
+#:
+#: * control characters (Unicode category Cc: U+0000-U+001F and U+007F-U+009F); multi-line
+#:   text may hold tab, line feed and carriage return;
+#: * lone surrogates (U+D800-U+DFFF): not characters at all, a Python ``str`` can hold them
+#:   but no UTF-8 database can store them;
+#: * the bidirectional embedding, override and isolate controls (U+202A-U+202E,
+#:   U+2066-U+2069), which make text display in another order than it is written (a
+#:   trail entry or a reference could be spoofed);
+#: * in one-line text, the line and paragraph separators U+2028 and U+2029.
+_NEVER = r"\ud800-\udfff\u202a-\u202e\u2066-\u2069"
+_REFUSED = re.compile(rf"[\x00-\x1f\x7f-\x9f\u2028\u2029{_NEVER}]")
+_REFUSED_IN_TEXT = re.compile(rf"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_NEVER}]")
+
+
+def refused_character(value: str, *, multiline: bool = False) -> str | None:
+    """Why ``value`` cannot be stored as text (see :data:`_REFUSED`), or ``None``.
+
+    >>> refused_character("Ticket \\u202e#7")
+    'contains a bidirectional control character (U+202E)'
+    >>> refused_character("two\\nlines", multiline=True) is None
+    True
+    """
+    found = (_REFUSED_IN_TEXT if multiline else _REFUSED).search(value)
+    if found is None:
+        return None
+    char = ord(found.group())
+    if 0xD800 <= char <= 0xDFFF:
+        return f"contains a lone surrogate (U+{char:04X}), which is not text"
+    if char in (0x2028, 0x2029):
+        return f"contains a line or paragraph separator (U+{char:04X})"
+    if char > 0x9F:
+        return f"contains a bidirectional control character (U+{char:04X})"
+    return f"contains a control character (U+{char:04X})"
 
 
 def to_tuple(value: Iterable[Any]) -> tuple[Any, ...]:
@@ -108,15 +140,22 @@ def check_text(
     multiline: bool = False,
     required: bool = True,
 ) -> str:
-    """Validate a user-facing string: type, blank, length and control characters."""
+    """Validate a user-facing string: type, length, blank and the characters it holds.
+
+    The length is checked first, so that a huge string is refused without being scanned.
+    Refused: control characters (but tab and line breaks in ``multiline`` text), lone
+    surrogates, bidirectional controls, and line or paragraph separators in one-line text
+    (see :func:`refused_character`): the same text is accepted or refused on every backend.
+    """
     if not isinstance(value, str):
         raise InvalidInput(field, value, f"expected text, got {type(value).__name__}")
-    if required and not value.strip():
-        raise InvalidInput(field, value, "must not be blank")
     if len(value) > max_length:
         raise InvalidInput(field, value, f"is longer than {max_length} characters")
-    if (_CONTROL_IN_TEXT if multiline else _CONTROL).search(value):
-        raise InvalidInput(field, value, "contains a control character")
+    if required and not value.strip():
+        raise InvalidInput(field, value, "must not be blank")
+    problem = refused_character(value, multiline=multiline)
+    if problem is not None:
+        raise InvalidInput(field, value, problem)
     return value
 
 
@@ -124,7 +163,7 @@ def text(
     *, max_length: int = MAX_NAME, multiline: bool = False, required: bool = True
 ) -> _Validator:
     """attrs validator for a string field (see :func:`check_text`)."""
-    control = (_CONTROL_IN_TEXT if multiline else _CONTROL).search
+    refused = (_REFUSED_IN_TEXT if multiline else _REFUSED).search
 
     @field_local
     def validate(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -133,7 +172,7 @@ def text(
             type(value) is str
             and len(value) <= max_length
             and not (required and (not value or value.isspace()))
-            and (value.isprintable() or control(value) is None)
+            and (value.isprintable() or refused(value) is None)
         ):
             return
         check_text(
@@ -211,12 +250,17 @@ def a_date(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 def decimal(
     *, minimum: Decimal | None = None, positive: bool = False, maximum: Decimal | None = None
 ) -> _Validator:
-    """attrs validator for a Decimal with optional bounds."""
+    """attrs validator for a Decimal with optional bounds.
+
+    Every such number is finite, smaller than :data:`~aftersales.models.money.MAX_AMOUNT` in
+    magnitude and has at most :data:`~aftersales.models.money.MAX_PLACES` decimal places
+    (it is stored as given, not rounded).
+    """
 
     @field_local
     def validate(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         field = _name(attribute)
-        number = to_decimal(value, field)
+        number = to_decimal(value, field, places=MAX_PLACES)
         if not isinstance(value, Decimal):
             raise InvalidInput(field, value, "expected a Decimal")
         if positive and number <= 0:

@@ -25,7 +25,7 @@ from aftersales.models._fields import (
     to_tuple,
 )
 from aftersales.models.money import Money
-from aftersales.models.products import LineAmounts, Tax, compute_line
+from aftersales.models.products import LineAmounts, Tax, compute_line, line_amount
 
 __all__ = [
     "CreditMethod",
@@ -85,7 +85,7 @@ class InvoiceLine:
     description: str = attrs.field(validator=text())
     quantity: Decimal = attrs.field(validator=decimal())
     unit_price: Money = attrs.field(validator=money_of())
-    taxes: tuple[Tax, ...] = attrs.field(default=(), converter=to_tuple)
+    taxes: tuple[Tax, ...] = attrs.field(default=(), converter=to_tuple, validator=line_amount)
     product_id: str | None = attrs.field(default=None, validator=optional(id_field))
 
     @cached_property

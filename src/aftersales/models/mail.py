@@ -8,7 +8,6 @@ breaks or control characters — so nothing a user types can add a header to a m
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
@@ -23,6 +22,7 @@ from aftersales.models._fields import (
     enum_of,
     id_field,
     optional,
+    refused_character,
     text,
     to_tuple,
 )
@@ -43,6 +43,8 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _TLD = r"(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})"
 _ADDRESS = re.compile(rf"^(?P<local>{_ATEXT}+(?:\.{_ATEXT}+)*)@(?P<domain>(?:{_LABEL}\.)+{_TLD})$")
 _NAMED = re.compile(r"^(?P<name>[^<>]*)<(?P<address>[^<>]*)>$")
+#: Longest entry (a display name and its address, without surrounding spaces).
+_MAX_ENTRY: Final = 320
 
 
 class EmailState(StrEnum):
@@ -55,20 +57,25 @@ def check_email_address(value: object, field: str = "email") -> str:
     """Return the plain address in ``value`` or raise :class:`InvalidInput`.
 
     Accepts ``ana@example.com`` and ``Ana Pérez <ana@example.com>`` (the name is dropped).
-    Refuses line breaks and control characters (header injection), several addresses in
-    one entry, and anything that is not a plain ASCII ``local@domain.tld``.
+    Refuses an entry of more than 320 characters (before looking at its characters), line
+    breaks and control characters (header injection), what text may never hold (lone
+    surrogates, bidirectional controls: see :func:`~aftersales.models._fields.check_text`),
+    several addresses in one entry, and anything that is not a plain ASCII
+    ``local@domain.tld``.
     """
     if not isinstance(value, str):
         raise InvalidInput(field, value, f"expected an email address, got {type(value).__name__}")
-    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in value):
-        raise InvalidInput(
-            field, value, "contains a line break or control character (header injection)"
-        )
+    # The length first: a huge string is refused without being scanned.
+    if len(value) > _MAX_ENTRY and len(value.strip()) > _MAX_ENTRY:
+        raise InvalidInput(field, value, "is too long for an email address")
+    problem = refused_character(value)
+    if problem is not None:
+        if problem.startswith(("contains a control", "contains a line")):
+            problem = "contains a line break or control character (header injection)"
+        raise InvalidInput(field, value, problem)
     candidate = value.strip()
     if not candidate:
         raise InvalidInput(field, value, "must not be blank")
-    if len(candidate) > 320:
-        raise InvalidInput(field, value, "is too long for an email address")
     named = _NAMED.match(candidate)
     if named:
         candidate = named.group("address").strip()

@@ -12,9 +12,11 @@ from aftersales.errors import InvalidInput
 
 __all__ = [
     "MAX_AMOUNT",
+    "MAX_PLACES",
     "MINOR_UNITS",
     "Money",
     "check_currency",
+    "check_number",
     "quantize",
     "to_decimal",
 ]
@@ -71,34 +73,87 @@ MINOR_UNITS: dict[str, int] = {
     "ZAR": 2,
 }
 
-#: Largest absolute amount accepted; anything larger is almost certainly a mistake.
+#: Every number the library takes in -- an amount, a price, a quantity, a percentage, points
+#: -- is smaller than this in magnitude; anything larger is almost certainly a mistake. The
+#: bound is checked without any arithmetic (by the number's exponent), so that an
+#: astronomic value is refused as :class:`InvalidInput` before ``decimal`` could overflow.
 MAX_AMOUNT: Final = Decimal("1e15")
+#: Most decimal places of a number that is stored as given, not rounded (a quantity on an
+#: invoice or order line, a tax percentage, a coupon rule's minimum quantity, points).
+#: With the 15 digits :data:`MAX_AMOUNT` allows before the point, such a number has at most
+#: 28 digits: Decimal's default precision holds it exactly, and every backend stores it as
+#: it is (PostgreSQL's ``numeric`` keeps at most 16,383 places). Amounts and the quantities
+#: rounded to a unit of measure are rounded instead.
+MAX_PLACES: Final = 13
 _ZERO: Final = Decimal(0)
+#: A number is in range when its adjusted exponent (the power of ten of its first digit) is
+#: below this: ``10**14 <= |x| < 10**15`` has adjusted exponent 14.
+_MAX_ADJUSTED: Final = MAX_AMOUNT.adjusted()
+_MAX_INT: Final = 10**15
+#: Longest string parsed as a number: far more than any number in range needs, short enough
+#: that parsing never costs anything.
+_MAX_NUMBER_TEXT: Final = 64
+_TOO_LARGE: Final = f"must be smaller than {MAX_AMOUNT:,f} in magnitude"
 
 
-def to_decimal(value: object, field: str) -> Decimal:
+def to_decimal(value: object, field: str, *, places: int | None = None) -> Decimal:
     """Return ``value`` as a finite Decimal, refusing floats, bools, NaN and Infinity.
 
     Integers and numeric strings are accepted; floats never are, because a float cannot
-    hold most decimal amounts exactly.
+    hold most decimal amounts exactly. The magnitude must be below :data:`MAX_AMOUNT`
+    (checked before any conversion or arithmetic: a 5,000-digit int or ``Decimal("1e999999")``
+    is an :class:`InvalidInput`, never a ``decimal`` or ``ValueError``); with ``places``, the
+    number may have at most that many decimal places.
+
+    >>> to_decimal("12.50", "quantity")
+    Decimal('12.50')
+    >>> to_decimal(Decimal("1e1000000"), "quantity")
+    Traceback (most recent call last):
+    ...
+    aftersales.errors.InvalidInput: quantity=Decimal('1E+1000000'): must be smaller than ...
     """
-    if isinstance(value, (bool, float)):
+    if isinstance(value, bool | float):
         raise InvalidInput(field, value, "use Decimal (or a string), never a float or bool")
     if isinstance(value, Decimal):
         number = value
     elif isinstance(value, int):
+        if not -_MAX_INT < value < _MAX_INT:  # before Decimal(value): quadratic in its digits
+            raise InvalidInput(field, value, _TOO_LARGE)
         number = Decimal(value)
     elif isinstance(value, str):
+        if len(value) > _MAX_NUMBER_TEXT:
+            raise InvalidInput(field, value, "is too long to be a number")
         try:
             number = Decimal(value.strip())
         except InvalidOperation:
             raise InvalidInput(field, value, "is not a decimal number") from None
     else:
         raise InvalidInput(field, value, f"expected a Decimal, got {type(value).__name__}")
+    return check_number(number, field, value, places=places)
+
+
+def check_number(
+    number: Decimal, field: str, value: object = None, *, places: int | None = None
+) -> Decimal:
+    """Return ``number`` when it is finite, smaller than :data:`MAX_AMOUNT` in magnitude and
+    (with ``places``) has at most ``places`` decimal places; else raise :class:`InvalidInput`
+    naming ``field`` and showing ``value`` (default: ``number``).
+
+    No ``decimal`` context is involved (``abs()`` or a comparison after rounding could
+    overflow on ``Decimal("1e1000000")``): only the number's exponent is looked at.
+    """
     if not number.is_finite():
-        raise InvalidInput(field, value, "must be a finite number")
-    if abs(number) >= MAX_AMOUNT:
-        raise InvalidInput(field, value, f"must be smaller than {MAX_AMOUNT:,f} in magnitude")
+        raise InvalidInput(field, number if value is None else value, "must be a finite number")
+    if number.adjusted() >= _MAX_ADJUSTED:
+        raise InvalidInput(field, number if value is None else value, _TOO_LARGE)
+    if places is not None:
+        exponent = number.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -places:
+            raise InvalidInput(
+                field,
+                number if value is None else value,
+                f"has more than {places} decimal places; round it first",
+            )
     return number
 
 
@@ -120,8 +175,15 @@ def _quantum(places: int) -> Decimal:
     return quantum
 
 
-def quantize(amount: Decimal, places: int) -> Decimal:
-    """Round ``amount`` to ``places`` decimal places, half up (G-5)."""
+def quantize(amount: Decimal, places: int, field: str = "amount") -> Decimal:
+    """Round ``amount`` to ``places`` decimal places, half up (G-5).
+
+    An amount that is not finite or not smaller than :data:`MAX_AMOUNT` in magnitude is an
+    :class:`InvalidInput` naming ``field`` (rounding it would raise
+    ``decimal.InvalidOperation`` once it has more digits than the context's precision).
+    """
+    if not amount.is_finite() or (amount and amount.adjusted() >= _MAX_ADJUSTED):
+        check_number(amount, field)
     return amount.quantize(_quantum(places), rounding=ROUND_HALF_UP)
 
 

@@ -18,15 +18,9 @@ from aftersales.models._fields import (
     to_tuple,
 )
 from aftersales.models.money import Money
-from aftersales.models.products import LineAmounts, Product, Tax, compute_line
+from aftersales.models.products import LineAmounts, Product, Tax, compute_line, line_amount
 
 __all__ = ["Order", "OrderLine"]
-
-
-def _check_taxes(_inst: Any, _a: attrs.Attribute[Any], value: tuple[Any, ...]) -> None:
-    for tax in value:
-        if not isinstance(tax, Tax):
-            raise InvalidInput("taxes", tax, "expected Tax records")
 
 
 @attrs.frozen(kw_only=True)
@@ -38,7 +32,7 @@ class OrderLine:
 
     quantity: Decimal = attrs.field(validator=decimal(minimum=Decimal(0)))
     unit_price: Money = attrs.field(validator=money_of(non_negative=True))
-    taxes: tuple[Tax, ...] = attrs.field(default=(), converter=to_tuple, validator=_check_taxes)
+    taxes: tuple[Tax, ...] = attrs.field(default=(), converter=to_tuple, validator=line_amount)
     product_id: str | None = attrs.field(default=None, validator=optional(id_field))
     category: str | None = attrs.field(default=None, validator=optional(text()))
     description: str = attrs.field(default="", validator=text(required=False))
@@ -94,7 +88,4 @@ class Order:
     @property
     def amounts(self) -> LineAmounts:
         """Untaxed, tax and total of the whole order."""
-        total = LineAmounts.zero(self.currency)
-        for line in self.lines:
-            total = total + line.amounts
-        return total
+        return LineAmounts.sum((line.amounts for line in self.lines), self.currency)

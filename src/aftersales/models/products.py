@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 import attrs
 
@@ -18,11 +19,24 @@ from aftersales.models._fields import (
     text,
     to_tuple,
 )
-from aftersales.models.money import MAX_AMOUNT, Money, _made, quantize
+from aftersales.models.money import MAX_AMOUNT, Money, _made, check_number, quantize, to_decimal
 
-__all__ = ["LineAmounts", "Product", "ProductKind", "Tax", "compute_line", "round_quantity"]
+__all__ = [
+    "LineAmounts",
+    "Product",
+    "ProductKind",
+    "Tax",
+    "check_line",
+    "compute_line",
+    "line_amount",
+    "round_quantity",
+]
 
 _NO_TAX = Decimal(0)
+#: A line's amount, times 100 (its gross times ``100 + excluded percent``), must stay below.
+_LINE_LIMIT = MAX_AMOUNT * 100
+_MAX_DIGITS = MAX_AMOUNT.adjusted()
+_TOTAL_LIMIT = f"smaller than {MAX_AMOUNT:,f} in magnitude"
 
 
 class ProductKind(StrEnum):
@@ -60,9 +74,10 @@ class LineAmounts:
         """Add up ``items`` (each in ``currency``): the same as ``zero + a + b + …``.
 
         The amounts are added as Decimals (exact: they are rounded to the currency), each
-        partial sum checked against the range of Money; anything unusual (another
-        currency, an amount out of range) is left to Money's own arithmetic, which
-        raises as it always does.
+        partial sum checked against the range of Money: a sum out of range is an
+        :class:`InvalidInput` naming ``lines``. Anything else unusual (another currency, a
+        record that is not Money) is left to Money's own arithmetic, which raises as it
+        always does.
         """
         items = tuple(items)
         zero = Money.zero(currency)
@@ -80,7 +95,11 @@ class LineAmounts:
                 and -MAX_AMOUNT < tax < MAX_AMOUNT
                 and -MAX_AMOUNT < total < MAX_AMOUNT
             ):
-                break
+                raise InvalidInput(
+                    "lines",
+                    f"{len(items)} lines",
+                    f"add up to more than a total may be ({_TOTAL_LIMIT})",
+                )
         else:
             return cls(
                 untaxed=_made(untaxed, currency),
@@ -103,21 +122,82 @@ class LineAmounts:
         return LineAmounts(untaxed=-self.untaxed, tax=-self.tax, total=-self.total)
 
 
-def compute_line(quantity: Decimal, unit_price: Money, taxes: tuple[Tax, ...]) -> LineAmounts:
-    """Amounts of ``quantity`` × ``unit_price`` with ``taxes``, rounded per line (G-8).
-
-    Taxes excluded from the price are added on top; taxes included in the price are taken
-    out of it. Several taxes on a line are summed, not compounded.
-    """
-    currency = unit_price.currency
-    places = unit_price.places
-    gross = quantity * unit_price.amount
+def _percents(taxes: Iterable[Tax]) -> tuple[Decimal, Decimal]:
+    """The percentages included in the price and excluded from it, summed."""
     included = excluded = _NO_TAX
     for tax_ in taxes:
+        if not isinstance(tax_, Tax):
+            raise InvalidInput("taxes", tax_, "expected Tax records")
         if tax_.price_include:
             included += tax_.percent
         else:
             excluded += tax_.percent
+    return included, excluded
+
+
+def _check_gross(quantity: Decimal, unit_price: Money, excluded: Decimal, field: str) -> Decimal:
+    """``quantity`` × the unit price, when the line's amount (with the taxes excluded from
+    the price on top) is smaller than :data:`~aftersales.models.money.MAX_AMOUNT` in
+    magnitude; else :class:`InvalidInput` naming ``field``.
+
+    The quantity is checked first, by its exponent, so the product cannot overflow (two
+    numbers below 10**15 multiply to less than 10**30: the context rounds it, no more).
+    """
+    if not quantity.is_finite() or quantity.adjusted() >= _MAX_DIGITS:
+        check_number(quantity, field)
+    gross = quantity * unit_price.amount
+    if abs(gross) * (100 + excluded) < _LINE_LIMIT:
+        return gross
+    amount = gross * (100 + excluded) / 100
+    raise InvalidInput(
+        field,
+        quantity,
+        f"× {unit_price} makes a line of {amount:.6E} {unit_price.currency}: "
+        f"a line's amount must be smaller than {MAX_AMOUNT:,f}",
+    )
+
+
+def check_line(
+    quantity: Decimal, unit_price: Money, taxes: Iterable[Tax] = (), field: str = "quantity"
+) -> None:
+    """Refuse a line whose amount is out of range, as :func:`compute_line` would: the
+    records of lines call it when they are built, so that a line of ``1e14`` × ``1e14`` is
+    refused where it is made, not when its amounts are first needed."""
+    _check_gross(quantity, unit_price, _percents(taxes)[1], field)
+
+
+def line_amount(inst: Any, _attribute: attrs.Attribute[Any], _value: Any) -> None:
+    """attrs validator for a line record with ``quantity``, ``unit_price`` and ``taxes``
+    (put it on ``taxes``: it looks at all three): the taxes are :class:`Tax` records and the
+    line's amount is in range (see :func:`check_line`). A line without a unit price yet (a
+    repair line priced from its product later) is checked once it has one."""
+    taxes = inst.taxes or ()
+    for tax_ in taxes:
+        if type(tax_) is not Tax:
+            raise InvalidInput("taxes", tax_, "expected Tax records")
+    price, quantity = inst.unit_price, inst.quantity
+    if type(price) is not Money or type(quantity) is not Decimal:
+        return  # refused by the fields' own validators (or not priced yet)
+    # |quantity × price| < 10**(a + b + 2), at most 10**12 with up to nine taxes of 100 %.
+    if quantity.adjusted() + price.amount.adjusted() < 10 and len(taxes) <= 9:
+        return
+    check_line(quantity, price, taxes)
+
+
+def compute_line(
+    quantity: Decimal, unit_price: Money, taxes: tuple[Tax, ...], field: str = "quantity"
+) -> LineAmounts:
+    """Amounts of ``quantity`` × ``unit_price`` with ``taxes``, rounded per line (G-8).
+
+    Taxes excluded from the price are added on top; taxes included in the price are taken
+    out of it. Several taxes on a line are summed, not compounded. A line whose amount
+    would be :data:`~aftersales.models.money.MAX_AMOUNT` or more in magnitude is an
+    :class:`InvalidInput` naming ``field`` (rounding it would raise a ``decimal`` error).
+    """
+    currency = unit_price.currency
+    places = unit_price.places
+    included, excluded = _percents(taxes)
+    gross = _check_gross(quantity, unit_price, excluded, field)
     untaxed = (
         quantize(gross / (1 + included / 100), places) if included else quantize(gross, places)
     )
@@ -133,15 +213,15 @@ def compute_line(quantity: Decimal, unit_price: Money, taxes: tuple[Tax, ...]) -
 
 
 def round_quantity(quantity: object, digits: int, field: str = "quantity") -> Decimal:
-    """Round a quantity to a unit of measure's precision (RT-6); refuses non-Decimals."""
+    """Round a quantity to a unit of measure's precision (RT-6); refuses non-Decimals.
+
+    A quantity that is not finite or not smaller than
+    :data:`~aftersales.models.money.MAX_AMOUNT` in magnitude is refused before it is
+    converted or rounded.
+    """
     if isinstance(quantity, bool) or not isinstance(quantity, Decimal | int):
         raise InvalidInput(field, quantity, "expected a Decimal quantity")
-    number = Decimal(quantity)
-    if not number.is_finite():
-        raise InvalidInput(field, quantity, "must be a finite number")
-    if abs(number) >= MAX_AMOUNT:
-        raise InvalidInput(field, quantity, f"must be smaller than {MAX_AMOUNT:,f} in magnitude")
-    return quantize(number, digits)
+    return quantize(to_decimal(quantity, field), digits, field)
 
 
 @attrs.frozen(kw_only=True)

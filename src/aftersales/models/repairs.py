@@ -24,7 +24,7 @@ from aftersales.models._fields import (
 )
 from aftersales.models.accounting import Invoice
 from aftersales.models.money import Money
-from aftersales.models.products import Tax
+from aftersales.models.products import Tax, line_amount
 
 __all__ = [
     "InvoiceMethod",
@@ -74,7 +74,7 @@ class RepairPart:
     product_id: str = attrs.field(validator=id_field)
     quantity: Decimal = attrs.field(validator=decimal(positive=True))
     unit_price: Money = attrs.field(validator=money_of(non_negative=True))
-    taxes: tuple[Tax, ...] = attrs.field(default=(), converter=to_tuple)
+    taxes: tuple[Tax, ...] = attrs.field(default=(), converter=to_tuple, validator=line_amount)
     lot: str | None = attrs.field(default=None, validator=optional(text(max_length=64)))
 
 
@@ -85,7 +85,7 @@ class RepairOperation:
     product_id: str = attrs.field(validator=id_field)
     quantity: Decimal = attrs.field(validator=decimal(positive=True))
     unit_price: Money = attrs.field(validator=money_of(non_negative=True))
-    taxes: tuple[Tax, ...] = attrs.field(default=(), converter=to_tuple)
+    taxes: tuple[Tax, ...] = attrs.field(default=(), converter=to_tuple, validator=line_amount)
     description: str = attrs.field(default="", validator=text(required=False))
 
 
@@ -154,7 +154,9 @@ class PartLine:
     unit_price: Money | None = attrs.field(
         default=None, validator=optional(money_of(non_negative=True))
     )
-    taxes: tuple[Tax, ...] | None = attrs.field(default=None, converter=_taxes)
+    taxes: tuple[Tax, ...] | None = attrs.field(
+        default=None, converter=_taxes, validator=line_amount
+    )
     lot: str | None = attrs.field(default=None, validator=optional(text(max_length=64)))
 
 
@@ -172,7 +174,9 @@ class OperationLine:
     unit_price: Money | None = attrs.field(
         default=None, validator=optional(money_of(non_negative=True))
     )
-    taxes: tuple[Tax, ...] | None = attrs.field(default=None, converter=_taxes)
+    taxes: tuple[Tax, ...] | None = attrs.field(
+        default=None, converter=_taxes, validator=line_amount
+    )
     description: str = attrs.field(default="", validator=text(required=False))
 
 

@@ -60,6 +60,7 @@ from aftersales.models import (
     evolve,
 )
 from aftersales.models._fields import MAX_TEXT, check_id, check_text
+from aftersales.models.money import to_decimal
 from aftersales.models.products import round_quantity
 from aftersales.runtime import Runtime
 from aftersales.services._base import ServiceBase
@@ -253,9 +254,7 @@ def _quantity(value: object, field: str) -> Decimal:
     # Rounded to the product's unit of measure once the product is known (RT-6, RP-5).
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
         raise InvalidInput(field, value, "expected a Decimal quantity")
-    number = Decimal(value)
-    if not number.is_finite():
-        raise InvalidInput(field, value, "must be a finite number")
+    number = to_decimal(value, field)  # finite and in range, a huge int never converted
     if number <= 0:
         raise InvalidInput(field, value, "must be greater than zero")
     return number

@@ -43,7 +43,7 @@ from aftersales.models import (
     evolve,
 )
 from aftersales.models._fields import check_id, check_text
-from aftersales.models.money import quantize
+from aftersales.models.money import quantize, to_decimal
 from aftersales.models.products import round_quantity
 from aftersales.models.queries import PickingQuery
 from aftersales.services._base import ServiceBase
@@ -514,9 +514,7 @@ def _parse_quantities(quantities: object) -> dict[str, Decimal]:
         field = f"quantities[{move_id}]"
         if isinstance(value, bool) or not isinstance(value, Decimal | int):
             raise InvalidInput(field, value, "expected a Decimal quantity")
-        number = Decimal(value)
-        if not number.is_finite():
-            raise InvalidInput(field, value, "must be a finite number")
+        number = to_decimal(value, field)  # finite and in range, a huge int never converted
         if number < 0:
             raise InvalidInput(field, value, "must not be negative")
         parsed[move_id] = number

@@ -313,11 +313,16 @@ def a_text(
             _bad("NUL", "text\x00more"),
             _bad("escape sequence", "text\x1b[2Jmore"),
             _bad("DEL", "text\x7fmore"),
+            _bad("lone surrogate", "text\ud800more"),
+            _bad("bidi override", "text\u202emore"),
         ]
         if required:
             found += [_bad("empty", ""), _bad("blank", " \t ")]
         if not multiline:
-            found += [_bad("line break", "text\r\nX-Injected: yes")]
+            found += [
+                _bad("line break", "text\r\nX-Injected: yes"),
+                _bad("line separator", "text\u2028more"),
+            ]
         return found
 
     return values
@@ -377,8 +382,8 @@ BAD_QUANTITIES: tuple[tuple[str, object], ...] = (
     ("negative", Decimal(-1)),
     ("negative int", -3),
     ("huge", Decimal("1e30")),
-    ("astronomic", Decimal("1e400")),
-    ("huge int", 10**30),
+    ("astronomic", Decimal("1e1000000")),
+    ("huge int", 10**5000),
     ("string", "1"),
     ("bool", True),
     ("None", None),
@@ -474,6 +479,8 @@ def addresses() -> Values:
             _bad("header injection (CRLF)", ["ana@example.com\r\nBcc: evil@example.net"]),
             _bad("header injection (LF)", ["ana@example.com\nSubject: spam"]),
             _bad("NUL", ["ana@exa\x00mple.com"]),
+            _bad("lone surrogate", ["ana\udc00@example.com"]),
+            _bad("bidi override", ["Ana \u202e <ana@example.com>"]),
             _bad("two addresses in one", ["ana@example.com, evil@example.net"]),
             _bad("semicolon list", ["ana@example.com;evil@example.net"]),
             _bad("not an address", ["not an address"]),
@@ -496,6 +503,7 @@ def a_code() -> Values:
             _bad("over-long", "C" * 300),
             _bad("line break", "CODE\nX"),
             _bad("NUL", "CODE\x00"),
+            _bad("lone surrogate", "CODE\ud800"),
             _bad("unknown", "NO-SUCH-CODE", InvalidCoupon),
         ]
 
@@ -648,6 +656,8 @@ def keys() -> Values:
             _bad("over-long", "k" * 300),
             _bad("NUL", "key\x00"),
             _bad("line break", "key\nX"),
+            _bad("lone surrogate", "key\udfff"),
+            _bad("bidi isolate", "key\u2066"),
         ]
 
     return values
