@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aftersales.app import AfterSales
+from aftersales.plugins import PluginManager
 
 __all__ = ["DirectHooks", "call_directly"]
 
@@ -60,17 +61,18 @@ def _listed(call: Callable[..., Any]) -> Callable[..., list[Any]]:
 class DirectHooks:
     """Stands in for ``pm.hook`` with ``backend``'s own methods (see the module doc)."""
 
-    def __init__(self, pm: Any, backend: object) -> None:
-        for name, caller in sorted(vars(pm.hook).items()):
-            if not name.startswith(_PREFIX):
+    def __init__(self, pm: PluginManager, backend: object) -> None:
+        for name in pm.hook_names():
+            spec = pm.spec(name)
+            if spec is None or not name.startswith(_PREFIX):
                 continue
-            firstresult = bool(caller.spec.opts.get("firstresult")) if caller.spec else False
+            firstresult = spec.firstresult
             method = getattr(backend, name, None)
             if method is None:
                 setattr(self, name, _nothing if firstresult else _no_results)
                 continue
             accepted = tuple(inspect.signature(method).parameters)
-            wanted = tuple(caller.spec.argnames) if caller.spec else accepted
+            wanted = spec.argnames
             call = method if set(accepted) == set(wanted) else _narrowed(method, accepted)
             setattr(self, name, call if firstresult else _listed(call))
 

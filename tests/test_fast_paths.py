@@ -12,13 +12,14 @@ import sys
 import unicodedata
 from collections.abc import Generator, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pluggy import HookCallError
+from pluggy import HookCaller, HookCallError
 
 from aftersales import AfterSales, FrozenClock, hookimpl
 from aftersales.errors import InvalidInput, NotFound
@@ -124,6 +125,92 @@ def test_an_unknown_hook_name_is_an_attribute_error(app: AfterSales) -> None:
         app.hooks._h.aftersales_no_such_hook  # noqa: B018
     with pytest.raises(AttributeError):
         app.hooks._h.something_else  # noqa: B018
+
+
+class _Marker:
+    """A plugin answering the catalogue (broadcast) and the team lookup (firstresult) with
+    its own marker, at the position ``opts`` give it."""
+
+    def __init__(self, marker: str, *, tryfirst: bool = False, trylast: bool = False) -> None:
+        self.marker = marker
+
+        @hookimpl(tryfirst=tryfirst, trylast=trylast)
+        def aftersales_modules_catalogue() -> list[object]:
+            return [marker]
+
+        @hookimpl(tryfirst=tryfirst, trylast=trylast)
+        def aftersales_helpdesk_get_team(team_id: str) -> Team | None:
+            return Team(id=team_id, name=marker) if marker != "silent" else None
+
+        self.aftersales_modules_catalogue = aftersales_modules_catalogue
+        self.aftersales_helpdesk_get_team = aftersales_helpdesk_get_team
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ("plain", "first", "last", "silent"),
+        ("last", "silent", "first", "plain"),
+        ("silent", "plain", "plain2", "last"),
+    ],
+)
+def test_the_plan_calls_in_pluggys_order_with_tryfirst_and_trylast(
+    app: AfterSales, scenario: Scenario, order: tuple[str, ...]
+) -> None:
+    for marker in order:
+        plugin = _Marker(marker, tryfirst=marker == "first", trylast=marker == "last")
+        app.pm.register(plugin, name=marker)
+    planned = app.hooks._h.aftersales_modules_catalogue
+    assert not isinstance(planned, HookCaller)  # compiled, not pluggy's call
+    assert planned() == app.pm.hook.aftersales_modules_catalogue()
+    team = scenario.team.id
+    assert app.hooks._h.aftersales_helpdesk_get_team(team_id=team) == (
+        app.pm.hook.aftersales_helpdesk_get_team(team_id=team)
+    )
+
+
+def test_pluggy_runs_the_calls_while_they_are_monitored(app: AfterSales) -> None:
+    def through_pluggy() -> bool:
+        return isinstance(app.hooks._h.aftersales_helpdesk_get_ticket, HookCaller)
+
+    assert not through_pluggy()
+    undo = app.pm.add_hookcall_monitoring(lambda *_: None, lambda *_: None)
+    undo_tracing = app.pm.enable_tracing()
+    assert app.pm.monitored and through_pluggy()
+    undo_tracing()
+    undo()
+    undo()  # a second undo changes nothing
+    assert (app.pm.monitored, through_pluggy()) == (False, False)
+
+
+def test_the_spec_options_are_read_from_the_markers(app: AfterSales) -> None:
+    get_invoice = app.pm.spec("aftersales_accounting_get_invoice")
+    assert get_invoice is not None
+    assert get_invoice.firstresult and not get_invoice.historic and not get_invoice.defaults
+    assert get_invoice.argnames == ("invoice_id", "lock")
+    catalogue = app.pm.spec("aftersales_modules_catalogue")
+    assert catalogue is not None and not catalogue.firstresult
+    assert app.pm.spec("aftersales_no_such_hook") is None
+
+
+_PLUGGY_INTERNALS = re.compile(
+    r"\._inner_hookexec|plain_hookexec|\._hookexec|\._hookimpls|kwargdefaults|_multicall"
+    r"|caller\.spec\b|\.spec\.(opts|argnames|kwargnames)|pluggy\._|_call_history"
+    r"|\b(pm|hook|caller|impl)\._[a-z]|vars\((self|pm)\.hook\)|\.hook\.__dict__"
+)
+
+
+def test_pluggy_is_used_through_its_public_api_only() -> None:
+    """The declared pluggy floor holds only if nothing leans on pluggy's internals."""
+    root = Path(__file__).parent.parent
+    sources = [*(root / "src" / "aftersales").rglob("*.py"), *(root / "benchmarks").glob("*.py")]
+    found = [
+        f"{path.relative_to(root)}:{number}: {line.strip()}"
+        for path in sources
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if _PLUGGY_INTERNALS.search(line)
+    ]
+    assert found == []
 
 
 # -- evolve -----------------------------------------------------------------------------------

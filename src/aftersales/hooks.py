@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pluggy import HookCallError
+from pluggy import HookCaller, HookCallError
 
 from aftersales.errors import BackendError, InvalidConfiguration, NotFound
 from aftersales.models import (
@@ -83,7 +83,7 @@ def _typed(value: object, type_: type[T], what: str) -> T:
     return value
 
 
-def _call_plan(caller: Any, pm: Any) -> Callable[..., Any] | None:
+def _call_plan(caller: HookCaller, pm: PluginManager) -> Callable[..., Any] | None:
     """A function doing what ``caller(**kwargs)`` does, or ``None`` when only pluggy can.
 
     For a hook whose implementations are plain functions, pluggy's call checks the
@@ -91,21 +91,21 @@ def _call_plan(caller: Any, pm: Any) -> Callable[..., Any] | None:
     implementation, newest (or ``tryfirst``) first, gets the arguments it names; a
     ``firstresult`` hook returns the first result that is not ``None``, another hook the
     list of those results. The plan does the same with the list and the arguments resolved
-    once. Wrappers, call monitoring (tracing, fault injection), historic hooks and spec
-    defaults are left to pluggy.
+    once. Wrappers, implementations with keyword defaults, call monitoring (tracing, fault
+    injection), historic hooks and specs with defaults are left to pluggy.
+
+    Only pluggy's public API is used: the hook's :meth:`~pluggy.HookCaller.get_hookimpls`
+    (pluggy calls them from the last to the first) and their
+    :class:`~pluggy.HookImpl` attributes; the spec's options and the monitoring come from
+    :class:`~aftersales.plugins.PluginManager`.
     """
-    spec = caller.spec
-    if (
-        spec is None
-        or spec.kwargdefaults
-        or caller.is_historic()
-        or pm._inner_hookexec is not pm.plain_hookexec
-    ):
+    spec = pm.spec(caller.name)
+    if spec is None or spec.defaults or spec.historic or caller.is_historic() or pm.monitored:
         return None
     impls = caller.get_hookimpls()[::-1]
     if any(impl.hookwrapper or impl.wrapper or impl.kwargnames for impl in impls):
         return None
-    firstresult = bool(spec.opts.get("firstresult", False))
+    firstresult = spec.firstresult
     plan = tuple((impl.function, tuple(impl.argnames)) for impl in impls)
 
     def missing(error: KeyError) -> HookCallError:

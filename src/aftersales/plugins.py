@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
+import attrs
 import pluggy
 
 from aftersales import hookspecs
@@ -19,6 +20,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "REQUIRED_HOOKS",
     "ChangeListener",
+    "HookSpecInfo",
     "PluginManager",
     "installed_backends",
     "load_backend",
@@ -118,30 +120,80 @@ class ChangeListener(Protocol):
     def plugins_changed(self) -> None: ...
 
 
+@attrs.frozen
+class HookSpecInfo:
+    """What a hook specification declares, read from its ``@hookspec`` marker and its
+    signature when it is added (pluggy's public :meth:`~pluggy.PluginManager.parse_hookspec_opts`).
+
+    ``argnames`` are the parameters without a default; ``defaults`` tells whether some
+    parameter has one (pluggy versions differ in what they pass for it).
+    """
+
+    name: str
+    argnames: tuple[str, ...]
+    firstresult: bool
+    historic: bool
+    defaults: bool
+
+
+def _spec_info(name: str, function: Callable[..., Any], opts: Mapping[str, Any]) -> HookSpecInfo:
+    parameters = list(inspect.signature(function).parameters.values())
+    if parameters and "." in function.__qualname__ and parameters[0].name in ("self", "cls"):
+        parameters = parameters[1:]  # a method of a spec class: pluggy leaves its self out
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return HookSpecInfo(
+        name=name,
+        argnames=tuple(p.name for p in parameters if p.kind in positional and p.default is p.empty),
+        firstresult=bool(opts.get("firstresult", False)),
+        historic=bool(opts.get("historic", False)),
+        defaults=any(p.default is not p.empty for p in parameters),
+    )
+
+
 class PluginManager(pluggy.PluginManager):
     """A pluggy manager for aftersales hooks.
 
     Only ``aftersales_*`` names count, and a callable with that prefix that lacks the
     ``@hookimpl`` marker is refused: a typo or a forgotten marker would otherwise be a
     silent no-op.
+
+    It uses pluggy's public API only, and keeps what the typed facade
+    (:class:`aftersales.hooks.Hooks`) needs to call hooks quickly: the options of every
+    specification (:meth:`spec`), whether calls are monitored (:attr:`monitored`), and
+    listeners told of every change (:meth:`subscribe`).
     """
 
     def __init__(self) -> None:
-        self._listeners: weakref.WeakSet[ChangeListener] = weakref.WeakSet()
+        # Prefixed so that no attribute of a pluggy release can clash with ours.
+        self._aftersales_listeners: weakref.WeakSet[ChangeListener] = weakref.WeakSet()
+        self._aftersales_specs: dict[str, HookSpecInfo] = {}
+        self._aftersales_monitors = 0
         super().__init__(hookspecs.PROJECT_NAME)
-        #: How pluggy runs a hook call when nobody monitors or traces the calls.
-        self.plain_hookexec = self._inner_hookexec
         self.add_hookspecs(hookspecs)
+
+    def spec(self, name: str) -> HookSpecInfo | None:
+        """The specification of hook ``name``, or ``None`` when none was added."""
+        return self._aftersales_specs.get(name)
+
+    def hook_names(self) -> tuple[str, ...]:
+        """The names of every hook with a specification, sorted."""
+        return tuple(sorted(self._aftersales_specs))
+
+    @property
+    def monitored(self) -> bool:
+        """True while some call monitoring (:meth:`add_hookcall_monitoring`, tracing) is
+        on: then every hook call must go through pluggy."""
+        return self._aftersales_monitors > 0
 
     # -- telling the typed facade that the plugins changed ---------------------------------
 
     def subscribe(self, listener: ChangeListener) -> None:
         """Have ``listener.plugins_changed()`` called after every change to the plugins,
         the hook specifications or the call monitoring (held weakly)."""
-        self._listeners.add(listener)
+        self._aftersales_listeners.add(listener)
 
     def _changed(self) -> None:
-        for listener in list(self._listeners):
+        for listener in list(self._aftersales_listeners):
             listener.plugins_changed()
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
@@ -159,15 +211,29 @@ class PluginManager(pluggy.PluginManager):
     def add_hookspecs(self, module_or_class: Any) -> None:
         try:
             super().add_hookspecs(module_or_class)
+            for name in dir(module_or_class):
+                opts = self.parse_hookspec_opts(module_or_class, name)
+                if opts is not None:
+                    function = getattr(module_or_class, name)
+                    self._aftersales_specs[name] = _spec_info(name, function, opts)
         finally:
             self._changed()
 
     def add_hookcall_monitoring(self, before: Any, after: Any) -> Callable[[], None]:
+        """pluggy's call monitoring (``enable_tracing`` goes through it too), counted so
+        that :attr:`monitored` knows; undo monitorings in the reverse order (pluggy's
+        undo restores what was there when that monitoring was added)."""
         undo_monitoring = super().add_hookcall_monitoring(before, after)
+        self._aftersales_monitors += 1
         self._changed()
+        undone = False
 
         def undo() -> None:
+            nonlocal undone
             undo_monitoring()
+            if not undone:
+                undone = True
+                self._aftersales_monitors -= 1
             self._changed()
 
         return undo
@@ -192,12 +258,13 @@ class PluginManager(pluggy.PluginManager):
 
     def implemented(self) -> dict[str, tuple[str, ...]]:
         """For each registered plugin, the hooks it implements."""
-        found: dict[str, list[str]] = {}
-        for hook_name in sorted(self.hook.__dict__):
-            caller = getattr(self.hook, hook_name)
-            for impl in caller.get_hookimpls():
-                found.setdefault(impl.plugin_name, []).append(hook_name)
-        return {plugin: tuple(hooks) for plugin, hooks in found.items()}
+        found: dict[str, tuple[str, ...]] = {}
+        for plugin in self.get_plugins():
+            name = self.get_name(plugin)
+            hooks = sorted(caller.name for caller in self.get_hookcallers(plugin) or ())
+            if name is not None and hooks:
+                found[name] = tuple(hooks)
+        return found
 
     def missing(self, parts: Iterable[str]) -> dict[str, tuple[str, ...]]:
         """Hooks needed by ``parts`` (``core`` and service names) that nothing implements."""

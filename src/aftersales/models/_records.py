@@ -47,6 +47,9 @@ class _Field:
 
 _PLANS: dict[type[Any], tuple[_Field, ...] | None] = {}
 
+#: Converters that take the instance or the field (attrs 24.1+); none before.
+_CONTEXT_CONVERTER: Any = getattr(attrs, "Converter", ())
+
 
 def _plan(cls: type[Any]) -> tuple[_Field, ...] | None:
     """How to copy ``cls`` field by field, or ``None`` to leave it to ``attrs.evolve``."""
@@ -57,7 +60,7 @@ def _plan(cls: type[Any]) -> tuple[_Field, ...] | None:
     plan = []
     for field in attrs.fields(cls):
         converter = field.converter
-        if not field.init or isinstance(converter, attrs.Converter):
+        if not field.init or isinstance(converter, _CONTEXT_CONVERTER):
             return None
         plan.append(
             _Field(
