@@ -105,3 +105,12 @@ def test_the_site_builds_with_warnings_as_errors(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "reference" / "hookspecs" / "index.html").exists()
+
+
+def test_the_navigation_lists_every_page_once() -> None:
+    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    nav = text[text.index("\nnav:\n") + 1 : text.index("\nmarkdown_extensions:")]
+    pages = re.findall(r":\s*(\S+\.md)\s*$", nav, re.M)
+    assert len(pages) == len(set(pages)), sorted(p for p in pages if pages.count(p) > 1)
+    linked = set(re.findall(r"\]\(([\w/-]+\.md)\)", (ROOT / "docs" / "index.md").read_text()))
+    assert set(pages) - {"index.md"} <= linked, "the home page links every page of the site"
