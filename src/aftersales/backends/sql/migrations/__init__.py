@@ -28,6 +28,7 @@ from aftersales.backends.sql.migrations import (
     v0002_mail,
     v0003_credit_method,
     v0004_ticket_ref,
+    v0005_mail_delivery,
 )
 from aftersales.backends.sql.schema import SCHEMA_VERSION, build_metadata
 from aftersales.errors import ConfigurationError
@@ -53,7 +54,8 @@ class Migration:
 
 #: Every migration, oldest first; the last one's version is the schema version.
 MIGRATIONS: tuple[Migration, ...] = tuple(
-    Migration.of(m) for m in (v0001_initial, v0002_mail, v0003_credit_method, v0004_ticket_ref)
+    Migration.of(m)
+    for m in (v0001_initial, v0002_mail, v0003_credit_method, v0004_ticket_ref, v0005_mail_delivery)
 )
 
 assert [m.version for m in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1))
