@@ -35,6 +35,7 @@ from aftersales.models import (
     DocumentChanged,
     DocumentCreated,
     DocumentKind,
+    EmailDelivery,
     EmailState,
     Money,
     OutgoingEmail,
@@ -733,8 +734,17 @@ def test_cp8_sending_is_on_the_trail_with_recipients_and_delivered_after_commit(
         m.id for m in reversed(_trail(backend, scenario.ticket.id))
     ]
     assert view_trail[0] == message
-    assert isinstance(events.events[-1], DocumentChanged)
-    assert events.events[-1].change == "sent"
+    changed, delivered = events.events[-2:]
+    assert isinstance(changed, DocumentChanged)
+    assert changed.change == "sent"
+    # then the delivery, with who took the email
+    assert isinstance(delivered, EmailDelivery)
+    assert (delivered.email_id, delivered.state, delivered.refused) == (
+        sent.email_id,
+        EmailState.SENT,
+        (),
+    )
+    assert delivered.accepted == ("ana@perez.example", "marta@example.com", "jefa@perez.example")
     (outbox,) = backend.aftersales_mail_list_outbox(pending_only=False)
     assert outbox.id == sent.email_id
     assert outbox.state is EmailState.SENT

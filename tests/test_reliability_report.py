@@ -101,7 +101,7 @@ def test_the_figures_add_up(memory_figures: Figures) -> None:
     assert figures.fault_total == sum(n for _, n in figures.faults) >= 400
     assert figures.flows == len(figures.faults)
     assert figures.hostile_total == sum(n for _, n in figures.by_call) >= 2000
-    assert figures.after_commit_faults == 3
+    assert figures.after_commit_faults == 4
     assert (figures.on_processes, figures.lock_held, figures.crashes) == (False, None, ())
     database = on_a_database(figures, "SQLite")
     assert [name for name, _calls in database.crashes] == list(CRASH_FLOWS)

@@ -10,6 +10,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -40,6 +41,15 @@ class Inbox:
     def __init__(self) -> None:
         self.envelopes: list[Any] = []
         self.reply: str | None = None
+        self.rcpt_replies: dict[str, str] = {}  # an address refused at RCPT, and how
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if address in self.rcpt_replies:
+            return self.rcpt_replies[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.reply is not None:
@@ -401,16 +411,153 @@ def test_a_temporary_refusal_is_retried_and_a_permanent_one_is_reported(
 def test_a_silent_server_times_out(
     backend: MemoryBackend, clock: FrozenClock, scenario: Scenario
 ) -> None:
-    """A server that accepts the connection but never answers: the timeout bounds the wait."""
+    """A server that accepts the connection but never greets: the connect timeout bounds
+    the wait (the other timeout is left long, so only the connect timeout can end it)."""
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(1)
-        app = _app(backend, clock, _settings(silent.getsockname()[1], timeout=0.2))
+        settings = _settings(silent.getsockname()[1], connect_timeout=0.2, timeout=60.0)
+        app = _app(backend, clock, settings)
         _send_coupon(app, scenario)
     (stored,) = _outbox(app, scenario)
     assert stored.state is EmailState.FAILED
     assert stored.last_error.startswith("BackendUnavailable:")
     assert "timed out" in stored.last_error
+
+
+def test_a_server_that_stalls_after_its_greeting_times_out(
+    backend: MemoryBackend, clock: FrozenClock, scenario: Scenario
+) -> None:
+    """A server that greets, then never answers a command: ``timeout`` bounds each later
+    wait, the connect timeout being long."""
+    done = threading.Event()
+
+    def greet_then_stall(listener: socket.socket) -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(b"220 localhost ESMTP\r\n")
+            done.wait(10)
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        server = threading.Thread(target=greet_then_stall, args=(listener,), daemon=True)
+        server.start()
+        settings = _settings(listener.getsockname()[1], connect_timeout=60.0, timeout=0.2)
+        app = _app(backend, clock, settings)
+        try:
+            _send_coupon(app, scenario)
+        finally:
+            done.set()
+            server.join()
+    (stored,) = _outbox(app, scenario)
+    assert stored.state is EmailState.FAILED
+    assert stored.last_error.startswith("BackendUnavailable:")
+    assert "timed out" in stored.last_error
+
+
+def test_a_temporary_refusal_of_every_recipient_is_retried(
+    backend: MemoryBackend,
+    clock: FrozenClock,
+    scenario: Scenario,
+    inbox: Inbox,
+    smtp_server: LoopbackController,
+) -> None:
+    """451 for each recipient (at RCPT) is a temporary failure, BackendUnavailable, and the
+    email stays queued; a retry once the server takes them sends it."""
+    app = _app(backend, clock, _settings(smtp_server.port))
+    inbox.rcpt_replies = {
+        "ana@perez.example": "451 4.3.0 Mailbox busy",
+        "marta@example.com": "451 4.3.0 Mailbox busy",
+    }
+    _send_coupon(app, scenario)
+    (stored,) = app.outbox.emails(pending_only=True, actor=scenario.actors.manager)
+    assert stored.state is EmailState.FAILED
+    assert stored.last_error.startswith("BackendUnavailable:")
+    assert "every recipient was refused" in stored.last_error
+    assert "ana@perez.example (451 4.3.0 Mailbox busy)" in stored.last_error
+    assert (stored.accepted, stored.refused) == ((), ())
+
+    inbox.rcpt_replies = {}
+    (sent,) = app.outbox.retry(actor=scenario.actors.manager)
+    assert (sent.state, sent.attempts) == (EmailState.SENT, 2)
+    assert sent.accepted == ("ana@perez.example", "marta@example.com")
+    (envelope,) = inbox.envelopes
+    assert envelope.rcpt_tos == ["ana@perez.example", "marta@example.com"]
+
+
+def test_a_permanent_refusal_of_every_recipient_is_a_backend_error(
+    smtp_server: LoopbackController, inbox: Inbox
+) -> None:
+    transport = SMTPTransport(_settings(smtp_server.port))
+    inbox.rcpt_replies = {"ana@example.com": "550 5.1.1 No such user"}
+    with pytest.raises(BackendError, match=r"550 5\.1\.1 No such user") as caught:
+        transport.aftersales_mail_deliver(_email())
+    assert not isinstance(caught.value, BackendUnavailable)
+    inbox.rcpt_replies = {"ana@example.com": "450 4.2.1 Try later"}
+    with pytest.raises(BackendUnavailable, match=r"450 4\.2\.1 Try later"):
+        transport.aftersales_mail_deliver(_email())
+
+
+def test_a_recipient_refused_for_good_is_recorded_and_the_others_get_it_once(
+    backend: MemoryBackend,
+    clock: FrozenClock,
+    scenario: Scenario,
+    inbox: Inbox,
+    smtp_server: LoopbackController,
+) -> None:
+    """One recipient refused (550) while the other is taken: the email is SENT, the outbox
+    and the trail say who took it and who refused it, and a retry sends nothing."""
+    app = _app(backend, clock, _settings(smtp_server.port))
+    inbox.rcpt_replies = {"marta@example.com": "550 5.1.1 No such user"}
+    _send_coupon(app, scenario)
+    (envelope,) = inbox.envelopes
+    assert envelope.rcpt_tos == ["ana@perez.example"]
+    (stored,) = _outbox(app, scenario)
+    assert (stored.state, stored.attempts) == (EmailState.SENT, 1)
+    assert (stored.accepted, stored.refused) == (("ana@perez.example",), ("marta@example.com",))
+    assert stored.last_error == "refused: marta@example.com (550 5.1.1 No such user)"
+    assert stored.undelivered == ()
+    trail = app.tickets.view(scenario.ticket.id, actor=scenario.actors.agent).trail
+    assert trail[0].body == (
+        'Email "Your coupon: 10% after-sales apology" delivered to ana@perez.example; '
+        "refused by the mail server: marta@example.com (550 5.1.1 No such user)"
+    )
+    clock.advance(minutes=10)
+    assert app.outbox.retry(actor=scenario.actors.manager) == ()
+    assert len(inbox.envelopes) == 1
+
+
+def test_a_recipient_refused_for_now_gets_it_later_and_the_others_only_once(
+    backend: MemoryBackend,
+    clock: FrozenClock,
+    scenario: Scenario,
+    inbox: Inbox,
+    smtp_server: LoopbackController,
+) -> None:
+    """One recipient refused with a 451 while the other is taken: the email stays queued
+    with who took it, and the retry goes to the refused one only (the ``To`` header still
+    names both)."""
+    app = _app(backend, clock, _settings(smtp_server.port))
+    inbox.rcpt_replies = {"marta@example.com": "451 4.2.0 Greylisted"}
+    _send_coupon(app, scenario)
+    (failed,) = app.outbox.emails(pending_only=True, actor=scenario.actors.manager)
+    assert (failed.state, failed.attempts) == (EmailState.FAILED, 1)
+    assert (failed.accepted, failed.refused) == (("ana@perez.example",), ())
+    assert failed.undelivered == ("marta@example.com",)
+    assert failed.last_error == (
+        "BackendUnavailable: deferred by the mail server: marta@example.com (451 4.2.0 Greylisted)"
+    )
+    trail = app.tickets.view(scenario.ticket.id, actor=scenario.actors.agent).trail
+    assert "deferred by the mail server, to be retried: marta@example.com" in trail[0].body
+
+    inbox.rcpt_replies = {}
+    (sent,) = app.outbox.retry(actor=scenario.actors.manager)
+    assert (sent.state, sent.attempts, sent.last_error) == (EmailState.SENT, 2, "")
+    assert sent.accepted == ("ana@perez.example", "marta@example.com")
+    first, second = inbox.envelopes
+    assert (first.rcpt_tos, second.rcpt_tos) == (["ana@perez.example"], ["marta@example.com"])
+    assert inbox.messages()[1]["To"] == "ana@perez.example, marta@example.com"
 
 
 # -- the transport on its own ----------------------------------------------------------------------
@@ -468,6 +615,8 @@ def test_settings_defaults_follow_the_security() -> None:
     assert SMTPSettings(sender=SENDER, security=SMTPSecurity.NONE).effective_port == 25
     assert SMTPSettings(sender=SENDER, port=2525).effective_port == 2525
     assert SMTPSettings(sender=SENDER).security is SMTPSecurity.STARTTLS
+    defaults = SMTPSettings(sender=SENDER)
+    assert (defaults.connect_timeout, defaults.timeout) == (10.0, 10.0)
 
 
 @pytest.mark.parametrize(
@@ -482,6 +631,8 @@ def test_settings_defaults_follow_the_security() -> None:
         ({"timeout": 0}, "timeout"),
         ({"timeout": float("inf")}, "timeout"),
         ({"timeout": "5"}, "timeout"),
+        ({"connect_timeout": 0}, "connect_timeout"),
+        ({"connect_timeout": float("nan")}, "connect_timeout"),
         ({"host": ""}, "host"),
         ({"host": "smtp example"}, "host"),
         ({"username": "u"}, "username"),
@@ -508,6 +659,7 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
             "AFTERSALES_SMTP_USERNAME": USER,
             "AFTERSALES_SMTP_PASSWORD_FILE": str(secret),
             "AFTERSALES_SMTP_TIMEOUT": "12.5",
+            "AFTERSALES_SMTP_CONNECT_TIMEOUT": "3",
             "AFTERSALES_SMTP_SENDER_NAME": "Shop",
         }
     )
@@ -517,7 +669,7 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
         SMTPSecurity.SSL,
     )
     assert (settings.username, settings.password, settings.timeout) == (USER, "from-a-file", 12.5)
-    assert settings.sender_name == "Shop"
+    assert (settings.sender_name, settings.connect_timeout) == ("Shop", 3.0)
     minimal = SMTPSettings.from_env({"AFTERSALES_SMTP_SENDER": SENDER, "AFTERSALES_SMTP_HOST": " "})
     assert (minimal.host, minimal.username) == ("localhost", None)
 
@@ -529,6 +681,8 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
         ({"AFTERSALES_SMTP_PORT": "twenty-five"}, "AFTERSALES_SMTP_PORT"),
         ({"AFTERSALES_SMTP_SECURITY": "tls13"}, "AFTERSALES_SMTP_SECURITY"),
         ({"AFTERSALES_SMTP_TIMEOUT": "soon"}, "AFTERSALES_SMTP_TIMEOUT"),
+        ({"AFTERSALES_SMTP_TIMEOUT": "0"}, "AFTERSALES_SMTP_TIMEOUT"),
+        ({"AFTERSALES_SMTP_CONNECT_TIMEOUT": "-1"}, "AFTERSALES_SMTP_CONNECT_TIMEOUT"),
         ({"AFTERSALES_SMTP_PASSWORD_FILE": "/nonexistent/secret"}, "AFTERSALES_SMTP_PASSWORD_FILE"),
         (
             {"AFTERSALES_SMTP_PASSWORD": "a", "AFTERSALES_SMTP_PASSWORD_FILE": "/x"},

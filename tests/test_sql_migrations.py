@@ -13,7 +13,7 @@ import attrs
 import pytest
 import sqlalchemy as sa
 
-from aftersales import AfterSales
+from aftersales import Actor, AfterSales
 from aftersales.backends.sql import MIGRATIONS, SCHEMA_VERSION, SqlBackend, current_version, mapping
 from aftersales.backends.sql.engine import Database
 from aftersales.backends.sql.migrations import upgrade
@@ -396,5 +396,43 @@ def test_upgrade_from_version_3_indexes_ticket_numbers(url: str, database: Datab
     try:
         assert _versions(backend.db)[3] == (4, MIGRATIONS[3].description)
         assert AfterSales(backend).hooks.find_ticket("7") == ticket
+    finally:
+        backend.close()
+
+
+def test_upgrade_from_version_5_keeps_the_outbox(url: str, database: Database) -> None:
+    """Version 6 adds the accepted and refused recipients and the claim of an email; an
+    email queued before reads back with none of them, and is still retried."""
+    assert upgrade(database, target=5) == (0, 5)
+    email = OutgoingEmail(
+        id="mail-5",
+        recipients=("ana@example.com",),
+        subject="Hi",
+        text_body="Hi",
+        html_body="<p>Hi</p>",
+        created_at=datetime(2026, 11, 28, tzinfo=UTC),
+        state=EmailState.FAILED,
+        attempts=2,
+        last_error="BackendUnavailable: SMTP down",
+    )
+    old = {
+        k: v
+        for k, v in mapping.email_row(email).items()
+        if k in build_metadata(5).tables["outbox"].c
+    }
+    with database.connection() as conn:
+        conn.execute(build_metadata(5).tables["outbox"].insert().values(**old))
+    database.dispose()
+    backend = SqlBackend(url)
+    try:
+        assert _versions(backend.db)[5] == (6, MIGRATIONS[5].description)
+        app = AfterSales(backend)
+        assert app.hooks.mail_list_outbox(pending_only=True) == [email]
+        (sent,) = app.outbox.retry(actor=Actor.system())
+        assert (sent.state, sent.attempts, sent.accepted) == (
+            EmailState.SENT,
+            3,
+            ("ana@example.com",),
+        )
     finally:
         backend.close()

@@ -18,6 +18,7 @@ from aftersales.ids import new_id
 from aftersales.models import (
     DocumentCreated,
     DocumentKind,
+    EmailDelivery,
     EmailState,
     Invoice,
     OutgoingEmail,
@@ -107,7 +108,11 @@ def test_rl1_events_and_emails_leave_only_after_commit(
         uow.record(created)
         assert recorder.quiet and backend.delivered == []
         uow.commit()
-    assert recorder.events == [created]
+    # the call's events, then the outcome of its email's delivery
+    assert recorder.events[0] == created
+    assert [(type(e), getattr(e, "email_id", None)) for e in recorder.events[1:]] == [
+        (EmailDelivery, sent.id)
+    ]
     assert [m.id for m in recorder.emails] == [sent.id]
     assert [m.id for m in backend.delivered] == [sent.id]
     outbox = app.hooks.mail_list_outbox(pending_only=False)

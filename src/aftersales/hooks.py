@@ -19,6 +19,7 @@ from aftersales.models import (
     Coupon,
     CouponProgram,
     CouponUse,
+    DeliveryReport,
     DocumentKind,
     DocumentLink,
     FieldServiceTask,
@@ -500,16 +501,21 @@ class Hooks:
             self._h.aftersales_mail_save(email=email), "aftersales_mail_save", OutgoingEmail
         )
 
+    def mail_get(self, email_id: str, *, lock: bool = False) -> OutgoingEmail | None:
+        result = self._h.aftersales_mail_get(email_id=email_id, lock=lock)
+        return None if result is None else _typed(result, OutgoingEmail, "aftersales_mail_get")
+
     def mail_list_outbox(self, *, pending_only: bool) -> Sequence[OutgoingEmail]:
         return _many(
             self._h.aftersales_mail_list_outbox(pending_only=pending_only),
             "aftersales_mail_list_outbox",
         )
 
-    def mail_deliver(self, email: OutgoingEmail) -> bool:
-        return _answered(
-            self._h.aftersales_mail_deliver(email=email), "aftersales_mail_deliver", bool
-        )
+    def mail_deliver(self, email: OutgoingEmail) -> bool | DeliveryReport:
+        answer = self._h.aftersales_mail_deliver(email=email)
+        if isinstance(answer, DeliveryReport):
+            return answer
+        return _answered(answer, "aftersales_mail_deliver", bool)
 
     # modules and subscription -----------------------------------------------------------------
     def modules_catalogue(self) -> list[Module]:

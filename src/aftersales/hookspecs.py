@@ -38,10 +38,12 @@ if TYPE_CHECKING:
         Coupon,
         CouponProgram,
         CouponUse,
+        DeliveryReport,
         DocumentChanged,
         DocumentCreated,
         DocumentKind,
         DocumentLink,
+        EmailDelivery,
         FieldServiceTask,
         IdempotencyRecord,
         Invoice,
@@ -416,20 +418,39 @@ def aftersales_mail_enqueue(email: OutgoingEmail) -> OutgoingEmail | None:
 
 @hookspec(firstresult=True)
 def aftersales_mail_save(email: OutgoingEmail) -> OutgoingEmail | None:
-    """Update an email of the outbox (state, attempts, last error) and return it."""
+    """Update an email of the outbox (every field: state, attempts, last error, accepted
+    and refused recipients, claim) and return it."""
+
+
+@hookspec(firstresult=True)
+def aftersales_mail_get(email_id: str, lock: bool) -> OutgoingEmail | None:
+    """Return the email ``email_id`` of the outbox, or ``None``.
+
+    A retry run claims an email by reading it with ``lock=True`` and saving it as SENDING
+    in one unit of work: two runs (threads or processes) must never both see it claimable,
+    so the lock holds the row until the unit ends (``SELECT … FOR UPDATE``, or a unit that
+    writers enter one at a time).
+    """
 
 
 @hookspec(firstresult=True)
 def aftersales_mail_list_outbox(pending_only: bool) -> Sequence[OutgoingEmail] | None:
-    """Return the emails of the outbox, oldest first; only unsent ones when asked."""
+    """Return the emails of the outbox, oldest first; when ``pending_only``, only those
+    still to be delivered (PENDING, SENDING or FAILED: neither SENT nor DEAD)."""
 
 
 @hookspec(firstresult=True)
-def aftersales_mail_deliver(email: OutgoingEmail) -> bool | None:
-    """Hand ``email`` to a mail transport; return True once it has been accepted.
+def aftersales_mail_deliver(email: OutgoingEmail) -> bool | DeliveryReport | None:
+    """Hand ``email`` to a mail transport for its recipients that have not taken it yet
+    (``email.undelivered``: a retry never sends to a recipient that accepted it before);
+    return True once every one was accepted, or a
+    :class:`~aftersales.models.DeliveryReport` naming the recipients the server refused
+    (for good, or only for now: ``deferred``) while it took the others.
 
-    Called after commit, outside any unit of work. Raise any exception on failure: the
-    email stays in the outbox as FAILED with the error, to be retried.
+    Called after commit, outside any unit of work. Raise on failure, when no recipient was
+    accepted: :class:`~aftersales.errors.BackendUnavailable` when trying again later may
+    help (a 4xx reply, a timeout), another exception when it will not. The email stays in
+    the outbox as FAILED with the error, to be retried up to ``Config.mail_attempts``.
     """
 
 
@@ -517,3 +538,9 @@ def aftersales_on_services_configured(event: ServicesConfigured) -> None:
 @hookspec
 def aftersales_on_subscription_changed(event: SubscriptionChanged) -> None:
     """The database's subscription changed state (trial started, expired, paid)."""
+
+
+@hookspec
+def aftersales_on_email_delivery(event: EmailDelivery) -> None:
+    """An attempt to deliver an email ended: sent (to whom, refused by whom), failed or
+    given up (DEAD), as recorded in the outbox."""

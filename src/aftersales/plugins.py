@@ -83,6 +83,7 @@ REQUIRED_HOOKS: Mapping[str, tuple[str, ...]] = {
         "aftersales_loyalty_count_uses",
         "aftersales_mail_enqueue",
         "aftersales_mail_save",
+        "aftersales_mail_get",
         "aftersales_mail_list_outbox",
         "aftersales_mail_deliver",
     ),

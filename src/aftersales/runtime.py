@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 
 import attrs
 
+from aftersales import delivery
 from aftersales.access import Action, Guard
 from aftersales.clock import Clock
 from aftersales.errors import (
-    BackendError,
     BackendUnavailable,
     ConflictError,
     DatabaseLocked,
@@ -23,7 +23,7 @@ from aftersales.models import (
     Actor,
     DocumentChanged,
     DocumentCreated,
-    EmailState,
+    EmailDelivery,
     Event,
     OutgoingEmail,
     ServicesConfigured,
@@ -43,6 +43,7 @@ _EVENT_HOOKS: dict[type[Event], str] = {
     DocumentChanged: "aftersales_on_document_changed",
     ServicesConfigured: "aftersales_on_services_configured",
     SubscriptionChanged: "aftersales_on_subscription_changed",
+    EmailDelivery: "aftersales_on_email_delivery",
 }
 
 
@@ -56,6 +57,11 @@ def _whole_number(minimum: int) -> Callable[[Any, attrs.Attribute[Any], Any], No
     return check
 
 
+def _duration(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        raise InvalidInput(attribute.name, value, "expected a timedelta above 0")
+
+
 @attrs.frozen(kw_only=True)
 class Config:
     """Library settings.
@@ -64,7 +70,12 @@ class Config:
     * ``retries`` bounds how often a call is retried after a transient backend conflict;
     * ``coupon_code_generator`` makes new coupon codes (CP-5; default ``044`` + 11 random
       characters from :mod:`secrets`) and ``coupon_code_attempts`` bounds how many codes
-      one generation draws when codes collide.
+      one generation draws when codes collide;
+    * ``mail_attempts`` bounds how often one email is handed to the mail transport
+      (default 10): the last failed attempt sets it aside as DEAD (see
+      :mod:`aftersales.delivery`); ``mail_lease`` is how long a retry run's claim on an
+      email keeps other runs off it (default 10 minutes: longer than a delivery takes,
+      see the SMTP transport's timeouts).
 
     >>> Config(trial_days=30).trial_length.days
     30
@@ -74,6 +85,8 @@ class Config:
     retries: int = attrs.field(default=3, validator=_whole_number(0))
     coupon_code_generator: CouponCodeGenerator = default_coupon_code
     coupon_code_attempts: int = attrs.field(default=10, validator=_whole_number(1))
+    mail_attempts: int = attrs.field(default=10, validator=_whole_number(1))
+    mail_lease: timedelta = attrs.field(default=timedelta(minutes=10), validator=_duration)
 
     @property
     def trial_length(self) -> timedelta:
@@ -197,32 +210,11 @@ class Runtime:
                 )
 
     def deliver(self, email: OutgoingEmail) -> OutgoingEmail:
-        """Hand ``email`` to the transport and record the outcome in the outbox.
+        """Hand ``email`` to the transport and record the outcome in the outbox (see
+        :func:`aftersales.delivery.deliver`).
 
-        A failure is logged and kept (state FAILED, with the error) for a later retry;
-        an email is never lost silently.
+        A failure is logged and kept (state FAILED, with the error) for a later retry, or
+        set aside as DEAD after ``config.mail_attempts`` attempts; an email is never lost
+        silently.
         """
-        attempts = email.attempts + 1
-        try:
-            if self.hooks.mail_deliver(email) is not True:
-                raise BackendError("the mail transport did not accept the email")
-        except Exception as exc:
-            log.warning("could not deliver email %s: %s", email.id, exc)
-            outcome = attrs.evolve(
-                email,
-                state=EmailState.FAILED,
-                attempts=attempts,
-                last_error=f"{type(exc).__name__}: {exc}"[:1000],
-            )
-        else:
-            outcome = attrs.evolve(
-                email,
-                state=EmailState.SENT,
-                attempts=attempts,
-                last_error="",
-                sent_at=self.clock.now(),
-            )
-        with self.unit(writes=True) as uow:
-            self.hooks.mail_save(outcome)
-            uow.commit()
-        return outcome
+        return delivery.deliver(self, email)

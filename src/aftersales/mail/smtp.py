@@ -11,8 +11,17 @@ them::
     app = AfterSales(backend, plugins=[smtp])
 
 A failure (connection refused, timeout, TLS or authentication error, message refused) is
-raised as a :class:`~aftersales.errors.BackendError`; the library then keeps the email in
-the outbox as FAILED with the error, and ``app.outbox.retry()`` sends it later.
+raised as a :class:`~aftersales.errors.BackendUnavailable` when trying again later may help
+(no connection, a timeout, a 4xx reply: also when every recipient is refused and one of
+them only for now) and as a :class:`~aftersales.errors.BackendError` when it will not; the
+library then keeps the email in the outbox as FAILED with the error, and
+``app.outbox.retry()`` sends it later. Recipients refused while others were accepted are
+answered as a :class:`~aftersales.models.DeliveryReport`: the email is sent, and the outbox
+records who took it and who refused it.
+
+``connect_timeout`` bounds connecting (up to the server's greeting) and ``timeout`` every
+later wait for the server (10 s each by default), so a slow server holds a call that sends
+an email for about that long, not more per step.
 """
 
 from __future__ import annotations
@@ -28,27 +37,36 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, formataddr
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
 from aftersales.errors import BackendError, BackendUnavailable, InvalidInput
 from aftersales.hookspecs import hookimpl
 from aftersales.models._fields import check_text
-from aftersales.models.mail import OutgoingEmail, check_email_address
+from aftersales.models.mail import DeliveryReport, OutgoingEmail, check_email_address
 
-__all__ = ["ENV_PREFIX", "SMTPSecurity", "SMTPSettings", "SMTPTransport", "build_message"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "ENV_PREFIX",
+    "SMTPSecurity",
+    "SMTPSettings",
+    "SMTPTransport",
+    "build_message",
+]
 
 log = logging.getLogger(__name__)
 
 #: Prefix of the environment variables read by :meth:`SMTPSettings.from_env`.
 ENV_PREFIX = "AFTERSALES_SMTP_"
 
+#: Seconds :class:`SMTPSettings` waits to connect, and for each reply, by default.
+DEFAULT_TIMEOUT: Final = 10.0
+
 #: Failures that retrying the same message will not fix.
 _PERMANENT: tuple[type[BaseException], ...] = (
     smtplib.SMTPAuthenticationError,
     smtplib.SMTPNotSupportedError,
-    smtplib.SMTPRecipientsRefused,
     smtplib.SMTPSenderRefused,
     ssl.SSLCertVerificationError,
 )
@@ -89,11 +107,11 @@ def _port(_inst: Any, _a: attrs.Attribute[Any], value: Any) -> None:
         raise InvalidInput("port", value, "must be a whole number from 1 to 65535")
 
 
-def _timeout(_inst: Any, _a: attrs.Attribute[Any], value: Any) -> None:
+def _timeout(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInput("timeout", value, "expected a number of seconds")
+        raise InvalidInput(attribute.name, value, "expected a number of seconds")
     if not math.isfinite(value) or value <= 0:
-        raise InvalidInput("timeout", value, "must be a finite number of seconds above 0")
+        raise InvalidInput(attribute.name, value, "must be a finite number of seconds above 0")
 
 
 def _sender(_inst: Any, _a: attrs.Attribute[Any], value: Any) -> None:
@@ -111,7 +129,11 @@ def _optional_text(field: str) -> Any:
 
 @attrs.frozen(kw_only=True)
 class SMTPSettings:
-    """Where and how to send: server, protection, credentials, timeout and sender.
+    """Where and how to send: server, protection, credentials, timeouts and sender.
+
+    ``connect_timeout`` bounds connecting, up to the server's greeting; ``timeout`` each
+    later wait for the server (STARTTLS, login, every command and the message): seconds,
+    :data:`DEFAULT_TIMEOUT` (10) each by default.
 
     ``port`` defaults to 25, 587 or 465 after ``security``. Credentials are only ever sent
     over TLS: a username with ``security=NONE`` is refused. ``ssl_context`` replaces the
@@ -127,7 +149,8 @@ class SMTPSettings:
     password: str | None = attrs.field(
         default=None, repr=False, validator=_optional_text("password")
     )
-    timeout: float = attrs.field(default=30.0, validator=_timeout)
+    timeout: float = attrs.field(default=DEFAULT_TIMEOUT, validator=_timeout)
+    connect_timeout: float = attrs.field(default=DEFAULT_TIMEOUT, validator=_timeout)
     sender_name: str | None = attrs.field(default=None, validator=_optional_text("sender_name"))
     local_hostname: str | None = attrs.field(
         default=None, validator=_optional_text("local_hostname")
@@ -158,7 +181,8 @@ class SMTPSettings:
         ``AFTERSALES_SMTP_SENDER`` (required), ``_HOST``, ``_PORT``, ``_SECURITY``
         (``none``, ``starttls`` or ``ssl``), ``_USERNAME``, ``_PASSWORD`` or
         ``_PASSWORD_FILE`` (a file holding the password, e.g. a container secret),
-        ``_TIMEOUT`` (seconds), ``_SENDER_NAME``, ``_LOCAL_HOSTNAME``.
+        ``_TIMEOUT`` and ``_CONNECT_TIMEOUT`` (seconds), ``_SENDER_NAME``,
+        ``_LOCAL_HOSTNAME``.
         """
         if environ is None:
             import os
@@ -182,8 +206,14 @@ class SMTPSettings:
                 options["security"] = _security(security.strip().lower())
             except InvalidInput as exc:
                 raise InvalidInput(prefix + "SECURITY", security, exc.reason) from None
-        if (timeout := get("TIMEOUT")) is not None:
-            options["timeout"] = _parse(prefix + "TIMEOUT", timeout, float)
+        for name in ("TIMEOUT", "CONNECT_TIMEOUT"):
+            if (seconds := get(name)) is not None:
+                value = _parse(prefix + name, seconds, float)
+                try:
+                    _timeout(None, attrs.fields(cls).timeout, value)
+                except InvalidInput as exc:
+                    raise InvalidInput(prefix + name, seconds, exc.reason) from None
+                options[name.lower()] = value
         password = get("PASSWORD")
         if (password_file := get("PASSWORD_FILE")) is not None:
             if password is not None:
@@ -253,7 +283,8 @@ def _is_loopback(host: str) -> bool:
 class SMTPTransport:
     """A mail plugin: delivers the outbox's emails through an SMTP server.
 
-    One connection per email; ``settings.timeout`` bounds every network wait.
+    One connection per email; ``settings.connect_timeout`` bounds connecting and
+    ``settings.timeout`` every later network wait.
     """
 
     name = "smtp"
@@ -270,47 +301,72 @@ class SMTPTransport:
         return f"SMTPTransport({s.host}:{s.effective_port}, {s.security.value})"
 
     @hookimpl(tryfirst=True)
-    def aftersales_mail_deliver(self, email: OutgoingEmail) -> bool:
-        """Send ``email``; raise :class:`BackendError` (or :class:`BackendUnavailable` when
-        trying again later may help) when the server does not take it."""
+    def aftersales_mail_deliver(self, email: OutgoingEmail) -> bool | DeliveryReport:
+        """Send ``email`` to its recipients that have not taken it yet
+        (:attr:`~OutgoingEmail.undelivered`; the ``To`` header names them all); raise
+        :class:`BackendError` (or :class:`BackendUnavailable` when trying again later may
+        help) when the server does not take it; answer a :class:`DeliveryReport` when it
+        took it for some recipients only."""
         s = self.settings
         message = build_message(email, sender=s.sender, sender_name=s.sender_name)
         where = f"SMTP {s.host}:{s.effective_port}"
         try:
             with self._connect() as client:
                 refused = client.send_message(
-                    message, from_addr=s.sender, to_addrs=list(email.recipients)
+                    message, from_addr=s.sender, to_addrs=list(email.undelivered)
                 )
+        except smtplib.SMTPRecipientsRefused as exc:
+            # No recipient took it. Worth trying again if one was refused only for now (4xx).
+            temporary = any(_temporary(code) for code, _ in exc.recipients.values())
+            kind = BackendUnavailable if temporary else BackendError
+            listed = ", ".join(
+                f"{address} ({_reply(*answer)})" for address, answer in exc.recipients.items()
+            )
+            raise kind(f"{where}: every recipient was refused: {listed}") from exc
         except _PERMANENT as exc:
             raise BackendError(f"{where}: {type(exc).__name__}: {exc}") from exc
         except smtplib.SMTPResponseException as exc:
             # 5xx: the server refuses for good; 4xx: it may take it later.
-            kind = BackendError if exc.smtp_code >= 500 else BackendUnavailable
+            kind = BackendUnavailable if _temporary(exc.smtp_code) else BackendError
             raise kind(f"{where}: {type(exc).__name__}: {exc}") from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise BackendUnavailable(f"{where}: {type(exc).__name__}: {exc}") from exc
         if refused:
-            # Some recipients took it; sending again would repeat it to them.
-            log.warning("email %s: %s refused %s", email.id, where, sorted(refused))
+            # Some recipients took it: sending again would repeat it to them. Say who did
+            # not, and who may later (4xx).
+            return DeliveryReport(
+                {a: _reply(*answer) for a, answer in refused.items() if not _temporary(answer[0])},
+                deferred={
+                    a: _reply(*answer) for a, answer in refused.items() if _temporary(answer[0])
+                },
+            )
         return True
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
         context = s.ssl_context or ssl.create_default_context()
         client: smtplib.SMTP
+        # Connecting, up to the server's greeting, under the connect timeout; then the
+        # socket (and the one STARTTLS makes from it) waits ``timeout`` for each reply.
         if s.security is SMTPSecurity.SSL:
             client = smtplib.SMTP_SSL(
                 s.host,
                 s.effective_port,
                 local_hostname=s.local_hostname,
-                timeout=s.timeout,
+                timeout=s.connect_timeout,
                 context=context,
             )
         else:
             client = smtplib.SMTP(
-                s.host, s.effective_port, local_hostname=s.local_hostname, timeout=s.timeout
+                s.host,
+                s.effective_port,
+                local_hostname=s.local_hostname,
+                timeout=s.connect_timeout,
             )
         try:
+            client.timeout = s.timeout
+            if client.sock is not None:
+                client.sock.settimeout(s.timeout)
             if s.security is SMTPSecurity.STARTTLS:
                 client.starttls(context=context)  # raises when the server cannot: no downgrade
                 client.ehlo()
@@ -320,3 +376,14 @@ class SMTPTransport:
             client.close()
             raise
         return client
+
+
+def _temporary(code: int) -> bool:
+    """Whether an SMTP reply code says "not now" (4xx) rather than "never" (5xx)."""
+    return 400 <= code < 500
+
+
+def _reply(code: int, message: bytes | str) -> str:
+    """A server's reply as one line: ``550 5.1.1 No such user``."""
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+    return " ".join(f"{code} {text}".split())

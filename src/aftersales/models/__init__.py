@@ -17,6 +17,7 @@ from aftersales.models.audit import AuditEntry
 from aftersales.models.events import (
     DocumentChanged,
     DocumentCreated,
+    EmailDelivery,
     Event,
     ServicesConfigured,
     SubscriptionChanged,
@@ -41,7 +42,7 @@ from aftersales.models.loyalty import (
     Reward,
     RewardKind,
 )
-from aftersales.models.mail import EmailState, OutgoingEmail
+from aftersales.models.mail import DeliveryReport, EmailState, OutgoingEmail
 from aftersales.models.money import Money
 from aftersales.models.orders import Order, OrderLine
 from aftersales.models.partners import Partner
@@ -71,10 +72,12 @@ __all__ = [
     "CouponState",
     "CouponUse",
     "CreditMethod",
+    "DeliveryReport",
     "DocumentChanged",
     "DocumentCreated",
     "DocumentKind",
     "DocumentLink",
+    "EmailDelivery",
     "EmailState",
     "Event",
     "FieldServiceTask",

@@ -7,11 +7,13 @@ from datetime import datetime
 import attrs
 
 from aftersales.models.helpdesk import DocumentKind, Service
+from aftersales.models.mail import EmailState
 from aftersales.models.subscription import SubscriptionState
 
 __all__ = [
     "DocumentChanged",
     "DocumentCreated",
+    "EmailDelivery",
     "Event",
     "ServicesConfigured",
     "SubscriptionChanged",
@@ -60,3 +62,21 @@ class SubscriptionChanged(Event):
 
     previous: SubscriptionState
     state: SubscriptionState
+
+
+@attrs.frozen(kw_only=True)
+class EmailDelivery(Event):
+    """An attempt to deliver an email of the outbox ended, and its outcome was recorded.
+
+    ``state`` is SENT (``accepted`` took it; ``refused`` did not, with the server's replies
+    in ``error``), FAILED (to be retried; ``error`` says why) or DEAD (given up after
+    ``attempts`` attempts). ``ticket_id`` is the ticket the email was sent from, if any.
+    """
+
+    email_id: str
+    ticket_id: str | None
+    state: EmailState
+    attempts: int
+    accepted: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
+    error: str = ""

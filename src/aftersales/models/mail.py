@@ -8,7 +8,7 @@ breaks or control characters — so nothing a user types can add a header to a m
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
@@ -29,6 +29,8 @@ from aftersales.models._fields import (
 
 __all__ = [
     "MAX_RECIPIENTS",
+    "UNDELIVERED",
+    "DeliveryReport",
     "EmailState",
     "OutgoingEmail",
     "check_email_address",
@@ -48,9 +50,22 @@ _MAX_ENTRY: Final = 320
 
 
 class EmailState(StrEnum):
+    """Where an email of the outbox is on its way.
+
+    PENDING (queued by a call, its delivery under way after the commit) → SENDING (claimed by
+    a retry run, see :attr:`OutgoingEmail.claim`) → SENT, or FAILED (to be retried), or DEAD
+    (given up after the most attempts: set aside, retried only once a manager requeues it).
+    """
+
     PENDING = "pending"
+    SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    DEAD = "dead"
+
+
+#: The states of an email that is still to be delivered (``pending_only`` lists these).
+UNDELIVERED: Final = frozenset({EmailState.PENDING, EmailState.SENDING, EmailState.FAILED})
 
 
 def check_email_address(value: object, field: str = "email") -> str:
@@ -101,6 +116,14 @@ def unique_addresses(addresses: Iterable[str]) -> tuple[str, ...]:
     return tuple(unique)
 
 
+def _addresses(_inst: Any, attribute: attrs.Attribute[Any], value: tuple[Any, ...]) -> None:
+    if len(value) > MAX_RECIPIENTS:
+        raise InvalidInput(attribute.name, len(value), f"at most {MAX_RECIPIENTS} addresses")
+    for address in value:
+        if check_email_address(address, attribute.name) != address:
+            raise InvalidInput(attribute.name, address, "expected a plain address")
+
+
 def _check_recipients(_inst: Any, _a: attrs.Attribute[Any], value: tuple[Any, ...]) -> None:
     if not value:
         raise InvalidInput("recipients", value, "an email needs at least one recipient")
@@ -117,6 +140,12 @@ class OutgoingEmail:
 
     ``recipients`` are plain, valid addresses (never display names), so a transport can use
     them both as the envelope and in the ``To`` header.
+
+    ``accepted`` lists the recipients the mail server took, ``refused`` those it refused
+    for good (``last_error`` then holds its replies); the others are still to be delivered
+    (:attr:`undelivered`), and no delivery hands an accepted recipient the email again.
+    ``claim`` and ``lease_until`` are set while a retry run holds the email (state SENDING):
+    no other run takes it before ``lease_until`` (``Config.mail_lease`` after the claim).
     """
 
     id: str = attrs.field(validator=id_field)
@@ -132,3 +161,67 @@ class OutgoingEmail:
         default="", validator=text(max_length=MAX_TEXT, multiline=True, required=False)
     )
     sent_at: datetime | None = attrs.field(default=None, validator=optional(aware))
+    accepted: tuple[str, ...] = attrs.field(default=(), converter=to_tuple, validator=_addresses)
+    refused: tuple[str, ...] = attrs.field(default=(), converter=to_tuple, validator=_addresses)
+    claim: str | None = attrs.field(default=None, validator=optional(id_field))
+    lease_until: datetime | None = attrs.field(default=None, validator=optional(aware))
+
+    @property
+    def undelivered(self) -> tuple[str, ...]:
+        """The recipients still to be delivered: neither accepted nor refused for good.
+
+        A transport sends to these (the ``To`` header still names every recipient).
+        """
+        done = {address.casefold() for address in (*self.accepted, *self.refused)}
+        return tuple(a for a in self.recipients if a.casefold() not in done)
+
+
+def _replies(field: str, value: object) -> tuple[tuple[str, str], ...]:
+    """A mapping of address to server reply (or its pairs, as read back from JSON)."""
+    pairs = list(value.items()) if isinstance(value, Mapping) else value
+    if isinstance(pairs, str | bytes) or not isinstance(pairs, Iterable):
+        raise InvalidInput(field, value, "expected a mapping of address to server reply")
+    replies: list[tuple[str, str]] = []
+    for pair in pairs:
+        if not (isinstance(pair, tuple | list) and len(pair) == 2):
+            raise InvalidInput(field, value, "expected a mapping of address to server reply")
+        address, reply = pair
+        if not isinstance(address, str) or not isinstance(reply, str):
+            raise InvalidInput(field, value, "expected a mapping of address to server reply")
+        replies.append((address, reply))
+    return tuple(replies)
+
+
+def _refused(value: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    return _replies("refused", value)
+
+
+def _deferred(
+    value: Mapping[str, str] | Iterable[tuple[str, str]],
+) -> tuple[tuple[str, str], ...]:
+    return _replies("deferred", value)
+
+
+@attrs.frozen
+class DeliveryReport:
+    """What a mail transport answers for an email the server took for some recipients only.
+
+    ``refused`` maps each address refused for good to the server's reply (e.g. ``"550 5.1.1
+    no such user"``), ``deferred`` each address refused only for now (a 4xx reply, e.g.
+    ``"451 4.3.0 try again later"``); the other recipients were accepted. The email is
+    delivered again later to the deferred ones only. A transport answers ``True`` when
+    every recipient was accepted, and raises when none was.
+
+    >>> DeliveryReport({"b@example.com": "550 5.1.1 no such user"}).addresses
+    ('b@example.com',)
+    """
+
+    refused: tuple[tuple[str, str], ...] = attrs.field(converter=_refused)
+    deferred: tuple[tuple[str, str], ...] = attrs.field(
+        factory=dict, kw_only=True, converter=_deferred
+    )
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """The refused addresses, then the deferred ones."""
+        return tuple(address for address, _reply in (*self.refused, *self.deferred))

@@ -3,42 +3,83 @@
 An email is stored in the outbox inside the unit of work that sends it and handed to the
 mail transport only after that unit commits (:meth:`aftersales.runtime.Runtime.deliver`).
 A transport failure leaves it FAILED with the error; :meth:`OutboxService.retry` hands it
-to the transport again, so an email is never lost silently.
+to the transport again, so an email is never lost silently. After ``Config.mail_attempts``
+failed attempts it is DEAD: set aside, listed, and sent again only once a manager
+:meth:`~OutboxService.requeue`\\ s it. Retry runs claim each email before sending it (see
+:mod:`aftersales.delivery`), so several runs at once — threads or processes — send each
+email once.
 """
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
+import attrs
+
+from aftersales import delivery
 from aftersales.access import Action
-from aftersales.errors import InvalidInput
+from aftersales.errors import InvalidInput, InvalidState, NotFound
 from aftersales.models import Actor, EmailState, OutgoingEmail
-from aftersales.runtime import Runtime
+from aftersales.models._fields import check_id
+from aftersales.models.mail import UNDELIVERED
 from aftersales.services._base import ServiceBase
 from aftersales.unit_of_work import UnitOfWork
 
 __all__ = ["OutboxService"]
 
 
-class OutboxService(ServiceBase):
-    """Reads the outbox and retries undelivered emails: ``app.outbox``.
+def _state(value: object) -> EmailState | None:
+    if value is None or isinstance(value, EmailState):
+        return value
+    allowed = ", ".join(s.value for s in EmailState)
+    if not isinstance(value, str):
+        raise InvalidInput("state", value, f"expected one of: {allowed}")
+    try:
+        return EmailState(value)
+    except ValueError:
+        raise InvalidInput("state", value, f"expected one of: {allowed}") from None
 
-    Both calls need a helpdesk manager (or the system actor, for a scheduled job).
+
+class OutboxService(ServiceBase):
+    """Reads the outbox, retries undelivered emails and requeues dead ones: ``app.outbox``.
+
+    Every call needs a helpdesk manager (or the system actor, for a scheduled job).
     """
 
-    def __init__(self, runtime: Runtime) -> None:
-        super().__init__(runtime)
-        self._retrying = threading.Lock()
-
-    def emails(self, *, pending_only: bool = False, actor: Actor) -> tuple[OutgoingEmail, ...]:
-        """The emails of the outbox, oldest first; only the undelivered ones when
-        ``pending_only`` (pending or failed)."""
+    def emails(
+        self,
+        *,
+        pending_only: bool = False,
+        state: EmailState | str | None = None,
+        actor: Actor,
+    ) -> tuple[OutgoingEmail, ...]:
+        """The emails of the outbox, oldest first: only the undelivered ones when
+        ``pending_only`` (pending, sending or failed; not dead), or only those in ``state``
+        (e.g. ``EmailState.DEAD``: the dead letters)."""
 
         def work(_uow: UnitOfWork) -> tuple[OutgoingEmail, ...]:
             if not isinstance(pending_only, bool):
                 raise InvalidInput("pending_only", pending_only, "expected True or False")
-            return tuple(self._hooks.mail_list_outbox(pending_only=pending_only))
+            wanted = _state(state)
+            if pending_only and wanted is not None:
+                raise InvalidInput("state", state, "give pending_only or a state, not both")
+            if wanted is None:
+                return tuple(self._hooks.mail_list_outbox(pending_only=pending_only))
+            listed = self._hooks.mail_list_outbox(pending_only=wanted in UNDELIVERED)
+            return tuple(email for email in listed if email.state is wanted)
+
+        return self._rt.call(actor, Action.OUTBOX, work, writes=False)
+
+    def email(self, email_id: str, *, actor: Actor) -> OutgoingEmail:
+        """The email ``email_id`` of the outbox: its state, attempts, last error, and the
+        recipients the mail server accepted and refused. :class:`NotFound` when unknown."""
+
+        def work(_uow: UnitOfWork) -> OutgoingEmail:
+            check_id(email_id, "email_id")
+            found = self._hooks.mail_get(email_id, lock=False)
+            if found is None:
+                raise NotFound("email", email_id)
+            return found
 
         return self._rt.call(actor, Action.OUTBOX, work, writes=False)
 
@@ -50,24 +91,59 @@ class OutboxService(ServiceBase):
         FAILED emails are always retried. PENDING ones only once they are older than
         ``stale_after``: a younger one may still be on its way from the call that queued
         it (a process that stopped between commit and delivery leaves such emails behind).
-        Each outcome is recorded in the outbox (SENT, or FAILED with the new error and one
-        more attempt). Retries from one application run one at a time; run a single
-        scheduled retry job per outbox.
+        Each email is claimed first (SENDING under a lease of ``Config.mail_lease``, in
+        its own committed unit of work), so a retry running at the same time — in this
+        process or another — skips it; once the lease has run out (a run that stopped
+        half-way) another run takes it over. DEAD emails are skipped. An email is handed
+        to the transport for the recipients that have not taken it yet. Each outcome is
+        recorded in the outbox: SENT, FAILED with the new error and one more attempt, or
+        DEAD after ``Config.mail_attempts`` attempts.
         """
 
-        def due(uow: UnitOfWork) -> tuple[OutgoingEmail, ...]:
+        def due(uow: UnitOfWork) -> tuple[str, ...]:
             if not isinstance(stale_after, timedelta) or stale_after < timedelta(0):
                 raise InvalidInput("stale_after", stale_after, "expected a timedelta of 0 or more")
             cutoff = uow.now - stale_after
             return tuple(
-                email
+                email.id
                 for email in self._hooks.mail_list_outbox(pending_only=True)
-                if email.state is EmailState.FAILED
-                or (email.state is EmailState.PENDING and email.created_at <= cutoff)
+                if delivery.claimable(email, now=uow.now, cutoff=cutoff)
             )
 
-        with self._retrying:
-            return tuple(
-                self._rt.deliver(email)
-                for email in self._rt.call(actor, Action.OUTBOX, due, writes=False)
+        outcomes: list[OutgoingEmail] = []
+        for email_id in self._rt.call(actor, Action.OUTBOX, due, writes=False):
+            claimed = delivery.claim(self._rt, email_id, self._clock.now() - stale_after)
+            if claimed is not None:  # else another run has it, or it is done
+                outcomes.append(self._rt.deliver(claimed))
+        return tuple(outcomes)
+
+    def requeue(self, email_id: str, *, actor: Actor) -> OutgoingEmail:
+        """Give a DEAD email its attempts again: it becomes FAILED with no attempt counted,
+        and the next :meth:`retry` sends it. The requeue is audited.
+
+        :class:`NotFound` for an unknown email, :class:`InvalidState` for one that is not
+        dead (a pending or failed email is retried anyway, a sent one is done).
+        """
+
+        def work(uow: UnitOfWork) -> OutgoingEmail:
+            check_id(email_id, "email_id")
+            email = self._hooks.mail_get(email_id, lock=True)
+            if email is None:
+                raise NotFound("email", email_id)
+            if email.state is not EmailState.DEAD:
+                raise InvalidState(
+                    f"email {email_id} is {email.state.value}: only a dead email is requeued"
+                )
+            requeued = attrs.evolve(email, state=EmailState.FAILED, attempts=0)
+            self._hooks.mail_save(requeued)
+            self._audit(
+                uow,
+                actor,
+                "email requeued",
+                ticket_id=email.ticket_id,
+                documents=(email.id,),
+                detail=f"after {email.attempts} attempts: {email.last_error}",
             )
+            return requeued
+
+        return self._rt.call(actor, Action.OUTBOX, work, writes=True)

@@ -6,6 +6,7 @@ from aftersales.hookspecs import hookimpl
 from aftersales.models import (
     DocumentChanged,
     DocumentCreated,
+    EmailDelivery,
     Event,
     OutgoingEmail,
     ServicesConfigured,
@@ -56,6 +57,10 @@ class Witness:
 
     @hookimpl
     def aftersales_on_subscription_changed(self, event: SubscriptionChanged) -> None:
+        self.events.append(event)
+
+    @hookimpl
+    def aftersales_on_email_delivery(self, event: EmailDelivery) -> None:
         self.events.append(event)
 
     @hookimpl

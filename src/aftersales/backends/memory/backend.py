@@ -34,7 +34,7 @@ from aftersales.models import (
     Ticket,
     TicketMessage,
 )
-from aftersales.models.mail import EmailState
+from aftersales.models.mail import UNDELIVERED
 from aftersales.models.queries import InvoiceQuery, PickingQuery
 from aftersales.unit_of_work import UnitOfWork
 
@@ -70,7 +70,7 @@ INDEXES: dict[str, dict[str, Callable[[Any], Iterable[object]]]] = {
     "links": {"ticket": lambda link: (link.ticket_id,)},
     "messages": {"ticket": lambda m: (m.ticket_id,)},
     "audit": {"ticket": lambda e: _one(e.ticket_id)},
-    "outbox": {"pending": lambda e: ("pending",) if e.state is not EmailState.SENT else ()},
+    "outbox": {"pending": lambda e: ("pending",) if e.state in UNDELIVERED else ()},
 }
 
 #: Which table each builder record type goes to.
@@ -445,6 +445,12 @@ class MemoryBackend:
     @hookimpl
     def aftersales_mail_save(self, email: OutgoingEmail) -> OutgoingEmail:
         self.store.put("outbox", email.id, email)
+        return email
+
+    @hookimpl
+    def aftersales_mail_get(self, email_id: str, lock: bool) -> OutgoingEmail | None:
+        # lock: a unit of work holds the store's lock from begin to end
+        email: OutgoingEmail | None = self._get("outbox", email_id)
         return email
 
     @hookimpl

@@ -915,6 +915,10 @@ class SqlBackend:
         return email
 
     @hookimpl
+    def aftersales_mail_get(self, email_id: str, lock: bool) -> OutgoingEmail | None:
+        return self._one(OUTBOX, "id", email_id, mapping.email, lock)
+
+    @hookimpl
     def aftersales_mail_list_outbox(self, pending_only: bool) -> list[OutgoingEmail]:
         if not pending_only:
             return self._all(OUTBOX, mapping.email)
@@ -922,12 +926,12 @@ class SqlBackend:
             ("pending mail",),
             lambda: (
                 sa.select(OUTBOX)
-                .where(OUTBOX.c.state != sa.bindparam("sent"))
+                .where(OUTBOX.c.state.not_in([sa.bindparam("sent"), sa.bindparam("dead")]))
                 .order_by(OUTBOX.c.seq)
             ),
         )
         with self.db.connection(writes=False) as conn:
-            rows = stmt.rows(conn, {"sent": EmailState.SENT.value})
+            rows = stmt.rows(conn, {"sent": EmailState.SENT.value, "dead": EmailState.DEAD.value})
         return [_loaded(OUTBOX, row, mapping.email) for row in rows]
 
     @hookimpl

@@ -690,6 +690,10 @@ def email_row(e: OutgoingEmail) -> Row:
         "attempts": e.attempts,
         "last_error": e.last_error,
         "sent_at": e.sent_at,
+        "accepted": list(e.accepted),
+        "refused": list(e.refused),
+        "claim": e.claim,
+        "lease_until": e.lease_until,
     }
 
 
@@ -706,6 +710,10 @@ def email(row: RowData) -> OutgoingEmail:
         attempts=row["attempts"],
         last_error=row["last_error"],
         sent_at=row["sent_at"],
+        accepted=tuple(row["accepted"] or ()),
+        refused=tuple(row["refused"] or ()),
+        claim=row["claim"],
+        lease_until=row["lease_until"],
     )
 
 

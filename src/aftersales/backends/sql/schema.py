@@ -28,7 +28,7 @@ from .types import Exact, JsonText, Moment
 __all__ = ["SCHEMA_VERSION", "build_metadata", "metadata"]
 
 #: The version of the schema this code reads and writes.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def _seq() -> sa.Column[int]:
@@ -448,6 +448,14 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
     # -- version 4: tickets are found by their number -----------------------------------------
     if version >= 4:
         sa.Index("ix_tickets_ref", md.tables["tickets"].c.ref)
+
+    # -- version 6: who took an email and who refused it; a retry run's claim on it ---------
+    if version >= 6:
+        outbox = md.tables["outbox"]
+        outbox.append_column(sa.Column("accepted", JsonText))
+        outbox.append_column(sa.Column("refused", JsonText))
+        outbox.append_column(sa.Column("claim", sa.String(128)))
+        outbox.append_column(sa.Column("lease_until", Moment))
     return md
 
 

@@ -29,7 +29,7 @@ from aftersales.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from aftersales.app import AfterSales
-    from aftersales.models import CouponProgram, TicketMessage
+    from aftersales.models import CouponProgram, OutgoingEmail, TicketMessage
 
 __all__ = [
     "DIED",
@@ -43,6 +43,7 @@ __all__ = [
     "open_at_once",
     "redeem_codes",
     "refund_in_steps",
+    "retry_outbox",
     "return_in_steps",
     "run_processes",
     "run_to_exit",
@@ -160,8 +161,8 @@ def _application(
     plugins: Sequence[object] = (),
     **config: Any,
 ) -> Iterator[AfterSales]:
-    """An application over a backend opened from ``factory``; waits at ``barrier`` (if
-    any) once it is ready, and closes the backend at the end."""
+    """An application over a backend opened from ``factory`` (with ``plugins``); waits at
+    ``barrier`` (if any) once it is ready, and closes the backend at the end."""
     from aftersales.app import AfterSales
     from aftersales.clock import FrozenClock
     from aftersales.runtime import Config
@@ -363,6 +364,31 @@ def call_with_key(
         except Exception as exc:
             return f"error {type(exc).__name__}: {exc}"
         return "ok " + dumps(result)
+
+
+class _Transport:
+    """A mail transport that takes every email and keeps the ids it was handed."""
+
+    name = "recording-transport"
+
+    def __init__(self) -> None:
+        self.handed: list[str] = []
+
+    @hookimpl(tryfirst=True)
+    def aftersales_mail_deliver(self, email: OutgoingEmail) -> bool:
+        self.handed.append(email.id)
+        return True
+
+
+def retry_outbox(barrier: Any, factory: Factory, start: str) -> list[str]:
+    """Retry the outbox (as the system actor) at the same moment as the other workers;
+    return the ids of the emails this worker handed to its mail transport."""
+    from aftersales.models import Actor
+
+    transport = _Transport()
+    with _application(factory, start, barrier, plugins=[transport]) as app:
+        app.outbox.retry(actor=Actor.system())
+        return transport.handed
 
 
 class _DieOnTrail:

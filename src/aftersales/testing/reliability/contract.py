@@ -89,10 +89,11 @@ class FaultContract(_Base):
     def test_rl1_a_fault_after_the_commit_never_fails_the_call_nor_loses_the_email(
         self, reliability: Setting, flow: Flow, caplog: pytest.LogCaptureFixture
     ) -> None:
-        """Delivering, then recording the delivery, each break in turn: the call has
-        committed and returns; the email stays in the outbox and a retry sends it."""
+        """Delivering, then recording the delivery (its unit of work, the locked read of
+        the email, its save), each break in turn: the call has committed and returns; the
+        email stays in the outbox and a retry sends it."""
         caplog.set_level("CRITICAL", logger="aftersales")
-        assert check_after_commit(reliability, flow).faults == 3
+        assert check_after_commit(reliability, flow).faults == 4
 
 
 class IdempotencyContract(_Base):

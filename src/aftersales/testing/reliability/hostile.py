@@ -36,6 +36,7 @@ from aftersales.errors import (
 from aftersales.models import (
     Actor,
     CreditMethod,
+    EmailState,
     FieldServiceTask,
     Group,
     InvoiceLine,
@@ -109,6 +110,8 @@ class Targets:
     closed_ticket_ref: str
     closed_team_id: str
     off_ticket_id: str
+    dead_email_id: str
+    sent_email_id: str
     plain_project_id: str
     kettle_id: str
     repair_service_id: str
@@ -180,6 +183,15 @@ def prepare_targets(s: Setting) -> Targets:
         team=off_team, title="No services", customer=sc.customer, product=sc.blender
     )
     plain_project = world.project(name="Internal", fsm=False)
+    sent = app.coupons.send(ticket.id, coupon.id, actor=agent)
+    dead = attrs.evolve(
+        app.outbox.email(sent.email_id, actor=s.manager),
+        id=f"{sent.email_id}-dead",
+        state=EmailState.DEAD,
+        attempts=10,
+        last_error="BackendError: SMTP refused the message for good",
+    )
+    app.runtime.write(lambda _uow: app.hooks.mail_enqueue(dead))
     return Targets(
         ticket=ticket,
         invoice_id=invoice.id,
@@ -208,6 +220,8 @@ def prepare_targets(s: Setting) -> Targets:
         closed_ticket_ref=closed_ticket.ref,
         closed_team_id=closed_team.id,
         off_ticket_id=off_ticket.id,
+        dead_email_id=dead.id,
+        sent_email_id=sent.email_id,
         plain_project_id=plain_project.id,
         kettle_id=sc.kettle.id,
         repair_service_id=sc.repair_service.id,
@@ -1136,7 +1150,27 @@ CALLS: tuple[PublicCall, ...] = (
         name="outbox.emails",
         actor="manager",
         args=lambda s, t: {"pending_only": True},
-        params={"pending_only": a_flag()},
+        params={
+            "pending_only": a_flag(),
+            "state": an_enum("dead", optional=True, foreign=Service.REFUNDS),
+        },
+    ),
+    PublicCall(
+        name="outbox.email",
+        actor="manager",
+        args=lambda s, t: {"email_id": t.sent_email_id},
+        params={"email_id": an_id("email")},
+    ),
+    PublicCall(
+        name="outbox.requeue",
+        actor="manager",
+        args=lambda s, t: {"email_id": t.dead_email_id},
+        params={
+            "email_id": an_id(
+                "email",
+                others=(_bad("a sent email", lambda t: t.sent_email_id, InvalidState),),
+            )
+        },
     ),
     PublicCall(
         name="outbox.retry",

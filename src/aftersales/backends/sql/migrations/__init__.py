@@ -35,6 +35,7 @@ from aftersales.backends.sql.migrations import (
     v0003_credit_method,
     v0004_ticket_ref,
     v0005_idempotency_keys,
+    v0006_mail_delivery,
 )
 from aftersales.backends.sql.schema import SCHEMA_VERSION, build_metadata
 from aftersales.errors import ConfigurationError
@@ -79,6 +80,7 @@ MIGRATIONS: tuple[Migration, ...] = tuple(
         v0003_credit_method,
         v0004_ticket_ref,
         v0005_idempotency_keys,
+        v0006_mail_delivery,
     )
 )
 
