@@ -19,11 +19,12 @@ from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from aftersales import AfterSales, FrozenClock
+from aftersales import Actor, AfterSales, FrozenClock
 from aftersales.backends.memory import MemoryBackend
 from aftersales.errors import BackendError, BackendUnavailable, InvalidInput
 from aftersales.mail import SMTPSecurity, SMTPSettings, SMTPTransport, build_message
@@ -169,10 +170,6 @@ def _settings(port: int, **options: Any) -> SMTPSettings:
     return SMTPSettings(**values)
 
 
-def _app(backend: MemoryBackend, clock: FrozenClock, settings: SMTPSettings) -> AfterSales:
-    return AfterSales(backend, clock=clock, plugins=[SMTPTransport(settings)])
-
-
 def _free_port() -> int:
     """A port nothing listens on (bound, then released)."""
     with socket.socket() as probe:
@@ -181,46 +178,64 @@ def _free_port() -> int:
     return port
 
 
-def _send_coupon(app: AfterSales, scenario: Scenario, **kw: Any) -> tuple[CouponInfo, Any]:
-    agent = scenario.actors.agent
-    info = app.coupons.generate(
-        scenario.ticket.id, scenario.program.id, expires_on=date(2026, 12, 31), actor=agent
-    )
-    sent = app.coupons.send(scenario.ticket.id, info.id, actor=agent, **kw)
-    return info, sent
+@attrs.define
+class Desk:
+    """The test's helpdesk: the memory backend, its clock and scenario, and the inbox of the
+    SMTP server the test starts."""
+
+    backend: MemoryBackend
+    clock: FrozenClock
+    scenario: Scenario
+    inbox: Inbox
+
+    @property
+    def manager(self) -> Actor:
+        return self.scenario.actors.manager
+
+    def app(self, settings: SMTPSettings) -> AfterSales:
+        """An application that sends through SMTP with ``settings``."""
+        return AfterSales(self.backend, clock=self.clock, plugins=[SMTPTransport(settings)])
+
+    def send(self, app: AfterSales, **kw: Any) -> tuple[CouponInfo, Any]:
+        """Generate a coupon on the scenario's ticket and send it to the followers."""
+        agent = self.scenario.actors.agent
+        ticket = self.scenario.ticket.id
+        info = app.coupons.generate(
+            ticket, self.scenario.program.id, expires_on=date(2026, 12, 31), actor=agent
+        )
+        return info, app.coupons.send(ticket, info.id, actor=agent, **kw)
+
+    def outbox(self, app: AfterSales, *, pending_only: bool = False) -> tuple[OutgoingEmail, ...]:
+        return app.outbox.emails(pending_only=pending_only, actor=self.manager)
+
+    def undelivered(self, app: AfterSales) -> OutgoingEmail:
+        """Send a coupon the server does not take: the email stays in the outbox, failed,
+        and nothing arrives."""
+        self.send(app)
+        (stored,) = self.outbox(app)
+        assert stored.state is EmailState.FAILED
+        assert self.inbox.envelopes == []
+        return stored
 
 
-def _outbox(app: AfterSales, scenario: Scenario) -> tuple[OutgoingEmail, ...]:
-    return app.outbox.emails(actor=scenario.actors.manager)
-
-
-def _undelivered(app: AfterSales, scenario: Scenario, inbox: Inbox) -> OutgoingEmail:
-    """Send a coupon the server does not take: the email stays in the outbox, failed, and
-    nothing arrives."""
-    _send_coupon(app, scenario)
-    (stored,) = _outbox(app, scenario)
-    assert stored.state is EmailState.FAILED
-    assert inbox.envelopes == []
-    return stored
+@pytest.fixture
+def desk(backend: MemoryBackend, clock: FrozenClock, scenario: Scenario, inbox: Inbox) -> Desk:
+    return Desk(backend, clock, scenario, inbox)
 
 
 # -- delivery --------------------------------------------------------------------------------------
 
 
 def test_cp7_cp8_a_coupon_arrives_by_smtp_with_recipients_subject_and_both_bodies(
-    backend: MemoryBackend,
-    clock: FrozenClock,
-    scenario: Scenario,
-    inbox: Inbox,
-    smtp_server: LoopbackController,
+    desk: Desk, smtp_server: LoopbackController
 ) -> None:
-    app = _app(backend, clock, _settings(smtp_server.port))
-    info, sent = _send_coupon(app, scenario, extra_recipients=["Jefa <jefa@perez.example>"])
+    app = desk.app(_settings(smtp_server.port))
+    info, sent = desk.send(app, extra_recipients=["Jefa <jefa@perez.example>"])
 
-    (envelope,) = inbox.envelopes
+    (envelope,) = desk.inbox.envelopes
     assert envelope.mail_from == SENDER
     assert envelope.rcpt_tos == ["ana@perez.example", "marta@example.com", "jefa@perez.example"]
-    (message,) = inbox.messages()
+    (message,) = desk.inbox.messages()
     assert message["Subject"] == "Your coupon: 10% after-sales apology"
     assert message["To"] == "ana@perez.example, marta@example.com, jefa@perez.example"
     assert message["From"] == "Soporte Tienda <support@shop.example>"
@@ -239,37 +254,28 @@ def test_cp7_cp8_a_coupon_arrives_by_smtp_with_recipients_subject_and_both_bodie
     assert "<table>" in html_body
     assert "<table>" not in text_body
 
-    (stored,) = _outbox(app, scenario)
+    (stored,) = desk.outbox(app)
     assert (stored.state, stored.attempts, stored.last_error) == (EmailState.SENT, 1, "")
-    assert backend.delivered == []  # SMTP answered first: the memory transport was not used
+    assert desk.backend.delivered == []  # SMTP answered first: the memory transport was not used
 
 
 def test_a_non_ascii_subject_and_sender_name_are_encoded(
-    backend: MemoryBackend,
-    clock: FrozenClock,
-    scenario: Scenario,
-    inbox: Inbox,
-    smtp_server: LoopbackController,
+    desk: Desk, smtp_server: LoopbackController
 ) -> None:
-    program = backend.builder(clock).coupon_program(name="Perdón — 10 %")
-    app = _app(backend, clock, _settings(smtp_server.port, sender_name="Atención al cliente"))
-    agent = scenario.actors.agent
-    info = app.coupons.generate(scenario.ticket.id, program.id, actor=agent)
-    app.coupons.send(scenario.ticket.id, info.id, actor=agent)
-    (raw,) = inbox.envelopes
+    program = desk.backend.builder(desk.clock).coupon_program(name="Perdón — 10 %")
+    app = desk.app(_settings(smtp_server.port, sender_name="Atención al cliente"))
+    agent = desk.scenario.actors.agent
+    info = app.coupons.generate(desk.scenario.ticket.id, program.id, actor=agent)
+    app.coupons.send(desk.scenario.ticket.id, info.id, actor=agent)
+    (raw,) = desk.inbox.envelopes
     assert raw.content.isascii()  # 7-bit clean on the wire
-    (message,) = inbox.messages()
+    (message,) = desk.inbox.messages()
     assert message["Subject"] == "Your coupon: Perdón — 10 %"
     assert message["From"] == "Atención al cliente <support@shop.example>"
 
 
 def test_starttls_with_credentials(
-    backend: MemoryBackend,
-    clock: FrozenClock,
-    scenario: Scenario,
-    inbox: Inbox,
-    certificate: tuple[Path, Path],
-    starttls_server: LoopbackController,
+    desk: Desk, certificate: tuple[Path, Path], starttls_server: LoopbackController
 ) -> None:
     settings = _settings(
         starttls_server.port,
@@ -278,18 +284,13 @@ def test_starttls_with_credentials(
         password=PASSWORD,
         ssl_context=_client_context(certificate),
     )
-    _info, sent = _send_coupon(_app(backend, clock, settings), scenario)
-    (envelope,) = inbox.envelopes
+    _info, sent = desk.send(desk.app(settings))
+    (envelope,) = desk.inbox.envelopes
     assert envelope.rcpt_tos == list(sent.recipients)
 
 
 def test_wrong_credentials_leave_the_email_failed_without_the_password(
-    backend: MemoryBackend,
-    clock: FrozenClock,
-    scenario: Scenario,
-    inbox: Inbox,
-    certificate: tuple[Path, Path],
-    starttls_server: LoopbackController,
+    desk: Desk, certificate: tuple[Path, Path], starttls_server: LoopbackController
 ) -> None:
     settings = _settings(
         starttls_server.port,
@@ -298,50 +299,35 @@ def test_wrong_credentials_leave_the_email_failed_without_the_password(
         password="wrong-password-123",
         ssl_context=_client_context(certificate),
     )
-    stored = _undelivered(_app(backend, clock, settings), scenario, inbox)
+    stored = desk.undelivered(desk.app(settings))
     assert "SMTPAuthenticationError" in stored.last_error
     assert "wrong-password-123" not in stored.last_error
     assert "wrong-password-123" not in repr(settings)
 
 
 def test_implicit_tls(
-    backend: MemoryBackend,
-    clock: FrozenClock,
-    scenario: Scenario,
-    inbox: Inbox,
-    certificate: tuple[Path, Path],
-    tls_server: LoopbackController,
+    desk: Desk, certificate: tuple[Path, Path], tls_server: LoopbackController
 ) -> None:
     settings = _settings(
         tls_server.port, security=SMTPSecurity.SSL, ssl_context=_client_context(certificate)
     )
-    _send_coupon(_app(backend, clock, settings), scenario)
-    assert len(inbox.envelopes) == 1
+    desk.send(desk.app(settings))
+    assert len(desk.inbox.envelopes) == 1
 
 
-def test_the_server_certificate_is_verified(
-    backend: MemoryBackend,
-    clock: FrozenClock,
-    scenario: Scenario,
-    inbox: Inbox,
-    tls_server: LoopbackController,
-) -> None:
+def test_the_server_certificate_is_verified(desk: Desk, tls_server: LoopbackController) -> None:
     # the default context trusts the system's authorities, not this self-signed one
-    app = _app(backend, clock, _settings(tls_server.port, security=SMTPSecurity.SSL))
-    stored = _undelivered(app, scenario, inbox)
+    app = desk.app(_settings(tls_server.port, security=SMTPSecurity.SSL))
+    stored = desk.undelivered(app)
     assert "SSLCertVerificationError" in stored.last_error
 
 
 def test_starttls_is_never_downgraded_to_plain_text(
-    backend: MemoryBackend,
-    clock: FrozenClock,
-    scenario: Scenario,
-    inbox: Inbox,
-    smtp_server: LoopbackController,
+    desk: Desk, smtp_server: LoopbackController
 ) -> None:
     """The server offers no STARTTLS: nothing is sent in the clear."""
-    app = _app(backend, clock, _settings(smtp_server.port, security=SMTPSecurity.STARTTLS))
-    stored = _undelivered(app, scenario, inbox)
+    app = desk.app(_settings(smtp_server.port, security=SMTPSecurity.STARTTLS))
+    stored = desk.undelivered(app)
     assert "STARTTLS extension not supported" in stored.last_error
 
 
@@ -349,18 +335,14 @@ def test_starttls_is_never_downgraded_to_plain_text(
 
 
 def test_rl1_a_server_down_after_commit_keeps_the_email_for_a_retry(
-    backend: MemoryBackend,
-    clock: FrozenClock,
-    scenario: Scenario,
-    inbox: Inbox,
-    caplog: pytest.LogCaptureFixture,
+    desk: Desk, caplog: pytest.LogCaptureFixture
 ) -> None:
     port = _free_port()
-    app = _app(backend, clock, _settings(port))
+    app = desk.app(_settings(port))
     with caplog.at_level(logging.WARNING, logger="aftersales"):
-        info, sent = _send_coupon(app, scenario)  # the call succeeds: the coupon was sent
+        info, sent = desk.send(app)  # the call succeeds: the coupon was sent
 
-    (failed,) = app.outbox.emails(pending_only=True, actor=scenario.actors.manager)
+    (failed,) = desk.outbox(app, pending_only=True)
     assert failed.id == sent.email_id
     assert failed.state is EmailState.FAILED
     assert failed.attempts == 1
@@ -368,66 +350,58 @@ def test_rl1_a_server_down_after_commit_keeps_the_email_for_a_retry(
     assert "ConnectionRefusedError" in failed.last_error
     assert f"could not deliver email {sent.email_id}" in caplog.text
     # the coupon and its sending are committed and on the trail
-    trail = app.tickets.view(scenario.ticket.id, actor=scenario.actors.agent).trail
+    trail = app.tickets.view(desk.scenario.ticket.id, actor=desk.scenario.actors.agent).trail
     assert trail[0].body.startswith(f"Coupon {info.code} sent by email to")
 
-    with _serving(inbox, port=port):
-        clock.advance(minutes=10)
-        (outcome,) = app.outbox.retry(actor=scenario.actors.manager)
+    with _serving(desk.inbox, port=port):
+        desk.clock.advance(minutes=10)
+        (outcome,) = app.outbox.retry(actor=desk.manager)
     assert (outcome.id, outcome.state, outcome.attempts) == (sent.email_id, EmailState.SENT, 2)
-    assert outcome.sent_at == clock.now()
-    (message,) = inbox.messages()
+    assert outcome.sent_at == desk.clock.now()
+    (message,) = desk.inbox.messages()
     assert message["Message-ID"] == f"<{sent.email_id}@shop.example>"
-    assert app.outbox.emails(pending_only=True, actor=scenario.actors.manager) == ()
+    assert desk.outbox(app, pending_only=True) == ()
 
 
 def test_a_temporary_refusal_is_retried_and_a_permanent_one_is_reported(
-    backend: MemoryBackend,
-    clock: FrozenClock,
-    scenario: Scenario,
-    inbox: Inbox,
-    smtp_server: LoopbackController,
+    desk: Desk, smtp_server: LoopbackController
 ) -> None:
-    app = _app(backend, clock, _settings(smtp_server.port))
-    inbox.reply = "451 4.3.0 Try again later"
-    _send_coupon(app, scenario)
-    (stored,) = _outbox(app, scenario)
+    app = desk.app(_settings(smtp_server.port))
+    desk.inbox.reply = "451 4.3.0 Try again later"
+    desk.send(app)
+    (stored,) = desk.outbox(app)
     assert stored.last_error.startswith("BackendUnavailable:")
     assert "451" in stored.last_error
 
-    inbox.reply = "554 5.7.1 Rejected"
-    (stored,) = app.outbox.retry(actor=scenario.actors.manager)
+    desk.inbox.reply = "554 5.7.1 Rejected"
+    (stored,) = app.outbox.retry(actor=desk.manager)
     assert stored.last_error.startswith("BackendError:")
     assert "554" in stored.last_error
     assert stored.attempts == 2
 
-    inbox.reply = None
-    (stored,) = app.outbox.retry(actor=scenario.actors.manager)
+    desk.inbox.reply = None
+    (stored,) = app.outbox.retry(actor=desk.manager)
     assert stored.state is EmailState.SENT
     assert stored.attempts == 3
-    assert len(inbox.envelopes) == 1
+    assert len(desk.inbox.envelopes) == 1
 
 
-def test_a_silent_server_times_out(
-    backend: MemoryBackend, clock: FrozenClock, scenario: Scenario
-) -> None:
+def test_a_silent_server_times_out(desk: Desk) -> None:
     """A server that accepts the connection but never greets: the connect timeout bounds
     the wait (the other timeout is left long, so only the connect timeout can end it)."""
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(1)
         settings = _settings(silent.getsockname()[1], connect_timeout=0.2, timeout=60.0)
-        app = _app(backend, clock, settings)
-        _send_coupon(app, scenario)
-    (stored,) = _outbox(app, scenario)
+        app = desk.app(settings)
+        desk.send(app)
+    (stored,) = desk.outbox(app)
     assert stored.state is EmailState.FAILED
     assert stored.last_error.startswith("BackendUnavailable:")
     assert "timed out" in stored.last_error
 
 
-def test_a_server_that_stalls_after_its_greeting_times_out(
-    backend: MemoryBackend, clock: FrozenClock, scenario: Scenario
-) -> None:
+def test_a_server_that_stalls_after_its_greeting_times_out(desk: Desk) -> None:
     """A server that greets, then never answers a command: ``timeout`` bounds each later
     wait, the connect timeout being long."""
     done = threading.Event()
@@ -444,45 +418,41 @@ def test_a_server_that_stalls_after_its_greeting_times_out(
         server = threading.Thread(target=greet_then_stall, args=(listener,), daemon=True)
         server.start()
         settings = _settings(listener.getsockname()[1], connect_timeout=60.0, timeout=0.2)
-        app = _app(backend, clock, settings)
+        app = desk.app(settings)
         try:
-            _send_coupon(app, scenario)
+            desk.send(app)
         finally:
             done.set()
             server.join()
-    (stored,) = _outbox(app, scenario)
+    (stored,) = desk.outbox(app)
     assert stored.state is EmailState.FAILED
     assert stored.last_error.startswith("BackendUnavailable:")
     assert "timed out" in stored.last_error
 
 
 def test_a_temporary_refusal_of_every_recipient_is_retried(
-    backend: MemoryBackend,
-    clock: FrozenClock,
-    scenario: Scenario,
-    inbox: Inbox,
-    smtp_server: LoopbackController,
+    desk: Desk, smtp_server: LoopbackController
 ) -> None:
     """451 for each recipient (at RCPT) is a temporary failure, BackendUnavailable, and the
     email stays queued; a retry once the server takes them sends it."""
-    app = _app(backend, clock, _settings(smtp_server.port))
-    inbox.rcpt_replies = {
+    app = desk.app(_settings(smtp_server.port))
+    desk.inbox.rcpt_replies = {
         "ana@perez.example": "451 4.3.0 Mailbox busy",
         "marta@example.com": "451 4.3.0 Mailbox busy",
     }
-    _send_coupon(app, scenario)
-    (stored,) = app.outbox.emails(pending_only=True, actor=scenario.actors.manager)
+    desk.send(app)
+    (stored,) = desk.outbox(app, pending_only=True)
     assert stored.state is EmailState.FAILED
     assert stored.last_error.startswith("BackendUnavailable:")
     assert "every recipient was refused" in stored.last_error
     assert "ana@perez.example (451 4.3.0 Mailbox busy)" in stored.last_error
     assert (stored.accepted, stored.refused) == ((), ())
 
-    inbox.rcpt_replies = {}
-    (sent,) = app.outbox.retry(actor=scenario.actors.manager)
+    desk.inbox.rcpt_replies = {}
+    (sent,) = app.outbox.retry(actor=desk.manager)
     assert (sent.state, sent.attempts) == (EmailState.SENT, 2)
     assert sent.accepted == ("ana@perez.example", "marta@example.com")
-    (envelope,) = inbox.envelopes
+    (envelope,) = desk.inbox.envelopes
     assert envelope.rcpt_tos == ["ana@perez.example", "marta@example.com"]
 
 
@@ -500,64 +470,56 @@ def test_a_permanent_refusal_of_every_recipient_is_a_backend_error(
 
 
 def test_a_recipient_refused_for_good_is_recorded_and_the_others_get_it_once(
-    backend: MemoryBackend,
-    clock: FrozenClock,
-    scenario: Scenario,
-    inbox: Inbox,
-    smtp_server: LoopbackController,
+    desk: Desk, smtp_server: LoopbackController
 ) -> None:
     """One recipient refused (550) while the other is taken: the email is SENT, the outbox
     and the trail say who took it and who refused it, and a retry sends nothing."""
-    app = _app(backend, clock, _settings(smtp_server.port))
-    inbox.rcpt_replies = {"marta@example.com": "550 5.1.1 No such user"}
-    _send_coupon(app, scenario)
-    (envelope,) = inbox.envelopes
+    app = desk.app(_settings(smtp_server.port))
+    desk.inbox.rcpt_replies = {"marta@example.com": "550 5.1.1 No such user"}
+    desk.send(app)
+    (envelope,) = desk.inbox.envelopes
     assert envelope.rcpt_tos == ["ana@perez.example"]
-    (stored,) = _outbox(app, scenario)
+    (stored,) = desk.outbox(app)
     assert (stored.state, stored.attempts) == (EmailState.SENT, 1)
     assert (stored.accepted, stored.refused) == (("ana@perez.example",), ("marta@example.com",))
     assert stored.last_error == "refused: marta@example.com (550 5.1.1 No such user)"
     assert stored.undelivered == ()
-    trail = app.tickets.view(scenario.ticket.id, actor=scenario.actors.agent).trail
+    trail = app.tickets.view(desk.scenario.ticket.id, actor=desk.scenario.actors.agent).trail
     assert trail[0].body == (
         'Email "Your coupon: 10% after-sales apology" delivered to ana@perez.example; '
         "refused by the mail server: marta@example.com (550 5.1.1 No such user)"
     )
-    clock.advance(minutes=10)
-    assert app.outbox.retry(actor=scenario.actors.manager) == ()
-    assert len(inbox.envelopes) == 1
+    desk.clock.advance(minutes=10)
+    assert app.outbox.retry(actor=desk.manager) == ()
+    assert len(desk.inbox.envelopes) == 1
 
 
 def test_a_recipient_refused_for_now_gets_it_later_and_the_others_only_once(
-    backend: MemoryBackend,
-    clock: FrozenClock,
-    scenario: Scenario,
-    inbox: Inbox,
-    smtp_server: LoopbackController,
+    desk: Desk, smtp_server: LoopbackController
 ) -> None:
     """One recipient refused with a 451 while the other is taken: the email stays queued
     with who took it, and the retry goes to the refused one only (the ``To`` header still
     names both)."""
-    app = _app(backend, clock, _settings(smtp_server.port))
-    inbox.rcpt_replies = {"marta@example.com": "451 4.2.0 Greylisted"}
-    _send_coupon(app, scenario)
-    (failed,) = app.outbox.emails(pending_only=True, actor=scenario.actors.manager)
+    app = desk.app(_settings(smtp_server.port))
+    desk.inbox.rcpt_replies = {"marta@example.com": "451 4.2.0 Greylisted"}
+    desk.send(app)
+    (failed,) = desk.outbox(app, pending_only=True)
     assert (failed.state, failed.attempts) == (EmailState.FAILED, 1)
     assert (failed.accepted, failed.refused) == (("ana@perez.example",), ())
     assert failed.undelivered == ("marta@example.com",)
     assert failed.last_error == (
         "BackendUnavailable: deferred by the mail server: marta@example.com (451 4.2.0 Greylisted)"
     )
-    trail = app.tickets.view(scenario.ticket.id, actor=scenario.actors.agent).trail
+    trail = app.tickets.view(desk.scenario.ticket.id, actor=desk.scenario.actors.agent).trail
     assert "deferred by the mail server, to be retried: marta@example.com" in trail[0].body
 
-    inbox.rcpt_replies = {}
-    (sent,) = app.outbox.retry(actor=scenario.actors.manager)
+    desk.inbox.rcpt_replies = {}
+    (sent,) = app.outbox.retry(actor=desk.manager)
     assert (sent.state, sent.attempts, sent.last_error) == (EmailState.SENT, 2, "")
     assert sent.accepted == ("ana@perez.example", "marta@example.com")
-    first, second = inbox.envelopes
+    first, second = desk.inbox.envelopes
     assert (first.rcpt_tos, second.rcpt_tos) == (["ana@perez.example"], ["marta@example.com"])
-    assert inbox.messages()[1]["To"] == "ana@perez.example, marta@example.com"
+    assert desk.inbox.messages()[1]["To"] == "ana@perez.example, marta@example.com"
 
 
 # -- the transport on its own ----------------------------------------------------------------------
@@ -701,9 +663,9 @@ def test_settings_from_a_bad_environment_name_the_variable(
 
 
 def test_the_transport_wins_over_the_memory_transport(
-    backend: MemoryBackend, clock: FrozenClock
+    desk: Desk,
 ) -> None:
-    app = _app(backend, clock, _settings(25))
+    app = desk.app(_settings(25))
     impls = app.pm.hook.aftersales_mail_deliver.get_hookimpls()
     assert impls[-1].plugin_name != "memory"  # pluggy calls the last one first
     assert isinstance(impls[-1].plugin, SMTPTransport)

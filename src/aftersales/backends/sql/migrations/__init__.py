@@ -1,7 +1,7 @@
 """Versioned schema migrations with a ``schema_version`` table.
 
 Each migration is a module ``vNNNN_<name>.py`` in this package with a docstring (its
-description) and ``upgrade(conn)``; :data:`MIGRATIONS` lists them in order. :func:`upgrade`
+description) and ``upgrade(conn)``; :data:`MIGRATIONS` finds them and lists them in order. :func:`upgrade`
 brings a database — empty or at any earlier version — to :data:`~..schema.SCHEMA_VERSION`,
 one version per step, each step in its own transaction together with its
 ``schema_version`` row, so a failed step leaves the database at the previous version.
@@ -17,7 +17,9 @@ Concurrent processes opening the same database serialize on the migration: SQLit
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from types import ModuleType
@@ -29,14 +31,6 @@ from sqlalchemy.engine import Connection
 
 from aftersales.backends.sql.engine import Database
 from aftersales.backends.sql.errors import translated
-from aftersales.backends.sql.migrations import (
-    v0001_initial,
-    v0002_mail,
-    v0003_credit_method,
-    v0004_ticket_ref,
-    v0005_idempotency_keys,
-    v0006_mail_delivery,
-)
 from aftersales.backends.sql.schema import SCHEMA_VERSION, build_metadata
 from aftersales.errors import ConfigurationError
 from aftersales.modules import BASE_MODULES
@@ -73,15 +67,9 @@ class Migration:
 
 #: Every migration, oldest first; the last one's version is the schema version.
 MIGRATIONS: tuple[Migration, ...] = tuple(
-    Migration.of(m)
-    for m in (
-        v0001_initial,
-        v0002_mail,
-        v0003_credit_method,
-        v0004_ticket_ref,
-        v0005_idempotency_keys,
-        v0006_mail_delivery,
-    )
+    Migration.of(importlib.import_module(f"{__name__}.{info.name}"))
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name)
+    if info.name.startswith("v")
 )
 
 assert [m.version for m in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1))
