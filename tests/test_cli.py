@@ -166,32 +166,29 @@ def test_a_read_on_a_missing_database_says_so_and_creates_nothing(
     assert list(tmp_path.iterdir()) == []  # no file, no folder
 
 
-def test_a_read_on_an_empty_file_leaves_it_empty(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    empty = tmp_path / "empty.db"
-    empty.touch()
-    assert run("ticket", "show", "#1", "--db", str(empty)) == (1, "")
-    assert "error: no aftersales database at" in capsys.readouterr().err
-    code, text = run("db", "version", str(empty))
-    assert code == 0
-    assert f"schema version 0 (code needs {SCHEMA_VERSION})" in text
-    assert empty.stat().st_size == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db"]
-
-
-def test_a_read_on_an_older_schema_does_not_upgrade_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("version", "refusal"),
+    [(0, "no aftersales database at"), (SCHEMA_VERSION - 1, "run `aftersales db upgrade`")],
+    ids=["an empty file", "an older schema"],
+)
+def test_a_read_on_a_database_behind_the_code_leaves_it_as_it_was(
+    version: int, refusal: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "old.db"
-    db = Database(path)
-    upgrade(db, target=SCHEMA_VERSION - 1)
-    db.dispose()
+    if version == 0:
+        path.touch()
+    else:
+        db = Database(path)
+        upgrade(db, target=version)
+        db.dispose()
+    before = path.read_bytes()
     assert run("ticket", "show", "#1", "--db", str(path)) == (1, "")
-    assert "run `aftersales db upgrade`" in capsys.readouterr().err
+    assert refusal in capsys.readouterr().err
     code, text = run("db", "version", str(path))
     assert code == 0
-    assert f"schema version {SCHEMA_VERSION - 1} (code needs {SCHEMA_VERSION})" in text
+    assert f"schema version {version} (code needs {SCHEMA_VERSION})" in text
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["old.db"]
 
 
 # -- usage errors --------------------------------------------------------------------------
