@@ -25,17 +25,15 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from aftersales import trail
 from aftersales.errors import BackendError, BackendUnavailable
 from aftersales.ids import new_id
 from aftersales.models import (
-    AuditEntry,
     DeliveryReport,
     EmailDelivery,
     EmailState,
     OutgoingEmail,
-    TicketMessage,
 )
-from aftersales.models._fields import MAX_TEXT
 
 if TYPE_CHECKING:
     from aftersales.runtime import Runtime
@@ -210,10 +208,6 @@ def _record(runtime: Runtime, held: OutgoingEmail, outcome: OutgoingEmail) -> bo
     return True
 
 
-def _bounded(text: str) -> str:
-    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
-
-
 def _note(
     runtime: Runtime, email: OutgoingEmail, *, refused: dict[str, str], deferred: dict[str, str]
 ) -> None:
@@ -240,25 +234,15 @@ def _note(
     hooks = runtime.hooks
     try:
         with runtime.unit(writes=True) as uow:
-            hooks.post_message(
-                TicketMessage(
-                    id=new_id("msg"),
-                    ticket_id=email.ticket_id,
-                    at=uow.now,
-                    author_id=SYSTEM_ID,
-                    body=_bounded(body),
-                )
-            )
-            hooks.audit_append(
-                AuditEntry(
-                    id=new_id("audit"),
-                    at=uow.now,
-                    actor_id=SYSTEM_ID,
-                    action=action,
-                    ticket_id=email.ticket_id,
-                    document_ids=(email.id,),
-                    detail=_bounded(body),
-                )
+            trail.post(hooks, uow, email.ticket_id, SYSTEM_ID, body)
+            trail.audit(
+                hooks,
+                uow,
+                SYSTEM_ID,
+                action,
+                ticket_id=email.ticket_id,
+                documents=(email.id,),
+                detail=body,
             )
             uow.commit()
     except Exception:

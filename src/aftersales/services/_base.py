@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aftersales.ids import new_id
+from aftersales import trail
 from aftersales.models import (
     Actor,
-    AuditEntry,
     DocumentChanged,
     DocumentCreated,
     DocumentKind,
@@ -15,18 +14,11 @@ from aftersales.models import (
     Ticket,
     TicketMessage,
 )
-from aftersales.models._fields import MAX_TEXT
 from aftersales.models._records import assemble
 from aftersales.runtime import Runtime
 from aftersales.unit_of_work import UnitOfWork
 
 __all__ = ["ServiceBase"]
-
-
-def _bounded(text: str) -> str:
-    """A trail text cut to what a message or an audit entry holds: a summary of many lines
-    (every product of a return, every follower of a coupon) may be longer than any of them."""
-    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
 class ServiceBase:
@@ -49,18 +41,15 @@ class ServiceBase:
         key: str | None = None,
         detail: str = "",
     ) -> None:
-        self._hooks.audit_append(
-            assemble(
-                AuditEntry,
-                id=new_id("audit"),
-                at=uow.now,
-                actor_id=actor.user_id,
-                action=action,
-                ticket_id=ticket_id,
-                document_ids=tuple(documents),
-                idempotency_key=key,
-                detail=_bounded(detail),
-            )
+        trail.audit(
+            self._hooks,
+            uow,
+            actor.user_id,
+            action,
+            ticket_id=ticket_id,
+            documents=documents,
+            key=key,
+            detail=detail,
         )
 
     def _message(
@@ -72,18 +61,7 @@ class ServiceBase:
         kind: DocumentKind | None = None,
         document_id: str | None = None,
     ) -> TicketMessage:
-        return self._hooks.post_message(
-            assemble(
-                TicketMessage,
-                id=new_id("msg"),
-                ticket_id=ticket_id,
-                at=uow.now,
-                author_id=actor.user_id,
-                body=_bounded(body),
-                document_kind=kind,
-                document_id=document_id,
-            )
-        )
+        return trail.post(self._hooks, uow, ticket_id, actor.user_id, body, kind, document_id)
 
     def _link(
         self,
