@@ -1,10 +1,11 @@
 """Versioned schema migrations with a ``schema_version`` table.
 
 Each migration is a module ``vNNNN_<name>.py`` in this package with a docstring (its
-description) and ``upgrade(conn)``; :data:`MIGRATIONS` finds them and lists them in order. :func:`upgrade`
-brings a database — empty or at any earlier version — to :data:`~..schema.SCHEMA_VERSION`,
-one version per step, each step in its own transaction together with its
-``schema_version`` row, so a failed step leaves the database at the previous version.
+description) and ``upgrade(conn)``; :data:`MIGRATIONS` finds them and lists them in order.
+:func:`upgrade` brings a database — empty or at any earlier version — to
+:data:`~..schema.SCHEMA_VERSION`, one version per step, each step in its own transaction
+together with its ``schema_version`` row, so a failed step leaves the database at the
+previous version.
 
 A database is *seeded* with its modules (:func:`seed`, by default ``base``, ``mail`` and
 ``helpdesk``) in the transaction that brings it to the current version, and by every later
