@@ -80,7 +80,7 @@ def _sqlite(session: Session) -> Any:
 def _postgresql(session: Session) -> Any:
     sql = _sql_module()
     try:
-        postgres = importlib.import_module("aftersales.testing.postgres")
+        postgres = importlib.import_module("tests.postgres")
         importlib.import_module("psycopg")
     except ImportError as exc:
         raise Unavailable(f"PostgreSQL support is not available ({exc})") from exc

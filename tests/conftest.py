@@ -5,14 +5,19 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from aftersales import AfterSales, FrozenClock
 from aftersales.testing import Actors, Scenario
-from aftersales.testing.postgres import PostgresServer
-from aftersales.testing.reliability.setting import Setting
+from tests.reliability.setting import Setting
+
+if TYPE_CHECKING:
+    from tests.postgres import PostgresServer
+
+#: The throw-away PostgreSQL server's fixtures (``aftersales_postgres``, ...).
+pytest_plugins = ["tests.postgres"]
 
 
 @pytest.fixture

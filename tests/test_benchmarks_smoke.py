@@ -23,7 +23,7 @@ from benchmarks.run import SMOKE, TARGETS, check_targets, for_backend, render, r
 from aftersales import AfterSales, CreditMethod, FrozenClock
 from aftersales.backends.memory import MemoryBackend
 from aftersales.backends.sql import SqlBackend
-from aftersales.testing.postgres import find_bindir
+from tests.postgres import find_bindir
 
 ROOT = Path(__file__).resolve().parents[1]
 

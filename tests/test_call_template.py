@@ -30,8 +30,8 @@ from aftersales.models import (
     SubscriptionState,
 )
 from aftersales.testing import Scenario, assert_unchanged
-from aftersales.testing.reliability.hostile import public_calls
 from aftersales.testing.scenario import AGENT, NOBODY, SYSTEM
+from tests.reliability.hostile import public_calls
 
 #: Calls any actor may make (the subscription's state is shown to everyone).
 ANY_ACTOR = {"subscription.status"}

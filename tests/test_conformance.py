@@ -10,7 +10,7 @@ import pytest
 from aftersales.backends.memory import MemoryBackend
 from aftersales.backends.sql import SqlBackend
 from aftersales.testing.conformance import BackendContract, Reopen
-from aftersales.testing.postgres import PostgresServer
+from tests.postgres import PostgresServer
 
 
 @pytest.fixture(scope="session")

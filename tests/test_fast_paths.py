@@ -41,8 +41,8 @@ from aftersales.models._records import assemble
 from aftersales.models.money import MAX_AMOUNT
 from aftersales.models.products import LineAmounts, compute_line
 from aftersales.testing import Scenario
-from aftersales.testing.reliability.flows import FLOWS, Flow
-from aftersales.testing.reliability.setting import Setting
+from tests.reliability.flows import FLOWS, Flow
+from tests.reliability.setting import Setting
 from tests.strategies import RECORDS, aware, euros, ids, register
 
 register()

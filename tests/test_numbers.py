@@ -28,8 +28,8 @@ from aftersales.models import (
 from aftersales.models.money import MAX_AMOUNT, MAX_PLACES, to_decimal
 from aftersales.models.products import compute_line, round_quantity
 from aftersales.testing import assert_unchanged
-from aftersales.testing.reliability.hostile import Targets, prepare_targets
-from aftersales.testing.reliability.setting import Setting
+from tests.reliability.hostile import Targets, prepare_targets
+from tests.reliability.setting import Setting
 from tests.strategies import RECORDS, record_of, register, rewards
 
 register()

@@ -22,15 +22,15 @@ from aftersales.errors import (
     QuantityExceeded,
 )
 from aftersales.testing.conformance.processes import WorkerPool
-from aftersales.testing.reliability.concurrency import (
+from tests.reliability.concurrency import (
     Outcomes,
     check_bounded_retries,
     processes,
     race_named,
     threads,
 )
-from aftersales.testing.reliability.contract import ConcurrencyContract
-from aftersales.testing.reliability.setting import Setting
+from tests.reliability.contract import ConcurrencyContract
+from tests.reliability.setting import Setting
 
 
 class TestConcurrencyOnMemory(ConcurrencyContract):

@@ -18,10 +18,10 @@ from aftersales.backends.memory.store import MISSING
 from aftersales.hookspecs import hookimpl
 from aftersales.models import TicketMessage
 from aftersales.testing.faults import FaultInjector, InjectedFault
-from aftersales.testing.reliability.checks import inject_faults
-from aftersales.testing.reliability.contract import FaultContract
-from aftersales.testing.reliability.flows import FLOWS, flow_named
-from aftersales.testing.reliability.setting import Setting
+from tests.reliability.checks import inject_faults
+from tests.reliability.contract import FaultContract
+from tests.reliability.flows import FLOWS, flow_named
+from tests.reliability.setting import Setting
 
 
 class TestFaultsOnMemory(FaultContract):

@@ -12,8 +12,8 @@ from aftersales.errors import InvalidInput, NotFound
 from aftersales.models._fields import check_id
 from aftersales.models.products import round_quantity
 from aftersales.testing import assert_unchanged
-from aftersales.testing.reliability.contract import HostileInputContract
-from aftersales.testing.reliability.hostile import (
+from tests.reliability.contract import HostileInputContract
+from tests.reliability.hostile import (
     CALLS,
     Case,
     Hostile,
@@ -22,7 +22,7 @@ from aftersales.testing.reliability.hostile import (
     check_case,
     prepare_targets,
 )
-from aftersales.testing.reliability.setting import Setting
+from tests.reliability.setting import Setting
 
 
 class TestHostileInputOnMemory(HostileInputContract):

@@ -10,10 +10,10 @@ import pytest
 from aftersales import Service
 from aftersales.errors import IdempotencyConflict, InvalidInput
 from aftersales.testing import assert_unchanged
-from aftersales.testing.reliability.checks import check_audit, check_conflict
-from aftersales.testing.reliability.contract import IdempotencyContract
-from aftersales.testing.reliability.flows import flow_named
-from aftersales.testing.reliability.setting import Setting
+from tests.reliability.checks import check_audit, check_conflict
+from tests.reliability.contract import IdempotencyContract
+from tests.reliability.flows import flow_named
+from tests.reliability.setting import Setting
 
 
 class TestIdempotencyOnMemory(IdempotencyContract):

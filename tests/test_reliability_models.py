@@ -8,15 +8,15 @@ import pytest
 from aftersales import AfterSales, FrozenClock, hookimpl
 from aftersales.backends.memory import MemoryBackend
 from aftersales.models import InvoiceMethod, RepairState
-from aftersales.testing.reliability.contract import ModelContract
-from aftersales.testing.reliability.models import (
+from tests.reliability.contract import ModelContract
+from tests.reliability.models import (
     CouponModel,
     RepairModel,
     _next,
     _Repair,
     run_model,
 )
-from aftersales.testing.reliability.setting import Setting
+from tests.reliability.setting import Setting
 
 
 class TestModelsOnMemory(ModelContract):

@@ -9,11 +9,11 @@ import attrs
 import pytest
 
 from aftersales.testing.conformance.processes import WorkerPool
-from aftersales.testing.postgres import PostgresServer
-from aftersales.testing.reliability.concurrency import PROCESSES
-from aftersales.testing.reliability.crashes import CRASH_FLOWS
-from aftersales.testing.reliability.models import DATABASE_MODEL_RUNS
-from aftersales.testing.reliability.report import (
+from tests.postgres import PostgresServer
+from tests.reliability.concurrency import PROCESSES
+from tests.reliability.crashes import CRASH_FLOWS
+from tests.reliability.models import DATABASE_MODEL_RUNS
+from tests.reliability.report import (
     Figures,
     main,
     measure,
@@ -25,7 +25,7 @@ from aftersales.testing.reliability.report import (
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ROOT / "docs" / "reliability-figures.md"
-COMMAND = "python -m aftersales.testing.reliability.report > docs/reliability-figures.md"
+COMMAND = "python -m tests.reliability.report > docs/reliability-figures.md"
 
 
 @pytest.fixture(scope="module")

@@ -34,17 +34,17 @@ from aftersales import AfterSales, Config, FrozenClock, hookimpl
 from aftersales.backends.sql import SqlBackend
 from aftersales.backends.sql.schema import metadata
 from aftersales.testing.conformance.processes import WorkerPool
-from aftersales.testing.postgres import PostgresServer
-from aftersales.testing.reliability import sql as sql_checks
-from aftersales.testing.reliability.concurrency import PROCESSES, Runner, processes
-from aftersales.testing.reliability.contract import ReliabilityContract
-from aftersales.testing.reliability.crashes import CRASH_FLOWS, check_crashes, crash_flows
-from aftersales.testing.reliability.flows import FLOWS, flow_named
-from aftersales.testing.reliability.hostile import Targets, prepare_targets
-from aftersales.testing.reliability.models import DATABASE_MODEL_RUNS
-from aftersales.testing.reliability.setting import Setting
-from aftersales.testing.reliability.sql import check_lock_held
 from aftersales.unit_of_work import UnitOfWork
+from tests.postgres import PostgresServer
+from tests.reliability import sql as sql_checks
+from tests.reliability.concurrency import PROCESSES, Runner, processes
+from tests.reliability.contract import ReliabilityContract
+from tests.reliability.crashes import CRASH_FLOWS, check_crashes, crash_flows
+from tests.reliability.flows import FLOWS, flow_named
+from tests.reliability.hostile import Targets, prepare_targets
+from tests.reliability.models import DATABASE_MODEL_RUNS
+from tests.reliability.setting import Setting
+from tests.reliability.sql import check_lock_held
 
 START = "2026-11-28T09:00:00+00:00"
 

@@ -54,8 +54,8 @@ from aftersales.models import (
 from aftersales.models.helpdesk import DocumentLink
 from aftersales.plugins import load_backend
 from aftersales.testing import assert_unchanged, build_scenario
-from aftersales.testing.postgres import PostgresServer
 from aftersales.testing.scenario import AGENT, MANAGER, SYSTEM
+from tests.postgres import PostgresServer
 
 START = "2026-11-28T09:00:00+00:00"
 

@@ -42,8 +42,8 @@ from aftersales.testing.conformance.processes import (
     return_in_steps,
     run_to_exit,
 )
-from aftersales.testing.postgres import PostgresServer
 from aftersales.testing.scenario import AGENT, MANAGER, Scenario
+from tests.postgres import PostgresServer
 
 pytestmark = pytest.mark.slow
 

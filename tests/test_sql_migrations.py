@@ -31,7 +31,7 @@ from aftersales.models import (
     Tax,
     Ticket,
 )
-from aftersales.testing.postgres import PostgresServer
+from tests.postgres import PostgresServer
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

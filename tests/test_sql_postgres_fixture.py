@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aftersales.backends.sql import SqlBackend
-from aftersales.testing import postgres
+from tests import postgres
 
 pytest_plugins = ["pytester"]
 
@@ -23,10 +23,10 @@ def test_needs_postgres(aftersales_postgres):
 def test_without_binaries_the_tests_are_skipped_with_the_reason(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("aftersales.testing.plugin.find_bindir", lambda: None)
+    monkeypatch.setattr("tests.postgres.find_bindir", lambda: None)
     monkeypatch.delenv(postgres.REQUIRE_ENV, raising=False)
     pytester.makepyfile(_USES_SERVER)
-    result = pytester.runpytest_inprocess("-rs")
+    result = pytester.runpytest_inprocess("-p", "tests.postgres", "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*binaries (initdb, pg_ctl) not found*postgresql*"])
 
@@ -34,10 +34,10 @@ def test_without_binaries_the_tests_are_skipped_with_the_reason(
 def test_without_binaries_ci_fails(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("aftersales.testing.plugin.find_bindir", lambda: None)
+    monkeypatch.setattr("tests.postgres.find_bindir", lambda: None)
     monkeypatch.setenv(postgres.REQUIRE_ENV, "1")
     pytester.makepyfile(_USES_SERVER)
-    result = pytester.runpytest_inprocess()
+    result = pytester.runpytest_inprocess("-p", "tests.postgres")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*AFTERSALES_REQUIRE_POSTGRES=1 makes this a failure*"])
 

@@ -33,7 +33,7 @@ from aftersales.models import (
 )
 from aftersales.models.queries import InvoiceQuery, PickingQuery
 from aftersales.testing import build_scenario
-from aftersales.testing.postgres import PostgresServer
+from tests.postgres import PostgresServer
 
 START = "2026-11-28T09:00:00+00:00"
 AT = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)

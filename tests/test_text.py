@@ -18,7 +18,7 @@ from aftersales.models import Money, Order, OrderLine
 from aftersales.models._fields import MAX_TEXT, check_text
 from aftersales.models.mail import check_email_address
 from aftersales.testing import assert_unchanged
-from aftersales.testing.reliability.setting import Setting
+from tests.reliability.setting import Setting
 
 SURROGATES = ["\ud800", "\udbff", "\udc00", "\udfff"]
 BIDI = [chr(code) for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]

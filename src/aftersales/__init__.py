@@ -4,19 +4,25 @@ Refunds by credit note, coupons, product returns, repair orders and field-servic
 over any ERP through pluggy hooks. Start with :class:`AfterSales`.
 """
 
-from aftersales.app import AfterSales
-from aftersales.clock import Clock, FrozenClock, SystemClock
-from aftersales.hookspecs import hookimpl
-from aftersales.models import (
-    Actor,
-    CreditMethod,
-    DocumentKind,
-    Group,
-    InvoiceMethod,
-    Money,
-    Service,
-)
-from aftersales.runtime import Config
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aftersales.app import AfterSales
+    from aftersales.clock import Clock, FrozenClock, SystemClock
+    from aftersales.hookspecs import hookimpl
+    from aftersales.models import (
+        Actor,
+        CreditMethod,
+        DocumentKind,
+        Group,
+        InvoiceMethod,
+        Money,
+        Service,
+    )
+    from aftersales.runtime import Config
 
 __all__ = [
     "Actor",
@@ -36,3 +42,35 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+#: The module of each public name. A name is imported when it is first used (PEP 562), so
+#: that importing one submodule (the pytest plugin, ``aftersales.errors``) does not load
+#: the whole library.
+_EXPORTS = {
+    "Actor": "aftersales.models",
+    "AfterSales": "aftersales.app",
+    "Clock": "aftersales.clock",
+    "Config": "aftersales.runtime",
+    "CreditMethod": "aftersales.models",
+    "DocumentKind": "aftersales.models",
+    "FrozenClock": "aftersales.clock",
+    "Group": "aftersales.models",
+    "InvoiceMethod": "aftersales.models",
+    "Money": "aftersales.models",
+    "Service": "aftersales.models",
+    "SystemClock": "aftersales.clock",
+    "hookimpl": "aftersales.hookspecs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,10 +1,16 @@
 """Testing support shipped with the library: fixtures, the standard scenario, snapshots,
 a witness of events and emails, and the backend conformance kit."""
 
-from aftersales.testing.faults import FaultInjector, InjectedFault, SweepReport, sweep_faults
-from aftersales.testing.scenario import Actors, Scenario, build_scenario
-from aftersales.testing.snapshots import Snapshotting, assert_unchanged
-from aftersales.testing.witness import Witness
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aftersales.testing.faults import FaultInjector, InjectedFault, SweepReport, sweep_faults
+    from aftersales.testing.scenario import Actors, Scenario, build_scenario
+    from aftersales.testing.snapshots import Snapshotting, assert_unchanged
+    from aftersales.testing.witness import Witness
 
 __all__ = [
     "Actors",
@@ -18,3 +24,31 @@ __all__ = [
     "build_scenario",
     "sweep_faults",
 ]
+
+#: The module of each name, imported when the name is first used (PEP 562): the pytest
+#: plugin imports this package, and must not load the library with it.
+_EXPORTS = {
+    "Actors": "aftersales.testing.scenario",
+    "FaultInjector": "aftersales.testing.faults",
+    "InjectedFault": "aftersales.testing.faults",
+    "Scenario": "aftersales.testing.scenario",
+    "Snapshotting": "aftersales.testing.snapshots",
+    "SweepReport": "aftersales.testing.faults",
+    "Witness": "aftersales.testing.witness",
+    "assert_unchanged": "aftersales.testing.snapshots",
+    "build_scenario": "aftersales.testing.scenario",
+    "sweep_faults": "aftersales.testing.faults",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

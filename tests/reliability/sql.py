@@ -18,9 +18,9 @@ from decimal import Decimal
 from aftersales.app import AfterSales
 from aftersales.errors import ConflictError
 from aftersales.models import CreditMethod
-from aftersales.testing.reliability.setting import Setting
 from aftersales.testing.snapshots import diff
 from aftersales.testing.witness import Witness
+from tests.reliability.setting import Setting
 
 __all__ = ["check_lock_held", "invoice_locked"]
 

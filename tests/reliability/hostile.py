@@ -54,9 +54,9 @@ from aftersales.models import (
     Ticket,
 )
 from aftersales.services.coupons import CouponInfo
-from aftersales.testing.reliability.flows import SERVICES
-from aftersales.testing.reliability.setting import Setting
 from aftersales.testing.snapshots import diff
+from tests.reliability.flows import SERVICES
+from tests.reliability.setting import Setting
 
 __all__ = [
     "CALLS",

@@ -32,7 +32,7 @@ from aftersales.models import (
     Service,
     TaskStage,
 )
-from aftersales.testing.reliability.setting import Setting
+from tests.reliability.setting import Setting
 
 __all__ = ["FLOWS", "SERVICES", "Flow", "flow_named", "mutating_calls"]
 

@@ -2,13 +2,13 @@
 
 Combine them with the plugin's fixtures; ``aftersales_backend`` decides the backend::
 
-    from aftersales.testing.reliability.contract import ReliabilityContract
+    from tests.reliability.contract import ReliabilityContract
 
     class TestMyBackendReliability(ReliabilityContract):
         pass   # with an ``aftersales_backend`` fixture returning your backend
 
 The backend needs ``builder(clock)`` and ``snapshot()`` (see
-:class:`~aftersales.testing.reliability.setting.ReliabilityBackend`) and the application a
+:class:`~tests.reliability.setting.ReliabilityBackend`) and the application a
 :class:`~aftersales.clock.FrozenClock` (the plugin's ``aftersales_clock`` is one). The
 classes are not collected on their own (their names do not start with ``Test``).
 """
@@ -20,13 +20,13 @@ from typing import Any, ClassVar
 import pytest
 
 from aftersales.app import AfterSales
-from aftersales.testing.reliability.checks import (
+from tests.reliability.checks import (
     check_after_commit,
     check_conflict,
     check_replay,
     inject_faults,
 )
-from aftersales.testing.reliability.concurrency import (
+from tests.reliability.concurrency import (
     RACES,
     Race,
     Runner,
@@ -34,8 +34,8 @@ from aftersales.testing.reliability.concurrency import (
     check_transient_conflicts,
     run_race,
 )
-from aftersales.testing.reliability.flows import FLOWS, Flow, mutating_calls
-from aftersales.testing.reliability.hostile import (
+from tests.reliability.flows import FLOWS, Flow, mutating_calls
+from tests.reliability.hostile import (
     CALLS,
     PublicCall,
     Targets,
@@ -45,8 +45,8 @@ from aftersales.testing.reliability.hostile import (
     prepare_targets,
     public_calls,
 )
-from aftersales.testing.reliability.models import MODEL_RUNS, CouponModel, RepairModel, run_model
-from aftersales.testing.reliability.setting import Setting
+from tests.reliability.models import MODEL_RUNS, CouponModel, RepairModel, run_model
+from tests.reliability.setting import Setting
 
 __all__ = [
     "ConcurrencyContract",
@@ -120,7 +120,7 @@ class ConcurrencyContract(_Base):
     def race_runner(self, reliability: Setting) -> Runner | None:
         """How the workers of a race run: ``None`` for threads of the application under
         test; a backend shared by several processes returns
-        :func:`~aftersales.testing.reliability.concurrency.processes`."""
+        :func:`~tests.reliability.concurrency.processes`."""
         return None
 
     @pytest.mark.parametrize("race", RACES, ids=lambda race: race.name)

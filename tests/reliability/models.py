@@ -4,7 +4,7 @@ Refunds and returns have their models in the suite (``tests/test_refunds_propert
 ``tests/test_returns_stateful.py``). These two cover coupons (CP-4, CP-9, CP-10) and the
 repair life cycle (RP-7 … RP-10), written from the spec, not from the library's own tables.
 
-A machine works in a :class:`~aftersales.testing.reliability.setting.Setting` (one backend)
+A machine works in a :class:`~tests.reliability.setting.Setting` (one backend)
 and makes fresh records for each example, so examples never see each other's records; each
 example starts at the same moment (the clock is set back), so a failing example replays
 the same way while Hypothesis shrinks it. Every refused call must leave the store as it
@@ -50,8 +50,8 @@ from aftersales.models import (
     RepairState,
 )
 from aftersales.services.coupons import CODE_EXPIRED, CODE_INVALID, COUPON_EXPIRED, COUPON_USED
-from aftersales.testing.reliability.setting import Setting
 from aftersales.testing.snapshots import diff
+from tests.reliability.setting import Setting
 
 __all__ = ["DATABASE_MODEL_RUNS", "MODEL_RUNS", "CouponModel", "RepairModel", "run_model"]
 

@@ -1,9 +1,10 @@
 """A throw-away PostgreSQL server for tests: ``initdb`` into a temporary directory, start it
 on a free localhost port, hand out fresh databases, stop it at the end.
 
-The pytest plugin exposes it as the session fixture ``aftersales_postgres`` and the
-function fixture ``aftersales_postgres_url`` (a new, empty database per test). Plugin
-authors reuse them for their own PostgreSQL-backed backends.
+This module is also a pytest plugin of the project's own suite (``tests/conftest.py`` loads
+it): the session fixture ``aftersales_postgres`` and the function fixture
+``aftersales_postgres_url`` (a new, empty database per test). It is not part of the
+installed package, which never starts a server nor creates a system user.
 
 PostgreSQL refuses to run as root: when the tests run as root (containers, CI), the server
 runs as the ``postgres`` user when it exists, else as a system user ``aftersales-pg``
@@ -27,6 +28,8 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 __all__ = [
     "REQUIRE_ENV",
@@ -225,3 +228,37 @@ def start_postgres(bindir: Path | None = None) -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+def _unavailable(reason: str) -> None:
+    if postgres_required():
+        pytest.fail(f"{reason} ({REQUIRE_ENV}=1 makes this a failure)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def aftersales_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server started for the test session and stopped after it."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _unavailable("psycopg is not installed: pip install 'aftersales[postgres]'")
+    if find_bindir() is None:
+        _unavailable(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or under "
+            "/usr/lib/postgresql/*/bin; install the 'postgresql' package to run these tests"
+        )
+    try:
+        server = launch_postgres()
+    except PostgresNotAvailable as exc:
+        _unavailable(f"could not start PostgreSQL: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aftersales_postgres_url(aftersales_postgres: PostgresServer) -> str:
+    """The URL of a new, empty database for this test."""
+    return aftersales_postgres.create_database()

@@ -28,9 +28,9 @@ from aftersales.models import (
     MoveState,
     PickingState,
 )
-from aftersales.testing.reliability.setting import Setting
 from aftersales.testing.scenario import Actors
 from aftersales.testing.snapshots import diff
+from tests.reliability.setting import Setting
 
 if TYPE_CHECKING:
     from aftersales.testing.conformance.processes import Factory, WorkerPool

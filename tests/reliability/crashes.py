@@ -1,7 +1,7 @@
 """RL-1 when the process dies: a caller killed in the middle of a unit of work leaves nothing.
 
 For a backend shared by several processes (SQLite, PostgreSQL): a spawned process makes
-the call of a :class:`~aftersales.testing.reliability.flows.Flow`, does all of its work
+the call of a :class:`~tests.reliability.flows.Flow`, does all of its work
 (every document, link, trail message, audit entry, outbox email and the idempotency key
 written in the open transaction) and stops where the unit of work would commit; the parent
 kills it with ``SIGKILL``. The store must be exactly as before, and the same call under the
@@ -25,12 +25,12 @@ import attrs
 
 from aftersales.hookspecs import hookimpl
 from aftersales.testing.faults import FaultInjector
-from aftersales.testing.reliability.flows import Flow, flow_named
-from aftersales.testing.reliability.setting import Setting, touched
 from aftersales.testing.scenario import Scenario
 from aftersales.testing.snapshots import diff
 from aftersales.testing.witness import Witness
 from aftersales.unit_of_work import UnitOfWork
+from tests.reliability.flows import Flow, flow_named
+from tests.reliability.setting import Setting, touched
 
 __all__ = ["CRASH_FLOWS", "CrashResult", "check_crashes", "crash_flows", "crash_worker"]
 

@@ -1,4 +1,4 @@
-"""The checks of RL-1 and RL-2 for one :class:`~aftersales.testing.reliability.flows.Flow`.
+"""The checks of RL-1 and RL-2 for one :class:`~tests.reliability.flows.Flow`.
 
 Each check raises :class:`AssertionError` with a precise message when a promise is broken
 and returns what it measured, for the figures of ``docs/reliability.md``.
@@ -14,9 +14,9 @@ import attrs
 from aftersales.errors import IdempotencyConflict
 from aftersales.models import AuditEntry, EmailState
 from aftersales.testing.faults import FaultInjector, InjectedFault
-from aftersales.testing.reliability.flows import Flow
-from aftersales.testing.reliability.setting import Setting, touched
 from aftersales.testing.snapshots import diff
+from tests.reliability.flows import Flow
+from tests.reliability.setting import Setting, touched
 
 __all__ = [
     "AfterCommitResult",
