@@ -12,7 +12,6 @@ from aftersales.errors import InvalidInput, NotFound
 from aftersales.models._fields import check_id
 from aftersales.models.products import round_quantity
 from aftersales.testing import assert_unchanged
-from aftersales.testing.reliability.contract import HostileInputContract
 from aftersales.testing.reliability.hostile import (
     CALLS,
     Case,
@@ -23,9 +22,10 @@ from aftersales.testing.reliability.hostile import (
     prepare_targets,
 )
 from aftersales.testing.reliability.setting import Setting
+from tests.hostile_support import CurrentHostileInput
 
 
-class TestHostileInputOnMemory(HostileInputContract):
+class TestHostileInputOnMemory(CurrentHostileInput):
     pass
 
 

@@ -45,6 +45,7 @@ from aftersales.testing.reliability.models import DATABASE_MODEL_RUNS
 from aftersales.testing.reliability.setting import Setting
 from aftersales.testing.reliability.sql import check_lock_held
 from aftersales.unit_of_work import UnitOfWork
+from tests.hostile_support import CurrentHostileInput
 
 START = "2026-11-28T09:00:00+00:00"
 
@@ -145,7 +146,7 @@ def postgres_copy(postgres_world: PostgresWorld) -> str:
     return postgres_world.url
 
 
-class _OnSql(ReliabilityContract):
+class _OnSql(CurrentHostileInput, ReliabilityContract):
     """The contract over a copy of the world template, races on processes."""
 
     model_runs: ClassVar[dict[str, tuple[int, int]]] = DATABASE_MODEL_RUNS
