@@ -17,7 +17,7 @@ here reuse them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import Any, TypeVar
@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 from aftersales.errors import InvalidInput
 from aftersales.models import Actor, InvoiceLine
 from aftersales.models._fields import (
-    MAX_NAME,
     MAX_TEXT,
     allowed_values,
     check_aware,
@@ -89,45 +88,21 @@ def _a(kind: type[Any]) -> str:
 # -- one value ---------------------------------------------------------------------------------
 
 
-def an_id(value: object, field: str) -> str:
-    """An identifier (see :func:`~aftersales.models._fields.check_id`)."""
-    return check_id(value, field)
+# The checks of one value that records use too, under the names the services use.
 
-
-def an_enum(value: object, kind: type[E], field: str) -> E:
-    """The member of ``kind`` given, or the one whose exact value is given.
-
-    >>> from aftersales.models import CreditMethod
-    >>> an_enum("full", CreditMethod, "method")
-    <CreditMethod.FULL: 'full'>
-    >>> an_enum("FULL", CreditMethod, "method")
-    Traceback (most recent call last):
-    ...
-    aftersales.errors.InvalidInput: method='FULL': must be one of: partial, full, ...
-    """
-    return check_member(value, kind, field)
-
-
-def a_day(value: object, field: str) -> date:
-    """A calendar date; a datetime is refused."""
-    return check_date(value, field)
-
-
-def a_moment(value: object, field: str) -> datetime:
-    """A timezone-aware datetime (G-6)."""
-    return check_aware(value, field)
-
-
-def a_text(
-    value: object,
-    field: str,
-    *,
-    max_length: int = MAX_NAME,
-    multiline: bool = False,
-    required: bool = True,
-) -> str:
-    """Text a person reads (see :func:`~aftersales.models._fields.check_text`)."""
-    return check_text(value, field, max_length=max_length, multiline=multiline, required=required)
+#: An identifier (see :func:`~aftersales.models._fields.check_id`).
+an_id = check_id
+#: The member of an enum given, or the one whose exact value is given
+#: (see :func:`~aftersales.models._fields.check_member`)::
+#:
+#:     an_enum("full", CreditMethod, "method") is CreditMethod.FULL
+an_enum = check_member
+#: A calendar date; a datetime is refused.
+a_day = check_date
+#: A timezone-aware datetime (G-6).
+a_moment = check_aware
+#: Text a person reads (see :func:`~aftersales.models._fields.check_text`).
+a_text = check_text
 
 
 def notes(value: object, field: str) -> str:
