@@ -39,6 +39,7 @@ from aftersales.models.money import to_decimal
 
 __all__ = [
     "Cleaner",
+    "a_choice",
     "a_coupon_code",
     "a_day",
     "a_duration",
@@ -144,6 +145,14 @@ def a_duration(value: object, field: str) -> timedelta:
     if not isinstance(value, timedelta) or value < timedelta(0):
         raise InvalidInput(field, value, "expected a timedelta of 0 or more")
     return value
+
+
+def a_choice(value: object, choices: Mapping[str, T], field: str) -> T:
+    """What ``choices`` holds under the name ``value`` (a quotation format, a renderer…);
+    an unknown name is refused with the names known."""
+    if isinstance(value, str) and value in choices:
+        return choices[value]
+    raise InvalidInput(field, value, f"must be one of: {', '.join(sorted(choices))}")
 
 
 def a_record(value: object, kind: type[T], field: str) -> T:

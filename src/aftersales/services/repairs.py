@@ -19,6 +19,7 @@ import attrs
 from aftersales.access import Action
 from aftersales.arguments import (
     Cleaner,
+    a_choice,
     a_day,
     a_quantity,
     a_text,
@@ -736,11 +737,7 @@ class RepairService(ServiceBase):
 
         def read(uow: UnitOfWork) -> tuple[QuotationRenderer, Quotation]:
             content = self._quotation(uow, actor, repair_id)
-            renderer = self.renderers.get(format) if isinstance(format, str) else None
-            if renderer is None:
-                known = ", ".join(sorted(self.renderers))
-                raise InvalidInput("format", format, f"must be one of: {known}")
-            return renderer, content
+            return a_choice(format, self.renderers, "format"), content
 
         renderer, content = self._rt.call(actor, Action.READ_REPAIR, read, writes=False)
         document = renderer(content)  # outside the unit of work: rendering takes a while
