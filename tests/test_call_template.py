@@ -129,7 +129,7 @@ def test_g1_the_toggle_comes_before_the_arguments(
 ) -> None:
     app.settings.configure(scenario.team.id, disable={Service.REFUNDS}, actor=SYSTEM)
     with pytest.raises(ServiceDisabled, match="refunds service is not enabled"):
-        app.refunds.reverse(scenario.ticket.id, "?", method="?", actor=AGENT)  # type: ignore[arg-type]
+        app.refunds.reverse(scenario.ticket.id, "?", method="?", actor=AGENT)
 
 
 # -- AC-3 for calls that find their ticket through a document ---------------------------------

@@ -287,7 +287,7 @@ def test_rf5_methods_may_be_given_by_value(scenario: Scenario, app: AfterSales) 
     result = app.refunds.reverse(
         scenario.ticket.id,
         scenario.invoice.id,
-        method="full",  # type: ignore[arg-type]  # what a JSON client sends
+        method="full",  # what a JSON client sends
         actor=AGENT,
     )
     assert result.credit_note.credit_method is CreditMethod.FULL
@@ -303,7 +303,7 @@ def test_rf5_an_unknown_method_is_refused(
         app.refunds.reverse(
             scenario.ticket.id,
             scenario.invoice.id,
-            method="refund_all",  # type: ignore[arg-type]
+            method="refund_all",
             actor=AGENT,
         )
 

@@ -388,7 +388,8 @@ def test_st5_plan_for_disabling_installs_nothing(app: AfterSales, team: Team) ->
     [
         ({"enable": Service.REFUNDS}, "enable"),
         ({"enable": "refunds"}, "enable"),
-        ({"enable": {"refunds"}}, "enable"),
+        ({"enable": {"Refunds"}}, "enable"),
+        ({"enable": {"no-such-service"}}, "enable"),
         ({"disable": [1]}, "disable"),
         ({"enable": {Service.REFUNDS}, "disable": {Service.REFUNDS}}, "enable"),
         ({"fsm_project_id": ""}, "fsm_project_id"),

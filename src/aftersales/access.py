@@ -7,11 +7,11 @@ from enum import StrEnum
 
 import attrs
 
+from aftersales.arguments import an_actor, an_id
 from aftersales.clock import Clock
-from aftersales.errors import AccessDenied, DatabaseLocked, InvalidInput, NotFound, ServiceDisabled
+from aftersales.errors import AccessDenied, DatabaseLocked, NotFound, ServiceDisabled
 from aftersales.hooks import Hooks
 from aftersales.models import Actor, Group, Service, Team, Ticket
-from aftersales.models._fields import check_id
 
 __all__ = ["RIGHTS", "Action", "Guard", "TicketContext"]
 
@@ -69,8 +69,7 @@ class Guard:
 
     def rights(self, actor: Actor, action: Action) -> None:
         """Raise :class:`AccessDenied` naming the missing groups (AC-4)."""
-        if not isinstance(actor, Actor):
-            raise InvalidInput("actor", actor, "every call needs an explicit Actor")
+        an_actor(actor)
         if Group.SYSTEM in actor.groups:
             return
         missing = RIGHTS[action] - actor.effective_groups
@@ -96,7 +95,7 @@ class Guard:
 
     def team(self, actor: Actor, action: Action, team_id: str) -> Team:
         """The team, which the actor must be allowed to see (after rights and lock)."""
-        check_id(team_id, "team_id")
+        an_id(team_id, "team_id")
         team = self._hooks.get_team(team_id)
         if not self.may_see(actor, team):
             raise AccessDenied(action.value, f"team {team.name!r} is restricted to its members")
@@ -107,7 +106,7 @@ class Guard:
     ) -> TicketContext:
         """What a call on a ticket checks after rights and lock, in order: the ticket, its
         team's visibility, the service toggle (G-1, G-2, AC-3)."""
-        check_id(ticket_id, "ticket_id")
+        an_id(ticket_id, "ticket_id")
         ticket = self._hooks.get_ticket(ticket_id)
         team = self._hooks.get_team(ticket.team_id)
         if not self.may_see(actor, team):
@@ -123,7 +122,7 @@ class Guard:
         """A ticket of the portal actor's own commercial entity, else :class:`NotFound` (AC-4)."""
         if actor.partner_id is None:
             raise AccessDenied(Action.PORTAL.value, "a portal user needs a partner_id")
-        ticket = self._hooks.get_ticket(check_id(ticket_id, "ticket_id"))
+        ticket = self._hooks.get_ticket(an_id(ticket_id, "ticket_id"))
         if ticket.customer_id is None or not self.same_entity(actor.partner_id, ticket.customer_id):
             raise NotFound("ticket", ticket_id)
         return ticket

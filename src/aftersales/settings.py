@@ -13,6 +13,7 @@ from datetime import datetime
 import attrs
 
 from aftersales.access import Action
+from aftersales.arguments import a_text, an_id, enums, optional
 from aftersales.errors import InvalidConfiguration, InvalidInput, InvalidOperation, InvalidState
 from aftersales.models import (
     Actor,
@@ -21,7 +22,6 @@ from aftersales.models import (
     Subscription,
     Team,
 )
-from aftersales.models._fields import check_id, check_text
 from aftersales.modules import BASE_MODULES
 from aftersales.runtime import Runtime
 from aftersales.services._base import ServiceBase
@@ -84,18 +84,6 @@ class Uninstalled:
     teams: tuple[Team, ...] = ()
 
 
-def _services(value: Iterable[Service], field: str) -> frozenset[Service]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise InvalidInput(field, value, "expected a set of Service values")
-    items = frozenset(value)
-    for item in items:
-        if not isinstance(item, Service):
-            raise InvalidInput(
-                field, item, f"must be one of: {', '.join(s.value for s in Service)}"
-            )
-    return items
-
-
 def _names(services: Iterable[Service]) -> str:
     return ", ".join(sorted(s.value for s in services)) or "none"
 
@@ -124,8 +112,8 @@ class SettingsService(ServiceBase):
         self,
         team_id: str,
         *,
-        enable: Iterable[Service] = (),
-        disable: Iterable[Service] = (),
+        enable: Iterable[Service | str] = (),
+        disable: Iterable[Service | str] = (),
         fsm_project_id: str | None = None,
         actor: Actor,
     ) -> InstallPlan:
@@ -138,9 +126,9 @@ class SettingsService(ServiceBase):
 
         def work(uow: UnitOfWork) -> InstallPlan:
             team = self._guard.team(actor, Action.CONFIGURE, team_id)
-            wanted_on = _services(enable, "enable")
-            wanted_off = _services(disable, "disable")
-            _check_project_id(fsm_project_id)
+            wanted_on = enums(enable, Service, "enable")
+            wanted_off = enums(disable, Service, "disable")
+            optional(an_id)(fsm_project_id, "fsm_project_id")
             installed = self._hooks.modules_installed()
             return self._plan(uow, team, wanted_on, wanted_off, fsm_project_id, installed)
 
@@ -150,8 +138,8 @@ class SettingsService(ServiceBase):
         self,
         team_id: str,
         *,
-        enable: Iterable[Service] = (),
-        disable: Iterable[Service] = (),
+        enable: Iterable[Service | str] = (),
+        disable: Iterable[Service | str] = (),
         fsm_project_id: str | None = None,
         actor: Actor,
         idempotency_key: str | None = None,
@@ -166,9 +154,9 @@ class SettingsService(ServiceBase):
 
         def work(uow: UnitOfWork) -> TeamSettings:
             team = self._guard.team(actor, Action.CONFIGURE, team_id)
-            wanted_on = _services(enable, "enable")
-            wanted_off = _services(disable, "disable")
-            _check_project_id(fsm_project_id)
+            wanted_on = enums(enable, Service, "enable")
+            wanted_off = enums(disable, Service, "disable")
+            optional(an_id)(fsm_project_id, "fsm_project_id")
             args = {
                 "team_id": team_id,
                 "enable": sorted(s.value for s in wanted_on),
@@ -226,7 +214,7 @@ class SettingsService(ServiceBase):
         """
 
         def work(uow: UnitOfWork) -> Uninstalled:
-            check_text(module, "module", max_length=128)
+            a_text(module, "module", max_length=128)
             done = uow.replay(
                 idempotency_key, "settings.uninstall", {"module": module}, Uninstalled
             )
@@ -337,8 +325,3 @@ class SettingsService(ServiceBase):
                 )
             )
         return tuple(changed)
-
-
-def _check_project_id(value: str | None) -> None:
-    if value is not None:
-        check_id(value, "fsm_project_id")

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 import attrs
 
 from aftersales.access import Action
+from aftersales.arguments import a_text
 from aftersales.ids import new_id
 from aftersales.models import (
     Actor,
@@ -27,7 +28,6 @@ from aftersales.models import (
     SubscriptionChanged,
     SubscriptionState,
 )
-from aftersales.models._fields import check_text
 from aftersales.runtime import Runtime
 from aftersales.unit_of_work import UnitOfWork
 
@@ -74,7 +74,7 @@ class SubscriptionService:
         """
 
         def work(uow: UnitOfWork) -> Subscription:
-            check_text(reference, "reference", max_length=128)
+            a_text(reference, "reference", max_length=128)
             args = {"reference": reference}
             done = uow.replay(idempotency_key, "subscription.register_paid", args, Subscription)
             if done is not None:

@@ -529,7 +529,7 @@ def services(param: str) -> Values:
         return [
             *wrong_types(exclude=("list", "dict")),
             _bad("a bare string", "refunds"),
-            _bad("a set of strings", {"refunds"}),
+            _bad("a set of upper-case names", {"REFUNDS"}),
             _bad("unknown service", {"no-such-service"}),
             _bad("a number in the set", [42]),
             _bad("a member of another enum", {CreditMethod.FULL}),

@@ -43,7 +43,7 @@ import attrs
 
 from aftersales.errors import BackendError, BackendUnavailable, InvalidInput
 from aftersales.hookspecs import hookimpl
-from aftersales.models._fields import check_text
+from aftersales.models._fields import check_member, check_text
 from aftersales.models.mail import DeliveryReport, OutgoingEmail, check_email_address
 
 __all__ = [
@@ -87,11 +87,7 @@ _DEFAULT_PORTS = {SMTPSecurity.NONE: 25, SMTPSecurity.STARTTLS: 587, SMTPSecurit
 
 
 def _security(value: Any) -> SMTPSecurity:
-    try:
-        return SMTPSecurity(value)
-    except ValueError:
-        allowed = ", ".join(s.value for s in SMTPSecurity)
-        raise InvalidInput("security", value, f"must be one of: {allowed}") from None
+    return check_member(value, SMTPSecurity, "security")
 
 
 def _host(_inst: Any, _a: attrs.Attribute[Any], value: Any) -> None:

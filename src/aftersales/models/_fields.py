@@ -21,10 +21,13 @@ __all__ = [
     "MAX_NAME",
     "MAX_TEXT",
     "a_date",
+    "allowed_values",
     "aware",
     "bool_field",
     "check_aware",
+    "check_date",
     "check_id",
+    "check_member",
     "check_text",
     "currency_code",
     "decimal",
@@ -46,6 +49,7 @@ MAX_TEXT = 20_000
 
 _Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 _F = TypeVar("_F", bound=Callable[..., Any])
+_E = TypeVar("_E", bound=Enum)
 
 #: Validators that look at their own field's value only, and converters that return their
 #: own output unchanged: :func:`aftersales.models.evolve` need not run them again on a
@@ -240,11 +244,17 @@ def aware(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     check_aware(value, _name(attribute))
 
 
+def check_date(value: object, field: str) -> date:
+    """Refuse anything but a calendar date: a datetime (a date too, for Python) is refused."""
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise InvalidInput(field, value, "expected a date (not a datetime)")
+    return value
+
+
 @field_local
 def a_date(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """attrs validator for a calendar date (a datetime is refused)."""
-    if isinstance(value, datetime) or not isinstance(value, date):
-        raise InvalidInput(_name(attribute), value, "expected a date")
+    check_date(value, _name(attribute))
 
 
 def decimal(
@@ -289,14 +299,48 @@ def money_of(*, positive: bool = False, non_negative: bool = False) -> _Validato
     return validate
 
 
+def allowed_values(kind: type[Enum]) -> str:
+    """The values of ``kind``, as a refusal lists them.
+
+    >>> from aftersales.models import CreditMethod
+    >>> allowed_values(CreditMethod)
+    'partial, full, full_and_reinvoice'
+    """
+    return ", ".join(str(member.value) for member in kind)
+
+
+def check_member(value: object, kind: type[_E], field: str) -> _E:
+    """The member of ``kind`` that ``value`` is, or whose exact value it is.
+
+    A member of another enum is refused, even one with the same value, and so is anything
+    else (a name, another case, a number): :class:`InvalidInput` naming ``field``, the value
+    and the allowed values.
+
+    >>> from aftersales.models import TaskStage
+    >>> check_member("planned", TaskStage, "stage")
+    <TaskStage.PLANNED: 'planned'>
+    """
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, str) and not isinstance(value, Enum):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    raise InvalidInput(
+        field,
+        value,
+        f"must be one of: {allowed_values(kind)} (a {kind.__name__} or its value)",
+    )
+
+
 def enum_of(kind: type[Enum]) -> _Validator:
     """attrs validator that refuses values that are not members of ``kind``."""
 
     @field_local
     def validate(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if not isinstance(value, kind):
-            allowed = ", ".join(str(m.value) for m in kind)
-            raise InvalidInput(_name(attribute), value, f"must be one of: {allowed}")
+            raise InvalidInput(_name(attribute), value, f"must be one of: {allowed_values(kind)}")
 
     return validate
 

@@ -17,6 +17,15 @@ from decimal import Decimal
 import attrs
 
 from aftersales.access import Action
+from aftersales.arguments import (
+    a_coupon_code,
+    a_day,
+    a_record,
+    a_text,
+    addresses,
+    an_id,
+    optional,
+)
 from aftersales.errors import (
     ConfigurationError,
     ConflictError,
@@ -42,7 +51,6 @@ from aftersales.models import (
     Ticket,
     evolve,
 )
-from aftersales.models._fields import check_id, check_text
 from aftersales.models.loyalty import check_coupon_code, coupon_state, effective_expiry
 from aftersales.models.mail import MAX_RECIPIENTS, check_email_address, unique_addresses
 from aftersales.services._base import ServiceBase
@@ -171,11 +179,8 @@ class CouponService(ServiceBase):
 
         def work(uow: UnitOfWork) -> CouponInfo:
             ctx = self._guard.ticket(actor, Action.COUPON, ticket_id, Service.COUPONS)
-            check_id(program_id, "program_id")
-            if expires_on is not None and (
-                isinstance(expires_on, datetime) or not isinstance(expires_on, date)
-            ):
-                raise InvalidInput("expires_on", expires_on, "expected a date (or None)")
+            an_id(program_id, "program_id")
+            optional(a_day)(expires_on, "expires_on")
             args = {"ticket_id": ticket_id, "program_id": program_id, "expires_on": expires_on}
             done = uow.replay(idempotency_key, "coupons.generate", args, CouponInfo)
             if done is not None:
@@ -283,8 +288,8 @@ class CouponService(ServiceBase):
 
         def work(uow: UnitOfWork) -> CouponSent:
             ctx = self._guard.ticket(actor, Action.COUPON, ticket_id, Service.COUPONS)
-            check_id(coupon_id, "coupon_id")
-            extras = self._extra_recipients(extra_recipients)
+            an_id(coupon_id, "coupon_id")
+            extras = addresses(extra_recipients, "extra_recipients", most=MAX_EXTRA_RECIPIENTS)
             args = {
                 "ticket_id": ticket_id,
                 "coupon_id": coupon_id,
@@ -341,17 +346,6 @@ class CouponService(ServiceBase):
             )
 
         return self._rt.call(actor, Action.COUPON, work, writes=True)
-
-    @staticmethod
-    def _extra_recipients(value: Iterable[str]) -> tuple[str, ...]:
-        if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-            raise InvalidInput("extra_recipients", value, "expected a list of email addresses")
-        items = list(value)
-        if len(items) > MAX_EXTRA_RECIPIENTS:
-            raise InvalidInput(
-                "extra_recipients", len(items), f"at most {MAX_EXTRA_RECIPIENTS} addresses"
-            )
-        return tuple(check_email_address(item, "extra_recipients") for item in items)
 
     def _partners(self, ticket: Ticket) -> list[Partner]:
         """The ticket's customer, then its followers, each once."""
@@ -433,8 +427,7 @@ class CouponService(ServiceBase):
 
         def work(uow: UnitOfWork) -> CouponEvaluation:
             wanted = self._visible_code(actor, code)
-            if not isinstance(order, Order):
-                raise InvalidInput("order", order, "expected an Order")
+            a_record(order, Order, "order")
             _coupon, program, _uses = self._usable(uow, wanted, lock=False)
             return evaluate_program(program, order)
 
@@ -463,9 +456,7 @@ class CouponService(ServiceBase):
 
         def work(uow: UnitOfWork) -> CouponRedemption:
             wanted = self._visible_code(actor, code)
-            reference = check_text(
-                order_reference, "order_reference", max_length=256, required=False
-            )
+            reference = a_text(order_reference, "order_reference", required=False)
             args = {"code": wanted, "order_reference": reference}
             done = uow.replay(idempotency_key, "coupons.redeem", args, CouponRedemption)
             if done is not None:
@@ -507,9 +498,7 @@ class CouponService(ServiceBase):
     def _visible_code(self, actor: Actor, code: object) -> str:
         """The checked ``code``; a coupon generated from a ticket is for those who may see
         the ticket (AC-3), like the ticket itself."""
-        if not isinstance(code, str):
-            raise InvalidInput("code", code, "expected a coupon code")
-        wanted = check_coupon_code(code.strip(), "code")
+        wanted = a_coupon_code(code, "code")
         coupon = self._hooks.find_coupon(wanted, lock=False)
         if coupon is not None and coupon.ticket_id is not None:
             self._guard.ticket(actor, Action.COUPON, coupon.ticket_id)

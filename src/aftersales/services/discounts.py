@@ -23,6 +23,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 import attrs
 
+from aftersales.arguments import a_record
 from aftersales.errors import InvalidInput
 from aftersales.models import (
     CouponProgram,
@@ -106,8 +107,7 @@ def evaluate_program(program: CouponProgram, order: Order) -> CouponEvaluation:
     Raises :class:`InvalidInput` when ``order`` is not an :class:`Order` or is not in the
     program's currency.
     """
-    if not isinstance(order, Order):
-        raise InvalidInput("order", order, "expected an Order")
+    a_record(order, Order, "order")
     if order.currency != program.currency:
         raise InvalidInput(
             "order.currency",

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import attrs
 
 from aftersales.access import Action, TicketContext
+from aftersales.arguments import a_moment, a_text, an_enum, an_id, optional
 from aftersales.errors import (
     AccessDenied,
     InvalidConfiguration,
@@ -36,7 +37,6 @@ from aftersales.models import (
     Ticket,
     evolve,
 )
-from aftersales.models._fields import check_aware, check_id, check_text
 from aftersales.services._base import ServiceBase
 from aftersales.unit_of_work import UnitOfWork
 
@@ -106,8 +106,7 @@ class _Request:
         return {"ticket_id": ticket_id, **attrs.asdict(self)}
 
 
-def _optional_id(value: object, field: str) -> str | None:
-    return None if value is None else check_id(value, field)
+_OPTIONAL_ID = optional(an_id)
 
 
 def _request(
@@ -115,22 +114,11 @@ def _request(
 ) -> _Request:
     """Refuse malformed arguments before anything is looked up (RL-4)."""
     return _Request(
-        title=None if title is None else check_text(title, "title").strip(),
-        project_id=_optional_id(project_id, "project_id"),
-        planned_at=None if planned_at is None else check_aware(planned_at, "planned_at"),
-        assignee_id=_optional_id(assignee_id, "assignee_id"),
+        title=None if title is None else a_text(title, "title").strip(),
+        project_id=_OPTIONAL_ID(project_id, "project_id"),
+        planned_at=optional(a_moment)(planned_at, "planned_at"),
+        assignee_id=_OPTIONAL_ID(assignee_id, "assignee_id"),
     )
-
-
-def _stage(value: object) -> TaskStage:
-    if not isinstance(value, TaskStage):
-        allowed = ", ".join(s.value for s in TaskStage)
-        raise InvalidInput("stage", value, f"must be a TaskStage, one of: {allowed}")
-    return value
-
-
-def _task_id(value: object) -> str:
-    return check_id(value, "task_id")
 
 
 class FieldServiceService(ServiceBase):
@@ -279,7 +267,7 @@ class FieldServiceService(ServiceBase):
     def set_stage(
         self,
         task_id: str,
-        stage: TaskStage,
+        stage: TaskStage | str,
         *,
         actor: Actor,
         idempotency_key: str | None = None,
@@ -289,7 +277,7 @@ class FieldServiceService(ServiceBase):
 
         def work(uow: UnitOfWork) -> FieldServiceTask:
             task = self._task_for_change(actor, task_id)
-            target = _stage(stage)
+            target = an_enum(stage, TaskStage, "stage")
             done = uow.replay(
                 idempotency_key,
                 "field_service.set_stage",
@@ -321,7 +309,7 @@ class FieldServiceService(ServiceBase):
     def _task_for_change(self, actor: Actor, task_id: object) -> FieldServiceTask:
         """The task, then its ticket's checks (G-1, G-2); not locked yet, so that the call
         claims its idempotency key first (:meth:`_held` locks it)."""
-        task = self._hooks.get_task(_task_id(task_id))
+        task = self._hooks.get_task(an_id(task_id, "task_id"))
         if task.ticket_id is None:
             raise InvalidOperation(
                 f"task {task.title!r} was not created from a ticket; "
@@ -401,7 +389,7 @@ class FieldServiceService(ServiceBase):
                 contacts = frozenset(p.id for p in self._hooks.list_contacts(entity))
                 tickets: Iterable[Ticket] = self._hooks.find_tickets(contacts)
             else:
-                check_id(ticket_id, "ticket_id")
+                an_id(ticket_id, "ticket_id")
                 tickets = (self._guard.portal_ticket(actor, ticket_id),)
             visible: dict[str, bool] = {}
             found: list[PortalTask] = []
@@ -426,7 +414,7 @@ class FieldServiceService(ServiceBase):
             self._portal_partner(actor)
             hidden = NotFound("task", task_id)
             try:
-                task = self._hooks.get_task(_task_id(task_id))
+                task = self._hooks.get_task(an_id(task_id, "task_id"))
                 if task.ticket_id is None:
                     raise hidden
                 ticket = self._guard.portal_ticket(actor, task.ticket_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from aftersales.access import Action
-from aftersales.errors import InvalidInput
+from aftersales.arguments import a_duration
 from aftersales.models import Actor
 from aftersales.services._base import ServiceBase
 from aftersales.unit_of_work import UnitOfWork
@@ -30,8 +30,7 @@ class IdempotencyService(ServiceBase):
         """
 
         def work(uow: UnitOfWork) -> int:
-            if not isinstance(older_than, timedelta) or older_than < timedelta(0):
-                raise InvalidInput("older_than", older_than, "expected a timedelta of 0 or more")
+            a_duration(older_than, "older_than")
             before = uow.now - older_than
             purged = self._hooks.idempotency_purge(before)
             self._audit(

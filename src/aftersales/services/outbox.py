@@ -18,26 +18,14 @@ import attrs
 
 from aftersales import delivery
 from aftersales.access import Action
+from aftersales.arguments import a_duration, a_flag, an_enum, an_id
 from aftersales.errors import InvalidInput, InvalidState, NotFound
 from aftersales.models import Actor, EmailState, OutgoingEmail
-from aftersales.models._fields import check_id
 from aftersales.models.mail import UNDELIVERED
 from aftersales.services._base import ServiceBase
 from aftersales.unit_of_work import UnitOfWork
 
 __all__ = ["OutboxService"]
-
-
-def _state(value: object) -> EmailState | None:
-    if value is None or isinstance(value, EmailState):
-        return value
-    allowed = ", ".join(s.value for s in EmailState)
-    if not isinstance(value, str):
-        raise InvalidInput("state", value, f"expected one of: {allowed}")
-    try:
-        return EmailState(value)
-    except ValueError:
-        raise InvalidInput("state", value, f"expected one of: {allowed}") from None
 
 
 class OutboxService(ServiceBase):
@@ -58,9 +46,8 @@ class OutboxService(ServiceBase):
         (e.g. ``EmailState.DEAD``: the dead letters)."""
 
         def work(_uow: UnitOfWork) -> tuple[OutgoingEmail, ...]:
-            if not isinstance(pending_only, bool):
-                raise InvalidInput("pending_only", pending_only, "expected True or False")
-            wanted = _state(state)
+            a_flag(pending_only, "pending_only")
+            wanted = None if state is None else an_enum(state, EmailState, "state")
             if pending_only and wanted is not None:
                 raise InvalidInput("state", state, "give pending_only or a state, not both")
             if wanted is None:
@@ -75,7 +62,7 @@ class OutboxService(ServiceBase):
         recipients the mail server accepted and refused. :class:`NotFound` when unknown."""
 
         def work(_uow: UnitOfWork) -> OutgoingEmail:
-            check_id(email_id, "email_id")
+            an_id(email_id, "email_id")
             found = self._hooks.mail_get(email_id, lock=False)
             if found is None:
                 raise NotFound("email", email_id)
@@ -101,8 +88,7 @@ class OutboxService(ServiceBase):
         """
 
         def due(uow: UnitOfWork) -> tuple[str, ...]:
-            if not isinstance(stale_after, timedelta) or stale_after < timedelta(0):
-                raise InvalidInput("stale_after", stale_after, "expected a timedelta of 0 or more")
+            a_duration(stale_after, "stale_after")
             cutoff = uow.now - stale_after
             return tuple(
                 email.id
@@ -126,7 +112,7 @@ class OutboxService(ServiceBase):
         """
 
         def work(uow: UnitOfWork) -> OutgoingEmail:
-            check_id(email_id, "email_id")
+            an_id(email_id, "email_id")
             email = self._hooks.mail_get(email_id, lock=True)
             if email is None:
                 raise NotFound("email", email_id)

@@ -16,12 +16,13 @@ posted or draft, never add up to more than the invoice (RF-7, checked under a lo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any, NamedTuple
 
 import attrs
 
 from aftersales.access import Action
+from aftersales.arguments import a_day, a_text, an_enum, an_id, invoice_lines
 from aftersales.errors import (
     BackendError,
     InvalidInput,
@@ -47,7 +48,6 @@ from aftersales.models import (
     Ticket,
     evolve,
 )
-from aftersales.models._fields import check_id, check_text
 from aftersales.models._records import assemble
 from aftersales.models.queries import InvoiceQuery
 from aftersales.serialization import converter
@@ -139,53 +139,6 @@ def _settlement(invoice: Invoice, matches: Sequence[Match]) -> tuple[Money, Paym
     return residual, state
 
 
-# -- input checks (shape only: what needs the store is checked inside the unit of work) ----
-
-
-def _an_id(value: object, field: str) -> str:
-    return check_id(value, field)
-
-
-def _a_method(value: object) -> CreditMethod:
-    if isinstance(value, CreditMethod):
-        return value
-    if isinstance(value, str):
-        try:
-            return CreditMethod(value)
-        except ValueError:
-            pass
-    allowed = ", ".join(m.value for m in CreditMethod)
-    raise InvalidInput("method", value, f"must be one of: {allowed}")
-
-
-def _a_day(value: object, field: str) -> date:
-    if isinstance(value, datetime) or not isinstance(value, date):
-        raise InvalidInput(field, value, "expected a date (not a datetime)")
-    return value
-
-
-def _line_shapes(lines: object, field: str = "lines") -> tuple[InvoiceLine, ...]:
-    """RF-7: a credit note has lines, each a positive amount."""
-    if isinstance(lines, str | bytes) or not isinstance(lines, Sequence):
-        raise InvalidInput(field, lines, "expected a list or tuple of InvoiceLine records")
-    items = tuple(lines)
-    if not items:
-        raise InvalidInput(field, lines, "a credit note needs at least one line")
-    for index, line in enumerate(items):
-        where = f"{field}[{index}]"
-        if not isinstance(line, InvoiceLine):
-            raise InvalidInput(where, line, "expected an InvoiceLine")
-        if line.quantity <= 0:
-            raise InvalidInput(
-                f"{where}.quantity", line.quantity, "must be greater than zero (lines are credits)"
-            )
-        if line.unit_price.amount <= 0:
-            raise InvalidInput(f"{where}.unit_price", line.unit_price, "must be greater than zero")
-        if line.amounts.total.amount <= 0:
-            raise InvalidInput(where, line, "amounts to zero once rounded to the currency")
-    return items
-
-
 class RefundService(ServiceBase):
     """Credit notes from a ticket: ``app.refunds`` (refunds.md).
 
@@ -211,7 +164,7 @@ class RefundService(ServiceBase):
         def work(_uow: UnitOfWork) -> tuple[Invoice, ...]:
             ctx = self._guard.ticket(actor, Action.REFUND, ticket_id, Service.REFUNDS)
             if sale_order_id is not None:
-                _an_id(sale_order_id, "sale_order_id")
+                an_id(sale_order_id, "sale_order_id")
             ticket = ctx.ticket
             customer = self._customer(ticket)
             order_id = sale_order_id or ticket.sale_order_id
@@ -258,7 +211,7 @@ class RefundService(ServiceBase):
 
         def work(_uow: UnitOfWork) -> tuple[CreditMethod, ...]:
             ctx = self._guard.ticket(actor, Action.REFUND, ticket_id, Service.REFUNDS)
-            _an_id(invoice_id, "invoice_id")
+            an_id(invoice_id, "invoice_id")
             return _methods_for(self._refundable(ctx.ticket, invoice_id, lock=False))
 
         return self._rt.call(actor, Action.REFUND, work, writes=False)
@@ -283,7 +236,7 @@ class RefundService(ServiceBase):
         ticket_id: str,
         invoice_id: str,
         *,
-        method: CreditMethod = CreditMethod.PARTIAL,
+        method: CreditMethod | str = CreditMethod.PARTIAL,
         reason: str | None = None,
         reversal_date: date | None = None,
         journal: str | None = None,
@@ -315,15 +268,15 @@ class RefundService(ServiceBase):
 
         def work(uow: UnitOfWork) -> RefundResult:
             ctx = self._guard.ticket(actor, Action.REFUND, ticket_id, Service.REFUNDS)
-            _an_id(invoice_id, "invoice_id")
-            chosen = _a_method(method)
+            an_id(invoice_id, "invoice_id")
+            chosen = an_enum(method, CreditMethod, "method")
             if reason is not None:
-                check_text(reason, "reason", max_length=_MAX_REASON)
+                a_text(reason, "reason", max_length=_MAX_REASON)
             if reversal_date is not None:
-                _a_day(reversal_date, "reversal_date")
+                a_day(reversal_date, "reversal_date")
             if journal is not None:
-                check_text(journal, "journal", max_length=64)
-            edited = _line_shapes(lines) if lines is not None else None
+                a_text(journal, "journal", max_length=64)
+            edited = invoice_lines(lines, "lines") if lines is not None else None
             if edited is not None and chosen is not CreditMethod.PARTIAL:
                 raise InvalidInput(
                     "lines",
@@ -464,7 +417,7 @@ class RefundService(ServiceBase):
 
         def work(uow: UnitOfWork) -> Invoice:
             self._guarded_note(actor, credit_note_id)
-            edited = _line_shapes(lines)
+            edited = invoice_lines(lines, "lines")
             args = {
                 "credit_note_id": credit_note_id,
                 "lines": [converter.unstructure(x) for x in edited],
@@ -668,7 +621,7 @@ class RefundService(ServiceBase):
     def _guarded_note(self, actor: Actor, credit_note_id: str) -> Invoice:
         """The credit note, after its ticket's guard; not locked, so that the call claims
         its idempotency key before it locks anything."""
-        note = self._hooks.get_invoice(_an_id(credit_note_id, "credit_note_id"))
+        note = self._hooks.get_invoice(an_id(credit_note_id, "credit_note_id"))
         if note.kind is not InvoiceKind.CREDIT_NOTE:
             raise InvalidOperation(
                 f"{note.number or note.id} is a customer invoice, not a credit note"

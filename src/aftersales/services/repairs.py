@@ -9,7 +9,7 @@ quotation for the customer (RP-6). Everyone who may see a ticket may read its re
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from enum import Enum, StrEnum
 from typing import Any, Final, Literal, overload
@@ -17,6 +17,19 @@ from typing import Any, Final, Literal, overload
 import attrs
 
 from aftersales.access import Action
+from aftersales.arguments import (
+    Cleaner,
+    a_choice,
+    a_day,
+    a_quantity,
+    a_text,
+    an_enum,
+    an_id,
+    fields,
+    items,
+    notes,
+    optional,
+)
 from aftersales.documents.pdf import render_pdf
 from aftersales.documents.quotation import (
     Quotation,
@@ -59,8 +72,6 @@ from aftersales.models import (
     Ticket,
     evolve,
 )
-from aftersales.models._fields import MAX_TEXT, check_id, check_text
-from aftersales.models.money import to_decimal
 from aftersales.models.products import round_quantity
 from aftersales.runtime import Runtime
 from aftersales.services._base import ServiceBase
@@ -226,94 +237,27 @@ UNSET: Final = _Unset.UNSET
 # -- input cleaning (no hooks: types, lengths, enums) --------------------------------------------
 
 
-def _id(value: object, field: str) -> str:
-    return check_id(value, field)
-
-
-def _opt_id(value: object, field: str) -> str | None:
-    return None if value is None else _id(value, field)
-
-
-def _notes(value: object, field: str) -> str:
-    return check_text(value, field, max_length=MAX_TEXT, multiline=True, required=False)
-
-
-def _lot(value: object, field: str) -> str | None:
-    return None if value is None else check_text(value, field, max_length=64)
-
-
-def _opt_date(value: object, field: str) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime) or not isinstance(value, date):
-        raise InvalidInput(field, value, "expected a date")
-    return value
-
-
-def _quantity(value: object, field: str) -> Decimal:
-    # Rounded to the product's unit of measure once the product is known (RT-6, RP-5).
-    if isinstance(value, bool) or not isinstance(value, Decimal | int):
-        raise InvalidInput(field, value, "expected a Decimal quantity")
-    number = to_decimal(value, field)  # finite and in range, a huge int never converted
-    if number <= 0:
-        raise InvalidInput(field, value, "must be greater than zero")
-    return number
-
-
-def _invoice_method(value: object, field: str) -> InvoiceMethod:
-    if isinstance(value, InvoiceMethod):
-        return value
-    if isinstance(value, str) and value in InvoiceMethod._value2member_map_:
-        return InvoiceMethod(value)
-    allowed = ", ".join(m.value for m in InvoiceMethod)
-    raise InvalidInput(field, value, f"must be one of: {allowed}")
-
-
-def _items(value: object, field: str) -> tuple[Any, ...]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise InvalidInput(field, value, "expected a list or tuple")
-    return tuple(value)
-
-
-def _parts(value: object, field: str) -> tuple[PartLine | RepairPart, ...]:
-    items = _items(value, field)
-    for i, item in enumerate(items):
-        if not isinstance(item, PartLine | RepairPart):
-            raise InvalidInput(f"{field}[{i}]", item, "expected a PartLine or a RepairPart")
-    return items
-
-
-def _operations(value: object, field: str) -> tuple[OperationLine | RepairOperation, ...]:
-    items = _items(value, field)
-    for i, item in enumerate(items):
-        if not isinstance(item, OperationLine | RepairOperation):
-            raise InvalidInput(
-                f"{field}[{i}]", item, "expected an OperationLine or a RepairOperation"
-            )
-    return items
-
-
-_Cleaner = Callable[[Any, str], Any]
+_OPTIONAL_ID = optional(an_id)
 
 #: The fields ``create`` and ``update`` take, and how each is checked before anything is
 #: looked up.
-_CLEAN: Mapping[str, _Cleaner] = {
-    "product_id": _opt_id,
-    "quantity": _quantity,
-    "lot": _lot,
-    "customer_id": _opt_id,
-    "description": _notes,
-    "sale_order_id": _opt_id,
-    "return_id": _opt_id,
-    "invoice_method": _invoice_method,
-    "invoice_address_id": _opt_id,
-    "parts": _parts,
-    "operations": _operations,
-    "internal_notes": _notes,
-    "quotation_notes": _notes,
-    "responsible_user_id": _opt_id,
-    "scheduled_date": _opt_date,
-    "warranty_expiration": _opt_date,
+_CLEAN: Mapping[str, Cleaner] = {
+    "product_id": _OPTIONAL_ID,
+    "quantity": a_quantity,
+    "lot": optional(lambda value, field: a_text(value, field, max_length=64)),
+    "customer_id": _OPTIONAL_ID,
+    "description": notes,
+    "sale_order_id": _OPTIONAL_ID,
+    "return_id": _OPTIONAL_ID,
+    "invoice_method": lambda value, field: an_enum(value, InvoiceMethod, field),
+    "invoice_address_id": _OPTIONAL_ID,
+    "parts": lambda value, field: items(value, field, PartLine, RepairPart),
+    "operations": lambda value, field: items(value, field, OperationLine, RepairOperation),
+    "internal_notes": notes,
+    "quotation_notes": notes,
+    "responsible_user_id": _OPTIONAL_ID,
+    "scheduled_date": optional(a_day),
+    "warranty_expiration": optional(a_day),
 }
 #: In an update, these cannot be cleared.
 _REQUIRED = frozenset({"product_id", "customer_id"})
@@ -338,15 +282,6 @@ def _materialize(value: object) -> object:
     if value is UNSET or isinstance(value, str | bytes) or not isinstance(value, Iterable):
         return value
     return tuple(value)
-
-
-def _clean(values: Mapping[str, Any], *, update: bool) -> dict[str, Any]:
-    cleaned: dict[str, Any] = {}
-    for name, value in values.items():
-        if update and name in _REQUIRED and value is None:
-            raise InvalidInput(name, value, "is required and cannot be cleared")
-        cleaned[name] = _CLEAN[name](value, name)
-    return cleaned
 
 
 @attrs.frozen
@@ -387,7 +322,7 @@ class RepairService(ServiceBase):
         description: str = "",
         sale_order_id: str | None = None,
         return_id: str | None = None,
-        invoice_method: InvoiceMethod = InvoiceMethod.NONE,
+        invoice_method: InvoiceMethod | str = InvoiceMethod.NONE,
         invoice_address_id: str | None = None,
         parts: Iterable[PartLine | RepairPart] = (),
         operations: Iterable[OperationLine | RepairOperation] = (),
@@ -410,7 +345,7 @@ class RepairService(ServiceBase):
 
         def work(uow: UnitOfWork) -> RepairOrder:
             ctx = self._guard.ticket(actor, Action.REPAIR, ticket_id, Service.REPAIRS)
-            values = _clean(given, update=False)
+            values = fields(given, _CLEAN)
             args = {"ticket_id": ticket_id, **values}
             done = uow.replay(idempotency_key, "repairs.create", args, RepairOrder)
             if done is not None:
@@ -503,7 +438,7 @@ class RepairService(ServiceBase):
         description: str | _Unset = UNSET,
         sale_order_id: str | _Unset | None = UNSET,
         return_id: str | _Unset | None = UNSET,
-        invoice_method: InvoiceMethod | _Unset = UNSET,
+        invoice_method: InvoiceMethod | str | _Unset = UNSET,
         invoice_address_id: str | _Unset | None = UNSET,
         parts: Iterable[PartLine | RepairPart] | _Unset = UNSET,
         operations: Iterable[OperationLine | RepairOperation] | _Unset = UNSET,
@@ -526,7 +461,7 @@ class RepairService(ServiceBase):
 
         def work(uow: UnitOfWork) -> RepairOrder:
             repair, _ticket = self._for_change(actor, repair_id)
-            values = _clean(given, update=True)
+            values = fields(given, _CLEAN, required=_REQUIRED)
             args = {"repair_id": repair_id, **values}
             done = uow.replay(idempotency_key, "repairs.update", args, RepairOrder)
             if done is not None:
@@ -761,7 +696,7 @@ class RepairService(ServiceBase):
 
         def read(uow: UnitOfWork) -> RepairOrder:
             self._guard.ticket(actor, Action.READ_REPAIR, ticket_id)
-            _id(repair_id, "repair_id")
+            an_id(repair_id, "repair_id")
             linked = any(
                 link.kind is DocumentKind.REPAIR and link.document_id == repair_id
                 for link in self._hooks.list_links(ticket_id)
@@ -802,11 +737,7 @@ class RepairService(ServiceBase):
 
         def read(uow: UnitOfWork) -> tuple[QuotationRenderer, Quotation]:
             content = self._quotation(uow, actor, repair_id)
-            renderer = self.renderers.get(format) if isinstance(format, str) else None
-            if renderer is None:
-                known = ", ".join(sorted(self.renderers))
-                raise InvalidInput("format", format, f"must be one of: {known}")
-            return renderer, content
+            return a_choice(format, self.renderers, "format"), content
 
         renderer, content = self._rt.call(actor, Action.READ_REPAIR, read, writes=False)
         document = renderer(content)  # outside the unit of work: rendering takes a while
@@ -824,7 +755,7 @@ class RepairService(ServiceBase):
         """Guard a change of a repair: the repair, its ticket's visibility and the service
         toggle (G-1, G-2, AC-3). The repair is not locked yet, so that the call claims its
         idempotency key first; :meth:`_held` locks it."""
-        repair = self._hooks.get_repair(_id(repair_id, "repair_id"))
+        repair = self._hooks.get_repair(an_id(repair_id, "repair_id"))
         if repair.ticket_id is None:
             return repair, None
         ctx = self._guard.ticket(actor, Action.REPAIR, repair.ticket_id, Service.REPAIRS)
@@ -837,7 +768,7 @@ class RepairService(ServiceBase):
     def _for_read(self, actor: Actor, repair_id: str) -> tuple[RepairOrder, Ticket | None]:
         """Guard a read: through its ticket with ticket visibility only (RP-12); a repair
         made outside a ticket needs repair rights."""
-        repair = self._hooks.get_repair(_id(repair_id, "repair_id"))
+        repair = self._hooks.get_repair(an_id(repair_id, "repair_id"))
         if repair.ticket_id is None:
             self._guard.rights(actor, Action.REPAIR)
             return repair, None

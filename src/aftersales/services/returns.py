@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from aftersales.access import Action, TicketContext
+from aftersales.arguments import a_text, an_id, quantity_map
 from aftersales.errors import (
     InvalidInput,
     InvalidOperation,
@@ -42,8 +43,7 @@ from aftersales.models import (
     Ticket,
     evolve,
 )
-from aftersales.models._fields import check_id, check_text
-from aftersales.models.money import quantize, to_decimal
+from aftersales.models.money import quantize
 from aftersales.models.products import round_quantity
 from aftersales.models.queries import PickingQuery
 from aftersales.services._base import ServiceBase
@@ -216,10 +216,10 @@ class ReturnService(ServiceBase):
 
         def work(uow: UnitOfWork) -> Picking:
             ctx = self._guard.ticket(actor, Action.RETURN, ticket_id, Service.RETURNS)
-            check_id(delivery_id, "delivery_id")
-            asked = _parse_quantities(quantities)
+            an_id(delivery_id, "delivery_id")
+            asked = quantity_map(quantities, "quantities")
             if return_location is not None:
-                check_text(return_location, "return_location")
+                a_text(return_location, "return_location")
             args: dict[str, Any] = {
                 "ticket_id": ticket_id,
                 "delivery_id": delivery_id,
@@ -295,7 +295,7 @@ class ReturnService(ServiceBase):
         )
 
         def work(uow: UnitOfWork) -> Picking:
-            check_id(return_id, "return_id")
+            an_id(return_id, "return_id")
             ctx = self._return_context(actor, self._hooks.get_picking(return_id))
             done = uow.replay(idempotency_key, f"returns.{verb}", {"return_id": return_id}, Picking)
             if done is not None:
@@ -363,7 +363,7 @@ class ReturnService(ServiceBase):
         self, ticket: Ticket, contacts: frozenset[str], sale_order_id: str | None
     ) -> tuple[Picking, ...]:
         if sale_order_id is not None:
-            check_id(sale_order_id, "sale_order_id")
+            an_id(sale_order_id, "sale_order_id")
             order = self._hooks.get_sale_order(sale_order_id)
             if order.customer_id not in contacts:
                 raise InvalidInput(
@@ -381,7 +381,7 @@ class ReturnService(ServiceBase):
         return tuple(p for p in found if any(_returnable(m) for m in p.moves))
 
     def _delivery(self, delivery_id: str, contacts: frozenset[str], *, lock: bool) -> Picking:
-        check_id(delivery_id, "delivery_id")
+        an_id(delivery_id, "delivery_id")
         delivery = self._hooks.get_picking(delivery_id, lock=lock)
         if delivery.kind is not PickingKind.DELIVERY:
             raise InvalidInput(
@@ -499,23 +499,3 @@ def _returnable(move: StockMove) -> bool:
 def _round_down(quantity: Decimal, digits: int) -> Decimal:
     """What is left, to the unit's precision, never rounded up past the cap."""
     return quantity.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_DOWN)
-
-
-def _parse_quantities(quantities: object) -> dict[str, Decimal]:
-    """Check the shape of ``quantities``: move ids to non-negative Decimals (RT-5, RL-4)."""
-    if not isinstance(quantities, Mapping):
-        raise InvalidInput(
-            "quantities", quantities, "expected a mapping of move ids to Decimal quantities"
-        )
-    parsed: dict[str, Decimal] = {}
-    for move_id, value in quantities.items():
-        if not isinstance(move_id, str):
-            raise InvalidInput("quantities", move_id, "keys must be move ids")
-        field = f"quantities[{move_id}]"
-        if isinstance(value, bool) or not isinstance(value, Decimal | int):
-            raise InvalidInput(field, value, "expected a Decimal quantity")
-        number = to_decimal(value, field)  # finite and in range, a huge int never converted
-        if number < 0:
-            raise InvalidInput(field, value, "must not be negative")
-        parsed[move_id] = number
-    return parsed

@@ -8,6 +8,7 @@ from datetime import date
 import attrs
 
 from aftersales.access import Action, TicketContext
+from aftersales.arguments import a_text
 from aftersales.errors import AccessDenied, InvalidInput
 from aftersales.models import (
     Actor,
@@ -21,7 +22,6 @@ from aftersales.models import (
     Ticket,
     TicketMessage,
 )
-from aftersales.models._fields import check_text
 from aftersales.models.loyalty import coupon_state, effective_expiry
 from aftersales.models.queries import PickingQuery
 from aftersales.services._base import ServiceBase
@@ -102,7 +102,7 @@ class TicketViewService(ServiceBase):
         """The ticket numbered ``ref`` (as shown, ``#12`` or ``12``), if the actor may see it."""
 
         def work(_uow: UnitOfWork) -> Ticket:
-            number = check_text(ref, "ref", max_length=65).strip().removeprefix("#").strip()
+            number = a_text(ref, "ref", max_length=65).strip().removeprefix("#").strip()
             if not number:
                 raise InvalidInput("ref", ref, "has no ticket number")
             ticket = self._hooks.find_ticket(number)
