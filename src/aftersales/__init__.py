@@ -1,7 +1,7 @@
 """aftersales: after-sales services from a helpdesk ticket.
 
 Refunds by credit note, coupons, product returns, repair orders and field-service tasks,
-over any ERP through pluggy hooks. Start with :class:`AfterSales`.
+over any ERP through pluggy hooks. Start with [`AfterSales`][aftersales.app.AfterSales].
 """
 
 from aftersales.app import AfterSales

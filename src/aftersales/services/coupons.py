@@ -1,6 +1,6 @@
 """Coupons from a ticket (coupons.md): programs, generation, sending, evaluation, redemption.
 
-``app.coupons`` offers the coupon programs a ticket may use (CP-2), generates a coupon for
+`app.coupons` offers the coupon programs a ticket may use (CP-2), generates a coupon for
 the ticket's customer with a unique code (CP-4 … CP-6), emails it to the customer and every
 follower of the ticket (CP-7, CP-8), evaluates a coupon against an order (CP-3), redeems a
 code (CP-9) and lists a ticket's coupons (CP-10).
@@ -70,7 +70,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The four refusals of a redemption (CP-9), as :attr:`InvalidCoupon.reason`.
+#: The four refusals of a redemption (CP-9), as `InvalidCoupon.reason`.
 CODE_INVALID = "this code is invalid"
 CODE_EXPIRED = "this code is expired"
 COUPON_EXPIRED = "this coupon is expired"
@@ -85,8 +85,8 @@ class CouponInfo:
     """A coupon as the ticket shows it (CP-6, CP-10): the code to copy, its program and
     reward, its expiry and its state.
 
-    ``expires_on`` is the last day it can be used: the coupon's own date or the program's
-    end, whichever comes first (``None`` when neither is set).
+    `expires_on` is the last day it can be used: the coupon's own date or the program's
+    end, whichever comes first (`None` when neither is set).
     """
 
     id: str
@@ -106,7 +106,7 @@ class CouponInfo:
 class CouponSent:
     """A coupon emailed from a ticket (CP-7, CP-8).
 
-    ``recipients`` are the addresses it went to; ``without_email`` names the customer or
+    `recipients` are the addresses it went to; `without_email` names the customer or
     followers that were skipped because they have no email address.
     """
 
@@ -129,7 +129,7 @@ class CouponRedemption:
 
 
 class CouponService(ServiceBase):
-    """Coupons from a ticket: ``app.coupons``.
+    """Coupons from a ticket: `app.coupons`.
 
     Every call needs a helpdesk user (AC-2). Calls on a ticket also need the ticket's team
     to have coupons on (ST-1) and the actor to see the ticket (AC-3); a refused call
@@ -160,11 +160,11 @@ class CouponService(ServiceBase):
         actor: Actor,
         idempotency_key: str | None = None,
     ) -> CouponInfo:
-        """Create a coupon of ``program_id`` for the ticket's customer (CP-4).
+        """Create a coupon of `program_id` for the ticket's customer (CP-4).
 
         The coupon has the points to use the program's reward once, expires after
-        ``expires_on`` (if given; today or later), and gets a new unique code from
-        :attr:`Config.coupon_code_generator <aftersales.Config.coupon_code_generator>`
+        `expires_on` (if given; today or later), and gets a new unique code from
+        `Config.coupon_code_generator`
         (CP-5). It is linked to the ticket, counted on the ticket view and recorded on the
         trail (G-4). Returns the code to copy, the program and the expiry (CP-6).
         """
@@ -272,12 +272,12 @@ class CouponService(ServiceBase):
         idempotency_key: str | None = None,
     ) -> CouponSent:
         """Email a coupon of the ticket to its customer, every follower of the ticket and
-        ``extra_recipients``, each address once (CP-7).
+        `extra_recipients`, each address once (CP-7).
 
         Every address is checked first: an invalid one, or an attempt to inject a header,
-        raises :class:`InvalidInput` and nothing is sent. The message, in plain text and
-        HTML, names the code, the reward and the expiry (CP-8); it is queued in the outbox
-        and handed to the mail transport only after the call commits. The trail records
+        raises [`InvalidInput`][aftersales.errors.InvalidInput] and nothing is sent. The message,
+        in plain text and HTML, names the code, the reward and the expiry (CP-8); it is queued in
+        the outbox and handed to the mail transport only after the call commits. The trail records
         the recipients.
         """
 
@@ -423,12 +423,12 @@ class CouponService(ServiceBase):
     # -- CP-3 ---------------------------------------------------------------------------------
 
     def evaluate(self, code: str, order: Order, *, actor: Actor) -> CouponEvaluation:
-        """What the coupon ``code`` grants on ``order`` (CP-3), without using it.
+        """What the coupon `code` grants on `order` (CP-3), without using it.
 
-        A code that could not be redeemed raises :class:`InvalidCoupon` with the same
-        reason :meth:`redeem` gives. Otherwise the result says whether the program's
-        conditions hold (and which failed if not) and the discount: untaxed, tax and
-        total, split per tax set of the discounted lines.
+        A code that could not be redeemed raises [`InvalidCoupon`][aftersales.errors.InvalidCoupon]
+        with the same reason [`redeem()`][aftersales.services.coupons.CouponService.redeem] gives.
+        Otherwise the result says whether the program's conditions hold (and which failed if not)
+        and the discount: untaxed, tax and total, split per tax set of the discounted lines.
         """
 
         def work(uow: UnitOfWork) -> CouponEvaluation:
@@ -450,11 +450,11 @@ class CouponService(ServiceBase):
         actor: Actor,
         idempotency_key: str | None = None,
     ) -> CouponRedemption:
-        """Use the coupon ``code`` once (CP-9).
+        """Use the coupon `code` once (CP-9).
 
-        Refusals raise :class:`InvalidCoupon`: an unknown code ("this code is invalid"), an
-        archived or ended program or one whose usage limit is reached ("this code is
-        expired"), a coupon past its expiration date ("this coupon is expired"), a coupon
+        Refusals raise [`InvalidCoupon`][aftersales.errors.InvalidCoupon]: an unknown code ("this
+        code is invalid"), an archived or ended program or one whose usage limit is reached ("this
+        code is expired"), a coupon past its expiration date ("this coupon is expired"), a coupon
         without points left ("this coupon has already been used"). The coupon and its
         program are locked while the use is counted, so uses never exceed the limit, also
         when many redeem at once. The use is recorded, and on the coupon's ticket's trail
@@ -505,7 +505,7 @@ class CouponService(ServiceBase):
         return self._rt.call(actor, Action.COUPON, work, writes=True)
 
     def _visible_code(self, actor: Actor, code: object) -> str:
-        """The checked ``code``; a coupon generated from a ticket is for those who may see
+        """The checked `code`; a coupon generated from a ticket is for those who may see
         the ticket (AC-3), like the ticket itself."""
         if not isinstance(code, str):
             raise InvalidInput("code", code, "expected a coupon code")
@@ -518,8 +518,9 @@ class CouponService(ServiceBase):
     def _usable(
         self, uow: UnitOfWork, code: str, *, lock: bool
     ) -> tuple[Coupon, CouponProgram, int]:
-        """The coupon of ``code``, its program and the program's uses so far, or the
-        :class:`InvalidCoupon` refusal of CP-9. Locks coupon then program when asked."""
+        """The coupon of `code`, its program and the program's uses so far, or the
+        [`InvalidCoupon`][aftersales.errors.InvalidCoupon] refusal of CP-9. Locks coupon then
+        program when asked."""
         coupon = self._hooks.find_coupon(code, lock=lock)
         if coupon is None:
             raise InvalidCoupon(code, CODE_INVALID)

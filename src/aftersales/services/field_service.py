@@ -67,7 +67,7 @@ def _label(stage: TaskStage) -> str:
 class TaskView:
     """A task just created, with what a user interface needs to open it (FS-2).
 
-    ``route`` is the path of the task's form (``/tasks/<id>``, the id URL-quoted).
+    `route` is the path of the task's form (`/tasks/<id>`, the id URL-quoted).
     """
 
     task: FieldServiceTask
@@ -134,7 +134,7 @@ def _task_id(value: object) -> str:
 
 
 class FieldServiceService(ServiceBase):
-    """On-site intervention tasks from a ticket: ``app.field_service``."""
+    """On-site intervention tasks from a ticket: `app.field_service`."""
 
     # -- create (FS-1, FS-2, FS-4) --------------------------------------------------------------
 
@@ -151,10 +151,10 @@ class FieldServiceService(ServiceBase):
     ) -> FieldServiceTask:
         """Create one task from the ticket and link it to the ticket (FS-1, FS-4).
 
-        ``title`` defaults to the ticket's title; ``project_id`` to the team's field-service
+        `title` defaults to the ticket's title; `project_id` to the team's field-service
         project (ST-2) and must name a field-service project. The task goes to the
         customer's delivery address when there is one, carries the ticket's description and
-        starts in stage New. ``planned_at`` must be timezone-aware.
+        starts in stage New. `planned_at` must be timezone-aware.
         """
 
         def work(uow: UnitOfWork) -> FieldServiceTask:
@@ -184,7 +184,7 @@ class FieldServiceService(ServiceBase):
         actor: Actor,
         idempotency_key: str | None = None,
     ) -> TaskView:
-        """Like :meth:`create_task` ("Create and view task"), returning also what a user
+        """Like [`create_task()`][create_task] ("Create and view task"), returning also what a user
         interface needs to open the new task (FS-2). Exactly one task is created."""
 
         def work(uow: UnitOfWork) -> TaskView:
@@ -284,8 +284,9 @@ class FieldServiceService(ServiceBase):
         actor: Actor,
         idempotency_key: str | None = None,
     ) -> FieldServiceTask:
-        """Move the task to ``stage`` (see :data:`NEXT_STAGES`); moving it to Done is
-        :meth:`mark_done`. An illegal move raises :class:`InvalidState`."""
+        """Move the task to `stage` (see `NEXT_STAGES`); moving it to Done is
+        [`mark_done()`][mark_done]. An illegal move raises
+        [`InvalidState`][aftersales.errors.InvalidState]."""
 
         def work(uow: UnitOfWork) -> FieldServiceTask:
             task = self._task_for_change(actor, task_id)
@@ -320,7 +321,7 @@ class FieldServiceService(ServiceBase):
 
     def _task_for_change(self, actor: Actor, task_id: object) -> FieldServiceTask:
         """The task, then its ticket's checks (G-1, G-2); not locked yet, so that the call
-        claims its idempotency key first (:meth:`_held` locks it)."""
+        claims its idempotency key first (`_held()` locks it)."""
         task = self._hooks.get_task(_task_id(task_id))
         if task.ticket_id is None:
             raise InvalidOperation(
@@ -391,8 +392,9 @@ class FieldServiceService(ServiceBase):
 
     def portal_tasks(self, *, actor: Actor, ticket_id: str | None = None) -> tuple[PortalTask, ...]:
         """The tasks a portal customer may follow: those of their commercial entity's tickets
-        (or of ``ticket_id`` only), in portal-visible projects; tickets newest first, tasks
-        of a ticket oldest first. Another customer's ticket raises :class:`NotFound`."""
+        (or of `ticket_id` only), in portal-visible projects; tickets newest first, tasks
+        of a ticket oldest first. Another customer's ticket raises
+        [`NotFound`][aftersales.errors.NotFound]."""
 
         def read(_uow: UnitOfWork) -> tuple[PortalTask, ...]:
             if ticket_id is None:
@@ -419,7 +421,8 @@ class FieldServiceService(ServiceBase):
     def portal_task(self, task_id: str, *, actor: Actor) -> PortalTask:
         """One task of the portal customer's own tickets, in a portal-visible project.
 
-        Any other task, like one that does not exist, raises :class:`NotFound` (AC-4).
+        Any other task, like one that does not exist, raises
+        [`NotFound`][aftersales.errors.NotFound] (AC-4).
         """
 
         def read(_uow: UnitOfWork) -> PortalTask:

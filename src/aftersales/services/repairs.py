@@ -1,7 +1,7 @@
-"""Repair orders from a ticket (repairs.md): ``app.repairs``.
+"""Repair orders from a ticket (repairs.md): `app.repairs`.
 
 A repair order is created from a ticket (RP-1 … RP-7), goes through the life cycle of
-:data:`TRANSITIONS` (RP-8), may be invoiced through the accounting hooks (RP-9), and prints a
+`TRANSITIONS` (RP-8), may be invoiced through the accounting hooks (RP-9), and prints a
 quotation for the customer (RP-6). Everyone who may see a ticket may read its repairs
 (RP-12); changing them needs the repair rights of access.md (helpdesk user + stock user).
 """
@@ -108,8 +108,8 @@ def _after_repair_not_invoiced(repair: RepairOrder) -> bool:
 
 @attrs.frozen
 class Transition:
-    """One row of the life cycle: ``action`` moves a repair from ``source`` to ``target``
-    when ``when`` holds (always when it is ``None``); ``condition`` says it in words."""
+    """One row of the life cycle: `action` moves a repair from `source` to `target`
+    when `when` holds (always when it is `None`); `condition` says it in words."""
 
     source: RepairState
     action: RepairAction
@@ -122,7 +122,8 @@ _S = RepairState
 _A = RepairAction
 
 #: The whole life cycle of RP-8. The first row whose source, action and condition match
-#: decides the next state; anything else is refused with :class:`InvalidState`.
+#: decides the next state; anything else is refused with
+#: [`InvalidState`][aftersales.errors.InvalidState].
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(_S.DRAFT, _A.CONFIRM, _S.TO_INVOICE, _before_repair, "invoice before repair"),
     Transition(_S.DRAFT, _A.CONFIRM, _S.CONFIRMED, condition="no invoice, or after repair"),
@@ -169,7 +170,9 @@ def _refuse(repair: RepairOrder, action: RepairAction, why: str = "") -> Invalid
 
 
 def next_state(repair: RepairOrder, action: RepairAction) -> RepairState:
-    """The state ``action`` moves ``repair`` to, or :class:`InvalidState` naming both."""
+    """The state `action` moves `repair` to, or [`InvalidState`][aftersales.errors.InvalidState]
+    naming both.
+    """
     for row in TRANSITIONS:
         if (
             row.source is repair.state
@@ -181,7 +184,7 @@ def next_state(repair: RepairOrder, action: RepairAction) -> RepairState:
 
 
 def state_diagram() -> str:
-    """The life cycle as a Mermaid state diagram, generated from :data:`TRANSITIONS`."""
+    """The life cycle as a Mermaid state diagram, generated from `TRANSITIONS`."""
     lines = ["stateDiagram-v2", "    [*] --> DRAFT : create"]
     for row in TRANSITIONS:
         label = row.action.value + (f" ({row.condition})" if row.condition else "")
@@ -219,7 +222,7 @@ class _Unset(Enum):
         return "UNSET"
 
 
-#: "Leave this field as it is" in :meth:`RepairService.update`.
+#: "Leave this field as it is" in [`RepairService.update()`][RepairService.update].
 UNSET: Final = _Unset.UNSET
 
 
@@ -295,7 +298,7 @@ def _operations(value: object, field: str) -> tuple[OperationLine | RepairOperat
 
 _Cleaner = Callable[[Any, str], Any]
 
-#: The fields ``create`` and ``update`` take, and how each is checked before anything is
+#: The fields `create` and `update` take, and how each is checked before anything is
 #: looked up.
 _CLEAN: Mapping[str, _Cleaner] = {
     "product_id": _opt_id,
@@ -320,13 +323,13 @@ _REQUIRED = frozenset({"product_id", "customer_id"})
 #: How many sequence numbers a new order tries when references are taken (RP-7): enough
 #: to pass every number an import took (the first order after it pays once, and the
 #: sequence then stays past them), bounded so that a backend refusing every reference
-#: ends in ``DuplicateKey`` instead of a loop.
+#: ends in `DuplicateKey` instead of a loop.
 REFERENCE_TRIES = 100_000
 
 
 def _given(arguments: Mapping[str, object]) -> dict[str, object]:
-    """The fields of :data:`_CLEAN` as ``create`` or ``update`` received them (``arguments``
-    is the call's ``locals()``), its lines turned into tuples once, so that a retried unit of
+    """The fields of `_CLEAN` as `create` or `update` received them (`arguments`
+    is the call's `locals()`), its lines turned into tuples once, so that a retried unit of
     work sees them again (a generator is used up by the first try)."""
     return {
         name: _materialize(arguments[name]) if name in _LINES else arguments[name]
@@ -360,9 +363,9 @@ class _Header:
 
 
 class RepairService(ServiceBase):
-    """Repair orders from a ticket: ``app.repairs``.
+    """Repair orders from a ticket: `app.repairs`.
 
-    ``renderers`` maps a quotation format to a renderer (``html``, ``text`` and ``pdf`` are
+    `renderers` maps a quotation format to a renderer (`html`, `text` and `pdf` are
     built in); add or replace one to render quotations another way (RP-6).
     """
 
@@ -399,12 +402,12 @@ class RepairService(ServiceBase):
         actor: Actor,
         idempotency_key: str | None = None,
     ) -> RepairOrder:
-        """Create a draft repair order from ``ticket_id`` and link it to the ticket.
+        """Create a draft repair order from `ticket_id` and link it to the ticket.
 
         The product defaults to the ticket's (RP-2) and the customer to the ticket's
-        customer; with an invoice method other than ``NONE`` the invoice address defaults
+        customer; with an invoice method other than `NONE` the invoice address defaults
         to the customer (RP-4). Parts and operations take the product's price and taxes
-        unless given (RP-5). The reference comes from the ``RO`` sequence (RP-7).
+        unless given (RP-5). The reference comes from the `RO` sequence (RP-7).
         """
         given = _given(locals())
 
@@ -482,7 +485,7 @@ class RepairService(ServiceBase):
 
     def _save_new(self, repair: RepairOrder) -> RepairOrder:
         """Store a new order; a reference taken outside the sequence (an imported order)
-        is skipped for the next number, at most :data:`REFERENCE_TRIES` times (RP-7)."""
+        is skipped for the next number, at most `REFERENCE_TRIES` times (RP-7)."""
         for _ in range(REFERENCE_TRIES - 1):
             try:
                 return self._hooks.save_repair(repair)
@@ -515,10 +518,10 @@ class RepairService(ServiceBase):
         actor: Actor,
         idempotency_key: str | None = None,
     ) -> RepairOrder:
-        """Change the fields given (the others stay as they are); ``None`` clears one.
+        """Change the fields given (the others stay as they are); `None` clears one.
 
         The product, quantity, lot, customer, sale order, return, invoice method and invoice
-        address change only while the order is a draft (RP-4); ``parts`` and ``operations``
+        address change only while the order is a draft (RP-4); `parts` and `operations`
         (each replaced as a whole: pass the list you want) until the order is invoiced; the
         rest at any time before the order is done or cancelled.
         """
@@ -587,25 +590,25 @@ class RepairService(ServiceBase):
     def confirm(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
-        """Confirm a draft: ``CONFIRMED``, or ``TO_INVOICE`` when invoiced before repair."""
+        """Confirm a draft: `CONFIRMED`, or `TO_INVOICE` when invoiced before repair."""
         return self._move(repair_id, RepairAction.CONFIRM, actor, idempotency_key)
 
     def start(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
-        """Start the repair (from ``CONFIRMED`` or ``READY``): ``UNDER_REPAIR``."""
+        """Start the repair (from `CONFIRMED` or `READY`): `UNDER_REPAIR`."""
         return self._move(repair_id, RepairAction.START, actor, idempotency_key)
 
     def end(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
-        """End the repair: ``DONE``, or ``TO_INVOICE`` when invoiced after repair."""
+        """End the repair: `DONE`, or `TO_INVOICE` when invoiced after repair."""
         return self._move(repair_id, RepairAction.END, actor, idempotency_key)
 
     def cancel(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
-        """Cancel the repair, from any state but ``DONE`` (and not twice).
+        """Cancel the repair, from any state but `DONE` (and not twice).
 
         A draft invoice of the repair is cancelled with it; a posted one stays, to be
         refunded by credit note.
@@ -615,7 +618,7 @@ class RepairService(ServiceBase):
     def reset_to_draft(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
-        """Put a cancelled repair back to ``DRAFT``; it forgets its (earlier) invoice."""
+        """Put a cancelled repair back to `DRAFT`; it forgets its (earlier) invoice."""
         return self._move(repair_id, RepairAction.RESET_TO_DRAFT, actor, idempotency_key)
 
     def _move(
@@ -645,12 +648,12 @@ class RepairService(ServiceBase):
     def create_invoice(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairInvoiced:
-        """Invoice a repair that is ``TO_INVOICE`` (RP-9).
+        """Invoice a repair that is `TO_INVOICE` (RP-9).
 
         Creates a **draft** customer invoice through the accounting hooks, for the invoice
         address, with one line per added part and per operation and the quotation notes as
         its note, and links it to the ticket. The billing team posts it. The repair moves to
-        ``READY`` (invoiced before repair) or ``DONE`` (after repair).
+        `READY` (invoiced before repair) or `DONE` (after repair).
         """
 
         def work(uow: UnitOfWork) -> RepairInvoiced:
@@ -700,8 +703,9 @@ class RepairService(ServiceBase):
     ) -> RepairOrder:
         """Delete a draft or cancelled repair and unlink it from its ticket (RP-10).
 
-        A confirmed, invoiced, under-repair or done repair raises :class:`InvalidState`
-        (cancel it first). Returns the deleted order.
+        A confirmed, invoiced, under-repair or done repair raises
+        [`InvalidState`][aftersales.errors.InvalidState] (cancel it first). Returns the deleted
+        order.
         """
 
         def work(uow: UnitOfWork) -> RepairOrder:
@@ -756,7 +760,7 @@ class RepairService(ServiceBase):
     def repair(self, ticket_id: str, repair_id: str, *, actor: Actor) -> RepairOrder:
         """One repair, read through the ticket it is linked to (RP-12).
 
-        A repair that is not linked to ``ticket_id`` raises :class:`NotFound`.
+        A repair that is not linked to `ticket_id` raises [`NotFound`][aftersales.errors.NotFound].
         """
 
         def read(uow: UnitOfWork) -> RepairOrder:
@@ -793,8 +797,8 @@ class RepairService(ServiceBase):
     def quotation(self, repair_id: str, *, actor: Actor, format: str) -> str | bytes: ...
 
     def quotation(self, repair_id: str, *, actor: Actor, format: str = "html") -> str | bytes:
-        """The quotation document of the repair (RP-6): ``html`` and ``text`` give ``str``,
-        ``pdf`` gives ``bytes`` (needs ``pip install 'aftersales[pdf]'``).
+        """The quotation document of the repair (RP-6): `html` and `text` give `str`,
+        `pdf` gives `bytes` (needs `pip install 'aftersales[pdf]'`).
 
         It lists the parts, the operations, the totals with tax and the quotation notes;
         never the internal notes. Anyone who may read the repair may print it (RP-12).
@@ -823,7 +827,7 @@ class RepairService(ServiceBase):
     def _for_change(self, actor: Actor, repair_id: str) -> tuple[RepairOrder, Ticket | None]:
         """Guard a change of a repair: the repair, its ticket's visibility and the service
         toggle (G-1, G-2, AC-3). The repair is not locked yet, so that the call claims its
-        idempotency key first; :meth:`_held` locks it."""
+        idempotency key first; `_held()` locks it."""
         repair = self._hooks.get_repair(_id(repair_id, "repair_id"))
         if repair.ticket_id is None:
             return repair, None

@@ -1,15 +1,15 @@
 """Returns from a ticket: reverse transfers of delivered products (returns.md, RT-1 … RT-9).
 
-A return is a new warehouse operation (a :class:`~aftersales.models.Picking` of kind
-``RETURN``) that brings back some of what a done delivery sent out. Every return move is
-linked to the delivery move it sends back (``origin_move_id``), so the quantities already
+A return is a new warehouse operation (a `Picking` of kind
+`RETURN`) that brings back some of what a done delivery sent out. Every return move is
+linked to the delivery move it sends back (`origin_move_id`), so the quantities already
 taken can always be recomputed from the returns of a delivery:
 
-* **returned** — moves of returns that are ``DONE``;
+* **returned** — moves of returns that are `DONE`;
 * **reserved** — moves of returns still open (not done, not cancelled);
 * **left** — delivered − returned − reserved, never below zero (RT-5, RL-3).
 
-The cap is checked with the delivery locked (``get_picking(..., lock=True)``), so two
+The cap is checked with the delivery locked (`get_picking(..., lock=True)`), so two
 concurrent returns of the same delivery cannot both take the last unit.
 """
 
@@ -51,7 +51,7 @@ from aftersales.unit_of_work import UnitOfWork
 
 __all__ = ["ReturnDraft", "ReturnLine", "ReturnService"]
 
-#: The sequence return references are numbered from (``WH/RET/00001``, G-8).
+#: The sequence return references are numbered from (`WH/RET/00001`, G-8).
 RETURN_SEQUENCE = "WH/RET"
 
 _NO_DELIVERY = "the customer has no validated delivery"
@@ -62,8 +62,8 @@ _OPEN_STATES = frozenset({PickingState.DRAFT, PickingState.WAITING, PickingState
 class ReturnLine:
     """One product move of a delivery, with what is left to return (RT-4, RT-6).
 
-    Quantities are in the product's unit of measure (``uom``), rounded to its precision.
-    ``quantity`` is the default to return: ``delivered − returned − reserved`` (0 when
+    Quantities are in the product's unit of measure (`uom`), rounded to its precision.
+    `quantity` is the default to return: `delivered − returned − reserved` (0 when
     nothing is left).
     """
 
@@ -81,8 +81,8 @@ class ReturnLine:
 class ReturnDraft:
     """What the return dialog shows before confirming (RT-4).
 
-    ``source_location`` is where the goods come back from (the delivery's destination);
-    ``return_location`` is the default destination (the delivery's source).
+    `source_location` is where the goods come back from (the delivery's destination);
+    `return_location` is the default destination (the delivery's source).
     """
 
     ticket_id: str
@@ -93,7 +93,7 @@ class ReturnDraft:
     lines: tuple[ReturnLine, ...]
 
     def quantities(self) -> dict[str, Decimal]:
-        """The default quantity of every line, ready to edit and pass to ``create``."""
+        """The default quantity of every line, ready to edit and pass to `create`."""
         return {line.move_id: line.quantity for line in self.lines}
 
 
@@ -106,7 +106,7 @@ class _Taken:
 
 
 class ReturnService(ServiceBase):
-    """Returns from a ticket (returns.md): ``app.returns``.
+    """Returns from a ticket (returns.md): `app.returns`.
 
     Every call needs a helpdesk user who is also a stock user (AC-2) and a team with
     returns on (ST-1).
@@ -120,10 +120,11 @@ class ReturnService(ServiceBase):
         """The deliveries the ticket may return from, newest first (RT-2).
 
         They are the done outgoing deliveries of the customer's commercial entity,
-        narrowed to ``sale_order_id`` (by default the ticket's sale order) and to those
+        narrowed to `sale_order_id` (by default the ticket's sale order) and to those
         holding the ticket's product when it has one. The first one is the default.
 
-        Raises :class:`InvalidOperation` when the customer has no validated delivery (RT-1).
+        Raises [`InvalidOperation`][aftersales.errors.InvalidOperation] when the customer has no
+        validated delivery (RT-1).
         """
 
         def work(uow: UnitOfWork) -> tuple[Picking, ...]:
@@ -138,9 +139,11 @@ class ReturnService(ServiceBase):
     ) -> ReturnDraft:
         """One line per product move of the delivery with its default quantity (RT-4).
 
-        Without ``delivery_id`` the default delivery of :meth:`deliveries` is used.
-        Raises :class:`InvalidState` for a delivery that is not done (RT-3) and
-        :class:`InvalidOperation` when nothing at all is left to return.
+        Without `delivery_id` the default delivery of
+        [`deliveries()`][aftersales.services.returns.ReturnService.deliveries] is used. Raises
+        [`InvalidState`][aftersales.errors.InvalidState] for a delivery that is not done (RT-3) and
+        [`InvalidOperation`][aftersales.errors.InvalidOperation] when nothing at all is left to
+        return.
         """
 
         def work(uow: UnitOfWork) -> ReturnDraft:
@@ -201,16 +204,17 @@ class ReturnService(ServiceBase):
         actor: Actor,
         idempotency_key: str | None = None,
     ) -> Picking:
-        """Create the return operation of ``delivery_id`` for ``quantities`` (RT-5, RT-7).
+        """Create the return operation of `delivery_id` for `quantities` (RT-5, RT-7).
 
-        ``quantities`` maps delivery move ids to the quantity to send back, in the
+        `quantities` maps delivery move ids to the quantity to send back, in the
         product's unit of measure (rounded to its precision, RT-6); moves left out return
-        nothing. The return goes from the delivery's destination to ``return_location``
-        (default: the delivery's source), is ``READY``, is linked to the ticket and leaves
+        nothing. The return goes from the delivery's destination to `return_location`
+        (default: the delivery's source), is `READY`, is linked to the ticket and leaves
         "Return created" on its trail (RT-8).
 
-        Raises :class:`InvalidInput` for a negative quantity, a line that is not on the
-        delivery, or only zeros, and :class:`QuantityExceeded` (naming product, asked and
+        Raises [`InvalidInput`][aftersales.errors.InvalidInput] for a negative quantity, a line
+        that is not on the delivery, or only zeros, and
+        [`QuantityExceeded`][aftersales.errors.QuantityExceeded] (naming product, asked and
         available) for more than is left to return.
         """
 
@@ -263,7 +267,7 @@ class ReturnService(ServiceBase):
     def validate(
         self, return_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> Picking:
-        """Validate a ready return: it becomes ``DONE`` and its quantities count as
+        """Validate a ready return: it becomes `DONE` and its quantities count as
         returned (RT-7); the ticket's trail gets "Return done" (RT-8)."""
         return self._finish(
             return_id, PickingState.DONE, actor=actor, idempotency_key=idempotency_key
@@ -502,7 +506,7 @@ def _round_down(quantity: Decimal, digits: int) -> Decimal:
 
 
 def _parse_quantities(quantities: object) -> dict[str, Decimal]:
-    """Check the shape of ``quantities``: move ids to non-negative Decimals (RT-5, RL-4)."""
+    """Check the shape of `quantities`: move ids to non-negative Decimals (RT-5, RL-4)."""
     if not isinstance(quantities, Mapping):
         raise InvalidInput(
             "quantities", quantities, "expected a mapping of move ids to Decimal quantities"

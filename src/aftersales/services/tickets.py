@@ -96,10 +96,10 @@ _ACTIONS: tuple[tuple[str, Service, Action], ...] = (
 
 
 class TicketViewService(ServiceBase):
-    """Reads a ticket as the helpdesk shows it: ``app.tickets``."""
+    """Reads a ticket as the helpdesk shows it: `app.tickets`."""
 
     def find(self, ref: str, *, actor: Actor) -> Ticket:
-        """The ticket numbered ``ref`` (as shown, ``#12`` or ``12``), if the actor may see it."""
+        """The ticket numbered `ref` (as shown, `#12` or `12`), if the actor may see it."""
 
         def work(_uow: UnitOfWork) -> Ticket:
             number = check_text(ref, "ref", max_length=65).strip().removeprefix("#").strip()
@@ -114,8 +114,8 @@ class TicketViewService(ServiceBase):
         """The ticket's actions, linked documents with counts, and trail newest first.
 
         The view is for helpdesk users. A portal user is refused with
-        :class:`AccessDenied` for a ticket of their own, and gets :class:`NotFound` for
-        any other, as if it did not exist (AC-4)."""
+        [`AccessDenied`][aftersales.errors.AccessDenied] for a ticket of their own, and gets
+        `NotFound` for any other, as if it did not exist (AC-4)."""
         if (
             isinstance(actor, Actor)
             and Group.PORTAL in actor.groups

@@ -1,18 +1,18 @@
-"""The aftersales pytest plugin (entry point ``pytest11``): fixtures for tests and backends.
+"""The aftersales pytest plugin (entry point `pytest11`): fixtures for tests and backends.
 
-Fixtures (override ``aftersales_backend`` to run everything on your backend):
+Fixtures (override `aftersales_backend` to run everything on your backend):
 
-* ``aftersales_clock`` — a :class:`~aftersales.clock.FrozenClock` at 2026-11-28 09:00 UTC;
-* ``aftersales_backend`` — a fresh :class:`~aftersales.backends.memory.MemoryBackend`;
-* ``aftersales_app`` — an :class:`~aftersales.AfterSales` over that backend and clock;
-* ``aftersales_scenario`` — the standard world (:func:`~aftersales.testing.build_scenario`);
-* ``aftersales_postgres`` — a throw-away PostgreSQL server for the session
-  (:mod:`aftersales.testing.postgres`), skipped when none is installed unless
-  ``AFTERSALES_REQUIRE_POSTGRES=1``;
-* ``aftersales_postgres_url`` — a new, empty database on that server for one test.
+* `aftersales_clock` — a [`FrozenClock`][aftersales.clock.FrozenClock] at 2026-11-28 09:00 UTC;
+* `aftersales_backend` — a fresh `MemoryBackend`;
+* `aftersales_app` — an [`AfterSales`][aftersales.app.AfterSales] over that backend and clock;
+* `aftersales_scenario` — the standard world (`build_scenario()`);
+* `aftersales_postgres` — a throw-away PostgreSQL server for the session
+  (`aftersales.testing.postgres`), skipped when none is installed unless
+  `AFTERSALES_REQUIRE_POSTGRES=1`;
+* `aftersales_postgres_url` — a new, empty database on that server for one test.
 
-Backend authors run the conformance kit (:mod:`aftersales.testing.conformance`) by
-subclassing its contracts and overriding ``aftersales_backend``.
+Backend authors run the conformance kit (`aftersales.testing.conformance`) by
+subclassing its contracts and overriding `aftersales_backend`.
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
-"""A throw-away PostgreSQL server for tests: ``initdb`` into a temporary directory, start it
+"""A throw-away PostgreSQL server for tests: `initdb` into a temporary directory, start it
 on a free localhost port, hand out fresh databases, stop it at the end.
 
-The pytest plugin exposes it as the session fixture ``aftersales_postgres`` and the
-function fixture ``aftersales_postgres_url`` (a new, empty database per test). Plugin
+The pytest plugin exposes it as the session fixture `aftersales_postgres` and the
+function fixture `aftersales_postgres_url` (a new, empty database per test). Plugin
 authors reuse them for their own PostgreSQL-backed backends.
 
 PostgreSQL refuses to run as root: when the tests run as root (containers, CI), the server
-runs as the ``postgres`` user when it exists, else as a system user ``aftersales-pg``
-created for the purpose, through ``runuser`` (or ``su``).
+runs as the `postgres` user when it exists, else as a system user `aftersales-pg`
+created for the purpose, through `runuser` (or `su`).
 
-When no server binaries are found the fixtures skip, unless ``AFTERSALES_REQUIRE_POSTGRES=1``
+When no server binaries are found the fixtures skip, unless `AFTERSALES_REQUIRE_POSTGRES=1`
 is set (CI sets it), in which case they fail.
 """
 
@@ -38,7 +38,7 @@ __all__ = [
     "start_postgres",
 ]
 
-#: Set to ``1`` to make a missing PostgreSQL a failure instead of a skip.
+#: Set to `1` to make a missing PostgreSQL a failure instead of a skip.
 REQUIRE_ENV = "AFTERSALES_REQUIRE_POSTGRES"
 
 _SERVICE_USER = "aftersales-pg"
@@ -51,7 +51,7 @@ class PostgresNotAvailable(RuntimeError):
 
 
 def postgres_required() -> bool:
-    """True when a missing PostgreSQL must fail the tests (``AFTERSALES_REQUIRE_POSTGRES=1``)."""
+    """True when a missing PostgreSQL must fail the tests (`AFTERSALES_REQUIRE_POSTGRES=1`)."""
     return os.environ.get(REQUIRE_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
@@ -60,9 +60,9 @@ def _has_tools(bindir: Path) -> bool:
 
 
 def find_bindir() -> Path | None:
-    """The directory holding ``initdb``, ``pg_ctl`` and ``postgres``, or ``None``.
+    """The directory holding `initdb`, `pg_ctl` and `postgres`, or `None`.
 
-    Looks on ``PATH`` first (following symlinks), then under ``/usr/lib/postgresql/*/bin``
+    Looks on `PATH` first (following symlinks), then under `/usr/lib/postgresql/*/bin`
     (the newest version first).
     """
     found = shutil.which("pg_ctl")
@@ -89,7 +89,7 @@ def _free_port() -> int:
 
 
 def _service_user() -> str | None:
-    """The unprivileged user to run the server as, or ``None`` when not root."""
+    """The unprivileged user to run the server as, or `None` when not root."""
     if os.geteuid() != 0:
         return None
     for name in ("postgres", _SERVICE_USER):
@@ -107,7 +107,7 @@ def _service_user() -> str | None:
 
 
 class PostgresServer:
-    """A running throw-away server. Use :func:`start_postgres`."""
+    """A running throw-away server. Use `start_postgres()`."""
 
     def __init__(self, bindir: Path, base: Path, user: str | None) -> None:
         self.bindir = bindir
@@ -175,11 +175,11 @@ class PostgresServer:
             shutil.rmtree(self.base, ignore_errors=True)
 
     def url(self, database: str = "postgres") -> str:
-        """A SQLAlchemy URL (psycopg 3) for ``database`` on this server."""
+        """A SQLAlchemy URL (psycopg 3) for `database` on this server."""
         return f"postgresql+psycopg://{_SUPERUSER}@{self.host}:{self.port}/{database}"
 
     def sql(self, *statements: str, database: str = "postgres") -> None:
-        """Run statements outside a transaction (e.g. ``CREATE DATABASE``)."""
+        """Run statements outside a transaction (e.g. `CREATE DATABASE`)."""
         import psycopg
 
         with psycopg.connect(
@@ -189,7 +189,7 @@ class PostgresServer:
                 conn.execute(statement.encode())
 
     def create_database(self, name: str | None = None, *, template: str | None = None) -> str:
-        """Create a new database (a copy of ``template`` when given) and return its URL."""
+        """Create a new database (a copy of `template` when given) and return its URL."""
         name = name or f"test_{next(self._names)}"
         copy = f" TEMPLATE {template}" if template else ""
         self.sql(f'CREATE DATABASE "{name}"{copy}')
@@ -197,9 +197,9 @@ class PostgresServer:
 
 
 def launch_postgres(bindir: Path | None = None) -> PostgresServer:
-    """Start a throw-away server; call its :meth:`~PostgresServer.stop` when done.
+    """Start a throw-away server; call its `stop()` when done.
 
-    Raises :class:`PostgresNotAvailable` when no binaries are found or it cannot start.
+    Raises `PostgresNotAvailable` when no binaries are found or it cannot start.
     """
     bindir = bindir or find_bindir()
     if bindir is None:
@@ -219,7 +219,7 @@ def launch_postgres(bindir: Path | None = None) -> PostgresServer:
 
 @contextmanager
 def start_postgres(bindir: Path | None = None) -> Iterator[PostgresServer]:
-    """A throw-away server for the ``with`` block (stopped and removed afterwards)."""
+    """A throw-away server for the `with` block (stopped and removed afterwards)."""
     server = launch_postgres(bindir)
     try:
         yield server

@@ -1,15 +1,15 @@
 """The reliability suite (RL-1 … RL-6), backend-neutral and shipped in the wheel.
 
-* :mod:`~aftersales.testing.reliability.flows` — every mutating call, ready to run;
-* :mod:`~aftersales.testing.reliability.checks` — faults at every hook call, replays and
+* `flows` — every mutating call, ready to run;
+* `checks` — faults at every hook call, replays and
   conflicting reuses of idempotency keys;
-* :mod:`~aftersales.testing.reliability.hostile` — hostile input for every parameter of
+* `hostile` — hostile input for every parameter of
   every public call;
-* :mod:`~aftersales.testing.reliability.concurrency` — caps under concurrent callers,
+* `concurrency` — caps under concurrent callers,
   bounded retries;
-* :mod:`~aftersales.testing.reliability.models` — stateful models of coupons and repairs;
-* :mod:`~aftersales.testing.reliability.contract` — all of it as pytest contract classes;
-* :mod:`~aftersales.testing.reliability.report` — the figures of ``docs/reliability.md``.
+* `models` — stateful models of coupons and repairs;
+* [`contract`][aftersales.testing.reliability.contract] — all of it as pytest contract classes;
+* `report` — the figures of `docs/reliability.md`.
 """
 
 from aftersales.testing.reliability.flows import FLOWS, Flow

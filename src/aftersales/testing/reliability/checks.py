@@ -1,7 +1,7 @@
-"""The checks of RL-1 and RL-2 for one :class:`~aftersales.testing.reliability.flows.Flow`.
+"""The checks of RL-1 and RL-2 for one `Flow`.
 
-Each check raises :class:`AssertionError` with a precise message when a promise is broken
-and returns what it measured, for the figures of ``docs/reliability.md``.
+Each check raises `AssertionError` with a precise message when a promise is broken
+and returns what it measured, for the figures of `docs/reliability.md`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ __all__ = [
 
 @attrs.frozen
 class FaultResult:
-    """What :func:`inject_faults` tried on one flow."""
+    """What `inject_faults()` tried on one flow."""
 
     flow: str
     hook_calls: int
@@ -40,7 +40,7 @@ class FaultResult:
 
 @attrs.frozen
 class AfterCommitResult:
-    """What :func:`check_after_commit` tried on one flow."""
+    """What `check_after_commit()` tried on one flow."""
 
     flow: str
     faults: int
@@ -55,7 +55,7 @@ def _unchanged(setting: Setting, before: dict[str, dict[Any, Any]], what: str) -
 
 
 def inject_faults(setting: Setting, flow: Flow, *, key: str = "rl-faults") -> FaultResult:
-    """RL-1 and RL-2 under faults: break the 1st, 2nd, … hook call of ``flow`` until it
+    """RL-1 and RL-2 under faults: break the 1st, 2nd, … hook call of `flow` until it
     goes through, then check that it went through exactly once.
 
     * every broken attempt leaves the whole store as it was, dispatches no event and
@@ -63,7 +63,7 @@ def inject_faults(setting: Setting, flow: Flow, *, key: str = "rl-faults") -> Fa
     * no fault is swallowed: a call that succeeds had no fault before its commit;
     * the attempt that goes through (under the same idempotency key as the broken ones)
       touches as many rows of each table, and dispatches as many events, as a clean run of
-      the same call on an equivalent target (for a ``repeatable`` flow);
+      the same call on an equivalent target (for a `repeatable` flow);
     * replaying the key afterwards returns the same result and changes nothing.
     """
     clean: dict[str, int] | None = None
@@ -154,8 +154,9 @@ def check_audit(setting: Setting, flow: Flow, before: list[AuditEntry], key: str
 
 
 def check_conflict(setting: Setting, flow: Flow) -> IdempotencyConflict:
-    """RL-2: the same key with other (valid) arguments raises :class:`IdempotencyConflict`
-    and changes nothing. Returns the refusal, for its message."""
+    """RL-2: the same key with other (valid) arguments raises
+    [`IdempotencyConflict`][aftersales.errors.IdempotencyConflict] and changes nothing. Returns the
+    refusal, for its message."""
     state = flow.prepare(setting)
     key = f"rl-conflict-{setting.serial()}"
     flow.perform(setting, state, key)

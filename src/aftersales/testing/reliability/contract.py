@@ -1,16 +1,18 @@
 """The reliability suite as pytest contract classes (RL-1 … RL-6), for any backend.
 
-Combine them with the plugin's fixtures; ``aftersales_backend`` decides the backend::
+Combine them with the plugin's fixtures; `aftersales_backend` decides the backend:
 
-    from aftersales.testing.reliability.contract import ReliabilityContract
+```python
+from aftersales.testing.reliability.contract import ReliabilityContract
 
-    class TestMyBackendReliability(ReliabilityContract):
-        pass   # with an ``aftersales_backend`` fixture returning your backend
+class TestMyBackendReliability(ReliabilityContract):
+    pass   # with an `aftersales_backend` fixture returning your backend
+```
 
-The backend needs ``builder(clock)`` and ``snapshot()`` (see
-:class:`~aftersales.testing.reliability.setting.ReliabilityBackend`) and the application a
-:class:`~aftersales.clock.FrozenClock` (the plugin's ``aftersales_clock`` is one). The
-classes are not collected on their own (their names do not start with ``Test``).
+The backend needs `builder(clock)` and `snapshot()` (see
+[`ReliabilityBackend`][aftersales.testing.reliability.setting.ReliabilityBackend]) and the
+application a [`FrozenClock`][aftersales.clock.FrozenClock] (the plugin's `aftersales_clock` is
+one). The classes are not collected on their own (their names do not start with `Test`).
 """
 
 from __future__ import annotations
@@ -118,9 +120,9 @@ class ConcurrencyContract(_Base):
 
     @pytest.fixture
     def race_runner(self, reliability: Setting) -> Runner | None:
-        """How the workers of a race run: ``None`` for threads of the application under
+        """How the workers of a race run: `None` for threads of the application under
         test; a backend shared by several processes returns
-        :func:`~aftersales.testing.reliability.concurrency.processes`."""
+        `processes()`."""
         return None
 
     @pytest.mark.parametrize("race", RACES, ids=lambda race: race.name)
@@ -186,7 +188,7 @@ class HostileInputContract(_Base):
 class ModelContract(_Base):
     """Random sequences of calls against simple models of the rules.
 
-    ``model_runs`` (examples, steps) may be lowered by a backend whose calls are slow.
+    `model_runs` (examples, steps) may be lowered by a backend whose calls are slow.
     """
 
     model_runs: ClassVar[dict[str, tuple[int, int]]] = MODEL_RUNS

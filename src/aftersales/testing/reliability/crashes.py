@@ -1,16 +1,17 @@
 """RL-1 when the process dies: a caller killed in the middle of a unit of work leaves nothing.
 
 For a backend shared by several processes (SQLite, PostgreSQL): a spawned process makes
-the call of a :class:`~aftersales.testing.reliability.flows.Flow`, does all of its work
+the call of a `Flow`, does all of its work
 (every document, link, trail message, audit entry, outbox email and the idempotency key
 written in the open transaction) and stops where the unit of work would commit; the parent
-kills it with ``SIGKILL``. The store must be exactly as before, and the same call under the
+kills it with `SIGKILL`. The store must be exactly as before, and the same call under the
 same idempotency key must then go through, doing all the work once.
-
->>> # results = check_crashes(setting, [flow_named("coupons.send")], factory, START)
 
 The processes are spawned together (starting an interpreter is the slow part) and killed
 one at a time, each on its own target.
+
+Examples:
+    >>> # results = check_crashes(setting, [flow_named("coupons.send")], factory, START)
 """
 
 from __future__ import annotations
@@ -100,8 +101,8 @@ def crash_worker(
     go: Any,
     report: Any,
 ) -> None:
-    """In a spawned process: open the backend, wait for ``go``, make the flow's call under
-    its idempotency key and stop at its commit (see :class:`_StallAtCommit`)."""
+    """In a spawned process: open the backend, wait for `go`, make the flow's call under
+    its idempotency key and stop at its commit (see `_StallAtCommit`)."""
     from aftersales.app import AfterSales
     from aftersales.clock import FrozenClock
 
@@ -128,10 +129,10 @@ def crash_worker(
 def check_crashes(
     setting: Setting, flows: Sequence[Flow], factory: Any, start: str
 ) -> list[CrashResult]:
-    """Kill a process in the middle of each of ``flows`` (before its commit) and check
-    that nothing of it remains; then make the same call under the same key in ``setting``
-    and check it does all the work once. ``factory`` opens the backend of ``setting`` in
-    another process (picklable, such as ``functools.partial(SqlBackend, url)``)."""
+    """Kill a process in the middle of each of `flows` (before its commit) and check
+    that nothing of it remains; then make the same call under the same key in `setting`
+    and check it does all the work once. `factory` opens the backend of `setting` in
+    another process (picklable, such as `functools.partial(SqlBackend, url)`)."""
     context = multiprocessing.get_context("spawn")
     states = [flow.prepare(setting) for flow in flows]
     children = []
@@ -219,5 +220,5 @@ def _crash_one(
 
 
 def crash_flows() -> list[Flow]:
-    """The flows of :data:`CRASH_FLOWS`."""
+    """The flows of `CRASH_FLOWS`."""
     return [flow_named(name) for name in CRASH_FLOWS]

@@ -1,14 +1,14 @@
 """Stateful models: random sequences of calls checked against a simple model of the rules.
 
-Refunds and returns have their models in the suite (``tests/test_refunds_properties.py``,
-``tests/test_returns_stateful.py``). These two cover coupons (CP-4, CP-9, CP-10) and the
+Refunds and returns have their models in the suite (`tests/test_refunds_properties.py`,
+`tests/test_returns_stateful.py`). These two cover coupons (CP-4, CP-9, CP-10) and the
 repair life cycle (RP-7 … RP-10), written from the spec, not from the library's own tables.
 
-A machine works in a :class:`~aftersales.testing.reliability.setting.Setting` (one backend)
+A machine works in a [`Setting`][aftersales.testing.reliability.setting.Setting] (one backend)
 and makes fresh records for each example, so examples never see each other's records; each
 example starts at the same moment (the clock is set back), so a failing example replays
 the same way while Hypothesis shrinks it. Every refused call must leave the store as it
-was (G-3). Run one with :func:`run_model`.
+was (G-3). Run one with `run_model()`.
 """
 
 from __future__ import annotations
@@ -114,9 +114,10 @@ class CouponModel(_Model):
     """Generate, send and redeem coupons of one program with a usage limit and an end date.
 
     The model: a coupon can be redeemed once, before its own date and the program's end,
-    while the program's uses are under its limit; otherwise :class:`InvalidCoupon` with
-    the reason of CP-9. Generation is refused once the limit is reached. Invariants: uses
-    never exceed the limit, the ticket shows every coupon with the state the model expects.
+    while the program's uses are under its limit; otherwise
+    [`InvalidCoupon`][aftersales.errors.InvalidCoupon] with the reason of CP-9. Generation is
+    refused once the limit is reached. Invariants: uses never exceed the limit, the ticket shows
+    every coupon with the state the model expects.
     """
 
     coupons = Bundle("coupons")
@@ -261,7 +262,7 @@ class _Repair:
 
 
 def _next(repair: _Repair, action: str) -> RepairState | None:
-    """RP-8 and RP-10, restated from the spec: the state ``action`` leads to, or ``None``."""
+    """RP-8 and RP-10, restated from the spec: the state `action` leads to, or `None`."""
     state, method = repair.state, repair.method
     if action == "confirm" and state is _S.DRAFT:
         return _S.TO_INVOICE if method is InvoiceMethod.BEFORE_REPAIR else _S.CONFIRMED
@@ -415,10 +416,10 @@ def run_model(
     shrink: bool = True,
     derandomize: bool = False,
 ) -> None:
-    """Run ``machine`` (:class:`CouponModel` or :class:`RepairModel`) in ``setting``.
+    """Run `machine` (`CouponModel` or `RepairModel`) in `setting`.
 
-    ``shrink=False`` reports the first failing sequence as found, without minimising it;
-    ``derandomize=True`` runs the same sequences on every run (hypothesis's fixed seed).
+    `shrink=False` reports the first failing sequence as found, without minimising it;
+    `derandomize=True` runs the same sequences on every run (hypothesis's fixed seed).
     """
     phases = tuple(Phase) if shrink else tuple(p for p in Phase if p is not Phase.shrink)
     start = setting.app.clock.now()

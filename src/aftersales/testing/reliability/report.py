@@ -1,19 +1,21 @@
-"""The figures of ``docs/reliability.md``: run the reliability suite on every backend and
+"""The figures of `docs/reliability.md`: run the reliability suite on every backend and
 print what it tried.
 
-Regenerate the page's figures with::
+Regenerate the page's figures with:
 
-    python -m aftersales.testing.reliability.report > docs/reliability-figures.md
+```text
+python -m aftersales.testing.reliability.report > docs/reliability-figures.md
+```
 
 It runs every check on the memory backend, on SQLite (files in a temporary directory) and on
 PostgreSQL (a throw-away server, as the tests start one: the server binaries must be
 installed), each check on a store of its own, and fails, printing nothing, if a promise is
 broken. On the databases the races run on worker processes and a process is killed in the
-middle of one call of each service. ``--backend`` (repeatable) measures only some of
-``memory``, ``sqlite``, ``postgresql`` or another installed backend (on threads).
+middle of one call of each service. `--backend` (repeatable) measures only some of
+`memory`, `sqlite`, `postgresql` or another installed backend (on threads).
 
 The figures depend only on the tables of the suite (flows, calls, races, models), never on
-timing, so the committed page changes only when the suite does. ``--count`` prints the same
+timing, so the committed page changes only when the suite does. `--count` prints the same
 figures without the long checks (fault sweeps, hostile input, models, crashes): it counts
 the hook calls of each flow and runs the races.
 """
@@ -98,8 +100,8 @@ BUILT_IN = ("memory", "sqlite", "postgresql")
 class Subject:
     """A backend the suite is measured on.
 
-    ``open()`` returns a new backend over a store of its own (one per check) and
-    ``close(backend)`` disposes of it. ``url(backend)`` is set for a database shared by
+    `open()` returns a new backend over a store of its own (one per check) and
+    `close(backend)` disposes of it. `url(backend)` is set for a database shared by
     processes: races then run on worker processes that open it, and a process is killed in
     the middle of one call of each service.
     """
@@ -128,7 +130,7 @@ def _sql_url(backend: Any) -> str:
 
 
 def sqlite_subject(directory: Path) -> Subject:
-    """SQLite files in ``directory``: copies of one migrated template, removed when done."""
+    """SQLite files in `directory`: copies of one migrated template, removed when done."""
     from aftersales.backends.sql import SqlBackend
 
     template = directory / "template.db"
@@ -157,7 +159,7 @@ def sqlite_subject(directory: Path) -> Subject:
 
 
 def postgres_subject(server: PostgresServer) -> Subject:
-    """One migrated database on ``server``, emptied for each check (the checks run one after
+    """One migrated database on `server`, emptied for each check (the checks run one after
     the other; emptying is much faster than creating a database)."""
     from aftersales.backends.sql import SqlBackend
 
@@ -241,7 +243,7 @@ def _setting(subject: Subject) -> Iterator[Setting]:
 
 
 def _hook_calls(setting: Setting, flow: Flow) -> int:
-    """The hook calls ``flow`` makes before its commit: the faults the sweep injects."""
+    """The hook calls `flow` makes before its commit: the faults the sweep injects."""
     injector = FaultInjector(setting.app)
     state = flow.prepare(setting)
     with injector.armed():
@@ -263,9 +265,9 @@ def measure(
     progress: Callable[[str], None] = lambda _line: None,
     pool: WorkerPool | None = None,
 ) -> Figures:
-    """Run the reliability suite on ``subject`` (the memory backend by default; ``verify``)
+    """Run the reliability suite on `subject` (the memory backend by default; `verify`)
     or only count what it tries, and return the figures. A broken promise raises
-    :class:`AssertionError`. ``pool`` lends the worker processes of a database's races."""
+    `AssertionError`. `pool` lends the worker processes of a database's races."""
     subject = subject or memory_subject()
     with ExitStack() as stack:
         if subject.url is not None and pool is None:
@@ -420,7 +422,7 @@ def _same_rows(tables: Sequence[Sequence[T]]) -> Sequence[T]:
 
 def render(figures: Figures | Sequence[Figures]) -> str:
     """The figures of one or more backends as the Markdown included in
-    ``docs/reliability.md``, a column per backend."""
+    `docs/reliability.md`, a column per backend."""
     every = [figures] if isinstance(figures, Figures) else list(figures)
     f = every[0]
     head = _row("", [x.backend for x in every]).replace("|  |", "| what the suite tried |", 1)
