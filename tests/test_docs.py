@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import os
 import re
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -247,3 +248,68 @@ def test_the_navigation_lists_every_page_once() -> None:
     assert len(pages) == len(set(pages)), sorted(p for p in pages if pages.count(p) > 1)
     linked = set(re.findall(r"\]\(([\w/-]+\.md)\)", (ROOT / "docs" / "index.md").read_text()))
     assert set(pages) - {"index.md"} <= linked, "the home page links every page of the site"
+
+
+#: The pages a newcomer meets first: the home page, the tutorial, one API reference page.
+SCREENSHOTS = {
+    "home": "index.html",
+    "tutorial": "tutorial/index.html",
+    "api-reference": "reference/api/index.html",
+}
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def test_the_site_as_a_reader_sees_it(site: Path, tmp_path: Path) -> None:
+    """Headless Chromium screenshots the pages a reader meets first; each shows a page
+    (not a blank or single-colour image). The PNGs are kept outside the repository, in
+    ``$CI_ARTIFACTS/site/`` (default ``/tmp/aftersales-artifacts/site/``)."""
+    from PIL import Image
+
+    chromium = _chromium()
+    if chromium is None:
+        if os.environ.get("AFTERSALES_REQUIRE_CHROMIUM"):
+            pytest.fail("AFTERSALES_REQUIRE_CHROMIUM is set but chromium is not installed")
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
+    artifacts = Path(os.environ.get("CI_ARTIFACTS") or "/tmp/aftersales-artifacts") / "site"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    assert ROOT not in artifacts.resolve().parents, "screenshots stay outside the repository"
+    for name, page in SCREENSHOTS.items():
+        png = artifacts / f"{name}.png"
+        png.unlink(missing_ok=True)
+        result = subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",  # CI runs as root
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--no-first-run",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--virtual-time-budget=10000",  # let the theme's scripts lay the page out
+                "--window-size=1280,1600",
+                f"--screenshot={png}",
+                (site / page).as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert result.returncode == 0 and png.exists(), result.stdout + result.stderr
+        with Image.open(png) as image:
+            assert image.size == (1280, 1600), image.size
+            rgb = image.convert("RGB")
+            colours = rgb.getcolors(maxcolors=1 << 16)
+        # getcolors is None past 65536 colours: certainly not blank
+        if colours is not None:
+            background = max(count for count, _ in colours)
+            drawn = 1 - background / (1280 * 1600)
+            assert len(colours) > 16, (name, "a blank page", colours[:5])
+            assert drawn > 0.02, (name, f"only {drawn:.1%} of the page differs from its background")
