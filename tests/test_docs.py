@@ -204,7 +204,7 @@ def test_the_reference_shows_annotated_signatures_and_sections(site: Path) -> No
     code = "".join(page.code)
     assert "quantities: Mapping[str, Decimal]" in code
     html = (site / "reference" / "api" / "index.html").read_text(encoding="utf-8")
-    for section in ("Examples:",):
+    for section in ("Parameters:", "Returns:", "Raises:", "Examples:"):
         assert section in html, section
     # a cross-reference resolved to a link to its anchor
     assert 'href="#aftersales.errors.InvalidInput"' in html
@@ -313,3 +313,49 @@ def test_the_site_as_a_reader_sees_it(site: Path, tmp_path: Path) -> None:
             drawn = 1 - background / (1280 * 1600)
             assert len(colours) > 16, (name, "a blank page", colours[:5])
             assert drawn > 0.02, (name, f"only {drawn:.1%} of the page differs from its background")
+
+
+def _service_classes() -> list[type]:
+    from aftersales.services.coupons import CouponService
+    from aftersales.services.field_service import FieldServiceService
+    from aftersales.services.idempotency import IdempotencyService
+    from aftersales.services.outbox import OutboxService
+    from aftersales.services.repairs import RepairService
+    from aftersales.services.returns import ReturnService
+    from aftersales.services.tickets import TicketViewService
+    from aftersales.settings import SettingsService
+    from aftersales.subscription import SubscriptionService
+
+    return [
+        SettingsService,
+        SubscriptionService,
+        CouponService,
+        ReturnService,
+        RepairService,
+        FieldServiceService,
+        TicketViewService,
+        OutboxService,
+        IdempotencyService,
+    ]
+
+
+@pytest.mark.parametrize("service", _service_classes(), ids=lambda c: c.__name__)
+def test_public_service_calls_document_their_parameters(service: type) -> None:
+    """Every public call of ``app.<service>`` has Args (naming each parameter), Returns and
+    Raises sections, which the reference renders as tables."""
+    import inspect
+
+    calls = [
+        (name, member)
+        for name, member in vars(service).items()
+        if not name.startswith("_") and inspect.isfunction(member)
+    ]
+    assert calls
+    for name, call in calls:
+        doc = inspect.getdoc(call) or ""
+        for section in ("Args:", "Returns:", "Raises:"):
+            assert f"\n{section}\n" in doc, f"{service.__name__}.{name} has no {section}"
+        args = doc.split("\nArgs:\n", 1)[1].split("\n\n", 1)[0]
+        documented = set(re.findall(r"^    (\w+):", args, re.M))
+        parameters = set(inspect.signature(call).parameters) - {"self"}
+        assert documented == parameters, (f"{service.__name__}.{name}", documented, parameters)

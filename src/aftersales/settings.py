@@ -115,7 +115,21 @@ class SettingsService(ServiceBase):
         self._trial = trial
 
     def team_settings(self, team_id: str, *, actor: Actor) -> Team:
-        """The team with its toggles and default field-service project."""
+        """The team with its toggles and default field-service project.
+
+        Args:
+            team_id: The helpdesk team.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The team, with its toggles and default field-service project.
+
+        Raises:
+            AccessDenied: The actor is not a helpdesk manager (AC-2), or may not see the team
+                (AC-3).
+            NotFound: There is no team `team_id`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
         return self._rt.call(
             actor,
             Action.CONFIGURE,
@@ -139,6 +153,24 @@ class SettingsService(ServiceBase):
         the same arguments (for instance
         [`InvalidConfiguration`][aftersales.errors.InvalidConfiguration] when field service is
         asked for and there is no field-service project).
+
+        Args:
+            team_id: The helpdesk team.
+            enable: The services to turn on (`Service` members or their values).
+            disable: The services to turn off.
+            fsm_project_id: The team's default field-service project (ST-2).
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The modules that would be installed, the applications among them, and the trial that
+            would start, with its warning.
+
+        Raises:
+            AccessDenied: The actor is not a helpdesk manager (AC-2).
+            NotFound: There is no team `team_id` or no project `fsm_project_id`.
+            InvalidConfiguration: Field service without any field-service project.
+            InvalidInput: An argument has the wrong type or shape (RL-4).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def work(uow: UnitOfWork) -> InstallPlan:
@@ -167,6 +199,27 @@ class SettingsService(ServiceBase):
         (ST-2); `fsm_project_id` sets or changes the team's default project. Everything
         happens in one unit of work: if an install fails, the toggles, the installed modules
         and the subscription stay as they were.
+
+        Args:
+            team_id: The helpdesk team.
+            enable: The services to turn on (`Service` members or their values).
+            disable: The services to turn off.
+            fsm_project_id: The team's default field-service project (ST-2).
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The team after the change, the modules installed, and the subscription.
+
+        Raises:
+            AccessDenied: The actor is not a helpdesk manager (AC-2).
+            NotFound: There is no team `team_id` or no project `fsm_project_id`.
+            InvalidConfiguration: Field service without any field-service project, or a catalogue
+                that does not hold a toggle's module.
+            InvalidInput: An argument has the wrong type or shape (RL-4).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> TeamSettings:
@@ -228,6 +281,22 @@ class SettingsService(ServiceBase):
 
         Each uninstalled module that a toggle needs turns that toggle off on every team
         (ST-6). The always-present base modules cannot be uninstalled.
+
+        Args:
+            module: An installed module's name.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The modules uninstalled and the teams whose toggles were turned off.
+
+        Raises:
+            AccessDenied: The actor is not a helpdesk manager (AC-2).
+            InvalidOperation: `module` is part of every database.
+            InvalidState: `module` is not installed.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> Uninstalled:

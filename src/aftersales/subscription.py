@@ -52,6 +52,15 @@ class SubscriptionService:
 
         The first read after a trial ran out records the expiry (ST-11), so the state
         returned is `EXPIRED` from the moment `now >= trial_ends_at`.
+
+        Args:
+            actor: Any user.
+
+        Returns:
+            The subscription: state, trial dates, reference.
+
+        Raises:
+            InvalidInput: An argument has the wrong type or shape (RL-4).
         """
 
         def read(_uow: UnitOfWork) -> Subscription:
@@ -74,6 +83,20 @@ class SubscriptionService:
         database is locked (ST-9). A trial that has run out is first recorded as expired, so
         the audit trail shows both moves (ST-11). Registering the reference already in force
         changes nothing.
+
+        Args:
+            reference: The paid subscription's reference.
+            actor: The system actor (`Actor.system()`).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The subscription, `PAID`.
+
+        Raises:
+            AccessDenied: The actor is not the system actor.
+            InvalidInput: A blank or malformed reference.
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> Subscription:

@@ -140,7 +140,22 @@ class CouponService(ServiceBase):
 
     def programs(self, ticket_id: str, *, actor: Actor) -> tuple[CouponProgram, ...]:
         """The programs the ticket may offer: active, of type coupons, triggered by a code,
-        not expired (CP-2)."""
+        not expired (CP-2).
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The programs offered, in the order the backend lists them.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id`.
+            ServiceDisabled: The ticket's team has coupons off (ST-1).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
 
         def work(uow: UnitOfWork) -> tuple[CouponProgram, ...]:
             self._guard.ticket(actor, Action.COUPON, ticket_id, Service.COUPONS)
@@ -167,6 +182,30 @@ class CouponService(ServiceBase):
         `Config.coupon_code_generator`
         (CP-5). It is linked to the ticket, counted on the ticket view and recorded on the
         trail (G-4). Returns the code to copy, the program and the expiry (CP-6).
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            program_id: The coupon program; it must be offered on the ticket (CP-2).
+            expires_on: The last day the coupon can be used (today or later), or `None` for the
+                program's own end.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The new coupon: its code to copy, program, reward and expiry (CP-6).
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id` or no program `program_id`.
+            ServiceDisabled: The ticket's team has coupons off (ST-1).
+            InvalidOperation: The ticket has no customer, or the program is not offered (inactive,
+                ended, not of type coupons or not triggered by a code).
+            InvalidInput: `expires_on` is not a date or is in the past, or an argument has the
+                wrong shape.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> CouponInfo:
@@ -279,6 +318,31 @@ class CouponService(ServiceBase):
         in plain text and HTML, names the code, the reward and the expiry (CP-8); it is queued in
         the outbox and handed to the mail transport only after the call commits. The trail records
         the recipients.
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            coupon_id: A coupon generated from this ticket.
+            extra_recipients: More email addresses to send it to (at most 50).
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The email queued: its id, subject, the addresses it goes to, and who was skipped for
+            having no email address.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id` or no coupon `coupon_id`.
+            ServiceDisabled: The ticket's team has coupons off (ST-1).
+            InvalidInput: An address is invalid or tries to inject a header, or an argument has the
+                wrong shape.
+            InvalidOperation: The coupon was not generated from the ticket, or nobody has an email
+                address.
+            InvalidState: The coupon is used up or expired.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> CouponSent:
@@ -429,6 +493,22 @@ class CouponService(ServiceBase):
         with the same reason [`redeem()`][aftersales.services.coupons.CouponService.redeem] gives.
         Otherwise the result says whether the program's conditions hold (and which failed if not)
         and the discount: untaxed, tax and total, split per tax set of the discounted lines.
+
+        Args:
+            code: The coupon code, as the customer types it.
+            order: The order to apply it to: lines of product, quantity, unit price and taxes.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            Whether the program's conditions hold on the order (and which failed), and the discount
+            per tax set.
+
+        Raises:
+            InvalidCoupon: The code cannot be redeemed; `reason` says why (CP-9).
+            AccessDenied: The actor is not a helpdesk user, or the coupon comes from a ticket the
+                actor may not see.
+            InvalidInput: An argument has the wrong type or shape (RL-4).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def work(uow: UnitOfWork) -> CouponEvaluation:
@@ -459,6 +539,25 @@ class CouponService(ServiceBase):
         program are locked while the use is counted, so uses never exceed the limit, also
         when many redeem at once. The use is recorded, and on the coupon's ticket's trail
         when it came from a ticket.
+
+        Args:
+            code: The coupon code, as the customer types it.
+            order_reference: The order the coupon is used on, recorded with the use.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The use recorded, the coupon after it, and the program's uses so far.
+
+        Raises:
+            InvalidCoupon: The code cannot be redeemed; `reason` is one of the four refusals of
+                CP-9.
+            AccessDenied: The actor is not a helpdesk user, or the coupon comes from a ticket the
+                actor may not see.
+            InvalidInput: An argument has the wrong type or shape (RL-4).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> CouponRedemption:
@@ -542,6 +641,19 @@ class CouponService(ServiceBase):
 
         Listing needs only the right to view the ticket: coupons already issued stay
         visible after the team turns coupons off.
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The coupons generated from the ticket, oldest first.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def work(uow: UnitOfWork) -> tuple[CouponInfo, ...]:

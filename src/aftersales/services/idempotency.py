@@ -27,6 +27,18 @@ class IdempotencyService(ServiceBase):
 
         A call repeated later under a forgotten key runs again as a new call. Only the
         system actor may purge (a scheduled job); the purge is recorded in the audit.
+
+        Args:
+            older_than: Forget the keys first used longer ago than this (zero or more).
+            actor: The system actor (`Actor.system()`).
+
+        Returns:
+            How many keys were forgotten.
+
+        Raises:
+            AccessDenied: The actor is not the system actor.
+            InvalidInput: `older_than` is not a `timedelta` of zero or more.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def work(uow: UnitOfWork) -> int:

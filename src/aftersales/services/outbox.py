@@ -55,7 +55,21 @@ class OutboxService(ServiceBase):
     ) -> tuple[OutgoingEmail, ...]:
         """The emails of the outbox, oldest first: only the undelivered ones when
         `pending_only` (pending, sending or failed; not dead), or only those in `state`
-        (e.g. `EmailState.DEAD`: the dead letters)."""
+        (e.g. `EmailState.DEAD`: the dead letters).
+
+        Args:
+            pending_only: Only the emails not delivered yet (not the dead ones).
+            state: Only the emails in this state (an `EmailState` or its value).
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The emails, oldest first.
+
+        Raises:
+            AccessDenied: The actor is not a helpdesk manager (AC-2).
+            InvalidInput: An unknown `state`, or both filters at once.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
 
         def work(_uow: UnitOfWork) -> tuple[OutgoingEmail, ...]:
             if not isinstance(pending_only, bool):
@@ -73,7 +87,20 @@ class OutboxService(ServiceBase):
     def email(self, email_id: str, *, actor: Actor) -> OutgoingEmail:
         """The email `email_id` of the outbox: its state, attempts, last error, and the
         recipients the mail server accepted and refused. [`NotFound`][aftersales.errors.NotFound]
-        when unknown."""
+        when unknown.
+
+        Args:
+            email_id: The email's id.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The email with its state, attempts, last error and recipients.
+
+        Raises:
+            AccessDenied: The actor is not a helpdesk manager (AC-2).
+            NotFound: There is no email `email_id`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
 
         def work(_uow: UnitOfWork) -> OutgoingEmail:
             check_id(email_id, "email_id")
@@ -99,6 +126,18 @@ class OutboxService(ServiceBase):
         to the transport for the recipients that have not taken it yet. Each outcome is
         recorded in the outbox: SENT, FAILED with the new error and one more attempt, or
         DEAD after `Config.mail_attempts` attempts.
+
+        Args:
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            stale_after: How old a PENDING email must be to be sent again.
+
+        Returns:
+            The emails handed to the transport, as they are after it answered.
+
+        Raises:
+            AccessDenied: The actor is not a helpdesk manager (AC-2).
+            InvalidInput: A negative `stale_after`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def due(uow: UnitOfWork) -> tuple[str, ...]:
@@ -126,6 +165,19 @@ class OutboxService(ServiceBase):
         [`NotFound`][aftersales.errors.NotFound] for an unknown email,
         [`InvalidState`][aftersales.errors.InvalidState] for one that is not dead (a pending or
         failed email is retried anyway, a sent one is done).
+
+        Args:
+            email_id: A DEAD email.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The email, FAILED with no attempt counted.
+
+        Raises:
+            AccessDenied: The actor is not a helpdesk manager (AC-2).
+            NotFound: There is no email `email_id`.
+            InvalidState: The email is not dead.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def work(uow: UnitOfWork) -> OutgoingEmail:

@@ -408,6 +408,45 @@ class RepairService(ServiceBase):
         customer; with an invoice method other than `NONE` the invoice address defaults
         to the customer (RP-4). Parts and operations take the product's price and taxes
         unless given (RP-5). The reference comes from the `RO` sequence (RP-7).
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            product_id: The product to repair (default: the ticket's product).
+            quantity: How many (positive), in the product's unit.
+            lot: The lot or serial number of the product, if tracked.
+            customer_id: The customer (default: the ticket's customer).
+            description: What is wrong, shown on the order.
+            sale_order_id: The sale order the product came from; of the customer's commercial
+                entity (RP-3).
+            return_id: A return of this ticket or of the customer the product came back with
+                (RP-3).
+            invoice_method: `NONE`, `BEFORE_REPAIR` or `AFTER_REPAIR` (RP-4).
+            invoice_address_id: Who is invoiced (default: the customer, when invoiced).
+            parts: Parts to add or remove (RP-5).
+            operations: Operations (labour) to invoice (RP-5).
+            internal_notes: Notes for the team, never printed.
+            quotation_notes: Notes printed on the quotation and the invoice.
+            responsible_user_id: The user in charge of the repair.
+            scheduled_date: When the repair is planned.
+            warranty_expiration: The end of the product's warranty.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The new repair order, `DRAFT`, with its `RO/…` reference.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id`, or no record one of the ids names.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidInput: A field is invalid (a quantity not positive, a blank description line, a
+                wrong type).
+            InvalidOperation: The ticket has no product and none is given, or the sale order or
+                return belongs to another customer (RP-3).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
         given = _given(locals())
 
@@ -524,6 +563,42 @@ class RepairService(ServiceBase):
         address change only while the order is a draft (RP-4); `parts` and `operations`
         (each replaced as a whole: pass the list you want) until the order is invoiced; the
         rest at any time before the order is done or cancelled.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            product_id: As in `create()`; the fields not given keep their value, `None` clears an
+                optional one.
+            quantity: As in `create()`.
+            lot: As in `create()`.
+            customer_id: As in `create()`.
+            description: As in `create()`.
+            sale_order_id: As in `create()`.
+            return_id: As in `create()`.
+            invoice_method: As in `create()`.
+            invoice_address_id: As in `create()`.
+            parts: The whole new list of parts.
+            operations: The whole new list of operations.
+            internal_notes: As in `create()`.
+            quotation_notes: As in `create()`.
+            responsible_user_id: As in `create()`.
+            scheduled_date: As in `create()`.
+            warranty_expiration: As in `create()`.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The repair order after the change.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The field may no longer change in the order's state (RP-4).
+            InvalidInput: A field is invalid.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
         given = {name: value for name, value in _given(locals()).items() if value is not UNSET}
 
@@ -590,19 +665,76 @@ class RepairService(ServiceBase):
     def confirm(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
-        """Confirm a draft: `CONFIRMED`, or `TO_INVOICE` when invoiced before repair."""
+        """Confirm a draft: `CONFIRMED`, or `TO_INVOICE` when invoiced before repair.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The repair order, `CONFIRMED` or `TO_INVOICE`.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The order is not a draft.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
+        """
         return self._move(repair_id, RepairAction.CONFIRM, actor, idempotency_key)
 
     def start(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
-        """Start the repair (from `CONFIRMED` or `READY`): `UNDER_REPAIR`."""
+        """Start the repair (from `CONFIRMED` or `READY`): `UNDER_REPAIR`.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The repair order, `UNDER_REPAIR`.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The order is not `CONFIRMED` or `READY`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
+        """
         return self._move(repair_id, RepairAction.START, actor, idempotency_key)
 
     def end(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
-        """End the repair: `DONE`, or `TO_INVOICE` when invoiced after repair."""
+        """End the repair: `DONE`, or `TO_INVOICE` when invoiced after repair.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The repair order, `DONE` or `TO_INVOICE`.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The order is not under repair.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
+        """
         return self._move(repair_id, RepairAction.END, actor, idempotency_key)
 
     def cancel(
@@ -612,13 +744,50 @@ class RepairService(ServiceBase):
 
         A draft invoice of the repair is cancelled with it; a posted one stays, to be
         refunded by credit note.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The repair order, `CANCELLED`.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The order is done or already cancelled.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
         return self._move(repair_id, RepairAction.CANCEL, actor, idempotency_key)
 
     def reset_to_draft(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
-        """Put a cancelled repair back to `DRAFT`; it forgets its (earlier) invoice."""
+        """Put a cancelled repair back to `DRAFT`; it forgets its (earlier) invoice.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The repair order, `DRAFT`.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The order is not cancelled.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
+        """
         return self._move(repair_id, RepairAction.RESET_TO_DRAFT, actor, idempotency_key)
 
     def _move(
@@ -654,6 +823,25 @@ class RepairService(ServiceBase):
         address, with one line per added part and per operation and the quotation notes as
         its note, and links it to the ticket. The billing team posts it. The repair moves to
         `READY` (invoiced before repair) or `DONE` (after repair).
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The repair order after invoicing and the draft invoice.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The order is not `TO_INVOICE`.
+            InvalidOperation: There is nothing to invoice, or no invoice address.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> RepairInvoiced:
@@ -706,6 +894,24 @@ class RepairService(ServiceBase):
         A confirmed, invoiced, under-repair or done repair raises
         [`InvalidState`][aftersales.errors.InvalidState] (cancel it first). Returns the deleted
         order.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The deleted repair order, as it was.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The order is neither a draft nor cancelled.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> RepairOrder:
@@ -745,6 +951,18 @@ class RepairService(ServiceBase):
         """The repairs linked to the ticket, oldest first.
 
         Anyone who may see the ticket may read them, without repair rights (RP-12).
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The repair orders linked to the ticket, oldest first.
+
+        Raises:
+            AccessDenied: The actor may not see the ticket.
+            NotFound: There is no ticket `ticket_id`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def read(uow: UnitOfWork) -> tuple[RepairOrder, ...]:
@@ -761,6 +979,19 @@ class RepairService(ServiceBase):
         """One repair, read through the ticket it is linked to (RP-12).
 
         A repair that is not linked to `ticket_id` raises [`NotFound`][aftersales.errors.NotFound].
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            repair_id: A repair order linked to that ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The repair order.
+
+        Raises:
+            AccessDenied: The actor may not see the ticket.
+            NotFound: There is no ticket `ticket_id`, or the repair is not linked to it.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def read(uow: UnitOfWork) -> RepairOrder:
@@ -777,7 +1008,20 @@ class RepairService(ServiceBase):
         return self._rt.call(actor, Action.READ_REPAIR, read, writes=False)
 
     def quotation_data(self, repair_id: str, *, actor: Actor) -> Quotation:
-        """The content of the repair's quotation (RP-6), for a renderer of your own."""
+        """The content of the repair's quotation (RP-6), for a renderer of your own.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The quotation as a record: lines, totals with tax, notes.
+
+        Raises:
+            AccessDenied: The actor may not see the repair's ticket.
+            NotFound: There is no repair `repair_id`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
         return self._rt.call(
             actor,
             Action.READ_REPAIR,
@@ -802,6 +1046,21 @@ class RepairService(ServiceBase):
 
         It lists the parts, the operations, the totals with tax and the quotation notes;
         never the internal notes. Anyone who may read the repair may print it (RP-12).
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            format: `html`, `text`, `pdf`, or a renderer registered in `renderers`.
+
+        Returns:
+            The document: `str` for `html` and `text`, `bytes` for `pdf`.
+
+        Raises:
+            AccessDenied: The actor may not see the repair's ticket.
+            NotFound: There is no repair `repair_id`.
+            InvalidInput: No renderer for `format`.
+            ConfigurationError: `pdf` without fpdf2 installed.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def read(uow: UnitOfWork) -> tuple[QuotationRenderer, Quotation]:

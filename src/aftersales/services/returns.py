@@ -125,6 +125,24 @@ class ReturnService(ServiceBase):
 
         Raises [`InvalidOperation`][aftersales.errors.InvalidOperation] when the customer has no
         validated delivery (RT-1).
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            sale_order_id: Only the deliveries of this sale order (default: the ticket's sale
+                order, if any).
+
+        Returns:
+            The deliveries, newest first; the first is the default one.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id`.
+            ServiceDisabled: The ticket's team has returns off (ST-1).
+            InvalidOperation: The ticket has no customer, or the customer has no validated delivery
+                (RT-1).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def work(uow: UnitOfWork) -> tuple[Picking, ...]:
@@ -144,6 +162,24 @@ class ReturnService(ServiceBase):
         [`InvalidState`][aftersales.errors.InvalidState] for a delivery that is not done (RT-3) and
         [`InvalidOperation`][aftersales.errors.InvalidOperation] when nothing at all is left to
         return.
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            delivery_id: The delivery to return from (default: the first of `deliveries()`).
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The delivery and one line per product move with the quantity that may still be returned
+            as its default.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id` or no delivery `delivery_id`.
+            ServiceDisabled: The ticket's team has returns off (ST-1).
+            InvalidState: The delivery is not done (RT-3).
+            InvalidOperation: Nothing is left to return on the delivery.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def work(uow: UnitOfWork) -> ReturnDraft:
@@ -180,6 +216,19 @@ class ReturnService(ServiceBase):
         """The returns linked to the ticket, oldest first (RT-8).
 
         Readable while the team has returns off, so that existing documents stay visible.
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The return operations linked to the ticket, oldest first.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def work(uow: UnitOfWork) -> tuple[Picking, ...]:
@@ -216,6 +265,31 @@ class ReturnService(ServiceBase):
         that is not on the delivery, or only zeros, and
         [`QuantityExceeded`][aftersales.errors.QuantityExceeded] (naming product, asked and
         available) for more than is left to return.
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            delivery_id: The done delivery the products came with.
+            quantities: Delivery move id → quantity to send back; moves left out return nothing.
+            return_location: Where the products go (default: the delivery's source).
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The return operation, `READY`, linked to the ticket.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id` or no delivery `delivery_id`.
+            ServiceDisabled: The ticket's team has returns off (ST-1).
+            InvalidInput: A quantity is negative, a line is not on the delivery, or every quantity
+                is zero.
+            QuantityExceeded: More than is left to return, naming product, asked and available
+                (RT-5).
+            InvalidState: The delivery is not done (RT-3).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> Picking:
@@ -268,7 +342,26 @@ class ReturnService(ServiceBase):
         self, return_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> Picking:
         """Validate a ready return: it becomes `DONE` and its quantities count as
-        returned (RT-7); the ticket's trail gets "Return done" (RT-8)."""
+        returned (RT-7); the ticket's trail gets "Return done" (RT-8).
+
+        Args:
+            return_id: A ready return operation made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The return, `DONE`.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no return `return_id`.
+            ServiceDisabled: The ticket's team has returns off (ST-1).
+            InvalidState: The return is not ready.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
+        """
         return self._finish(
             return_id, PickingState.DONE, actor=actor, idempotency_key=idempotency_key
         )
@@ -277,7 +370,26 @@ class ReturnService(ServiceBase):
         self, return_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> Picking:
         """Cancel an open return, releasing its reserved quantities (RT-9); the ticket's
-        trail gets "Return cancelled" (RT-8)."""
+        trail gets "Return cancelled" (RT-8).
+
+        Args:
+            return_id: An open return operation made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The return, `CANCELLED`.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no return `return_id`.
+            ServiceDisabled: The ticket's team has returns off (ST-1).
+            InvalidState: The return is done or already cancelled.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
+        """
         return self._finish(
             return_id, PickingState.CANCELLED, actor=actor, idempotency_key=idempotency_key
         )
