@@ -176,6 +176,9 @@ class FieldServiceService(ServiceBase):
             ServiceDisabled: The ticket's team has field service off (ST-1).
             InvalidInput: A blank title, a naive `planned_at`, or a project that is not a
                 field-service one.
+            InvalidConfiguration: No `project_id`, and the team has no field-service project
+                (or its default is no longer one).
+            InvalidOperation: The ticket has no customer to send a technician to.
             DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
             IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
@@ -230,6 +233,9 @@ class FieldServiceService(ServiceBase):
             ServiceDisabled: The ticket's team has field service off (ST-1).
             InvalidInput: A blank title, a naive `planned_at`, or a project that is not a
                 field-service one.
+            InvalidConfiguration: No `project_id`, and the team has no field-service project
+                (or its default is no longer one).
+            InvalidOperation: The ticket has no customer to send a technician to.
             DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
             IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """

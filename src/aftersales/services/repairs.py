@@ -441,10 +441,9 @@ class RepairService(ServiceBase):
                 ticket's team (AC-3).
             NotFound: There is no ticket `ticket_id`, or no record one of the ids names.
             ServiceDisabled: The ticket's team has repairs off (ST-1).
-            InvalidInput: A field is invalid (a quantity not positive, a blank description line, a
-                wrong type).
-            InvalidOperation: The ticket has no product and none is given, or the sale order or
-                return belongs to another customer (RP-3).
+            InvalidInput: A field is invalid: no product (none given, none on the ticket), a
+                service as the product, a quantity that is not positive, a sale order, return or
+                invoice address of another customer (RP-3), a wrong type.
             DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
             IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
@@ -839,7 +838,7 @@ class RepairService(ServiceBase):
             NotFound: There is no repair `repair_id`.
             ServiceDisabled: The ticket's team has repairs off (ST-1).
             InvalidState: The order is not `TO_INVOICE`.
-            InvalidOperation: There is nothing to invoice, or no invoice address.
+            InvalidOperation: There is nothing to invoice: no part to add, no operation.
             DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
             IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """

@@ -109,7 +109,8 @@ class TicketViewService(ServiceBase):
             The ticket.
 
         Raises:
-            NotFound: No ticket has that number, or the actor may not see it.
+            AccessDenied: The actor is not a helpdesk user, or may not see the ticket's team.
+            NotFound: No ticket has that number.
             InvalidInput: An argument has the wrong type or shape (RL-4).
             DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
