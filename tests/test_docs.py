@@ -320,6 +320,7 @@ def _service_classes() -> list[type]:
     from aftersales.services.field_service import FieldServiceService
     from aftersales.services.idempotency import IdempotencyService
     from aftersales.services.outbox import OutboxService
+    from aftersales.services.refunds import RefundService
     from aftersales.services.repairs import RepairService
     from aftersales.services.returns import ReturnService
     from aftersales.services.tickets import TicketViewService
@@ -329,6 +330,7 @@ def _service_classes() -> list[type]:
     return [
         SettingsService,
         SubscriptionService,
+        RefundService,
         CouponService,
         ReturnService,
         RepairService,

@@ -216,6 +216,25 @@ class RefundService(ServiceBase):
         [`InvalidInput`][aftersales.errors.InvalidInput]); only those with a line of the ticket's
         product when the team also has returns on. Invoices with nothing left to credit — reversed,
         or whose credit notes already add up to their total — are left out.
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            sale_order_id: Only the invoices of this sale order (default: the ticket's sale order,
+                if any).
+
+        Returns:
+            The posted customer invoices that still have something to credit, newest first.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id`.
+            ServiceDisabled: The ticket's team has refunds off (ST-1).
+            InvalidOperation: The ticket has no customer (RF-1).
+            InvalidInput: `sale_order_id` is an order of another customer, or an argument has the
+                wrong shape.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def work(_uow: UnitOfWork) -> tuple[Invoice, ...]:
@@ -265,6 +284,25 @@ class RefundService(ServiceBase):
         residual is zero (paid, or already reversed). PARTIAL always comes first: it is the
         default. The ticket and invoice are checked as
         [`reverse()`][aftersales.services.refunds.RefundService.reverse] checks them.
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            invoice_id: The invoice to refund.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The credit methods allowed, PARTIAL first.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id` or no invoice `invoice_id`.
+            ServiceDisabled: The ticket's team has refunds off (ST-1).
+            InvalidOperation: The ticket has no customer, or the invoice is another customer's
+                (RF-1, RF-3).
+            InvalidState: The invoice is not posted (RF-3).
+            InvalidInput: An argument has the wrong type or shape (RL-4).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def work(_uow: UnitOfWork) -> tuple[CreditMethod, ...]:
@@ -275,7 +313,21 @@ class RefundService(ServiceBase):
         return self._rt.call(actor, Action.REFUND, work, writes=False)
 
     def credit_notes(self, ticket_id: str, *, actor: Actor) -> tuple[Invoice, ...]:
-        """The credit notes created from the ticket, oldest first (RF-11)."""
+        """The credit notes created from the ticket, oldest first (RF-11).
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The credit notes linked to the ticket, oldest first.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
 
         def work(_uow: UnitOfWork) -> tuple[Invoice, ...]:
             self._guard.ticket(actor, Action.REFUND, ticket_id, Service.REFUNDS)
@@ -324,6 +376,36 @@ class RefundService(ServiceBase):
         allowed (RF-5); [`InvalidState`][aftersales.errors.InvalidState] when the invoice is not
         posted (RF-3); [`QuantityExceeded`][aftersales.errors.QuantityExceeded] when the credit
         notes would exceed the invoice (RF-7).
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            invoice_id: The posted invoice to credit.
+            method: PARTIAL, FULL or FULL_AND_REINVOICE (a `CreditMethod` or its value).
+            reason: Why, on the credit note's reference (default `Ticket #<ref>`).
+            reversal_date: The credit note's date (default: today); a future date keeps it in draft
+                (RF-6).
+            journal: The journal to use (default: the invoice's).
+            lines: PARTIAL only: the draft's lines instead of a copy of the invoice's.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The credit note, the new draft invoice (FULL_AND_REINVOICE), the invoice after the call
+            and the customer credit made.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id` or no invoice `invoice_id`.
+            ServiceDisabled: The ticket's team has refunds off (ST-1).
+            InvalidOperation: The ticket has no customer (RF-1), the invoice is another customer's
+                (RF-3), or the method is not allowed for it (RF-5).
+            InvalidState: The invoice is not posted (RF-3).
+            QuantityExceeded: The credit notes would credit more than the invoice (RF-7).
+            InvalidInput: An argument has the wrong type or shape (RL-4).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> RefundResult:
@@ -473,6 +555,28 @@ class RefundService(ServiceBase):
         Lines are positive amounts in the credit note's currency; the new total, with the
         invoice's other credit notes, must stay within the invoice (RF-7). Editing a posted
         or cancelled credit note raises [`InvalidState`][aftersales.errors.InvalidState].
+
+        Args:
+            credit_note_id: A credit note made from a ticket.
+            lines: The new lines, positive amounts in the credit note's currency.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The draft credit note with its new lines.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no credit note `credit_note_id`.
+            ServiceDisabled: The ticket's team has refunds off (ST-1).
+            InvalidOperation: `credit_note_id` is a customer invoice, not a credit note.
+            InvalidState: The credit note is posted or cancelled (RF-9).
+            QuantityExceeded: The new total would credit more than the invoice (RF-7).
+            InvalidInput: A line is not positive, in another currency, or has the wrong shape.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> Invoice:
@@ -519,6 +623,27 @@ class RefundService(ServiceBase):
         Posting an already posted credit note raises
         [`InvalidState`][aftersales.errors.InvalidState], as does posting one before the date it is
         scheduled for (RF-6).
+
+        Args:
+            credit_note_id: A credit note made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The posted credit note, the invoice after it and the customer credit made.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no credit note `credit_note_id`.
+            ServiceDisabled: The ticket's team has refunds off (ST-1).
+            InvalidOperation: `credit_note_id` is a customer invoice, not a credit note.
+            InvalidState: The credit note is not a draft, is dated in the future (RF-6, RF-8), or
+                its invoice is no longer posted.
+            QuantityExceeded: It would credit more than the invoice (RF-7).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> RefundResult:
@@ -569,6 +694,25 @@ class RefundService(ServiceBase):
         A posted credit note cannot be cancelled
         ([`InvalidState`][aftersales.errors.InvalidState]): it is an accounting entry; reverse it
         in the accounting application instead.
+
+        Args:
+            credit_note_id: A credit note made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The credit note, cancelled.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no credit note `credit_note_id`.
+            ServiceDisabled: The ticket's team has refunds off (ST-1).
+            InvalidOperation: `credit_note_id` is a customer invoice, not a credit note.
+            InvalidState: The credit note is posted or already cancelled.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> Invoice:
