@@ -362,3 +362,29 @@ def test_public_service_calls_document_their_parameters(service: type) -> None:
         documented = set(re.findall(r"^    (\w+):", args, re.M))
         parameters = set(inspect.signature(call).parameters) - {"self"}
         assert documented == parameters, (f"{service.__name__}.{name}", documented, parameters)
+
+
+def _modules_with_examples() -> list[str]:
+    names = []
+    for path in sorted((ROOT / "src" / "aftersales").rglob("*.py")):
+        if ">>>" in path.read_text(encoding="utf-8"):
+            parts = list(path.relative_to(ROOT / "src").with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            names.append(".".join(parts))
+    return names
+
+
+@pytest.mark.parametrize("module", _modules_with_examples())
+def test_docstring_examples_show_what_they_print(module: str) -> None:
+    """The ``Examples:`` of the docstrings run as doctests: what the reference shows is what
+    the code prints."""
+    import importlib
+
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    tests = finder.find(importlib.import_module(module))
+    assert tests, module
+    for test in tests:
+        runner.run(test)
+    assert runner.failures == 0, f"{module}: {runner.failures} failing example(s)"
