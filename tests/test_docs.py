@@ -267,6 +267,7 @@ def _chromium() -> str | None:
     return None
 
 
+@pytest.mark.slow
 def test_the_site_as_a_reader_sees_it(site: Path, tmp_path: Path) -> None:
     """Headless Chromium screenshots the pages a reader meets first; each shows a page
     (not a blank or single-colour image). The PNGs are kept outside the repository, in
