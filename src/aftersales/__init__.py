@@ -1,7 +1,7 @@
 """aftersales: after-sales services from a helpdesk ticket.
 
 Refunds by credit note, coupons, product returns, repair orders and field-service tasks,
-over any ERP through pluggy hooks. Start with :class:`AfterSales`.
+over any ERP through pluggy hooks. Start with [`AfterSales`][aftersales.app.AfterSales].
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 #: The module of each public name. A name is imported when it is first used (PEP 562), so
-#: that importing one submodule (the pytest plugin, ``aftersales.errors``) does not load
+#: that importing one submodule (the pytest plugin, `aftersales.errors`) does not load
 #: the whole library.
 _EXPORTS = {
     "Actor": "aftersales.models",

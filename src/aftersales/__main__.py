@@ -1,4 +1,4 @@
-"""``python -m aftersales`` runs the ``aftersales`` command."""
+"""`python -m aftersales` runs the `aftersales` command."""
 
 import sys
 

@@ -68,7 +68,9 @@ class Guard:
         self._clock = clock
 
     def rights(self, actor: Actor, action: Action) -> None:
-        """Raise :class:`AccessDenied` naming the missing groups (AC-4)."""
+        """Raise [`AccessDenied`][aftersales.errors.AccessDenied] naming the missing groups
+        (AC-4).
+        """
         an_actor(actor)
         if Group.SYSTEM in actor.groups:
             return
@@ -78,8 +80,8 @@ class Guard:
             raise AccessDenied(action.value, f"user {actor.user_id!r} is not in group(s): {names}")
 
     def unlocked(self) -> None:
-        """Raise :class:`DatabaseLocked`, with the date the trial ended, when it has run
-        out without a paid subscription (ST-9)."""
+        """Raise [`DatabaseLocked`][aftersales.errors.DatabaseLocked], with the date the trial
+        ended, when it has run out without a paid subscription (ST-9)."""
         now = self._clock.now()
         subscription = self._hooks.subscription_get()
         if subscription.is_expired_at(now):
@@ -119,7 +121,9 @@ class Guard:
         return TicketContext(ticket=ticket, team=team)
 
     def portal_ticket(self, actor: Actor, ticket_id: str) -> Ticket:
-        """A ticket of the portal actor's own commercial entity, else :class:`NotFound` (AC-4)."""
+        """A ticket of the portal actor's own commercial entity, else
+        [`NotFound`][aftersales.errors.NotFound] (AC-4).
+        """
         if actor.partner_id is None:
             raise AccessDenied(Action.PORTAL.value, "a portal user needs a partner_id")
         ticket = self._hooks.get_ticket(an_id(ticket_id, "ticket_id"))

@@ -28,15 +28,16 @@ __all__ = ["AfterSales"]
 class AfterSales:
     """After-sales services over one or more backends.
 
-    ``backends`` are plugin objects (such as :class:`~aftersales.backends.memory.MemoryBackend`)
-    or names of installed backends (entry-point group ``aftersales.backends``). Construction
-    fails with one message listing every hook the enabled ``services`` need that no backend
+    `backends` are plugin objects (such as `MemoryBackend`)
+    or names of installed backends (entry-point group `aftersales.backends`). Construction
+    fails with one message listing every hook the enabled `services` need that no backend
     implements (RL-7).
 
-    >>> from aftersales.backends.memory import MemoryBackend
-    >>> app = AfterSales(MemoryBackend())
-    >>> sorted(app.plugins())
-    ['memory']
+    Examples:
+        >>> from aftersales.backends.memory import MemoryBackend
+        >>> app = AfterSales(MemoryBackend())
+        >>> sorted(app.plugins())
+        ['memory']
     """
 
     def __init__(

@@ -1,16 +1,17 @@
 """Checks a public call's arguments: their shape, before anything is looked up (RL-4).
 
 Every service checks its arguments with these functions, so that every call accepts and
-refuses the same things in the same words: each refusal is an :class:`InvalidInput` naming
-the argument (``field``), the value given and what is expected. What needs the store (does
-the invoice exist, is the quantity left) is checked later, inside the unit of work.
+refuses the same things in the same words: each refusal is an
+[`InvalidInput`][aftersales.errors.InvalidInput] naming the argument (`field`), the value given and
+what is expected. What needs the store (does the invoice exist, is the quantity left) is checked
+later, inside the unit of work.
 
 One rule for enums: an enum-typed argument takes the member or its exact value string
-(``CreditMethod.FULL`` or ``"full"``, ``TaskStage.PLANNED`` or ``"planned"``); anything else
+(`CreditMethod.FULL` or `"full"`, `TaskStage.PLANNED` or `"planned"`); anything else
 — a name, another case, a member of another enum, a number — is refused with the allowed
-values (:func:`an_enum`).
+values (`an_enum()`).
 
-Record fields are checked by the validators of :mod:`aftersales.models._fields`; the checks
+Record fields are checked by the validators of `aftersales.models._fields`; the checks
 here reuse them.
 """
 
@@ -69,10 +70,11 @@ Cleaner = Callable[[Any, str], Any]
 
 
 def optional(check: Callable[[Any, str], T]) -> Callable[[Any, str], T | None]:
-    """``check``, letting ``None`` through.
+    """`check`, letting `None` through.
 
-    >>> optional(an_id)(None, "sale_order_id") is None
-    True
+    Examples:
+        >>> optional(an_id)(None, "sale_order_id") is None
+        True
     """
 
     def check_optional(value: object, field: str) -> T | None:
@@ -91,10 +93,10 @@ def _a(kind: type[Any]) -> str:
 
 # The checks of one value that records use too, under the names the services use.
 
-#: An identifier (see :func:`~aftersales.models._fields.check_id`).
+#: An identifier (see `check_id()`).
 an_id = check_id
 #: The member of an enum given, or the one whose exact value is given
-#: (see :func:`~aftersales.models._fields.check_member`)::
+#: (see `check_member()`)::
 #:
 #:     an_enum("full", CreditMethod, "method") is CreditMethod.FULL
 an_enum = check_member
@@ -102,7 +104,7 @@ an_enum = check_member
 a_day = check_date
 #: A timezone-aware datetime (G-6).
 a_moment = check_aware
-#: Text a person reads (see :func:`~aftersales.models._fields.check_text`).
+#: Text a person reads (see `check_text()`).
 a_text = check_text
 
 
@@ -113,7 +115,7 @@ def notes(value: object, field: str) -> str:
 
 def a_quantity(value: object, field: str, *, zero: bool = False) -> Decimal:
     """A quantity: a Decimal or an int (never a float, a bool or a string), finite, in range,
-    greater than zero (or, with ``zero``, not negative). It is rounded to the product's unit
+    greater than zero (or, with `zero`, not negative). It is rounded to the product's unit
     of measure once the product is known (RT-6, RP-5)."""
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
         raise InvalidInput(field, value, "expected a Decimal quantity")
@@ -127,28 +129,28 @@ def a_quantity(value: object, field: str, *, zero: bool = False) -> Decimal:
 
 def a_coupon_code(value: object, field: str) -> str:
     """A coupon code as a person types it: text, surrounding spaces dropped, then a valid
-    code (see :func:`~aftersales.models.loyalty.check_coupon_code`)."""
+    code (see `check_coupon_code()`)."""
     if not isinstance(value, str):
         raise InvalidInput(field, value, "expected a coupon code")
     return check_coupon_code(value.strip(), field)
 
 
 def a_flag(value: object, field: str) -> bool:
-    """``True`` or ``False`` (not 1, not ``"yes"``)."""
+    """`True` or `False` (not 1, not `"yes"`)."""
     if not isinstance(value, bool):
         raise InvalidInput(field, value, "expected True or False")
     return value
 
 
 def a_duration(value: object, field: str) -> timedelta:
-    """A ``timedelta`` of 0 or more."""
+    """A `timedelta` of 0 or more."""
     if not isinstance(value, timedelta) or value < timedelta(0):
         raise InvalidInput(field, value, "expected a timedelta of 0 or more")
     return value
 
 
 def a_choice(value: object, choices: Mapping[str, T], field: str) -> T:
-    """What ``choices`` holds under the name ``value`` (a quotation format, a renderer…);
+    """What `choices` holds under the name `value` (a quotation format, a renderer…);
     an unknown name is refused with the names known."""
     if isinstance(value, str) and value in choices:
         return choices[value]
@@ -156,14 +158,14 @@ def a_choice(value: object, choices: Mapping[str, T], field: str) -> T:
 
 
 def a_record(value: object, kind: type[T], field: str) -> T:
-    """An instance of the record type ``kind`` (an :class:`~aftersales.models.Order`…)."""
+    """An instance of the record type `kind` (an `Order`…)."""
     if not isinstance(value, kind):
         raise InvalidInput(field, value, f"expected {_a(kind)}")
     return value
 
 
 def an_actor(value: object) -> Actor:
-    """The ``actor`` of a call: an :class:`~aftersales.models.Actor`, never a default."""
+    """The `actor` of a call: an [`Actor`][aftersales.models.access.Actor], never a default."""
     if not isinstance(value, Actor):
         raise InvalidInput("actor", value, "every call needs an explicit Actor")
     return value
@@ -173,8 +175,8 @@ def an_actor(value: object) -> Actor:
 
 
 def items(value: object, field: str, *kinds: type[Any]) -> tuple[Any, ...]:
-    """A list or tuple (any iterable but a string), each item of one of ``kinds`` (when
-    given); ``field[i]`` names a wrong item."""
+    """A list or tuple (any iterable but a string), each item of one of `kinds` (when
+    given); `field[i]` names a wrong item."""
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
         raise InvalidInput(field, value, "expected a list or tuple")
     found = tuple(value)
@@ -187,8 +189,8 @@ def items(value: object, field: str, *kinds: type[Any]) -> tuple[Any, ...]:
 
 
 def enums(value: object, kind: type[E], field: str) -> frozenset[E]:
-    """A set (list, tuple…) of ``kind``: each item the member or its exact value (see
-    :func:`an_enum`). A bare string is refused: it is one value, not a set."""
+    """A set (list, tuple…) of `kind`: each item the member or its exact value (see
+    `an_enum()`). A bare string is refused: it is one value, not a set."""
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
         raise InvalidInput(
             field, value, f"expected a set of {kind.__name__} values ({allowed_values(kind)})"
@@ -197,7 +199,7 @@ def enums(value: object, kind: type[E], field: str) -> frozenset[E]:
 
 
 def addresses(value: object, field: str, *, most: int) -> tuple[str, ...]:
-    """A list of at most ``most`` email addresses, each checked (no header injection)."""
+    """A list of at most `most` email addresses, each checked (no header injection)."""
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
         raise InvalidInput(field, value, "expected a list of email addresses")
     found = list(value)
@@ -207,7 +209,7 @@ def addresses(value: object, field: str, *, most: int) -> tuple[str, ...]:
 
 
 def quantity_map(value: object, field: str) -> dict[str, Decimal]:
-    """A mapping of ids to quantities of 0 or more (``field[id]`` names a wrong one)."""
+    """A mapping of ids to quantities of 0 or more (`field[id]` names a wrong one)."""
     if not isinstance(value, Mapping):
         raise InvalidInput(field, value, "expected a mapping of move ids to Decimal quantities")
     found: dict[str, Decimal] = {}
@@ -244,8 +246,8 @@ def fields(
     *,
     required: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """Each of ``values`` checked by its cleaner in ``cleaners`` (the fields a call takes,
-    e.g. a repair order's); a field of ``required`` may not be ``None``."""
+    """Each of `values` checked by its cleaner in `cleaners` (the fields a call takes,
+    e.g. a repair order's); a field of `required` may not be `None`."""
     must = frozenset(required)
     cleaned: dict[str, Any] = {}
     for name, value in values.items():

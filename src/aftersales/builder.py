@@ -1,10 +1,10 @@
 """Test data as a protocol: the records an ERP already holds, created the same way everywhere.
 
-Every backend offers ``backend.builder()`` returning a :class:`Builder`. The conformance kit,
+Every backend offers `backend.builder()` returning a `Builder`. The conformance kit,
 the demo and the tests set up their world through it, so one scenario runs on every backend.
-:class:`Builder` builds the records; a backend only says how to store one
-(:meth:`Builder.put`, and optionally many at once: :meth:`Builder.put_many`) and how to draw
-a sequence number (:meth:`Builder.next_number`).
+`Builder` builds the records; a backend only says how to store one
+(`Builder.put()`, and optionally many at once: `Builder.put_many()`) and how to draw
+a sequence number (`Builder.next_number()`).
 """
 
 from __future__ import annotations
@@ -54,14 +54,14 @@ from aftersales.models import (
 
 __all__ = ["Builder", "InvoiceLineSpec", "parse_tax"]
 
-#: ``(product, quantity)`` or ``(product, quantity, unit price)``.
+#: `(product, quantity)` or `(product, quantity, unit price)`.
 InvoiceLineSpec = tuple[Product, Decimal | int] | tuple[Product, Decimal | int, Decimal]
 
 _TAX = re.compile(r"^(\d+(?:\.\d+)?)\s*%(\s*incl(?:uded)?)?$")
 
 
 def parse_tax(spec: str | Tax) -> Tax:
-    """``"21%"`` → 21 % excluded from the price; ``"10% incl"`` → included."""
+    """`"21%"` → 21 % excluded from the price; `"10% incl"` → included."""
     if isinstance(spec, Tax):
         return spec
     match = _TAX.match(spec.strip())
@@ -75,8 +75,8 @@ def parse_tax(spec: str | Tax) -> Tax:
 class Builder(abc.ABC):
     """Builds consistent records of the data an ERP already holds.
 
-    A backend subclasses it and says how to store a record (:meth:`put`), draw a sequence
-    number (:meth:`next_number`) and mark modules installed (:meth:`install`). An ERP backend
+    A backend subclasses it and says how to store a record (`put()`), draw a sequence
+    number (`next_number()`) and mark modules installed (`install()`). An ERP backend
     may instead override any method to create the record through the ERP's own API.
     """
 
@@ -90,22 +90,22 @@ class Builder(abc.ABC):
         """Store one record (a Partner, Product, Invoice, Payment, Match, Picking, …)."""
 
     def put_many(self, records: Iterable[object]) -> None:
-        """Store several records, as :meth:`put` each in order would.
+        """Store several records, as `put()` each in order would.
 
         For loading many records at once (a benchmark's 100,000 invoices): a backend that
-        can store them in bulk overrides it (the SQL builder runs one ``executemany`` per
-        table); the default calls :meth:`put` for each record.
+        can store them in bulk overrides it (the SQL builder runs one `executemany` per
+        table); the default calls `put()` for each record.
         """
         for record in records:
             self.put(record)
 
     @abc.abstractmethod
     def next_number(self, code: str) -> int:
-        """The next number of sequence ``code`` (shared with the services' sequences)."""
+        """The next number of sequence `code` (shared with the services' sequences)."""
 
     @abc.abstractmethod
     def install(self, *modules: str) -> None:
-        """Mark ``modules`` as installed, without starting any trial."""
+        """Mark `modules` as installed, without starting any trial."""
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -199,7 +199,7 @@ class Builder(abc.ABC):
         sale_order: SaleOrder | None = None,
         invoice_date: date | None = None,
     ) -> Invoice:
-        """A customer invoice; ``paid=True`` pays it in full, a Decimal pays that much."""
+        """A customer invoice; `paid=True` pays it in full, a Decimal pays that much."""
         if not lines:
             raise InvalidInput("lines", lines, "an invoice needs at least one line")
         cur = currency or lines[0][0].price.currency

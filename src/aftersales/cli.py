@@ -1,18 +1,18 @@
-"""The ``aftersales`` command: a demo, the ticket view, installed plugins, migrations.
+"""The `aftersales` command: a demo, the ticket view, installed plugins, migrations.
 
 Exit codes: 0 success, 1 a refusal or failure with its message (no traceback), 2 a usage
-error (reported as argparse reports its own). Read commands take ``--json`` and never create
+error (reported as argparse reports its own). Read commands take `--json` and never create
 or migrate a database. The command acts as the system actor (a back-office script) unless
-``--user`` names a user and ``--groups`` their groups.
+`--user` names a user and `--groups` their groups.
 
-``--db`` (else ``$AFTERSALES_DATABASE_URL``, else ``./aftersales.db``) is a URL when it
-holds ``://`` (``postgresql://…`` or ``sqlite:///…``) and a SQLite file path otherwise; a
-path with ``:`` in it is refused as a mistyped URL (``sqlite:///<path>`` opens such a file).
+`--db` (else `$AFTERSALES_DATABASE_URL`, else `./aftersales.db`) is a URL when it
+holds `://` (`postgresql://…` or `sqlite:///…`) and a SQLite file path otherwise; a
+path with `:` in it is refused as a mistyped URL (`sqlite:///<path>` opens such a file).
 
-``aftersales demo`` builds its world anew on each run, in ``./aftersales-demo.db`` unless
-``--db`` names another database: one that does not exist yet (or is empty), or one a
+`aftersales demo` builds its world anew on each run, in `./aftersales-demo.db` unless
+`--db` names another database: one that does not exist yet (or is empty), or one a
 previous demo built, which it replaces; any other database is refused and left untouched.
-A run cut short (an error, Ctrl-C, its reader gone as in ``aftersales demo | head``) leaves
+A run cut short (an error, Ctrl-C, its reader gone as in `aftersales demo | head`) leaves
 the database as it was: a SQLite file is built beside its place and moved there at the end,
 a PostgreSQL database in one transaction.
 """
@@ -47,13 +47,13 @@ if TYPE_CHECKING:
 
 __all__ = ["DATABASE_ENV", "DEMO_APPLICATION_ID", "DEMO_DATABASE", "UsageError", "main"]
 
-#: Where ``aftersales demo`` keeps its database unless told otherwise (rebuilt each run).
+#: Where `aftersales demo` keeps its database unless told otherwise (rebuilt each run).
 DEMO_DATABASE = "aftersales-demo.db"
 
-#: The SQLite application id (``PRAGMA application_id``) marking a file the demo built.
+#: The SQLite application id (`PRAGMA application_id`) marking a file the demo built.
 DEMO_APPLICATION_ID = 0x41465344  # "AFSD"
 
-#: PostgreSQL: the comment on the ``schema_version`` table of a database the demo built.
+#: PostgreSQL: the comment on the `schema_version` table of a database the demo built.
 _DEMO_COMMENT = "built by aftersales demo"
 
 
@@ -74,7 +74,7 @@ def _shown(url: URL) -> str:
 
 def _existing_version(url: URL) -> int:
     """The schema version of an existing database, opened only to read it (0 when it
-    holds no aftersales schema); ``no database at …`` when a SQLite file does not exist."""
+    holds no aftersales schema); `no database at …` when a SQLite file does not exist."""
     from aftersales.backends.sql import current_version
     from aftersales.backends.sql.engine import Database
 
@@ -108,7 +108,7 @@ def _reading_backend(args: argparse.Namespace) -> Any:
 
 
 def _groups(value: str) -> frozenset[Group]:
-    """``--groups``: comma-separated group names, each one of :class:`Group`."""
+    """`--groups`: comma-separated group names, each one of `Group`."""
     names = [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in set(Group)]
     if unknown:
@@ -138,7 +138,7 @@ def _run_demo(backend: Any, out: TextIO) -> Scenario:
 
 
 def _is_demo_file(path: Path) -> bool:
-    """Whether a SQLite file was built by ``aftersales demo`` (its header's application id)."""
+    """Whether a SQLite file was built by `aftersales demo` (its header's application id)."""
     with path.open("rb") as file:
         header = file.read(100)
     return (
@@ -148,9 +148,9 @@ def _is_demo_file(path: Path) -> bool:
 
 
 def _demo_sqlite(path: Path, shown: str, out: TextIO) -> Scenario:
-    """Build the demo in a new file beside ``path``, then move it into place: whatever
-    stops the run half-way (an error, Ctrl-C, a reader gone as in ``| head``) leaves
-    ``path`` as it was."""
+    """Build the demo in a new file beside `path`, then move it into place: whatever
+    stops the run half-way (an error, Ctrl-C, a reader gone as in `| head`) leaves
+    `path` as it was."""
     from aftersales.backends.sql import SqlBackend
 
     if path.is_file() and path.stat().st_size > 0 and not _is_demo_file(path):
@@ -320,7 +320,7 @@ def cmd_plugins(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def cmd_db(args: argparse.Namespace, out: TextIO) -> None:
-    """``aftersales db upgrade|version``: migrate or inspect a SQL database."""
+    """`aftersales db upgrade|version`: migrate or inspect a SQL database."""
     from aftersales.backends.sql import SCHEMA_VERSION, upgrade
     from aftersales.backends.sql.engine import Database, normalize_url
 
@@ -348,7 +348,7 @@ def cmd_db(args: argparse.Namespace, out: TextIO) -> None:
 
 # -- parsing -------------------------------------------------------------------------------
 
-#: Read when a command is given no ``--db``.
+#: Read when a command is given no `--db`.
 DATABASE_ENV = "AFTERSALES_DATABASE_URL"
 
 _PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")
@@ -359,13 +359,13 @@ class UsageError(Exception):
 
 
 def _database(value: str | None, *, memory: bool, source: str = "argument --db") -> URL:
-    """The SQLAlchemy URL of ``--db`` (else ``$AFTERSALES_DATABASE_URL``, else
-    ``./aftersales.db``); a ``UsageError`` when it is neither a SQLite file path nor a URL
+    """The SQLAlchemy URL of `--db` (else `$AFTERSALES_DATABASE_URL`, else
+    `./aftersales.db`); a `UsageError` when it is neither a SQLite file path nor a URL
     of a database this library supports, or when the driver it needs is not installed.
 
-    A value is a URL when it holds ``://``; any other value is a SQLite file path, in which
-    no part may contain ``:`` (``postgresql:/db``, ``::::`` or ``:memory:`` are mistyped
-    URLs far more often than file names; ``sqlite:////path/with:colon.db`` still opens such
+    A value is a URL when it holds `://`; any other value is a SQLite file path, in which
+    no part may contain `:` (`postgresql:/db`, `::::` or `:memory:` are mistyped
+    URLs far more often than file names; `sqlite:////path/with:colon.db` still opens such
     a file).
     """
     if value is None:
@@ -431,7 +431,7 @@ def _database(value: str | None, *, memory: bool, source: str = "argument --db")
 
 
 def _check(args: argparse.Namespace) -> None:
-    """What argparse cannot check alone; raises :class:`UsageError`."""
+    """What argparse cannot check alone; raises `UsageError`."""
     if getattr(args, "groups", None) is not None and args.user is None:
         raise UsageError("argument --groups: needs --user (the system actor has no groups)")
     if args.command == "db" and args.db is not None and args.url is not None:
@@ -522,7 +522,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Entry point of the ``aftersales`` console script; returns the exit code."""
+    """Entry point of the `aftersales` console script; returns the exit code."""
     stream = out or sys.stdout
     parser = _parser()
     args = parser.parse_args(argv)

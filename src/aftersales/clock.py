@@ -13,7 +13,7 @@ __all__ = ["Clock", "FrozenClock", "SystemClock"]
 
 @runtime_checkable
 class Clock(Protocol):
-    """Anything with ``now()`` returning a timezone-aware datetime."""
+    """Anything with `now()` returning a timezone-aware datetime."""
 
     def now(self) -> datetime: ...
 
@@ -34,9 +34,10 @@ class SystemClock:
 class FrozenClock:
     """A clock that only moves when told to: tests move time instead of sleeping.
 
-    >>> clock = FrozenClock("2026-11-28T09:00:00+00:00")
-    >>> clock.advance(days=15).isoformat()
-    '2026-12-13T09:00:00+00:00'
+    Examples:
+        >>> clock = FrozenClock("2026-11-28T09:00:00+00:00")
+        >>> clock.advance(days=15).isoformat()
+        '2026-12-13T09:00:00+00:00'
     """
 
     def __init__(self, start: datetime | str) -> None:
@@ -56,7 +57,7 @@ class FrozenClock:
         return self.now().date()
 
     def set(self, moment: datetime | str) -> datetime:
-        """Jump to ``moment`` (which must be timezone-aware)."""
+        """Jump to `moment` (which must be timezone-aware)."""
         with self._lock:
             self._now = self._parse(moment)
             return self._now

@@ -2,18 +2,18 @@
 
 An email is held by one delivery at a time. The call that queued it holds it while it is
 PENDING and young (its delivery runs right after the commit); a retry run takes it with
-:func:`claim`: state SENDING, a claim token and a lease (``lease_until``, now +
-``Config.mail_lease``), saved in a unit of work of its own that reads the email with
-``lock=True``, so two runs (threads or processes) never both take it. Only once the lease
+`claim()`: state SENDING, a claim token and a lease (`lease_until`, now +
+`Config.mail_lease`), saved in a unit of work of its own that reads the email with
+`lock=True`, so two runs (threads or processes) never both take it. Only once the lease
 has run out (the run that claimed it stopped half-way) may another run take it again.
 
-:func:`deliver` hands the email to the transport for the recipients that have not taken it
+`deliver()` hands the email to the transport for the recipients that have not taken it
 yet and records the outcome only if the email is still held as it was when delivery began;
 an email that another run took meanwhile is left to that run. The outcome is SENT (with the
 recipients the server accepted and those it refused for good), FAILED (to be retried, to
-the recipients not yet accepted only) or, once ``Config.mail_attempts`` attempts failed,
+the recipients not yet accepted only) or, once `Config.mail_attempts` attempts failed,
 DEAD: a dead letter that no retry sends until a manager requeues it. Each recorded outcome
-is dispatched as an :class:`~aftersales.models.EmailDelivery` event; refused recipients and
+is dispatched as an `EmailDelivery` event; refused recipients and
 dead letters are also said on the ticket's trail.
 """
 
@@ -50,8 +50,8 @@ _MAX_ERROR = 1000
 
 
 def claimable(email: OutgoingEmail, *, now: datetime, cutoff: datetime) -> bool:
-    """Whether a retry run may take ``email`` at ``now``: FAILED, or PENDING since
-    ``cutoff`` or before (its own call did not deliver it), or SENDING under a lease that
+    """Whether a retry run may take `email` at `now`: FAILED, or PENDING since
+    `cutoff` or before (its own call did not deliver it), or SENDING under a lease that
     has run out (the run that claimed it stopped half-way)."""
     if email.state is EmailState.FAILED:
         return True
@@ -63,9 +63,9 @@ def claimable(email: OutgoingEmail, *, now: datetime, cutoff: datetime) -> bool:
 
 
 def claim(runtime: Runtime, email_id: str, cutoff: datetime) -> OutgoingEmail | None:
-    """Take the email ``email_id`` for this run: SENDING under a new claim leased for
-    ``Config.mail_lease``, committed at once. ``None`` when it is gone, delivered, dead, or
-    held by someone else (see :func:`claimable`)."""
+    """Take the email `email_id` for this run: SENDING under a new claim leased for
+    `Config.mail_lease`, committed at once. `None` when it is gone, delivered, dead, or
+    held by someone else (see `claimable()`)."""
     hooks = runtime.hooks
 
     def take(uow: UnitOfWork) -> OutgoingEmail | None:
@@ -86,13 +86,13 @@ def claim(runtime: Runtime, email_id: str, cutoff: datetime) -> OutgoingEmail | 
 
 
 def _printable(text: str) -> str:
-    """``text`` on one line of printable ASCII: a server's reply or an error goes on the
+    """`text` on one line of printable ASCII: a server's reply or an error goes on the
     trail as it came, without anything that could forge a line of it."""
     return "".join(c if " " <= c <= "~" else "?" for c in " ".join(text.split()))
 
 
 def _among(to: tuple[str, ...], replies: tuple[tuple[str, str], ...]) -> dict[str, str]:
-    """The addresses of ``to`` that ``replies`` name, with the server's reply."""
+    """The addresses of `to` that `replies` name, with the server's reply."""
     by_address = {address.casefold(): reply for address, reply in replies}
     return {
         address: _printable(by_address[address.casefold()]) or "refused"
@@ -102,15 +102,15 @@ def _among(to: tuple[str, ...], replies: tuple[tuple[str, str], ...]) -> dict[st
 
 
 def deliver(runtime: Runtime, email: OutgoingEmail) -> OutgoingEmail:
-    """Hand ``email`` (as its holder has it: PENDING, or SENDING under a claim) to the
-    transport for its :attr:`~OutgoingEmail.undelivered` recipients and record the outcome;
+    """Hand `email` (as its holder has it: PENDING, or SENDING under a claim) to the
+    transport for its `undelivered` recipients and record the outcome;
     return the outcome.
 
     Every recipient taken: SENT. Some refused for good: SENT too, with who took it and who
     refused it. Some refused only for now (a 4xx reply): FAILED with those accepted so far,
     and a retry delivers to the others only. A failure (nobody took it) is logged and kept
     for a later retry (FAILED, with the error). A failed attempt that was the last of
-    ``Config.mail_attempts`` sets the email aside as DEAD; an email is never lost silently.
+    `Config.mail_attempts` sets the email aside as DEAD; an email is never lost silently.
     """
     attempts = email.attempts + 1
     to = email.undelivered
@@ -160,7 +160,7 @@ def deliver(runtime: Runtime, email: OutgoingEmail) -> OutgoingEmail:
 
 
 def _failed(runtime: Runtime, email: OutgoingEmail, attempts: int, error: str) -> OutgoingEmail:
-    """``email`` after a failed attempt: FAILED, or DEAD when it was the last one."""
+    """`email` after a failed attempt: FAILED, or DEAD when it was the last one."""
     dead = attempts >= runtime.config.mail_attempts
     return attrs.evolve(
         email,
@@ -177,7 +177,7 @@ def _listed(refused: dict[str, str]) -> str:
 
 
 def _record(runtime: Runtime, held: OutgoingEmail, outcome: OutgoingEmail) -> bool:
-    """Save ``outcome`` if the outbox still has the email as ``held`` (same state, same
+    """Save `outcome` if the outbox still has the email as `held` (same state, same
     claim), and queue its event; False when another run took the email meanwhile."""
     hooks = runtime.hooks
     with runtime.unit(writes=True) as uow:

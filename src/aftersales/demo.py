@@ -1,8 +1,8 @@
 """The demo: a small helpdesk world and every after-sales flow of the library, explained.
 
-:func:`run_demo` builds the world through the backend's builder, runs each flow through the
-public services and writes what happened as readable sections (:class:`Section`); the
-``aftersales demo`` command prints them.
+`run_demo()` builds the world through the backend's builder, runs each flow through the
+public services and writes what happened as readable sections (`Section`); the
+`aftersales demo` command prints them.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def _table(
 
 
 def run_demo(app: AfterSales, world: Builder, emit: Callable[[Section], None]) -> Scenario:
-    """Build the demo world in ``app``'s backend and run every after-sales flow on it."""
+    """Build the demo world in `app`'s backend and run every after-sales flow on it."""
     sc = build_scenario(world, services=frozenset(), install_modules=False)
     manager, agent, system = sc.actors.manager, sc.actors.agent, sc.actors.system
     emit(_world_section(sc))

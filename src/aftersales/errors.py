@@ -1,10 +1,14 @@
 """The exceptions aftersales raises, in one tree.
 
-Every exception derives from :class:`AfterSalesError`. Three families sit below it:
+Every exception derives from [`AfterSalesError`][aftersales.errors.AfterSalesError]. Three families
+sit below it:
 
-* :class:`DomainError` — the request was refused by a business rule; nothing changed.
-* :class:`ConfigurationError` — the application was assembled wrongly (missing backend or hook).
-* :class:`BackendError` — a backend failed; :class:`BackendUnavailable` is worth retrying.
+* [`DomainError`][aftersales.errors.DomainError] — the request was refused by a business rule;
+  nothing changed.
+* [`ConfigurationError`][aftersales.errors.ConfigurationError] — the application was assembled
+  wrongly (missing backend or hook).
+* [`BackendError`][aftersales.errors.BackendError] — a backend failed;
+  [`BackendUnavailable`][aftersales.errors.BackendUnavailable] is worth retrying.
 
 Messages name the record, the field and the value so that a person can act on them.
 """
@@ -43,8 +47,8 @@ __all__ = [
 class AfterSalesError(Exception):
     """Base class of every exception raised by aftersales.
 
-    Every one survives pickling with its message and attributes (``field``, ``value``,
-    ``reason``…), so it can cross a process boundary: a process pool, a task queue.
+    Every one survives pickling with its message and attributes (`field`, `value`,
+    `reason`…), so it can cross a process boundary: a process pool, a task queue.
     """
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -72,7 +76,7 @@ class DomainError(AfterSalesError):
 class InvalidInput(DomainError, ValueError):
     """An argument is malformed, out of range or of the wrong type.
 
-    ``field`` names the argument (or record field) and ``value`` is what was given.
+    `field` names the argument (or record field) and `value` is what was given.
     """
 
     def __init__(self, field: str, value: object, reason: str) -> None:
@@ -233,9 +237,9 @@ _SHOWN = 80
 
 
 def _show(value: object) -> str:
-    """``repr(value)`` cut to 80 characters, for a message.
+    """`repr(value)` cut to 80 characters, for a message.
 
-    A huge value is never converted whole: a long string is cut before its ``repr`` and an
+    A huge value is never converted whole: a long string is cut before its `repr` and an
     int of more than about 77 digits is shown by its first digits and its length (turning
     it into text is refused past 4,300 digits, and takes quadratic time before that).
     """
@@ -251,7 +255,7 @@ def _show(value: object) -> str:
 
 
 def _huge_int(value: int) -> str:
-    """``100000… (an int of about 5,001 digits)`` for ``10**5000``, from its logarithm."""
+    """`100000… (an int of about 5,001 digits)` for `10**5000`, from its logarithm."""
     magnitude = math.log10(abs(value))
     digits = int(magnitude) + 1
     first = int(10 ** (magnitude - int(magnitude) + 5))  # the first six digits

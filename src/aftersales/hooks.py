@@ -1,8 +1,8 @@
 """A typed facade over the plugin manager: one method per hook.
 
-Services never touch ``pm.hook`` directly. Lookups that no backend answers raise
-:class:`~aftersales.errors.NotFound` naming the kind and the id; writes that no backend
-answers raise :class:`~aftersales.errors.BackendError` naming the hook.
+Services never touch `pm.hook` directly. Lookups that no backend answers raise
+[`NotFound`][aftersales.errors.NotFound] naming the kind and the id; writes that no backend
+answers raise [`BackendError`][aftersales.errors.BackendError] naming the hook.
 """
 
 from __future__ import annotations
@@ -85,20 +85,20 @@ def _typed(value: object, type_: type[T], what: str) -> T:
 
 
 def _call_plan(caller: HookCaller, pm: PluginManager) -> Callable[..., Any] | None:
-    """A function doing what ``caller(**kwargs)`` does, or ``None`` when only pluggy can.
+    """A function doing what `caller(**kwargs)` does, or `None` when only pluggy can.
 
     For a hook whose implementations are plain functions, pluggy's call checks the
     arguments, copies the list of implementations and runs its multicall loop: each
-    implementation, newest (or ``tryfirst``) first, gets the arguments it names; a
-    ``firstresult`` hook returns the first result that is not ``None``, another hook the
+    implementation, newest (or `tryfirst`) first, gets the arguments it names; a
+    `firstresult` hook returns the first result that is not `None`, another hook the
     list of those results. The plan does the same with the list and the arguments resolved
     once. Wrappers, implementations with keyword defaults, call monitoring (tracing, fault
     injection), historic hooks and specs with defaults are left to pluggy.
 
-    Only pluggy's public API is used: the hook's :meth:`~pluggy.HookCaller.get_hookimpls`
+    Only pluggy's public API is used: the hook's `get_hookimpls()`
     (pluggy calls them from the last to the first) and their
-    :class:`~pluggy.HookImpl` attributes; the spec's options and the monitoring come from
-    :class:`~aftersales.plugins.PluginManager`.
+    `HookImpl` attributes; the spec's options and the monitoring come from
+    `PluginManager`.
     """
     spec = pm.spec(caller.name)
     if spec is None or spec.defaults or spec.historic or caller.is_historic() or pm.monitored:
@@ -155,11 +155,11 @@ def _call_plan(caller: HookCaller, pm: PluginManager) -> Callable[..., Any] | No
 
 
 class _Relay:
-    """Stands for ``pm.hook`` with each hook's call plan compiled on first use.
+    """Stands for `pm.hook` with each hook's call plan compiled on first use.
 
     The plans are dropped whenever the plugin manager changes (a plugin registered or
     unregistered, new specs, call monitoring switched on or off), so a call always
-    reaches exactly the implementations ``pm.hook`` would, in the same order.
+    reaches exactly the implementations `pm.hook` would, in the same order.
     """
 
     __slots__ = ("__dict__", "__weakref__", "_changes", "_pm")
@@ -187,9 +187,9 @@ class _Relay:
 class Hooks:
     """Typed calls to the registered backends.
 
-    Every call goes through ``self._h``: the plugin manager's hooks (``pm.hook``), each
+    Every call goes through `self._h`: the plugin manager's hooks (`pm.hook`), each
     called through a plan compiled once from the registered implementations (see
-    :func:`_call_plan`).
+    `_call_plan()`).
     """
 
     def __init__(self, pm: PluginManager) -> None:
@@ -286,7 +286,7 @@ class Hooks:
     def remove_link(
         self, ticket_id: str, kind: DocumentKind, document_id: str
     ) -> DocumentLink | None:
-        """Unlink a deleted document from its ticket; ``None`` when it was not linked."""
+        """Unlink a deleted document from its ticket; `None` when it was not linked."""
         result: DocumentLink | None = self._h.aftersales_helpdesk_remove_link(
             ticket_id=ticket_id, kind=kind, document_id=document_id
         )

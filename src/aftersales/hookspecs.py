@@ -1,6 +1,6 @@
 """Hook specifications: the ports a backend implements.
 
-A backend is a plain object (or module) whose methods carry the ``hookimpl`` marker and are
+A backend is a plain object (or module) whose methods carry the `hookimpl` marker and are
 named after the specs below. The library's services hold every business rule; a backend only
 stores, finds and changes records, the way an ERP exposes them. Whatever a backend does must
 happen inside the current unit of work (see *transactions*), so that a call that fails
@@ -8,19 +8,19 @@ leaves nothing behind.
 
 Conventions that hold for every hook:
 
-* **Providers** are ``firstresult``: the first backend that returns something other than
-  ``None`` answers. ``None`` means "not mine" — for a lookup, "no such record here"; the
-  library turns an unanswered lookup into :class:`~aftersales.errors.NotFound`.
+* **Providers** are `firstresult`: the first backend that returns something other than
+  `None` answers. `None` means "not mine" — for a lookup, "no such record here"; the
+  library turns an unanswered lookup into [`NotFound`][aftersales.errors.NotFound].
 * **Writes** return the record as stored. A write that no backend answers is a
   configuration error.
-* Records are the frozen attrs classes of :mod:`aftersales.models`; collections are returned
+* Records are the frozen attrs classes of `aftersales.models`; collections are returned
   as sequences (lists or tuples) in the order the spec names.
-* A backend raises :class:`~aftersales.errors.BackendError` subclasses for its own failures
-  (``BackendUnavailable`` when retrying may help, ``ConflictError`` / ``DuplicateKey`` for
+* A backend raises [`BackendError`][aftersales.errors.BackendError] subclasses for its own failures
+  (`BackendUnavailable` when retrying may help, `ConflictError` / `DuplicateKey` for
   concurrency and uniqueness), never raw driver exceptions.
-* ``lock=True`` on a lookup asks the backend to hold the record until the unit of work ends
-  (``SELECT … FOR UPDATE``); the services use it before checking a cap (RL-3).
-* **Events** (``aftersales_on_*``) are broadcasts called after the unit of work commits;
+* `lock=True` on a lookup asks the backend to hold the record until the unit of work ends
+  (`SELECT … FOR UPDATE`); the services use it before checking a cap (RL-3).
+* **Events** (`aftersales_on_*`) are broadcasts called after the unit of work commits;
   a subscriber that raises is logged and does not stop the others.
 """
 
@@ -84,10 +84,10 @@ def aftersales_transaction_begin(uow: UnitOfWork) -> None:
     """A unit of work starts: join it.
 
     Every backend that stores anything starts its own transaction here and calls
-    ``uow.enlist(tx)`` with an object that has ``commit()`` and ``rollback()``
-    (:class:`~aftersales.unit_of_work.Transaction`). Every hook called until the unit of work
-    ends, on this thread, must act inside that transaction. ``uow.writes`` tells whether the
-    unit may write (take write locks at once, e.g. ``BEGIN IMMEDIATE`` on SQLite).
+    `uow.enlist(tx)` with an object that has `commit()` and `rollback()`
+    (`Transaction`). Every hook called until the unit of work
+    ends, on this thread, must act inside that transaction. `uow.writes` tells whether the
+    unit may write (take write locks at once, e.g. `BEGIN IMMEDIATE` on SQLite).
 
     The library commits the participants in the order they enlisted; if a participant's
     commit fails, the rest are rolled back. A single-store backend is always safe.
@@ -101,26 +101,26 @@ def aftersales_transaction_begin(uow: UnitOfWork) -> None:
 
 @hookspec(firstresult=True)
 def aftersales_idempotency_claim(record: IdempotencyRecord) -> IdempotencyRecord | None:
-    """Claim ``record.key`` for ``record.actor_id`` in the current unit of work, before the
+    """Claim `record.key` for `record.actor_id` in the current unit of work, before the
     call does its work; return the record now stored under that actor and key.
 
-    ``record`` has no result yet. When nobody holds the key, store it and return it; when
+    `record` has no result yet. When nobody holds the key, store it and return it; when
     a committed call holds it, return that call's record (with its result). When a call
     still in its transaction holds it, wait until that call ends — as a unique key makes
-    a second insert wait — then answer as above: its record if it committed, ``record``
+    a second insert wait — then answer as above: its record if it committed, `record`
     if it rolled back. This is what gives an in-flight retry the first call's answer.
     """
 
 
 @hookspec(firstresult=True)
 def aftersales_idempotency_complete(record: IdempotencyRecord) -> IdempotencyRecord | None:
-    """Store the result of the claimed ``record`` (``record.result`` is set) in the current
+    """Store the result of the claimed `record` (`record.result` is set) in the current
     unit of work, so that it commits with the work."""
 
 
 @hookspec(firstresult=True)
 def aftersales_idempotency_purge(before: datetime) -> int | None:
-    """Delete the idempotency records created before ``before``; return how many."""
+    """Delete the idempotency records created before `before`; return how many."""
 
 
 # -------------------------------------------------------------------------------------------
@@ -130,7 +130,7 @@ def aftersales_idempotency_purge(before: datetime) -> int | None:
 
 @hookspec(firstresult=True)
 def aftersales_helpdesk_get_team(team_id: str) -> Team | None:
-    """Return the team with id ``team_id``, or ``None``."""
+    """Return the team with id `team_id`, or `None`."""
 
 
 @hookspec(firstresult=True)
@@ -140,46 +140,46 @@ def aftersales_helpdesk_list_teams() -> Sequence[Team] | None:
 
 @hookspec(firstresult=True)
 def aftersales_helpdesk_save_team(team: Team) -> Team | None:
-    """Store ``team`` (its after-sales toggles and FSM project) and return it."""
+    """Store `team` (its after-sales toggles and FSM project) and return it."""
 
 
 @hookspec(firstresult=True)
 def aftersales_helpdesk_get_ticket(ticket_id: str) -> Ticket | None:
-    """Return the ticket with id ``ticket_id``, or ``None``."""
+    """Return the ticket with id `ticket_id`, or `None`."""
 
 
 @hookspec(firstresult=True)
 def aftersales_helpdesk_find_ticket(ref: str) -> Ticket | None:
-    """Return the ticket whose number (``Ticket.ref``, shown as ``#<ref>``) is ``ref``."""
+    """Return the ticket whose number (`Ticket.ref`, shown as `#<ref>`) is `ref`."""
 
 
 @hookspec(firstresult=True)
 def aftersales_helpdesk_find_tickets(customer_ids: frozenset[str]) -> Sequence[Ticket] | None:
-    """Return the tickets whose customer is one of ``customer_ids``, newest first.
+    """Return the tickets whose customer is one of `customer_ids`, newest first.
 
-    Newest means the latest ``created_at``; of two equally new tickets of one customer,
+    Newest means the latest `created_at`; of two equally new tickets of one customer,
     the one stored last comes first.
     """
 
 
 @hookspec(firstresult=True)
 def aftersales_helpdesk_get_partner(partner_id: str) -> Partner | None:
-    """Return the partner with id ``partner_id``, or ``None``."""
+    """Return the partner with id `partner_id`, or `None`."""
 
 
 @hookspec(firstresult=True)
 def aftersales_helpdesk_list_contacts(commercial_entity_id: str) -> Sequence[Partner] | None:
-    """Return every partner whose commercial entity is ``commercial_entity_id`` (itself too)."""
+    """Return every partner whose commercial entity is `commercial_entity_id` (itself too)."""
 
 
 @hookspec(firstresult=True)
 def aftersales_helpdesk_get_product(product_id: str) -> Product | None:
-    """Return the product with id ``product_id``, or ``None``."""
+    """Return the product with id `product_id`, or `None`."""
 
 
 @hookspec(firstresult=True)
 def aftersales_helpdesk_get_sale_order(sale_order_id: str) -> SaleOrder | None:
-    """Return the sale order with id ``sale_order_id``, or ``None``."""
+    """Return the sale order with id `sale_order_id`, or `None`."""
 
 
 @hookspec(firstresult=True)
@@ -191,26 +191,26 @@ def aftersales_helpdesk_add_link(link: DocumentLink) -> DocumentLink | None:
 def aftersales_helpdesk_remove_link(
     ticket_id: str, kind: DocumentKind, document_id: str
 ) -> DocumentLink | None:
-    """Remove the link of document ``document_id`` of ``kind`` from ``ticket_id`` and return it.
+    """Remove the link of document `document_id` of `kind` from `ticket_id` and return it.
 
-    Return ``None`` when there is no such link. Used when a linked document is deleted
+    Return `None` when there is no such link. Used when a linked document is deleted
     (a draft or cancelled repair order, RP-10), so that the ticket's counts stay right (AC-6).
     """
 
 
 @hookspec(firstresult=True)
 def aftersales_helpdesk_list_links(ticket_id: str) -> Sequence[DocumentLink] | None:
-    """Return the documents linked to ``ticket_id``, oldest first (empty when none)."""
+    """Return the documents linked to `ticket_id`, oldest first (empty when none)."""
 
 
 @hookspec(firstresult=True)
 def aftersales_helpdesk_post_message(message: TicketMessage) -> TicketMessage | None:
-    """Append ``message`` to its ticket's trail and return it. Never edit or delete one."""
+    """Append `message` to its ticket's trail and return it. Never edit or delete one."""
 
 
 @hookspec(firstresult=True)
 def aftersales_helpdesk_list_messages(ticket_id: str) -> Sequence[TicketMessage] | None:
-    """Return the trail of ``ticket_id``, oldest first (empty when none)."""
+    """Return the trail of `ticket_id`, oldest first (empty when none)."""
 
 
 # -------------------------------------------------------------------------------------------
@@ -220,32 +220,32 @@ def aftersales_helpdesk_list_messages(ticket_id: str) -> Sequence[TicketMessage]
 
 @hookspec(firstresult=True)
 def aftersales_accounting_get_invoice(invoice_id: str, lock: bool) -> Invoice | None:
-    """Return the invoice or credit note ``invoice_id``, or ``None``."""
+    """Return the invoice or credit note `invoice_id`, or `None`."""
 
 
 @hookspec(firstresult=True)
 def aftersales_accounting_find_invoices(query: InvoiceQuery) -> Sequence[Invoice] | None:
-    """Return the invoices that match every condition set on ``query``, newest first.
+    """Return the invoices that match every condition set on `query`, newest first.
 
-    Newest means the latest ``invoice_date`` (undated last), then the latest ``created_at``;
+    Newest means the latest `invoice_date` (undated last), then the latest `created_at`;
     of two equally new invoices of one customer, the one stored last comes first.
-    ``product_id`` matches invoices with at least one line of that product.
+    `product_id` matches invoices with at least one line of that product.
     """
 
 
 @hookspec(firstresult=True)
 def aftersales_accounting_list_credit_notes(invoice_id: str) -> Sequence[Invoice] | None:
-    """Return every credit note whose ``reversed_invoice_id`` is ``invoice_id``."""
+    """Return every credit note whose `reversed_invoice_id` is `invoice_id`."""
 
 
 @hookspec(firstresult=True)
 def aftersales_accounting_save_invoice(invoice: Invoice) -> Invoice | None:
-    """Insert or update ``invoice`` (by id) and return it."""
+    """Insert or update `invoice` (by id) and return it."""
 
 
 @hookspec(firstresult=True)
 def aftersales_accounting_list_matches(invoice_id: str) -> Sequence[Match] | None:
-    """Return the matches that settle part of ``invoice_id``, oldest first."""
+    """Return the matches that settle part of `invoice_id`, oldest first."""
 
 
 @hookspec(firstresult=True)
@@ -255,12 +255,12 @@ def aftersales_accounting_add_match(match: Match) -> Match | None:
 
 @hookspec(firstresult=True)
 def aftersales_accounting_remove_match(match_id: str) -> Match | None:
-    """Undo the reconciliation ``match_id`` and return it, or ``None`` when unknown."""
+    """Undo the reconciliation `match_id` and return it, or `None` when unknown."""
 
 
 @hookspec(firstresult=True)
 def aftersales_sequence_next(code: str) -> int | None:
-    """Return the next number of sequence ``code`` (1 for a new sequence).
+    """Return the next number of sequence `code` (1 for a new sequence).
 
     The number is taken in the current unit of work: two concurrent units never get the same
     number, and a rolled-back unit gives its number back (no gaps).
@@ -279,19 +279,19 @@ def aftersales_loyalty_list_programs() -> Sequence[CouponProgram] | None:
 
 @hookspec(firstresult=True)
 def aftersales_loyalty_get_program(program_id: str, lock: bool) -> CouponProgram | None:
-    """Return the program ``program_id``, or ``None``."""
+    """Return the program `program_id`, or `None`."""
 
 
 @hookspec(firstresult=True)
 def aftersales_loyalty_get_coupon(coupon_id: str, lock: bool) -> Coupon | None:
-    """Return the coupon ``coupon_id``, or ``None``."""
+    """Return the coupon `coupon_id`, or `None`."""
 
 
 @hookspec(firstresult=True)
 def aftersales_loyalty_find_coupon(code: str, lock: bool) -> Coupon | None:
-    """Return the coupon whose code is exactly ``code`` (case-sensitive), or ``None``.
+    """Return the coupon whose code is exactly `code` (case-sensitive), or `None`.
 
-    Redeeming locks the coupon, then its program (``lock=True`` on both), before counting
+    Redeeming locks the coupon, then its program (`lock=True` on both), before counting
     the program's uses (CP-9, RL-3).
     """
 
@@ -300,8 +300,8 @@ def aftersales_loyalty_find_coupon(code: str, lock: bool) -> Coupon | None:
 def aftersales_loyalty_create_coupon(coupon: Coupon) -> Coupon | None:
     """Insert a new coupon.
 
-    Codes are unique across all coupons: raise :class:`~aftersales.errors.DuplicateKey`
-    when ``coupon.code`` is taken, enforced by the store (a unique constraint), not by a
+    Codes are unique across all coupons: raise [`DuplicateKey`][aftersales.errors.DuplicateKey]
+    when `coupon.code` is taken, enforced by the store (a unique constraint), not by a
     check-then-insert (CP-5). The unit of work must stay usable after that refusal (insert
     inside a savepoint on SQL stores): the service then tries again with a new code.
     """
@@ -319,7 +319,7 @@ def aftersales_loyalty_add_use(use: CouponUse) -> CouponUse | None:
 
 @hookspec(firstresult=True)
 def aftersales_loyalty_count_uses(program_id: str) -> int | None:
-    """Return how many times coupons of ``program_id`` were redeemed."""
+    """Return how many times coupons of `program_id` were redeemed."""
 
 
 # -------------------------------------------------------------------------------------------
@@ -329,27 +329,27 @@ def aftersales_loyalty_count_uses(program_id: str) -> int | None:
 
 @hookspec(firstresult=True)
 def aftersales_stock_get_picking(picking_id: str, lock: bool) -> Picking | None:
-    """Return the delivery or return ``picking_id``, or ``None``."""
+    """Return the delivery or return `picking_id`, or `None`."""
 
 
 @hookspec(firstresult=True)
 def aftersales_stock_find_pickings(query: PickingQuery) -> Sequence[Picking] | None:
-    """Return the pickings matching every condition set on ``query``, newest first.
+    """Return the pickings matching every condition set on `query`, newest first.
 
-    Newest means the latest ``done_at`` (not done last), then the latest ``created_at``;
+    Newest means the latest `done_at` (not done last), then the latest `created_at`;
     of two equally new pickings of one partner, the one stored last comes first.
-    ``product_id`` matches pickings with at least one move of that product.
+    `product_id` matches pickings with at least one move of that product.
     """
 
 
 @hookspec(firstresult=True)
 def aftersales_stock_list_returns(delivery_id: str) -> Sequence[Picking] | None:
-    """Return every return whose ``return_of_id`` is ``delivery_id``, oldest first."""
+    """Return every return whose `return_of_id` is `delivery_id`, oldest first."""
 
 
 @hookspec(firstresult=True)
 def aftersales_stock_save_picking(picking: Picking) -> Picking | None:
-    """Insert or update ``picking`` (by id) with its moves and return it."""
+    """Insert or update `picking` (by id) with its moves and return it."""
 
 
 # -------------------------------------------------------------------------------------------
@@ -359,22 +359,22 @@ def aftersales_stock_save_picking(picking: Picking) -> Picking | None:
 
 @hookspec(firstresult=True)
 def aftersales_repair_get_order(repair_id: str, lock: bool) -> RepairOrder | None:
-    """Return the repair order ``repair_id``, or ``None``."""
+    """Return the repair order `repair_id`, or `None`."""
 
 
 @hookspec(firstresult=True)
 def aftersales_repair_save_order(repair: RepairOrder) -> RepairOrder | None:
-    """Insert or update ``repair`` (by id) and return it.
+    """Insert or update `repair` (by id) and return it.
 
-    References are unique: raise :class:`~aftersales.errors.DuplicateKey` when another order
-    already has ``repair.reference``, enforced by the store (a unique constraint), not by a
+    References are unique: raise [`DuplicateKey`][aftersales.errors.DuplicateKey] when another
+    order already has `repair.reference`, enforced by the store (a unique constraint), not by a
     check-then-insert (RP-7).
     """
 
 
 @hookspec(firstresult=True)
 def aftersales_repair_delete_order(repair_id: str) -> RepairOrder | None:
-    """Delete the repair order ``repair_id`` and return it, or ``None`` when unknown."""
+    """Delete the repair order `repair_id` and return it, or `None` when unknown."""
 
 
 # -------------------------------------------------------------------------------------------
@@ -384,7 +384,7 @@ def aftersales_repair_delete_order(repair_id: str) -> RepairOrder | None:
 
 @hookspec(firstresult=True)
 def aftersales_project_get_project(project_id: str) -> Project | None:
-    """Return the project ``project_id``, or ``None``."""
+    """Return the project `project_id`, or `None`."""
 
 
 @hookspec(firstresult=True)
@@ -394,16 +394,16 @@ def aftersales_project_list_projects() -> Sequence[Project] | None:
 
 @hookspec(firstresult=True)
 def aftersales_project_get_task(task_id: str, lock: bool) -> FieldServiceTask | None:
-    """Return the task ``task_id``, or ``None``.
+    """Return the task `task_id`, or `None`.
 
-    With ``lock=True`` hold the task until the unit of work ends: the service reads its
+    With `lock=True` hold the task until the unit of work ends: the service reads its
     stage before moving it (FS-3), and two concurrent moves must not both pass that check.
     """
 
 
 @hookspec(firstresult=True)
 def aftersales_project_save_task(task: FieldServiceTask) -> FieldServiceTask | None:
-    """Insert or update ``task`` (by id) and return it."""
+    """Insert or update `task` (by id) and return it."""
 
 
 # -------------------------------------------------------------------------------------------
@@ -413,7 +413,7 @@ def aftersales_project_save_task(task: FieldServiceTask) -> FieldServiceTask | N
 
 @hookspec(firstresult=True)
 def aftersales_mail_enqueue(email: OutgoingEmail) -> OutgoingEmail | None:
-    """Put ``email`` in the outbox, inside the current unit of work."""
+    """Put `email` in the outbox, inside the current unit of work."""
 
 
 @hookspec(firstresult=True)
@@ -424,33 +424,33 @@ def aftersales_mail_save(email: OutgoingEmail) -> OutgoingEmail | None:
 
 @hookspec(firstresult=True)
 def aftersales_mail_get(email_id: str, lock: bool) -> OutgoingEmail | None:
-    """Return the email ``email_id`` of the outbox, or ``None``.
+    """Return the email `email_id` of the outbox, or `None`.
 
-    A retry run claims an email by reading it with ``lock=True`` and saving it as SENDING
+    A retry run claims an email by reading it with `lock=True` and saving it as SENDING
     in one unit of work: two runs (threads or processes) must never both see it claimable,
-    so the lock holds the row until the unit ends (``SELECT … FOR UPDATE``, or a unit that
+    so the lock holds the row until the unit ends (`SELECT … FOR UPDATE`, or a unit that
     writers enter one at a time).
     """
 
 
 @hookspec(firstresult=True)
 def aftersales_mail_list_outbox(pending_only: bool) -> Sequence[OutgoingEmail] | None:
-    """Return the emails of the outbox, oldest first; when ``pending_only``, only those
+    """Return the emails of the outbox, oldest first; when `pending_only`, only those
     still to be delivered (PENDING, SENDING or FAILED: neither SENT nor DEAD)."""
 
 
 @hookspec(firstresult=True)
 def aftersales_mail_deliver(email: OutgoingEmail) -> bool | DeliveryReport | None:
-    """Hand ``email`` to a mail transport for its recipients that have not taken it yet
-    (``email.undelivered``: a retry never sends to a recipient that accepted it before);
+    """Hand `email` to a mail transport for its recipients that have not taken it yet
+    (`email.undelivered`: a retry never sends to a recipient that accepted it before);
     return True once every one was accepted, or a
-    :class:`~aftersales.models.DeliveryReport` naming the recipients the server refused
-    (for good, or only for now: ``deferred``) while it took the others.
+    `DeliveryReport` naming the recipients the server refused
+    (for good, or only for now: `deferred`) while it took the others.
 
     Called after commit, outside any unit of work. Raise on failure, when no recipient was
-    accepted: :class:`~aftersales.errors.BackendUnavailable` when trying again later may
-    help (a 4xx reply, a timeout), another exception when it will not. The email stays in
-    the outbox as FAILED with the error, to be retried up to ``Config.mail_attempts``.
+    accepted: [`BackendUnavailable`][aftersales.errors.BackendUnavailable] when trying again later
+    may help (a 4xx reply, a timeout), another exception when it will not. The email stays in
+    the outbox as FAILED with the error, to be retried up to `Config.mail_attempts`.
     """
 
 
@@ -463,11 +463,11 @@ def aftersales_mail_deliver(email: OutgoingEmail) -> bool | DeliveryReport | Non
 def aftersales_modules_catalogue() -> Sequence[Module]:
     """Return modules to add to (or replace in) the catalogue (ST-3). Broadcast: optional.
 
-    Every plugin's modules are added to :data:`~aftersales.modules.DEFAULT_MODULES` in
+    Every plugin's modules are added to `DEFAULT_MODULES` in
     registration order; a module named like an existing one replaces it (so a plugin
     registered later wins). Unknown dependencies and cycles make
-    :class:`~aftersales.AfterSales` fail at startup with
-    :class:`~aftersales.errors.InvalidConfiguration`.
+    [`AfterSales`][aftersales.app.AfterSales] fail at startup with
+    [`InvalidConfiguration`][aftersales.errors.InvalidConfiguration].
     """
     return ()  # a spec body is never called
 
@@ -479,20 +479,20 @@ def aftersales_modules_installed() -> frozenset[str] | None:
 
 @hookspec(firstresult=True)
 def aftersales_modules_install(name: str) -> str | None:
-    """Install module ``name`` (its dependencies are already installed); return the name."""
+    """Install module `name` (its dependencies are already installed); return the name."""
 
 
 @hookspec(firstresult=True)
 def aftersales_modules_uninstall(name: str) -> str | None:
-    """Uninstall module ``name``; return the name, or ``None`` when it was not installed.
+    """Uninstall module `name`; return the name, or `None` when it was not installed.
 
-    The library uninstalls the modules that depend on ``name`` first, one call each.
+    The library uninstalls the modules that depend on `name` first, one call each.
     """
 
 
 @hookspec(firstresult=True)
 def aftersales_subscription_get() -> Subscription | None:
-    """Return the database's subscription (a new database is ``FREE``)."""
+    """Return the database's subscription (a new database is `FREE`)."""
 
 
 @hookspec(firstresult=True)
@@ -507,12 +507,12 @@ def aftersales_subscription_save(subscription: Subscription) -> Subscription | N
 
 @hookspec(firstresult=True)
 def aftersales_audit_append(entry: AuditEntry) -> AuditEntry | None:
-    """Append ``entry`` to the audit trail (RL-6). Entries are never edited or deleted."""
+    """Append `entry` to the audit trail (RL-6). Entries are never edited or deleted."""
 
 
 @hookspec(firstresult=True)
 def aftersales_audit_list(ticket_id: str | None) -> Sequence[AuditEntry] | None:
-    """Return the audit entries (of one ticket when ``ticket_id`` is set), oldest first."""
+    """Return the audit entries (of one ticket when `ticket_id` is set), oldest first."""
 
 
 # -------------------------------------------------------------------------------------------

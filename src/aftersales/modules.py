@@ -1,16 +1,18 @@
 """The module catalogue: which modules each service needs, and in what order to install them.
 
 The catalogue is data (ST-3). Backends and plugins may extend it through the
-``aftersales_modules_catalogue`` hook (a module with the name of an existing one replaces it).
+`aftersales_modules_catalogue` hook (a module with the name of an existing one replaces it).
 Unknown dependencies and cycles are refused when the catalogue is loaded, not when a
 module is installed (ST-4).
 
->>> catalogue = ModuleCatalogue()
->>> order = catalogue.install_order(["helpdesk_account"], installed={"base", "mail", "helpdesk"})
->>> order
-('account', 'sale_management', 'helpdesk_sale', 'helpdesk_account')
->>> catalogue.applications(order)
-('account', 'sale_management')
+Examples:
+    >>> catalogue = ModuleCatalogue()
+    >>> order = catalogue.install_order(["helpdesk_account"], installed={"base", "mail",
+    ...     "helpdesk"})
+    >>> order
+    ('account', 'sale_management', 'helpdesk_sale', 'helpdesk_account')
+    >>> catalogue.applications(order)
+    ('account', 'sale_management')
 """
 
 from __future__ import annotations
@@ -51,9 +53,9 @@ def _module_names(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> No
 
 @attrs.frozen(kw_only=True)
 class Module:
-    """An installable module; ``application`` modules are what a subscription counts (ST-3).
+    """An installable module; `application` modules are what a subscription counts (ST-3).
 
-    ``depends`` names the modules that must be installed before this one.
+    `depends` names the modules that must be installed before this one.
     """
 
     name: str = attrs.field(validator=_module_name)
@@ -111,9 +113,9 @@ class ModuleCatalogue:
     """Modules by name, with dependency closure and a dependencies-first install order.
 
     The catalogue is checked when it is built: every dependency must be in it and there
-    must be no cycle; otherwise :class:`~aftersales.errors.InvalidConfiguration` names the
-    culprits (ST-4). Later definitions of a name replace earlier ones, which is how a
-    backend extends or amends :data:`DEFAULT_MODULES`.
+    must be no cycle; otherwise [`InvalidConfiguration`][aftersales.errors.InvalidConfiguration]
+    names the culprits (ST-4). Later definitions of a name replace earlier ones, which is how a
+    backend extends or amends `DEFAULT_MODULES`.
     """
 
     def __init__(self, modules: Iterable[Module] = DEFAULT_MODULES) -> None:
@@ -143,7 +145,9 @@ class ModuleCatalogue:
         services: Mapping[Service, str] = SERVICE_MODULES,
         auto: Mapping[frozenset[Service], str] = AUTO_MODULES,
     ) -> None:
-        """Raise :class:`InvalidConfiguration` unless every toggle's module is catalogued."""
+        """Raise [`InvalidConfiguration`][aftersales.errors.InvalidConfiguration] unless every
+        toggle's module is catalogued.
+        """
         missing = sorted({*services.values(), *auto.values()} - set(self._modules))
         if missing:
             raise InvalidConfiguration(
@@ -167,7 +171,7 @@ class ModuleCatalogue:
         return len(self._modules)
 
     def _order(self, roots: Iterable[str]) -> list[str]:
-        """The closure of ``roots``, each module after all of its dependencies."""
+        """The closure of `roots`, each module after all of its dependencies."""
         order: list[str] = []
         done: set[str] = set()
         visiting: dict[str, None] = {}  # the current path, in order
@@ -191,11 +195,11 @@ class ModuleCatalogue:
         return order
 
     def closure(self, roots: Iterable[str]) -> frozenset[str]:
-        """``roots`` and everything they depend on, directly or not."""
+        """`roots` and everything they depend on, directly or not."""
         return frozenset(self._order(roots))
 
     def install_order(self, roots: Iterable[str], installed: Iterable[str] = ()) -> tuple[str, ...]:
-        """Every module of the closure of ``roots`` not yet installed, dependencies first.
+        """Every module of the closure of `roots` not yet installed, dependencies first.
 
         The order is deterministic (roots sorted by name) and has no duplicates.
         """
@@ -203,7 +207,7 @@ class ModuleCatalogue:
         return tuple(name for name in self._order(sorted(roots)) if name not in present)
 
     def uninstall_order(self, name: str, installed: Iterable[str]) -> tuple[str, ...]:
-        """``name`` and every installed module that depends on it, dependents first.
+        """`name` and every installed module that depends on it, dependents first.
 
         Uninstalling a module takes the modules built on it with it, as in the reference
         product. Installed modules the catalogue does not know are left alone.
@@ -221,11 +225,11 @@ class ModuleCatalogue:
         return tuple(m for m in reversed(order) if m in gone)
 
     def applications(self, names: Iterable[str]) -> tuple[str, ...]:
-        """Those of ``names`` that are applications (what a subscription counts)."""
+        """Those of `names` that are applications (what a subscription counts)."""
         return tuple(n for n in names if self[n].application)
 
     def counted_applications(self, names: Iterable[str]) -> frozenset[str]:
-        """The applications among ``names`` that a subscription counts: catalogued,
+        """The applications among `names` that a subscription counts: catalogued,
         marked as applications and not part of the always-free base."""
         return frozenset(
             n
@@ -238,7 +242,7 @@ class ModuleCatalogue:
     ) -> tuple[str, ...]:
         """Root modules the given services need, automatic modules included (ST-3).
 
-        An automatic module (:data:`AUTO_MODULES`) is added once the modules of all of its
+        An automatic module (`AUTO_MODULES`) is added once the modules of all of its
         services are installed or about to be, whichever team turned them on — the way the
         reference product auto-installs a bridge module.
         """
@@ -251,5 +255,5 @@ class ModuleCatalogue:
         return tuple(roots)
 
     def service_of(self, module: str) -> Service | None:
-        """The toggle mapped to ``module`` (ST-6), if any."""
+        """The toggle mapped to `module` (ST-6), if any."""
         return next((s for s, m in SERVICE_MODULES.items() if m == module), None)

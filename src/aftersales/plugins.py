@@ -116,17 +116,17 @@ _PREFIX = "aftersales_"
 
 
 class ChangeListener(Protocol):
-    """Something that caches what the plugin manager holds (see :meth:`PluginManager.subscribe`)."""
+    """Something that caches what the plugin manager holds (see `PluginManager.subscribe()`)."""
 
     def plugins_changed(self) -> None: ...
 
 
 @attrs.frozen
 class HookSpecInfo:
-    """What a hook specification declares, read from its ``@hookspec`` marker and its
-    signature when it is added (pluggy's public :meth:`~pluggy.PluginManager.parse_hookspec_opts`).
+    """What a hook specification declares, read from its `@hookspec` marker and its
+    signature when it is added (pluggy's public `parse_hookspec_opts()`).
 
-    ``argnames`` are the parameters without a default; ``defaults`` tells whether some
+    `argnames` are the parameters without a default; `defaults` tells whether some
     parameter has one (pluggy versions differ in what they pass for it).
     """
 
@@ -154,14 +154,14 @@ def _spec_info(name: str, function: Callable[..., Any], opts: Mapping[str, Any])
 class PluginManager(pluggy.PluginManager):
     """A pluggy manager for aftersales hooks.
 
-    Only ``aftersales_*`` names count, and a callable with that prefix that lacks the
-    ``@hookimpl`` marker is refused: a typo or a forgotten marker would otherwise be a
+    Only `aftersales_*` names count, and a callable with that prefix that lacks the
+    `@hookimpl` marker is refused: a typo or a forgotten marker would otherwise be a
     silent no-op.
 
     It uses pluggy's public API only, and keeps what the typed facade
-    (:class:`aftersales.hooks.Hooks`) needs to call hooks quickly: the options of every
-    specification (:meth:`spec`), whether calls are monitored (:attr:`monitored`), and
-    listeners told of every change (:meth:`subscribe`).
+    (`aftersales.hooks.Hooks`) needs to call hooks quickly: the options of every
+    specification (`spec()`), whether calls are monitored (`monitored`), and
+    listeners told of every change (`subscribe()`).
     """
 
     def __init__(self) -> None:
@@ -173,7 +173,7 @@ class PluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspecs)
 
     def spec(self, name: str) -> HookSpecInfo | None:
-        """The specification of hook ``name``, or ``None`` when none was added."""
+        """The specification of hook `name`, or `None` when none was added."""
         return self._aftersales_specs.get(name)
 
     def hook_names(self) -> tuple[str, ...]:
@@ -182,14 +182,14 @@ class PluginManager(pluggy.PluginManager):
 
     @property
     def monitored(self) -> bool:
-        """True while some call monitoring (:meth:`add_hookcall_monitoring`, tracing) is
+        """True while some call monitoring (`add_hookcall_monitoring()`, tracing) is
         on: then every hook call must go through pluggy."""
         return self._aftersales_monitors > 0
 
     # -- telling the typed facade that the plugins changed ---------------------------------
 
     def subscribe(self, listener: ChangeListener) -> None:
-        """Have ``listener.plugins_changed()`` called after every change to the plugins,
+        """Have `listener.plugins_changed()` called after every change to the plugins,
         the hook specifications or the call monitoring (held weakly)."""
         self._aftersales_listeners.add(listener)
 
@@ -221,8 +221,8 @@ class PluginManager(pluggy.PluginManager):
             self._changed()
 
     def add_hookcall_monitoring(self, before: Any, after: Any) -> Callable[[], None]:
-        """pluggy's call monitoring (``enable_tracing`` goes through it too), counted so
-        that :attr:`monitored` knows; undo monitorings in the reverse order (pluggy's
+        """pluggy's call monitoring (`enable_tracing` goes through it too), counted so
+        that `monitored` knows; undo monitorings in the reverse order (pluggy's
         undo restores what was there when that monitoring was added)."""
         undo_monitoring = super().add_hookcall_monitoring(before, after)
         self._aftersales_monitors += 1
@@ -253,7 +253,7 @@ class PluginManager(pluggy.PluginManager):
         return opts
 
     def register_backend(self, backend: object, name: str | None = None) -> None:
-        """Register ``backend`` and check that every hook it implements exists."""
+        """Register `backend` and check that every hook it implements exists."""
         self.register(backend, name=name)
         self.check_pending()
 
@@ -268,7 +268,7 @@ class PluginManager(pluggy.PluginManager):
         return found
 
     def missing(self, parts: Iterable[str]) -> dict[str, tuple[str, ...]]:
-        """Hooks needed by ``parts`` (``core`` and service names) that nothing implements."""
+        """Hooks needed by `parts` (`core` and service names) that nothing implements."""
         missing: dict[str, list[str]] = {}
         for part in parts:
             for hook_name in REQUIRED_HOOKS[part]:
@@ -278,7 +278,9 @@ class PluginManager(pluggy.PluginManager):
         return {hook: tuple(needed_by) for hook, needed_by in missing.items()}
 
     def validate(self, services: Iterable[Service]) -> None:
-        """Raise :class:`MissingHookImplementation` listing every gap at once (RL-7)."""
+        """Raise [`MissingHookImplementation`][MissingHookImplementation] listing every gap at
+        once (RL-7).
+        """
         wanted = frozenset(services)
         gaps = self.missing(["core", *(s.value for s in Service if s in wanted)])
         if gaps:
@@ -291,14 +293,15 @@ def _plugin_name(plugin: object) -> str:
 
 
 def installed_backends() -> dict[str, Any]:
-    """The backends installed under the ``aftersales.backends`` entry-point group."""
+    """The backends installed under the `aftersales.backends` entry-point group."""
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
 def load_backend(name: str, **options: Any) -> object:
-    """Build the installed backend called ``name`` with ``options``.
+    """Build the installed backend called `name` with `options`.
 
-    Raises :class:`BackendNotFound` (suggesting the closest name) when none is installed.
+    Raises [`BackendNotFound`][aftersales.errors.BackendNotFound] (suggesting the closest name)
+    when none is installed.
     """
     found = installed_backends()
     if name not in found:

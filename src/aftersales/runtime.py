@@ -66,19 +66,20 @@ def _duration(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 class Config:
     """Library settings.
 
-    * ``trial_days`` is the length of a trial (ST-10, default 15);
-    * ``retries`` bounds how often a call is retried after a transient backend conflict;
-    * ``coupon_code_generator`` makes new coupon codes (CP-5; default ``044`` + 11 random
-      characters from :mod:`secrets`) and ``coupon_code_attempts`` bounds how many codes
+    * `trial_days` is the length of a trial (ST-10, default 15);
+    * `retries` bounds how often a call is retried after a transient backend conflict;
+    * `coupon_code_generator` makes new coupon codes (CP-5; default `044` + 11 random
+      characters from `secrets`) and `coupon_code_attempts` bounds how many codes
       one generation draws when codes collide;
-    * ``mail_attempts`` bounds how often one email is handed to the mail transport
+    * `mail_attempts` bounds how often one email is handed to the mail transport
       (default 10): the last failed attempt sets it aside as DEAD (see
-      :mod:`aftersales.delivery`); ``mail_lease`` is how long a retry run's claim on an
+      `aftersales.delivery`); `mail_lease` is how long a retry run's claim on an
       email keeps other runs off it (default 10 minutes: longer than a delivery takes,
       see the SMTP transport's timeouts).
 
-    >>> Config(trial_days=30).trial_length.days
-    30
+    Examples:
+        >>> Config(trial_days=30).trial_length.days
+        30
     """
 
     trial_days: int = attrs.field(default=15, validator=_whole_number(1))
@@ -94,7 +95,9 @@ class Config:
 
 
 class Runtime:
-    """The shared machinery behind every service of one :class:`~aftersales.AfterSales`."""
+    """The shared machinery behind every service of one
+    [`AfterSales`][aftersales.app.AfterSales].
+    """
 
     def __init__(
         self, hooks: Hooks, clock: Clock, config: Config, catalogue: ModuleCatalogue
@@ -116,9 +119,9 @@ class Runtime:
         while_locked: bool = False,
     ) -> R:
         """Run one public service call; every one goes through here, so every one checks
-        in the same order (G-1): the actor's rights for ``action``, then, in the call's
+        in the same order (G-1): the actor's rights for `action`, then, in the call's
         unit of work, the database lock (ST-9; skipped for the few calls that must work
-        while locked), then ``work`` — which looks up the ticket, checks the team and its
+        while locked), then `work` — which looks up the ticket, checks the team and its
         service toggle, then the arguments, and claims the idempotency key before it
         changes anything."""
         self.guard.rights(actor, action)
@@ -132,7 +135,7 @@ class Runtime:
         return run(checked, actor=actor)
 
     def unit(self, *, writes: bool, actor: Actor | None = None) -> UnitOfWork:
-        """A new unit of work (use it in a ``with`` block)."""
+        """A new unit of work (use it in a `with` block)."""
         return UnitOfWork(
             self.hooks,
             writes=writes,
@@ -151,11 +154,12 @@ class Runtime:
             raise
 
     def write(self, work: Callable[[UnitOfWork], R], *, actor: Actor | None = None) -> R:
-        """Run a unit of work that commits ``work``'s result.
+        """Run a unit of work that commits `work`'s result.
 
-        A :class:`ConflictError` or :class:`BackendUnavailable` from the backend rolls the
-        unit back and runs it again, at most ``config.retries`` times: nothing of a failed
-        attempt remains, so retrying is safe.
+        A [`ConflictError`][aftersales.errors.ConflictError] or
+        [`BackendUnavailable`][aftersales.errors.BackendUnavailable] from the backend rolls the
+        unit back and runs it again, at most `config.retries` times: nothing of a failed attempt
+        remains, so retrying is safe.
         """
         attempt = 0
         while True:
@@ -179,7 +183,7 @@ class Runtime:
                 raise
 
     def _observe_lock(self) -> None:
-        """Let the subscription record the expiry; never hide the ``DatabaseLocked``."""
+        """Let the subscription record the expiry; never hide the `DatabaseLocked`."""
         try:
             self.on_locked()
         except Exception:
@@ -199,7 +203,7 @@ class Runtime:
                 )
 
     def dispatch(self, event: Event) -> None:
-        """Call every subscriber of ``event``; one failing does not stop the others."""
+        """Call every subscriber of `event`; one failing does not stop the others."""
         caller: Any = getattr(self.hooks.pm.hook, _EVENT_HOOKS[type(event)])
         for impl in reversed(caller.get_hookimpls()):
             try:
@@ -210,11 +214,11 @@ class Runtime:
                 )
 
     def deliver(self, email: OutgoingEmail) -> OutgoingEmail:
-        """Hand ``email`` to the transport and record the outcome in the outbox (see
-        :func:`aftersales.delivery.deliver`).
+        """Hand `email` to the transport and record the outcome in the outbox (see
+        `aftersales.delivery.deliver()`).
 
         A failure is logged and kept (state FAILED, with the error) for a later retry, or
-        set aside as DEAD after ``config.mail_attempts`` attempts; an email is never lost
+        set aside as DEAD after `config.mail_attempts` attempts; an email is never lost
         silently.
         """
         return delivery.deliver(self, email)

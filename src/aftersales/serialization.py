@@ -1,13 +1,14 @@
 """One configured cattrs converter: every public record round-trips through JSON.
 
->>> import json
->>> from decimal import Decimal
->>> from aftersales.models import Money
->>> data = converter.unstructure(Money(amount=Decimal("9.5"), currency="EUR"))
->>> data
-{'amount': '9.50', 'currency': 'EUR'}
->>> converter.structure(json.loads(json.dumps(data)), Money)
-Money(amount=Decimal('9.50'), currency='EUR')
+Examples:
+    >>> import json
+    >>> from decimal import Decimal
+    >>> from aftersales.models import Money
+    >>> data = converter.unstructure(Money(amount=Decimal("9.5"), currency="EUR"))
+    >>> data
+    {'amount': '9.50', 'currency': 'EUR'}
+    >>> converter.structure(json.loads(json.dumps(data)), Money)
+    Money(amount=Decimal('9.50'), currency='EUR')
 """
 
 from __future__ import annotations
@@ -44,11 +45,11 @@ converter: cattrs.Converter = _make()
 
 
 def dumps(record: object) -> str:
-    """JSON text of ``record`` (keys sorted, so equal records give equal text)."""
+    """JSON text of `record` (keys sorted, so equal records give equal text)."""
     return json.dumps(converter.unstructure(record), sort_keys=True, separators=(",", ":"))
 
 
 def loads(text: str | bytes, kind: type[T]) -> T:
-    """The record of type ``kind`` encoded in ``text`` by :func:`dumps`."""
+    """The record of type `kind` encoded in `text` by `dumps()`."""
     data: Any = json.loads(text)
     return converter.structure(data, kind)

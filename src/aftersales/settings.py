@@ -1,8 +1,10 @@
 """Team after-sales settings: toggles, the install plan, and module installation (ST-1 … ST-6).
 
-A helpdesk manager turns services on and off per team with :meth:`SettingsService.configure`;
-:meth:`SettingsService.plan` says beforehand, without changing anything, which modules and
-applications that would install and whether it would start the One-App-Free trial.
+A helpdesk manager turns services on and off per team with
+[`SettingsService.configure()`][SettingsService.configure];
+[`SettingsService.plan()`][aftersales.settings.SettingsService.plan] says beforehand, without
+changing anything, which modules and applications that would install and whether it would start the
+One-App-Free trial.
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ __all__ = ["InstallPlan", "SettingsService", "TeamSettings", "Uninstalled"]
 
 @attrs.frozen(kw_only=True)
 class InstallPlan:
-    """What :meth:`SettingsService.configure` would do, computed without side effects (ST-5).
+    """What [`SettingsService.configure()`][SettingsService.configure] would do, computed without
+    side effects (ST-5).
 
-    ``services`` are the toggles the team would have on; ``modules`` the modules that would
-    be installed, in install order; ``applications`` those of them a subscription counts;
-    ``fsm_project_id`` the team's default field-service project afterwards.
+    `services` are the toggles the team would have on; `modules` the modules that would
+    be installed, in install order; `applications` those of them a subscription counts;
+    `fsm_project_id` the team's default field-service project afterwards.
     """
 
     team_id: str
@@ -77,8 +80,8 @@ class TeamSettings:
 
 @attrs.frozen(kw_only=True)
 class Uninstalled:
-    """What :meth:`SettingsService.uninstall` removed: the modules (dependents first) and
-    the teams whose toggles went off (ST-6)."""
+    """What [`SettingsService.uninstall()`][SettingsService.uninstall] removed: the modules
+    (dependents first) and the teams whose toggles went off (ST-6)."""
 
     modules: tuple[str, ...]
     teams: tuple[Team, ...] = ()
@@ -89,7 +92,7 @@ def _names(services: Iterable[Service]) -> str:
 
 
 class SettingsService(ServiceBase):
-    """Turns after-sales services on and off per team: ``app.settings``.
+    """Turns after-sales services on and off per team: `app.settings`.
 
     Every call needs a helpdesk manager (AC-2) who may see the team (AC-3), and an
     unlocked database (ST-9).
@@ -100,7 +103,21 @@ class SettingsService(ServiceBase):
         self._trial = trial
 
     def team_settings(self, team_id: str, *, actor: Actor) -> Team:
-        """The team with its toggles and default field-service project."""
+        """The team with its toggles and default field-service project.
+
+        Args:
+            team_id: The helpdesk team.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The team, with its toggles and default field-service project.
+
+        Raises:
+            AccessDenied: The actor is not a helpdesk manager (AC-2), or may not see the team
+                (AC-3).
+            NotFound: There is no team `team_id`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
         return self._rt.call(
             actor,
             Action.CONFIGURE,
@@ -117,11 +134,31 @@ class SettingsService(ServiceBase):
         fsm_project_id: str | None = None,
         actor: Actor,
     ) -> InstallPlan:
-        """What :meth:`configure` with the same arguments would do; changes nothing (ST-5).
+        """What [`configure()`][aftersales.settings.SettingsService.configure] with the same
+        arguments would do; changes nothing (ST-5).
 
-        Raises what :meth:`configure` would raise for the same arguments (for instance
-        :class:`~aftersales.errors.InvalidConfiguration` when field service is asked for
-        and there is no field-service project).
+        Raises what [`configure()`][aftersales.settings.SettingsService.configure] would raise for
+        the same arguments (for instance
+        [`InvalidConfiguration`][aftersales.errors.InvalidConfiguration] when field service is
+        asked for and there is no field-service project).
+
+        Args:
+            team_id: The helpdesk team.
+            enable: The services to turn on (`Service` members or their values).
+            disable: The services to turn off.
+            fsm_project_id: The team's default field-service project (ST-2).
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The modules that would be installed, the applications among them, and the trial that
+            would start, with its warning.
+
+        Raises:
+            AccessDenied: The actor is not a helpdesk manager (AC-2).
+            NotFound: There is no team `team_id` or no project `fsm_project_id`.
+            InvalidConfiguration: Field service without any field-service project.
+            InvalidInput: An argument has the wrong type or shape (RL-4).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def work(uow: UnitOfWork) -> InstallPlan:
@@ -147,9 +184,30 @@ class SettingsService(ServiceBase):
         """Turn services on or off on a team, installing the missing modules in order (ST-4).
 
         Turning field service on without a project picks the first field-service project
-        (ST-2); ``fsm_project_id`` sets or changes the team's default project. Everything
+        (ST-2); `fsm_project_id` sets or changes the team's default project. Everything
         happens in one unit of work: if an install fails, the toggles, the installed modules
         and the subscription stay as they were.
+
+        Args:
+            team_id: The helpdesk team.
+            enable: The services to turn on (`Service` members or their values).
+            disable: The services to turn off.
+            fsm_project_id: The team's default field-service project (ST-2).
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The team after the change, the modules installed, and the subscription.
+
+        Raises:
+            AccessDenied: The actor is not a helpdesk manager (AC-2).
+            NotFound: There is no team `team_id` or no project `fsm_project_id`.
+            InvalidConfiguration: Field service without any field-service project, or a catalogue
+                that does not hold a toggle's module.
+            InvalidInput: An argument has the wrong type or shape (RL-4).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> TeamSettings:
@@ -207,10 +265,26 @@ class SettingsService(ServiceBase):
     def uninstall(
         self, module: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> Uninstalled:
-        """Uninstall ``module`` and every installed module that depends on it.
+        """Uninstall `module` and every installed module that depends on it.
 
         Each uninstalled module that a toggle needs turns that toggle off on every team
         (ST-6). The always-present base modules cannot be uninstalled.
+
+        Args:
+            module: An installed module's name.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The modules uninstalled and the teams whose toggles were turned off.
+
+        Raises:
+            AccessDenied: The actor is not a helpdesk manager (AC-2).
+            InvalidOperation: `module` is part of every database.
+            InvalidState: `module` is not installed.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> Uninstalled:

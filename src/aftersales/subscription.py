@@ -1,15 +1,18 @@
 """The One-App-Free trial and the database lock (ST-7 … ST-11).
 
-States and moves::
+States and moves:
 
-    FREE ──(a second application is installed)──▶ TRIAL ──(now >= trial_ends_at)──▶ EXPIRED
-      │                                             │                                 │
-      └──────────────── register_paid ──────────────┴──────────▶ PAID ◀───────────────┘
+```text
+FREE ──(a second application is installed)──▶ TRIAL ──(now >= trial_ends_at)──▶ EXPIRED
+  │                                             │                                 │
+  └──────────────── register_paid ──────────────┴──────────▶ PAID ◀───────────────┘
+```
 
-A trial starts at most once and never moves. While ``EXPIRED`` (or while a trial has run
+A trial starts at most once and never moves. While `EXPIRED` (or while a trial has run
 out and nobody has looked yet) every service call raises
-:class:`~aftersales.errors.DatabaseLocked`, except :meth:`SubscriptionService.status` and
-:meth:`SubscriptionService.register_paid`.
+[`DatabaseLocked`][aftersales.errors.DatabaseLocked], except
+[`SubscriptionService.status()`][SubscriptionService.status] and
+[`SubscriptionService.register_paid()`][SubscriptionService.register_paid].
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ __all__ = ["SubscriptionService", "Trial"]
 
 
 class SubscriptionService:
-    """Reads and changes the database's subscription: ``app.subscription``."""
+    """Reads and changes the database's subscription: `app.subscription`."""
 
     def __init__(self, runtime: Runtime, trial: Trial) -> None:
         self._rt = runtime
@@ -48,7 +51,16 @@ class SubscriptionService:
         """The subscription as of now; any actor, allowed even while locked (ST-9).
 
         The first read after a trial ran out records the expiry (ST-11), so the state
-        returned is ``EXPIRED`` from the moment ``now >= trial_ends_at``.
+        returned is `EXPIRED` from the moment `now >= trial_ends_at`.
+
+        Args:
+            actor: Any user.
+
+        Returns:
+            The subscription: state, trial dates, reference.
+
+        Raises:
+            InvalidInput: An argument has the wrong type or shape (RL-4).
         """
 
         def read(_uow: UnitOfWork) -> Subscription:
@@ -65,12 +77,26 @@ class SubscriptionService:
     def register_paid(
         self, reference: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> Subscription:
-        """Register a paid subscription: ``PAID`` from any state, unlocking the database.
+        """Register a paid subscription: `PAID` from any state, unlocking the database.
 
         Only the system actor may call it (AC-2); it is the one change allowed while the
         database is locked (ST-9). A trial that has run out is first recorded as expired, so
         the audit trail shows both moves (ST-11). Registering the reference already in force
         changes nothing.
+
+        Args:
+            reference: The paid subscription's reference.
+            actor: The system actor (`Actor.system()`).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The subscription, `PAID`.
+
+        Raises:
+            AccessDenied: The actor is not the system actor.
+            InvalidInput: A blank or malformed reference.
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> Subscription:
@@ -95,7 +121,8 @@ class SubscriptionService:
 
 
 class Trial:
-    """The trial's rules, shared by :class:`SubscriptionService` and the settings service;
+    """The trial's rules, shared by
+    [`SubscriptionService`][aftersales.subscription.SubscriptionService] and the settings service;
     not a call of users (it checks no rights)."""
 
     def __init__(self, runtime: Runtime) -> None:
@@ -104,9 +131,9 @@ class Trial:
         runtime.on_locked = self.observe_expiry
 
     def observe_expiry(self) -> None:
-        """Record ``EXPIRED`` once a trial has run out (idempotent).
+        """Record `EXPIRED` once a trial has run out (idempotent).
 
-        The runtime calls it whenever a call was refused with ``DatabaseLocked``; the refused
+        The runtime calls it whenever a call was refused with `DatabaseLocked`; the refused
         call itself changes nothing, the expiry is recorded in a unit of work of its own.
         """
 
@@ -118,9 +145,9 @@ class Trial:
     def would_start(
         self, current: Subscription, installed: Iterable[str], new: Iterable[str]
     ) -> bool:
-        """True when installing ``new`` on top of ``installed`` starts a trial (ST-8).
+        """True when installing `new` on top of `installed` starts a trial (ST-8).
 
-        Only a ``FREE`` database starts one, only when ``new`` holds an application, and
+        Only a `FREE` database starts one, only when `new` holds an application, and
         only when the applications installed afterwards are more than the one free app.
         """
         if current.state is not SubscriptionState.FREE:
@@ -138,10 +165,10 @@ class Trial:
         actor: Actor,
         key: str | None = None,
     ) -> Subscription:
-        """Start a trial when installing ``new`` exceeds the one free app (ST-8).
+        """Start a trial when installing `new` exceeds the one free app (ST-8).
 
-        ``installed`` are the modules installed before ``new``. A running trial is neither
-        extended nor restarted; on ``PAID`` nothing starts. ``key`` is the idempotency key
+        `installed` are the modules installed before `new`. A running trial is neither
+        extended nor restarted; on `PAID` nothing starts. `key` is the idempotency key
         of the call that installs, recorded on the audit entry (RL-6).
         """
         current = self._hooks.subscription_get()

@@ -19,7 +19,7 @@ __all__ = ["audit", "post"]
 
 
 def _bounded(text: str) -> str:
-    """``text`` cut to what a message or an audit entry holds: a summary of many lines
+    """`text` cut to what a message or an audit entry holds: a summary of many lines
     (every product of a return, every follower of a coupon) may be longer than any of them."""
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
@@ -33,7 +33,7 @@ def post(
     kind: DocumentKind | None = None,
     document_id: str | None = None,
 ) -> TicketMessage:
-    """Append ``body`` to the trail of ``ticket_id``, naming its author (and the document)."""
+    """Append `body` to the trail of `ticket_id`, naming its author (and the document)."""
     return hooks.post_message(
         assemble(
             TicketMessage,
@@ -59,7 +59,7 @@ def audit(
     key: str | None = None,
     detail: str = "",
 ) -> None:
-    """Append an entry to the audit: who did ``action``, on which ticket and documents."""
+    """Append an entry to the audit: who did `action`, on which ticket and documents."""
     hooks.audit_append(
         assemble(
             AuditEntry,

@@ -1,10 +1,10 @@
 """The unit of work: one service call, all or nothing (RL-1, RL-2).
 
-A unit of work asks every backend to join it (``aftersales_transaction_begin``), collects
+A unit of work asks every backend to join it (`aftersales_transaction_begin`), collects
 the events and emails the call produces, claims the call's idempotency key before the work
 and stores its result with the work, and on
-:meth:`UnitOfWork.commit` commits every participant and only then dispatches events and
-delivers emails. Leaving the ``with`` block without committing rolls everything back.
+`UnitOfWork.commit()` commits every participant and only then dispatches events and
+delivers emails. Leaving the `with` block without committing rolls everything back.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class UnitOfWork:
     # -- participants ---------------------------------------------------------------------
 
     def enlist(self, tx: Transaction) -> None:
-        """Called by a backend from ``aftersales_transaction_begin``."""
+        """Called by a backend from `aftersales_transaction_begin`."""
         self._participants.append(tx)
 
     def __enter__(self) -> UnitOfWork:
@@ -102,11 +102,11 @@ class UnitOfWork:
     # -- what the call produces -----------------------------------------------------------
 
     def record(self, event: Event) -> None:
-        """Queue ``event``; it is dispatched only if the unit commits."""
+        """Queue `event`; it is dispatched only if the unit commits."""
         self._events.append(event)
 
     def send(self, email: OutgoingEmail) -> OutgoingEmail:
-        """Put ``email`` in the outbox now; it is delivered only if the unit commits."""
+        """Put `email` in the outbox now; it is delivered only if the unit commits."""
         stored = self.hooks.mail_enqueue(email)
         self._emails.append(stored)
         return stored
@@ -116,14 +116,15 @@ class UnitOfWork:
     def replay(
         self, key: str | None, operation: str, arguments: Mapping[str, Any], result_type: type[R]
     ) -> R | None:
-        """Claim ``key`` for this call's actor, or return the result of their earlier call.
+        """Claim `key` for this call's actor, or return the result of their earlier call.
 
         Call it before the work takes any lock: a concurrent call under the same key waits
         here until the first one ends, then gets its result (or, if it rolled back, runs).
-        Raises :class:`IdempotencyConflict` when the actor used the key for another
-        operation or with other arguments, and :class:`~aftersales.errors.InvalidInput` for
-        a key that is not text of 1-256 characters without control characters. When
-        ``None`` is returned, :meth:`commit` stores the result with the work.
+        Raises [`IdempotencyConflict`][aftersales.errors.IdempotencyConflict] when the actor used
+        the key for another operation or with other arguments, and
+        [`InvalidInput`][aftersales.errors.InvalidInput] for a key that is not text of 1-256
+        characters without control characters. When `None` is returned, `commit()` stores the
+        result with the work.
         """
         if key is None:
             return None
@@ -154,8 +155,8 @@ class UnitOfWork:
     def commit(self, result: object = None) -> None:
         """Commit every participant, then dispatch events and deliver emails.
 
-        ``result`` is what the call returns; it is stored under the idempotency key given
-        to :meth:`replay`, in the same transaction as the work.
+        `result` is what the call returns; it is stored under the idempotency key given
+        to `replay()`, in the same transaction as the work.
         """
         if self._done:
             raise InvalidState("this unit of work has already ended")

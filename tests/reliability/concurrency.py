@@ -1,10 +1,10 @@
 """Caps under concurrent callers (RL-3) and bounded retries (RL-5).
 
-A :class:`Race` prepares one contended target (an invoice, a delivery, a coupon program, a
+A `Race` prepares one contended target (an invoice, a delivery, a coupon program, a
 repair sequence), lets many workers call at the same moment, and checks the caps afterwards.
 Targets are plain ids and workers get the application, so a runner may use threads of one
-application (:func:`threads`, the default) or processes that each build their own over the
-same database (:func:`processes`, for backends shared by several processes: SQLite,
+application (`threads()`, the default) or processes that each build their own over the
+same database (`processes()`, for backends shared by several processes: SQLite,
 PostgreSQL).
 """
 
@@ -64,7 +64,7 @@ PROCESSES = 4
 class Outcomes:
     """What each worker got: a result or the exception it raised, in worker order.
 
-    ``concurrent`` is how many threads or processes made the calls at once (0: one each).
+    `concurrent` is how many threads or processes made the calls at once (0: one each).
     """
 
     outcomes: tuple[object, ...]
@@ -79,7 +79,7 @@ class Outcomes:
         return [o for o in self.outcomes if isinstance(o, BaseException)]
 
     def refused_with(self, *kinds: type[BaseException]) -> None:
-        """Every failure is one of ``kinds`` (the documented refusal of a full cap)."""
+        """Every failure is one of `kinds` (the documented refusal of a full cap)."""
         odd = [o for o in self.failed if not isinstance(o, kinds)]
         if odd:
             raise AssertionError(
@@ -92,8 +92,8 @@ class Outcomes:
 class Race:
     """Many workers calling on one target at once.
 
-    ``prepare(setting)`` returns the target (plain, picklable values); ``attempt(app,
-    target, n)`` is worker ``n``'s call; ``check(setting, target, outcomes)`` asserts the
+    `prepare(setting)` returns the target (plain, picklable values); ``attempt(app,
+    target, n)` is worker `n`'s call; `check(setting, target, outcomes)`` asserts the
     caps afterwards.
     """
 
@@ -109,7 +109,7 @@ Runner = Callable[[Race, Any, int], Outcomes]
 
 
 def threads(app: AfterSales) -> Runner:
-    """A runner that releases ``count`` threads of ``app`` together behind a barrier."""
+    """A runner that releases `count` threads of `app` together behind a barrier."""
 
     def run(race: Race, target: Any, count: int) -> Outcomes:
         barrier = threading.Barrier(count)
@@ -136,15 +136,15 @@ def threads(app: AfterSales) -> Runner:
 
 
 def processes(pool: WorkerPool, factory: Factory, start: str) -> Runner:
-    """A runner over the worker processes of ``pool`` (the conformance kit's
-    :class:`~aftersales.testing.conformance.processes.WorkerPool`).
+    """A runner over the worker processes of `pool` (the conformance kit's
+    `WorkerPool`).
 
-    Each process opens the backend from ``factory`` (picklable, such as
-    ``functools.partial(SqlBackend, url)``), builds its own application with a frozen clock
-    at ``start`` and waits at a barrier; then all call at once. The race's ``count`` calls
-    are dealt out in turn (call ``n`` to process ``n % pool.size``), so a few processes make
+    Each process opens the backend from `factory` (picklable, such as
+    `functools.partial(SqlBackend, url)`), builds its own application with a frozen clock
+    at `start` and waits at a barrier; then all call at once. The race's `count` calls
+    are dealt out in turn (call `n` to process `n % pool.size`), so a few processes make
     many calls, each process one after the other. Races are looked up by name in the
-    processes (:func:`race_named`): only the races of :data:`RACES` run this way.
+    processes (`race_named()`): only the races of `RACES` run this way.
     """
 
     def run(race: Race, target: Any, count: int) -> Outcomes:
@@ -166,9 +166,9 @@ def processes(pool: WorkerPool, factory: Factory, start: str) -> Runner:
 def race_attempts(
     barrier: Any, factory: Factory, start: str, name: str, target: Any, numbers: Sequence[int]
 ) -> list[tuple[int, object]]:
-    """In a worker process: make the calls ``numbers`` of the race called ``name``, one
+    """In a worker process: make the calls `numbers` of the race called `name`, one
     after the other, and return each result or refusal (exceptions of
-    :mod:`aftersales.errors` survive pickling)."""
+    [`aftersales.errors`][aftersales.errors] survive pickling)."""
     from aftersales.testing.conformance.processes import _application
 
     race = race_named(name)
@@ -184,7 +184,7 @@ def race_attempts(
 
 @attrs.frozen
 class RaceReport:
-    """What one race measured: ``workers`` calls made by ``concurrent`` threads or
+    """What one race measured: `workers` calls made by `concurrent` threads or
     processes at once."""
 
     race: str
@@ -195,7 +195,7 @@ class RaceReport:
 
 
 def run_race(setting: Setting, race: Race, runner: Runner | None = None) -> RaceReport:
-    """Prepare ``race``, run its workers at once (on threads by default), check the caps."""
+    """Prepare `race`, run its workers at once (on threads by default), check the caps."""
     target = race.prepare(setting)
     outcomes = (runner or threads(setting.app))(race, target, race.workers)
     race.check(setting, target, outcomes)
@@ -367,8 +367,9 @@ def race_named(name: str) -> Race:
 
 
 class ConflictingSequence:
-    """A plugin whose ``sequence_next`` raises :class:`ConflictError` (a write conflict a
-    real database reports) for the first ``conflicts`` calls of each thread, or always."""
+    """A plugin whose `sequence_next` raises [`ConflictError`][aftersales.errors.ConflictError] (a
+    write conflict a real database reports) for the first `conflicts` calls of each thread, or
+    always."""
 
     name = "aftersales-reliability-conflicts"
 
@@ -395,8 +396,9 @@ def _with_plugin(app: AfterSales, plugin: object) -> Callable[[], None]:
 
 
 def check_bounded_retries(setting: Setting) -> int:
-    """A conflict that never clears: the call gives up after ``Config.retries`` attempts
-    with :class:`ConflictError`, and nothing of any attempt remains. Returns the attempts."""
+    """A conflict that never clears: the call gives up after `Config.retries` attempts
+    with [`ConflictError`][aftersales.errors.ConflictError], and nothing of any attempt remains.
+    Returns the attempts."""
     app = setting.app
     ticket_id = setting.ticket().id
     plugin = ConflictingSequence(None)

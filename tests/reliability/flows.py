@@ -1,12 +1,12 @@
 """Every mutating call of every service, ready to run on the standard scenario (RL-1, RL-2).
 
-A :class:`Flow` prepares what its call needs (a fresh ticket, invoice, draft, repair…, made
-through the builder and the services) and performs the call. ``prepare`` makes new targets
-each time it runs, so one world can hold many independent runs of the same call. ``vary``
+A `Flow` prepares what its call needs (a fresh ticket, invoice, draft, repair…, made
+through the builder and the services) and performs the call. `prepare` makes new targets
+each time it runs, so one world can hold many independent runs of the same call. `vary`
 makes the same call with other arguments, for the idempotency-conflict check.
 
-:data:`FLOWS` lists them all; :func:`mutating_calls` lists the public calls that take an
-``idempotency_key``, and a test holds the two lists equal, so a new call cannot be left out.
+`FLOWS` lists them all; `mutating_calls()` lists the public calls that take an
+`idempotency_key`, and a test holds the two lists equal, so a new call cannot be left out.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from tests.reliability.setting import Setting
 
 __all__ = ["FLOWS", "SERVICES", "Flow", "flow_named", "mutating_calls"]
 
-#: The attributes of :class:`~aftersales.AfterSales` that hold services.
+#: The attributes of [`AfterSales`][aftersales.app.AfterSales] that hold services.
 SERVICES: tuple[str, ...] = (
     "settings",
     "subscription",
@@ -58,16 +58,16 @@ Perform = Callable[[Setting, Any, "str | None"], object]
 class Flow:
     """One mutating call, with what it needs prepared on the standard scenario.
 
-    * ``call`` is the public name (``"refunds.reverse"``); ``name`` adds the variant
-      (``"refunds.reverse[full]"``) when one call has several flows (it is ``call`` by
+    * `call` is the public name (`"refunds.reverse"`); `name` adds the variant
+      (`"refunds.reverse[full]"`) when one call has several flows (it is `call` by
       default);
-    * ``prepare(setting)`` returns the state the call works on (fresh targets every time);
-    * ``perform(setting, state, key)`` makes the call with ``idempotency_key=key``;
-    * ``vary(setting, state, key)`` makes the same call with other arguments;
-    * ``repeatable`` is False when a second run cannot start from an equivalent state (a
+    * `prepare(setting)` returns the state the call works on (fresh targets every time);
+    * `perform(setting, state, key)` makes the call with `idempotency_key=key`;
+    * `vary(setting, state, key)` makes the same call with other arguments;
+    * `repeatable` is False when a second run cannot start from an equivalent state (a
       module uninstalled for good, a trial that starts once), so two runs cannot be
       compared by what they touched;
-    * ``emails`` is True when the call sends email, delivered after its commit.
+    * `emails` is True when the call sends email, delivered after its commit.
     """
 
     call: str
@@ -177,7 +177,7 @@ def _update_draft(amount: str) -> Perform:
 
 
 def _on(pick: int, call: str) -> Perform:
-    """Make ``call`` (``"service.method"``) on the id ``state[pick]``, as the agent."""
+    """Make `call` (`"service.method"`) on the id `state[pick]`, as the agent."""
     service, method = call.split(".")
 
     def perform(s: Setting, state: Any, key: str | None) -> object:
@@ -284,7 +284,7 @@ def _repair(s: Setting, method: InvoiceMethod = InvoiceMethod.NONE) -> RepairOrd
 
 
 def _repairs_in(*steps: str, method: InvoiceMethod = InvoiceMethod.NONE) -> Prepare:
-    """Two repairs, each moved through ``steps`` (names of RepairService calls)."""
+    """Two repairs, each moved through `steps` (names of RepairService calls)."""
 
     def prepare(s: Setting) -> tuple[str, str]:
         def one() -> str:
@@ -517,7 +517,7 @@ FLOWS: tuple[Flow, ...] = (
 
 
 def flow_named(name: str) -> Flow:
-    """The flow called ``name`` (``KeyError`` naming the known ones otherwise)."""
+    """The flow called `name` (`KeyError` naming the known ones otherwise)."""
     for flow in FLOWS:
         if flow.name == name:
             return flow
@@ -525,7 +525,7 @@ def flow_named(name: str) -> Flow:
 
 
 def mutating_calls(app: AfterSales) -> frozenset[str]:
-    """Every public service call of ``app`` that takes an ``idempotency_key``."""
+    """Every public service call of `app` that takes an `idempotency_key`."""
     found: set[str] = set()
     for attribute in SERVICES:
         service = getattr(app, attribute)

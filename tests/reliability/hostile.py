@@ -1,15 +1,15 @@
 """Hostile input for every public call and every parameter (RL-4, G-7).
 
-:data:`CALLS` holds, for every public service call, valid arguments on the standard scenario
+`CALLS` holds, for every public service call, valid arguments on the standard scenario
 and, for each of its parameters, the hostile values to try with the exception each must
 raise: wrong types, floats for money and quantities, NaN and Infinity, negative and zero,
 huge numbers, empty, blank and over-long strings, control characters, naive datetimes,
 unknown enum values, malformed and unknown ids, other customers' records, injected email
-headers. ``actor`` and ``idempotency_key`` are attacked on every call that takes them.
+headers. `actor` and `idempotency_key` are attacked on every call that takes them.
 
-:func:`check_case` makes one call with one hostile value and checks the refusal: the
-exception is the documented one (never a raw ``TypeError``, ``KeyError``, ``decimal``
-error…), an :class:`~aftersales.errors.InvalidInput` names the parameter, and the store is
+`check_case()` makes one call with one hostile value and checks the refusal: the
+exception is the documented one (never a raw `TypeError`, `KeyError`, `decimal`
+error…), an [`InvalidInput`][aftersales.errors.InvalidInput] names the parameter, and the store is
 exactly as it was, with nothing dispatched or delivered.
 """
 
@@ -126,7 +126,7 @@ class Targets:
 
 
 def prepare_targets(s: Setting) -> Targets:
-    """Build :class:`Targets` in the setting's world (through the builder and the services)."""
+    """Build `Targets` in the setting's world (through the builder and the services)."""
     sc, app, agent, world = s.scenario, s.app, s.agent, s.world
     ticket = s.ticket()
     invoice = s.invoice()
@@ -245,8 +245,8 @@ def _credit(
 class Hostile:
     """One bad value for a parameter and the exception it must raise.
 
-    ``value`` may be a function of the :class:`Targets` (for ids of real records).
-    ``field`` is what :attr:`InvalidInput.field` must start with (default: the parameter).
+    `value` may be a function of the `Targets` (for ids of real records).
+    `field` is what `InvalidInput.field` must start with (default: the parameter).
     """
 
     label: str
@@ -280,7 +280,7 @@ def wrong_types(*, optional: bool = False, exclude: tuple[str, ...] = ()) -> lis
     return [v for v in values if v.label not in exclude]
 
 
-#: Strings that can never be an id (ids are 1-128 of letters, digits and ``_.:/@-``).
+#: Strings that can never be an id (ids are 1-128 of letters, digits and `_.:/@-`).
 MALFORMED_IDS: tuple[tuple[str, str], ...] = (
     ("empty", ""),
     ("blank", "   "),
@@ -300,9 +300,10 @@ def an_id(
     others: tuple[Hostile, ...] = (),
     unknown: type[Exception] | None = NotFound,
 ) -> Values:
-    """An id parameter: wrong types and malformed strings are :class:`InvalidInput`, a
-    well-formed unknown id is ``unknown`` (:class:`NotFound`; ``None`` for an id that is
-    not looked up, such as a user id), plus ``others``."""
+    """An id parameter: wrong types and malformed strings are
+    [`InvalidInput`][aftersales.errors.InvalidInput], a well-formed unknown id is `unknown`
+    ([`NotFound`][aftersales.errors.NotFound]; `None` for an id that is not looked up, such as a
+    user id), plus `others`."""
 
     def values() -> list[Hostile]:
         found = [
@@ -417,7 +418,7 @@ def a_quantity() -> Values:
 
 
 def quantities() -> Values:
-    """``returns.create(quantities=…)``: move ids to quantities."""
+    """`returns.create(quantities=…)`: move ids to quantities."""
 
     def values() -> list[Hostile]:
         found = [
@@ -449,7 +450,7 @@ def quantities() -> Values:
 
 
 def credit_lines(*, optional: bool) -> Values:
-    """``refunds.reverse/update_draft(lines=…)``: InvoiceLine records."""
+    """`refunds.reverse/update_draft(lines=…)`: InvoiceLine records."""
 
     def values() -> list[Hostile]:
         found = [
@@ -483,7 +484,7 @@ def credit_lines(*, optional: bool) -> Values:
 
 
 def addresses() -> Values:
-    """``coupons.send(extra_recipients=…)``: email addresses, one per entry."""
+    """`coupons.send(extra_recipients=…)`: email addresses, one per entry."""
 
     def values() -> list[Hostile]:
         return [
@@ -539,7 +540,7 @@ def services(param: str) -> Values:
 
 
 def lines_of(kind: type[PartLine] | type[OperationLine]) -> Values:
-    """``repairs.create/update(parts=…, operations=…)``: PartLine or OperationLine records."""
+    """`repairs.create/update(parts=…, operations=…)`: PartLine or OperationLine records."""
 
     def unknown(_t: Targets) -> list[object]:
         if kind is PartLine:
@@ -623,8 +624,9 @@ def a_format() -> Values:
 
 
 def actors(kind: str) -> Values:
-    """``actor=…``: not an Actor is :class:`InvalidInput`; one without the rights is
-    :class:`AccessDenied`. ``kind`` is who may call (see :class:`PublicCall`)."""
+    """`actor=…`: not an Actor is [`InvalidInput`][aftersales.errors.InvalidInput]; one without the
+    rights is [`AccessDenied`][aftersales.errors.AccessDenied]. `kind` is who may call (see
+    `PublicCall`)."""
 
     def values() -> list[Hostile]:
         found = [
@@ -692,12 +694,12 @@ Args = Callable[[Setting, Targets], dict[str, Any]]
 @attrs.frozen(kw_only=True)
 class PublicCall:
     """A public call: valid arguments on the standard scenario and hostile values for each
-    parameter (``actor`` and ``idempotency_key`` are added by :func:`cases`).
+    parameter (`actor` and `idempotency_key` are added by `cases()`).
 
-    ``actor`` says who may make the call: ``agent`` (a helpdesk user with the service's
-    own group), ``helpdesk`` (any helpdesk user), ``manager``, ``system``, ``portal`` or
-    ``anyone``. The valid calls are made by the agent unless it is ``manager``, ``system``
-    or ``portal``.
+    `actor` says who may make the call: `agent` (a helpdesk user with the service's
+    own group), `helpdesk` (any helpdesk user), `manager`, `system`, `portal` or
+    `anyone`. The valid calls are made by the agent unless it is `manager`, `system`
+    or `portal`.
     """
 
     name: str
@@ -781,7 +783,7 @@ def _notes() -> Values:
 
 
 def _team_services() -> dict[str, Values]:
-    """``settings.plan`` and ``settings.configure``: the team and what to turn on or off."""
+    """`settings.plan` and `settings.configure`: the team and what to turn on or off."""
     return {
         "team_id": an_id("team"),
         "enable": services("enable"),
@@ -791,7 +793,7 @@ def _team_services() -> dict[str, Values]:
 
 
 def _repair_fields(*, update: bool) -> dict[str, Values]:
-    """The fields of ``repairs.create`` and ``repairs.update``; an update cannot clear the
+    """The fields of `repairs.create` and `repairs.update`; an update cannot clear the
     product or the customer."""
     other_return = _bad("another customer's return", lambda t: t.other_return_id)
     a_delivery = _bad("a delivery", lambda t: t.delivery.id)
@@ -1200,7 +1202,7 @@ def call_named(name: str) -> PublicCall:
 
 
 def public_calls(app: Any) -> dict[str, tuple[str, ...]]:
-    """Every public service call of ``app`` with its parameters."""
+    """Every public service call of `app` with its parameters."""
     found: dict[str, tuple[str, ...]] = {}
     for attribute in SERVICES:
         service = getattr(app, attribute)
@@ -1240,8 +1242,8 @@ def _actor_of(s: Setting, t: Targets, kind: str) -> Actor:
 
 
 def cases(call: PublicCall, *, takes_key: bool) -> Iterator[Case]:
-    """Every hostile case of ``call``: its parameters, then ``actor`` and (when the call
-    takes one) ``idempotency_key``."""
+    """Every hostile case of `call`: its parameters, then `actor` and (when the call
+    takes one) `idempotency_key`."""
     for param, values in call.params.items():
         for hostile in values():
             yield Case(call, param, hostile)
@@ -1253,7 +1255,7 @@ def cases(call: PublicCall, *, takes_key: bool) -> Iterator[Case]:
 
 
 def invoke(s: Setting, t: Targets, call: PublicCall, **override: Any) -> object:
-    """Make ``call`` with its valid arguments, some of them replaced by ``override``."""
+    """Make `call` with its valid arguments, some of them replaced by `override`."""
     service, name = call.name.split(".")
     arguments = {**call.args(s, t), "actor": _actor_of(s, t, call.actor), **override}
     method: Callable[..., object] = getattr(getattr(s.app, service), name)
@@ -1261,16 +1263,17 @@ def invoke(s: Setting, t: Targets, call: PublicCall, **override: Any) -> object:
 
 
 def check_case(s: Setting, t: Targets, case: Case) -> str | None:
-    """Make the call of ``case`` with its hostile value; return what went wrong, if anything.
+    """Make the call of `case` with its hostile value; return what went wrong, if anything.
 
-    Right means: the expected exception (or a subclass), an :class:`InvalidInput` naming the
-    parameter (``field``), a message that is not empty, and nothing changed or let out.
+    Right means: the expected exception (or a subclass), an
+    [`InvalidInput`][aftersales.errors.InvalidInput] naming the parameter (`field`), a message that
+    is not empty, and nothing changed or let out.
     """
     return _check(s, t, case, s.snapshot())[0]
 
 
 def check_cases(s: Setting, t: Targets, found: Iterable[Case]) -> list[str]:
-    """:func:`check_case` for each of ``found`` in turn; what went wrong, one line a case.
+    """`check_case()` for each of `found` in turn; what went wrong, one line a case.
 
     The store is read once between two cases: the snapshot after one case is the one
     before the next (nothing else runs in between), which halves the reads of a sweep.

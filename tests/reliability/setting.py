@@ -1,8 +1,8 @@
 """The world a reliability check runs in: the application, its backend, the standard
 scenario, and a witness of what leaves the library after a commit.
 
-Everything here goes through the public API, the :class:`~aftersales.builder.Builder` and
-the backend's ``snapshot()``, so the same checks run on every backend.
+Everything here goes through the public API, the `Builder` and
+the backend's `snapshot()`, so the same checks run on every backend.
 """
 
 from __future__ import annotations
@@ -38,10 +38,12 @@ class ReliabilityBackend(Protocol):
 class Setting:
     """The application under test over one backend, with the standard world built in it.
 
-    Build it with :meth:`create` from the ``aftersales_app`` and ``aftersales_backend``
-    fixtures, or :meth:`resume` it over a copy of a database that already holds the world.
-    The helpers add fresh records of the standard customer (a ticket, an invoice, a
-    delivery), so that a check can prepare several independent targets in one world.
+    Build it with [`create()`][aftersales.testing.reliability.setting.Setting.create] from the
+    `aftersales_app` and `aftersales_backend` fixtures, or
+    [`resume()`][aftersales.testing.reliability.setting.Setting.resume] it over a copy of a
+    database that already holds the world. The helpers add fresh records of the standard customer
+    (a ticket, an invoice, a delivery), so that a check can prepare several independent targets in
+    one world.
     """
 
     app: AfterSales
@@ -53,14 +55,14 @@ class Setting:
 
     @classmethod
     def create(cls, app: AfterSales, backend: ReliabilityBackend) -> Setting:
-        """Build the standard world in ``backend`` and watch ``app``."""
+        """Build the standard world in `backend` and watch `app`."""
         return cls._watching(app, backend, build_scenario(backend.builder(app.clock)))
 
     @classmethod
     def resume(cls, app: AfterSales, backend: ReliabilityBackend, template: Setting) -> Setting:
-        """A setting over a copy of the store ``template`` worked in (a template database
+        """A setting over a copy of the store `template` worked in (a template database
         copied, or a database put back to it): the same world with nothing built again,
-        and numbering going on where ``template`` stopped."""
+        and numbering going on where `template` stopped."""
         setting = cls._watching(app, backend, template.scenario)
         setting._counter = template._counter
         return setting

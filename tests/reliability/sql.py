@@ -1,12 +1,13 @@
 """What only a SQL database shared by several connections shows (RL-5): a lock that another
 connection holds for longer than the bounded retries allow.
 
->>> # attempts = check_lock_held(setting, url)   # setting over SqlBackend(url)
-
-The call gives up with a :class:`~aftersales.errors.ConflictError` saying how many attempts
-it made (``Config.retries``), nothing of any attempt remains, and once the lock is released
+The call gives up with a [`ConflictError`][aftersales.errors.ConflictError] saying how many
+attempts it made (`Config.retries`), nothing of any attempt remains, and once the lock is released
 the same call under the same idempotency key goes through once: a lock held for ever never
 becomes a hang, and no deadlock survives.
+
+Examples:
+    >>> # attempts = check_lock_held(setting, url)   # setting over SqlBackend(url)
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ __all__ = ["check_lock_held", "invoice_locked"]
 @contextmanager
 def invoice_locked(url: str, invoice_id: str) -> Iterator[None]:
     """Another connection holds the invoice until the block ends: its row on PostgreSQL
-    (``SELECT … FOR UPDATE``), the write lock of the whole database on SQLite
-    (``BEGIN IMMEDIATE``)."""
+    (`SELECT … FOR UPDATE`), the write lock of the whole database on SQLite
+    (`BEGIN IMMEDIATE`)."""
     from aftersales.backends.sql import SqlBackend
 
     holder = SqlBackend(url)
@@ -61,9 +62,9 @@ class _Attempts:
 
 def check_lock_held(setting: Setting, url: str, *, timeout: float = 0.1) -> int:
     """A full refund of an invoice that another connection holds locked, by an application
-    over ``url`` (the database of ``setting``) that waits ``timeout`` seconds for a lock.
+    over `url` (the database of `setting`) that waits `timeout` seconds for a lock.
 
-    Checks that the call fails after ``Config.retries`` attempts with a ConflictError
+    Checks that the call fails after `Config.retries` attempts with a ConflictError
     naming them, leaves the store as it was and lets nothing out; then, the lock released,
     that the call under the same key goes through and replays. Returns the attempts.
     """

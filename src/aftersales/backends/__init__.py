@@ -1,1 +1,1 @@
-"""Backends: the stores behind the hooks. ``memory`` ships always; ``sql`` with the extra."""
+"""Backends: the stores behind the hooks. `memory` ships always; `sql` with the extra."""

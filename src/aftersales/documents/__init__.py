@@ -1,7 +1,7 @@
 """Documents the library renders for customers: the repair quotation (RP-6).
 
-HTML and plain text are built in; PDF needs the optional extra ``pdf``
-(:mod:`aftersales.documents.pdf`), imported only when a PDF is asked for.
+HTML and plain text are built in; PDF needs the optional extra `pdf`
+(`aftersales.documents.pdf`), imported only when a PDF is asked for.
 """
 
 from aftersales.documents.quotation import (

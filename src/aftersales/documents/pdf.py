@@ -1,16 +1,19 @@
-"""PDF rendering of repair quotations, with fpdf2 (optional extra ``pdf``).
+"""PDF rendering of repair quotations, with fpdf2 (optional extra `pdf`).
 
-Install it with ``pip install 'aftersales[pdf]'``. Without fpdf2 the library works as before;
-only asking for a PDF raises :class:`~aftersales.errors.ConfigurationError` saying so.
+Install it with `pip install 'aftersales[pdf]'`. Without fpdf2 the library works as before;
+only asking for a PDF raises [`ConfigurationError`][aftersales.errors.ConfigurationError] saying
+so.
 
 The built-in PDF fonts cover Windows-1252 (Western European text, the euro sign, typographic
-quotes and dashes); other characters print as ``?``. For any other script, give a Unicode
-TrueType font::
+quotes and dashes); other characters print as `?`. For any other script, give a Unicode
+TrueType font:
 
-    from functools import partial
-    from aftersales.documents.pdf import render_pdf
+```python
+from functools import partial
+from aftersales.documents.pdf import render_pdf
 
-    app.repairs.renderers["pdf"] = partial(render_pdf, font_path="/path/DejaVuSans.ttf")
+app.repairs.renderers["pdf"] = partial(render_pdf, font_path="/path/DejaVuSans.ttf")
+```
 """
 
 from __future__ import annotations
@@ -109,8 +112,9 @@ def render_pdf(quotation: Quotation, *, font_path: str | os.PathLike[str] | None
     """The quotation as a PDF document (bytes).
 
     The output is reproducible: the document's dates are the quotation's issue date, so the
-    same quotation gives the same bytes. Raises :class:`ConfigurationError` naming
-    ``pip install 'aftersales[pdf]'`` when fpdf2 is not installed.
+    same quotation gives the same bytes. Raises
+    [`ConfigurationError`][aftersales.errors.ConfigurationError] naming `pip install
+    'aftersales[pdf]'` when fpdf2 is not installed.
     """
     q = quotation
     writer = _Writer(_fpdf(), font_path)

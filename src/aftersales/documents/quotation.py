@@ -1,10 +1,10 @@
 """The repair quotation: what the customer is shown of a repair order (RP-6).
 
-:class:`Quotation` is the document's content, built from a repair order by
-:func:`build_quotation`. It carries the parts, the operations, the totals with tax and the
+`Quotation` is the document's content, built from a repair order by
+`build_quotation()`. It carries the parts, the operations, the totals with tax and the
 **quotation notes**; it has no field for the internal repair notes at all, so no renderer can
-print them by mistake. :func:`render_html` and :func:`render_text` are the built-in renderers;
-the PDF renderer lives in :mod:`aftersales.documents.pdf` (optional extra ``pdf``).
+print them by mistake. `render_html()` and `render_text()` are the built-in renderers;
+the PDF renderer lives in `aftersales.documents.pdf` (optional extra `pdf`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ __all__ = [
     "total_rows",
 ]
 
-#: A renderer turns a quotation into a document: text (``str``) or binary (``bytes``).
+#: A renderer turns a quotation into a document: text (`str`) or binary (`bytes`).
 QuotationRenderer = Callable[["Quotation"], str | bytes]
 
 _INVOICING = {
@@ -59,8 +59,8 @@ _INVOICING = {
 class QuotationLine:
     """One part or operation as printed, with its amounts.
 
-    ``action`` is set on parts (ADD or REMOVE) and ``None`` on operations. A removed part is
-    listed but not charged (``charged`` is false and its amounts are zero): only added parts
+    `action` is set on parts (ADD or REMOVE) and `None` on operations. A removed part is
+    listed but not charged (`charged` is false and its amounts are zero): only added parts
     and operations are invoiced (RP-9), and the totals say exactly what will be invoiced.
     """
 
@@ -102,7 +102,7 @@ class Quotation:
 
     @property
     def title(self) -> str:
-        """``Repair quotation`` while the order is a draft, ``Repair order`` afterwards."""
+        """`Repair quotation` while the order is a draft, `Repair order` afterwards."""
         kind = "Repair quotation" if self.state is RepairState.DRAFT else "Repair order"
         return f"{kind} {self.reference}"
 
@@ -154,7 +154,7 @@ def build_quotation(
     invoice_address: Partner | None = None,
     ticket_ref: str | None = None,
 ) -> Quotation:
-    """The quotation of ``repair``; ``products`` holds every product the order names.
+    """The quotation of `repair`; `products` holds every product the order names.
 
     Totals are the sums of the per-line rounded amounts of the added parts and the
     operations (G-8): the same lines, and so the same amounts, as the repair's invoice.
@@ -247,7 +247,7 @@ OPERATION_COLUMNS = ("Operation", "Quantity", "Unit price", "Taxes", "Amount")
 
 
 def part_rows(quotation: Quotation) -> list[tuple[str, ...]]:
-    """The parts table (see :data:`PART_COLUMNS`)."""
+    """The parts table (see `PART_COLUMNS`)."""
     return [
         (_action(p), _label(p), _qty(p.quantity, p.uom), _price(p), _taxes(p), _amount(p))
         for p in quotation.parts
@@ -255,7 +255,7 @@ def part_rows(quotation: Quotation) -> list[tuple[str, ...]]:
 
 
 def operation_rows(quotation: Quotation) -> list[tuple[str, ...]]:
-    """The operations table (see :data:`OPERATION_COLUMNS`)."""
+    """The operations table (see `OPERATION_COLUMNS`)."""
     return [
         (_label(o), _qty(o.quantity, o.uom), _price(o), _taxes(o), _amount(o))
         for o in quotation.operations

@@ -1,7 +1,7 @@
 """Mail transports: deliver the outbox's emails after their unit of work commits.
 
-The memory backend keeps delivered emails in memory; :class:`SMTPTransport` sends them
-through an SMTP server with the standard library's :mod:`smtplib`.
+The memory backend keeps delivered emails in memory; `SMTPTransport` sends them
+through an SMTP server with the standard library's `smtplib`.
 """
 
 from aftersales.mail.smtp import SMTPSecurity, SMTPSettings, SMTPTransport, build_message

@@ -1,25 +1,27 @@
-"""An SMTP mail transport on the standard library's :mod:`smtplib`.
+"""An SMTP mail transport on the standard library's `smtplib`.
 
-Register it next to your backend; it answers ``aftersales_mail_deliver`` before any other
-transport (``tryfirst``), so the outbox of the backend keeps the emails and SMTP delivers
-them::
+Register it next to your backend; it answers `aftersales_mail_deliver` before any other
+transport (`tryfirst`), so the outbox of the backend keeps the emails and SMTP delivers
+them:
 
-    from aftersales import AfterSales
-    from aftersales.mail import SMTPSettings, SMTPTransport
+```python
+from aftersales import AfterSales
+from aftersales.mail import SMTPSettings, SMTPTransport
 
-    smtp = SMTPTransport(SMTPSettings.from_env())      # AFTERSALES_SMTP_* variables
-    app = AfterSales(backend, plugins=[smtp])
+smtp = SMTPTransport(SMTPSettings.from_env())      # AFTERSALES_SMTP_* variables
+app = AfterSales(backend, plugins=[smtp])
+```
 
 A failure (connection refused, timeout, TLS or authentication error, message refused) is
-raised as a :class:`~aftersales.errors.BackendUnavailable` when trying again later may help
-(no connection, a timeout, a 4xx reply: also when every recipient is refused and one of
-them only for now) and as a :class:`~aftersales.errors.BackendError` when it will not; the
+raised as a [`BackendUnavailable`][aftersales.errors.BackendUnavailable] when trying again later
+may help (no connection, a timeout, a 4xx reply: also when every recipient is refused and one of
+them only for now) and as a [`BackendError`][aftersales.errors.BackendError] when it will not; the
 library then keeps the email in the outbox as FAILED with the error, and
-``app.outbox.retry()`` sends it later. Recipients refused while others were accepted are
-answered as a :class:`~aftersales.models.DeliveryReport`: the email is sent, and the outbox
+`app.outbox.retry()` sends it later. Recipients refused while others were accepted are
+answered as a `DeliveryReport`: the email is sent, and the outbox
 records who took it and who refused it.
 
-``connect_timeout`` bounds connecting (up to the server's greeting) and ``timeout`` every
+`connect_timeout` bounds connecting (up to the server's greeting) and `timeout` every
 later wait for the server (10 s each by default), so a slow server holds a call that sends
 an email for about that long, not more per step.
 """
@@ -57,10 +59,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Prefix of the environment variables read by :meth:`SMTPSettings.from_env`.
+#: Prefix of the environment variables read by `SMTPSettings.from_env()`.
 ENV_PREFIX = "AFTERSALES_SMTP_"
 
-#: Seconds :class:`SMTPSettings` waits to connect, and for each reply, by default.
+#: Seconds `SMTPSettings` waits to connect, and for each reply, by default.
 DEFAULT_TIMEOUT: Final = 10.0
 
 #: Failures that retrying the same message will not fix.
@@ -127,14 +129,14 @@ def _optional_text(field: str) -> Any:
 class SMTPSettings:
     """Where and how to send: server, protection, credentials, timeouts and sender.
 
-    ``connect_timeout`` bounds connecting, up to the server's greeting; ``timeout`` each
+    `connect_timeout` bounds connecting, up to the server's greeting; `timeout` each
     later wait for the server (STARTTLS, login, every command and the message): seconds,
-    :data:`DEFAULT_TIMEOUT` (10) each by default.
+    `DEFAULT_TIMEOUT` (10) each by default.
 
-    ``port`` defaults to 25, 587 or 465 after ``security``. Credentials are only ever sent
-    over TLS: a username with ``security=NONE`` is refused. ``ssl_context`` replaces the
+    `port` defaults to 25, 587 or 465 after `security`. Credentials are only ever sent
+    over TLS: a username with `security=NONE` is refused. `ssl_context` replaces the
     default one (system certificate authorities, host name checked), e.g. to trust a
-    private authority. The password never appears in ``repr`` or in error messages.
+    private authority. The password never appears in `repr` or in error messages.
     """
 
     sender: str = attrs.field(validator=_sender)
@@ -165,20 +167,20 @@ class SMTPSettings:
 
     @property
     def effective_port(self) -> int:
-        """The port to connect to: ``port``, or the default of ``security``."""
+        """The port to connect to: `port`, or the default of `security`."""
         return self.port if self.port is not None else _DEFAULT_PORTS[self.security]
 
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, *, prefix: str = ENV_PREFIX
     ) -> SMTPSettings:
-        """Settings from environment variables (``os.environ`` by default):
+        """Settings from environment variables (`os.environ` by default):
 
-        ``AFTERSALES_SMTP_SENDER`` (required), ``_HOST``, ``_PORT``, ``_SECURITY``
-        (``none``, ``starttls`` or ``ssl``), ``_USERNAME``, ``_PASSWORD`` or
-        ``_PASSWORD_FILE`` (a file holding the password, e.g. a container secret),
-        ``_TIMEOUT`` and ``_CONNECT_TIMEOUT`` (seconds), ``_SENDER_NAME``,
-        ``_LOCAL_HOSTNAME``.
+        `AFTERSALES_SMTP_SENDER` (required), `_HOST`, `_PORT`, `_SECURITY`
+        (`none`, `starttls` or `ssl`), `_USERNAME`, `_PASSWORD` or
+        `_PASSWORD_FILE` (a file holding the password, e.g. a container secret),
+        `_TIMEOUT` and `_CONNECT_TIMEOUT` (seconds), `_SENDER_NAME`,
+        `_LOCAL_HOSTNAME`.
         """
         if environ is None:
             import os
@@ -247,9 +249,9 @@ def _no_line_breaks(value: str, field: str) -> str:
 def build_message(
     email: OutgoingEmail, *, sender: str, sender_name: str | None = None
 ) -> EmailMessage:
-    """The MIME message of ``email``: plain text with an HTML alternative.
+    """The MIME message of `email`: plain text with an HTML alternative.
 
-    The ``Message-ID`` is derived from the email's id, so a retried email keeps it and a
+    The `Message-ID` is derived from the email's id, so a retried email keeps it and a
     receiving server can tell a repeat.
     """
     for address in email.recipients:
@@ -279,8 +281,8 @@ def _is_loopback(host: str) -> bool:
 class SMTPTransport:
     """A mail plugin: delivers the outbox's emails through an SMTP server.
 
-    One connection per email; ``settings.connect_timeout`` bounds connecting and
-    ``settings.timeout`` every later network wait.
+    One connection per email; `settings.connect_timeout` bounds connecting and
+    `settings.timeout` every later network wait.
     """
 
     name = "smtp"
@@ -298,11 +300,12 @@ class SMTPTransport:
 
     @hookimpl(tryfirst=True)
     def aftersales_mail_deliver(self, email: OutgoingEmail) -> bool | DeliveryReport:
-        """Send ``email`` to its recipients that have not taken it yet
-        (:attr:`~OutgoingEmail.undelivered`; the ``To`` header names them all); raise
-        :class:`BackendError` (or :class:`BackendUnavailable` when trying again later may
-        help) when the server does not take it; answer a :class:`DeliveryReport` when it
-        took it for some recipients only."""
+        """Send `email` to its recipients that have not taken it yet
+        (`undelivered`; the `To` header names them all); raise
+        [`BackendError`][aftersales.errors.BackendError] (or
+        [`BackendUnavailable`][aftersales.errors.BackendUnavailable] when trying again later may
+        help) when the server does not take it; answer a `DeliveryReport` when it took it for some
+        recipients only."""
         s = self.settings
         message = build_message(email, sender=s.sender, sender_name=s.sender_name)
         where = f"SMTP {s.host}:{s.effective_port}"
@@ -380,6 +383,6 @@ def _temporary(code: int) -> bool:
 
 
 def _reply(code: int, message: bytes | str) -> str:
-    """A server's reply as one line: ``550 5.1.1 No such user``."""
+    """A server's reply as one line: `550 5.1.1 No such user`."""
     text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
     return " ".join(f"{code} {text}".split())

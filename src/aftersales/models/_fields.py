@@ -1,4 +1,6 @@
-"""Field validators shared by the records: every refusal is an :class:`InvalidInput`."""
+"""Field validators shared by the records: every refusal is an
+[`InvalidInput`][aftersales.errors.InvalidInput].
+"""
 
 from __future__ import annotations
 
@@ -52,20 +54,20 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 _E = TypeVar("_E", bound=Enum)
 
 #: Validators that look at their own field's value only, and converters that return their
-#: own output unchanged: :func:`aftersales.models.evolve` need not run them again on a
+#: own output unchanged: `aftersales.models.evolve()` need not run them again on a
 #: field that did not change. Anything not listed here is always run again.
 FIELD_LOCAL: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
 IDEMPOTENT: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
 
 
 def field_local(function: _F) -> _F:
-    """Mark a validator as looking at its own field only (see :data:`FIELD_LOCAL`)."""
+    """Mark a validator as looking at its own field only (see `FIELD_LOCAL`)."""
     FIELD_LOCAL.add(function)
     return function
 
 
 def idempotent(function: _F) -> _F:
-    """Mark a converter as returning its own output unchanged (see :data:`IDEMPOTENT`)."""
+    """Mark a converter as returning its own output unchanged (see `IDEMPOTENT`)."""
     IDEMPOTENT.add(function)
     return function
 
@@ -73,11 +75,11 @@ def idempotent(function: _F) -> _F:
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,127}$")
 _ID_MATCH = _ID.fullmatch
 
-#: Characters text may never hold, whatever the backend (checked by :func:`check_text`):
+#: Characters text may never hold, whatever the backend (checked by `check_text()`):
 #:
 #: * control characters (Unicode category Cc: U+0000-U+001F and U+007F-U+009F); multi-line
 #:   text may hold tab, line feed and carriage return;
-#: * lone surrogates (U+D800-U+DFFF): not characters at all, a Python ``str`` can hold them
+#: * lone surrogates (U+D800-U+DFFF): not characters at all, a Python `str` can hold them
 #:   but no UTF-8 database can store them;
 #: * the bidirectional embedding, override and isolate controls (U+202A-U+202E,
 #:   U+2066-U+2069), which make text display in another order than it is written (a
@@ -89,12 +91,13 @@ _REFUSED_IN_TEXT = re.compile(rf"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_NEVER}]")
 
 
 def refused_character(value: str, *, multiline: bool = False) -> str | None:
-    """Why ``value`` cannot be stored as text (see :data:`_REFUSED`), or ``None``.
+    """Why `value` cannot be stored as text (see `_REFUSED`), or `None`.
 
-    >>> refused_character("Ticket \\u202e#7")
-    'contains a bidirectional control character (U+202E)'
-    >>> refused_character("two\\nlines", multiline=True) is None
-    True
+    Examples:
+        >>> refused_character("Ticket \\u202e#7")
+        'contains a bidirectional control character (U+202E)'
+        >>> refused_character("two\\nlines", multiline=True) is None
+        True
     """
     found = (_REFUSED_IN_TEXT if multiline else _REFUSED).search(value)
     if found is None:
@@ -147,9 +150,9 @@ def check_text(
     """Validate a user-facing string: type, length, blank and the characters it holds.
 
     The length is checked first, so that a huge string is refused without being scanned.
-    Refused: control characters (but tab and line breaks in ``multiline`` text), lone
+    Refused: control characters (but tab and line breaks in `multiline` text), lone
     surrogates, bidirectional controls, and line or paragraph separators in one-line text
-    (see :func:`refused_character`): the same text is accepted or refused on every backend.
+    (see `refused_character()`): the same text is accepted or refused on every backend.
     """
     if not isinstance(value, str):
         raise InvalidInput(field, value, f"expected text, got {type(value).__name__}")
@@ -166,7 +169,7 @@ def check_text(
 def text(
     *, max_length: int = MAX_NAME, multiline: bool = False, required: bool = True
 ) -> _Validator:
-    """attrs validator for a string field (see :func:`check_text`)."""
+    """attrs validator for a string field (see `check_text()`)."""
     refused = (_REFUSED_IN_TEXT if multiline else _REFUSED).search
 
     @field_local
@@ -191,14 +194,16 @@ def text(
 
 
 def check_id(value: object, field: str) -> str:
-    """Return ``value`` when it can be an identifier, else raise :class:`InvalidInput`.
+    """Return `value` when it can be an identifier, else raise
+    [`InvalidInput`][aftersales.errors.InvalidInput].
 
-    An id is 1-128 ASCII letters, digits or ``_.:/@-``, starting with a letter or digit:
+    An id is 1-128 ASCII letters, digits or `_.:/@-`, starting with a letter or digit:
     every stored record's id is one, so anything else (a number, a blank or over-long
     string, control characters, quotes) is refused before it reaches a backend (RL-4).
 
-    >>> check_id("ticket-7", "ticket_id")
-    'ticket-7'
+    Examples:
+        >>> check_id("ticket-7", "ticket_id")
+        'ticket-7'
     """
     if type(value) is str and _ID_MATCH(value) is not None:  # the common case, first
         return value
@@ -218,7 +223,7 @@ def id_field(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 
 
 def optional(validator: _Validator) -> _Validator:
-    """Wrap ``validator`` so that ``None`` passes."""
+    """Wrap `validator` so that `None` passes."""
 
     def validate(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value is not None:
@@ -262,8 +267,8 @@ def decimal(
 ) -> _Validator:
     """attrs validator for a Decimal with optional bounds.
 
-    Every such number is finite, smaller than :data:`~aftersales.models.money.MAX_AMOUNT` in
-    magnitude and has at most :data:`~aftersales.models.money.MAX_PLACES` decimal places
+    Every such number is finite, smaller than `MAX_AMOUNT` in
+    magnitude and has at most `MAX_PLACES` decimal places
     (it is stored as given, not rounded).
     """
 
@@ -284,7 +289,7 @@ def decimal(
 
 
 def money_of(*, positive: bool = False, non_negative: bool = False) -> _Validator:
-    """attrs validator for a :class:`Money` field."""
+    """attrs validator for a [`Money`][aftersales.models.money.Money] field."""
 
     @field_local
     def validate(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -300,25 +305,27 @@ def money_of(*, positive: bool = False, non_negative: bool = False) -> _Validato
 
 
 def allowed_values(kind: type[Enum]) -> str:
-    """The values of ``kind``, as a refusal lists them.
+    """The values of `kind`, as a refusal lists them.
 
-    >>> from aftersales.models import CreditMethod
-    >>> allowed_values(CreditMethod)
-    'partial, full, full_and_reinvoice'
+    Examples:
+        >>> from aftersales.models import CreditMethod
+        >>> allowed_values(CreditMethod)
+        'partial, full, full_and_reinvoice'
     """
     return ", ".join(str(member.value) for member in kind)
 
 
 def check_member(value: object, kind: type[_E], field: str) -> _E:
-    """The member of ``kind`` that ``value`` is, or whose exact value it is.
+    """The member of `kind` that `value` is, or whose exact value it is.
 
     A member of another enum is refused, even one with the same value, and so is anything
-    else (a name, another case, a number): :class:`InvalidInput` naming ``field``, the value
-    and the allowed values.
+    else (a name, another case, a number): [`InvalidInput`][aftersales.errors.InvalidInput] naming
+    `field`, the value and the allowed values.
 
-    >>> from aftersales.models import TaskStage
-    >>> check_member("planned", TaskStage, "stage")
-    <TaskStage.PLANNED: 'planned'>
+    Examples:
+        >>> from aftersales.models import TaskStage
+        >>> check_member("planned", TaskStage, "stage")
+        <TaskStage.PLANNED: 'planned'>
     """
     if isinstance(value, kind):
         return value
@@ -335,7 +342,7 @@ def check_member(value: object, kind: type[_E], field: str) -> _E:
 
 
 def enum_of(kind: type[Enum]) -> _Validator:
-    """attrs validator that refuses values that are not members of ``kind``."""
+    """attrs validator that refuses values that are not members of `kind`."""
 
     @field_local
     def validate(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -347,7 +354,7 @@ def enum_of(kind: type[Enum]) -> _Validator:
 
 @field_local
 def currency_code(_inst: Any, _attribute: attrs.Attribute[Any], value: Any) -> None:
-    """attrs validator for an ISO 4217 currency code the library knows (field ``currency``)."""
+    """attrs validator for an ISO 4217 currency code the library knows (field `currency`)."""
     check_currency(value)
 
 

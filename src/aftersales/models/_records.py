@@ -1,18 +1,18 @@
-"""``evolve`` and ``assemble``: records made without checks that cannot fail.
+"""`evolve` and `assemble`: records made without checks that cannot fail.
 
-:func:`attrs.evolve` builds the copy through ``__init__``, so every converter and validator
+`attrs.evolve()` builds the copy through `__init__`, so every converter and validator
 runs again on every field. A record is immutable and was valid when it was made, so a
-validator that looks at its own field only (:data:`~aftersales.models._fields.FIELD_LOCAL`)
-cannot fail on a field that did not change; :func:`evolve` skips those and runs every other
+validator that looks at its own field only (`FIELD_LOCAL`)
+cannot fail on a field that did not change; `evolve()` skips those and runs every other
 validator (those that may look at other fields, such as an invoice's lines against its
-currency) as ``__init__`` would, in field order, after every field is set. The result is
-the record ``attrs.evolve`` returns, or the same exception.
+currency) as `__init__` would, in field order, after every field is set. The result is
+the record `attrs.evolve` returns, or the same exception.
 
-:func:`assemble` makes a new record from values the library has already checked (ids of
+`assemble()` makes a new record from values the library has already checked (ids of
 stored records, the unit of work's time, text built from validated text): it runs the
-defaults, converters and cross-field validators as ``__init__`` does, and skips the
+defaults, converters and cross-field validators as `__init__` does, and skips the
 field-local ones. The test suite checks every record the flows store with
-:func:`attrs.validate`.
+`attrs.validate()`.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ _CONTEXT_CONVERTER: Any = getattr(attrs, "Converter", ())
 
 
 def _plan(cls: type[Any]) -> tuple[_Field, ...] | None:
-    """How to copy ``cls`` field by field, or ``None`` to leave it to ``attrs.evolve``."""
+    """How to copy `cls` field by field, or `None` to leave it to `attrs.evolve`."""
     if not attrs.has(cls) or hasattr(cls, "__attrs_pre_init__"):
         return None
     if hasattr(cls, "__attrs_post_init__"):
@@ -84,7 +84,7 @@ def _finished(
     used: int,
     checks: list[tuple[_Field, Any]],
 ) -> T:
-    """Refuse a name that is not a field (``used`` of ``given`` were), then run ``checks``."""
+    """Refuse a name that is not a field (`used` of `given` were), then run `checks`."""
     if used != len(given):
         unknown = sorted(set(given) - {field.alias for field in plan})
         raise TypeError(
@@ -104,7 +104,7 @@ def _plan_of(cls: type[Any]) -> tuple[_Field, ...] | None:
 
 
 def evolve(inst: T, **changes: Any) -> T:
-    """``attrs.evolve(inst, **changes)``, skipping checks that cannot fail (see the module)."""
+    """`attrs.evolve(inst, **changes)`, skipping checks that cannot fail (see the module)."""
     cls = type(inst)
     plan = _plan_of(cls)
     if plan is None or attrs.validators.get_disabled():
@@ -132,12 +132,12 @@ def evolve(inst: T, **changes: Any) -> T:
 
 
 def assemble(cls: type[T], /, **values: Any) -> T:
-    """``cls(**values)`` without the field-local validators, for values already checked.
+    """`cls(**values)` without the field-local validators, for values already checked.
 
     Only for values the library has checked itself or taken from valid records: the
-    validators skipped are those that look at one field (:data:`FIELD_LOCAL`); defaults
+    validators skipped are those that look at one field (`FIELD_LOCAL`); defaults
     (including those computed from the record), converters and every other validator run
-    as in ``__init__``. A missing required field or an unknown name raises ``TypeError``.
+    as in `__init__`. A missing required field or an unknown name raises `TypeError`.
     """
     plan = _plan_of(cls)
     if plan is None or attrs.validators.get_disabled():

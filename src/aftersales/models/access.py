@@ -1,4 +1,6 @@
-"""Who acts: the :class:`Actor` passed to every call, and the groups of access.md (AC-1)."""
+"""Who acts: the [`Actor`][aftersales.models.access.Actor] passed to every call, and the groups
+of access.md (AC-1).
+"""
 
 from __future__ import annotations
 
@@ -52,9 +54,10 @@ def _groups(value: object) -> frozenset[Group]:
 class Actor:
     """The user a call acts for: a user id, the user's partner (portal users) and groups.
 
-    There is no default actor: every call names one. :meth:`system` builds the back-office
-    actor for scripts, which has every right. A group that is not a :class:`Group` (or its
-    value) is an :class:`~aftersales.errors.InvalidInput` listing the groups.
+    There is no default actor: every call names one.
+    [`system()`][aftersales.models.access.Actor.system] builds the back-office actor for scripts,
+    which has every right. A group that is not a `Group` (or its value) is an
+    [`InvalidInput`][aftersales.errors.InvalidInput] listing the groups.
 
     The library trusts the actor it is given: the host application builds it from an
     authenticated session (see docs/access.md, "The trust model").
@@ -76,5 +79,5 @@ class Actor:
         return self.groups | implied
 
     def has(self, group: Group) -> bool:
-        """True when the actor is in ``group`` (directly, by implication, or as system)."""
+        """True when the actor is in `group` (directly, by implication, or as system)."""
         return Group.SYSTEM in self.groups or group in self.effective_groups

@@ -106,14 +106,14 @@ def _check_lines(
             )
 
 
-#: Totals of recent ``lines`` tuples, by identity: ``id(lines) -> (lines, currency, totals)``.
+#: Totals of recent `lines` tuples, by identity: `id(lines) -> (lines, currency, totals)`.
 #: Holding the tuple keeps its id from being reused while it is cached.
 _TOTALS: dict[int, tuple[tuple[InvoiceLine, ...], str, LineAmounts]] = {}
 _TOTALS_KEPT = 512
 
 
 def _line_totals(lines: tuple[InvoiceLine, ...], currency: str) -> LineAmounts:
-    """``LineAmounts.sum`` of the lines' amounts, reused for the very same tuple of lines
+    """`LineAmounts.sum` of the lines' amounts, reused for the very same tuple of lines
     (records are immutable, so the same tuple always sums to the same totals)."""
     cached = _TOTALS.get(id(lines))
     if cached is not None and cached[0] is lines and cached[1] == currency:
@@ -129,11 +129,11 @@ def _line_totals(lines: tuple[InvoiceLine, ...], currency: str) -> LineAmounts:
 class Invoice:
     """A customer invoice or credit note.
 
-    ``residual`` and ``payment_state`` follow from the matches against it (RF-4b); they are
+    `residual` and `payment_state` follow from the matches against it (RF-4b); they are
     kept on the record, as an ERP does, and updated by the refund service.
-    ``reversed_invoice_id`` is set on credit notes; ``ticket_id`` when made from a ticket.
-    ``post_on`` is the future date a draft credit note will be posted on (RF-6).
-    ``credit_method`` is the method a credit note was made with (RF-4): a FULL credit note
+    `reversed_invoice_id` is set on credit notes; `ticket_id` when made from a ticket.
+    `post_on` is the future date a draft credit note will be posted on (RF-6).
+    `credit_method` is the method a credit note was made with (RF-4): a FULL credit note
     kept in draft by a future reversal date still reconciles as FULL when it is posted.
     """
 
@@ -174,7 +174,7 @@ class Invoice:
     def amounts(self) -> LineAmounts:
         """Totals of the lines: the sum of per-line rounded amounts (G-8).
 
-        Computed once per record (it is immutable; ``attrs.evolve`` makes a new one), and
+        Computed once per record (it is immutable; `attrs.evolve` makes a new one), and
         shared with the records made from it that keep its very lines (a credit note copying
         an invoice, a draft evolved into a posted one)."""
         return _line_totals(self.lines, self.currency)
@@ -201,7 +201,7 @@ class Payment:
 
 @attrs.frozen(kw_only=True)
 class Match:
-    """A reconciliation: ``amount`` of ``invoice_id`` settled by a payment or credit note."""
+    """A reconciliation: `amount` of `invoice_id` settled by a payment or credit note."""
 
     id: str = attrs.field(validator=id_field)
     invoice_id: str = attrs.field(validator=id_field)

@@ -49,7 +49,7 @@ class DocumentChanged(Event):
 
 @attrs.frozen(kw_only=True)
 class ServicesConfigured(Event):
-    """A team's after-sales toggles changed; ``installed`` lists modules installed."""
+    """A team's after-sales toggles changed; `installed` lists modules installed."""
 
     team_id: str
     services: frozenset[Service]
@@ -68,9 +68,9 @@ class SubscriptionChanged(Event):
 class EmailDelivery(Event):
     """An attempt to deliver an email of the outbox ended, and its outcome was recorded.
 
-    ``state`` is SENT (``accepted`` took it; ``refused`` did not, with the server's replies
-    in ``error``), FAILED (to be retried; ``error`` says why) or DEAD (given up after
-    ``attempts`` attempts). ``ticket_id`` is the ticket the email was sent from, if any.
+    `state` is SENT (`accepted` took it; `refused` did not, with the server's replies
+    in `error`), FAILED (to be retried; `error` says why) or DEAD (given up after
+    `attempts` attempts). `ticket_id` is the ticket the email was sent from, if any.
     """
 
     email_id: str

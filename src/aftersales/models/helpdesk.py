@@ -57,9 +57,9 @@ def _services(value: object) -> frozenset[Service]:
 class Team:
     """A helpdesk team and its after-sales settings.
 
-    ``services`` holds the toggles that are on (all off by default, ST-1).
-    ``fsm_project_id`` is the default field-service project of new tasks (ST-2).
-    When ``members_only`` is set, only ``member_ids`` may see its tickets (AC-3).
+    `services` holds the toggles that are on (all off by default, ST-1).
+    `fsm_project_id` is the default field-service project of new tasks (ST-2).
+    When `members_only` is set, only `member_ids` may see its tickets (AC-3).
     """
 
     id: str = attrs.field(validator=id_field)
@@ -77,7 +77,7 @@ class Team:
 class Ticket:
     """A helpdesk ticket: who it is for, about which product and order, who follows it.
 
-    ``ref`` is the human number shown as ``#<ref>``.
+    `ref` is the human number shown as `#<ref>`.
     """
 
     id: str = attrs.field(validator=id_field)

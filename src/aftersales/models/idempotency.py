@@ -16,11 +16,11 @@ MAX_KEY = 256
 
 @attrs.frozen(kw_only=True)
 class IdempotencyRecord:
-    """The first call ``actor_id`` made under ``key``, and (once it committed) its result.
+    """The first call `actor_id` made under `key`, and (once it committed) its result.
 
     Keys belong to the actor who used them: the same key from another actor is another key.
-    ``fingerprint`` identifies the operation and its arguments; ``result`` is the JSON text
-    of the unstructured result, returned again on replay, or ``None`` while the call that
+    `fingerprint` identifies the operation and its arguments; `result` is the JSON text
+    of the unstructured result, returned again on replay, or `None` while the call that
     claimed the key is still in its transaction.
     """
 

@@ -2,7 +2,7 @@
 
 Programs are configured on the sales side and read by the library; every record refuses
 bad data when it is built (percent outside (0, 100], non-positive amounts, money in
-another currency than the program's, a ``max_usage`` that is not a whole number above
+another currency than the program's, a `max_usage` that is not a whole number above
 zero…), so a program that exists is a program that can be evaluated.
 """
 
@@ -58,7 +58,7 @@ __all__ = [
 #: Prefix of the default coupon codes (the reference product's format).
 COUPON_CODE_PREFIX: Final = "044"
 #: Characters of the random part of a default code: upper-case letters and digits without
-#: the look-alikes ``0 O 1 I L``, so a code read aloud or copied by hand stays right.
+#: the look-alikes `0 O 1 I L`, so a code read aloud or copied by hand stays right.
 COUPON_CODE_ALPHABET: Final = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 _CODE_RANDOM_LENGTH: Final = 11
 _CODE = re.compile(r"^\S{1,64}$")
@@ -110,7 +110,7 @@ def _texts(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 
 
 def _percent_text(percent: Decimal) -> str:
-    """``Decimal("10")`` → ``"10"``, ``Decimal("12.50")`` → ``"12.5"``."""
+    """`Decimal("10")` → `"10"`, `Decimal("12.50")` → `"12.5"`."""
     normal = percent.normalize()
     return f"{normal:f}"
 
@@ -120,9 +120,9 @@ class CouponRule:
     """A condition an order must meet: minimum quantity and amount on the matching lines.
 
     The matching lines are every line when the rule has no product filter, else the lines
-    whose product is one of ``product_ids`` or whose product category is one of
-    ``categories``. The minimum amount is compared tax included unless
-    ``amount_tax_included`` is False (CP-3).
+    whose product is one of `product_ids` or whose product category is one of
+    `categories`. The minimum amount is compared tax included unless
+    `amount_tax_included` is False (CP-3).
     """
 
     minimum_quantity: Decimal = attrs.field(
@@ -145,7 +145,7 @@ class CouponRule:
         return bool(self.product_ids or self.categories)
 
     def matches(self, product_id: str | None, category: str | None) -> bool:
-        """Does a line of ``product_id`` (in ``category``) count for this rule?"""
+        """Does a line of `product_id` (in `category`) count for this rule?"""
         if not self.has_filter:
             return True
         return (product_id is not None and product_id in self.product_ids) or (
@@ -157,12 +157,12 @@ class CouponRule:
 class Reward:
     """What a coupon grants.
 
-    * PERCENTAGE: ``percent`` (0 < p <= 100) of the order, or of the lines of
-      ``product_ids`` when given, optionally capped by ``max_discount`` (tax included);
-    * FIXED_AMOUNT: ``amount`` off (tax included), never more than the order's total;
-    * FREE_PRODUCT: ``free_product_id`` × ``free_quantity`` at 100 % discount.
+    * PERCENTAGE: `percent` (0 < p <= 100) of the order, or of the lines of
+      `product_ids` when given, optionally capped by `max_discount` (tax included);
+    * FIXED_AMOUNT: `amount` off (tax included), never more than the order's total;
+    * FREE_PRODUCT: `free_product_id` × `free_quantity` at 100 % discount.
 
-    Using the reward once costs ``required_points``. A field that does not belong to the
+    Using the reward once costs `required_points`. A field that does not belong to the
     kind (a percent on a fixed-amount reward, say) is refused rather than ignored.
     """
 
@@ -213,7 +213,7 @@ class Reward:
         return money.currency if money else None
 
     def describe(self, free_product_name: str | None = None) -> str:
-        """Human text of the reward, e.g. ``10% on your order``."""
+        """Human text of the reward, e.g. `10% on your order`."""
         if self.kind is RewardKind.PERCENTAGE:
             assert self.percent is not None
             scope = "selected products" if self.product_ids else "your order"
@@ -237,8 +237,8 @@ def _check_rules(
 class CouponProgram:
     """A coupon program configured on the sales side and read by the library (CP-1).
 
-    ``code`` is the program's own trigger code, if it has one; coupon codes never equal it.
-    ``max_usage`` limits how many times coupons of the program may be redeemed in all.
+    `code` is the program's own trigger code, if it has one; coupon codes never equal it.
+    `max_usage` limits how many times coupons of the program may be redeemed in all.
     """
 
     id: str = attrs.field(validator=id_field)
@@ -296,7 +296,7 @@ class CouponProgram:
         return self.rewards[0]
 
     def has_ended(self, today: date) -> bool:
-        """Archived, or its validity ended before ``today`` (CP-2, CP-9)."""
+        """Archived, or its validity ended before `today` (CP-2, CP-9)."""
         return not self.active or (self.date_to is not None and self.date_to < today)
 
     def is_offered(self, today: date) -> bool:
@@ -309,7 +309,7 @@ class CouponProgram:
         )
 
     def limit_reached(self, uses: int) -> bool:
-        """Has the usage limit been reached with ``uses`` redemptions?"""
+        """Has the usage limit been reached with `uses` redemptions?"""
         return self.max_usage is not None and uses >= self.max_usage
 
 
@@ -327,7 +327,7 @@ class Coupon:
     ticket_id: str | None = attrs.field(default=None, validator=optional(id_field))
 
     def is_expired(self, today: date) -> bool:
-        """Its own expiration date is before ``today``."""
+        """Its own expiration date is before `today`."""
         return self.expires_on is not None and self.expires_on < today
 
 
@@ -344,8 +344,8 @@ class CouponUse:
 
 
 def effective_expiry(coupon: Coupon, program: CouponProgram) -> date | None:
-    """The last day ``coupon`` can be used: its own expiration date or its program's end,
-    whichever comes first (``None`` when neither is set)."""
+    """The last day `coupon` can be used: its own expiration date or its program's end,
+    whichever comes first (`None` when neither is set)."""
     days = [day for day in (coupon.expires_on, program.date_to) if day is not None]
     return min(days) if days else None
 
@@ -354,7 +354,7 @@ def coupon_state(coupon: Coupon, program: CouponProgram, today: date, uses: int)
     """The state shown on the ticket (CP-10).
 
     USED when the coupon has not enough points left for one more use; EXPIRED when the
-    coupon's own date passed, the program ended, or its usage limit (``uses`` redemptions
+    coupon's own date passed, the program ended, or its usage limit (`uses` redemptions
     so far) was reached; VALID otherwise.
     """
     if coupon.points < program.reward.required_points:
@@ -365,9 +365,9 @@ def coupon_state(coupon: Coupon, program: CouponProgram, today: date, uses: int)
 
 
 class CouponCodeGenerator(Protocol):
-    """Makes a new coupon code for ``program`` (CP-5).
+    """Makes a new coupon code for `program` (CP-5).
 
-    Set one as :attr:`aftersales.Config.coupon_code_generator`. It must return a fresh code
+    Set one as `aftersales.Config.coupon_code_generator`. It must return a fresh code
     on every call (1-64 characters, no spaces): the library retries with a new code when
     the backend reports a collision, and never uses a program's own trigger code.
     """
@@ -376,7 +376,7 @@ class CouponCodeGenerator(Protocol):
 
 
 def default_coupon_code(program: CouponProgram) -> str:
-    """``044`` + 11 characters drawn with :mod:`secrets` from :data:`COUPON_CODE_ALPHABET`.
+    """`044` + 11 characters drawn with `secrets` from `COUPON_CODE_ALPHABET`.
 
     About 54 bits of randomness: collisions are rare, and the backend's unique constraint
     catches the ones that happen.

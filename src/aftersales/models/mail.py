@@ -1,7 +1,7 @@
 """Outgoing email, kept in an outbox until a transport delivers it (CP-7, CP-8).
 
-Addresses are checked strictly (:func:`check_email_address`): one plain ``local@domain``
-per entry, ASCII only (an internationalised domain is written in its ``xn--`` form), no line
+Addresses are checked strictly (`check_email_address()`): one plain `local@domain`
+per entry, ASCII only (an internationalised domain is written in its `xn--` form), no line
 breaks or control characters — so nothing a user types can add a header to a message.
 """
 
@@ -53,7 +53,7 @@ class EmailState(StrEnum):
     """Where an email of the outbox is on its way.
 
     PENDING (queued by a call, its delivery under way after the commit) → SENDING (claimed by
-    a retry run, see :attr:`OutgoingEmail.claim`) → SENT, or FAILED (to be retried), or DEAD
+    a retry run, see `OutgoingEmail.claim`) → SENT, or FAILED (to be retried), or DEAD
     (given up after the most attempts: set aside, retried only once a manager requeues it).
     """
 
@@ -64,19 +64,20 @@ class EmailState(StrEnum):
     DEAD = "dead"
 
 
-#: The states of an email that is still to be delivered (``pending_only`` lists these).
+#: The states of an email that is still to be delivered (`pending_only` lists these).
 UNDELIVERED: Final = frozenset({EmailState.PENDING, EmailState.SENDING, EmailState.FAILED})
 
 
 def check_email_address(value: object, field: str = "email") -> str:
-    """Return the plain address in ``value`` or raise :class:`InvalidInput`.
+    """Return the plain address in `value` or raise
+    [`InvalidInput`][aftersales.errors.InvalidInput].
 
-    Accepts ``ana@example.com`` and ``Ana Pérez <ana@example.com>`` (the name is dropped).
+    Accepts `ana@example.com` and `Ana Pérez <ana@example.com>` (the name is dropped).
     Refuses an entry of more than 320 characters (before looking at its characters), line
     breaks and control characters (header injection), what text may never hold (lone
-    surrogates, bidirectional controls: see :func:`~aftersales.models._fields.check_text`),
+    surrogates, bidirectional controls: see `check_text()`),
     several addresses in one entry, and anything that is not a plain ASCII
-    ``local@domain.tld``.
+    `local@domain.tld`.
     """
     if not isinstance(value, str):
         raise InvalidInput(field, value, f"expected an email address, got {type(value).__name__}")
@@ -105,7 +106,7 @@ def check_email_address(value: object, field: str = "email") -> str:
 
 
 def unique_addresses(addresses: Iterable[str]) -> tuple[str, ...]:
-    """``addresses`` without repeats (compared case-insensitively), first one kept."""
+    """`addresses` without repeats (compared case-insensitively), first one kept."""
     seen: set[str] = set()
     unique: list[str] = []
     for address in addresses:
@@ -138,14 +139,14 @@ def _check_recipients(_inst: Any, _a: attrs.Attribute[Any], value: tuple[Any, ..
 class OutgoingEmail:
     """An email queued inside a unit of work and delivered only after it commits.
 
-    ``recipients`` are plain, valid addresses (never display names), so a transport can use
-    them both as the envelope and in the ``To`` header.
+    `recipients` are plain, valid addresses (never display names), so a transport can use
+    them both as the envelope and in the `To` header.
 
-    ``accepted`` lists the recipients the mail server took, ``refused`` those it refused
-    for good (``last_error`` then holds its replies); the others are still to be delivered
-    (:attr:`undelivered`), and no delivery hands an accepted recipient the email again.
-    ``claim`` and ``lease_until`` are set while a retry run holds the email (state SENDING):
-    no other run takes it before ``lease_until`` (``Config.mail_lease`` after the claim).
+    `accepted` lists the recipients the mail server took, `refused` those it refused
+    for good (`last_error` then holds its replies); the others are still to be delivered
+    (`undelivered`), and no delivery hands an accepted recipient the email again.
+    `claim` and `lease_until` are set while a retry run holds the email (state SENDING):
+    no other run takes it before `lease_until` (`Config.mail_lease` after the claim).
     """
 
     id: str = attrs.field(validator=id_field)
@@ -170,7 +171,7 @@ class OutgoingEmail:
     def undelivered(self) -> tuple[str, ...]:
         """The recipients still to be delivered: neither accepted nor refused for good.
 
-        A transport sends to these (the ``To`` header still names every recipient).
+        A transport sends to these (the `To` header still names every recipient).
         """
         done = {address.casefold() for address in (*self.accepted, *self.refused)}
         return tuple(a for a in self.recipients if a.casefold() not in done)
@@ -206,14 +207,15 @@ def _deferred(
 class DeliveryReport:
     """What a mail transport answers for an email the server took for some recipients only.
 
-    ``refused`` maps each address refused for good to the server's reply (e.g. ``"550 5.1.1
-    no such user"``), ``deferred`` each address refused only for now (a 4xx reply, e.g.
-    ``"451 4.3.0 try again later"``); the other recipients were accepted. The email is
-    delivered again later to the deferred ones only. A transport answers ``True`` when
+    `refused` maps each address refused for good to the server's reply (e.g. ``"550 5.1.1
+    no such user"`), `deferred`` each address refused only for now (a 4xx reply, e.g.
+    `"451 4.3.0 try again later"`); the other recipients were accepted. The email is
+    delivered again later to the deferred ones only. A transport answers `True` when
     every recipient was accepted, and raises when none was.
 
-    >>> DeliveryReport({"b@example.com": "550 5.1.1 no such user"}).addresses
-    ('b@example.com',)
+    Examples:
+        >>> DeliveryReport({"b@example.com": "550 5.1.1 no such user"}).addresses
+        ('b@example.com',)
     """
 
     refused: tuple[tuple[str, str], ...] = attrs.field(converter=_refused)

@@ -1,4 +1,6 @@
-"""Money: a Decimal amount with an ISO 4217 currency, rounded to the currency's minor unit (G-5)."""
+"""Money: a Decimal amount with an ISO 4217 currency, rounded to the currency's minor unit
+(G-5).
+"""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ __all__ = [
 ]
 
 #: Minor units (decimal places) of the currencies the library knows. Extend it at start-up
-#: with ``MINOR_UNITS["XYZ"] = 2`` for a currency not listed.
+#: with `MINOR_UNITS["XYZ"] = 2` for a currency not listed.
 MINOR_UNITS: dict[str, int] = {
     "AED": 2,
     "ARS": 2,
@@ -76,18 +78,19 @@ MINOR_UNITS: dict[str, int] = {
 #: Every number the library takes in -- an amount, a price, a quantity, a percentage, points
 #: -- is smaller than this in magnitude; anything larger is almost certainly a mistake. The
 #: bound is checked without any arithmetic (by the number's exponent), so that an
-#: astronomic value is refused as :class:`InvalidInput` before ``decimal`` could overflow.
+#: astronomic value is refused as [`InvalidInput`][aftersales.errors.InvalidInput] before `decimal`
+#: could overflow.
 MAX_AMOUNT: Final = Decimal("1e15")
 #: Most decimal places of a number that is stored as given, not rounded (a quantity on an
 #: invoice or order line, a tax percentage, a coupon rule's minimum quantity, points).
-#: With the 15 digits :data:`MAX_AMOUNT` allows before the point, such a number has at most
+#: With the 15 digits `MAX_AMOUNT` allows before the point, such a number has at most
 #: 28 digits: Decimal's default precision holds it exactly, and every backend stores it as
-#: it is (PostgreSQL's ``numeric`` keeps at most 16,383 places). Amounts and the quantities
+#: it is (PostgreSQL's `numeric` keeps at most 16,383 places). Amounts and the quantities
 #: rounded to a unit of measure are rounded instead.
 MAX_PLACES: Final = 13
 _ZERO: Final = Decimal(0)
 #: A number is in range when its adjusted exponent (the power of ten of its first digit) is
-#: below this: ``10**14 <= |x| < 10**15`` has adjusted exponent 14.
+#: below this: `10**14 <= |x| < 10**15` has adjusted exponent 14.
 _MAX_ADJUSTED: Final = MAX_AMOUNT.adjusted()
 _MAX_INT: Final = 10**15
 #: Longest string parsed as a number: far more than any number in range needs, short enough
@@ -97,20 +100,21 @@ _TOO_LARGE: Final = f"must be smaller than {MAX_AMOUNT:,f} in magnitude"
 
 
 def to_decimal(value: object, field: str, *, places: int | None = None) -> Decimal:
-    """Return ``value`` as a finite Decimal, refusing floats, bools, NaN and Infinity.
+    """Return `value` as a finite Decimal, refusing floats, bools, NaN and Infinity.
 
     Integers and numeric strings are accepted; floats never are, because a float cannot
-    hold most decimal amounts exactly. The magnitude must be below :data:`MAX_AMOUNT`
-    (checked before any conversion or arithmetic: a 5,000-digit int or ``Decimal("1e999999")``
-    is an :class:`InvalidInput`, never a ``decimal`` or ``ValueError``); with ``places``, the
-    number may have at most that many decimal places.
+    hold most decimal amounts exactly. The magnitude must be below `MAX_AMOUNT`
+    (checked before any conversion or arithmetic: a 5,000-digit int or `Decimal("1e999999")`
+    is an [`InvalidInput`][aftersales.errors.InvalidInput], never a `decimal` or `ValueError`);
+    with `places`, the number may have at most that many decimal places.
 
-    >>> to_decimal("12.50", "quantity")
-    Decimal('12.50')
-    >>> to_decimal(Decimal("1e1000000"), "quantity")
-    Traceback (most recent call last):
-    ...
-    aftersales.errors.InvalidInput: quantity=Decimal('1E+1000000'): must be smaller than ...
+    Examples:
+        >>> to_decimal("12.50", "quantity")
+        Decimal('12.50')
+        >>> to_decimal(Decimal("1e1000000"), "quantity")
+        Traceback (most recent call last):
+        ...
+        aftersales.errors.InvalidInput: quantity=Decimal('1E+1000000'): must be smaller than ...
     """
     if isinstance(value, bool | float):
         raise InvalidInput(field, value, "use Decimal (or a string), never a float or bool")
@@ -135,12 +139,13 @@ def to_decimal(value: object, field: str, *, places: int | None = None) -> Decim
 def check_number(
     number: Decimal, field: str, value: object = None, *, places: int | None = None
 ) -> Decimal:
-    """Return ``number`` when it is finite, smaller than :data:`MAX_AMOUNT` in magnitude and
-    (with ``places``) has at most ``places`` decimal places; else raise :class:`InvalidInput`
-    naming ``field`` and showing ``value`` (default: ``number``).
+    """Return `number` when it is finite, smaller than `MAX_AMOUNT` in magnitude and
+    (with `places`) has at most `places` decimal places; else raise
+    [`InvalidInput`][aftersales.errors.InvalidInput] naming `field` and showing `value` (default:
+    `number`).
 
-    No ``decimal`` context is involved (``abs()`` or a comparison after rounding could
-    overflow on ``Decimal("1e1000000")``): only the number's exponent is looked at.
+    No `decimal` context is involved (`abs()` or a comparison after rounding could
+    overflow on `Decimal("1e1000000")`): only the number's exponent is looked at.
     """
     if not number.is_finite():
         raise InvalidInput(field, number if value is None else value, "must be a finite number")
@@ -158,13 +163,15 @@ def check_number(
 
 
 def check_currency(code: object, field: str = "currency") -> str:
-    """Return ``code`` when it is a known ISO 4217 code, else raise :class:`InvalidInput`."""
+    """Return `code` when it is a known ISO 4217 code, else raise
+    [`InvalidInput`][aftersales.errors.InvalidInput].
+    """
     if not isinstance(code, str) or code not in MINOR_UNITS:
         raise InvalidInput(field, code, "is not a known ISO 4217 currency code")
     return code
 
 
-#: ``places`` → ``Decimal(1).scaleb(-places)``, the quantum to round to (built once each).
+#: `places` → `Decimal(1).scaleb(-places)`, the quantum to round to (built once each).
 _QUANTA: dict[int, Decimal] = {}
 
 
@@ -176,11 +183,11 @@ def _quantum(places: int) -> Decimal:
 
 
 def quantize(amount: Decimal, places: int, field: str = "amount") -> Decimal:
-    """Round ``amount`` to ``places`` decimal places, half up (G-5).
+    """Round `amount` to `places` decimal places, half up (G-5).
 
-    An amount that is not finite or not smaller than :data:`MAX_AMOUNT` in magnitude is an
-    :class:`InvalidInput` naming ``field`` (rounding it would raise
-    ``decimal.InvalidOperation`` once it has more digits than the context's precision).
+    An amount that is not finite or not smaller than `MAX_AMOUNT` in magnitude is an
+    [`InvalidInput`][aftersales.errors.InvalidInput] naming `field` (rounding it would raise
+    `decimal.InvalidOperation` once it has more digits than the context's precision).
     """
     if not amount.is_finite() or (amount and amount.adjusted() >= _MAX_ADJUSTED):
         check_number(amount, field)
@@ -188,7 +195,7 @@ def quantize(amount: Decimal, places: int, field: str = "amount") -> Decimal:
 
 
 def _rounded(amount: Decimal, currency: str) -> Decimal:
-    """``amount`` rounded to ``currency``'s minor unit, never a negative zero."""
+    """`amount` rounded to `currency`'s minor unit, never a negative zero."""
     rounded = amount.quantize(_quantum(MINOR_UNITS[currency]), rounding=ROUND_HALF_UP)
     return abs(rounded) if rounded == 0 else rounded
 
@@ -205,10 +212,11 @@ def _amount(value: object) -> Decimal:
 class Money:
     """An amount of one currency, always rounded to the currency's minor unit.
 
-    >>> Money(amount=Decimal("10.005"), currency="EUR")
-    Money(amount=Decimal('10.01'), currency='EUR')
-    >>> Money.of("3.5", "JPY").amount
-    Decimal('4')
+    Examples:
+        >>> Money(amount=Decimal("10.005"), currency="EUR")
+        Money(amount=Decimal('10.01'), currency='EUR')
+        >>> Money.of("3.5", "JPY").amount
+        Decimal('4')
     """
 
     amount: Decimal = attrs.field(converter=_amount)
@@ -220,7 +228,7 @@ class Money:
     @classmethod
     def _exact(cls, amount: Decimal, currency: str) -> Money:
         """Money from a Decimal and a currency that is already known to be valid (the
-        result of arithmetic on Money): the same record as ``Money(...)``, built without
+        result of arithmetic on Money): the same record as `Money(...)`, built without
         converting and validating again. An amount out of range still raises."""
         if not (amount.is_finite() and -MAX_AMOUNT < amount < MAX_AMOUNT):
             return cls(amount=amount, currency=currency)  # raises InvalidInput as usual
@@ -233,7 +241,7 @@ class Money:
 
     @classmethod
     def zero(cls, currency: str) -> Money:
-        """Zero in ``currency``."""
+        """Zero in `currency`."""
         zero = _ZEROS.get(currency)
         if zero is None:
             zero = _ZEROS[currency] = cls._exact(_ZERO, check_currency(currency))
@@ -241,7 +249,7 @@ class Money:
 
     @classmethod
     def sum(cls, items: Iterable[Money], currency: str) -> Money:
-        """Add up ``items``; every item must be in ``currency``."""
+        """Add up `items`; every item must be in `currency`."""
         total = cls.zero(currency)
         for item in items:
             total = total + item
@@ -322,7 +330,7 @@ _ZEROS: dict[str, Money] = {}
 
 
 def _made(amount: Decimal, currency: str) -> Money:
-    """A Money record for an amount already rounded to ``currency`` and within range."""
+    """A Money record for an amount already rounded to `currency` and within range."""
     money: Money = _new(Money)
     _set(money, "amount", amount)
     _set(money, "currency", currency)

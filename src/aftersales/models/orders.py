@@ -25,9 +25,9 @@ __all__ = ["Order", "OrderLine"]
 
 @attrs.frozen(kw_only=True)
 class OrderLine:
-    """One line of an order: ``quantity`` × ``unit_price`` with ``taxes`` (G-8).
+    """One line of an order: `quantity` × `unit_price` with `taxes` (G-8).
 
-    ``category`` is the product's category, used by rules that filter on categories.
+    `category` is the product's category, used by rules that filter on categories.
     """
 
     quantity: Decimal = attrs.field(validator=decimal(minimum=Decimal(0)))
@@ -41,7 +41,7 @@ class OrderLine:
     def of(
         cls, product: Product, quantity: Decimal | int, unit_price: Decimal | None = None
     ) -> OrderLine:
-        """A line of ``product`` at its price (or ``unit_price``) with its taxes."""
+        """A line of `product` at its price (or `unit_price`) with its taxes."""
         price = (
             product.price if unit_price is None else Money.of(unit_price, product.price.currency)
         )
@@ -78,7 +78,7 @@ class Order:
 
     @classmethod
     def of(cls, *lines: OrderLine, reference: str = "") -> Order:
-        """An order of ``lines``, in their currency."""
+        """An order of `lines`, in their currency."""
         if not lines:
             raise InvalidInput(
                 "lines", lines, "an order needs at least one line to infer its currency"

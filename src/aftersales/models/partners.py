@@ -13,9 +13,9 @@ __all__ = ["Partner"]
 class Partner:
     """A customer or contact.
 
-    ``commercial_entity_id`` is the company the contact belongs to (its own id for a company
+    `commercial_entity_id` is the company the contact belongs to (its own id for a company
     or a lone person); invoices and deliveries of any contact of the same commercial entity
-    belong to the customer. ``delivery_address_id`` is the partner to send technicians to.
+    belong to the customer. `delivery_address_id` is the partner to send technicians to.
     """
 
     id: str = attrs.field(validator=id_field)

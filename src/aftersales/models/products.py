@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 _NO_TAX = Decimal(0)
-#: A line's amount, times 100 (its gross times ``100 + excluded percent``), must stay below.
+#: A line's amount, times 100 (its gross times `100 + excluded percent`), must stay below.
 _LINE_LIMIT = MAX_AMOUNT * 100
 _MAX_DIGITS = MAX_AMOUNT.adjusted()
 _TOTAL_LIMIT = f"smaller than {MAX_AMOUNT:,f} in magnitude"
@@ -71,13 +71,13 @@ class LineAmounts:
 
     @classmethod
     def sum(cls, items: Iterable[LineAmounts], currency: str) -> LineAmounts:
-        """Add up ``items`` (each in ``currency``): the same as ``zero + a + b + …``.
+        """Add up `items` (each in `currency`): the same as `zero + a + b + …`.
 
         The amounts are added as Decimals (exact: they are rounded to the currency), each
         partial sum checked against the range of Money: a sum out of range is an
-        :class:`InvalidInput` naming ``lines``. Anything else unusual (another currency, a
-        record that is not Money) is left to Money's own arithmetic, which raises as it
-        always does.
+        [`InvalidInput`][aftersales.errors.InvalidInput] naming `lines`. Anything else unusual
+        (another currency, a record that is not Money) is left to Money's own arithmetic, which
+        raises as it always does.
         """
         items = tuple(items)
         zero = Money.zero(currency)
@@ -136,9 +136,9 @@ def _percents(taxes: Iterable[Tax]) -> tuple[Decimal, Decimal]:
 
 
 def _check_gross(quantity: Decimal, unit_price: Money, excluded: Decimal, field: str) -> Decimal:
-    """``quantity`` × the unit price, when the line's amount (with the taxes excluded from
-    the price on top) is smaller than :data:`~aftersales.models.money.MAX_AMOUNT` in
-    magnitude; else :class:`InvalidInput` naming ``field``.
+    """`quantity` × the unit price, when the line's amount (with the taxes excluded from
+    the price on top) is smaller than `MAX_AMOUNT` in
+    magnitude; else [`InvalidInput`][aftersales.errors.InvalidInput] naming `field`.
 
     The quantity is checked first, by its exponent, so the product cannot overflow (two
     numbers below 10**15 multiply to less than 10**30: the context rounds it, no more).
@@ -160,16 +160,16 @@ def _check_gross(quantity: Decimal, unit_price: Money, excluded: Decimal, field:
 def check_line(
     quantity: Decimal, unit_price: Money, taxes: Iterable[Tax] = (), field: str = "quantity"
 ) -> None:
-    """Refuse a line whose amount is out of range, as :func:`compute_line` would: the
-    records of lines call it when they are built, so that a line of ``1e14`` × ``1e14`` is
+    """Refuse a line whose amount is out of range, as `compute_line()` would: the
+    records of lines call it when they are built, so that a line of `1e14` × `1e14` is
     refused where it is made, not when its amounts are first needed."""
     _check_gross(quantity, unit_price, _percents(taxes)[1], field)
 
 
 def line_amount(inst: Any, _attribute: attrs.Attribute[Any], _value: Any) -> None:
-    """attrs validator for a line record with ``quantity``, ``unit_price`` and ``taxes``
-    (put it on ``taxes``: it looks at all three): the taxes are :class:`Tax` records and the
-    line's amount is in range (see :func:`check_line`). A line without a unit price yet (a
+    """attrs validator for a line record with `quantity`, `unit_price` and `taxes`
+    (put it on `taxes`: it looks at all three): the taxes are `Tax` records and the
+    line's amount is in range (see `check_line()`). A line without a unit price yet (a
     repair line priced from its product later) is checked once it has one."""
     taxes = inst.taxes or ()
     for tax_ in taxes:
@@ -187,12 +187,13 @@ def line_amount(inst: Any, _attribute: attrs.Attribute[Any], _value: Any) -> Non
 def compute_line(
     quantity: Decimal, unit_price: Money, taxes: tuple[Tax, ...], field: str = "quantity"
 ) -> LineAmounts:
-    """Amounts of ``quantity`` × ``unit_price`` with ``taxes``, rounded per line (G-8).
+    """Amounts of `quantity` × `unit_price` with `taxes`, rounded per line (G-8).
 
     Taxes excluded from the price are added on top; taxes included in the price are taken
     out of it. Several taxes on a line are summed, not compounded. A line whose amount
-    would be :data:`~aftersales.models.money.MAX_AMOUNT` or more in magnitude is an
-    :class:`InvalidInput` naming ``field`` (rounding it would raise a ``decimal`` error).
+    would be `MAX_AMOUNT` or more in magnitude is an
+    [`InvalidInput`][aftersales.errors.InvalidInput] naming `field` (rounding it would raise a
+    `decimal` error).
     """
     currency = unit_price.currency
     places = unit_price.places
@@ -216,7 +217,7 @@ def round_quantity(quantity: object, digits: int, field: str = "quantity") -> De
     """Round a quantity to a unit of measure's precision (RT-6); refuses non-Decimals.
 
     A quantity that is not finite or not smaller than
-    :data:`~aftersales.models.money.MAX_AMOUNT` in magnitude is refused before it is
+    `MAX_AMOUNT` in magnitude is refused before it is
     converted or rounded.
     """
     if isinstance(quantity, bool) or not isinstance(quantity, Decimal | int):
@@ -228,7 +229,7 @@ def round_quantity(quantity: object, digits: int, field: str = "quantity") -> De
 class Product:
     """A product that can be invoiced, delivered, returned or repaired.
 
-    ``uom_digits`` is the number of decimal places of its unit of measure (0 for units).
+    `uom_digits` is the number of decimal places of its unit of measure (0 for units).
     """
 
     id: str = attrs.field(validator=id_field)

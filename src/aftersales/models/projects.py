@@ -32,7 +32,7 @@ class TaskStage(StrEnum):
 
 @attrs.frozen(kw_only=True)
 class Project:
-    """A project; field-service tasks live in projects with ``is_fsm`` set."""
+    """A project; field-service tasks live in projects with `is_fsm` set."""
 
     id: str = attrs.field(validator=id_field)
     name: str = attrs.field(validator=text())
@@ -44,7 +44,7 @@ class Project:
 class FieldServiceTask:
     """An on-site intervention planned from a ticket.
 
-    ``internal_notes`` are never shown on the portal (FS-6).
+    `internal_notes` are never shown on the portal (FS-6).
     """
 
     id: str = attrs.field(validator=id_field)

@@ -13,7 +13,7 @@ __all__ = ["InvoiceQuery", "PickingQuery"]
 
 @attrs.frozen(kw_only=True)
 class InvoiceQuery:
-    """Invoices of any of ``customer_ids`` matching every condition that is set."""
+    """Invoices of any of `customer_ids` matching every condition that is set."""
 
     customer_ids: frozenset[str] = attrs.field(converter=to_frozenset)
     kind: InvoiceKind | None = None
@@ -24,7 +24,7 @@ class InvoiceQuery:
 
 @attrs.frozen(kw_only=True)
 class PickingQuery:
-    """Pickings of any of ``partner_ids`` matching every condition that is set."""
+    """Pickings of any of `partner_ids` matching every condition that is set."""
 
     partner_ids: frozenset[str] = attrs.field(converter=to_frozenset)
     kind: PickingKind | None = None

@@ -68,7 +68,7 @@ class PartAction(StrEnum):
 
 @attrs.frozen(kw_only=True)
 class RepairPart:
-    """A part line: add or remove ``quantity`` of a product (RP-5)."""
+    """A part line: add or remove `quantity` of a product (RP-5)."""
 
     action: PartAction = attrs.field(validator=enum_of(PartAction))
     product_id: str = attrs.field(validator=id_field)
@@ -93,7 +93,7 @@ class RepairOperation:
 class RepairOrder:
     """A repair order created from a ticket (RP-1).
 
-    ``internal_notes`` are for the repair team only; ``quotation_notes`` are printed on the
+    `internal_notes` are for the repair team only; `quotation_notes` are printed on the
     quotation sent to the customer (RP-6).
     """
 
@@ -144,8 +144,8 @@ def _taxes(value: Iterable[Tax] | None) -> tuple[Tax, ...] | None:
 class PartLine:
     """A part line as a caller asks for it (RP-5).
 
-    ``unit_price`` and ``taxes`` default to the product's (``None``); give them to override.
-    The repair service turns it into a :class:`RepairPart`.
+    `unit_price` and `taxes` default to the product's (`None`); give them to override.
+    The repair service turns it into a `RepairPart`.
     """
 
     action: PartAction = attrs.field(validator=enum_of(PartAction))
@@ -164,9 +164,9 @@ class PartLine:
 class OperationLine:
     """An operation (a service line) as a caller asks for it (RP-5).
 
-    ``unit_price`` and ``taxes`` default to the service product's (``None``); the
+    `unit_price` and `taxes` default to the service product's (`None`); the
     description defaults to the product's name. The repair service turns it into a
-    :class:`RepairOperation`.
+    `RepairOperation`.
     """
 
     product_id: str = attrs.field(validator=id_field)

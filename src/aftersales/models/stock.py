@@ -45,7 +45,7 @@ class MoveState(StrEnum):
 class StockMove:
     """A quantity of one product moved by a picking.
 
-    On a return, ``origin_move_id`` is the delivery move it sends back.
+    On a return, `origin_move_id` is the delivery move it sends back.
     """
 
     id: str = attrs.field(validator=id_field)

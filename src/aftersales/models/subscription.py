@@ -21,9 +21,9 @@ class SubscriptionState(StrEnum):
 
 @attrs.frozen(kw_only=True)
 class Subscription:
-    """What the database may do: ``FREE`` allows one application besides the base.
+    """What the database may do: `FREE` allows one application besides the base.
 
-    ``trial_ends_at`` is set when a trial starts and never moves afterwards (ST-8).
+    `trial_ends_at` is set when a trial starts and never moves afterwards (ST-8).
     """
 
     state: SubscriptionState = attrs.field(
@@ -35,7 +35,7 @@ class Subscription:
     changed_at: datetime | None = attrs.field(default=None, validator=optional(aware))
 
     def is_expired_at(self, now: datetime) -> bool:
-        """True when a trial has run out at ``now`` without a paid subscription (ST-9)."""
+        """True when a trial has run out at `now` without a paid subscription (ST-9)."""
         if self.state is SubscriptionState.EXPIRED:
             return True
         return (

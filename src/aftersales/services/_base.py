@@ -74,7 +74,7 @@ class ServiceBase:
         key: str | None = None,
     ) -> None:
         """Link a new document to the ticket, say so on the trail and the audit (G-4, RL-6),
-        and queue the ``document created`` event."""
+        and queue the `document created` event."""
         self._hooks.add_link(
             assemble(
                 DocumentLink,
@@ -117,7 +117,7 @@ class ServiceBase:
         *,
         on_trail: bool = True,
     ) -> None:
-        """A document changed state: audit and event, and (``on_trail``, when it has a
+        """A document changed state: audit and event, and (`on_trail`, when it has a
         ticket) a message on the ticket's trail."""
         if on_trail and ticket_id is not None:
             self._message(uow, ticket_id, actor, body, kind, document_id)

@@ -1,6 +1,6 @@
 """Coupons from a ticket (coupons.md): programs, generation, sending, evaluation, redemption.
 
-``app.coupons`` offers the coupon programs a ticket may use (CP-2), generates a coupon for
+`app.coupons` offers the coupon programs a ticket may use (CP-2), generates a coupon for
 the ticket's customer with a unique code (CP-4 … CP-6), emails it to the customer and every
 follower of the ticket (CP-7, CP-8), evaluates a coupon against an order (CP-3), redeems a
 code (CP-9) and lists a ticket's coupons (CP-10).
@@ -78,7 +78,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The four refusals of a redemption (CP-9), as :attr:`InvalidCoupon.reason`.
+#: The four refusals of a redemption (CP-9), as `InvalidCoupon.reason`.
 CODE_INVALID = "this code is invalid"
 CODE_EXPIRED = "this code is expired"
 COUPON_EXPIRED = "this coupon is expired"
@@ -93,8 +93,8 @@ class CouponInfo:
     """A coupon as the ticket shows it (CP-6, CP-10): the code to copy, its program and
     reward, its expiry and its state.
 
-    ``expires_on`` is the last day it can be used: the coupon's own date or the program's
-    end, whichever comes first (``None`` when neither is set).
+    `expires_on` is the last day it can be used: the coupon's own date or the program's
+    end, whichever comes first (`None` when neither is set).
     """
 
     id: str
@@ -114,7 +114,7 @@ class CouponInfo:
 class CouponSent:
     """A coupon emailed from a ticket (CP-7, CP-8).
 
-    ``recipients`` are the addresses it went to; ``without_email`` names the customer or
+    `recipients` are the addresses it went to; `without_email` names the customer or
     followers that were skipped because they have no email address.
     """
 
@@ -137,7 +137,7 @@ class CouponRedemption:
 
 
 class CouponService(ServiceBase):
-    """Coupons from a ticket: ``app.coupons``.
+    """Coupons from a ticket: `app.coupons`.
 
     Every call needs a helpdesk user (AC-2). Calls on a ticket also need the ticket's team
     to have coupons on (ST-1) and the actor to see the ticket (AC-3); a refused call
@@ -148,7 +148,22 @@ class CouponService(ServiceBase):
 
     def programs(self, ticket_id: str, *, actor: Actor) -> tuple[CouponProgram, ...]:
         """The programs the ticket may offer: active, of type coupons, triggered by a code,
-        not expired (CP-2)."""
+        not expired (CP-2).
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The programs offered, in the order the backend lists them.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id`.
+            ServiceDisabled: The ticket's team has coupons off (ST-1).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
 
         def work(uow: UnitOfWork) -> tuple[CouponProgram, ...]:
             self._guard.ticket(actor, Action.COUPON, ticket_id, Service.COUPONS)
@@ -168,13 +183,37 @@ class CouponService(ServiceBase):
         actor: Actor,
         idempotency_key: str | None = None,
     ) -> CouponInfo:
-        """Create a coupon of ``program_id`` for the ticket's customer (CP-4).
+        """Create a coupon of `program_id` for the ticket's customer (CP-4).
 
         The coupon has the points to use the program's reward once, expires after
-        ``expires_on`` (if given; today or later), and gets a new unique code from
-        :attr:`Config.coupon_code_generator <aftersales.Config.coupon_code_generator>`
+        `expires_on` (if given; today or later), and gets a new unique code from
+        `Config.coupon_code_generator`
         (CP-5). It is linked to the ticket, counted on the ticket view and recorded on the
         trail (G-4). Returns the code to copy, the program and the expiry (CP-6).
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            program_id: The coupon program; it must be offered on the ticket (CP-2).
+            expires_on: The last day the coupon can be used (today or later), or `None` for the
+                program's own end.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The new coupon: its code to copy, program, reward and expiry (CP-6).
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id` or no program `program_id`.
+            ServiceDisabled: The ticket's team has coupons off (ST-1).
+            InvalidOperation: The ticket has no customer, or the program is not offered (inactive,
+                ended, not of type coupons or not triggered by a code).
+            InvalidInput: `expires_on` is not a date or is in the past, or an argument has the
+                wrong shape.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> CouponInfo:
@@ -277,13 +316,38 @@ class CouponService(ServiceBase):
         idempotency_key: str | None = None,
     ) -> CouponSent:
         """Email a coupon of the ticket to its customer, every follower of the ticket and
-        ``extra_recipients``, each address once (CP-7).
+        `extra_recipients`, each address once (CP-7).
 
         Every address is checked first: an invalid one, or an attempt to inject a header,
-        raises :class:`InvalidInput` and nothing is sent. The message, in plain text and
-        HTML, names the code, the reward and the expiry (CP-8); it is queued in the outbox
-        and handed to the mail transport only after the call commits. The trail records
+        raises [`InvalidInput`][aftersales.errors.InvalidInput] and nothing is sent. The message,
+        in plain text and HTML, names the code, the reward and the expiry (CP-8); it is queued in
+        the outbox and handed to the mail transport only after the call commits. The trail records
         the recipients.
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            coupon_id: A coupon generated from this ticket.
+            extra_recipients: More email addresses to send it to (at most 50).
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The email queued: its id, subject, the addresses it goes to, and who was skipped for
+            having no email address.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id` or no coupon `coupon_id`.
+            ServiceDisabled: The ticket's team has coupons off (ST-1).
+            InvalidInput: An address is invalid or tries to inject a header, or an argument has the
+                wrong shape.
+            InvalidOperation: The coupon was not generated from the ticket, or nobody has an email
+                address.
+            InvalidState: The coupon is used up or expired.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> CouponSent:
@@ -417,12 +481,28 @@ class CouponService(ServiceBase):
     # -- CP-3 ---------------------------------------------------------------------------------
 
     def evaluate(self, code: str, order: Order, *, actor: Actor) -> CouponEvaluation:
-        """What the coupon ``code`` grants on ``order`` (CP-3), without using it.
+        """What the coupon `code` grants on `order` (CP-3), without using it.
 
-        A code that could not be redeemed raises :class:`InvalidCoupon` with the same
-        reason :meth:`redeem` gives. Otherwise the result says whether the program's
-        conditions hold (and which failed if not) and the discount: untaxed, tax and
-        total, split per tax set of the discounted lines.
+        A code that could not be redeemed raises [`InvalidCoupon`][aftersales.errors.InvalidCoupon]
+        with the same reason [`redeem()`][aftersales.services.coupons.CouponService.redeem] gives.
+        Otherwise the result says whether the program's conditions hold (and which failed if not)
+        and the discount: untaxed, tax and total, split per tax set of the discounted lines.
+
+        Args:
+            code: The coupon code, as the customer types it.
+            order: The order to apply it to: lines of product, quantity, unit price and taxes.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            Whether the program's conditions hold on the order (and which failed), and the discount
+            per tax set.
+
+        Raises:
+            InvalidCoupon: The code cannot be redeemed; `reason` says why (CP-9).
+            AccessDenied: The actor is not a helpdesk user, or the coupon comes from a ticket the
+                actor may not see.
+            InvalidInput: An argument has the wrong type or shape (RL-4).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def work(uow: UnitOfWork) -> CouponEvaluation:
@@ -443,15 +523,34 @@ class CouponService(ServiceBase):
         actor: Actor,
         idempotency_key: str | None = None,
     ) -> CouponRedemption:
-        """Use the coupon ``code`` once (CP-9).
+        """Use the coupon `code` once (CP-9).
 
-        Refusals raise :class:`InvalidCoupon`: an unknown code ("this code is invalid"), an
-        archived or ended program or one whose usage limit is reached ("this code is
-        expired"), a coupon past its expiration date ("this coupon is expired"), a coupon
+        Refusals raise [`InvalidCoupon`][aftersales.errors.InvalidCoupon]: an unknown code ("this
+        code is invalid"), an archived or ended program or one whose usage limit is reached ("this
+        code is expired"), a coupon past its expiration date ("this coupon is expired"), a coupon
         without points left ("this coupon has already been used"). The coupon and its
         program are locked while the use is counted, so uses never exceed the limit, also
         when many redeem at once. The use is recorded, and on the coupon's ticket's trail
         when it came from a ticket.
+
+        Args:
+            code: The coupon code, as the customer types it.
+            order_reference: The order the coupon is used on, recorded with the use.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The use recorded, the coupon after it, and the program's uses so far.
+
+        Raises:
+            InvalidCoupon: The code cannot be redeemed; `reason` is one of the four refusals of
+                CP-9.
+            AccessDenied: The actor is not a helpdesk user, or the coupon comes from a ticket the
+                actor may not see.
+            InvalidInput: An argument has the wrong type or shape (RL-4).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> CouponRedemption:
@@ -496,7 +595,7 @@ class CouponService(ServiceBase):
         return self._rt.call(actor, Action.COUPON, work, writes=True)
 
     def _visible_code(self, actor: Actor, code: object) -> str:
-        """The checked ``code``; a coupon generated from a ticket is for those who may see
+        """The checked `code`; a coupon generated from a ticket is for those who may see
         the ticket (AC-3), like the ticket itself."""
         wanted = a_coupon_code(code, "code")
         coupon = self._hooks.find_coupon(wanted, lock=False)
@@ -507,8 +606,9 @@ class CouponService(ServiceBase):
     def _usable(
         self, uow: UnitOfWork, code: str, *, lock: bool
     ) -> tuple[Coupon, CouponProgram, int]:
-        """The coupon of ``code``, its program and the program's uses so far, or the
-        :class:`InvalidCoupon` refusal of CP-9. Locks coupon then program when asked."""
+        """The coupon of `code`, its program and the program's uses so far, or the
+        [`InvalidCoupon`][aftersales.errors.InvalidCoupon] refusal of CP-9. Locks coupon then
+        program when asked."""
         coupon = self._hooks.find_coupon(code, lock=lock)
         if coupon is None:
             raise InvalidCoupon(code, CODE_INVALID)
@@ -530,6 +630,19 @@ class CouponService(ServiceBase):
 
         Listing needs only the right to view the ticket: coupons already issued stay
         visible after the team turns coupons off.
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The coupons generated from the ticket, oldest first.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def work(uow: UnitOfWork) -> tuple[CouponInfo, ...]:

@@ -1,15 +1,15 @@
 """Evaluating a coupon program against an order: conditions, then the discount (CP-3).
 
-Pure functions over records; :meth:`aftersales.services.coupons.CouponService.evaluate`
-uses them after checking that the coupon may be used. Amounts follow G-5 and G-8: every
-share is rounded to the currency's minor unit, and a discount never takes an order, a tax
-set, or its tax below zero.
+Pure functions over records;
+[`CouponService.evaluate()`][aftersales.services.coupons.CouponService.evaluate] uses them after
+checking that the coupon may be used. Amounts follow G-5 and G-8: every share is rounded to the
+currency's minor unit, and a discount never takes an order, a tax set, or its tax below zero.
 
 The discount is split per **tax set** of the discounted lines: each set gets its own share,
 carrying those taxes, as the discount lines of an order would.
 
-* A percentage takes ``p %`` of each set's untaxed amount, and the set's taxes on that.
-  With ``max_discount`` (tax included) the total is capped, and the cap is shared between
+* A percentage takes `p %` of each set's untaxed amount, and the set's taxes on that.
+  With `max_discount` (tax included) the total is capped, and the cap is shared between
   the sets in proportion to their uncapped discounts.
 * A fixed amount (tax included) is at most the order's total, shared between the sets in
   proportion to their totals.
@@ -55,14 +55,14 @@ NOTHING_TO_DISCOUNT = "there is nothing to discount on the order"
 
 
 def minimum_amount_message(minimum: Money) -> str:
-    """``a minimum of 320.00 must be purchased`` (CP-3)."""
+    """`a minimum of 320.00 must be purchased` (CP-3)."""
     return f"a minimum of {minimum.amount:f} must be purchased"
 
 
 @attrs.frozen(kw_only=True)
 class DiscountShare:
-    """The discount on the lines of one tax set: ``base`` is what those lines amount to,
-    ``discount`` (negative) what the coupon takes off them."""
+    """The discount on the lines of one tax set: `base` is what those lines amount to,
+    `discount` (negative) what the coupon takes off them."""
 
     taxes: tuple[Tax, ...]
     base: LineAmounts
@@ -81,8 +81,8 @@ class FreeProduct:
 class CouponEvaluation:
     """Whether a program's reward applies to an order and what it grants (CP-3).
 
-    ``reason`` says which condition failed when ``applies`` is False. ``discount`` is
-    negative (or zero) and is the sum of ``shares``; :attr:`order_after` is the order's
+    `reason` says which condition failed when `applies` is False. `discount` is
+    negative (or zero) and is the sum of `shares`; `order_after` is the order's
     amounts with the discount.
     """
 
@@ -102,10 +102,10 @@ class CouponEvaluation:
 
 
 def evaluate_program(program: CouponProgram, order: Order) -> CouponEvaluation:
-    """Evaluate ``program``'s conditions and its (first) reward against ``order``.
+    """Evaluate `program`'s conditions and its (first) reward against `order`.
 
-    Raises :class:`InvalidInput` when ``order`` is not an :class:`Order` or is not in the
-    program's currency.
+    Raises [`InvalidInput`][aftersales.errors.InvalidInput] when `order` is not an `Order` or is
+    not in the program's currency.
     """
     a_record(order, Order, "order")
     if order.currency != program.currency:
@@ -166,7 +166,7 @@ def evaluate_program(program: CouponProgram, order: Order) -> CouponEvaluation:
 
 
 def rules_failure(rules: Sequence[CouponRule], order: Order) -> str:
-    """``""`` when the order meets one of ``rules`` (or there are none), else why not.
+    """`""` when the order meets one of `rules` (or there are none), else why not.
 
     A rule holds when all its conditions hold on its matching lines. They are checked in
     the reference's order: the minimum amount first (tax included unless the rule says
@@ -231,7 +231,7 @@ def _by_tax_set(
 
 
 def _share(taxes: tuple[Tax, ...], base: LineAmounts, total: Money) -> DiscountShare:
-    """A share worth ``total`` (tax included, at most ``base.total``) of one tax set."""
+    """A share worth `total` (tax included, at most `base.total`) of one tax set."""
     currency = total.currency
     untaxed = Money(amount=total.amount / (1 + _rate(taxes) / 100), currency=currency)
     untaxed = min(untaxed, base.untaxed, key=lambda m: m.amount)
@@ -247,8 +247,8 @@ def _share(taxes: tuple[Tax, ...], base: LineAmounts, total: Money) -> DiscountS
 
 
 def _split(target: Money, weights: Sequence[Decimal]) -> list[Money]:
-    """``target`` shared in proportion to ``weights`` (largest remainder, to the minor
-    unit): the parts add up to ``target`` exactly and none exceeds its exact share
+    """`target` shared in proportion to `weights` (largest remainder, to the minor
+    unit): the parts add up to `target` exactly and none exceeds its exact share
     rounded up."""
     unit = Decimal(1).scaleb(-target.places)
     whole = sum(weights, Decimal(0))

@@ -67,7 +67,7 @@ def _label(stage: TaskStage) -> str:
 class TaskView:
     """A task just created, with what a user interface needs to open it (FS-2).
 
-    ``route`` is the path of the task's form (``/tasks/<id>``, the id URL-quoted).
+    `route` is the path of the task's form (`/tasks/<id>`, the id URL-quoted).
     """
 
     task: FieldServiceTask
@@ -122,7 +122,7 @@ def _request(
 
 
 class FieldServiceService(ServiceBase):
-    """On-site intervention tasks from a ticket: ``app.field_service``."""
+    """On-site intervention tasks from a ticket: `app.field_service`."""
 
     # -- create (FS-1, FS-2, FS-4) --------------------------------------------------------------
 
@@ -139,10 +139,33 @@ class FieldServiceService(ServiceBase):
     ) -> FieldServiceTask:
         """Create one task from the ticket and link it to the ticket (FS-1, FS-4).
 
-        ``title`` defaults to the ticket's title; ``project_id`` to the team's field-service
+        `title` defaults to the ticket's title; `project_id` to the team's field-service
         project (ST-2) and must name a field-service project. The task goes to the
         customer's delivery address when there is one, carries the ticket's description and
-        starts in stage New. ``planned_at`` must be timezone-aware.
+        starts in stage New. `planned_at` must be timezone-aware.
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            title: The task's title (default: the ticket's title; not blank).
+            project_id: A field-service project (default: the team's, ST-2).
+            planned_at: When the intervention is planned (timezone-aware).
+            assignee_id: The technician assigned.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The new task, in stage New.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id` or no project `project_id`.
+            ServiceDisabled: The ticket's team has field service off (ST-1).
+            InvalidInput: A blank title, a naive `planned_at`, or a project that is not a
+                field-service one.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> FieldServiceTask:
@@ -172,8 +195,32 @@ class FieldServiceService(ServiceBase):
         actor: Actor,
         idempotency_key: str | None = None,
     ) -> TaskView:
-        """Like :meth:`create_task` ("Create and view task"), returning also what a user
-        interface needs to open the new task (FS-2). Exactly one task is created."""
+        """Like [`create_task()`][create_task] ("Create and view task"), returning also what a user
+        interface needs to open the new task (FS-2). Exactly one task is created.
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            title: The task's title (default: the ticket's title; not blank).
+            project_id: A field-service project (default: the team's, ST-2).
+            planned_at: When the intervention is planned (timezone-aware).
+            assignee_id: The technician assigned.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The new task and what a user interface needs to open it.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id` or no project `project_id`.
+            ServiceDisabled: The ticket's team has field service off (ST-1).
+            InvalidInput: A blank title, a naive `planned_at`, or a project that is not a
+                field-service one.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
+        """
 
         def work(uow: UnitOfWork) -> TaskView:
             ctx = self._guard.ticket(actor, Action.FIELD_SERVICE, ticket_id, Service.FIELD_SERVICE)
@@ -272,8 +319,30 @@ class FieldServiceService(ServiceBase):
         actor: Actor,
         idempotency_key: str | None = None,
     ) -> FieldServiceTask:
-        """Move the task to ``stage`` (see :data:`NEXT_STAGES`); moving it to Done is
-        :meth:`mark_done`. An illegal move raises :class:`InvalidState`."""
+        """Move the task to `stage` (see `NEXT_STAGES`); moving it to Done is
+        [`mark_done()`][mark_done]. An illegal move raises
+        [`InvalidState`][aftersales.errors.InvalidState].
+
+        Args:
+            task_id: A task made from a ticket.
+            stage: The stage to move to (a `TaskStage` or its value).
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The task in its new stage.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no task `task_id`.
+            ServiceDisabled: The ticket's team has field service off (ST-1).
+            InvalidState: The move is not allowed from the task's stage (FS-3).
+            InvalidInput: An argument has the wrong type or shape (RL-4).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
+        """
 
         def work(uow: UnitOfWork) -> FieldServiceTask:
             task = self._task_for_change(actor, task_id)
@@ -293,7 +362,26 @@ class FieldServiceService(ServiceBase):
     def mark_done(
         self, task_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> FieldServiceTask:
-        """Mark the task done: stage Done, and "Task done" on the ticket's trail (FS-3)."""
+        """Mark the task done: stage Done, and "Task done" on the ticket's trail (FS-3).
+
+        Args:
+            task_id: A task made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The task, in stage Done.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no task `task_id`.
+            ServiceDisabled: The ticket's team has field service off (ST-1).
+            InvalidState: The task is already done or cancelled.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
+        """
 
         def work(uow: UnitOfWork) -> FieldServiceTask:
             task = self._task_for_change(actor, task_id)
@@ -308,7 +396,7 @@ class FieldServiceService(ServiceBase):
 
     def _task_for_change(self, actor: Actor, task_id: object) -> FieldServiceTask:
         """The task, then its ticket's checks (G-1, G-2); not locked yet, so that the call
-        claims its idempotency key first (:meth:`_held` locks it)."""
+        claims its idempotency key first (`_held()` locks it)."""
         task = self._hooks.get_task(an_id(task_id, "task_id"))
         if task.ticket_id is None:
             raise InvalidOperation(
@@ -362,7 +450,21 @@ class FieldServiceService(ServiceBase):
     # -- reading from the ticket (FS-4) ---------------------------------------------------------
 
     def tasks(self, ticket_id: str, *, actor: Actor) -> tuple[FieldServiceTask, ...]:
-        """The tasks linked to the ticket, oldest first (what the Tasks button opens)."""
+        """The tasks linked to the ticket, oldest first (what the Tasks button opens).
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The tasks linked to the ticket, oldest first.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
 
         def read(_uow: UnitOfWork) -> tuple[FieldServiceTask, ...]:
             ctx = self._guard.ticket(actor, Action.VIEW_TICKET, ticket_id)
@@ -379,8 +481,22 @@ class FieldServiceService(ServiceBase):
 
     def portal_tasks(self, *, actor: Actor, ticket_id: str | None = None) -> tuple[PortalTask, ...]:
         """The tasks a portal customer may follow: those of their commercial entity's tickets
-        (or of ``ticket_id`` only), in portal-visible projects; tickets newest first, tasks
-        of a ticket oldest first. Another customer's ticket raises :class:`NotFound`."""
+        (or of `ticket_id` only), in portal-visible projects; tickets newest first, tasks
+        of a ticket oldest first. Another customer's ticket raises
+        [`NotFound`][aftersales.errors.NotFound].
+
+        Args:
+            actor: A portal user with a partner (the customer).
+            ticket_id: Only the tasks of this ticket of the customer's.
+
+        Returns:
+            The tasks as the portal shows them (FS-6).
+
+        Raises:
+            AccessDenied: The actor is not a portal user with a partner.
+            NotFound: `ticket_id` is not a ticket of the customer's.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
 
         def read(_uow: UnitOfWork) -> tuple[PortalTask, ...]:
             if ticket_id is None:
@@ -407,7 +523,20 @@ class FieldServiceService(ServiceBase):
     def portal_task(self, task_id: str, *, actor: Actor) -> PortalTask:
         """One task of the portal customer's own tickets, in a portal-visible project.
 
-        Any other task, like one that does not exist, raises :class:`NotFound` (AC-4).
+        Any other task, like one that does not exist, raises
+        [`NotFound`][aftersales.errors.NotFound] (AC-4).
+
+        Args:
+            task_id: A task of one of the customer's tickets.
+            actor: A portal user with a partner (the customer).
+
+        Returns:
+            The task as the portal shows it (FS-6).
+
+        Raises:
+            AccessDenied: The actor is not a portal user with a partner.
+            NotFound: Any task the customer may not follow, as if it did not exist.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def read(_uow: UnitOfWork) -> PortalTask:

@@ -2,7 +2,7 @@
 
 A key is kept with the result of the call that first used it, so that a repeat returns that
 result. Keys belong to the actor who used them and live until they are purged: run
-:meth:`IdempotencyService.purge` from a scheduled job, keeping keys at least as long as a
+`IdempotencyService.purge()` from a scheduled job, keeping keys at least as long as a
 client may retry.
 """
 
@@ -20,13 +20,25 @@ __all__ = ["IdempotencyService"]
 
 
 class IdempotencyService(ServiceBase):
-    """Maintenance of the stored idempotency keys: ``app.idempotency``."""
+    """Maintenance of the stored idempotency keys: `app.idempotency`."""
 
     def purge(self, *, older_than: timedelta, actor: Actor) -> int:
-        """Forget the keys first used more than ``older_than`` ago; return how many.
+        """Forget the keys first used more than `older_than` ago; return how many.
 
         A call repeated later under a forgotten key runs again as a new call. Only the
         system actor may purge (a scheduled job); the purge is recorded in the audit.
+
+        Args:
+            older_than: Forget the keys first used longer ago than this (zero or more).
+            actor: The system actor (`Actor.system()`).
+
+        Returns:
+            How many keys were forgotten.
+
+        Raises:
+            AccessDenied: The actor is not the system actor.
+            InvalidInput: `older_than` is not a `timedelta` of zero or more.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def work(uow: UnitOfWork) -> int:

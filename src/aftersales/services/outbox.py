@@ -1,13 +1,13 @@
 """The outbox: emails queued by the services, their delivery state, and retrying failures.
 
 An email is stored in the outbox inside the unit of work that sends it and handed to the
-mail transport only after that unit commits (:meth:`aftersales.runtime.Runtime.deliver`).
-A transport failure leaves it FAILED with the error; :meth:`OutboxService.retry` hands it
-to the transport again, so an email is never lost silently. After ``Config.mail_attempts``
+mail transport only after that unit commits (`aftersales.runtime.Runtime.deliver()`).
+A transport failure leaves it FAILED with the error; [`OutboxService.retry()`][OutboxService.retry]
+hands it to the transport again, so an email is never lost silently. After `Config.mail_attempts`
 failed attempts it is DEAD: set aside, listed, and sent again only once a manager
-:meth:`~OutboxService.requeue`\\ s it. Retry runs claim each email before sending it (see
-:mod:`aftersales.delivery`), so several runs at once — threads or processes — send each
-email once.
+[`requeue()`][aftersales.services.outbox.OutboxService.requeue]\\ s it. Retry runs claim each email
+before sending it (see `aftersales.delivery`), so several runs at once — threads or processes —
+send each email once.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ __all__ = ["OutboxService"]
 
 
 class OutboxService(ServiceBase):
-    """Reads the outbox, retries undelivered emails and requeues dead ones: ``app.outbox``.
+    """Reads the outbox, retries undelivered emails and requeues dead ones: `app.outbox`.
 
     Every call needs a helpdesk manager (or the system actor, for a scheduled job).
     """
@@ -42,8 +42,22 @@ class OutboxService(ServiceBase):
         actor: Actor,
     ) -> tuple[OutgoingEmail, ...]:
         """The emails of the outbox, oldest first: only the undelivered ones when
-        ``pending_only`` (pending, sending or failed; not dead), or only those in ``state``
-        (e.g. ``EmailState.DEAD``: the dead letters)."""
+        `pending_only` (pending, sending or failed; not dead), or only those in `state`
+        (e.g. `EmailState.DEAD`: the dead letters).
+
+        Args:
+            pending_only: Only the emails not delivered yet (not the dead ones).
+            state: Only the emails in this state (an `EmailState` or its value).
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The emails, oldest first.
+
+        Raises:
+            AccessDenied: The actor is not a helpdesk manager (AC-2).
+            InvalidInput: An unknown `state`, or both filters at once.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
 
         def work(_uow: UnitOfWork) -> tuple[OutgoingEmail, ...]:
             a_flag(pending_only, "pending_only")
@@ -58,8 +72,22 @@ class OutboxService(ServiceBase):
         return self._rt.call(actor, Action.OUTBOX, work, writes=False)
 
     def email(self, email_id: str, *, actor: Actor) -> OutgoingEmail:
-        """The email ``email_id`` of the outbox: its state, attempts, last error, and the
-        recipients the mail server accepted and refused. :class:`NotFound` when unknown."""
+        """The email `email_id` of the outbox: its state, attempts, last error, and the
+        recipients the mail server accepted and refused. [`NotFound`][aftersales.errors.NotFound]
+        when unknown.
+
+        Args:
+            email_id: The email's id.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The email with its state, attempts, last error and recipients.
+
+        Raises:
+            AccessDenied: The actor is not a helpdesk manager (AC-2).
+            NotFound: There is no email `email_id`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
 
         def work(_uow: UnitOfWork) -> OutgoingEmail:
             an_id(email_id, "email_id")
@@ -76,15 +104,27 @@ class OutboxService(ServiceBase):
         """Hand every undelivered email to the transport again; return the outcomes.
 
         FAILED emails are always retried. PENDING ones only once they are older than
-        ``stale_after``: a younger one may still be on its way from the call that queued
+        `stale_after`: a younger one may still be on its way from the call that queued
         it (a process that stopped between commit and delivery leaves such emails behind).
-        Each email is claimed first (SENDING under a lease of ``Config.mail_lease``, in
+        Each email is claimed first (SENDING under a lease of `Config.mail_lease`, in
         its own committed unit of work), so a retry running at the same time — in this
         process or another — skips it; once the lease has run out (a run that stopped
         half-way) another run takes it over. DEAD emails are skipped. An email is handed
         to the transport for the recipients that have not taken it yet. Each outcome is
         recorded in the outbox: SENT, FAILED with the new error and one more attempt, or
-        DEAD after ``Config.mail_attempts`` attempts.
+        DEAD after `Config.mail_attempts` attempts.
+
+        Args:
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            stale_after: How old a PENDING email must be to be sent again.
+
+        Returns:
+            The emails handed to the transport, as they are after it answered.
+
+        Raises:
+            AccessDenied: The actor is not a helpdesk manager (AC-2).
+            InvalidInput: A negative `stale_after`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def due(uow: UnitOfWork) -> tuple[str, ...]:
@@ -105,10 +145,25 @@ class OutboxService(ServiceBase):
 
     def requeue(self, email_id: str, *, actor: Actor) -> OutgoingEmail:
         """Give a DEAD email its attempts again: it becomes FAILED with no attempt counted,
-        and the next :meth:`retry` sends it. The requeue is audited.
+        and the next [`retry()`][aftersales.services.outbox.OutboxService.retry] sends it. The
+        requeue is audited.
 
-        :class:`NotFound` for an unknown email, :class:`InvalidState` for one that is not
-        dead (a pending or failed email is retried anyway, a sent one is done).
+        [`NotFound`][aftersales.errors.NotFound] for an unknown email,
+        [`InvalidState`][aftersales.errors.InvalidState] for one that is not dead (a pending or
+        failed email is retried anyway, a sent one is done).
+
+        Args:
+            email_id: A DEAD email.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The email, FAILED with no attempt counted.
+
+        Raises:
+            AccessDenied: The actor is not a helpdesk manager (AC-2).
+            NotFound: There is no email `email_id`.
+            InvalidState: The email is not dead.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def work(uow: UnitOfWork) -> OutgoingEmail:

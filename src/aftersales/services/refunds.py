@@ -1,14 +1,19 @@
-"""Credit notes from a ticket (refunds.md, RF-1 … RF-12): ``app.refunds``.
+"""Credit notes from a ticket (refunds.md, RF-1 … RF-12): `app.refunds`.
 
 The flow follows the reference product's "Refund" button on a ticket:
 
-1. :meth:`RefundService.invoices_to_refund` lists the customer's posted invoices (RF-2);
-2. :meth:`RefundService.credit_methods` says which methods an invoice allows (RF-5);
-3. :meth:`RefundService.reverse` creates the credit note (RF-4, RF-6, RF-8, RF-10, RF-11);
-4. a PARTIAL credit note is edited with :meth:`RefundService.update_draft` (RF-9) and posted
-   with :meth:`RefundService.confirm` (RF-8), or dropped with :meth:`RefundService.cancel`.
+1. [`RefundService.invoices_to_refund()`][RefundService.invoices_to_refund] lists the customer's
+   posted invoices (RF-2);
+2. [`RefundService.credit_methods()`][RefundService.credit_methods] says which methods an invoice
+   allows (RF-5);
+3. [`RefundService.reverse()`][RefundService.reverse] creates the credit note (RF-4, RF-6, RF-8,
+   RF-10, RF-11);
+4. a PARTIAL credit note is edited with
+   [`RefundService.update_draft()`][RefundService.update_draft] (RF-9) and posted with
+   [`RefundService.confirm()`][RefundService.confirm] (RF-8), or dropped with
+   [`RefundService.cancel()`][RefundService.cancel].
 
-Every amount is :class:`~aftersales.models.Money`. An invoice's residual and payment state
+Every amount is [`Money`][aftersales.models.money.Money]. An invoice's residual and payment state
 always follow from the matches against it (RF-4b), and the credit notes against one invoice,
 posted or draft, never add up to more than the invoice (RF-7, checked under a lock).
 """
@@ -68,11 +73,12 @@ _MAX_REASON = 512
 
 @attrs.frozen(kw_only=True)
 class RefundResult:
-    """What :meth:`RefundService.reverse` or :meth:`RefundService.confirm` did.
+    """What [`RefundService.reverse()`][RefundService.reverse] or
+    [`RefundService.confirm()`][RefundService.confirm] did.
 
-    ``credit_note`` is the credit note as stored (draft or posted); ``new_invoice`` the draft
-    copy made by FULL_AND_REINVOICE (else ``None``); ``invoice`` the reversed invoice after
-    the call, with its residual and payment state. ``customer_credit`` is the outstanding
+    `credit_note` is the credit note as stored (draft or posted); `new_invoice` the draft
+    copy made by FULL_AND_REINVOICE (else `None`); `invoice` the reversed invoice after
+    the call, with its residual and payment state. `customer_credit` is the outstanding
     credit the call gave the customer: payments taken off the invoice by a FULL reversal
     (RF-4a) plus any part of the posted credit note that the invoice's residual could not
     absorb (e.g. a refund of an invoice already paid). It is zero while the credit note is
@@ -86,31 +92,33 @@ class RefundResult:
 
 
 def settle(invoice: Invoice, matches: Sequence[Match]) -> Invoice:
-    """``invoice`` with the residual and payment state its ``matches`` give it (RF-4b).
+    """`invoice` with the residual and payment state its `matches` give it (RF-4b).
 
     Nothing matched → NOT_PAID; something matched and a residual left → PARTIAL; residual 0
     with a payment among the matches → PAID; residual 0 with only credit notes (or credit
-    notes and manual entries) → REVERSED. When neither changes, ``invoice`` itself is
+    notes and manual entries) → REVERSED. When neither changes, `invoice` itself is
     returned.
 
-    >>> from decimal import Decimal
-    >>> from datetime import datetime, timezone
-    >>> when = datetime(2026, 11, 28, tzinfo=timezone.utc)
-    >>> line = InvoiceLine(description="x", quantity=Decimal(1),
-    ...                    unit_price=Money.of("1000", "EUR"))
-    >>> inv = Invoice(id="i", kind=InvoiceKind.INVOICE, customer_id="c", currency="EUR",
-    ...               lines=[line], state=InvoiceState.POSTED, created_at=when)
-    >>> def m(kind, amount):
-    ...     return Match(id=f"{kind}-{amount}", invoice_id="i", kind=kind, counterpart_id="x",
-    ...                  amount=Money.of(amount, "EUR"), created_at=when)
-    >>> done = settle(inv, [m(MatchKind.CREDIT_NOTE, 500), m(MatchKind.PAYMENT, 400)])
-    >>> done.payment_state.value, str(done.residual)
-    ('partial', '100.00 EUR')
-    >>> settle(inv, [m(MatchKind.CREDIT_NOTE, 500), m(MatchKind.CREDIT_NOTE, 500)]).payment_state
-    <PaymentState.REVERSED: 'reversed'>
-
     Matches adding up to more than the total mean the store is inconsistent:
-    :class:`~aftersales.errors.BackendError`.
+    [`BackendError`][aftersales.errors.BackendError].
+
+    Examples:
+        >>> from decimal import Decimal
+        >>> from datetime import datetime, timezone
+        >>> when = datetime(2026, 11, 28, tzinfo=timezone.utc)
+        >>> line = InvoiceLine(description="x", quantity=Decimal(1),
+        ...                    unit_price=Money.of("1000", "EUR"))
+        >>> inv = Invoice(id="i", kind=InvoiceKind.INVOICE, customer_id="c", currency="EUR",
+        ...               lines=[line], state=InvoiceState.POSTED, created_at=when)
+        >>> def m(kind, amount):
+        ...     return Match(id=f"{kind}-{amount}", invoice_id="i", kind=kind, counterpart_id="x",
+        ...                  amount=Money.of(amount, "EUR"), created_at=when)
+        >>> done = settle(inv, [m(MatchKind.CREDIT_NOTE, 500), m(MatchKind.PAYMENT, 400)])
+        >>> done.payment_state.value, str(done.residual)
+        ('partial', '100.00 EUR')
+        >>> settle(inv, [m(MatchKind.CREDIT_NOTE, 500), m(MatchKind.CREDIT_NOTE,
+        ...     500)]).payment_state
+        <PaymentState.REVERSED: 'reversed'>
     """
     residual, state = _settlement(invoice, matches)
     if residual == invoice.residual and state is invoice.payment_state:
@@ -119,7 +127,9 @@ def settle(invoice: Invoice, matches: Sequence[Match]) -> Invoice:
 
 
 def _settlement(invoice: Invoice, matches: Sequence[Match]) -> tuple[Money, PaymentState]:
-    """The residual and payment state ``matches`` give ``invoice`` (see :func:`settle`)."""
+    """The residual and payment state `matches` give `invoice` (see
+    [`settle()`][aftersales.services.refunds.settle]).
+    """
     total = invoice.total
     matched = Money.sum((m.amount for m in matches), invoice.currency)
     if matched > total:
@@ -140,7 +150,7 @@ def _settlement(invoice: Invoice, matches: Sequence[Match]) -> tuple[Money, Paym
 
 
 class RefundService(ServiceBase):
-    """Credit notes from a ticket: ``app.refunds`` (refunds.md).
+    """Credit notes from a ticket: `app.refunds` (refunds.md).
 
     Every call needs the helpdesk user and billing groups (AC-2); calls on a ticket also
     need the team to have refunds on (ST-1) and the ticket to be visible (AC-3).
@@ -154,11 +164,30 @@ class RefundService(ServiceBase):
         """The posted invoices the ticket's customer may get a credit note for, newest first.
 
         RF-2: invoices (not credit notes) of the customer or any contact of the same
-        commercial entity; only those of ``sale_order_id`` (or else the ticket's sale order)
-        when one is named (an order of another customer raises :class:`InvalidInput`); only
-        those with a line of the ticket's product when the team also has returns on.
-        Invoices with nothing left to credit — reversed, or whose credit notes already add up
-        to their total — are left out.
+        commercial entity; only those of `sale_order_id` (or else the ticket's sale order)
+        when one is named (an order of another customer raises
+        [`InvalidInput`][aftersales.errors.InvalidInput]); only those with a line of the ticket's
+        product when the team also has returns on. Invoices with nothing left to credit — reversed,
+        or whose credit notes already add up to their total — are left out.
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            sale_order_id: Only the invoices of this sale order (default: the ticket's sale order,
+                if any).
+
+        Returns:
+            The posted customer invoices that still have something to credit, newest first.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id`.
+            ServiceDisabled: The ticket's team has refunds off (ST-1).
+            InvalidOperation: The ticket has no customer (RF-1).
+            InvalidInput: `sale_order_id` is an order of another customer, or an argument has the
+                wrong shape.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def work(_uow: UnitOfWork) -> tuple[Invoice, ...]:
@@ -202,11 +231,31 @@ class RefundService(ServiceBase):
     def credit_methods(
         self, ticket_id: str, invoice_id: str, *, actor: Actor
     ) -> tuple[CreditMethod, ...]:
-        """The methods the UI may offer for refunding ``invoice_id`` from the ticket (RF-5).
+        """The methods the UI may offer for refunding `invoice_id` from the ticket (RF-5).
 
         All three while the invoice has something left to pay; only PARTIAL when its
         residual is zero (paid, or already reversed). PARTIAL always comes first: it is the
-        default. The ticket and invoice are checked as :meth:`reverse` checks them.
+        default. The ticket and invoice are checked as
+        [`reverse()`][aftersales.services.refunds.RefundService.reverse] checks them.
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            invoice_id: The invoice to refund.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The credit methods allowed, PARTIAL first.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id` or no invoice `invoice_id`.
+            ServiceDisabled: The ticket's team has refunds off (ST-1).
+            InvalidOperation: The ticket has no customer, or the invoice is another customer's
+                (RF-1, RF-3).
+            InvalidState: The invoice is not posted (RF-3).
+            InvalidInput: An argument has the wrong type or shape (RL-4).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def work(_uow: UnitOfWork) -> tuple[CreditMethod, ...]:
@@ -217,7 +266,21 @@ class RefundService(ServiceBase):
         return self._rt.call(actor, Action.REFUND, work, writes=False)
 
     def credit_notes(self, ticket_id: str, *, actor: Actor) -> tuple[Invoice, ...]:
-        """The credit notes created from the ticket, oldest first (RF-11)."""
+        """The credit notes created from the ticket, oldest first (RF-11).
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The credit notes linked to the ticket, oldest first.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
 
         def work(_uow: UnitOfWork) -> tuple[Invoice, ...]:
             self._guard.ticket(actor, Action.REFUND, ticket_id, Service.REFUNDS)
@@ -244,26 +307,58 @@ class RefundService(ServiceBase):
         actor: Actor,
         idempotency_key: str | None = None,
     ) -> RefundResult:
-        """Create a credit note for ``invoice_id`` from the ticket (RF-4, RF-6, RF-8).
+        """Create a credit note for `invoice_id` from the ticket (RF-4, RF-6, RF-8).
 
         * PARTIAL (the default): a **draft** copy of the invoice's lines, to edit with
-          :meth:`update_draft` and post with :meth:`confirm`. ``lines`` (PARTIAL only) creates
-          the draft with those lines instead, e.g. to credit part of an invoice that already
-          has a credit note.
+          [`update_draft()`][update_draft] and post with
+          [`confirm()`][aftersales.services.refunds.RefundService.confirm]. `lines` (PARTIAL only)
+          creates the draft with those lines instead, e.g. to credit part of an invoice that
+          already has a credit note.
         * FULL: the credit note is **posted** and **matched** with the invoice at once; the
           invoice's payments are taken off it and become customer credit (RF-4a); the
           invoice ends REVERSED with residual 0.
         * FULL_AND_REINVOICE: as FULL, plus a new **draft invoice** copying the original.
 
-        ``reason`` defaults to ``"Ticket #<ref>"``; ``reversal_date`` to today. A future
-        ``reversal_date`` keeps the credit note in draft, with nothing matched, whatever the
-        method: :meth:`confirm` posts it from that date on. ``journal`` defaults to the
-        invoice's.
+        `reason` defaults to `"Ticket #<ref>"`; `reversal_date` to today. A future
+        `reversal_date` keeps the credit note in draft, with nothing matched, whatever the
+        method: [`confirm()`][aftersales.services.refunds.RefundService.confirm] posts it from that
+        date on. `journal` defaults to the invoice's.
 
-        Raises :class:`InvalidOperation` when the ticket has no customer (RF-1), the invoice
-        belongs to another customer (RF-3) or the method is not allowed (RF-5);
-        :class:`InvalidState` when the invoice is not posted (RF-3);
-        :class:`QuantityExceeded` when the credit notes would exceed the invoice (RF-7).
+        Raises [`InvalidOperation`][aftersales.errors.InvalidOperation] when the ticket has no
+        customer (RF-1), the invoice belongs to another customer (RF-3) or the method is not
+        allowed (RF-5); [`InvalidState`][aftersales.errors.InvalidState] when the invoice is not
+        posted (RF-3); [`QuantityExceeded`][aftersales.errors.QuantityExceeded] when the credit
+        notes would exceed the invoice (RF-7).
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            invoice_id: The posted invoice to credit.
+            method: PARTIAL, FULL or FULL_AND_REINVOICE (a `CreditMethod` or its value).
+            reason: Why, on the credit note's reference (default `Ticket #<ref>`).
+            reversal_date: The credit note's date (default: today); a future date keeps it in draft
+                (RF-6).
+            journal: The journal to use (default: the invoice's).
+            lines: PARTIAL only: the draft's lines instead of a copy of the invoice's.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The credit note, the new draft invoice (FULL_AND_REINVOICE), the invoice after the call
+            and the customer credit made.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id` or no invoice `invoice_id`.
+            ServiceDisabled: The ticket's team has refunds off (ST-1).
+            InvalidOperation: The ticket has no customer (RF-1), the invoice is another customer's
+                (RF-3), or the method is not allowed for it (RF-5).
+            InvalidState: The invoice is not posted (RF-3).
+            QuantityExceeded: The credit notes would credit more than the invoice (RF-7).
+            InvalidInput: An argument has the wrong type or shape (RL-4).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> RefundResult:
@@ -412,7 +507,29 @@ class RefundService(ServiceBase):
 
         Lines are positive amounts in the credit note's currency; the new total, with the
         invoice's other credit notes, must stay within the invoice (RF-7). Editing a posted
-        or cancelled credit note raises :class:`InvalidState`.
+        or cancelled credit note raises [`InvalidState`][aftersales.errors.InvalidState].
+
+        Args:
+            credit_note_id: A credit note made from a ticket.
+            lines: The new lines, positive amounts in the credit note's currency.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The draft credit note with its new lines.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no credit note `credit_note_id`.
+            ServiceDisabled: The ticket's team has refunds off (ST-1).
+            InvalidOperation: `credit_note_id` is a customer invoice, not a credit note.
+            InvalidState: The credit note is posted or cancelled (RF-9).
+            QuantityExceeded: The new total would credit more than the invoice (RF-7).
+            InvalidInput: A line is not positive, in another currency, or has the wrong shape.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> Invoice:
@@ -452,12 +569,34 @@ class RefundService(ServiceBase):
     ) -> RefundResult:
         """Post a draft credit note and match it with its invoice (RF-8).
 
-        The credit note gets its number (``RINV/<year>/<n>``) and reduces the invoice's
+        The credit note gets its number (`RINV/<year>/<n>`) and reduces the invoice's
         residual by its total, as far as the residual goes; what the residual cannot absorb
         stays open on the credit note as customer credit. A credit note made with FULL or
         FULL_AND_REINVOICE (kept in draft by a future date) reconciles as FULL (RF-4a).
-        Posting an already posted credit note raises :class:`InvalidState`, as does posting
-        one before the date it is scheduled for (RF-6).
+        Posting an already posted credit note raises
+        [`InvalidState`][aftersales.errors.InvalidState], as does posting one before the date it is
+        scheduled for (RF-6).
+
+        Args:
+            credit_note_id: A credit note made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The posted credit note, the invoice after it and the customer credit made.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no credit note `credit_note_id`.
+            ServiceDisabled: The ticket's team has refunds off (ST-1).
+            InvalidOperation: `credit_note_id` is a customer invoice, not a credit note.
+            InvalidState: The credit note is not a draft, is dated in the future (RF-6, RF-8), or
+                its invoice is no longer posted.
+            QuantityExceeded: It would credit more than the invoice (RF-7).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> RefundResult:
@@ -505,8 +644,28 @@ class RefundService(ServiceBase):
     ) -> Invoice:
         """Cancel a draft credit note; it no longer counts against the invoice (RF-7, RF-11).
 
-        A posted credit note cannot be cancelled (:class:`InvalidState`): it is an
-        accounting entry; reverse it in the accounting application instead.
+        A posted credit note cannot be cancelled
+        ([`InvalidState`][aftersales.errors.InvalidState]): it is an accounting entry; reverse it
+        in the accounting application instead.
+
+        Args:
+            credit_note_id: A credit note made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The credit note, cancelled.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no credit note `credit_note_id`.
+            ServiceDisabled: The ticket's team has refunds off (ST-1).
+            InvalidOperation: `credit_note_id` is a customer invoice, not a credit note.
+            InvalidState: The credit note is posted or already cancelled.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> Invoice:
@@ -538,7 +697,9 @@ class RefundService(ServiceBase):
     # -- helpers ----------------------------------------------------------------------------
 
     def _customer(self, ticket: Ticket) -> Partner:
-        """RF-1: the ticket's customer, or :class:`InvalidOperation`."""
+        """RF-1: the ticket's customer, or
+        [`InvalidOperation`][aftersales.errors.InvalidOperation].
+        """
         if ticket.customer_id is None:
             raise InvalidOperation(
                 f"the ticket has no customer (ticket #{ticket.ref}); "
@@ -601,7 +762,7 @@ class RefundService(ServiceBase):
     def _check_cap(self, invoice: Invoice, amount: Money, exclude: str | None = None) -> None:
         """RF-7: posted and draft credit notes never add up to more than the invoice.
 
-        The caller holds the invoice locked (``get_invoice(lock=True)``), so two units of
+        The caller holds the invoice locked (`get_invoice(lock=True)`), so two units of
         work cannot both pass this check on the same invoice (RL-3).
         """
         if amount.is_zero():
@@ -660,11 +821,11 @@ class RefundService(ServiceBase):
         actor: Actor,
         key: str | None,
     ) -> _Posting:
-        """Match a credit note of ``total`` with ``invoice`` and number it (RF-4, RF-4a, RF-8).
+        """Match a credit note of `total` with `invoice` and number it (RF-4, RF-4a, RF-8).
 
-        A FULL or FULL_AND_REINVOICE ``method`` first takes the invoice's payments off it
+        A FULL or FULL_AND_REINVOICE `method` first takes the invoice's payments off it
         (they become customer credit). The caller stores the posted credit note, then the
-        invoice settled by the returned matches (:meth:`_save_settled`).
+        invoice settled by the returned matches (`_save_settled()`).
         """
         currency = invoice.currency
         matches = list(self._hooks.list_matches(invoice.id))
@@ -712,7 +873,7 @@ class RefundService(ServiceBase):
         return _Posting(number, open_part, note_state, matches, released + open_part)
 
     def _save_settled(self, invoice: Invoice, matches: Sequence[Match]) -> Invoice:
-        """Store ``invoice`` with the residual and payment state ``matches`` give it."""
+        """Store `invoice` with the residual and payment state `matches` give it."""
         after = settle(invoice, matches)
         if after is not invoice:  # settle returns the invoice itself when nothing changed
             after = self._hooks.save_invoice(after)
@@ -726,7 +887,7 @@ class RefundService(ServiceBase):
         actor: Actor,
         key: str | None,
     ) -> tuple[Invoice, Invoice, Money]:
-        """Post the draft ``note`` and match it with ``invoice`` (RF-8).
+        """Post the draft `note` and match it with `invoice` (RF-8).
 
         Returns the posted credit note, the invoice after, and the customer credit made.
         """

@@ -1,7 +1,7 @@
-"""Repair orders from a ticket (repairs.md): ``app.repairs``.
+"""Repair orders from a ticket (repairs.md): `app.repairs`.
 
 A repair order is created from a ticket (RP-1 … RP-7), goes through the life cycle of
-:data:`TRANSITIONS` (RP-8), may be invoiced through the accounting hooks (RP-9), and prints a
+`TRANSITIONS` (RP-8), may be invoiced through the accounting hooks (RP-9), and prints a
 quotation for the customer (RP-6). Everyone who may see a ticket may read its repairs
 (RP-12); changing them needs the repair rights of access.md (helpdesk user + stock user).
 """
@@ -119,8 +119,8 @@ def _after_repair_not_invoiced(repair: RepairOrder) -> bool:
 
 @attrs.frozen
 class Transition:
-    """One row of the life cycle: ``action`` moves a repair from ``source`` to ``target``
-    when ``when`` holds (always when it is ``None``); ``condition`` says it in words."""
+    """One row of the life cycle: `action` moves a repair from `source` to `target`
+    when `when` holds (always when it is `None`); `condition` says it in words."""
 
     source: RepairState
     action: RepairAction
@@ -133,7 +133,8 @@ _S = RepairState
 _A = RepairAction
 
 #: The whole life cycle of RP-8. The first row whose source, action and condition match
-#: decides the next state; anything else is refused with :class:`InvalidState`.
+#: decides the next state; anything else is refused with
+#: [`InvalidState`][aftersales.errors.InvalidState].
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(_S.DRAFT, _A.CONFIRM, _S.TO_INVOICE, _before_repair, "invoice before repair"),
     Transition(_S.DRAFT, _A.CONFIRM, _S.CONFIRMED, condition="no invoice, or after repair"),
@@ -180,7 +181,9 @@ def _refuse(repair: RepairOrder, action: RepairAction, why: str = "") -> Invalid
 
 
 def next_state(repair: RepairOrder, action: RepairAction) -> RepairState:
-    """The state ``action`` moves ``repair`` to, or :class:`InvalidState` naming both."""
+    """The state `action` moves `repair` to, or [`InvalidState`][aftersales.errors.InvalidState]
+    naming both.
+    """
     for row in TRANSITIONS:
         if (
             row.source is repair.state
@@ -192,7 +195,7 @@ def next_state(repair: RepairOrder, action: RepairAction) -> RepairState:
 
 
 def state_diagram() -> str:
-    """The life cycle as a Mermaid state diagram, generated from :data:`TRANSITIONS`."""
+    """The life cycle as a Mermaid state diagram, generated from `TRANSITIONS`."""
     lines = ["stateDiagram-v2", "    [*] --> DRAFT : create"]
     for row in TRANSITIONS:
         label = row.action.value + (f" ({row.condition})" if row.condition else "")
@@ -230,7 +233,7 @@ class _Unset(Enum):
         return "UNSET"
 
 
-#: "Leave this field as it is" in :meth:`RepairService.update`.
+#: "Leave this field as it is" in [`RepairService.update()`][RepairService.update].
 UNSET: Final = _Unset.UNSET
 
 
@@ -239,7 +242,7 @@ UNSET: Final = _Unset.UNSET
 
 _OPTIONAL_ID = optional(an_id)
 
-#: The fields ``create`` and ``update`` take, and how each is checked before anything is
+#: The fields `create` and `update` take, and how each is checked before anything is
 #: looked up.
 _CLEAN: Mapping[str, Cleaner] = {
     "product_id": _OPTIONAL_ID,
@@ -264,13 +267,13 @@ _REQUIRED = frozenset({"product_id", "customer_id"})
 #: How many sequence numbers a new order tries when references are taken (RP-7): enough
 #: to pass every number an import took (the first order after it pays once, and the
 #: sequence then stays past them), bounded so that a backend refusing every reference
-#: ends in ``DuplicateKey`` instead of a loop.
+#: ends in `DuplicateKey` instead of a loop.
 REFERENCE_TRIES = 100_000
 
 
 def _given(arguments: Mapping[str, object]) -> dict[str, object]:
-    """The fields of :data:`_CLEAN` as ``create`` or ``update`` received them (``arguments``
-    is the call's ``locals()``), its lines turned into tuples once, so that a retried unit of
+    """The fields of `_CLEAN` as `create` or `update` received them (`arguments`
+    is the call's `locals()`), its lines turned into tuples once, so that a retried unit of
     work sees them again (a generator is used up by the first try)."""
     return {
         name: _materialize(arguments[name]) if name in _LINES else arguments[name]
@@ -295,9 +298,9 @@ class _Header:
 
 
 class RepairService(ServiceBase):
-    """Repair orders from a ticket: ``app.repairs``.
+    """Repair orders from a ticket: `app.repairs`.
 
-    ``renderers`` maps a quotation format to a renderer (``html``, ``text`` and ``pdf`` are
+    `renderers` maps a quotation format to a renderer (`html`, `text` and `pdf` are
     built in); add or replace one to render quotations another way (RP-6).
     """
 
@@ -334,12 +337,51 @@ class RepairService(ServiceBase):
         actor: Actor,
         idempotency_key: str | None = None,
     ) -> RepairOrder:
-        """Create a draft repair order from ``ticket_id`` and link it to the ticket.
+        """Create a draft repair order from `ticket_id` and link it to the ticket.
 
         The product defaults to the ticket's (RP-2) and the customer to the ticket's
-        customer; with an invoice method other than ``NONE`` the invoice address defaults
+        customer; with an invoice method other than `NONE` the invoice address defaults
         to the customer (RP-4). Parts and operations take the product's price and taxes
-        unless given (RP-5). The reference comes from the ``RO`` sequence (RP-7).
+        unless given (RP-5). The reference comes from the `RO` sequence (RP-7).
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            product_id: The product to repair (default: the ticket's product).
+            quantity: How many (positive), in the product's unit.
+            lot: The lot or serial number of the product, if tracked.
+            customer_id: The customer (default: the ticket's customer).
+            description: What is wrong, shown on the order.
+            sale_order_id: The sale order the product came from; of the customer's commercial
+                entity (RP-3).
+            return_id: A return of this ticket or of the customer the product came back with
+                (RP-3).
+            invoice_method: `NONE`, `BEFORE_REPAIR` or `AFTER_REPAIR` (RP-4).
+            invoice_address_id: Who is invoiced (default: the customer, when invoiced).
+            parts: Parts to add or remove (RP-5).
+            operations: Operations (labour) to invoice (RP-5).
+            internal_notes: Notes for the team, never printed.
+            quotation_notes: Notes printed on the quotation and the invoice.
+            responsible_user_id: The user in charge of the repair.
+            scheduled_date: When the repair is planned.
+            warranty_expiration: The end of the product's warranty.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The new repair order, `DRAFT`, with its `RO/…` reference.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id`, or no record one of the ids names.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidInput: A field is invalid (a quantity not positive, a blank description line, a
+                wrong type).
+            InvalidOperation: The ticket has no product and none is given, or the sale order or
+                return belongs to another customer (RP-3).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
         given = _given(locals())
 
@@ -417,7 +459,7 @@ class RepairService(ServiceBase):
 
     def _save_new(self, repair: RepairOrder) -> RepairOrder:
         """Store a new order; a reference taken outside the sequence (an imported order)
-        is skipped for the next number, at most :data:`REFERENCE_TRIES` times (RP-7)."""
+        is skipped for the next number, at most `REFERENCE_TRIES` times (RP-7)."""
         for _ in range(REFERENCE_TRIES - 1):
             try:
                 return self._hooks.save_repair(repair)
@@ -450,12 +492,48 @@ class RepairService(ServiceBase):
         actor: Actor,
         idempotency_key: str | None = None,
     ) -> RepairOrder:
-        """Change the fields given (the others stay as they are); ``None`` clears one.
+        """Change the fields given (the others stay as they are); `None` clears one.
 
         The product, quantity, lot, customer, sale order, return, invoice method and invoice
-        address change only while the order is a draft (RP-4); ``parts`` and ``operations``
+        address change only while the order is a draft (RP-4); `parts` and `operations`
         (each replaced as a whole: pass the list you want) until the order is invoiced; the
         rest at any time before the order is done or cancelled.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            product_id: As in `create()`; the fields not given keep their value, `None` clears an
+                optional one.
+            quantity: As in `create()`.
+            lot: As in `create()`.
+            customer_id: As in `create()`.
+            description: As in `create()`.
+            sale_order_id: As in `create()`.
+            return_id: As in `create()`.
+            invoice_method: As in `create()`.
+            invoice_address_id: As in `create()`.
+            parts: The whole new list of parts.
+            operations: The whole new list of operations.
+            internal_notes: As in `create()`.
+            quotation_notes: As in `create()`.
+            responsible_user_id: As in `create()`.
+            scheduled_date: As in `create()`.
+            warranty_expiration: As in `create()`.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The repair order after the change.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The field may no longer change in the order's state (RP-4).
+            InvalidInput: A field is invalid.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
         given = {name: value for name, value in _given(locals()).items() if value is not UNSET}
 
@@ -522,35 +600,129 @@ class RepairService(ServiceBase):
     def confirm(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
-        """Confirm a draft: ``CONFIRMED``, or ``TO_INVOICE`` when invoiced before repair."""
+        """Confirm a draft: `CONFIRMED`, or `TO_INVOICE` when invoiced before repair.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The repair order, `CONFIRMED` or `TO_INVOICE`.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The order is not a draft.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
+        """
         return self._move(repair_id, RepairAction.CONFIRM, actor, idempotency_key)
 
     def start(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
-        """Start the repair (from ``CONFIRMED`` or ``READY``): ``UNDER_REPAIR``."""
+        """Start the repair (from `CONFIRMED` or `READY`): `UNDER_REPAIR`.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The repair order, `UNDER_REPAIR`.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The order is not `CONFIRMED` or `READY`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
+        """
         return self._move(repair_id, RepairAction.START, actor, idempotency_key)
 
     def end(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
-        """End the repair: ``DONE``, or ``TO_INVOICE`` when invoiced after repair."""
+        """End the repair: `DONE`, or `TO_INVOICE` when invoiced after repair.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The repair order, `DONE` or `TO_INVOICE`.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The order is not under repair.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
+        """
         return self._move(repair_id, RepairAction.END, actor, idempotency_key)
 
     def cancel(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
-        """Cancel the repair, from any state but ``DONE`` (and not twice).
+        """Cancel the repair, from any state but `DONE` (and not twice).
 
         A draft invoice of the repair is cancelled with it; a posted one stays, to be
         refunded by credit note.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The repair order, `CANCELLED`.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The order is done or already cancelled.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
         return self._move(repair_id, RepairAction.CANCEL, actor, idempotency_key)
 
     def reset_to_draft(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
-        """Put a cancelled repair back to ``DRAFT``; it forgets its (earlier) invoice."""
+        """Put a cancelled repair back to `DRAFT`; it forgets its (earlier) invoice.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The repair order, `DRAFT`.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The order is not cancelled.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
+        """
         return self._move(repair_id, RepairAction.RESET_TO_DRAFT, actor, idempotency_key)
 
     def _move(
@@ -580,12 +752,31 @@ class RepairService(ServiceBase):
     def create_invoice(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairInvoiced:
-        """Invoice a repair that is ``TO_INVOICE`` (RP-9).
+        """Invoice a repair that is `TO_INVOICE` (RP-9).
 
         Creates a **draft** customer invoice through the accounting hooks, for the invoice
         address, with one line per added part and per operation and the quotation notes as
         its note, and links it to the ticket. The billing team posts it. The repair moves to
-        ``READY`` (invoiced before repair) or ``DONE`` (after repair).
+        `READY` (invoiced before repair) or `DONE` (after repair).
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The repair order after invoicing and the draft invoice.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The order is not `TO_INVOICE`.
+            InvalidOperation: There is nothing to invoice, or no invoice address.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> RepairInvoiced:
@@ -635,8 +826,27 @@ class RepairService(ServiceBase):
     ) -> RepairOrder:
         """Delete a draft or cancelled repair and unlink it from its ticket (RP-10).
 
-        A confirmed, invoiced, under-repair or done repair raises :class:`InvalidState`
-        (cancel it first). Returns the deleted order.
+        A confirmed, invoiced, under-repair or done repair raises
+        [`InvalidState`][aftersales.errors.InvalidState] (cancel it first). Returns the deleted
+        order.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The deleted repair order, as it was.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The order is neither a draft nor cancelled.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> RepairOrder:
@@ -676,6 +886,18 @@ class RepairService(ServiceBase):
         """The repairs linked to the ticket, oldest first.
 
         Anyone who may see the ticket may read them, without repair rights (RP-12).
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The repair orders linked to the ticket, oldest first.
+
+        Raises:
+            AccessDenied: The actor may not see the ticket.
+            NotFound: There is no ticket `ticket_id`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def read(uow: UnitOfWork) -> tuple[RepairOrder, ...]:
@@ -691,7 +913,20 @@ class RepairService(ServiceBase):
     def repair(self, ticket_id: str, repair_id: str, *, actor: Actor) -> RepairOrder:
         """One repair, read through the ticket it is linked to (RP-12).
 
-        A repair that is not linked to ``ticket_id`` raises :class:`NotFound`.
+        A repair that is not linked to `ticket_id` raises [`NotFound`][aftersales.errors.NotFound].
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            repair_id: A repair order linked to that ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The repair order.
+
+        Raises:
+            AccessDenied: The actor may not see the ticket.
+            NotFound: There is no ticket `ticket_id`, or the repair is not linked to it.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def read(uow: UnitOfWork) -> RepairOrder:
@@ -708,7 +943,20 @@ class RepairService(ServiceBase):
         return self._rt.call(actor, Action.READ_REPAIR, read, writes=False)
 
     def quotation_data(self, repair_id: str, *, actor: Actor) -> Quotation:
-        """The content of the repair's quotation (RP-6), for a renderer of your own."""
+        """The content of the repair's quotation (RP-6), for a renderer of your own.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The quotation as a record: lines, totals with tax, notes.
+
+        Raises:
+            AccessDenied: The actor may not see the repair's ticket.
+            NotFound: There is no repair `repair_id`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
         return self._rt.call(
             actor,
             Action.READ_REPAIR,
@@ -728,11 +976,26 @@ class RepairService(ServiceBase):
     def quotation(self, repair_id: str, *, actor: Actor, format: str) -> str | bytes: ...
 
     def quotation(self, repair_id: str, *, actor: Actor, format: str = "html") -> str | bytes:
-        """The quotation document of the repair (RP-6): ``html`` and ``text`` give ``str``,
-        ``pdf`` gives ``bytes`` (needs ``pip install 'aftersales[pdf]'``).
+        """The quotation document of the repair (RP-6): `html` and `text` give `str`,
+        `pdf` gives `bytes` (needs `pip install 'aftersales[pdf]'`).
 
         It lists the parts, the operations, the totals with tax and the quotation notes;
         never the internal notes. Anyone who may read the repair may print it (RP-12).
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            format: `html`, `text`, `pdf`, or a renderer registered in `renderers`.
+
+        Returns:
+            The document: `str` for `html` and `text`, `bytes` for `pdf`.
+
+        Raises:
+            AccessDenied: The actor may not see the repair's ticket.
+            NotFound: There is no repair `repair_id`.
+            InvalidInput: No renderer for `format`.
+            ConfigurationError: `pdf` without fpdf2 installed.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def read(uow: UnitOfWork) -> tuple[QuotationRenderer, Quotation]:
@@ -754,7 +1017,7 @@ class RepairService(ServiceBase):
     def _for_change(self, actor: Actor, repair_id: str) -> tuple[RepairOrder, Ticket | None]:
         """Guard a change of a repair: the repair, its ticket's visibility and the service
         toggle (G-1, G-2, AC-3). The repair is not locked yet, so that the call claims its
-        idempotency key first; :meth:`_held` locks it."""
+        idempotency key first; `_held()` locks it."""
         repair = self._hooks.get_repair(an_id(repair_id, "repair_id"))
         if repair.ticket_id is None:
             return repair, None

@@ -1,15 +1,15 @@
 """Returns from a ticket: reverse transfers of delivered products (returns.md, RT-1 … RT-9).
 
-A return is a new warehouse operation (a :class:`~aftersales.models.Picking` of kind
-``RETURN``) that brings back some of what a done delivery sent out. Every return move is
-linked to the delivery move it sends back (``origin_move_id``), so the quantities already
+A return is a new warehouse operation (a `Picking` of kind
+`RETURN`) that brings back some of what a done delivery sent out. Every return move is
+linked to the delivery move it sends back (`origin_move_id`), so the quantities already
 taken can always be recomputed from the returns of a delivery:
 
-* **returned** — moves of returns that are ``DONE``;
+* **returned** — moves of returns that are `DONE`;
 * **reserved** — moves of returns still open (not done, not cancelled);
 * **left** — delivered − returned − reserved, never below zero (RT-5, RL-3).
 
-The cap is checked with the delivery locked (``get_picking(..., lock=True)``), so two
+The cap is checked with the delivery locked (`get_picking(..., lock=True)`), so two
 concurrent returns of the same delivery cannot both take the last unit.
 """
 
@@ -51,7 +51,7 @@ from aftersales.unit_of_work import UnitOfWork
 
 __all__ = ["ReturnDraft", "ReturnLine", "ReturnService"]
 
-#: The sequence return references are numbered from (``WH/RET/00001``, G-8).
+#: The sequence return references are numbered from (`WH/RET/00001`, G-8).
 RETURN_SEQUENCE = "WH/RET"
 
 _NO_DELIVERY = "the customer has no validated delivery"
@@ -62,8 +62,8 @@ _OPEN_STATES = frozenset({PickingState.DRAFT, PickingState.WAITING, PickingState
 class ReturnLine:
     """One product move of a delivery, with what is left to return (RT-4, RT-6).
 
-    Quantities are in the product's unit of measure (``uom``), rounded to its precision.
-    ``quantity`` is the default to return: ``delivered − returned − reserved`` (0 when
+    Quantities are in the product's unit of measure (`uom`), rounded to its precision.
+    `quantity` is the default to return: `delivered − returned − reserved` (0 when
     nothing is left).
     """
 
@@ -81,8 +81,8 @@ class ReturnLine:
 class ReturnDraft:
     """What the return dialog shows before confirming (RT-4).
 
-    ``source_location`` is where the goods come back from (the delivery's destination);
-    ``return_location`` is the default destination (the delivery's source).
+    `source_location` is where the goods come back from (the delivery's destination);
+    `return_location` is the default destination (the delivery's source).
     """
 
     ticket_id: str
@@ -93,7 +93,7 @@ class ReturnDraft:
     lines: tuple[ReturnLine, ...]
 
     def quantities(self) -> dict[str, Decimal]:
-        """The default quantity of every line, ready to edit and pass to ``create``."""
+        """The default quantity of every line, ready to edit and pass to `create`."""
         return {line.move_id: line.quantity for line in self.lines}
 
 
@@ -106,7 +106,7 @@ class _Taken:
 
 
 class ReturnService(ServiceBase):
-    """Returns from a ticket (returns.md): ``app.returns``.
+    """Returns from a ticket (returns.md): `app.returns`.
 
     Every call needs a helpdesk user who is also a stock user (AC-2) and a team with
     returns on (ST-1).
@@ -120,10 +120,29 @@ class ReturnService(ServiceBase):
         """The deliveries the ticket may return from, newest first (RT-2).
 
         They are the done outgoing deliveries of the customer's commercial entity,
-        narrowed to ``sale_order_id`` (by default the ticket's sale order) and to those
+        narrowed to `sale_order_id` (by default the ticket's sale order) and to those
         holding the ticket's product when it has one. The first one is the default.
 
-        Raises :class:`InvalidOperation` when the customer has no validated delivery (RT-1).
+        Raises [`InvalidOperation`][aftersales.errors.InvalidOperation] when the customer has no
+        validated delivery (RT-1).
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            sale_order_id: Only the deliveries of this sale order (default: the ticket's sale
+                order, if any).
+
+        Returns:
+            The deliveries, newest first; the first is the default one.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id`.
+            ServiceDisabled: The ticket's team has returns off (ST-1).
+            InvalidOperation: The ticket has no customer, or the customer has no validated delivery
+                (RT-1).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def work(uow: UnitOfWork) -> tuple[Picking, ...]:
@@ -138,9 +157,29 @@ class ReturnService(ServiceBase):
     ) -> ReturnDraft:
         """One line per product move of the delivery with its default quantity (RT-4).
 
-        Without ``delivery_id`` the default delivery of :meth:`deliveries` is used.
-        Raises :class:`InvalidState` for a delivery that is not done (RT-3) and
-        :class:`InvalidOperation` when nothing at all is left to return.
+        Without `delivery_id` the default delivery of
+        [`deliveries()`][aftersales.services.returns.ReturnService.deliveries] is used. Raises
+        [`InvalidState`][aftersales.errors.InvalidState] for a delivery that is not done (RT-3) and
+        [`InvalidOperation`][aftersales.errors.InvalidOperation] when nothing at all is left to
+        return.
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            delivery_id: The delivery to return from (default: the first of `deliveries()`).
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The delivery and one line per product move with the quantity that may still be returned
+            as its default.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id` or no delivery `delivery_id`.
+            ServiceDisabled: The ticket's team has returns off (ST-1).
+            InvalidState: The delivery is not done (RT-3).
+            InvalidOperation: Nothing is left to return on the delivery.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def work(uow: UnitOfWork) -> ReturnDraft:
@@ -177,6 +216,19 @@ class ReturnService(ServiceBase):
         """The returns linked to the ticket, oldest first (RT-8).
 
         Readable while the team has returns off, so that existing documents stay visible.
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The return operations linked to the ticket, oldest first.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
 
         def work(uow: UnitOfWork) -> tuple[Picking, ...]:
@@ -201,17 +253,43 @@ class ReturnService(ServiceBase):
         actor: Actor,
         idempotency_key: str | None = None,
     ) -> Picking:
-        """Create the return operation of ``delivery_id`` for ``quantities`` (RT-5, RT-7).
+        """Create the return operation of `delivery_id` for `quantities` (RT-5, RT-7).
 
-        ``quantities`` maps delivery move ids to the quantity to send back, in the
+        `quantities` maps delivery move ids to the quantity to send back, in the
         product's unit of measure (rounded to its precision, RT-6); moves left out return
-        nothing. The return goes from the delivery's destination to ``return_location``
-        (default: the delivery's source), is ``READY``, is linked to the ticket and leaves
+        nothing. The return goes from the delivery's destination to `return_location`
+        (default: the delivery's source), is `READY`, is linked to the ticket and leaves
         "Return created" on its trail (RT-8).
 
-        Raises :class:`InvalidInput` for a negative quantity, a line that is not on the
-        delivery, or only zeros, and :class:`QuantityExceeded` (naming product, asked and
+        Raises [`InvalidInput`][aftersales.errors.InvalidInput] for a negative quantity, a line
+        that is not on the delivery, or only zeros, and
+        [`QuantityExceeded`][aftersales.errors.QuantityExceeded] (naming product, asked and
         available) for more than is left to return.
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            delivery_id: The done delivery the products came with.
+            quantities: Delivery move id → quantity to send back; moves left out return nothing.
+            return_location: Where the products go (default: the delivery's source).
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The return operation, `READY`, linked to the ticket.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id` or no delivery `delivery_id`.
+            ServiceDisabled: The ticket's team has returns off (ST-1).
+            InvalidInput: A quantity is negative, a line is not on the delivery, or every quantity
+                is zero.
+            QuantityExceeded: More than is left to return, naming product, asked and available
+                (RT-5).
+            InvalidState: The delivery is not done (RT-3).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
         """
 
         def work(uow: UnitOfWork) -> Picking:
@@ -263,8 +341,27 @@ class ReturnService(ServiceBase):
     def validate(
         self, return_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> Picking:
-        """Validate a ready return: it becomes ``DONE`` and its quantities count as
-        returned (RT-7); the ticket's trail gets "Return done" (RT-8)."""
+        """Validate a ready return: it becomes `DONE` and its quantities count as
+        returned (RT-7); the ticket's trail gets "Return done" (RT-8).
+
+        Args:
+            return_id: A ready return operation made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The return, `DONE`.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no return `return_id`.
+            ServiceDisabled: The ticket's team has returns off (ST-1).
+            InvalidState: The return is not ready.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
+        """
         return self._finish(
             return_id, PickingState.DONE, actor=actor, idempotency_key=idempotency_key
         )
@@ -273,7 +370,26 @@ class ReturnService(ServiceBase):
         self, return_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> Picking:
         """Cancel an open return, releasing its reserved quantities (RT-9); the ticket's
-        trail gets "Return cancelled" (RT-8)."""
+        trail gets "Return cancelled" (RT-8).
+
+        Args:
+            return_id: An open return operation made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The return, `CANCELLED`.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no return `return_id`.
+            ServiceDisabled: The ticket's team has returns off (ST-1).
+            InvalidState: The return is done or already cancelled.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
+        """
         return self._finish(
             return_id, PickingState.CANCELLED, actor=actor, idempotency_key=idempotency_key
         )

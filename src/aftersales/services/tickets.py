@@ -96,10 +96,24 @@ _ACTIONS: tuple[tuple[str, Service, Action], ...] = (
 
 
 class TicketViewService(ServiceBase):
-    """Reads a ticket as the helpdesk shows it: ``app.tickets``."""
+    """Reads a ticket as the helpdesk shows it: `app.tickets`."""
 
     def find(self, ref: str, *, actor: Actor) -> Ticket:
-        """The ticket numbered ``ref`` (as shown, ``#12`` or ``12``), if the actor may see it."""
+        """The ticket numbered `ref` (as shown, `#12` or `12`), if the actor may see it.
+
+        Args:
+            ref: The ticket's number as shown (`#12` or `12`).
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The ticket.
+
+        Raises:
+            AccessDenied: The actor is not a helpdesk user, or may not see the ticket's team.
+            NotFound: No ticket has that number.
+            InvalidInput: An argument has the wrong type or shape (RL-4).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
 
         def work(_uow: UnitOfWork) -> Ticket:
             number = a_text(ref, "ref", max_length=65).strip().removeprefix("#").strip()
@@ -114,8 +128,24 @@ class TicketViewService(ServiceBase):
         """The ticket's actions, linked documents with counts, and trail newest first.
 
         The view is for helpdesk users. A portal user is refused with
-        :class:`AccessDenied` for a ticket of their own, and gets :class:`NotFound` for
-        any other, as if it did not exist (AC-4)."""
+        [`AccessDenied`][aftersales.errors.AccessDenied] for a ticket of their own, and gets
+        `NotFound` for any other, as if it did not exist (AC-4).
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The actions the actor may take, the linked documents with their counts, and the trail,
+            newest first (AC-5, AC-6).
+
+        Raises:
+            AccessDenied: The actor is not a helpdesk user, may not see the ticket's team, or is a
+                portal user (for their own ticket).
+            NotFound: There is no ticket `ticket_id` (or it is another customer's, for a portal
+                user).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
         if (
             isinstance(actor, Actor)
             and Group.PORTAL in actor.groups

@@ -19,7 +19,7 @@ AFTER_COMMIT_HOOKS = frozenset({"aftersales_mail_deliver"})
 
 
 class InjectedFault(RuntimeError):
-    """Raised in place of a hook call by :class:`FaultInjector`."""
+    """Raised in place of a hook call by `FaultInjector`."""
 
     def __init__(self, hook: str, number: int) -> None:
         self.hook = hook
@@ -28,14 +28,15 @@ class InjectedFault(RuntimeError):
 
 
 class FaultInjector:
-    """Counts hook calls of an application and makes the ``fail_at``-th one raise.
+    """Counts hook calls of an application and makes the `fail_at`-th one raise.
 
     By default only hook calls made before the call's unit of work commits are counted
-    for ``fail_at``; the calls that deliver its emails afterwards (from the first of
-    :data:`AFTER_COMMIT_HOOKS` on) are left alone. With ``after_commit=True`` it is the
-    other way round: ``fail_at`` counts the calls after the commit.
+    for `fail_at`; the calls that deliver its emails afterwards (from the first of
+    `AFTER_COMMIT_HOOKS` on) are left alone. With `after_commit=True` it is the
+    other way round: `fail_at` counts the calls after the commit.
 
-    >>> # with FaultInjector(app).armed(fail_at=3): app.refunds.reverse(...)
+    Examples:
+        >>> # with FaultInjector(app).armed(fail_at=3): app.refunds.reverse(...)
     """
 
     def __init__(self, app: AfterSales) -> None:
@@ -72,7 +73,7 @@ class FaultInjector:
     def armed(
         self, fail_at: int | None = None, *, after_commit: bool = False
     ) -> Iterator[FaultInjector]:
-        """Count (and, with ``fail_at``, break) the hook calls made inside the block."""
+        """Count (and, with `fail_at`, break) the hook calls made inside the block."""
         self.calls = []
         self.fail_at = fail_at
         self.after_commit = after_commit
@@ -86,7 +87,7 @@ class FaultInjector:
 
 @attrs.frozen
 class SweepReport:
-    """What :func:`sweep_faults` tried: one fault at every hook call of one call."""
+    """What `sweep_faults()` tried: one fault at every hook call of one call."""
 
     name: str
     hook_calls: int
@@ -96,7 +97,7 @@ class SweepReport:
 def sweep_faults(
     app: AfterSales, backend: Snapshotting, call: Callable[[], object], name: str = "call"
 ) -> SweepReport:
-    """Fail ``call`` at its 1st, 2nd, … hook call until it succeeds.
+    """Fail `call` at its 1st, 2nd, … hook call until it succeeds.
 
     Each failed attempt must leave the whole store exactly as it was (the snapshot compares
     every table, outbox and delivered mail included). The final attempt runs with no fault

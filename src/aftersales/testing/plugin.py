@@ -1,14 +1,14 @@
-"""The aftersales pytest plugin (entry point ``pytest11``): fixtures for tests and backends.
+"""The aftersales pytest plugin (entry point `pytest11`): fixtures for tests and backends.
 
-Fixtures (override ``aftersales_backend`` to run everything on your backend):
+Fixtures (override `aftersales_backend` to run everything on your backend):
 
-* ``aftersales_clock`` — a :class:`~aftersales.clock.FrozenClock` at 2026-11-28 09:00 UTC;
-* ``aftersales_backend`` — a fresh :class:`~aftersales.backends.memory.MemoryBackend`;
-* ``aftersales_app`` — an :class:`~aftersales.AfterSales` over that backend and clock;
-* ``aftersales_scenario`` — the standard world (:func:`~aftersales.testing.build_scenario`).
+* `aftersales_clock` — a [`FrozenClock`][aftersales.clock.FrozenClock] at 2026-11-28 09:00 UTC;
+* `aftersales_backend` — a fresh `MemoryBackend`;
+* `aftersales_app` — an [`AfterSales`][aftersales.app.AfterSales] over that backend and clock;
+* `aftersales_scenario` — the standard world (`build_scenario()`).
 
-Backend authors run the conformance kit (:mod:`aftersales.testing.conformance`) by
-subclassing its contracts and overriding ``aftersales_backend``.
+Backend authors run the conformance kit (`aftersales.testing.conformance`) by
+subclassing its contracts and overriding `aftersales_backend`.
 
 Every pytest run of a project that has aftersales installed loads this module, so it imports
 nothing of the library itself: each fixture imports what it needs when it runs.

@@ -1,6 +1,6 @@
 """A standard world: what a helpdesk database holds before after-sales starts.
 
-Every backend builds it through its :class:`~aftersales.builder.Builder`, so the same
+Every backend builds it through its `Builder`, so the same
 scenario runs on the memory backend, the SQL backends and a third-party ERP.
 """
 
@@ -104,9 +104,9 @@ def build_scenario(
     services: frozenset[Service] = frozenset(Service),
     install_modules: bool = True,
 ) -> Scenario:
-    """Build the standard world; the team has ``services`` on (all by default).
+    """Build the standard world; the team has `services` on (all by default).
 
-    With ``install_modules`` (the default) the modules of every service are marked
+    With `install_modules` (the default) the modules of every service are marked
     installed, so no trial starts; without it only the base and the helpdesk are, as on a
     new One-App-Free database.
     """

@@ -34,7 +34,8 @@ def diff(before: dict[str, dict[Any, Any]], after: dict[str, dict[Any, Any]]) ->
 def assert_unchanged(backend: Snapshotting) -> Iterator[None]:
     """Fail unless the store is exactly the same after the block as before it.
 
-    >>> # with pytest.raises(InvalidInput), assert_unchanged(backend): ...
+    Examples:
+        >>> # with pytest.raises(InvalidInput), assert_unchanged(backend): ...
     """
     before = backend.snapshot()
     try:

@@ -19,7 +19,7 @@ __all__ = ["Witness"]
 class Witness:
     """A plugin that sees what leaves after a commit: dispatched events, delivered emails.
 
-    It implements every event hook and ``aftersales_mail_deliver`` (answering ``None``,
+    It implements every event hook and `aftersales_mail_deliver` (answering `None`,
     "not mine", so the backend's own transport still delivers), which makes it work over
     any backend.
     """
@@ -36,7 +36,7 @@ class Witness:
 
     @property
     def quiet(self) -> bool:
-        """Nothing was dispatched or delivered since the last :meth:`clear`."""
+        """Nothing was dispatched or delivered since the last `clear()`."""
         return not self.events and not self.emails
 
     def seen(self) -> str:

@@ -111,15 +111,15 @@ def _picking_order(picking: Picking) -> tuple[datetime, datetime]:
 
 
 class MemoryBackend:
-    """Implements every hook of :mod:`aftersales.hookspecs` on dicts in memory.
+    """Implements every hook of [`aftersales.hookspecs`][aftersales.hookspecs] on dicts in memory.
 
-    Use :meth:`builder` to create the data an ERP would already hold, :meth:`snapshot` to
-    compare the whole store before and after a call, and :attr:`delivered` to read the
+    Use `builder()` to create the data an ERP would already hold, `snapshot()` to
+    compare the whole store before and after a call, and `delivered` to read the
     emails a unit of work sent after it committed.
     """
 
     name = "memory"
-    #: Optional conformance-kit capabilities (see :mod:`aftersales.testing.conformance`).
+    #: Optional conformance-kit capabilities (see `aftersales.testing.conformance`).
     capabilities = frozenset({"delivered_log", "threads"})
 
     def __init__(self, *, installed_modules: Iterable[str] = ("base", "mail", "helpdesk")) -> None:
@@ -130,7 +130,7 @@ class MemoryBackend:
     # -- test support -------------------------------------------------------------------------
 
     def builder(self, clock: Clock | None = None) -> MemoryBuilder:
-        """A :class:`~aftersales.builder.Builder` writing into this backend."""
+        """A `Builder` writing into this backend."""
         return MemoryBuilder(self, clock)
 
     def snapshot(self) -> dict[str, dict[object, Any]]:

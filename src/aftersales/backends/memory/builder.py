@@ -14,7 +14,7 @@ __all__ = ["MemoryBuilder"]
 
 
 class MemoryBuilder(Builder):
-    """Writes builder records straight into a :class:`MemoryBackend`."""
+    """Writes builder records straight into a `MemoryBackend`."""
 
     def __init__(self, backend: MemoryBackend, clock: Clock | None = None) -> None:
         super().__init__(clock)

@@ -73,7 +73,7 @@ class MemoryStore:
             return list(self.table(table).values())
 
     def by_index(self, table: str, index: str, value: object) -> list[Any]:
-        """Records of ``table`` whose ``index`` holds ``value``, in insertion order."""
+        """Records of `table` whose `index` holds `value`, in insertion order."""
         if getattr(self._local, "tx", None) is None:  # else this thread holds the lock
             with self.lock:
                 return self._by_index(table, index, value)
@@ -97,7 +97,7 @@ class MemoryStore:
     # -- writes ---------------------------------------------------------------------------
 
     def put(self, table: str, key: object, record: Any) -> None:
-        """Insert or replace ``record`` under ``key`` (logged for undo)."""
+        """Insert or replace `record` under `key` (logged for undo)."""
         with self.lock:
             rows = self._tables.get(table)
             if rows is None:
@@ -107,7 +107,7 @@ class MemoryStore:
             self._write(table, key, previous, record)
 
     def delete(self, table: str, key: object) -> Any:
-        """Delete ``key`` from ``table``; return the old record or ``None``."""
+        """Delete `key` from `table`; return the old record or `None`."""
         with self.lock:
             rows = self.table(table)
             previous = rows.get(key, MISSING)
@@ -149,7 +149,7 @@ class MemoryStore:
             rows[key] = record
 
     def undo(self, entries: list[tuple[str, object, Any]]) -> None:
-        """Restore what ``entries`` recorded, newest first."""
+        """Restore what `entries` recorded, newest first."""
         with self.lock:
             for table, key, previous in reversed(entries):
                 current = self.table(table).get(key, MISSING)

@@ -1,11 +1,12 @@
 """The SQL backend: SQLite by default (a file), PostgreSQL for production.
 
->>> from aftersales import AfterSales
->>> from aftersales.backends.sql import SqlBackend
->>> app = AfterSales(SqlBackend("aftersales.db"))  # doctest: +SKIP
+Needs the `sql` extra (`pip install 'aftersales[sql]'`); PostgreSQL also needs the
+`postgres` extra (psycopg 3). See `docs/sql-backend.md`.
 
-Needs the ``sql`` extra (``pip install 'aftersales[sql]'``); PostgreSQL also needs the
-``postgres`` extra (psycopg 3). See ``docs/sql-backend.md``.
+Examples:
+    >>> from aftersales import AfterSales
+    >>> from aftersales.backends.sql import SqlBackend
+    >>> app = AfterSales(SqlBackend("aftersales.db"))  # doctest: +SKIP
 """
 
 from .backend import SqlBackend

@@ -1,10 +1,11 @@
-"""The SQL backend: every hook of :mod:`aftersales.hookspecs` on SQLAlchemy Core.
+"""The SQL backend: every hook of [`aftersales.hookspecs`][aftersales.hookspecs] on SQLAlchemy
+Core.
 
-It behaves like the memory backend (:mod:`aftersales.backends.memory`), the reference:
-same orderings, same :class:`~aftersales.errors.DuplicateKey` for coupon codes, repair
+It behaves like the memory backend (`aftersales.backends.memory`), the reference:
+same orderings, same [`DuplicateKey`][aftersales.errors.DuplicateKey] for coupon codes, repair
 references and idempotency keys. What differs is durability and concurrency: data lives in
 a database shared by every process that opens it, one unit of work is one transaction, and
-``lock=True`` takes a row lock on PostgreSQL (SQLite serializes writing units instead).
+`lock=True` takes a row lock on PostgreSQL (SQLite serializes writing units instead).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ PICKINGS, MOVES, REPAIRS = _t["pickings"], _t["stock_moves"], _t["repairs"]
 PROJECTS, TASKS, AUDIT = _t["projects"], _t["tasks"], _t["audit"]
 OUTBOX, DELIVERED, IDEMPOTENCY = _t["outbox"], _t["mail_delivered"], _t["idempotency_keys"]
 
-#: How snapshot keys rows: tables with a ``seq`` key by ``id`` unless listed here.
+#: How snapshot keys rows: tables with a `seq` key by `id` unless listed here.
 _SNAPSHOT_KEYS: dict[str, tuple[str, ...]] = {"links": ("ticket_id", "kind", "document_id")}
 
 _EARLIEST = datetime.min.replace(year=1)
@@ -125,7 +126,7 @@ def _picking_order(picking: Picking) -> tuple[datetime, datetime]:
 
 
 def _loaded(table: sa.Table, row: RowData, load: Callable[[RowData], R]) -> R:
-    """``load(row)``; a stored row that its record refuses (written by hand, or by a version
+    """`load(row)`; a stored row that its record refuses (written by hand, or by a version
     that validated less) is a backend error naming the row, not the caller's bad input."""
     try:
         return load(row)
@@ -137,8 +138,8 @@ def _loaded(table: sa.Table, row: RowData, load: Callable[[RowData], R]) -> R:
 
 
 def _newest(items: Iterable[T], owner: Callable[[T], str], key: Callable[[T], Any]) -> list[T]:
-    """Newest first by ``key``; ties in the memory backend's order: the later owner id
-    first, then the later-inserted record first. ``items`` come in insertion order."""
+    """Newest first by `key`; ties in the memory backend's order: the later owner id
+    first, then the later-inserted record first. `items` come in insertion order."""
     by_owner = sorted(items, key=owner)  # stable: insertion order within an owner
     later_first = by_owner[::-1]
     return sorted(later_first, key=key, reverse=True)
@@ -152,8 +153,8 @@ def _history(
     product: sa.Column[Any],
 ) -> tuple[Hashable, Callable[[], sa.ColumnElement[bool]], dict[str, Any]]:
     """The statement key, WHERE clause and parameters of a customer's invoices or pickings:
-    ``owner`` among ``owners``, and the filters ``query`` gives (kind, state, sale order;
-    a product through the ``parent`` and ``product`` columns of the lines or moves)."""
+    `owner` among `owners`, and the filters `query` gives (kind, state, sale order;
+    a product through the `parent` and `product` columns of the lines or moves)."""
     size, params = padded(owners)
     table = owner.table
     filters = {
@@ -182,15 +183,16 @@ def _history(
 class SqlBackend:
     """Every hook on a SQL database: a SQLite file (the default) or PostgreSQL.
 
-    ``url`` is a file path or ``sqlite:///path``, or ``postgresql://user:pw@host/db``
-    (psycopg 3); without it, ``AFTERSALES_DATABASE_URL`` or ``./aftersales.db``. The schema
-    is created or upgraded on open unless ``migrate=False``, in which case a database not
-    at the current version is refused. ``installed_modules`` (with ``base`` and ``mail``)
+    `url` is a file path or `sqlite:///path`, or `postgresql://user:pw@host/db`
+    (psycopg 3); without it, `AFTERSALES_DATABASE_URL` or `./aftersales.db`. The schema
+    is created or upgraded on open unless `migrate=False`, in which case a database not
+    at the current version is refused. `installed_modules` (with `base` and `mail`)
     seeds a database that has no modules yet, on every open: a new one, one whose first open
-    was interrupted, one made by ``aftersales db upgrade``.
+    was interrupted, one made by `aftersales db upgrade`.
 
-    >>> backend = SqlBackend("/tmp/aftersales-doctest.db")  # doctest: +SKIP
-    >>> app = AfterSales(backend)                            # doctest: +SKIP
+    Examples:
+        >>> backend = SqlBackend("/tmp/aftersales-doctest.db")  # doctest: +SKIP
+        >>> app = AfterSales(backend)                            # doctest: +SKIP
     """
 
     name = "sql"
@@ -243,7 +245,7 @@ class SqlBackend:
 
     @property
     def dialect(self) -> str:
-        """``"sqlite"`` or ``"postgresql"``."""
+        """`"sqlite"` or `"postgresql"`."""
         return self.db.dialect
 
     def close(self) -> None:
@@ -262,14 +264,14 @@ class SqlBackend:
             seed(conn, self._seed_modules)
 
     def builder(self, clock: Clock | None = None) -> SqlBuilder:
-        """A :class:`~aftersales.builder.Builder` writing into this database."""
+        """A `Builder` writing into this database."""
         return SqlBuilder(self, clock)
 
     def snapshot(self) -> dict[str, dict[object, Any]]:
-        """Every non-empty table as ``{key: row}``: equal snapshots mean nothing changed.
+        """Every non-empty table as `{key: row}`: equal snapshots mean nothing changed.
 
-        Rows hold the values as the database stores them (text, numbers, ``None``; the
-        insertion counter ``seq`` left out), read through the driver's own cursor in one
+        Rows hold the values as the database stores them (text, numbers, `None`; the
+        insertion counter `seq` left out), read through the driver's own cursor in one
         transaction: comparing stored values is at least as strict as comparing records,
         and fast enough to take before and after every call of a sweep.
         """
@@ -307,7 +309,7 @@ class SqlBackend:
         return self._statements.get(key, build)
 
     def _insert(self, table: sa.Table) -> Any:
-        """An ``INSERT`` of the database's dialect, without the implicit ``RETURNING`` of
+        """An `INSERT` of the database's dialect, without the implicit `RETURNING` of
         the row counter PostgreSQL would add (nothing reads it)."""
         dialect = postgresql if self.db.dialect == "postgresql" else sqlite
         return dialect.insert(table).inline()
@@ -318,7 +320,7 @@ class SqlBackend:
     def _upsert(
         self, table: sa.Table, columns: Sequence[str], key: Sequence[str] = ("id",)
     ) -> Prepared:
-        """``INSERT … ON CONFLICT (key) DO UPDATE`` of ``columns`` (parameters by name)."""
+        """`INSERT … ON CONFLICT (key) DO UPDATE` of `columns` (parameters by name)."""
 
         def build() -> Any:  # a dialect's INSERT … ON CONFLICT
             stmt = self._values(table, columns)
@@ -328,7 +330,7 @@ class SqlBackend:
         return self._statement(("upsert", table.name, tuple(columns), tuple(key)), build)
 
     def _insert_new(self, table: sa.Table, columns: Sequence[str]) -> Prepared:
-        """``INSERT … ON CONFLICT DO NOTHING``: changes no row when a unique key is taken."""
+        """`INSERT … ON CONFLICT DO NOTHING`: changes no row when a unique key is taken."""
         return self._statement(
             ("insert new", table.name, tuple(columns)),
             lambda: self._values(table, columns).on_conflict_do_nothing(),
@@ -341,7 +343,7 @@ class SqlBackend:
         return stmt
 
     def _by(self, table: sa.Table, column: str, lock: bool = False) -> Prepared:
-        """The rows of ``table`` whose ``column`` is the parameter ``value``, oldest first."""
+        """The rows of `table` whose `column` is the parameter `value`, oldest first."""
         return self._statement(
             ("by", table.name, column, lock),
             lambda: (
@@ -377,7 +379,7 @@ class SqlBackend:
     def _among(
         self, table: sa.Table, column: str, values: Iterable[str], load: Callable[[RowData], R]
     ) -> list[R]:
-        """The rows whose ``column`` is one of ``values``, oldest first."""
+        """The rows whose `column` is one of `values`, oldest first."""
         wanted = sorted(values)
         rows: list[Row] = []
         with self.db.connection(writes=False) as conn:
@@ -408,9 +410,9 @@ class SqlBackend:
             stmt.run(conn, row)
 
     def _append(self, table: sa.Table, row: Row, what: str, value: object) -> None:
-        """Insert a new row; :class:`DuplicateKey` naming ``what`` and ``value`` when one of
-        its unique keys is taken (no savepoint needed: the statement changes nothing then,
-        and the transaction stays usable)."""
+        """Insert a new row; [`DuplicateKey`][aftersales.errors.DuplicateKey] naming `what` and
+        `value` when one of its unique keys is taken (no savepoint needed: the statement changes
+        nothing then, and the transaction stays usable)."""
         stmt = self._insert_new(table, tuple(row))
         with self.db.connection() as conn:
             if stmt.run(conn, row) == 0:
@@ -425,7 +427,7 @@ class SqlBackend:
     def _removed(
         self, table: sa.Table, column: str, value: object, load: Callable[[RowData], R]
     ) -> R | None:
-        """Delete the row whose ``column`` is ``value`` (locked first); the record it was."""
+        """Delete the row whose `column` is `value` (locked first); the record it was."""
         select, delete = self._by(table, column, lock=True), self._delete_by(table, column)
         with self.db.connection() as conn:
             row = select.first(conn, {"value": value})
@@ -463,8 +465,8 @@ class SqlBackend:
         children: sa.Table,
         parent: str,
     ) -> tuple[list[Row], dict[str, list[Row]]]:
-        """The rows of ``table`` matching ``where`` (keyed by ``key``), oldest first, and
-        their ``children`` rows by parent id."""
+        """The rows of `table` matching `where` (keyed by `key`), oldest first, and
+        their `children` rows by parent id."""
         stmt = self._statement(
             ("parents", table.name, key, lock),
             lambda: self._select(table, lock).where(where()).order_by(table.c.seq),
@@ -509,7 +511,7 @@ class SqlBackend:
         child_rows: Sequence[Row],
         foreign_key: str,
     ) -> None:
-        """Upsert the parent ``rows`` and replace their children with ``child_rows`` (the
+        """Upsert the parent `rows` and replace their children with `child_rows` (the
         children of each parent's last row): one statement per step, many rows each."""
         if not rows:
             return
@@ -550,8 +552,8 @@ class SqlBackend:
         self.put_many((record,))
 
     def put_many(self, records: Iterable[object]) -> None:
-        """Store builder records (each inserted or replaced by id) as :meth:`put` would one
-        by one, in one transaction (or the current unit of work) with one ``executemany``
+        """Store builder records (each inserted or replaced by id) as `put()` would one
+        by one, in one transaction (or the current unit of work) with one `executemany`
         per table: how the benchmark loads 100,000 invoices in seconds."""
         groups: dict[type[Any], list[Any]] = {}
         for record in records:
@@ -998,7 +1000,7 @@ class SqlBackend:
         return self._many(AUDIT, "ticket_id", ticket_id, mapping.audit)
 
 
-#: How :meth:`SqlBackend.put` stores each builder record without children.
+#: How `SqlBackend.put()` stores each builder record without children.
 _PUTS: dict[type[Any], tuple[sa.Table, Callable[[Any], mapping.Row]]] = {
     Partner: (PARTNERS, mapping.partner_row),
     Product: (PRODUCTS, mapping.product_row),

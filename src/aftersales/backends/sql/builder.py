@@ -15,7 +15,7 @@ __all__ = ["SqlBuilder"]
 
 
 class SqlBuilder(Builder):
-    """Writes builder records into a :class:`SqlBackend` (each call in its own transaction
+    """Writes builder records into a `SqlBackend` (each call in its own transaction
     when no unit of work is open on the thread, else in that unit)."""
 
     def __init__(self, backend: SqlBackend, clock: Clock | None = None) -> None:
@@ -26,7 +26,7 @@ class SqlBuilder(Builder):
         self._backend.put(record)
 
     def put_many(self, records: Iterable[object]) -> None:
-        """Store ``records`` with one ``executemany`` per table (invoice lines and stock
+        """Store `records` with one `executemany` per table (invoice lines and stock
         moves included), in one transaction or in the unit of work open on the thread."""
         self._backend.put_many(records)
 

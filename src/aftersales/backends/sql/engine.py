@@ -1,14 +1,14 @@
 """Engines, connections and transactions: one unit of work = one database transaction.
 
-:class:`Database` opens the engine for a URL (SQLite file by default, PostgreSQL through
+`Database` opens the engine for a URL (SQLite file by default, PostgreSQL through
 psycopg 3), keeps the connection of the current unit of work in a thread-local, and runs
-every statement with driver errors translated (:mod:`.errors`).
+every statement with driver errors translated (`errors`).
 
 * **SQLite**: WAL journal, a busy timeout, foreign keys on; a writing unit starts with
-  ``BEGIN IMMEDIATE`` so concurrent writers — threads or processes — queue for the write
-  lock instead of failing half-way; a reading unit starts with a plain ``BEGIN``.
-* **PostgreSQL**: ``READ COMMITTED`` with row locks (``SELECT … FOR UPDATE``) on the lookups
-  called with ``lock=True``, and a ``lock_timeout`` so a stuck lock ends in a retryable
+  `BEGIN IMMEDIATE` so concurrent writers — threads or processes — queue for the write
+  lock instead of failing half-way; a reading unit starts with a plain `BEGIN`.
+* **PostgreSQL**: `READ COMMITTED` with row locks (`SELECT … FOR UPDATE`) on the lookups
+  called with `lock=True`, and a `lock_timeout` so a stuck lock ends in a retryable
   error rather than a hang.
 
 A unit of work begun while another is open on the same thread becomes a savepoint of it.
@@ -39,15 +39,15 @@ from .statements import TRACE, Tracer, run_text
 
 __all__ = ["DEFAULT_URL", "Database", "SqlTransaction", "normalize_url"]
 
-#: Used when no URL is given and ``AFTERSALES_DATABASE_URL`` is not set.
+#: Used when no URL is given and `AFTERSALES_DATABASE_URL` is not set.
 DEFAULT_URL = "aftersales.db"
 
 _WRITES = "aftersales.writes"
 
 
 def normalize_url(url: str | Path | URL | None) -> URL:
-    """A SQLAlchemy URL from a URL, a file path, or ``None`` (the environment, then the
-    default file). ``postgresql://`` and ``postgres://`` use psycopg 3."""
+    """A SQLAlchemy URL from a URL, a file path, or `None` (the environment, then the
+    default file). `postgresql://` and `postgres://` use psycopg 3."""
     if url is None:
         url = os.environ.get("AFTERSALES_DATABASE_URL") or DEFAULT_URL
     if isinstance(url, Path) or (isinstance(url, str) and "://" not in url):
@@ -120,8 +120,8 @@ class SqlTransaction:
 
 
 class _InUnit:
-    """The open unit's connection for a ``with`` block, errors translated as by
-    :func:`.errors.translated` (a class: every hook call of a unit takes one)."""
+    """The open unit's connection for a `with` block, errors translated as by
+    `errors.translated()` (a class: every hook call of a unit takes one)."""
 
     __slots__ = ("_connection",)
 
@@ -177,8 +177,8 @@ class Database:
         if self.dialect == "sqlite":
             self._sqlite_events(busy_timeout)
         self._local = _Local()
-        #: Sees every statement the backend runs through :mod:`.statements` (SQL text and
-        #: the driver's parameters), from the next unit of work on; ``None`` (the default)
+        #: Sees every statement the backend runs through `statements` (SQL text and
+        #: the driver's parameters), from the next unit of work on; `None` (the default)
         #: for none. The benchmark's floor records a refund's statements with it.
         self.tracer: Tracer | None = None
 
@@ -265,9 +265,9 @@ class Database:
 
     @staticmethod
     def unique(conn: Connection, run: Callable[[], object], what: str, value: object) -> None:
-        """``run()`` (statements on ``conn``) in a savepoint; a unique violation raises
-        :class:`DuplicateKey` naming ``what`` and ``value`` and leaves the transaction
-        usable. (A plain insert needs no savepoint: ``INSERT … ON CONFLICT DO NOTHING``
+        """`run()` (statements on `conn`) in a savepoint; a unique violation raises
+        [`DuplicateKey`][aftersales.errors.DuplicateKey] naming `what` and `value` and leaves the
+        transaction usable. (A plain insert needs no savepoint: `INSERT … ON CONFLICT DO NOTHING`
         tells a taken key by changing no row.)"""
         try:
             with conn.begin_nested():

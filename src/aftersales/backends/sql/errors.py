@@ -1,16 +1,17 @@
-"""Driver errors in, :class:`aftersales.errors.BackendError` subclasses out (RL-5).
+"""Driver errors in, [`aftersales.errors.BackendError`][aftersales.errors.BackendError] subclasses
+out (RL-5).
 
 * serialization failures, deadlocks, and waits for a lock another transaction holds that
-  outlast the timeout (PostgreSQL ``lock_timeout``, SQLite's busy timeout) →
-  :class:`~aftersales.errors.ConflictError`: concurrent work is in the way;
+  outlast the timeout (PostgreSQL `lock_timeout`, SQLite's busy timeout) →
+  [`ConflictError`][aftersales.errors.ConflictError]: concurrent work is in the way;
 * a lost or refused connection, a cancelled statement, a server out of resources →
-  :class:`~aftersales.errors.BackendUnavailable`;
+  [`BackendUnavailable`][aftersales.errors.BackendUnavailable];
 
-  (both make :meth:`Runtime.write <aftersales.runtime.Runtime.write>` roll back and retry);
-* a unique constraint → :class:`~aftersales.errors.DuplicateKey`;
-* anything else → :class:`~aftersales.errors.BackendError`.
+  (both make `Runtime.write` roll back and retry);
+* a unique constraint → [`DuplicateKey`][aftersales.errors.DuplicateKey];
+* anything else → [`BackendError`][aftersales.errors.BackendError].
 
-The driver's exception is kept as ``__cause__`` for logs; it never escapes on its own.
+The driver's exception is kept as `__cause__` for logs; it never escapes on its own.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ __all__ = ["is_unique_violation", "translate", "translated"]
 
 #: PostgreSQL SQLSTATEs of concurrent work in the way: serialization failure, deadlock.
 _PG_CONFLICT = {"40001", "40P01"}
-#: PostgreSQL's "lock not available": ``lock_timeout`` ran out waiting for another's lock.
+#: PostgreSQL's "lock not available": `lock_timeout` ran out waiting for another's lock.
 _PG_LOCK_TIMEOUT = "55P03"
 #: PostgreSQL SQLSTATEs (or classes) that mean "not now": cancelled, shutting down, full.
 _PG_UNAVAILABLE = {"57014", "57P01", "57P02", "57P03", "53300", "53400"}
@@ -52,7 +53,7 @@ def _message(exc: sa_exc.SQLAlchemyError) -> str:
 
 
 def is_unique_violation(exc: sa_exc.DBAPIError) -> bool:
-    """True when ``exc`` is a unique or primary-key violation."""
+    """True when `exc` is a unique or primary-key violation."""
     if _sqlstate(exc) == "23505":
         return True
     name = _sqlite_name(exc)

@@ -1,9 +1,9 @@
 """Explicit row ↔ record functions, one pair per record type.
 
-Every column is named here, both ways; nothing is built with ``Model(**row)``. A field added
-to a record needs a column (a new schema version, see :mod:`.schema`) and one line in each
+Every column is named here, both ways; nothing is built with `Model(**row)`. A field added
+to a record needs a column (a new schema version, see `schema`) and one line in each
 function of its pair; the round-trip test of every record type catches a forgotten one.
-Value lists stored as JSON go through :data:`aftersales.serialization.converter`.
+Value lists stored as JSON go through `aftersales.serialization.converter`.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ __all__ = ["Row", "RowData"]
 
 #: A row to write: column name → value.
 Row = dict[str, Any]
-#: A row read back (a SQLAlchemy ``RowMapping`` or any mapping of column names).
+#: A row read back (a SQLAlchemy `RowMapping` or any mapping of column names).
 RowData = Mapping[Any, Any]
 T = TypeVar("T")
 

@@ -1,20 +1,20 @@
 """The tables, their keys and the indexes behind every lookup the services make.
 
-The schema is built by :func:`build_metadata` for a given schema *version*: what a version
-added is guarded by ``version >= N``, so migration ``N`` can create exactly what it added
+The schema is built by `build_metadata()` for a given schema *version*: what a version
+added is guarded by `version >= N`, so migration `N` can create exactly what it added
 and a database upgraded from any older version ends up identical to a new one (a test
 checks it). Never change what an older version created; add a new version instead.
 
 Conventions:
 
-* Every aggregate has a text ``id`` (unique) and, where the hooks return rows in insertion
-  order ("oldest first", "a stable order"), an integer ``seq`` primary key that keeps it.
+* Every aggregate has a text `id` (unique) and, where the hooks return rows in insertion
+  order ("oldest first", "a stable order"), an integer `seq` primary key that keeps it.
 * Value lists with lookups (invoice lines, stock moves) are child tables; other value lists
   (taxes, rewards, rules, repair parts and operations, id sets) are JSON text made by
-  :mod:`aftersales.serialization`.
+  `aftersales.serialization`.
 * There are no foreign keys between aggregates: a ticket may live in this database while
   its invoices live in an ERP reached through another backend. Child rows reference their
-  parent with ``ON DELETE CASCADE``.
+  parent with `ON DELETE CASCADE`.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def _money(prefix: str, *, nullable: bool = False) -> list[sa.Column[object]]:
 
 @functools.cache
 def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
-    """The tables of schema ``version`` (1 … :data:`SCHEMA_VERSION`); built once per version,
+    """The tables of schema `version` (1 … `SCHEMA_VERSION`); built once per version,
     treat it as read-only."""
     if not 1 <= version <= SCHEMA_VERSION:
         raise ValueError(f"unknown schema version {version}")

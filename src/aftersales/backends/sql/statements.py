@@ -1,24 +1,24 @@
 """Statements built and compiled once, run on the driver's own cursor.
 
 Building a SQLAlchemy statement, computing its cache key and going through
-``Connection.execute`` costs far more than the database's own work for the small
+`Connection.execute` costs far more than the database's own work for the small
 statements the hooks send (about 100 µs a statement on a slow machine, where the driver
 takes 20–40 µs). So every statement the backend sends is described once, as a SQLAlchemy
-construct with :func:`sqlalchemy.bindparam` parameters, compiled once for the database's
-dialect (:class:`Prepared`), and then run with a dict of parameters on the DBAPI cursor of
+construct with `sqlalchemy.bindparam()` parameters, compiled once for the database's
+dialect (`Prepared`), and then run with a dict of parameters on the DBAPI cursor of
 the unit of work's connection:
 
 * parameters go through the same bind processors SQLAlchemy would apply (exact decimals,
   ISO 8601 times, JSON text, SQLite dates and booleans), and result columns through the
   same result processors, so what is stored and read back is exactly what
-  ``Connection.execute`` would have stored and read;
-* a driver error is wrapped as SQLAlchemy wraps it (``DBAPIError.instance``), the
+  `Connection.execute` would have stored and read;
+* a driver error is wrapped as SQLAlchemy wraps it (`DBAPIError.instance`), the
   connection invalidated when the driver says it is gone, and the caller's
-  :func:`~.errors.translated` turns it into a library error as before;
+  `translated()` turns it into a library error as before;
 * transactions, savepoints, the connection pool and migrations stay with SQLAlchemy.
 
-:class:`Statements` keeps the prepared statements of one database, keyed by what they do;
-a statement with a variable number of values in an ``IN`` list is prepared once per
+`Statements` keeps the prepared statements of one database, keyed by what they do;
+a statement with a variable number of values in an `IN` list is prepared once per
 power of two (the list padded by repeating its last value, which changes nothing).
 """
 
@@ -49,8 +49,8 @@ __all__ = [
 
 #: A row read back: column name → value, already converted (Decimal, datetime, …).
 Row = dict[str, Any]
-#: Sees every statement run through :class:`Prepared`: SQL text, the driver's parameters
-#: (a list of them for ``executemany``) and whether it is an ``executemany``.
+#: Sees every statement run through `Prepared`: SQL text, the driver's parameters
+#: (a list of them for `executemany`) and whether it is an `executemany`.
 Tracer = Callable[[str, Any, bool], None]
 
 _Processor = Callable[[Any], Any] | None
@@ -94,7 +94,7 @@ class Prepared:
     # -- parameters ------------------------------------------------------------------------
 
     def bind(self, params: Mapping[str, Any]) -> Any:
-        """The driver's parameters for ``params`` (a tuple, or a dict for named styles)."""
+        """The driver's parameters for `params` (a tuple, or a dict for named styles)."""
         if self._fixed:
             params = {**self._fixed, **params}
         if self._positional:
@@ -163,7 +163,7 @@ class Prepared:
         return found
 
     def first(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Row | None:
-        """The first row, or ``None``."""
+        """The first row, or `None`."""
         found = self.rows(conn, params)
         return found[0] if found else None
 
@@ -180,7 +180,7 @@ class Prepared:
         return count
 
     def run_many(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> None:
-        """Run the statement once per parameter dict, in one ``executemany``."""
+        """Run the statement once per parameter dict, in one `executemany`."""
         if not params:
             return
         bound = [self._bound(p) for p in params]
@@ -190,14 +190,14 @@ class Prepared:
         _on_cursor(conn, self.sql, bound, lambda cursor: cursor.executemany(self.sql, bound))
 
 
-#: Key in ``Connection.info`` of a :data:`Tracer` (see :meth:`.engine.Database.trace`).
+#: Key in `Connection.info` of a `Tracer` (see `engine.Database.trace()`).
 TRACE = "aftersales.trace"
 
 
 def _raise(conn: Connection, sql: str, params: Any, exc: Exception, cursor: Any) -> NoReturn:
-    """Re-raise a driver error as SQLAlchemy would (a ``DBAPIError`` subclass, the
+    """Re-raise a driver error as SQLAlchemy would (a `DBAPIError` subclass, the
     connection invalidated when the driver says it is gone); anything else raised while
-    the driver ran the statement becomes a :class:`~sqlalchemy.exc.StatementError`."""
+    the driver ran the statement becomes a `StatementError`."""
     dialect = conn.dialect
     dbapi_error = dialect.loaded_dbapi.Error
     if not isinstance(exc, dbapi_error):
@@ -217,8 +217,8 @@ def _raise(conn: Connection, sql: str, params: Any, exc: Exception, cursor: Any)
 
 
 def run_text(conn: Connection, sql: str) -> None:
-    """Run a statement without parameters or rows (``BEGIN IMMEDIATE``) on the driver's
-    cursor, errors wrapped as for a :class:`Prepared` statement."""
+    """Run a statement without parameters or rows (`BEGIN IMMEDIATE`) on the driver's
+    cursor, errors wrapped as for a `Prepared` statement."""
     trace = conn.info.get(TRACE)
     if trace is not None:
         trace(sql, (), False)
@@ -226,10 +226,10 @@ def run_text(conn: Connection, sql: str) -> None:
 
 
 def _on_cursor(conn: Connection, sql: str, params: Any, work: Callable[[Any], R]) -> R:
-    """``work(cursor)`` on a new cursor of ``conn``'s driver connection, closed after.
+    """`work(cursor)` on a new cursor of `conn`'s driver connection, closed after.
 
-    A driver error is raised as SQLAlchemy raises it (:func:`_raise`); an interruption
-    in the middle (``KeyboardInterrupt``, a cancelled task) invalidates the connection, as
+    A driver error is raised as SQLAlchemy raises it (`_raise()`); an interruption
+    in the middle (`KeyboardInterrupt`, a cancelled task) invalidates the connection, as
     SQLAlchemy does, since what the database has done with the statement is unknown.
     """
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -245,20 +245,20 @@ def _on_cursor(conn: Connection, sql: str, params: Any, work: Callable[[Any], R]
             cursor.close()
 
 
-#: The most values one ``IN`` list takes (a power of two): longer lists are looked up in
-#: chunks of this size (:func:`chunked`). PostgreSQL takes at most 65,535 parameters in a
+#: The most values one `IN` list takes (a power of two): longer lists are looked up in
+#: chunks of this size (`chunked()`). PostgreSQL takes at most 65,535 parameters in a
 #: statement, and SQLite is often built for 32,766.
 MAX_IN = 4096
 
 
 def chunked(values: Sequence[T]) -> list[Sequence[T]]:
-    """``values`` in pieces of at most :data:`MAX_IN`, in order (none when empty)."""
+    """`values` in pieces of at most `MAX_IN`, in order (none when empty)."""
     return [values[start : start + MAX_IN] for start in range(0, len(values), MAX_IN)]
 
 
 def padded(values: Sequence[Any]) -> tuple[int, dict[str, Any]]:
-    """``values`` (1 to :data:`MAX_IN` of them) for an ``IN`` list of :func:`in_list`: the
-    list's size (the next power of two) and its parameters ``v0 … vN``, the last value
+    """`values` (1 to `MAX_IN` of them) for an `IN` list of `in_list()`: the
+    list's size (the next power of two) and its parameters `v0 … vN`, the last value
     repeated to fill it."""
     if not 0 < len(values) <= MAX_IN:
         raise ValueError(f"an IN list takes 1 to {MAX_IN} values, not {len(values)}")
@@ -270,7 +270,7 @@ def padded(values: Sequence[Any]) -> tuple[int, dict[str, Any]]:
 
 
 def in_list(column: sa.ColumnElement[Any], size: int) -> sa.ColumnElement[bool]:
-    """``column IN (:v0, …)`` with ``size`` parameters (see :func:`padded`)."""
+    """`column IN (:v0, …)` with `size` parameters (see `padded()`)."""
     return column.in_([sa.bindparam(f"v{i}") for i in range(size)])
 
 
@@ -282,7 +282,7 @@ class Statements:
         self._prepared: dict[Hashable, Prepared] = {}
 
     def get(self, key: Hashable, build: Callable[[], ClauseElement]) -> Prepared:
-        """The statement ``key``; ``build`` describes it the first time."""
+        """The statement `key`; `build` describes it the first time."""
         found = self._prepared.get(key)
         if found is None:
             found = self._prepared[key] = Prepared(build(), self.dialect)

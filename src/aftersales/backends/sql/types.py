@@ -1,12 +1,12 @@
 """Column types that keep values exact on every database.
 
-* :class:`Exact` — a :class:`~decimal.Decimal`, stored as ``NUMERIC`` on PostgreSQL (which
-  keeps the scale) and as text on SQLite (which has no decimal type), so ``Decimal("9.50")``
-  reads back as ``Decimal("9.50")``, never as a float.
-* :class:`Moment` — a timezone-aware :class:`~datetime.datetime`, stored as ISO 8601 text
+* `Exact` — a `Decimal`, stored as `NUMERIC` on PostgreSQL (which
+  keeps the scale) and as text on SQLite (which has no decimal type), so `Decimal("9.50")`
+  reads back as `Decimal("9.50")`, never as a float.
+* `Moment` — a timezone-aware `datetime`, stored as ISO 8601 text
   with its offset, so a record reads back exactly as it was written. Naive datetimes are
   refused. Ordering by time is done in Python (the lookups that sort return few rows).
-* :class:`JsonText` — JSON text, for value lists such as taxes, rewards or repair parts.
+* `JsonText` — JSON text, for value lists such as taxes, rewards or repair parts.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class Moment(TypeDecorator[datetime]):
 
 
 class JsonText(TypeDecorator[Any]):
-    """JSON text (keys sorted), for plain data made by ``aftersales.serialization``."""
+    """JSON text (keys sorted), for plain data made by `aftersales.serialization`."""
 
     impl = sa.Text
     cache_ok = True

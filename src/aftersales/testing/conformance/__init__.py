@@ -1,20 +1,22 @@
 """The backend conformance kit: contract tests a backend must pass, shipped in the wheel.
 
-A backend author runs the whole kit on their backend with one fixture::
+A backend author runs the whole kit on their backend with one fixture:
 
-    # tests/test_conformance.py of your plugin
-    import pytest
-    from aftersales.testing.conformance import BackendContract
+```python
+# tests/test_conformance.py of your plugin
+import pytest
+from aftersales.testing.conformance import BackendContract
 
-    class TestMyBackend(BackendContract):
-        @pytest.fixture
-        def aftersales_backend(self):
-            return MyBackend(...)   # a fresh, empty store for each test
+class TestMyBackend(BackendContract):
+    @pytest.fixture
+    def aftersales_backend(self):
+        return MyBackend(...)   # a fresh, empty store for each test
+```
 
-Each port has its own mixin (``HelpdeskContract``, ``AccountingContract``, …) to run only a
-part; names end in ``Contract`` or ``Flow(s)`` so pytest collects them only through a
-``Test…`` subclass. Optional behaviour is declared on the backend as ``capabilities``
-(see :class:`Capability`); tests that need an undeclared one are skipped with the reason.
+Each port has its own mixin (`HelpdeskContract`, `AccountingContract`, …) to run only a
+part; names end in `Contract` or `Flow(s)` so pytest collects them only through a
+`Test…` subclass. Optional behaviour is declared on the backend as `capabilities`
+(see `Capability`); tests that need an undeclared one are skipped with the reason.
 """
 
 from ._kit import ContractBase, Kit, Reopen, run_threads

@@ -1,4 +1,4 @@
-"""What every contract shares: the ``kit`` fixture and its helpers."""
+"""What every contract shares: the `kit` fixture and its helpers."""
 
 from __future__ import annotations
 
@@ -25,15 +25,15 @@ __all__ = ["ContractBase", "Kit", "Reopen", "run_threads"]
 R = TypeVar("R")
 
 #: Closes the backend it is given and opens a new one on the same store (see
-#: :meth:`ContractBase.aftersales_reopen`).
+#: `ContractBase.aftersales_reopen()`).
 Reopen = Callable[[Any], Any]
 
 
 class Kit:
     """The backend under test with the library around it.
 
-    ``hooks`` is the typed facade the services use; :meth:`unit` opens a unit of work as a
-    service call does; :meth:`write` and :meth:`read` run a function in one.
+    `hooks` is the typed facade the services use; `unit()` opens a unit of work as a
+    service call does; `write()` and `read()` run a function in one.
     """
 
     def __init__(self, backend: Any, clock: FrozenClock, reopen: Reopen | None = None) -> None:
@@ -46,14 +46,14 @@ class Kit:
         self._opened: list[Any] = []
 
     def application(self, config: Config | None = None) -> AfterSales:
-        """Another application over the same backend and clock, e.g. with a ``config``."""
+        """Another application over the same backend and clock, e.g. with a `config`."""
         return AfterSales(self.backend, clock=self.clock, config=config)
 
     def reopen(self) -> AfterSales:
-        """Close the backend, open a new one on the same store, and point ``backend``,
-        ``app``, ``hooks`` and ``world`` at it: what a restart of the helpdesk does.
+        """Close the backend, open a new one on the same store, and point `backend`,
+        `app`, `hooks` and `world` at it: what a restart of the helpdesk does.
 
-        Needs the ``persistent`` capability and the ``aftersales_reopen`` fixture.
+        Needs the `persistent` capability and the `aftersales_reopen` fixture.
         """
         self.require(Capability.PERSISTENT)
         if self._reopen is None:
@@ -71,7 +71,7 @@ class Kit:
         return self.app
 
     def close(self) -> None:
-        """Close the backends :meth:`reopen` opened (the fixture closes the first one)."""
+        """Close the backends `reopen()` opened (the fixture closes the first one)."""
         for backend in self._opened:
             close = getattr(backend, "close", None)
             if callable(close):
@@ -83,7 +83,7 @@ class Kit:
         return capabilities_of(self.backend)
 
     def require(self, capability: Capability) -> None:
-        """Skip the test, saying why, unless the backend declares ``capability``."""
+        """Skip the test, saying why, unless the backend declares `capability`."""
         if capability.value not in self.capabilities:
             pytest.skip(
                 f"backend {type(self.backend).__name__} does not declare the optional "
@@ -92,29 +92,29 @@ class Kit:
 
     @contextmanager
     def unit(self, *, writes: bool = True, actor: Actor | None = None) -> Iterator[UnitOfWork]:
-        """A unit of work, as :meth:`Runtime.write` opens one; commit it yourself."""
+        """A unit of work, as `Runtime.write()` opens one; commit it yourself."""
         with self.app.runtime.unit(writes=writes, actor=actor) as uow:
             yield uow
 
     def write(self, work: Callable[[Hooks], R]) -> R:
-        """Run ``work`` in a unit of work and commit it."""
+        """Run `work` in a unit of work and commit it."""
         with self.unit() as uow:
             result = work(self.hooks)
             uow.commit(result)
             return result
 
     def read(self, work: Callable[[Hooks], R]) -> R:
-        """Run ``work`` in a read-only unit of work (rolled back)."""
+        """Run `work` in a read-only unit of work (rolled back)."""
         with self.unit(writes=False):
             return work(self.hooks)
 
     def unchanged(self) -> Any:
-        """``with kit.unchanged(): ...`` fails when the block changed the store."""
+        """`with kit.unchanged(): ...` fails when the block changed the store."""
         return assert_unchanged(self.backend)
 
 
 def run_threads(count: int, target: Callable[[int], R], timeout: float = 60) -> list[R]:
-    """Run ``target(i)`` on ``count`` threads started together; return results in order.
+    """Run `target(i)` on `count` threads started together; return results in order.
 
     An exception in a thread is re-raised here.
     """
@@ -142,24 +142,25 @@ def run_threads(count: int, target: Callable[[int], R], timeout: float = 60) -> 
 
 
 class ContractBase:
-    """Base of every contract mixin: provides the ``kit`` fixture.
+    """Base of every contract mixin: provides the `kit` fixture.
 
-    A backend author subclasses the contracts in a ``Test…`` class and overrides the
-    ``aftersales_backend`` fixture to return a fresh, empty backend; a backend that
-    declares the ``persistent`` capability also overrides ``aftersales_reopen``.
+    A backend author subclasses the contracts in a `Test…` class and overrides the
+    `aftersales_backend` fixture to return a fresh, empty backend; a backend that
+    declares the `persistent` capability also overrides `aftersales_reopen`.
     """
 
     @pytest.fixture
     def aftersales_reopen(self) -> Reopen | None:
         """A function that closes the backend it is given and returns a new backend on the
-        same store (what a restart does); ``None`` for a backend without persistence.
+        same store (what a restart does); `None` for a backend without persistence.
 
-        >>> # @pytest.fixture
-        >>> # def aftersales_reopen(self, url):
-        >>> #     def reopen(backend):
-        >>> #         backend.close()
-        >>> #         return MyBackend(url)
-        >>> #     return reopen
+        Examples:
+            >>> # @pytest.fixture
+            >>> # def aftersales_reopen(self, url):
+            >>> #     def reopen(backend):
+            >>> #         backend.close()
+            >>> #         return MyBackend(url)
+            >>> #     return reopen
         """
         return None
 

@@ -50,7 +50,7 @@ def _credit_note(kit: Kit, invoice: Invoice, number: int, *, posted: bool = True
 
 
 class AccountingContract(ContractBase):
-    """``aftersales_accounting_*`` and ``aftersales_sequence_next``."""
+    """`aftersales_accounting_*` and `aftersales_sequence_next`."""
 
     def test_invoice_round_trip_keeps_lines_and_amounts(self, kit: Kit) -> None:
         ana = kit.world.customer(name="Ana")
@@ -227,7 +227,7 @@ class AccountingContract(ContractBase):
         assert sorted(numbers) == list(range(1, 21))
 
     def test_a_locked_invoice_is_read_fresh_after_the_holder_commits(self, kit: Kit) -> None:
-        """RL-3: ``lock=True`` holds the invoice; the next locker sees the committed change."""
+        """RL-3: `lock=True` holds the invoice; the next locker sees the committed change."""
         kit.require(Capability.THREADS)
         import threading
 

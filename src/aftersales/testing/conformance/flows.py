@@ -1,4 +1,4 @@
-"""End-to-end flows through :class:`~aftersales.AfterSales` on the backend under test.
+"""End-to-end flows through [`AfterSales`][aftersales.app.AfterSales] on the backend under test.
 
 Each flow class drives the public services the way a helpdesk does and checks what the
 user sees — results, the ticket view, the stored records — so a backend passes only if the
@@ -6,10 +6,10 @@ whole library works on it: settings and the trial, the ticket view, refunds, cou
 returns, repairs and field service, the caps of RL-3 under threads, and (for a persistent
 backend) a restart.
 
-Adding a flow: write a ``<Service>Flow(ScenarioFlow)`` class below (its tests get the
-standard world from the ``scenario`` fixture), call ``kit.app.<service>`` and assert on
-results, the ticket view and ``kit.unchanged()`` for refusals; then add it to
-:class:`ServiceFlows`. The suite runs it on every backend with no other change.
+Adding a flow: write a `<Service>Flow(ScenarioFlow)` class below (its tests get the
+standard world from the `scenario` fixture), call `kit.app.<service>` and assert on
+results, the ticket view and `kit.unchanged()` for refusals; then add it to
+`ServiceFlows`. The suite runs it on every backend with no other change.
 """
 
 from __future__ import annotations
@@ -854,7 +854,7 @@ class FieldServiceFlow(ScenarioFlow):
 
 class PersistenceFlow(ScenarioFlow):
     """Data survives a restart: documents made through every service read back the same
-    from a new application on the same store (needs the ``persistent`` capability)."""
+    from a new application on the same store (needs the `persistent` capability)."""
 
     def test_after_a_restart_the_ticket_view_and_documents_are_identical(
         self, kit: Kit, scenario: Scenario
@@ -924,7 +924,7 @@ class PersistenceFlow(ScenarioFlow):
 
 class AtomicityFlow(ScenarioFlow):
     """RL-1 on the backend under test: one mutating call of each service is made to fail at
-    its 1st, 2nd, … hook call (:func:`~aftersales.testing.sweep_faults`); every failed
+    its 1st, 2nd, … hook call (`sweep_faults()`); every failed
     attempt must leave the whole store as it was, and the last attempt succeeds."""
 
     def test_rl1_a_full_and_reinvoice_refund_fails_cleanly_at_every_step(

@@ -24,7 +24,7 @@ __all__ = ["HelpdeskContract"]
 
 
 def _linked(kit: Kit, ticket_id: str, *documents: tuple[DocumentKind, str]) -> list[DocumentLink]:
-    """Link ``documents`` (kind, id) to the ticket in one unit of work, in order."""
+    """Link `documents` (kind, id) to the ticket in one unit of work, in order."""
     now = kit.clock.now()
     links = [
         DocumentLink(ticket_id=ticket_id, kind=kind, document_id=doc, created_at=now)
@@ -40,7 +40,7 @@ def _linked(kit: Kit, ticket_id: str, *documents: tuple[DocumentKind, str]) -> l
 
 
 class HelpdeskContract(ContractBase):
-    """``aftersales_helpdesk_*``: lookups return what was stored, in the documented order."""
+    """`aftersales_helpdesk_*`: lookups return what was stored, in the documented order."""
 
     def test_team_round_trip_and_update(self, kit: Kit) -> None:
         project = kit.world.project(name="Field")

@@ -40,7 +40,7 @@ def _coupon(kit: Kit, program_id: str, code: str, number: int = 1) -> Coupon:
 
 
 class LoyaltyContract(ContractBase):
-    """``aftersales_loyalty_*``: codes are unique by a store constraint (CP-5)."""
+    """`aftersales_loyalty_*`: codes are unique by a store constraint (CP-5)."""
 
     def test_programs_round_trip_in_a_stable_order(self, kit: Kit) -> None:
         kettle = kit.world.product(name="Kettle", price=Decimal("20.00"))

@@ -32,7 +32,7 @@ def _email(kit: Kit, number: int) -> OutgoingEmail:
 
 
 class MailContract(ContractBase):
-    """``aftersales_mail_*``."""
+    """`aftersales_mail_*`."""
 
     def test_outbox_oldest_first_and_pending_only(self, kit: Kit) -> None:
         emails = [_email(kit, n) for n in range(3)]
@@ -72,7 +72,7 @@ class MailContract(ContractBase):
         assert kit.read(lambda h: list(h.mail_list_outbox(pending_only=True))) == []
 
     def test_an_email_is_read_back_with_every_field(self, kit: Kit) -> None:
-        """``aftersales_mail_get`` answers one email (``None`` for an unknown id) with what
+        """`aftersales_mail_get` answers one email (`None` for an unknown id) with what
         was saved: state, attempts, error, accepted and refused recipients, claim."""
         email = _email(kit, 1)
         kit.write(lambda h: h.mail_enqueue(email))
@@ -130,7 +130,7 @@ class MailContract(ContractBase):
         assert kit.read(lambda h: h.mail_get(failed.id)) == won
 
     def test_a_failing_email_ends_dead_and_a_manager_requeues_it(self, kit: Kit) -> None:
-        """After ``Config.mail_attempts`` failed attempts the email is DEAD: listed, skipped
+        """After `Config.mail_attempts` failed attempts the email is DEAD: listed, skipped
         by retries, and sent again once requeued."""
         transport = _Switch()
         app = kit.application(Config(mail_attempts=2))

@@ -1,16 +1,17 @@
 """Cross-process checks for backends shared by several processes (RL-1, RL-2, RL-3).
 
-Each worker runs in a fresh interpreter (``spawn``), opens the backend from a picklable
-``factory`` (e.g. ``functools.partial(SqlBackend, url)``), builds an application over it
-with a :class:`~aftersales.clock.FrozenClock` at ``start``, waits at a barrier so that all
+Each worker runs in a fresh interpreter (`spawn`), opens the backend from a picklable
+`factory` (e.g. `functools.partial(SqlBackend, url)`), builds an application over it
+with a [`FrozenClock`][aftersales.clock.FrozenClock] at `start`, waits at a barrier so that all
 workers call the **real services** at the same moment, and returns plain data (numbers,
 codes, references) for the parent to check.
 
->>> # with WorkerPool(3) as pool:
->>> #     batches = pool.run(refund_in_steps, [(factory, START, ticket, invoice, 3)] * 3)
+The workers act as the scenario's agent (`AGENT`), so
+the world is best built with `build_scenario()`.
 
-The workers act as the scenario's agent (:data:`~aftersales.testing.scenario.AGENT`), so
-the world is best built with :func:`~aftersales.testing.build_scenario`.
+Examples:
+    >>> # with WorkerPool(3) as pool:
+    >>> #     batches = pool.run(refund_in_steps, [(factory, START, ticket, invoice, 3)] * 3)
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ __all__ = [
 
 Factory = Callable[[], Any]
 
-#: The exit code of :func:`die_while_refunding`.
+#: The exit code of `die_while_refunding()`.
 DIED = 17
 
 
@@ -68,7 +69,7 @@ class WorkerFailed(Exception):
 
 class WorkerPool:
     """Spawned worker processes kept for several runs: starting an interpreter costs more
-    than most checks, so a test module can share one pool (``with WorkerPool(3) as pool``).
+    than most checks, so a test module can share one pool (`with WorkerPool(3) as pool`).
 
     A run must not have more tasks than the pool has workers (they all wait at one
     barrier).
@@ -89,10 +90,10 @@ class WorkerPool:
     def run(
         self, target: Callable[..., Any], args: Sequence[tuple[Any, ...]], timeout: float = 120
     ) -> list[Any]:
-        """Run ``target(barrier, *a)`` for each ``a`` of ``args``, each in its own worker,
-        all released together by ``barrier``; return the results in the order of ``args``.
+        """Run `target(barrier, *a)` for each `a` of `args`, each in its own worker,
+        all released together by `barrier`; return the results in the order of `args`.
 
-        Fails when a worker raises, dies, or does not finish within ``timeout`` seconds.
+        Fails when a worker raises, dies, or does not finish within `timeout` seconds.
         """
         if not 0 < len(args) <= self.size:
             raise ValueError(f"{len(args)} tasks for a pool of {self.size} workers")
@@ -114,7 +115,7 @@ class WorkerPool:
         return results
 
     def event(self) -> Any:
-        """An event shared by the parent and the workers (``set``, ``wait``, ``is_set``)."""
+        """An event shared by the parent and the workers (`set`, `wait`, `is_set`)."""
         return self._manager.Event()
 
     def close(self) -> None:
@@ -129,9 +130,9 @@ def run_processes(
     *,
     pool: WorkerPool | None = None,
 ) -> list[Any]:
-    """Run ``target(barrier, *a)`` for each ``a`` of ``args`` in its own spawned process
-    (from ``pool`` when given, else from a pool made for this run) and return the results
-    in the order of ``args`` (see :meth:`WorkerPool.run`)."""
+    """Run `target(barrier, *a)` for each `a` of `args` in its own spawned process
+    (from `pool` when given, else from a pool made for this run) and return the results
+    in the order of `args` (see `WorkerPool.run()`)."""
     if pool is not None:
         return pool.run(target, args, timeout)
     with WorkerPool(len(args)) as own:
@@ -139,8 +140,8 @@ def run_processes(
 
 
 def run_to_exit(target: Callable[..., Any], args: tuple[Any, ...], timeout: float = 120) -> int:
-    """Run ``target(*args)`` in a spawned process and return its exit code (for workers
-    that end their process themselves, such as :func:`die_while_refunding`)."""
+    """Run `target(*args)` in a spawned process and return its exit code (for workers
+    that end their process themselves, such as `die_while_refunding()`)."""
     context = multiprocessing.get_context("spawn")
     process = context.Process(target=target, args=args, daemon=True)
     process.start()
@@ -161,8 +162,8 @@ def _application(
     plugins: Sequence[object] = (),
     **config: Any,
 ) -> Iterator[AfterSales]:
-    """An application over a backend opened from ``factory`` (with ``plugins``); waits at
-    ``barrier`` (if any) once it is ready, and closes the backend at the end."""
+    """An application over a backend opened from `factory` (with `plugins`); waits at
+    `barrier` (if any) once it is ready, and closes the backend at the end."""
     from aftersales.app import AfterSales
     from aftersales.clock import FrozenClock
     from aftersales.runtime import Config
@@ -186,7 +187,7 @@ def _application(
 
 def open_at_once(barrier: Any, factory: Factory) -> str:
     """Open the backend as soon as every worker is ready (a new database is migrated by
-    exactly one of them) and return its ``repr``."""
+    exactly one of them) and return its `repr`."""
     barrier.wait(60)
     backend = factory()
     try:
@@ -198,9 +199,9 @@ def open_at_once(barrier: Any, factory: Factory) -> str:
 def refund_in_steps(
     barrier: Any, factory: Factory, start: str, ticket_id: str, invoice_id: str, attempts: int
 ) -> list[str]:
-    """``attempts`` times: credit one unit of the invoice's first line (PARTIAL) and post
+    """`attempts` times: credit one unit of the invoice's first line (PARTIAL) and post
     the credit note. Returns the numbers of the posted credit notes; a refund refused by
-    the cap (RF-7, :class:`QuantityExceeded`) is skipped."""
+    the cap (RF-7, `QuantityExceeded`) is skipped."""
     from decimal import Decimal
 
     import attrs
@@ -233,7 +234,7 @@ def return_in_steps(
     move_id: str,
     attempts: int,
 ) -> list[str]:
-    """``attempts`` times: return one unit of the move and validate the return. Returns the
+    """`attempts` times: return one unit of the move and validate the return. Returns the
     references of the returns made; a return refused by the cap (RT-5) is skipped."""
     from decimal import Decimal
 
@@ -254,7 +255,7 @@ def return_in_steps(
 
 
 def narrow_coupon_code(program: CouponProgram) -> str:
-    """A coupon code drawn from only 24 values (``044-00`` … ``044-23``): workers making
+    """A coupon code drawn from only 24 values (`044-00` … `044-23`): workers making
     coupons at once collide often, and the store must turn every collision away."""
     del program
     return f"044-{secrets.randbelow(24):02d}"
@@ -263,7 +264,7 @@ def narrow_coupon_code(program: CouponProgram) -> str:
 def create_coupons_and_repairs(
     barrier: Any, factory: Factory, start: str, ticket_id: str, program_id: str, count: int
 ) -> tuple[list[str], list[str]]:
-    """``count`` times: generate a coupon (codes from :func:`narrow_coupon_code`) and
+    """`count` times: generate a coupon (codes from `narrow_coupon_code()`) and
     create a repair order from the ticket. Returns the codes and the references."""
     from aftersales.testing.scenario import AGENT
 
@@ -283,7 +284,7 @@ def create_coupons_and_repairs(
 
 
 def redeem_codes(barrier: Any, factory: Factory, start: str, codes: Sequence[str]) -> int:
-    """Redeem each of ``codes`` once; return how many redemptions were accepted (the
+    """Redeem each of `codes` once; return how many redemptions were accepted (the
     others are refused by the program's usage limit, CP-9)."""
     from aftersales.errors import InvalidCoupon
     from aftersales.testing.scenario import AGENT
@@ -300,7 +301,7 @@ def redeem_codes(barrier: Any, factory: Factory, start: str, codes: Sequence[str
 
 
 def configure_with_key(barrier: Any, factory: Factory, team_id: str, key: str) -> str:
-    """Turn refunds on for ``team_id`` under idempotency ``key``; return the result's JSON."""
+    """Turn refunds on for `team_id` under idempotency `key`; return the result's JSON."""
     from aftersales.models import Service
     from aftersales.serialization import dumps
     from aftersales.testing.scenario import MANAGER
@@ -314,7 +315,7 @@ def configure_with_key(barrier: Any, factory: Factory, team_id: str, key: str) -
 
 class _PauseOnTrail:
     """A plugin that holds the first call's unit of work open when it posts to a ticket's
-    trail: it sets ``inside``, then waits for ``release`` (the work is done, not committed)."""
+    trail: it sets `inside`, then waits for `release` (the work is done, not committed)."""
 
     name = "pause-on-trail"
 
@@ -342,12 +343,12 @@ def call_with_key(
     after: Any = None,
     calling: Any = None,
 ) -> str:
-    """Make ``call`` (``"coupons.redeem"``) as the agent under idempotency ``key``; return
-    ``"ok "`` and the result's JSON, or ``"error "`` and the exception.
+    """Make `call` (`"coupons.redeem"`) as the agent under idempotency `key`; return
+    `"ok "` and the result's JSON, or `"error "` and the exception.
 
-    With ``pause = (inside, release)`` the call stops inside its unit of work, after its
-    work, until ``release`` is set (see :class:`_PauseOnTrail`). With ``after`` (an event)
-    the call waits for it first; ``calling`` (an event) is set just before the call."""
+    With `pause = (inside, release)` the call stops inside its unit of work, after its
+    work, until `release` is set (see `_PauseOnTrail`). With `after` (an event)
+    the call waits for it first; `calling` (an event) is set just before the call."""
     from aftersales.serialization import dumps
     from aftersales.testing.scenario import AGENT
 
@@ -404,7 +405,7 @@ class _DieOnTrail:
 
 
 def die_while_refunding(factory: Factory, start: str, ticket_id: str, invoice_id: str) -> None:
-    """Refund the invoice in FULL and end the process (exit code :data:`DIED`) in the
+    """Refund the invoice in FULL and end the process (exit code `DIED`) in the
     middle of the unit of work, after the credit note was posted and matched and a number
     drawn, before the commit (RL-1: nothing of it may remain)."""
     from aftersales.app import AfterSales

@@ -19,7 +19,7 @@ __all__ = ["ProjectContract"]
 
 
 def _task(kit: Kit, **details: Any) -> FieldServiceTask:
-    """``task-1`` in a new Field Service project, for a new customer, with ``details``."""
+    """`task-1` in a new Field Service project, for a new customer, with `details`."""
     return FieldServiceTask(
         id="task-1",
         project_id=kit.world.project(name="Field Service").id,
@@ -31,7 +31,7 @@ def _task(kit: Kit, **details: Any) -> FieldServiceTask:
 
 
 class ProjectContract(ContractBase):
-    """``aftersales_project_*``: the first field-service project is the default (ST-2)."""
+    """`aftersales_project_*`: the first field-service project is the default (ST-2)."""
 
     def test_projects_in_a_stable_order(self, kit: Kit) -> None:
         office = kit.world.project(name="Office", fsm=False, portal_visible=False)
@@ -63,7 +63,7 @@ class ProjectContract(ContractBase):
             kit.read(lambda h: h.get_task("task-missing"))
 
     def test_a_locked_task_is_read_fresh_after_the_holder_commits(self, kit: Kit) -> None:
-        """FS-3: ``lock=True`` holds the task, so two stage moves cannot both see New."""
+        """FS-3: `lock=True` holds the task, so two stage moves cannot both see New."""
         kit.require(Capability.THREADS)
         task = _task(kit)
         kit.write(lambda h: h.save_task(task))

@@ -77,7 +77,7 @@ def _repair(kit: Kit, number: int, reference: str | None = None) -> RepairOrder:
 
 
 class RepairContract(ContractBase):
-    """``aftersales_repair_*``."""
+    """`aftersales_repair_*`."""
 
     def test_repair_round_trip_and_update(self, kit: Kit) -> None:
         repair = _repair(kit, 1)

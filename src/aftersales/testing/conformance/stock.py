@@ -44,7 +44,7 @@ def _return(kit: Kit, delivery: Picking, number: int, quantity: str = "1") -> Pi
 
 
 class StockContract(ContractBase):
-    """``aftersales_stock_*``: pickings keep their moves, in order."""
+    """`aftersales_stock_*`: pickings keep their moves, in order."""
 
     def test_picking_round_trip_keeps_moves(self, kit: Kit) -> None:
         ana = kit.world.customer(name="Ana")

@@ -1,19 +1,19 @@
-"""Versioned schema migrations with a ``schema_version`` table.
+"""Versioned schema migrations with a `schema_version` table.
 
-Each migration is a module ``vNNNN_<name>.py`` in this package with a docstring (its
-description) and ``upgrade(conn)``; :data:`MIGRATIONS` finds them and lists them in order.
-:func:`upgrade` brings a database — empty or at any earlier version — to
-:data:`~..schema.SCHEMA_VERSION`, one version per step, each step in its own transaction
-together with its ``schema_version`` row, so a failed step leaves the database at the
+Each migration is a module `vNNNN_<name>.py` in this package with a docstring (its
+description) and `upgrade(conn)`; `MIGRATIONS` finds them and lists them in order.
+`upgrade()` brings a database — empty or at any earlier version — to
+`SCHEMA_VERSION`, one version per step, each step in its own transaction
+together with its `schema_version` row, so a failed step leaves the database at the
 previous version.
 
-A database is *seeded* with its modules (:func:`seed`, by default ``base``, ``mail`` and
-``helpdesk``) in the transaction that brings it to the current version, and by every later
-:func:`upgrade` or ``SqlBackend`` open that finds it unseeded: a first open killed between
-two steps, or a database made by ``aftersales db upgrade``, still ends with its modules.
+A database is *seeded* with its modules (`seed()`, by default `base`, `mail` and
+`helpdesk`) in the transaction that brings it to the current version, and by every later
+`upgrade()` or `SqlBackend` open that finds it unseeded: a first open killed between
+two steps, or a database made by `aftersales db upgrade`, still ends with its modules.
 
 Concurrent processes opening the same database serialize on the migration: SQLite through
-``BEGIN IMMEDIATE``, PostgreSQL through a transaction-level advisory lock.
+`BEGIN IMMEDIATE`, PostgreSQL through a transaction-level advisory lock.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ __all__ = [
     "upgrade",
 ]
 
-#: The modules a new database is seeded with (``SqlBackend(installed_modules=...)``).
+#: The modules a new database is seeded with (`SqlBackend(installed_modules=...)`).
 DEFAULT_MODULES: tuple[str, ...] = ("base", "mail", "helpdesk")
 
 _ADVISORY_LOCK = 0x61667473  # "afts"
@@ -88,15 +88,15 @@ def current_version(conn: Connection) -> int:
 
 
 def installed(conn: Connection) -> set[str]:
-    """The names in the ``modules`` table."""
+    """The names in the `modules` table."""
     return set(conn.execute(sa.select(_modules_table.c.name)).scalars())
 
 
 def seed(conn: Connection, modules: Iterable[str] = DEFAULT_MODULES) -> tuple[str, ...]:
-    """Install ``modules`` (and the base modules) on a database that was never seeded;
+    """Install `modules` (and the base modules) on a database that was never seeded;
     return the names inserted.
 
-    A database without ``base`` was never seeded (``base`` cannot be uninstalled); one that
+    A database without `base` was never seeded (`base` cannot be uninstalled); one that
     has it is left alone, so a module uninstalled later is not installed again. The insert
     skips a name already there, so two processes seeding at once both succeed.
     """
@@ -121,13 +121,13 @@ def upgrade(
     *,
     modules: Iterable[str] = DEFAULT_MODULES,
 ) -> tuple[int, int]:
-    """Migrate ``database`` to ``target``; return ``(version before, version after)``.
+    """Migrate `database` to `target`; return `(version before, version after)`.
 
-    A database at the current version ends :func:`seed`-ed with ``modules`` (in the
+    A database at the current version ends `seed()`-ed with `modules` (in the
     transaction of the last step, or in the check when there is none to run).
 
-    Raises :class:`~aftersales.errors.ConfigurationError` when the database is newer than
-    this code (downgrades are not supported: restore a backup instead).
+    Raises [`ConfigurationError`][aftersales.errors.ConfigurationError] when the database is newer
+    than this code (downgrades are not supported: restore a backup instead).
     """
     if not 0 <= target <= SCHEMA_VERSION:
         raise ConfigurationError(f"unknown schema version {target}")

@@ -9,7 +9,7 @@ __all__ = ["add_column"]
 
 
 def add_column(conn: Connection, column: sa.Column[object]) -> None:
-    """``ALTER TABLE … ADD COLUMN`` for ``column`` (taken from the target version's
+    """`ALTER TABLE … ADD COLUMN` for `column` (taken from the target version's
     metadata), then the single-column index the metadata gives it, if any.
 
     Only nullable columns can be added this way: rows already in the table get NULL.
