@@ -12,13 +12,15 @@ A backend author runs the whole kit on their backend with one fixture::
             return MyBackend(...)   # a fresh, empty store for each test
 
 Each port has its own mixin (``HelpdeskContract``, ``AccountingContract``, …) to run only a
-part; names end in ``Contract`` or ``Flow(s)`` so pytest collects them only through a
-``Test…`` subclass. Optional behaviour is declared on the backend as ``capabilities``
-(see :class:`Capability`); tests that need an undeclared one are skipped with the reason.
+part; ``LedgerContract`` (not in ``BackendContract``) tests the storage of a backend that
+serves accounting with the reference ERP over its own ``ledger``. Names end in
+``Contract`` or ``Flow(s)`` so pytest collects them only through a ``Test…`` subclass.
+Optional behaviour is declared on the backend as ``capabilities`` (see
+:class:`Capability`); tests that need an undeclared one are skipped with the reason.
 """
 
 from ._kit import ContractBase, Kit, Reopen, run_threads
-from .accounting import AccountingContract
+from .accounting import AccountingContract, SequenceContract
 from .capabilities import Capability, capabilities_of
 from .flows import (
     AtomicityFlow,
@@ -35,6 +37,7 @@ from .flows import (
     TicketViewFlow,
 )
 from .helpdesk import HelpdeskContract
+from .ledger import LedgerContract
 from .loyalty import LoyaltyContract
 from .mail import MailContract
 from .modules import ModulesContract
@@ -53,6 +56,7 @@ __all__ = [
     "FieldServiceFlow",
     "HelpdeskContract",
     "Kit",
+    "LedgerContract",
     "LoyaltyContract",
     "MailContract",
     "ModulesContract",
@@ -65,6 +69,7 @@ __all__ = [
     "RepairFlow",
     "ReturnFlow",
     "ScenarioFlow",
+    "SequenceContract",
     "ServiceFlows",
     "SettingsFlow",
     "StockContract",
@@ -79,6 +84,7 @@ __all__ = [
 class PortContracts(
     HelpdeskContract,
     AccountingContract,
+    SequenceContract,
     LoyaltyContract,
     StockContract,
     RepairContract,

@@ -36,6 +36,7 @@ from aftersales.backends.sql.migrations import (
     v0004_ticket_ref,
     v0005_idempotency_keys,
     v0006_mail_delivery,
+    v0007_operation_ref,
 )
 from aftersales.backends.sql.schema import SCHEMA_VERSION, build_metadata
 from aftersales.errors import ConfigurationError
@@ -81,6 +82,7 @@ MIGRATIONS: tuple[Migration, ...] = tuple(
         v0004_ticket_ref,
         v0005_idempotency_keys,
         v0006_mail_delivery,
+        v0007_operation_ref,
     )
 )
 
