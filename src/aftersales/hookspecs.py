@@ -1,10 +1,12 @@
 """Hook specifications: the ports a backend implements.
 
 A backend is a plain object (or module) whose methods carry the ``hookimpl`` marker and are
-named after the specs below. The library's services hold every business rule; a backend only
-stores, finds and changes records, the way an ERP exposes them. Whatever a backend does must
-happen inside the current unit of work (see *transactions*), so that a call that fails
-leaves nothing behind.
+named after the specs below. The library's services hold every rule about what a helpdesk
+may do; the accounting port is served by the ERP, which performs operations (reverse an
+invoice, post a credit note) and answers with what it made, its ids and numbers included;
+the other ports store, find and change records, the way an ERP exposes them. Whatever a
+backend does must happen inside the current unit of work (see *transactions*), so that a
+call that fails leaves nothing behind.
 
 Conventions that hold for every hook:
 
