@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from benchmarks import floor
+from benchmarks import floor, series
 from benchmarks.backends import BACKENDS, BackendEntry, Session, Unavailable
 from benchmarks.direct import DirectHooks, call_directly
 from benchmarks.flows import FLOWS, SCALING, bulk_load, make_world
@@ -262,3 +262,16 @@ def test_stats_take_the_median_and_the_nearest_rank_p99() -> None:
     assert summary.ops_per_s == pytest.approx(5 / 15_000e-9)
     with pytest.raises(ValueError, match="no samples"):
         stats([])
+
+
+@pytest.mark.postgres
+def test_the_series_measurement_runs_on_postgresql(aftersales_postgres: Any) -> None:
+    """benchmarks/series.py: shares of a FULL refund's time that the number series' row is
+    held and waited for, with workers on distinct journals and on one."""
+    url = aftersales_postgres.create_database("aftersales_series_smoke")
+    distinct = series.measure(url, 3, distinct=True, workers=2)
+    one = series.measure(url, 3, distinct=False, workers=2)
+    for measured in (distinct, one):
+        assert measured.calls == 6
+        assert 0 < measured.waiting < measured.held < 1
+    assert (distinct.journals, one.journals) == ("distinct", "one")
