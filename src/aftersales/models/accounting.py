@@ -134,7 +134,8 @@ class Invoice:
     """A customer invoice or credit note.
 
     ``residual`` and ``payment_state`` follow from the matches against it (RF-4b); they are
-    kept on the record, as an ERP does, and updated by the refund service.
+    kept on the record and updated by the ERP (the reference ERP:
+    :func:`aftersales.erp.settle`).
     ``reversed_invoice_id`` is set on credit notes; ``ticket_id`` when made from a ticket.
     ``post_on`` is the future date a draft credit note will be posted on (RF-6).
     ``credit_method`` is the method a credit note was made with (RF-4): a FULL credit note
