@@ -9,7 +9,7 @@ import pytest
 
 from aftersales.backends.memory import MemoryBackend
 from aftersales.backends.sql import SqlBackend
-from aftersales.testing.conformance import BackendContract, Reopen
+from aftersales.testing.conformance import BackendContract, LedgerContract, Reopen
 from tests.postgres import PostgresServer
 
 
@@ -21,7 +21,7 @@ def postgres_database(aftersales_postgres: PostgresServer) -> str:
     return url
 
 
-class TestMemoryBackend(BackendContract):
+class TestMemoryBackend(BackendContract, LedgerContract):
     @pytest.fixture
     def aftersales_backend(self) -> Any:
         return MemoryBackend()
@@ -34,7 +34,7 @@ def reopen(backend: SqlBackend) -> SqlBackend:
     return SqlBackend(url)
 
 
-class TestSqliteBackend(BackendContract):
+class TestSqliteBackend(BackendContract, LedgerContract):
     @pytest.fixture
     def aftersales_backend(self, new_sqlite: Callable[[], str]) -> Iterator[SqlBackend]:
         backend = SqlBackend(new_sqlite())
@@ -47,7 +47,7 @@ class TestSqliteBackend(BackendContract):
 
 
 @pytest.mark.postgres
-class TestPostgresBackend(BackendContract):
+class TestPostgresBackend(BackendContract, LedgerContract):
     @pytest.fixture
     def aftersales_backend(self, postgres_database: str) -> Iterator[SqlBackend]:
         backend = SqlBackend(postgres_database)

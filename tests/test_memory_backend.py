@@ -54,14 +54,16 @@ def test_lookups_use_indexes_and_order_newest_first(
     world = backend.builder(app.clock)
     app.clock.advance(days=1)  # type: ignore[attr-defined]
     newer = world.invoice(customer=scenario.colleague, lines=[(scenario.kettle, 1)])
-    found = app.hooks.find_invoices(
+    found = backend.ledger.find_invoices(
         InvoiceQuery(
             customer_ids={scenario.customer.id, scenario.colleague.id},
             kind=InvoiceKind.INVOICE,
         )
     )
     assert [i.id for i in found] == [newer.id, scenario.paid_invoice.id, scenario.invoice.id]
-    only_other = app.hooks.find_invoices(InvoiceQuery(customer_ids={scenario.other_customer.id}))
+    only_other = backend.ledger.find_invoices(
+        InvoiceQuery(customer_ids={scenario.other_customer.id})
+    )
     assert only_other == []
 
 

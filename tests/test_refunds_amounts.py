@@ -14,6 +14,7 @@ import attrs
 import pytest
 
 from aftersales import AfterSales, CreditMethod, FrozenClock
+from aftersales.erp import settle
 from aftersales.errors import BackendError, InvalidOperation, QuantityExceeded
 from aftersales.models import (
     Invoice,
@@ -23,7 +24,6 @@ from aftersales.models import (
     MatchKind,
     PaymentState,
 )
-from aftersales.services.refunds import settle
 from aftersales.testing import Scenario, assert_unchanged
 from tests.refunds_support import AGENT, Desk, line, make_desk, money
 

@@ -22,6 +22,7 @@ from hypothesis.stateful import (
 
 from aftersales import AfterSales, CreditMethod, FrozenClock, hookimpl
 from aftersales.backends.memory import MemoryBackend
+from aftersales.erp import settle
 from aftersales.errors import (
     AfterSalesError,
     BackendError,
@@ -42,7 +43,7 @@ from aftersales.models import (
 from aftersales.models.money import MINOR_UNITS
 from aftersales.models.products import compute_line
 from aftersales.serialization import converter, dumps, loads
-from aftersales.services.refunds import RefundResult, settle
+from aftersales.services.refunds import RefundResult
 from aftersales.testing import Scenario, assert_unchanged
 from tests.refunds_support import AGENT, Desk, line, make_desk, money
 

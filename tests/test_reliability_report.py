@@ -98,7 +98,8 @@ def test_the_command_measures_the_backends_it_is_given(
 
 def test_the_figures_add_up(memory_figures: Figures) -> None:
     figures = memory_figures
-    assert figures.fault_total == sum(n for _, n in figures.faults) >= 400
+    # refunds make a few coarse calls to the ERP port, not many fine ones: fewer faults
+    assert figures.fault_total == sum(n for _, n in figures.faults) >= 380
     assert figures.flows == len(figures.faults)
     assert figures.hostile_total == sum(n for _, n in figures.by_call) >= 2000
     assert figures.after_commit_faults == 4

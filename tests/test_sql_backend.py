@@ -436,7 +436,7 @@ def test_decimals_and_times_read_back_exactly(
         created_at=created,
         invoice_date=created.date(),
     )
-    sql_backend.aftersales_accounting_save_invoice(invoice)
+    sql_backend.ledger.save_invoice(invoice)
     read = sql_backend.aftersales_accounting_get_invoice(invoice_id=invoice.id, lock=False)
     assert read == invoice
     assert str(read.residual.amount) == str(invoice.residual.amount)

@@ -135,7 +135,7 @@ def test_rl3_rf7_processes_refunding_one_invoice_never_exceed_it(
         PaymentState.REVERSED,
         Money.of("0.00", "EUR"),
     )
-    notes = app.hooks.list_credit_notes(invoice.id)
+    notes = backend.ledger.credit_notes([invoice.id])
     assert [n.state for n in notes] == [InvoiceState.POSTED] * 6
     assert Money.sum((n.total for n in notes), "EUR") == invoice.total
 

@@ -161,7 +161,11 @@ def test_upgrade_from_version_2_keeps_credit_notes_and_adds_their_method(
     old = build_metadata(2).tables
     assert "credit_method" not in old["invoices"].c
     note = _credit_note()
-    row = {k: v for k, v in mapping.invoice_row(note).items() if k != "credit_method"}
+    row = {
+        k: v
+        for k, v in mapping.invoice_row(note).items()
+        if k not in ("credit_method", "operation_ref")
+    }
     with database.connection() as conn:
         conn.execute(old["invoices"].insert().values(**row))
         conn.execute(old["invoice_lines"].insert(), mapping.invoice_line_rows(note))
@@ -174,12 +178,42 @@ def test_upgrade_from_version_2_keeps_credit_notes_and_adds_their_method(
         assert hooks.get_invoice("cn-1") == note
         assert note.credit_method is None
         full = _credit_note(id="cn-2", credit_method=CreditMethod.FULL)
-        backend.aftersales_accounting_save_invoice(full)
+        backend.ledger.save_invoice(full)
         assert hooks.get_invoice("cn-2") == full
-        assert [n.credit_method for n in hooks.list_credit_notes("inv-1")] == [
+        assert [n.credit_method for n in backend.ledger.credit_notes(["inv-1"])] == [
             None,
             CreditMethod.FULL,
         ]
+    finally:
+        backend.close()
+
+
+def test_upgrade_from_version_6_finds_documents_by_operation_reference(
+    url: str, database: Database
+) -> None:
+    """Version 7 adds ``invoices.operation_ref`` with an index: documents stored before
+    have none (no operation of the library is known to have made them)."""
+    assert upgrade(database, target=6) == (0, 6)
+    old = build_metadata(6).tables
+    assert "operation_ref" not in old["invoices"].c
+    note = _credit_note()
+    row = {k: v for k, v in mapping.invoice_row(note).items() if k != "operation_ref"}
+    with database.connection() as conn:
+        conn.execute(old["invoices"].insert().values(**row))
+        conn.execute(old["invoice_lines"].insert(), mapping.invoice_line_rows(note))
+    database.dispose()
+
+    backend = SqlBackend(url)
+    try:
+        assert _versions(backend.db)[6] == (7, MIGRATIONS[6].description)
+        with backend.db.connection(writes=False) as conn:
+            indexes = {i["name"] for i in sa.inspect(conn).get_indexes("invoices")}
+        assert "ix_invoices_operation_ref" in indexes
+        assert backend.ledger.get_invoice("cn-1", False) == note
+        made = _credit_note(id="cn-2", operation_ref="op-1")
+        backend.ledger.save_invoice(made)
+        assert backend.ledger.find_by_reference("op-1") == [made]
+        assert backend.ledger.find_by_reference("op-none") == []
     finally:
         backend.close()
 

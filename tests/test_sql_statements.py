@@ -92,7 +92,7 @@ def test_lookups_among_more_ids_than_one_in_list_takes(sql: SqlBackend) -> None:
     assert hooks.find_tickets(crowd) == hooks.find_tickets(frozenset(customers))
     few = InvoiceQuery(customer_ids=frozenset(customers))
     many = InvoiceQuery(customer_ids=crowd)
-    assert hooks.find_invoices(many) == hooks.find_invoices(few)
+    assert sql.ledger.find_invoices(many) == sql.ledger.find_invoices(few)
     assert hooks.find_pickings(PickingQuery(partner_ids=crowd)) == hooks.find_pickings(
         PickingQuery(partner_ids=frozenset(customers))
     )
@@ -113,7 +113,7 @@ def test_chunks_are_merged_in_the_order_of_one_lookup(
     def answers() -> tuple[object, ...]:
         return (
             hooks.find_tickets(people),
-            hooks.find_invoices(InvoiceQuery(customer_ids=people)),
+            sql.ledger.find_invoices(InvoiceQuery(customer_ids=people)),
             hooks.find_pickings(PickingQuery(partner_ids=people)),
         )
 

@@ -21,6 +21,7 @@ from aftersales.models import (
     EmailDelivery,
     EmailState,
     Invoice,
+    InvoiceDraft,
     OutgoingEmail,
     Service,
     Team,
@@ -37,13 +38,15 @@ class Boom(RuntimeError):
 
 
 class FailingSaves:
-    """Makes the N-th invoice save raise (fault injection in the middle of a unit)."""
+    """Makes the ERP's invoice creation raise (fault injection in the middle of a unit)."""
 
     def __init__(self) -> None:
         self.calls = 0
 
     @hookimpl(tryfirst=True)
-    def aftersales_accounting_save_invoice(self, invoice: Invoice) -> Invoice | None:
+    def aftersales_accounting_create_invoice(
+        self, draft: InvoiceDraft, reference: str
+    ) -> Invoice | None:
         self.calls += 1
         raise Boom("disk on fire")
 
@@ -77,7 +80,14 @@ def test_rl1_a_failing_hook_in_the_middle_leaves_the_store_exactly_as_before(
                 document_id="c-1",
             )
         )
-        app.hooks.save_invoice(scenario.invoice)  # raises
+        invoice = scenario.invoice
+        draft = InvoiceDraft(
+            customer_id=invoice.customer_id,
+            currency=invoice.currency,
+            lines=invoice.lines,
+            at=uow.now,
+        )
+        app.hooks.create_invoice(draft, uow.reference)  # raises
         uow.commit()
     assert recorder.events == []
     assert backend.delivered == []

@@ -25,13 +25,17 @@ from aftersales.models import (
     FieldServiceTask,
     IdempotencyRecord,
     Invoice,
-    Match,
+    InvoiceDraft,
+    InvoiceLine,
     OutgoingEmail,
     Partner,
     Picking,
     Product,
     Project,
+    Refundable,
     RepairOrder,
+    Reversal,
+    ReversalResult,
     SaleOrder,
     Subscription,
     Team,
@@ -320,43 +324,84 @@ class Hooks:
             Invoice,
         )
 
-    def find_invoices(self, query: InvoiceQuery) -> Sequence[Invoice]:
-        return _many(
-            self._h.aftersales_accounting_find_invoices(query=query),
-            "aftersales_accounting_find_invoices",
+    def get_refundable(self, invoice_id: str, *, lock: bool = False) -> Refundable:
+        return _found(
+            self._h.aftersales_accounting_get_refundable(invoice_id=invoice_id, lock=lock),
+            "invoice",
+            invoice_id,
+            Refundable,
         )
 
-    def list_credit_notes(self, invoice_id: str) -> Sequence[Invoice]:
+    def refundable_invoices(self, query: InvoiceQuery) -> Sequence[Refundable]:
         return _many(
-            self._h.aftersales_accounting_list_credit_notes(invoice_id=invoice_id),
-            "aftersales_accounting_list_credit_notes",
+            self._h.aftersales_accounting_refundable_invoices(query=query),
+            "aftersales_accounting_refundable_invoices",
         )
 
-    def save_invoice(self, invoice: Invoice) -> Invoice:
-        return _answered(
-            self._h.aftersales_accounting_save_invoice(invoice=invoice),
-            "aftersales_accounting_save_invoice",
+    def reverse_invoice(self, reversal: Reversal) -> ReversalResult:
+        return _found(
+            self._h.aftersales_accounting_reverse_invoice(reversal=reversal),
+            "invoice",
+            reversal.invoice_id,
+            ReversalResult,
+        )
+
+    def update_credit_note(
+        self, credit_note_id: str, lines: Sequence[InvoiceLine], reference: str
+    ) -> Invoice:
+        return _found(
+            self._h.aftersales_accounting_update_credit_note(
+                credit_note_id=credit_note_id, lines=tuple(lines), reference=reference
+            ),
+            "credit note",
+            credit_note_id,
             Invoice,
         )
 
-    def list_matches(self, invoice_id: str) -> Sequence[Match]:
-        return _many(
-            self._h.aftersales_accounting_list_matches(invoice_id=invoice_id),
-            "aftersales_accounting_list_matches",
-        )
-
-    def add_match(self, match: Match) -> Match:
-        return _answered(
-            self._h.aftersales_accounting_add_match(match=match),
-            "aftersales_accounting_add_match",
-            Match,
-        )
-
-    def remove_match(self, match_id: str) -> Match:
+    def post_credit_note(self, credit_note_id: str, at: datetime, reference: str) -> ReversalResult:
         return _found(
-            self._h.aftersales_accounting_remove_match(match_id=match_id), "match", match_id, Match
+            self._h.aftersales_accounting_post_credit_note(
+                credit_note_id=credit_note_id, at=at, reference=reference
+            ),
+            "credit note",
+            credit_note_id,
+            ReversalResult,
         )
 
+    def cancel_credit_note(self, credit_note_id: str, reference: str) -> Invoice:
+        return _found(
+            self._h.aftersales_accounting_cancel_credit_note(
+                credit_note_id=credit_note_id, reference=reference
+            ),
+            "credit note",
+            credit_note_id,
+            Invoice,
+        )
+
+    def create_invoice(self, draft: InvoiceDraft, reference: str) -> Invoice:
+        return _answered(
+            self._h.aftersales_accounting_create_invoice(draft=draft, reference=reference),
+            "aftersales_accounting_create_invoice",
+            Invoice,
+        )
+
+    def cancel_invoice(self, invoice_id: str, reference: str) -> Invoice:
+        return _found(
+            self._h.aftersales_accounting_cancel_invoice(
+                invoice_id=invoice_id, reference=reference
+            ),
+            "invoice",
+            invoice_id,
+            Invoice,
+        )
+
+    def find_by_reference(self, reference: str) -> Sequence[Invoice]:
+        return _many(
+            self._h.aftersales_accounting_find_by_reference(reference=reference),
+            "aftersales_accounting_find_by_reference",
+        )
+
+    # sequences ------------------------------------------------------------------------------
     def sequence_next(self, code: str) -> int:
         return _answered(
             self._h.aftersales_sequence_next(code=code), "aftersales_sequence_next", int

@@ -1,10 +1,12 @@
 """Hook specifications: the ports a backend implements.
 
 A backend is a plain object (or module) whose methods carry the `hookimpl` marker and are
-named after the specs below. The library's services hold every business rule; a backend only
-stores, finds and changes records, the way an ERP exposes them. Whatever a backend does must
-happen inside the current unit of work (see *transactions*), so that a call that fails
-leaves nothing behind.
+named after the specs below. The library's services hold every rule about what a helpdesk
+may do; the accounting port is served by the ERP, which performs operations (reverse an
+invoice, post a credit note) and answers with what it made, its ids and numbers included;
+the other ports store, find and change records, the way an ERP exposes them. Whatever a
+backend does must happen inside the current unit of work (see *transactions*), so that a
+call that fails leaves nothing behind.
 
 Conventions that hold for every hook:
 
@@ -47,13 +49,17 @@ if TYPE_CHECKING:
         FieldServiceTask,
         IdempotencyRecord,
         Invoice,
-        Match,
+        InvoiceDraft,
+        InvoiceLine,
         OutgoingEmail,
         Partner,
         Picking,
         Product,
         Project,
+        Refundable,
         RepairOrder,
+        Reversal,
+        ReversalResult,
         SaleOrder,
         ServicesConfigured,
         Subscription,
@@ -214,48 +220,144 @@ def aftersales_helpdesk_list_messages(ticket_id: str) -> Sequence[TicketMessage]
 
 
 # -------------------------------------------------------------------------------------------
-# accounting: invoices, credit notes, matches (reconciliation), sequences
+# accounting: operations the ERP performs on its invoices and credit notes
+#
+# The ERP owns invoices, credit notes, payments and their reconciliation, and numbers its
+# documents. The refund service decides what a helpdesk may do (rights, toggles, RF-1/2/3,
+# which methods, the caps of RF-7 from the ``credited`` amounts reported here, under the
+# lock) and asks the ERP to do it; the ERP answers with what it made: its ids, its numbers,
+# its amounts, residuals and payment states. Every write carries ``reference``, the
+# operation reference the library derives from the call's idempotency key (one per unit of
+# work, the same on a retry with the same key): the ERP stores it on every document the
+# operation makes or changes, and `aftersales_accounting_find_by_reference()` finds
+# them. The shipped backends serve this port with the reference ERP
+# (`aftersales.erp.accounting`).
 # -------------------------------------------------------------------------------------------
 
 
 @hookspec(firstresult=True)
 def aftersales_accounting_get_invoice(invoice_id: str, lock: bool) -> Invoice | None:
-    """Return the invoice or credit note `invoice_id`, or `None`."""
+    """Return the invoice or credit note `invoice_id`, or `None`.
 
-
-@hookspec(firstresult=True)
-def aftersales_accounting_find_invoices(query: InvoiceQuery) -> Sequence[Invoice] | None:
-    """Return the invoices that match every condition set on `query`, newest first.
-
-    Newest means the latest `invoice_date` (undated last), then the latest `created_at`;
-    of two equally new invoices of one customer, the one stored last comes first.
-    `product_id` matches invoices with at least one line of that product.
+    `lock=True` holds it until the unit of work ends (`SELECT … FOR UPDATE`). May be
+    called in a read-only unit.
     """
 
 
 @hookspec(firstresult=True)
-def aftersales_accounting_list_credit_notes(invoice_id: str) -> Sequence[Invoice] | None:
-    """Return every credit note whose `reversed_invoice_id` is `invoice_id`."""
+def aftersales_accounting_get_refundable(invoice_id: str, lock: bool) -> Refundable | None:
+    """Return the invoice `invoice_id` with what its live credit notes credit, or `None`.
+
+    `credited` is the sum of the totals of the credit notes reversing the invoice that
+    are draft or posted (not cancelled). The invoice may be of any kind and state: the
+    service checks them (RF-3). With `lock=True` the invoice is held until the unit ends,
+    so that two units cannot both pass the cap (RF-7, RL-3) on the same `credited`.
+    """
 
 
 @hookspec(firstresult=True)
-def aftersales_accounting_save_invoice(invoice: Invoice) -> Invoice | None:
-    """Insert or update `invoice` (by id) and return it."""
+def aftersales_accounting_refundable_invoices(query: InvoiceQuery) -> Sequence[Refundable] | None:
+    """Return the **posted customer invoices** of `query`, newest first, each with what its
+    live credit notes already credit (see
+    [`aftersales_accounting_get_refundable()`][aftersales_accounting_get_refundable]).
+
+    `kind` and `state` of `query` are ignored (always invoices, posted); the other
+    conditions all hold. Newest means the latest `invoice_date` (undated last), then the
+    latest `created_at`; of two equally new invoices of one customer, the one stored last
+    comes first. `product_id` matches invoices with at least one line of that product.
+    Answer in one go (one query for the credit notes of every invoice found), not one call
+    per invoice.
+    """
 
 
 @hookspec(firstresult=True)
-def aftersales_accounting_list_matches(invoice_id: str) -> Sequence[Match] | None:
-    """Return the matches that settle part of `invoice_id`, oldest first."""
+def aftersales_accounting_reverse_invoice(reversal: Reversal) -> ReversalResult | None:
+    """Make a credit note reversing `reversal.invoice_id`; return what was made.
+
+    The credit note copies the invoice's lines (or takes `reversal.lines`), customer,
+    currency and sale order; it is dated `reversal.reversal_date`, keeps `credit_method`,
+    `ticket_id`, `reason` and `journal` (the invoice's when `None`), and its
+    `reference` reads `"Reversal of: <invoice number>, <reason>"` (RF-10).
+
+    * `reversal.post` false: the note stays a **draft** (`post_on` as given); nothing is
+      matched; `customer_credit` and `released` are zero and `invoice` is unchanged.
+    * `reversal.post` true: the note is **posted** with the ERP's number and matched with
+      the invoice as
+      [`aftersales_accounting_post_credit_note()`][aftersales_accounting_post_credit_note] does.
+    * FULL_AND_REINVOICE also makes a **draft invoice** copying the original (same customer,
+      lines, currency, sale order and journal; no dates; reference `"Replaces <number>"`),
+      returned as `new_invoice`.
+
+    The ids, the number, residuals and payment states are the ERP's. Return `None` when
+    the invoice is not this ERP's.
+    """
 
 
 @hookspec(firstresult=True)
-def aftersales_accounting_add_match(match: Match) -> Match | None:
-    """Store a reconciliation between an invoice and a payment or credit note."""
+def aftersales_accounting_update_credit_note(
+    credit_note_id: str, lines: Sequence[InvoiceLine], reference: str
+) -> Invoice | None:
+    """Replace the lines of the **draft** credit note `credit_note_id`; return it as stored.
+
+    The service has checked the lines and the cap. Return `None` when the credit note is
+    not this ERP's; raise [`BackendError`][aftersales.errors.BackendError] when it is not a draft.
+    """
 
 
 @hookspec(firstresult=True)
-def aftersales_accounting_remove_match(match_id: str) -> Match | None:
-    """Undo the reconciliation `match_id` and return it, or `None` when unknown."""
+def aftersales_accounting_post_credit_note(
+    credit_note_id: str, at: datetime, reference: str
+) -> ReversalResult | None:
+    """Post the **draft** credit note `credit_note_id` and reconcile it with its invoice.
+
+    The note gets the ERP's number (the reference ERP: a gap-free series per journal and
+    year, `RINV/2026/00001` for the default journal `INV`, `R<journal>/<year>/<n>`
+    for others). It reduces the invoice's residual by its total, as far as the residual
+    goes; what the residual cannot absorb stays open on the note (`customer_credit`).
+    A note made with FULL or FULL_AND_REINVOICE first takes the invoice's payments off it
+    (RF-4a): they become customer credit (`released`, from the payments
+    `released_from`), and the invoice ends REVERSED with residual 0. `at` is the
+    library's time of the call (for the records the ERP stamps; an ERP may use its own).
+
+    Return `None` when the credit note is not this ERP's; raise
+    [`BackendError`][aftersales.errors.BackendError] when it is not a draft.
+    """
+
+
+@hookspec(firstresult=True)
+def aftersales_accounting_cancel_credit_note(credit_note_id: str, reference: str) -> Invoice | None:
+    """Cancel the **draft** credit note `credit_note_id` (it no longer credits its invoice);
+    return it as stored. `None` when it is not this ERP's."""
+
+
+@hookspec(firstresult=True)
+def aftersales_accounting_create_invoice(draft: InvoiceDraft, reference: str) -> Invoice | None:
+    """Create `draft` as a **draft** customer invoice with the ERP's id; return it.
+
+    Used by repairs (RP-9): the ERP's users post it later, and it gets its number then.
+    """
+
+
+@hookspec(firstresult=True)
+def aftersales_accounting_cancel_invoice(invoice_id: str, reference: str) -> Invoice | None:
+    """Cancel the **draft** invoice `invoice_id`; return it as stored (`None` when it is
+    not this ERP's). The service only asks for drafts (a cancelled repair's, RP-10)."""
+
+
+@hookspec(firstresult=True)
+def aftersales_accounting_find_by_reference(reference: str) -> Sequence[Invoice] | None:
+    """Return the documents the operation `reference` made (credit notes, new draft
+    invoices) or whose draft it last updated, posted or cancelled, in the order the ERP
+    stored them; empty when none. An invoice the operation only settled is not among them.
+
+    This is how a call retried after a crash between the ERP's commit and the library's
+    finds what the first attempt made, instead of making it twice.
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# sequences: references that need no gap-free series (returns, repairs)
+# -------------------------------------------------------------------------------------------
 
 
 @hookspec(firstresult=True)

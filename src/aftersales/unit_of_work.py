@@ -25,6 +25,7 @@ from aftersales.errors import (
     IdempotencyConflict,
     InvalidState,
 )
+from aftersales.ids import new_id
 from aftersales.models._fields import check_text
 from aftersales.models.events import Event
 from aftersales.models.idempotency import MAX_KEY, IdempotencyRecord
@@ -34,7 +35,7 @@ from aftersales.serialization import converter, dumps, loads
 if TYPE_CHECKING:
     from aftersales.hooks import Hooks
 
-__all__ = ["Transaction", "UnitOfWork", "fingerprint"]
+__all__ = ["Transaction", "UnitOfWork", "fingerprint", "operation_reference"]
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -53,6 +54,28 @@ def fingerprint(operation: str, arguments: Mapping[str, Any]) -> str:
     """A stable digest of an operation and its arguments (for idempotency checks)."""
     text = dumps({"operation": operation, "arguments": converter.unstructure(dict(arguments))})
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def operation_reference(actor_id: str | None, key: str | None) -> str:
+    """The reference an ERP keeps on the documents one call makes (see
+    `aftersales_accounting_find_by_reference`).
+
+    Derived from the actor and the call's idempotency key, so a retry with the same key asks
+    the ERP with the same reference: `op-` and 24 hex digits of a SHA-256 of both (the key
+    itself never reaches the ERP). A call without a key gets a fresh unique reference.
+
+    Examples:
+        >>> operation_reference("u-2", "req-7f3a") == operation_reference("u-2", "req-7f3a")
+        True
+        >>> operation_reference("u-2", "req-7f3a") == operation_reference("u-3", "req-7f3a")
+        False
+        >>> len(operation_reference(None, None))
+        23
+    """
+    if key is None or actor_id is None:
+        return new_id("op")
+    digest = hashlib.sha256(f"{actor_id}\x1f{key}".encode()).hexdigest()
+    return f"op-{digest[:24]}"
 
 
 class UnitOfWork:
@@ -76,6 +99,8 @@ class UnitOfWork:
         self._events: list[Event] = []
         self._emails: list[OutgoingEmail] = []
         self._key: IdempotencyRecord | None = None
+        self._reference_key: str | None = None
+        self._reference: str | None = None
         self._open = False
         self._done = False
 
@@ -113,6 +138,15 @@ class UnitOfWork:
 
     # -- idempotency ----------------------------------------------------------------------
 
+    @property
+    def reference(self) -> str:
+        """The operation reference of this call, for every ERP operation it makes (see
+        `operation_reference()`): derived from the key given to `replay()`, or fresh
+        and unique when the call has none. The same all through the unit."""
+        if self._reference is None:
+            self._reference = operation_reference(self.actor_id, self._reference_key)
+        return self._reference
+
     def replay(
         self, key: str | None, operation: str, arguments: Mapping[str, Any], result_type: type[R]
     ) -> R | None:
@@ -131,6 +165,8 @@ class UnitOfWork:
         check_text(key, "idempotency_key", max_length=MAX_KEY)
         if self.actor_id is None:
             raise InvalidState("an idempotency key needs a call made by an actor")
+        self._reference_key = key
+        self._reference = None
         claim = IdempotencyRecord(
             actor_id=self.actor_id,
             key=key,

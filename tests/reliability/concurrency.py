@@ -22,6 +22,7 @@ from aftersales.errors import ConflictError, InvalidCoupon, QuantityExceeded
 from aftersales.hookspecs import hookimpl
 from aftersales.models import (
     DocumentKind,
+    InvoiceKind,
     InvoiceLine,
     InvoiceState,
     Money,
@@ -228,12 +229,16 @@ def _credit_ten(app: AfterSales, target: Any, _n: int) -> object:
 
 
 def _check_invoice(s: Setting, target: Any, outcomes: Outcomes) -> None:
-    _ticket_id, invoice_id = target
+    ticket_id, invoice_id = target
     outcomes.refused_with(QuantityExceeded)
-    invoice = s.app.hooks.get_invoice(invoice_id)
-    notes = s.app.hooks.list_credit_notes(invoice_id)
-    live = [n for n in notes if n.state is not InvoiceState.CANCELLED]
-    credited = Money.sum((n.total for n in live), invoice.currency)
+    refundable = s.app.hooks.get_refundable(invoice_id)
+    invoice, credited = refundable.invoice, refundable.credited
+    notes = [s.app.hooks.get_invoice(n.document_id) for n in s.app.hooks.list_links(ticket_id)]
+    live = [
+        n
+        for n in notes
+        if n.kind is InvoiceKind.CREDIT_NOTE and n.state is not InvoiceState.CANCELLED
+    ]
     assert credited <= invoice.total, f"credited {credited} of an invoice of {invoice.total}"
     assert len(outcomes.succeeded) == len(live) == 10, (len(outcomes.succeeded), len(live))
     assert credited == invoice.total

@@ -38,9 +38,9 @@ class ReliabilityBackend(Protocol):
 class Setting:
     """The application under test over one backend, with the standard world built in it.
 
-    Build it with [`create()`][aftersales.testing.reliability.setting.Setting.create] from the
+    Build it with `create()` from the
     `aftersales_app` and `aftersales_backend` fixtures, or
-    [`resume()`][aftersales.testing.reliability.setting.Setting.resume] it over a copy of a
+    `resume()` it over a copy of a
     database that already holds the world. The helpers add fresh records of the standard customer
     (a ticket, an invoice, a delivery), so that a check can prepare several independent targets in
     one world.

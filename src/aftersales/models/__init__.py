@@ -5,6 +5,7 @@ from aftersales.models.access import Actor, Group
 from aftersales.models.accounting import (
     CreditMethod,
     Invoice,
+    InvoiceDraft,
     InvoiceKind,
     InvoiceLine,
     InvoiceState,
@@ -12,6 +13,9 @@ from aftersales.models.accounting import (
     MatchKind,
     Payment,
     PaymentState,
+    Refundable,
+    Reversal,
+    ReversalResult,
 )
 from aftersales.models.audit import AuditEntry
 from aftersales.models.events import (
@@ -84,6 +88,7 @@ __all__ = [
     "Group",
     "IdempotencyRecord",
     "Invoice",
+    "InvoiceDraft",
     "InvoiceKind",
     "InvoiceLine",
     "InvoiceMethod",
@@ -110,11 +115,14 @@ __all__ = [
     "ProgramTrigger",
     "ProgramType",
     "Project",
+    "Refundable",
     "RepairInvoiced",
     "RepairOperation",
     "RepairOrder",
     "RepairPart",
     "RepairState",
+    "Reversal",
+    "ReversalResult",
     "Reward",
     "RewardKind",
     "SaleOrder",

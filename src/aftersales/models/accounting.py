@@ -30,6 +30,7 @@ from aftersales.models.products import LineAmounts, Tax, compute_line, line_amou
 __all__ = [
     "CreditMethod",
     "Invoice",
+    "InvoiceDraft",
     "InvoiceKind",
     "InvoiceLine",
     "InvoiceState",
@@ -37,6 +38,9 @@ __all__ = [
     "MatchKind",
     "Payment",
     "PaymentState",
+    "Refundable",
+    "Reversal",
+    "ReversalResult",
 ]
 
 
@@ -130,11 +134,16 @@ class Invoice:
     """A customer invoice or credit note.
 
     `residual` and `payment_state` follow from the matches against it (RF-4b); they are
-    kept on the record, as an ERP does, and updated by the refund service.
+    kept on the record and updated by the ERP (the reference ERP:
+    `aftersales.erp.settle()`).
     `reversed_invoice_id` is set on credit notes; `ticket_id` when made from a ticket.
     `post_on` is the future date a draft credit note will be posted on (RF-6).
     `credit_method` is the method a credit note was made with (RF-4): a FULL credit note
     kept in draft by a future reversal date still reconciles as FULL when it is posted.
+    `id`, `number`, `residual` and `payment_state` are the ERP's (G-8): the library
+    reads them, never makes them. `operation_ref` is the reference of the library's call
+    that made the document (see `aftersales_accounting_find_by_reference`); `None` for a
+    document the ERP made on its own.
     """
 
     id: str = attrs.field(validator=id_field)
@@ -163,6 +172,7 @@ class Invoice:
     note: str = attrs.field(
         default="", validator=text(max_length=MAX_TEXT, multiline=True, required=False)
     )
+    operation_ref: str | None = attrs.field(default=None, validator=optional(text(max_length=64)))
 
     @residual.default
     def _residual_default(self) -> Money:
@@ -209,3 +219,89 @@ class Match:
     counterpart_id: str = attrs.field(validator=id_field)
     amount: Money = attrs.field(validator=money_of(positive=True))
     created_at: datetime = attrs.field(validator=aware)
+
+
+@attrs.frozen(kw_only=True)
+class Refundable:
+    """A posted customer invoice and what its live credit notes already credit.
+
+    `credited` is the sum of the totals of the invoice's credit notes that are draft or
+    posted (not cancelled), in the invoice's currency: what the refund service's cap (RF-7)
+    is checked against.
+    """
+
+    invoice: Invoice
+    credited: Money
+
+    @property
+    def left_to_credit(self) -> Money:
+        """What more credit notes may still credit on the invoice."""
+        return self.invoice.total - self.credited
+
+
+@attrs.frozen(kw_only=True)
+class Reversal:
+    """What the refund service asks the ERP to do: reverse `invoice_id` with `method`.
+
+    `post` tells whether the credit note is posted (and reconciled) at once; when not, it
+    stays a draft, with `post_on` the future date it is scheduled for (RF-6), if any.
+    `reversal_date` is the credit note's date. `lines` (PARTIAL only) are the credit
+    note's own lines; `None` copies the invoice's. `journal` `None` is the invoice's
+    journal. `reason` is the agent's text; the ERP writes the credit note's reference
+    from it (RF-10). `at` is the
+    library's time of the call (an ERP may stamp its own). `reference` identifies the
+    call (see `aftersales_accounting_find_by_reference`).
+    """
+
+    invoice_id: str = attrs.field(validator=id_field)
+    method: CreditMethod = attrs.field(validator=enum_of(CreditMethod))
+    reversal_date: date = attrs.field(validator=a_date)
+    reason: str = attrs.field(validator=text(max_length=1024))
+    journal: str | None = attrs.field(default=None, validator=optional(text(max_length=64)))
+    lines: tuple[InvoiceLine, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(to_tuple)
+    )
+    ticket_id: str | None = attrs.field(default=None, validator=optional(id_field))
+    post: bool = False
+    post_on: date | None = attrs.field(default=None, validator=optional(a_date))
+    at: datetime = attrs.field(validator=aware)
+    reference: str = attrs.field(validator=text(max_length=64))
+
+
+@attrs.frozen(kw_only=True)
+class ReversalResult:
+    """What the ERP made when it reversed an invoice or posted a credit note.
+
+    `credit_note` as stored (draft or posted, with the ERP's id and number);
+    `new_invoice` the draft copy a FULL_AND_REINVOICE made (else `None`); `invoice`
+    the reversed invoice after the call (its residual and payment state as the ERP settled
+    them); `customer_credit` what the call left open to the customer (payments taken off
+    the invoice plus what of the credit note the residual could not absorb; zero for a
+    draft). `released` is the part of that credit that payments taken off the invoice
+    make (RF-4a), `released_from` the ids of those payments.
+    """
+
+    credit_note: Invoice
+    new_invoice: Invoice | None = None
+    invoice: Invoice
+    customer_credit: Money
+    released: Money
+    released_from: tuple[str, ...] = attrs.field(default=(), converter=to_tuple)
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceDraft:
+    """A customer invoice the library asks the ERP to create as a draft (a repair's, RP-9).
+
+    The ERP gives it its id (and its number when it is posted, by the ERP's users).
+    """
+
+    customer_id: str = attrs.field(validator=id_field)
+    currency: str = attrs.field(validator=currency_code)
+    lines: tuple[InvoiceLine, ...] = attrs.field(converter=to_tuple)
+    ticket_id: str | None = attrs.field(default=None, validator=optional(id_field))
+    reference: str = attrs.field(default="", validator=text(max_length=1024, required=False))
+    note: str = attrs.field(
+        default="", validator=text(max_length=MAX_TEXT, multiline=True, required=False)
+    )
+    at: datetime = attrs.field(validator=aware)

@@ -13,29 +13,30 @@ The flow follows the reference product's "Refund" button on a ticket:
    [`RefundService.confirm()`][RefundService.confirm] (RF-8), or dropped with
    [`RefundService.cancel()`][RefundService.cancel].
 
-Every amount is [`Money`][aftersales.models.money.Money]. An invoice's residual and payment state
-always follow from the matches against it (RF-4b), and the credit notes against one invoice,
-posted or draft, never add up to more than the invoice (RF-7, checked under a lock).
+Every amount is [`Money`][aftersales.models.money.Money]. The service decides what a helpdesk may
+do and asks the ERP through the accounting port to do it: the ERP makes the credit notes,
+gives them their ids and numbers, matches them and settles the invoice (RF-4b), and the
+service records on the ticket what the ERP made. The credit notes against one invoice,
+posted or draft, never add up to more than the invoice (RF-7): the service checks it against
+the amounts the ERP reports, under the invoice's lock.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any
 
 import attrs
 
 from aftersales.access import Action
 from aftersales.arguments import a_day, a_text, an_enum, an_id, invoice_lines
 from aftersales.errors import (
-    BackendError,
     InvalidInput,
     InvalidOperation,
     InvalidState,
     QuantityExceeded,
 )
-from aftersales.ids import new_id
 from aftersales.models import (
     Actor,
     CreditMethod,
@@ -44,22 +45,22 @@ from aftersales.models import (
     InvoiceKind,
     InvoiceLine,
     InvoiceState,
-    Match,
-    MatchKind,
     Money,
     Partner,
     PaymentState,
+    Refundable,
+    Reversal,
+    ReversalResult,
     Service,
     Ticket,
-    evolve,
 )
-from aftersales.models._records import assemble
+from aftersales.models.products import LineAmounts
 from aftersales.models.queries import InvoiceQuery
 from aftersales.serialization import converter
 from aftersales.services._base import ServiceBase
 from aftersales.unit_of_work import UnitOfWork
 
-__all__ = ["ALL_METHODS", "RefundResult", "RefundService", "settle"]
+__all__ = ["ALL_METHODS", "RefundResult", "RefundService"]
 
 #: The methods offered while an invoice has something left to pay (RF-5).
 ALL_METHODS: tuple[CreditMethod, ...] = (
@@ -89,64 +90,6 @@ class RefundResult:
     new_invoice: Invoice | None = None
     invoice: Invoice
     customer_credit: Money
-
-
-def settle(invoice: Invoice, matches: Sequence[Match]) -> Invoice:
-    """`invoice` with the residual and payment state its `matches` give it (RF-4b).
-
-    Nothing matched → NOT_PAID; something matched and a residual left → PARTIAL; residual 0
-    with a payment among the matches → PAID; residual 0 with only credit notes (or credit
-    notes and manual entries) → REVERSED. When neither changes, `invoice` itself is
-    returned.
-
-    Matches adding up to more than the total mean the store is inconsistent:
-    [`BackendError`][aftersales.errors.BackendError].
-
-    Examples:
-        >>> from decimal import Decimal
-        >>> from datetime import datetime, timezone
-        >>> when = datetime(2026, 11, 28, tzinfo=timezone.utc)
-        >>> line = InvoiceLine(description="x", quantity=Decimal(1),
-        ...                    unit_price=Money.of("1000", "EUR"))
-        >>> inv = Invoice(id="i", kind=InvoiceKind.INVOICE, customer_id="c", currency="EUR",
-        ...               lines=[line], state=InvoiceState.POSTED, created_at=when)
-        >>> def m(kind, amount):
-        ...     return Match(id=f"{kind}-{amount}", invoice_id="i", kind=kind, counterpart_id="x",
-        ...                  amount=Money.of(amount, "EUR"), created_at=when)
-        >>> done = settle(inv, [m(MatchKind.CREDIT_NOTE, 500), m(MatchKind.PAYMENT, 400)])
-        >>> done.payment_state.value, str(done.residual)
-        ('partial', '100.00 EUR')
-        >>> settle(inv, [m(MatchKind.CREDIT_NOTE, 500), m(MatchKind.CREDIT_NOTE,
-        ...     500)]).payment_state
-        <PaymentState.REVERSED: 'reversed'>
-    """
-    residual, state = _settlement(invoice, matches)
-    if residual == invoice.residual and state is invoice.payment_state:
-        return invoice
-    return evolve(invoice, residual=residual, payment_state=state)
-
-
-def _settlement(invoice: Invoice, matches: Sequence[Match]) -> tuple[Money, PaymentState]:
-    """The residual and payment state `matches` give `invoice` (see
-    [`settle()`][aftersales.services.refunds.settle]).
-    """
-    total = invoice.total
-    matched = Money.sum((m.amount for m in matches), invoice.currency)
-    if matched > total:
-        raise BackendError(
-            f"invoice {invoice.number or invoice.id} is matched for {matched}, "
-            f"more than its total {total}"
-        )
-    residual = total - matched
-    if not matches:
-        state = PaymentState.NOT_PAID
-    elif not residual.is_zero():
-        state = PaymentState.PARTIAL
-    elif any(m.kind is MatchKind.PAYMENT for m in matches):
-        state = PaymentState.PAID
-    else:
-        state = PaymentState.REVERSED
-    return residual, state
 
 
 class RefundService(ServiceBase):
@@ -210,7 +153,7 @@ class RefundService(ServiceBase):
                 order_id = order.id
             product_id = ticket.product_id if ctx.team.has(Service.RETURNS) else None
             contacts = self._hooks.list_contacts(customer.commercial_entity_id)
-            found = self._hooks.find_invoices(
+            found = self._hooks.refundable_invoices(
                 InvoiceQuery(
                     customer_ids=frozenset(p.id for p in contacts) | {customer.id},
                     kind=InvoiceKind.INVOICE,
@@ -220,10 +163,10 @@ class RefundService(ServiceBase):
                 )
             )
             return tuple(
-                invoice
-                for invoice in found
-                if invoice.payment_state is not PaymentState.REVERSED
-                and not self._left_to_credit(invoice).is_zero()
+                item.invoice
+                for item in found
+                if item.invoice.payment_state is not PaymentState.REVERSED
+                and not item.left_to_credit.is_zero()
             )
 
         return self._rt.call(actor, Action.REFUND, work, writes=False)
@@ -261,7 +204,7 @@ class RefundService(ServiceBase):
         def work(_uow: UnitOfWork) -> tuple[CreditMethod, ...]:
             ctx = self._guard.ticket(actor, Action.REFUND, ticket_id, Service.REFUNDS)
             an_id(invoice_id, "invoice_id")
-            return _methods_for(self._refundable(ctx.ticket, invoice_id, lock=False))
+            return _methods_for(self._refundable(ctx.ticket, invoice_id, lock=False).invoice)
 
         return self._rt.call(actor, Action.REFUND, work, writes=False)
 
@@ -392,7 +335,8 @@ class RefundService(ServiceBase):
             if done is not None:
                 return done
             ticket = ctx.ticket
-            invoice = self._refundable(ticket, invoice_id, lock=True)
+            refundable = self._refundable(ticket, invoice_id, lock=True)
+            invoice = refundable.invoice
             if chosen not in _methods_for(invoice):
                 raise InvalidOperation(
                     f"invoice {invoice.number} has nothing left to pay (payment state "
@@ -410,61 +354,27 @@ class RefundService(ServiceBase):
             if edited is not None:
                 self._check_line_data(edited, invoice.currency)
             why = reason if reason is not None else f"Ticket #{ticket.ref}"
-            note_id = new_id("rinv")
-
-            def credit_note(**state: Any) -> Invoice:
-                # Every value comes from the invoice, the ticket or the checked arguments.
-                return assemble(
-                    Invoice,
-                    id=note_id,
-                    kind=InvoiceKind.CREDIT_NOTE,
-                    customer_id=invoice.customer_id,
-                    currency=invoice.currency,
-                    lines=edited if edited is not None else invoice.lines,
-                    created_at=uow.now,
-                    invoice_date=day,
-                    sale_order_id=invoice.sale_order_id,
-                    reversed_invoice_id=invoice.id,
-                    credit_method=chosen,
-                    ticket_id=ticket.id,
-                    reference=f"Reversal of: {invoice.number or invoice.id}, {why}",
+            # The very lines of the invoice total what the invoice does.
+            amount = _total(edited, invoice.currency) if edited is not None else invoice.total
+            self._check_cap(refundable, amount)
+            made = self._hooks.reverse_invoice(
+                Reversal(
+                    invoice_id=invoice.id,
+                    method=chosen,
+                    reversal_date=day,
                     reason=why,
-                    journal=journal if journal is not None else invoice.journal,
-                    **state,
+                    journal=journal,
+                    lines=edited,
+                    ticket_id=ticket.id,
+                    # FULL and FULL_AND_REINVOICE post at once, unless dated later (RF-6)
+                    post=chosen is not CreditMethod.PARTIAL and day <= today,
+                    post_on=day if day > today else None,
+                    at=uow.now,
+                    reference=uow.reference,
                 )
-
-            credit = Money.zero(invoice.currency)
-            if chosen is CreditMethod.PARTIAL or day > today:
-                draft = credit_note(state=InvoiceState.DRAFT, post_on=day if day > today else None)
-                # The very lines of the invoice total what the invoice does.
-                amount = draft.total if edited is not None else invoice.total
-                self._check_cap(invoice, amount)
-                note = self._hooks.save_invoice(draft)
-                after = invoice
-            else:  # FULL and FULL_AND_REINVOICE post at once: the note copies the invoice
-                amount = invoice.total
-                self._check_cap(invoice, amount)
-                posting = self._reconcile(
-                    uow,
-                    invoice,
-                    note_id,
-                    amount,
-                    chosen,
-                    day,
-                    ticket.id,
-                    actor,
-                    idempotency_key,
-                )
-                note = self._hooks.save_invoice(
-                    credit_note(
-                        state=InvoiceState.POSTED,
-                        number=posting.number,
-                        residual=posting.open_part,
-                        payment_state=posting.note_state,
-                    )
-                )
-                after = self._save_settled(invoice, posting.matches)
-                credit = posting.credit
+            )
+            self._released(uow, made, invoice, ticket.id, actor, idempotency_key)
+            note, credit = made.credit_note, made.customer_credit
             self._link(
                 uow,
                 ticket,
@@ -474,9 +384,8 @@ class RefundService(ServiceBase):
                 _created_body(note, amount, invoice, credit),
                 idempotency_key,
             )
-            new_invoice = None
-            if chosen is CreditMethod.FULL_AND_REINVOICE:
-                new_invoice = self._hooks.save_invoice(_reinvoice(invoice, ticket, uow))
+            new_invoice = made.new_invoice
+            if new_invoice is not None:
                 self._link(
                     uow,
                     ticket,
@@ -488,7 +397,10 @@ class RefundService(ServiceBase):
                     idempotency_key,
                 )
             return RefundResult(
-                credit_note=note, new_invoice=new_invoice, invoice=after, customer_credit=credit
+                credit_note=note,
+                new_invoice=new_invoice,
+                invoice=made.invoice,
+                customer_credit=credit,
             )
 
         return self._rt.call(actor, Action.REFUND, work, writes=True)
@@ -545,10 +457,10 @@ class RefundService(ServiceBase):
             note = self._hooks.get_invoice(credit_note_id, lock=True)
             self._check_draft(note, "edited")
             self._check_line_data(edited, note.currency)
-            invoice = self._reversed_invoice(note)
-            updated = evolve(note, lines=edited)
-            self._check_cap(invoice, updated.total, exclude=note.id)
-            saved = self._hooks.save_invoice(updated)
+            refundable = self._reversed_refundable(note)
+            invoice = refundable.invoice
+            self._check_cap(refundable, _total(edited, note.currency), exclude=note)
+            saved = self._hooks.update_credit_note(note.id, edited, uow.reference)
             self._changed(
                 uow,
                 note.ticket_id,
@@ -569,9 +481,10 @@ class RefundService(ServiceBase):
     ) -> RefundResult:
         """Post a draft credit note and match it with its invoice (RF-8).
 
-        The credit note gets its number (`RINV/<year>/<n>`) and reduces the invoice's
-        residual by its total, as far as the residual goes; what the residual cannot absorb
-        stays open on the credit note as customer credit. A credit note made with FULL or
+        The ERP gives the credit note its number (the reference ERP: `RINV/<year>/<n>`
+        for the default journal) and it reduces the invoice's residual by its total, as far
+        as the residual goes; what the residual cannot absorb stays open on the credit note
+        as customer credit. A credit note made with FULL or
         FULL_AND_REINVOICE (kept in draft by a future date) reconciles as FULL (RF-4a).
         Posting an already posted credit note raises
         [`InvalidState`][aftersales.errors.InvalidState], as does posting one before the date it is
@@ -612,14 +525,17 @@ class RefundService(ServiceBase):
                     f"the credit note for this refund is scheduled to post on "
                     f"{note.post_on.isoformat()}; it cannot be posted before that date"
                 )
-            invoice = self._reversed_invoice(note)
+            refundable = self._reversed_refundable(note)
+            invoice = refundable.invoice
             if invoice.state is not InvoiceState.POSTED:
                 raise InvalidState(
                     f"invoice {invoice.number or invoice.id} is {invoice.state.value}; "
                     "only a credit note of a posted invoice can be posted"
                 )
-            self._check_cap(invoice, note.total, exclude=note.id)
-            posted, after, credit = self._post(uow, note, invoice, actor, idempotency_key)
+            self._check_cap(refundable, note.total, exclude=note)
+            made = self._hooks.post_credit_note(note.id, uow.now, uow.reference)
+            self._released(uow, made, invoice, note.ticket_id, actor, idempotency_key)
+            posted, after, credit = made.credit_note, made.invoice, made.customer_credit
             body = f"Refund posted: {posted.number} of {posted.total} for {invoice.number}"
             if not credit.is_zero():
                 body += f"; customer credit {credit}"
@@ -677,9 +593,7 @@ class RefundService(ServiceBase):
             note = self._hooks.get_invoice(credit_note_id, lock=True)
             self._check_draft(note, "cancelled")
             invoice = self._reversed_invoice(note)
-            cancelled = self._hooks.save_invoice(
-                evolve(note, state=InvoiceState.CANCELLED, post_on=None)
-            )
+            cancelled = self._hooks.cancel_credit_note(note.id, uow.reference)
             self._changed(
                 uow,
                 note.ticket_id,
@@ -707,18 +621,20 @@ class RefundService(ServiceBase):
             )
         return self._hooks.get_partner(ticket.customer_id)
 
-    def _refundable(self, ticket: Ticket, invoice_id: str, *, lock: bool) -> Invoice:
-        """The invoice, if the ticket may refund it: the ticket has a customer (RF-1), the
-        invoice is a posted customer invoice (RF-3) of the same commercial entity."""
+    def _refundable(self, ticket: Ticket, invoice_id: str, *, lock: bool) -> Refundable:
+        """The invoice with what the ERP says is credited on it, if the ticket may refund it:
+        the ticket has a customer (RF-1), the invoice is a posted customer invoice (RF-3) of
+        the same commercial entity."""
         customer = self._customer(ticket)
-        invoice = self._hooks.get_invoice(invoice_id, lock=lock)
+        refundable = self._hooks.get_refundable(invoice_id, lock=lock)
+        invoice = refundable.invoice
         self._check_refundable(invoice)
         if not self._guard.same_entity(invoice.customer_id, customer.id):
             raise InvalidOperation(
                 f"invoice {invoice.number} belongs to another customer than the ticket's "
                 f"({customer.name}); it cannot be refunded from ticket #{ticket.ref}"
             )
-        return invoice
+        return refundable
 
     @staticmethod
     def _check_refundable(invoice: Invoice) -> None:
@@ -746,31 +662,25 @@ class RefundService(ServiceBase):
             if line.product_id is not None:
                 self._hooks.get_product(line.product_id)
 
-    def _live_credit_notes(self, invoice_id: str, exclude: str | None = None) -> list[Invoice]:
-        return [
-            note
-            for note in self._hooks.list_credit_notes(invoice_id)
-            if note.state is not InvoiceState.CANCELLED and note.id != exclude
-        ]
-
-    def _left_to_credit(self, invoice: Invoice, exclude: str | None = None) -> Money:
-        credited = Money.sum(
-            (n.total for n in self._live_credit_notes(invoice.id, exclude)), invoice.currency
-        )
-        return invoice.total - credited
-
-    def _check_cap(self, invoice: Invoice, amount: Money, exclude: str | None = None) -> None:
+    def _check_cap(
+        self, refundable: Refundable, amount: Money, exclude: Invoice | None = None
+    ) -> None:
         """RF-7: posted and draft credit notes never add up to more than the invoice.
 
-        The caller holds the invoice locked (`get_invoice(lock=True)`), so two units of
-        work cannot both pass this check on the same invoice (RL-3).
+        `refundable` is what the ERP reports as credited, read with the invoice locked
+        (`get_refundable(lock=True)`), so two units of work cannot both pass this check on
+        the same invoice (RL-3). `exclude` is a draft credit note being edited or posted:
+        its own total is counted in `credited` and replaced by `amount`.
         """
+        invoice = refundable.invoice
         if amount.is_zero():
             raise InvalidOperation(
                 f"invoice {invoice.number or invoice.id} totals {invoice.total}; "
                 "a credit note of zero is not allowed"
             )
-        available = self._left_to_credit(invoice, exclude)
+        available = refundable.left_to_credit
+        if exclude is not None and exclude.state is not InvoiceState.CANCELLED:
+            available = available + exclude.total
         if amount > available:
             raise QuantityExceeded(
                 f"credit on invoice {invoice.number or invoice.id} (invoiced {invoice.total}, "
@@ -809,122 +719,40 @@ class RefundService(ServiceBase):
             )
         return self._hooks.get_invoice(note.reversed_invoice_id, lock=True)
 
-    def _reconcile(
+    def _reversed_refundable(self, note: Invoice) -> Refundable:
+        """The invoice `note` reverses, locked, with what the ERP says is credited on it."""
+        if note.reversed_invoice_id is None:
+            raise InvalidOperation(
+                f"credit note {note.number or note.id} does not reverse an invoice"
+            )
+        return self._hooks.get_refundable(note.reversed_invoice_id, lock=True)
+
+    def _released(
         self,
         uow: UnitOfWork,
+        made: ReversalResult,
         invoice: Invoice,
-        note_id: str,
-        total: Money,
-        method: CreditMethod | None,
-        day: date,
         ticket_id: str | None,
         actor: Actor,
         key: str | None,
-    ) -> _Posting:
-        """Match a credit note of `total` with `invoice` and number it (RF-4, RF-4a, RF-8).
-
-        A FULL or FULL_AND_REINVOICE `method` first takes the invoice's payments off it
-        (they become customer credit). The caller stores the posted credit note, then the
-        invoice settled by the returned matches (`_save_settled()`).
-        """
-        currency = invoice.currency
-        matches = list(self._hooks.list_matches(invoice.id))
-        released = Money.zero(currency)
-        if method in _FULL_METHODS:
-            payments = [m for m in matches if m.kind is MatchKind.PAYMENT]
-            for match in payments:
-                self._hooks.remove_match(match.id)
-                released = released + match.amount
-            if payments:
-                matches = [m for m in matches if m.kind is not MatchKind.PAYMENT]
-                self._audit(
-                    uow,
-                    actor,
-                    "invoice payments unmatched",
-                    ticket_id=ticket_id,
-                    documents=(invoice.id, *(m.counterpart_id for m in payments)),
-                    key=key,
-                    detail=f"{released} paid on {invoice.number} is now customer credit",
-                )
-        residual, _state = _settlement(invoice, matches)
-        applied = total if total <= residual else residual
-        if not applied.is_zero():
-            matches.append(
-                self._hooks.add_match(
-                    assemble(
-                        Match,
-                        id=new_id("match"),
-                        invoice_id=invoice.id,
-                        kind=MatchKind.CREDIT_NOTE,
-                        counterpart_id=note_id,
-                        amount=applied,
-                        created_at=uow.now,
-                    )
-                )
-            )
-        number = f"RINV/{day.year}/{self._hooks.sequence_next(f'RINV/{day.year}'):05d}"
-        open_part = total - applied
-        if open_part.is_zero():
-            note_state = PaymentState.PAID
-        elif applied.is_zero():
-            note_state = PaymentState.NOT_PAID
-        else:
-            note_state = PaymentState.PARTIAL
-        return _Posting(number, open_part, note_state, matches, released + open_part)
-
-    def _save_settled(self, invoice: Invoice, matches: Sequence[Match]) -> Invoice:
-        """Store `invoice` with the residual and payment state `matches` give it."""
-        after = settle(invoice, matches)
-        if after is not invoice:  # settle returns the invoice itself when nothing changed
-            after = self._hooks.save_invoice(after)
-        return after
-
-    def _post(
-        self,
-        uow: UnitOfWork,
-        note: Invoice,
-        invoice: Invoice,
-        actor: Actor,
-        key: str | None,
-    ) -> tuple[Invoice, Invoice, Money]:
-        """Post the draft `note` and match it with `invoice` (RF-8).
-
-        Returns the posted credit note, the invoice after, and the customer credit made.
-        """
-        assert note.invoice_date is not None  # every credit note made here has its date
-        posting = self._reconcile(
+    ) -> None:
+        """RF-4a: audit the payments the ERP took off the invoice (now customer credit)."""
+        if made.released.is_zero():
+            return
+        self._audit(
             uow,
-            invoice,
-            note.id,
-            note.total,
-            note.credit_method,
-            note.invoice_date,
-            note.ticket_id,
             actor,
-            key,
+            "invoice payments unmatched",
+            ticket_id=ticket_id,
+            documents=(invoice.id, *made.released_from),
+            key=key,
+            detail=f"{made.released} paid on {invoice.number} is now customer credit",
         )
-        posted = self._hooks.save_invoice(
-            evolve(
-                note,
-                state=InvoiceState.POSTED,
-                number=posting.number,
-                post_on=None,
-                residual=posting.open_part,
-                payment_state=posting.note_state,
-            )
-        )
-        return posted, self._save_settled(invoice, posting.matches), posting.credit
 
 
-class _Posting(NamedTuple):
-    """What posting a credit note decides: its number, what stays open on it and its
-    payment state, the invoice's matches after, and the customer credit made."""
-
-    number: str
-    open_part: Money
-    note_state: PaymentState
-    matches: list[Match]
-    credit: Money
+def _total(lines: Sequence[InvoiceLine], currency: str) -> Money:
+    """What a credit note of `lines` totals (G-8: the sum of per-line rounded amounts)."""
+    return LineAmounts.sum((line.amounts for line in lines), currency).total
 
 
 def _methods_for(invoice: Invoice) -> tuple[CreditMethod, ...]:
@@ -944,22 +772,4 @@ def _created_body(note: Invoice, amount: Money, invoice: Invoice, credit: Money)
     when = f", to post on {note.post_on.isoformat()}" if note.post_on is not None else ""
     return (
         f"Refund created: draft credit note of {amount} for {invoice.number}{when} ({note.reason})"
-    )
-
-
-def _reinvoice(invoice: Invoice, ticket: Ticket, uow: UnitOfWork) -> Invoice:
-    """RF-4 FULL_AND_REINVOICE: a new draft copy (same customer, lines, currency; no dates)."""
-    return assemble(
-        Invoice,
-        id=new_id("inv"),
-        kind=InvoiceKind.INVOICE,
-        customer_id=invoice.customer_id,
-        currency=invoice.currency,
-        lines=invoice.lines,
-        state=InvoiceState.DRAFT,
-        created_at=uow.now,
-        sale_order_id=invoice.sale_order_id,
-        ticket_id=ticket.id,
-        journal=invoice.journal,
-        reference=f"Replaces {invoice.number or invoice.id}",
     )

@@ -50,8 +50,7 @@ from aftersales.ids import new_id
 from aftersales.models import (
     Actor,
     DocumentKind,
-    Invoice,
-    InvoiceKind,
+    InvoiceDraft,
     InvoiceLine,
     InvoiceMethod,
     InvoiceState,
@@ -794,19 +793,17 @@ class RepairService(ServiceBase):
                     f"repair {repair.reference} has nothing to invoice: "
                     "add a part to add or an operation first"
                 )
-            invoice = self._hooks.save_invoice(
-                Invoice(
-                    id=new_id("inv"),
-                    kind=InvoiceKind.INVOICE,
+            invoice = self._hooks.create_invoice(
+                InvoiceDraft(
                     customer_id=repair.invoice_address_id or repair.customer_id,
                     currency=repair.currency,
                     lines=lines,
-                    state=InvoiceState.DRAFT,
-                    created_at=uow.now,
                     ticket_id=repair.ticket_id,
                     reference=repair.reference,
                     note=repair.quotation_notes,
-                )
+                    at=uow.now,
+                ),
+                uow.reference,
             )
             saved = self._hooks.save_repair(evolve(repair, state=target, invoice_id=invoice.id))
             body = f"Invoice created for repair {repair.reference}: draft, {invoice.total}"
@@ -1251,7 +1248,7 @@ class RepairService(ServiceBase):
             return ""
         invoice = self._hooks.get_invoice(repair.invoice_id, lock=True)
         if invoice.state is InvoiceState.DRAFT:
-            self._hooks.save_invoice(evolve(invoice, state=InvoiceState.CANCELLED))
+            self._hooks.cancel_invoice(invoice.id, uow.reference)
             self._changed(
                 uow,
                 repair.ticket_id,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from aftersales.clock import Clock
+from aftersales.erp import AccountingPort, Ledger, ReferenceAccounting
 from aftersales.errors import DuplicateKey
 from aftersales.hookspecs import hookimpl
 from aftersales.models import (
@@ -19,7 +20,6 @@ from aftersales.models import (
     FieldServiceTask,
     IdempotencyRecord,
     Invoice,
-    InvoiceKind,
     Match,
     OutgoingEmail,
     Partner,
@@ -35,10 +35,11 @@ from aftersales.models import (
     TicketMessage,
 )
 from aftersales.models.mail import UNDELIVERED
-from aftersales.models.queries import InvoiceQuery, PickingQuery
+from aftersales.models.queries import PickingQuery
 from aftersales.unit_of_work import UnitOfWork
 
 from .builder import MemoryBuilder
+from .ledger import MemoryLedger
 from .store import MemoryStore
 
 __all__ = ["MemoryBackend"]
@@ -61,6 +62,7 @@ INDEXES: dict[str, dict[str, Callable[[Any], Iterable[object]]]] = {
     "invoices": {
         "customer": lambda i: (i.customer_id,),
         "reversed": lambda i: _one(i.reversed_invoice_id),
+        "operation": lambda i: _one(i.operation_ref),
     },
     "matches": {"invoice": lambda m: (m.invoice_id,)},
     "pickings": {"partner": lambda p: (p.partner_id,), "return_of": lambda p: _one(p.return_of_id)},
@@ -99,10 +101,6 @@ def _newest(items: Sequence[T], key: Callable[[T], tuple[Any, ...]]) -> list[T]:
     return sorted(later_first, key=key, reverse=True)
 
 
-def _invoice_order(invoice: Invoice) -> tuple[date, datetime]:
-    return (invoice.invoice_date or date.min, invoice.created_at)
-
-
 def _picking_order(picking: Picking) -> tuple[datetime, datetime]:
     return (
         picking.done_at or _EARLIEST.replace(tzinfo=picking.created_at.tzinfo),
@@ -110,20 +108,32 @@ def _picking_order(picking: Picking) -> tuple[datetime, datetime]:
     )
 
 
-class MemoryBackend:
+class MemoryBackend(AccountingPort):
     """Implements every hook of [`aftersales.hookspecs`][aftersales.hookspecs] on dicts in memory.
 
     Use `builder()` to create the data an ERP would already hold, `snapshot()` to
     compare the whole store before and after a call, and `delivered` to read the
     emails a unit of work sent after it committed.
+
+    The accounting port is the reference ERP
+    (`ReferenceAccounting`) over `ledger`;
+    `accounting` builds another one over that ledger (e.g. one that ids and numbers its
+    documents in its own style).
     """
 
     name = "memory"
     #: Optional conformance-kit capabilities (see `aftersales.testing.conformance`).
     capabilities = frozenset({"delivered_log", "threads"})
 
-    def __init__(self, *, installed_modules: Iterable[str] = ("base", "mail", "helpdesk")) -> None:
+    def __init__(
+        self,
+        *,
+        installed_modules: Iterable[str] = ("base", "mail", "helpdesk"),
+        accounting: Callable[[Ledger], ReferenceAccounting] = ReferenceAccounting,
+    ) -> None:
         self.store = MemoryStore(INDEXES)
+        self.ledger = MemoryLedger(self.store)
+        self.accounting = accounting(self.ledger)
         for module in installed_modules:
             self.store.put("modules", module, module)
 
@@ -266,56 +276,11 @@ class MemoryBackend:
     def aftersales_helpdesk_list_messages(self, ticket_id: str) -> list[TicketMessage]:
         return self.store.by_index("messages", "ticket", ticket_id)
 
-    # -- accounting ---------------------------------------------------------------------------
-
-    @hookimpl
-    def aftersales_accounting_get_invoice(self, invoice_id: str) -> Invoice | None:
-        invoice: Invoice | None = self._get("invoices", invoice_id)
-        return invoice
-
-    @hookimpl
-    def aftersales_accounting_find_invoices(self, query: InvoiceQuery) -> list[Invoice]:
-        candidates: list[Invoice] = self._by("invoices", "customer", sorted(query.customer_ids))
-        found = [
-            inv
-            for inv in candidates
-            if (query.kind is None or inv.kind is query.kind)
-            and (query.state is None or inv.state is query.state)
-            and (query.sale_order_id is None or inv.sale_order_id == query.sale_order_id)
-            and (query.product_id is None or query.product_id in inv.product_ids)
-        ]
-        return _newest(found, _invoice_order)
-
-    @hookimpl
-    def aftersales_accounting_list_credit_notes(self, invoice_id: str) -> list[Invoice]:
-        notes: list[Invoice] = self.store.by_index("invoices", "reversed", invoice_id)
-        return [n for n in notes if n.kind is InvoiceKind.CREDIT_NOTE]
-
-    @hookimpl
-    def aftersales_accounting_save_invoice(self, invoice: Invoice) -> Invoice:
-        self.store.put("invoices", invoice.id, invoice)
-        return invoice
-
-    @hookimpl
-    def aftersales_accounting_list_matches(self, invoice_id: str) -> list[Match]:
-        return self.store.by_index("matches", "invoice", invoice_id)
-
-    @hookimpl
-    def aftersales_accounting_add_match(self, match: Match) -> Match:
-        self.store.put("matches", match.id, match)
-        return match
-
-    @hookimpl
-    def aftersales_accounting_remove_match(self, match_id: str) -> Match | None:
-        removed: Match | None = self.store.delete("matches", match_id)
-        return removed
+    # -- accounting: the reference ERP over the memory ledger (AccountingPort) ------------
 
     @hookimpl
     def aftersales_sequence_next(self, code: str) -> int:
-        with self.store.lock:
-            number = int(self._get("sequences", code) or 0) + 1
-            self.store.put("sequences", code, number)
-        return number
+        return self.ledger.next_number(code)
 
     # -- loyalty ------------------------------------------------------------------------------
 

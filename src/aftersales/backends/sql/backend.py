@@ -25,6 +25,7 @@ from sqlalchemy.sql.expression import ClauseElement
 from aftersales.backends.sql import mapping
 from aftersales.backends.sql.builder import SqlBuilder
 from aftersales.backends.sql.engine import Database
+from aftersales.backends.sql.ledger import SqlLedger
 from aftersales.backends.sql.mapping import Row, RowData
 from aftersales.backends.sql.migrations import (
     DEFAULT_MODULES,
@@ -43,6 +44,7 @@ from aftersales.backends.sql.statements import (
     padded,
 )
 from aftersales.clock import Clock
+from aftersales.erp import AccountingPort, Ledger, ReferenceAccounting
 from aftersales.errors import BackendError, ConfigurationError, ConflictError, DuplicateKey
 from aftersales.hookspecs import hookimpl
 from aftersales.models import (
@@ -56,7 +58,6 @@ from aftersales.models import (
     FieldServiceTask,
     IdempotencyRecord,
     Invoice,
-    InvoiceKind,
     Match,
     OutgoingEmail,
     Partner,
@@ -180,8 +181,12 @@ def _history(
     return ("find", size, given), where, params
 
 
-class SqlBackend:
+class SqlBackend(AccountingPort):
     """Every hook on a SQL database: a SQLite file (the default) or PostgreSQL.
+
+    The accounting port is the reference ERP
+    (`ReferenceAccounting`) over `ledger`;
+    `accounting` builds another one over that ledger.
 
     `url` is a file path or `sqlite:///path`, or `postgresql://user:pw@host/db`
     (psycopg 3); without it, `AFTERSALES_DATABASE_URL` or `./aftersales.db`. The schema
@@ -208,7 +213,10 @@ class SqlBackend:
         busy_timeout: float = 30.0,
         lock_timeout: float = 10.0,
         engine_options: dict[str, Any] | None = None,
+        accounting: Callable[[Ledger], ReferenceAccounting] = ReferenceAccounting,
     ) -> None:
+        self.ledger = SqlLedger(self)
+        self.accounting = accounting(self.ledger)
         self.db = Database(
             url,
             busy_timeout=busy_timeout,
@@ -710,17 +718,9 @@ class SqlBackend:
     def aftersales_helpdesk_list_messages(self, ticket_id: str) -> list[TicketMessage]:
         return self._many(MESSAGES, "ticket_id", ticket_id, mapping.message)
 
-    # -- accounting ------------------------------------------------------------------------
+    # -- accounting: the reference ERP over the SQL ledger (AccountingPort) ---------------
 
-    @hookimpl
-    def aftersales_accounting_get_invoice(self, invoice_id: str, lock: bool) -> Invoice | None:
-        found = self._invoices(
-            "id", lambda: INVOICES.c.id == sa.bindparam("id"), {"id": invoice_id}, lock
-        )
-        return found[0] if found else None
-
-    @hookimpl
-    def aftersales_accounting_find_invoices(self, query: InvoiceQuery) -> list[Invoice]:
+    def _find_invoices(self, query: InvoiceQuery) -> list[Invoice]:
         found: list[Invoice] = []
         for customers in chunked(sorted(query.customer_ids)):
             key, where, params = _history(
@@ -731,48 +731,8 @@ class SqlBackend:
         return _newest(found, lambda i: i.customer_id, _invoice_order)
 
     @hookimpl
-    def aftersales_accounting_list_credit_notes(self, invoice_id: str) -> list[Invoice]:
-        return self._invoices(
-            "credit notes",
-            lambda: sa.and_(
-                INVOICES.c.reversed_invoice_id == sa.bindparam("id"),
-                INVOICES.c.kind == sa.bindparam("kind"),
-            ),
-            {"id": invoice_id, "kind": InvoiceKind.CREDIT_NOTE.value},
-        )
-
-    @hookimpl
-    def aftersales_accounting_save_invoice(self, invoice: Invoice) -> Invoice:
-        with self.db.connection() as conn:
-            self._save_invoices(conn, (invoice,))
-        return invoice
-
-    @hookimpl
-    def aftersales_accounting_list_matches(self, invoice_id: str) -> list[Match]:
-        return self._many(MATCHES, "invoice_id", invoice_id, mapping.match)
-
-    @hookimpl
-    def aftersales_accounting_add_match(self, match: Match) -> Match:
-        self._save(MATCHES, mapping.match_row(match))
-        return match
-
-    @hookimpl
-    def aftersales_accounting_remove_match(self, match_id: str) -> Match | None:
-        return self._removed(MATCHES, "id", match_id, mapping.match)
-
-    @hookimpl
     def aftersales_sequence_next(self, code: str) -> int:
-        # One statement: the row is created or incremented under its row lock, so two
-        # concurrent units never get the same number, and a rollback gives it back.
-        def build() -> Any:  # a dialect's INSERT … ON CONFLICT
-            stmt = self._insert(SEQUENCES).values(code=sa.bindparam("code"), value=1)
-            return stmt.on_conflict_do_update(
-                index_elements=["code"], set_={"value": SEQUENCES.c.value + 1}
-            ).returning(SEQUENCES.c.value)
-
-        stmt = self._statement(("sequence next",), build)
-        with self.db.connection() as conn:
-            return int(stmt.scalar(conn, {"code": code}))
+        return self.ledger.next_number(code)
 
     # -- loyalty ---------------------------------------------------------------------------
 

@@ -322,6 +322,7 @@ def invoice_row(i: Invoice) -> Row:
         "reason": i.reason,
         "journal": i.journal,
         "note": i.note,
+        "operation_ref": i.operation_ref,
     }
 
 
@@ -372,6 +373,7 @@ def invoice(row: RowData, lines: Sequence[RowData]) -> Invoice:
         reason=row["reason"],
         journal=row["journal"],
         note=row["note"],
+        operation_ref=row["operation_ref"],
     )
 
 

@@ -28,7 +28,7 @@ from .types import Exact, JsonText, Moment
 __all__ = ["SCHEMA_VERSION", "build_metadata", "metadata"]
 
 #: The version of the schema this code reads and writes.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def _seq() -> sa.Column[int]:
@@ -456,6 +456,12 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
         outbox.append_column(sa.Column("refused", JsonText))
         outbox.append_column(sa.Column("claim", sa.String(128)))
         outbox.append_column(sa.Column("lease_until", Moment))
+
+    # -- version 7: the operation that made a document (find_by_reference) ------------------
+    if version >= 7:
+        invoices = md.tables["invoices"]
+        invoices.append_column(sa.Column("operation_ref", sa.String(64)))
+        sa.Index("ix_invoices_operation_ref", invoices.c.operation_ref)
     return md
 
 

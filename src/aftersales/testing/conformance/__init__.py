@@ -14,13 +14,15 @@ class TestMyBackend(BackendContract):
 ```
 
 Each port has its own mixin (`HelpdeskContract`, `AccountingContract`, …) to run only a
-part; names end in `Contract` or `Flow(s)` so pytest collects them only through a
-`Test…` subclass. Optional behaviour is declared on the backend as `capabilities`
-(see `Capability`); tests that need an undeclared one are skipped with the reason.
+part; `LedgerContract` (not in `BackendContract`) tests the storage of a backend that
+serves accounting with the reference ERP over its own `ledger`. Names end in
+`Contract` or `Flow(s)` so pytest collects them only through a `Test…` subclass.
+Optional behaviour is declared on the backend as `capabilities` (see
+`Capability`); tests that need an undeclared one are skipped with the reason.
 """
 
 from ._kit import ContractBase, Kit, Reopen, run_threads
-from .accounting import AccountingContract
+from .accounting import AccountingContract, SequenceContract
 from .capabilities import Capability, capabilities_of
 from .flows import (
     AtomicityFlow,
@@ -37,6 +39,7 @@ from .flows import (
     TicketViewFlow,
 )
 from .helpdesk import HelpdeskContract
+from .ledger import LedgerContract
 from .loyalty import LoyaltyContract
 from .mail import MailContract
 from .modules import ModulesContract
@@ -55,6 +58,7 @@ __all__ = [
     "FieldServiceFlow",
     "HelpdeskContract",
     "Kit",
+    "LedgerContract",
     "LoyaltyContract",
     "MailContract",
     "ModulesContract",
@@ -67,6 +71,7 @@ __all__ = [
     "RepairFlow",
     "ReturnFlow",
     "ScenarioFlow",
+    "SequenceContract",
     "ServiceFlows",
     "SettingsFlow",
     "StockContract",
@@ -81,6 +86,7 @@ __all__ = [
 class PortContracts(
     HelpdeskContract,
     AccountingContract,
+    SequenceContract,
     LoyaltyContract,
     StockContract,
     RepairContract,

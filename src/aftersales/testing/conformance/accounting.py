@@ -1,4 +1,10 @@
-"""Contract of the accounting port: invoices, credit notes, matches and sequences."""
+"""Contract of the accounting port: the operations an ERP performs on invoices.
+
+Everything is checked through the port's own reads (`get_invoice`, `get_refundable`,
+`refundable_invoices`, `find_by_reference`), never through a backend's tables, so an ERP
+backend with its own accounting — its own ids, its own numbers — passes it as the reference
+ERP does. Numbers are only required to exist and differ; ids to be the ERP's.
+"""
 
 from __future__ import annotations
 
@@ -12,45 +18,60 @@ from aftersales.errors import NotFound
 from aftersales.models import (
     CreditMethod,
     Invoice,
+    InvoiceDraft,
     InvoiceKind,
     InvoiceLine,
     InvoiceState,
-    Match,
-    MatchKind,
     Money,
     PaymentState,
+    Reversal,
+    ReversalResult,
 )
 from aftersales.models.queries import InvoiceQuery
 
 from ._kit import ContractBase, Kit, run_threads
 from .capabilities import Capability
 
-__all__ = ["AccountingContract"]
+__all__ = ["AccountingContract", "SequenceContract"]
 
 
-def _credit_note(kit: Kit, invoice: Invoice, number: int, *, posted: bool = True) -> Invoice:
-    line = invoice.lines[0]
-    return Invoice(
-        id=f"cn-{invoice.id}-{number}",
-        kind=InvoiceKind.CREDIT_NOTE,
-        customer_id=invoice.customer_id,
-        currency=invoice.currency,
-        lines=(attrs.evolve(line, quantity=Decimal(1)),),
-        state=InvoiceState.POSTED if posted else InvoiceState.DRAFT,
-        created_at=kit.clock.now(),
-        invoice_date=kit.clock.today() if posted else None,
-        post_on=None if posted else kit.clock.today() + timedelta(days=3),
-        reversed_invoice_id=invoice.id,
-        ticket_id="ticket-1",
+def _eur(amount: str) -> Money:
+    return Money.of(amount, "EUR")
+
+
+def _reversal(
+    kit: Kit,
+    invoice: Invoice,
+    method: CreditMethod = CreditMethod.PARTIAL,
+    *,
+    post: bool = False,
+    reference: str = "op-kit",
+    lines: tuple[InvoiceLine, ...] | None = None,
+    day: date | None = None,
+) -> Reversal:
+    today = kit.clock.today()
+    when = day or today
+    return Reversal(
+        invoice_id=invoice.id,
+        method=method,
+        reversal_date=when,
         reason="Broken on arrival",
-        reference=f"Reversal of {invoice.number}",
-        journal="SALES",
-        note="Credit note\nsecond line",
+        lines=lines,
+        ticket_id="ticket-1",
+        post=post,
+        post_on=when if when > today else None,
+        at=kit.clock.now(),
+        reference=reference,
     )
 
 
+def _reverse(kit: Kit, reversal: Reversal) -> ReversalResult:
+    return kit.write(lambda h: h.reverse_invoice(reversal))
+
+
 class AccountingContract(ContractBase):
-    """`aftersales_accounting_*` and `aftersales_sequence_next`."""
+    """`aftersales_accounting_*`: reverse, update, post and cancel credit notes, list what
+    may be refunded, create and cancel draft invoices, find documents by reference."""
 
     def test_invoice_round_trip_keeps_lines_and_amounts(self, kit: Kit) -> None:
         ana = kit.world.customer(name="Ana")
@@ -65,41 +86,17 @@ class AccountingContract(ContractBase):
         )
         stored = kit.read(lambda h: h.get_invoice(invoice.id))
         assert stored == invoice
-        assert stored.lines == invoice.lines
         assert stored.total == invoice.total
-        assert stored.residual == invoice.residual
         assert stored.payment_state is PaymentState.PARTIAL
         assert kit.read(lambda h: h.get_invoice(invoice.id, lock=True)) == invoice
         with pytest.raises(NotFound):
             kit.read(lambda h: h.get_invoice("inv-missing"))
+        with pytest.raises(NotFound):
+            kit.read(lambda h: h.get_refundable("inv-missing"))
 
-    def test_saving_an_invoice_replaces_its_lines(self, kit: Kit) -> None:
-        ana = kit.world.customer(name="Ana")
-        blender = kit.world.product(name="Blender", price=Decimal("49.95"))
-        kettle = kit.world.product(name="Kettle", price=Decimal("20.00"))
-        draft = kit.world.invoice(customer=ana, lines=[(blender, 1), (kettle, 2)], posted=False)
-        fewer = attrs.evolve(
-            draft,
-            lines=(
-                InvoiceLine(
-                    description="Kettle (discounted)",
-                    quantity=Decimal(1),
-                    unit_price=Money(amount=Decimal("15.00"), currency="EUR"),
-                    product_id=kettle.id,
-                ),
-            ),
-            note="changed",
-        )
-        kit.write(lambda h: h.save_invoice(fewer))
-        assert kit.read(lambda h: h.get_invoice(draft.id)) == fewer
-        found = kit.read(
-            lambda h: list(
-                h.find_invoices(InvoiceQuery(customer_ids={ana.id}, product_id=blender.id))
-            )
-        )
-        assert found == []
-
-    def test_find_invoices_filters_and_orders_newest_first(self, kit: Kit) -> None:
+    def test_refundable_invoices_are_posted_invoices_newest_first_with_credited(
+        self, kit: Kit
+    ) -> None:
         company = kit.world.company(name="Pérez")
         ana = kit.world.customer(name="Ana", company=company)
         luis = kit.world.customer(name="Luis", company=company)
@@ -108,108 +105,251 @@ class AccountingContract(ContractBase):
         kettle = kit.world.product(name="Kettle", price=Decimal("20.00"))
         order = kit.world.sale_order(customer=ana)
         old = kit.world.invoice(
-            customer=ana, lines=[(blender, 1)], invoice_date=date(2026, 1, 5), sale_order=order
+            customer=ana, lines=[(blender, 2)], invoice_date=date(2026, 1, 5), sale_order=order
         )
         newer = kit.world.invoice(customer=luis, lines=[(kettle, 1)], invoice_date=date(2026, 3, 1))
         kit.clock.advance(minutes=5)
         same_day_later = kit.world.invoice(
             customer=ana, lines=[(kettle, 2)], invoice_date=date(2026, 3, 1)
         )
-        draft = kit.world.invoice(customer=ana, lines=[(blender, 1)], posted=False)
+        kit.world.invoice(customer=ana, lines=[(blender, 1)], posted=False)
         kit.world.invoice(customer=other, lines=[(blender, 1)])
-        note = _credit_note(kit, old, 1)
-        kit.write(lambda h: h.save_invoice(note))
+        one = (attrs.evolve(old.lines[0], quantity=Decimal(1)),)
+        _reverse(kit, _reversal(kit, old, lines=one, reference="op-a"))
+        cancelled = _reverse(kit, _reversal(kit, old, lines=one, reference="op-b")).credit_note
+        kit.write(lambda h: h.cancel_credit_note(cancelled.id, "op-c"))
 
-        def ids(**conditions: object) -> list[str]:
+        def found(**conditions: object) -> list[tuple[str, Money]]:
             query = InvoiceQuery(customer_ids={ana.id, luis.id}, **conditions)  # type: ignore[arg-type]
-            return kit.read(lambda h: [i.id for i in h.find_invoices(query)])
+            return kit.read(
+                lambda h: [(r.invoice.id, r.credited) for r in h.refundable_invoices(query)]
+            )
 
-        assert ids(kind=InvoiceKind.INVOICE) == [same_day_later.id, newer.id, old.id, draft.id]
-        assert ids(kind=InvoiceKind.INVOICE, state=InvoiceState.POSTED) == [
-            same_day_later.id,
-            newer.id,
-            old.id,
+        zero = _eur("0.00")
+        assert found() == [
+            (same_day_later.id, zero),
+            (newer.id, zero),
+            (old.id, _eur("49.95")),
         ]
-        assert ids(state=InvoiceState.DRAFT) == [draft.id]
-        assert ids(sale_order_id=order.id) == [old.id]
-        assert ids(product_id=kettle.id, kind=InvoiceKind.INVOICE) == [
-            same_day_later.id,
-            newer.id,
-        ]
-        assert ids(kind=InvoiceKind.CREDIT_NOTE) == [note.id]
-        assert kit.read(lambda h: list(h.find_invoices(InvoiceQuery(customer_ids=set())))) == []
+        assert found(sale_order_id=order.id) == [(old.id, _eur("49.95"))]
+        assert found(product_id=kettle.id) == [(same_day_later.id, zero), (newer.id, zero)]
+        assert (
+            kit.read(lambda h: list(h.refundable_invoices(InvoiceQuery(customer_ids=set())))) == []
+        )
+        refundable = kit.read(lambda h: h.get_refundable(old.id, lock=True))
+        assert (refundable.invoice, refundable.credited) == (old, _eur("49.95"))
+        assert refundable.left_to_credit == _eur("49.95")
 
-    def test_equally_new_invoices_come_later_stored_first(self, kit: Kit) -> None:
-        """Ties on date and creation time: the invoice stored last comes first."""
+    def test_a_partial_reversal_is_a_draft_copy_found_by_its_reference(self, kit: Kit) -> None:
         ana = kit.world.customer(name="Ana")
-        blender = kit.world.product(name="Blender", price=Decimal("49.95"))
-        made = [kit.world.invoice(customer=ana, lines=[(blender, n)]) for n in (1, 2, 3)]
-        query = InvoiceQuery(customer_ids={ana.id})
-        found = kit.read(lambda h: [i.id for i in h.find_invoices(query)])
-        assert found == [i.id for i in reversed(made)]
+        blender = kit.world.product(name="Blender", price=Decimal("49.95"), taxes=("21%",))
+        invoice = kit.world.invoice(customer=ana, lines=[(blender, 2)])
+        made = _reverse(kit, _reversal(kit, invoice, reference="op-partial"))
+        note = made.credit_note
+        assert note.id not in {invoice.id, ""}
+        assert (note.kind, note.state, note.number) == (
+            InvoiceKind.CREDIT_NOTE,
+            InvoiceState.DRAFT,
+            None,
+        )
+        assert (note.reversed_invoice_id, note.credit_method, note.ticket_id) == (
+            invoice.id,
+            CreditMethod.PARTIAL,
+            "ticket-1",
+        )
+        assert (note.lines, note.total, note.customer_id) == (
+            invoice.lines,
+            invoice.total,
+            invoice.customer_id,
+        )
+        assert note.reference == f"Reversal of: {invoice.number}, Broken on arrival"
+        assert note.invoice_date == kit.clock.today()
+        assert (made.invoice, made.new_invoice) == (invoice, None)
+        assert made.customer_credit == made.released == _eur("0.00")
+        assert kit.read(lambda h: h.get_invoice(note.id)) == note
+        assert kit.read(lambda h: list(h.find_by_reference("op-partial"))) == [note]
+        assert kit.read(lambda h: list(h.find_by_reference("op-none"))) == []
+        assert kit.read(lambda h: h.get_refundable(invoice.id)).credited == invoice.total
 
-    def test_a_credit_note_keeps_its_credit_method(self, kit: Kit) -> None:
-        """RF-4, RF-6: a FULL credit note kept in draft still posts as FULL later."""
+    def test_update_then_post_numbers_matches_and_settles(self, kit: Kit) -> None:
+        ana = kit.world.customer(name="Ana")
+        blender = kit.world.product(name="Blender", price=Decimal("49.95"), taxes=("21%",))
+        invoice = kit.world.invoice(customer=ana, lines=[(blender, 2)])
+        note = _reverse(kit, _reversal(kit, invoice)).credit_note
+        one = (attrs.evolve(invoice.lines[0], quantity=Decimal(1)),)
+        edited = kit.write(lambda h: h.update_credit_note(note.id, one, "op-edit"))
+        assert (edited.id, edited.state, edited.total) == (
+            note.id,
+            InvoiceState.DRAFT,
+            _eur("60.44"),
+        )
+        assert kit.read(lambda h: h.get_invoice(note.id)) == edited
+        posted = kit.write(lambda h: h.post_credit_note(note.id, kit.clock.now(), "op-post"))
+        assert posted.credit_note.state is InvoiceState.POSTED
+        assert posted.credit_note.number
+        assert (posted.invoice.residual, posted.invoice.payment_state) == (
+            _eur("60.44"),
+            PaymentState.PARTIAL,
+        )
+        assert posted.customer_credit == _eur("0.00")
+        assert kit.read(lambda h: h.get_invoice(invoice.id)) == posted.invoice
+        assert kit.read(lambda h: h.get_invoice(note.id)) == posted.credit_note
+        assert kit.read(lambda h: list(h.find_by_reference("op-post"))) == [posted.credit_note]
+        second = _reverse(kit, _reversal(kit, invoice, lines=one)).credit_note
+        again = kit.write(lambda h: h.post_credit_note(second.id, kit.clock.now(), "op-2"))
+        assert again.credit_note.number
+        assert again.credit_note.number != posted.credit_note.number
+        assert (again.invoice.residual, again.invoice.payment_state) == (
+            _eur("0.00"),
+            PaymentState.REVERSED,
+        )
+
+    def test_a_full_reversal_posts_and_turns_payments_into_customer_credit(self, kit: Kit) -> None:
+        """RF-4a: 120.88 with 50.00 paid → credit note 120.88 posted and matched, invoice
+        REVERSED with residual 0, customer credit 50.00."""
+        ana = kit.world.customer(name="Ana")
+        blender = kit.world.product(name="Blender", price=Decimal("49.95"), taxes=("21%",))
+        invoice = kit.world.invoice(customer=ana, lines=[(blender, 2)], paid=Decimal("50.00"))
+        made = _reverse(kit, _reversal(kit, invoice, CreditMethod.FULL, post=True))
+        note = made.credit_note
+        assert (note.state, note.credit_method, note.total) == (
+            InvoiceState.POSTED,
+            CreditMethod.FULL,
+            _eur("120.88"),
+        )
+        assert note.number
+        assert (made.invoice.residual, made.invoice.payment_state) == (
+            _eur("0.00"),
+            PaymentState.REVERSED,
+        )
+        assert made.customer_credit == made.released == _eur("50.00")
+        assert len(made.released_from) == 1
+        assert made.new_invoice is None
+        assert kit.read(lambda h: h.get_invoice(invoice.id)) == made.invoice
+
+    def test_full_and_reinvoice_makes_a_draft_copy_with_the_same_reference(self, kit: Kit) -> None:
         ana = kit.world.customer(name="Ana")
         blender = kit.world.product(name="Blender", price=Decimal("49.95"))
         invoice = kit.world.invoice(customer=ana, lines=[(blender, 2)])
-        notes = [
-            attrs.evolve(_credit_note(kit, invoice, n, posted=False), credit_method=method)
-            for n, method in enumerate(CreditMethod, start=1)
-        ]
+        made = _reverse(
+            kit,
+            _reversal(kit, invoice, CreditMethod.FULL_AND_REINVOICE, post=True, reference="op-r"),
+        )
+        copy = made.new_invoice
+        assert copy is not None
+        assert copy.id not in {invoice.id, made.credit_note.id}
+        assert (copy.kind, copy.state, copy.number, copy.lines, copy.customer_id) == (
+            InvoiceKind.INVOICE,
+            InvoiceState.DRAFT,
+            None,
+            invoice.lines,
+            invoice.customer_id,
+        )
+        assert kit.read(lambda h: h.get_invoice(copy.id)) == copy
+        found = kit.read(lambda h: list(h.find_by_reference("op-r")))
+        assert sorted(i.id for i in found) == sorted([copy.id, made.credit_note.id])
 
-        def save(h: object) -> None:
-            for note in notes:
-                kit.hooks.save_invoice(note)
-
-        kit.write(save)
-        assert kit.read(lambda h: list(h.list_credit_notes(invoice.id))) == notes
-        assert [n.credit_method for n in notes] == list(CreditMethod)
-
-    def test_credit_notes_of_an_invoice(self, kit: Kit) -> None:
+    def test_a_reversal_dated_later_stays_a_draft_and_matches_nothing(self, kit: Kit) -> None:
         ana = kit.world.customer(name="Ana")
         blender = kit.world.product(name="Blender", price=Decimal("49.95"))
-        invoice = kit.world.invoice(customer=ana, lines=[(blender, 3)])
-        unrelated = kit.world.invoice(customer=ana, lines=[(blender, 1)])
-        notes = [_credit_note(kit, invoice, 1), _credit_note(kit, invoice, 2, posted=False)]
-        reinvoice = attrs.evolve(
-            invoice, id="inv-again", kind=InvoiceKind.INVOICE, reversed_invoice_id=invoice.id
+        invoice = kit.world.invoice(customer=ana, lines=[(blender, 2)], paid=Decimal("30.00"))
+        later = kit.clock.today() + timedelta(days=7)
+        made = _reverse(kit, _reversal(kit, invoice, CreditMethod.FULL, day=later))
+        assert (made.credit_note.state, made.credit_note.post_on) == (InvoiceState.DRAFT, later)
+        assert made.credit_note.credit_method is CreditMethod.FULL
+        assert kit.read(lambda h: h.get_invoice(invoice.id)) == invoice
+        kit.clock.advance(days=7)
+        posted = kit.write(
+            lambda h: h.post_credit_note(made.credit_note.id, kit.clock.now(), "op-later")
         )
+        assert posted.customer_credit == _eur("30.00")
+        assert posted.invoice.payment_state is PaymentState.REVERSED
 
-        def save(h: object) -> None:
-            for record in (*notes, reinvoice, _credit_note(kit, unrelated, 1)):
-                kit.hooks.save_invoice(record)
-
-        kit.write(save)
-        assert kit.read(lambda h: list(h.list_credit_notes(invoice.id))) == notes
-        assert kit.read(lambda h: list(h.list_credit_notes("inv-none"))) == []
-
-    def test_matches_are_listed_oldest_first_and_removed(self, kit: Kit) -> None:
+    def test_cancelling_a_draft_credits_nothing_any_more(self, kit: Kit) -> None:
         ana = kit.world.customer(name="Ana")
         blender = kit.world.product(name="Blender", price=Decimal("49.95"))
-        invoice = kit.world.invoice(customer=ana, lines=[(blender, 2)], paid=Decimal("20.00"))
-        paid_match = kit.read(lambda h: list(h.list_matches(invoice.id)))
-        assert len(paid_match) == 1
-        assert paid_match[0].kind is MatchKind.PAYMENT
-        assert paid_match[0].amount == Money(amount=Decimal("20.00"), currency="EUR")
-        credit = Match(
-            id="match-cn",
-            invoice_id=invoice.id,
-            kind=MatchKind.CREDIT_NOTE,
-            counterpart_id="cn-1",
-            amount=Money(amount=Decimal("30.87"), currency="EUR"),
-            created_at=kit.clock.advance(minutes=1),
+        invoice = kit.world.invoice(customer=ana, lines=[(blender, 2)])
+        note = _reverse(kit, _reversal(kit, invoice)).credit_note
+        cancelled = kit.write(lambda h: h.cancel_credit_note(note.id, "op-cancel"))
+        assert (cancelled.id, cancelled.state) == (note.id, InvoiceState.CANCELLED)
+        assert kit.read(lambda h: h.get_invoice(note.id)) == cancelled
+        assert kit.read(lambda h: h.get_refundable(invoice.id)).credited == _eur("0.00")
+        with pytest.raises(NotFound):
+            kit.write(lambda h: h.cancel_credit_note("cn-missing", "op-x"))
+
+    def test_draft_invoices_are_created_and_cancelled_with_the_erps_ids(self, kit: Kit) -> None:
+        ana = kit.world.customer(name="Ana")
+        blender = kit.world.product(name="Blender", price=Decimal("49.95"))
+        lines = kit.world.invoice(customer=ana, lines=[(blender, 2)], posted=False).lines
+        draft = InvoiceDraft(
+            customer_id=ana.id,
+            currency="EUR",
+            lines=lines,
+            ticket_id="ticket-1",
+            reference="RO/00001",
+            note="Quotation notes",
+            at=kit.clock.now(),
         )
-        kit.write(lambda h: h.add_match(credit))
-        assert kit.read(lambda h: list(h.list_matches(invoice.id))) == [*paid_match, credit]
-        assert kit.write(lambda h: h.remove_match(paid_match[0].id)) == paid_match[0]
-        assert kit.read(lambda h: list(h.list_matches(invoice.id))) == [credit]
-        assert kit.backend.aftersales_accounting_remove_match(match_id="match-none") is None
+        made = kit.write(lambda h: h.create_invoice(draft, "op-repair"))
+        assert (made.kind, made.state, made.number, made.lines) == (
+            InvoiceKind.INVOICE,
+            InvoiceState.DRAFT,
+            None,
+            lines,
+        )
+        assert (made.customer_id, made.ticket_id, made.reference, made.note) == (
+            ana.id,
+            "ticket-1",
+            "RO/00001",
+            "Quotation notes",
+        )
+        assert kit.read(lambda h: h.get_invoice(made.id)) == made
+        assert kit.read(lambda h: list(h.find_by_reference("op-repair"))) == [made]
+        cancelled = kit.write(lambda h: h.cancel_invoice(made.id, "op-cancel-repair"))
+        assert (cancelled.id, cancelled.state) == (made.id, InvoiceState.CANCELLED)
+        assert kit.read(lambda h: h.get_invoice(made.id)) == cancelled
+
+    def test_a_rolled_back_reversal_leaves_nothing_at_the_erp(self, kit: Kit) -> None:
+        """Seen through the port's own reads, not a snapshot of the backend."""
+        ana = kit.world.customer(name="Ana")
+        blender = kit.world.product(name="Blender", price=Decimal("49.95"))
+        invoice = kit.world.invoice(customer=ana, lines=[(blender, 2)], paid=Decimal("10.00"))
+        with kit.unit() as _uow:
+            kit.hooks.reverse_invoice(
+                _reversal(
+                    kit, invoice, CreditMethod.FULL_AND_REINVOICE, post=True, reference="op-rb"
+                )
+            )
+        assert kit.read(lambda h: list(h.find_by_reference("op-rb"))) == []
+        assert kit.read(lambda h: h.get_invoice(invoice.id)) == invoice
+        assert kit.read(lambda h: h.get_refundable(invoice.id)).credited == _eur("0.00")
+        first = _reverse(kit, _reversal(kit, invoice, CreditMethod.FULL, post=True))
+        assert first.invoice.payment_state is PaymentState.REVERSED
+
+    def test_concurrent_postings_never_share_a_number(self, kit: Kit) -> None:
+        kit.require(Capability.THREADS)
+        ana = kit.world.customer(name="Ana")
+        blender = kit.world.product(name="Blender", price=Decimal("49.95"))
+        invoices = [kit.world.invoice(customer=ana, lines=[(blender, 1)]) for _ in range(8)]
+
+        def post(i: int) -> str | None:
+            reversal = _reversal(
+                kit, invoices[i], CreditMethod.FULL, post=True, reference=f"op-{i}"
+            )
+            return _reverse(kit, reversal).credit_note.number
+
+        numbers = run_threads(8, post)
+        assert None not in numbers
+        assert len(set(numbers)) == 8
+
+
+class SequenceContract(ContractBase):
+    """`aftersales_sequence_next`: the references of returns and repairs."""
 
     def test_sequences_start_at_one_and_count_per_code(self, kit: Kit) -> None:
-        assert kit.write(lambda h: [h.sequence_next("RINV/2026") for _ in range(3)]) == [1, 2, 3]
+        assert kit.write(lambda h: [h.sequence_next("WH/RET") for _ in range(3)]) == [1, 2, 3]
         assert kit.write(lambda h: h.sequence_next("RMA")) == 1
-        assert kit.write(lambda h: h.sequence_next("RINV/2026")) == 4
+        assert kit.write(lambda h: h.sequence_next("WH/RET")) == 4
 
     def test_a_rolled_back_unit_gives_its_number_back(self, kit: Kit) -> None:
         assert kit.write(lambda h: h.sequence_next("RMA")) == 1
@@ -221,46 +361,7 @@ class AccountingContract(ContractBase):
         kit.require(Capability.THREADS)
 
         def draw(_i: int) -> list[int]:
-            return [kit.write(lambda h: h.sequence_next("RINV")) for _ in range(5)]
+            return [kit.write(lambda h: h.sequence_next("RO")) for _ in range(5)]
 
         numbers = [n for batch in run_threads(4, draw) for n in batch]
         assert sorted(numbers) == list(range(1, 21))
-
-    def test_a_locked_invoice_is_read_fresh_after_the_holder_commits(self, kit: Kit) -> None:
-        """RL-3: `lock=True` holds the invoice; the next locker sees the committed change."""
-        kit.require(Capability.THREADS)
-        import threading
-
-        ana = kit.world.customer(name="Ana")
-        blender = kit.world.product(name="Blender", price=Decimal("49.95"))
-        invoice = kit.world.invoice(customer=ana, lines=[(blender, 2)])
-        locked = threading.Event()
-        waiting = threading.Event()
-
-        def holder() -> None:
-            with kit.unit() as uow:
-                current = kit.hooks.get_invoice(invoice.id, lock=True)
-                locked.set()
-                waiting.wait(10)
-                # Give the other unit time to block on the lock (bounded, not a clock).
-                threading.Event().wait(0.2)
-                kit.hooks.save_invoice(attrs.evolve(current, reason="held"))
-                uow.commit()
-
-        def contender() -> str:
-            locked.wait(10)
-            waiting.set()
-            with kit.unit() as uow:
-                seen = kit.hooks.get_invoice(invoice.id, lock=True)
-                kit.hooks.save_invoice(attrs.evolve(seen, reason=seen.reason + "+next"))
-                uow.commit()
-                return seen.reason
-
-        def run(i: int) -> str | None:
-            if i == 0:
-                holder()
-                return None
-            return contender()
-
-        assert run_threads(2, run)[1] == "held"
-        assert kit.read(lambda h: h.get_invoice(invoice.id)).reason == "held+next"

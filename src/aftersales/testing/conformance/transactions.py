@@ -14,9 +14,11 @@ from aftersales.hooks import Hooks
 from aftersales.models import (
     AuditEntry,
     Coupon,
+    CreditMethod,
     DocumentKind,
     DocumentLink,
     IdempotencyRecord,
+    Reversal,
     Service,
     TicketMessage,
 )
@@ -69,7 +71,17 @@ class TransactionContract(ContractBase):
             with kit.unit():
                 h = kit.hooks
                 h.save_team(attrs.evolve(team, services=frozenset({Service.REFUNDS})))
-                h.save_invoice(attrs.evolve(invoice, reason="changed", lines=invoice.lines[:0]))
+                h.reverse_invoice(  # the ERP's writes: a credit note, matches, a number
+                    Reversal(
+                        invoice_id=invoice.id,
+                        method=CreditMethod.FULL_AND_REINVOICE,
+                        reversal_date=kit.clock.today(),
+                        reason="rolled back",
+                        post=True,
+                        at=now,
+                        reference="op-rolled-back",
+                    )
+                )
                 h.save_picking(attrs.evolve(delivery, moves=()))
                 h.sequence_next("RMA")
                 h.sequence_next("NEW")

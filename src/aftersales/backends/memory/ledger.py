@@ -1,0 +1,88 @@
+"""The memory backend's `Ledger`: invoices, matches and
+number series in the store's tables, under the unit of work's undo log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from aftersales.models import Invoice, InvoiceKind, Match
+from aftersales.models.queries import InvoiceQuery
+
+from .store import MemoryStore
+
+__all__ = ["MemoryLedger"]
+
+T = TypeVar("T")
+
+
+def _newest(items: Iterable[T], key: Callable[[T], tuple[Any, ...]]) -> list[T]:
+    # Newest first; among equal keys the later-inserted record comes first (the sort is
+    # stable, so sorting the reversed insertion order keeps later records ahead).
+    later_first = list(items)[::-1]
+    return sorted(later_first, key=key, reverse=True)
+
+
+def _invoice_order(invoice: Invoice) -> tuple[date, datetime]:
+    return (invoice.invoice_date or date.min, invoice.created_at)
+
+
+class MemoryLedger:
+    """What the reference accounting stores, on `store`."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    def get_invoice(self, invoice_id: str, lock: bool) -> Invoice | None:
+        # A unit of work holds the whole store: every read is as good as locked.
+        invoice: Invoice | None = self.store.get("invoices", invoice_id)
+        return invoice
+
+    def save_invoice(self, invoice: Invoice) -> Invoice:
+        self.store.put("invoices", invoice.id, invoice)
+        return invoice
+
+    def find_invoices(self, query: InvoiceQuery) -> list[Invoice]:
+        candidates: list[Invoice] = []
+        for customer in sorted(query.customer_ids):
+            candidates.extend(self.store.by_index("invoices", "customer", customer))
+        found = [
+            inv
+            for inv in candidates
+            if (query.kind is None or inv.kind is query.kind)
+            and (query.state is None or inv.state is query.state)
+            and (query.sale_order_id is None or inv.sale_order_id == query.sale_order_id)
+            and (query.product_id is None or query.product_id in inv.product_ids)
+        ]
+        return _newest(found, _invoice_order)
+
+    def credit_notes(self, invoice_ids: Collection[str]) -> list[Invoice]:
+        notes: list[Invoice] = []
+        for invoice_id in invoice_ids:
+            notes.extend(
+                n
+                for n in self.store.by_index("invoices", "reversed", invoice_id)
+                if n.kind is InvoiceKind.CREDIT_NOTE
+            )
+        return notes
+
+    def matches(self, invoice_id: str) -> list[Match]:
+        return self.store.by_index("matches", "invoice", invoice_id)
+
+    def add_match(self, match: Match) -> Match:
+        self.store.put("matches", match.id, match)
+        return match
+
+    def remove_match(self, match_id: str) -> Match | None:
+        removed: Match | None = self.store.delete("matches", match_id)
+        return removed
+
+    def next_number(self, series: str) -> int:
+        with self.store.lock:
+            number = int(self.store.get("sequences", series) or 0) + 1
+            self.store.put("sequences", series, number)
+        return number
+
+    def find_by_reference(self, reference: str) -> list[Invoice]:
+        return self.store.by_index("invoices", "operation", reference)

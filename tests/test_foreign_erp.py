@@ -1,0 +1,184 @@
+"""An ERP that ids and numbers its documents in its own style: the refunds still work.
+
+The accounting port is served by the reference accounting built with integer ids (``17``,
+``18``, …) and one ``CN-000017``-style series, over the memory backend. The kit's refund
+flows and accounting contract run green on it, and the documents carry the ERP's ids and
+numbers, never ones the library made (issue 17, point 2). A second check reads the
+services' source: none makes an ERP id, formats a document number or computes a payment
+state.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aftersales import AfterSales, CreditMethod, FrozenClock
+from aftersales.backends.memory import MemoryBackend
+from aftersales.builder import Builder
+from aftersales.erp import Ledger, ReferenceAccounting
+from aftersales.models import DocumentKind, InvoiceState, PaymentState
+from aftersales.testing.conformance import AccountingContract, RefundFlow, TicketViewFlow
+from aftersales.testing.scenario import AGENT, build_scenario
+
+SERVICES = Path(__file__).resolve().parents[1] / "src" / "aftersales" / "services"
+
+
+def foreign_accounting(ledger: Ledger, start: int = 17) -> ReferenceAccounting:
+    """Integer ids from ``start`` and ``CN-000017``-style numbers in one series."""
+    counter = itertools.count(start)
+    return ReferenceAccounting(
+        ledger,
+        ids=lambda _kind: str(next(counter)),
+        series=lambda _journal, _day: "CN",
+        number=lambda series, n: f"{series}-{n + 16:06d}",
+    )
+
+
+def foreign_backend() -> MemoryBackend:
+    return MemoryBackend(accounting=foreign_accounting)
+
+
+class TestForeignStyleErp(AccountingContract, RefundFlow, TicketViewFlow):
+    """The kit's accounting contract and refund flows, on the foreign-style ERP."""
+
+    @pytest.fixture
+    def aftersales_backend(self) -> Any:
+        return foreign_backend()
+
+
+@pytest.fixture
+def erp() -> tuple[AfterSales, Any, Builder]:
+    backend = foreign_backend()
+    clock = FrozenClock("2026-11-28T09:00:00+00:00")
+    world = backend.builder(clock)
+    return AfterSales(backend, clock=clock), build_scenario(world), world
+
+
+def test_the_documents_carry_the_erps_ids_and_numbers(
+    erp: tuple[AfterSales, Any, Builder],
+) -> None:
+    app, scenario, world = erp
+    ticket, invoice = scenario.ticket, scenario.invoice
+    refunds = app.refunds
+    assert refunds.invoices_to_refund(ticket.id, actor=AGENT) == (scenario.invoice,)
+    assert refunds.credit_methods(ticket.id, invoice.id, actor=AGENT) == tuple(CreditMethod)
+
+    draft = refunds.reverse(
+        ticket.id, invoice.id, lines=[invoice.lines[0]], actor=AGENT
+    ).credit_note
+    assert (draft.id, draft.number, draft.state) == ("17", None, InvoiceState.DRAFT)
+    edited = refunds.update_draft(draft.id, lines=[invoice.lines[1]], actor=AGENT)
+    assert edited.id == "17"
+    posted = refunds.confirm(draft.id, actor=AGENT)
+    assert (posted.credit_note.id, posted.credit_note.number) == ("17", "CN-000017")
+    assert posted.invoice.payment_state is PaymentState.PARTIAL
+
+    other = world.invoice(customer=scenario.customer, lines=[(scenario.blender, 2)])
+    full = refunds.reverse(ticket.id, other.id, method=CreditMethod.FULL_AND_REINVOICE, actor=AGENT)
+    # 18 went to the first note's match; then the note, the new draft, their match
+    assert full.new_invoice is not None
+    assert (full.credit_note.id, full.new_invoice.id) == ("19", "20")
+    assert full.credit_note.number == "CN-000018"
+    assert (full.invoice.residual.amount, full.invoice.payment_state) == (
+        Decimal("0.00"),
+        PaymentState.REVERSED,
+    )
+
+    cancelled = refunds.reverse(ticket.id, invoice.id, lines=[invoice.lines[0]], actor=AGENT)
+    assert cancelled.credit_note.id == "22"
+    assert refunds.cancel("22", actor=AGENT).state is InvoiceState.CANCELLED
+    to_refund = refunds.invoices_to_refund(ticket.id, actor=AGENT)
+    assert invoice.id in {i.id for i in to_refund}
+    assert other.id not in {i.id for i in to_refund}
+
+    view = app.tickets.view(ticket.id, actor=AGENT)
+    assert (view.counts.credit_notes, view.counts.invoices) == (3, 1)
+    names = [(d.kind, d.name) for d in view.documents if d.kind is DocumentKind.CREDIT_NOTE]
+    assert {n for _, n in names} >= {"CN-000017", "CN-000018"}
+    assert not any("RINV" in message.body for message in view.trail)
+    assert any("CN-000018" in message.body for message in view.trail)
+
+
+def test_a_foreign_numbering_does_not_touch_the_reference_series(
+    erp: tuple[AfterSales, Any, Builder],
+) -> None:
+    app, scenario, _world = erp
+    done = app.refunds.reverse(
+        scenario.ticket.id,
+        scenario.invoice.id,
+        method=CreditMethod.FULL,
+        reversal_date=date(2026, 11, 28),
+        actor=AGENT,
+    )
+    assert done.credit_note.number == "CN-000017"
+    assert app.runtime.write(lambda _uow: app.hooks.sequence_next("RINV/2026")) == 1
+
+
+# -- the services' source --------------------------------------------------------------------
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                found.add(id(body[0].value))
+    return found
+
+
+def _offences(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docs = _docstrings(tree)
+    found: list[str] = []
+    for node in ast.walk(tree):
+        where = f"{path.name}:{getattr(node, 'lineno', '?')}"
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            first = node.args[0] if node.args else None
+            if (
+                name == "new_id"
+                and isinstance(first, ast.Constant)
+                and first.value in {"inv", "rinv", "match"}
+            ):
+                found.append(f"{where}: new_id({first.value!r}) makes an ERP id")
+            if name in {"save_invoice", "add_match", "remove_match", "list_matches", "settle"}:
+                found.append(f"{where}: {name}() is the ERP's business")
+            if name == "sequence_next" and path.name == "refunds.py":
+                found.append(f"{where}: sequence_next() numbers a credit note")
+            for keyword in node.keywords:
+                if keyword.arg in {"payment_state", "residual", "number"}:
+                    found.append(f"{where}: sets {keyword.arg}=, which the ERP computes")
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docs
+            and "RINV" in node.value
+        ):
+            found.append(f"{where}: formats an RINV number")
+    return found
+
+
+def test_no_service_makes_erp_ids_numbers_or_payment_states() -> None:
+    modules = sorted(SERVICES.glob("*.py"))
+    assert {p.name for p in modules} >= {"refunds.py", "repairs.py"}
+    assert [offence for path in modules for offence in _offences(path)] == []
+
+
+def test_the_source_check_catches_what_refunds_did_before(tmp_path: Path) -> None:
+    old = tmp_path / "refunds.py"
+    old.write_text(
+        "def f(hooks, day, n):\n"
+        "    note_id = new_id('rinv')\n"
+        "    number = f\"RINV/{day.year}/{hooks.sequence_next('RINV'):05d}\"\n"
+        "    hooks.save_invoice(evolve(n, number=number, payment_state=None))\n",
+        encoding="utf-8",
+    )
+    assert len(_offences(old)) == 7  # "RINV" twice
