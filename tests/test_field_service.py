@@ -3,7 +3,7 @@ refusals that change nothing (G-3), idempotency (RL-2) and atomicity (RL-1)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -594,8 +594,9 @@ def test_rl2_same_key_other_arguments_or_operation_conflicts(
 class _BrokenTrail:
     name = "broken-trail"
 
-    @hookimpl(tryfirst=True)
-    def aftersales_helpdesk_post_message(self, message: object) -> object:
+    @hookimpl(wrapper=True)
+    def aftersales_helpdesk_post_message(self, message: object) -> Generator[None, object, object]:
+        yield from ()  # a wrapper (it owns no port) that fails before the call
         raise BackendError("the trail store is full")
 
 
