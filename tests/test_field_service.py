@@ -359,7 +359,7 @@ def test_fs4_the_trail_says_task_created_naming_actor_and_task(
     assert newest.body == "Task created: Blender broken (project Field Service)"
     assert newest.author_id == agent.user_id
     assert (newest.document_kind, newest.document_id) == (DocumentKind.TASK, task.id)
-    [entry] = backend.aftersales_audit_list(ticket_id=scenario.ticket.id)
+    [entry] = backend.aftersales_store_audit_list(ticket_id=scenario.ticket.id)
     assert (entry.action, entry.actor_id, entry.document_ids) == (
         "task created",
         "agent",
@@ -595,7 +595,7 @@ class _BrokenTrail:
     name = "broken-trail"
 
     @hookimpl(wrapper=True)
-    def aftersales_helpdesk_post_message(self, message: object) -> Generator[None, object, object]:
+    def aftersales_store_post_message(self, message: object) -> Generator[None, object, object]:
         yield from ()  # a wrapper (it owns no port) that fails before the call
         raise BackendError("the trail store is full")
 

@@ -6,12 +6,13 @@ import pickle
 from collections.abc import Generator, Sequence
 from typing import Any
 
+import attrs
 import pytest
 
 from aftersales import AfterSales, hookimpl, hookspecs
 from aftersales.backends.memory import MemoryBackend
 from aftersales.errors import ConfigurationError, MissingHookImplementation, PortOwnershipError
-from aftersales.models import Partner, Service, Team, Ticket
+from aftersales.models import Actor, Group, Partner, Service, Team, TeamConfig, Ticket
 from aftersales.plugins import REQUIRED_HOOKS, PluginManager, PortView
 from aftersales.ports import BROADCASTS, PORT_OF_HOOK, PORTS, Owner, port, required_hooks
 
@@ -101,7 +102,7 @@ def test_every_hook_belongs_to_one_port_or_is_a_broadcast() -> None:
 def test_the_required_hooks_are_derived_from_the_table() -> None:
     assert required_hooks() == REQUIRED_HOOKS
     assert "aftersales_transaction_begin" in REQUIRED_HOOKS["core"]
-    assert port("store").hooks["aftersales_helpdesk_remove_link"] == ("repairs",)
+    assert port("store").hooks["aftersales_store_remove_link"] == ("repairs",)
     assert port("accounting").hooks["aftersales_accounting_get_invoice"] == ("refunds", "repairs")
     assert port("loyalty").needed_by(frozenset({"core", "refunds"})) == ()
     with pytest.raises(KeyError):
@@ -240,3 +241,52 @@ def test_the_refusal_keeps_the_error_types_and_survives_pickling() -> None:
     again: Any = pickle.loads(pickle.dumps(info.value))
     assert type(again) is PortOwnershipError
     assert str(again) == str(info.value) and again.problems == vars(info.value)["problems"]
+
+
+# -- team settings are the library's ------------------------------------------------------------
+
+
+class ReadOnlyHostHelpdesk(HostHelpdesk):
+    """A host that lends its teams and tickets but stores nothing of the library's."""
+
+    aftersales_helpdesk_save_team = None  # type: ignore[assignment]
+
+
+def test_a_team_without_settings_has_every_service_off_whatever_the_host_says() -> None:
+    host_tables = MemoryBackend()
+    world = host_tables.builder()
+    team = world.team(name="Support")
+    # the host's own record claims services: they are not the host's to keep
+    host_tables.store.put(
+        "teams", team.id, attrs.evolve(team, services=frozenset(Service), fsm_project_id="p")
+    )
+    app = AfterSales(MemoryBackend(), plugins=[ReadOnlyHostHelpdesk(host_tables)])
+    seen = app.hooks.get_team(team.id)
+    assert (seen.services, seen.fsm_project_id) == (frozenset(), None)
+    assert app.hooks.team_config(team.id) == TeamConfig(team_id=team.id)
+
+
+def test_configure_stores_the_settings_in_the_store_not_in_the_host() -> None:
+    host_tables = MemoryBackend()
+    team = host_tables.builder().team(name="Support")
+    before = host_tables.snapshot()
+    erp_and_store = MemoryBackend()
+    app = AfterSales(erp_and_store, plugins=[ReadOnlyHostHelpdesk(host_tables)])
+    manager = Actor(user_id="u-1", groups={Group.HELPDESK_MANAGER})
+
+    app.settings.configure(team.id, enable={Service.REFUNDS}, actor=manager)
+
+    assert host_tables.snapshot() == before  # the host's team is untouched
+    assert erp_and_store.snapshot()["team_settings"] == {
+        team.id: TeamConfig(team_id=team.id, services=frozenset({Service.REFUNDS}))
+    }
+    assert app.hooks.get_team(team.id) == attrs.evolve(team, services={Service.REFUNDS})
+    assert app.settings.team_settings(team.id, actor=manager).services == {Service.REFUNDS}
+
+
+def test_the_builder_keeps_a_teams_settings_in_the_store() -> None:
+    backend = MemoryBackend()
+    team = backend.builder().team(name="Support", services={Service.COUPONS})
+    assert backend.snapshot()["teams"][team.id].services == frozenset()
+    assert backend.snapshot()["team_settings"][team.id].services == {Service.COUPONS}
+    assert AfterSales(backend).hooks.get_team(team.id) == team

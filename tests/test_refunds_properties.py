@@ -502,7 +502,7 @@ class FailingTrail:
     """A plugin whose trail hook fails: called before the memory backend's (LIFO)."""
 
     @hookimpl(wrapper=True)
-    def aftersales_helpdesk_post_message(
+    def aftersales_store_post_message(
         self, message: TicketMessage
     ) -> Generator[None, TicketMessage, TicketMessage]:
         yield from ()  # a wrapper (it owns no port) that fails before the call
@@ -511,7 +511,7 @@ class FailingTrail:
 
 class FailingLinks:
     @hookimpl(wrapper=True)
-    def aftersales_helpdesk_add_link(
+    def aftersales_store_add_link(
         self, link: DocumentLink
     ) -> Generator[None, DocumentLink, DocumentLink]:
         if link.kind.value == "invoice":  # the re-invoice link: the very last write

@@ -32,7 +32,7 @@ class LeakyBackend(MemoryBackend):
     """Writes trail messages around its undo log, as a backend outside the transaction would."""
 
     @hookimpl
-    def aftersales_helpdesk_post_message(self, message: TicketMessage) -> TicketMessage:
+    def aftersales_store_post_message(self, message: TicketMessage) -> TicketMessage:
         with self.store.lock:
             self.store._write("messages", message.id, MISSING, message)
         return message
@@ -90,8 +90,8 @@ def test_the_injector_spares_the_delivery_after_the_commit(setting: Setting) -> 
     assert injector.calls[injector.before_commit :] == [
         "aftersales_mail_deliver",
         "aftersales_transaction_begin",
-        "aftersales_mail_get",
-        "aftersales_mail_save",
+        "aftersales_store_mail_get",
+        "aftersales_store_mail_save",
     ]
     with injector.armed(fail_at=injector.before_commit + 1):  # beyond the commit: no fault
         flow.perform(setting, flow.prepare(setting), None)

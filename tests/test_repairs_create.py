@@ -548,7 +548,7 @@ class FailingLinks:
     """A plugin whose ticket links fail: the call must leave nothing behind."""
 
     @hookimpl(wrapper=True)
-    def aftersales_helpdesk_add_link(
+    def aftersales_store_add_link(
         self, link: DocumentLink
     ) -> Generator[None, DocumentLink, DocumentLink]:
         yield from ()  # a wrapper (it owns no port) that fails before the call

@@ -822,7 +822,7 @@ def test_rt8_trail_on_create_and_done(
         (m.author_id, m.document_kind, m.document_id) == ("agent", DocumentKind.RETURN, first.id)
         for m in trail
     )
-    audit = [(e.action, e.document_ids) for e in backend.aftersales_audit_list(ticket)]
+    audit = [(e.action, e.document_ids) for e in backend.aftersales_store_audit_list(ticket)]
     assert audit == [("return created", (first.id,)), ("return done", (first.id,))]
 
 
@@ -844,7 +844,7 @@ def test_rt8_rt9_trail_on_cancel(
         "its reserved quantities are released"
     )
     assert latest.author_id == "warehouse-lead"
-    assert backend.aftersales_audit_list(ticket)[-1].action == "return cancelled"
+    assert backend.aftersales_store_audit_list(ticket)[-1].action == "return cancelled"
 
 
 def test_rt8_events_after_commit_only(

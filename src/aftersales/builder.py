@@ -49,6 +49,7 @@ from aftersales.models import (
     StockMove,
     Tax,
     Team,
+    TeamConfig,
     Ticket,
 )
 
@@ -87,7 +88,8 @@ class Builder(abc.ABC):
 
     @abc.abstractmethod
     def put(self, record: object) -> None:
-        """Store one record (a Partner, Product, Invoice, Payment, Match, Picking, …)."""
+        """Store one record (a Partner, Product, Invoice, Payment, Match, Picking, …; a
+        :class:`~aftersales.models.TeamConfig` is kept by its ``team_id``)."""
 
     def put_many(self, records: Iterable[object]) -> None:
         """Store several records, as :meth:`put` each in order would.
@@ -357,7 +359,10 @@ class Builder(abc.ABC):
             member_ids=frozenset(members),
             members_only=members_only,
         )
-        self.put(team)
+        config = TeamConfig.of(team)
+        self.put(TeamConfig(team_id=team.id).apply(team))  # the host's team
+        if config != TeamConfig(team_id=team.id):
+            self.put(config)  # its after-sales settings, the store's
         return team
 
     def ticket(

@@ -47,11 +47,7 @@ CORE = "core"
 #: The broadcast every plugin that stores anything joins (needed by ``core``).
 TRANSACTIONS = "aftersales_transaction_begin"
 
-_REFUNDS = Service.REFUNDS.value
-_COUPONS = Service.COUPONS.value
-_RETURNS = Service.RETURNS.value
-_REPAIRS = Service.REPAIRS.value
-_FIELD_SERVICE = Service.FIELD_SERVICE.value
+_OPTIONAL = "optional"  # a hook no part needs
 
 
 class Owner(StrEnum):
@@ -112,7 +108,9 @@ def _port(name: str, owner: Owner, summary: str, **needs: tuple[str, ...]) -> Po
     hooks: dict[str, list[str]] = {}
     for part, part_hooks in needs.items():
         for hook in part_hooks:
-            hooks.setdefault(f"aftersales_{hook}", []).append(part)
+            needed_by = hooks.setdefault(f"aftersales_{hook}", [])
+            if part != _OPTIONAL:
+                needed_by.append(part)
     ordered = {hook: tuple(p for p in _parts() if p in parts) for hook, parts in hooks.items()}
     return Port(name=name, owner=owner, summary=summary, hooks=ordered)
 
@@ -123,10 +121,10 @@ PORTS: tuple[Port, ...] = (
         "helpdesk",
         Owner.HOST,
         "teams, tickets, customers and their contacts",
+        optional=("helpdesk_save_team",),
         core=(
             "helpdesk_get_team",
             "helpdesk_list_teams",
-            "helpdesk_save_team",
             "helpdesk_get_ticket",
             "helpdesk_find_ticket",
             "helpdesk_find_tickets",
@@ -138,7 +136,7 @@ PORTS: tuple[Port, ...] = (
         "sales",
         Owner.ERP,
         "products and sale orders",
-        core=("helpdesk_get_product", "helpdesk_get_sale_order"),
+        core=("sales_get_product", "sales_get_sale_order"),
     ),
     _port(
         "accounting",
@@ -222,20 +220,27 @@ PORTS: tuple[Port, ...] = (
     _port(
         "store",
         Owner.LIBRARY,
-        "links, trail messages, audit, idempotency records and the mail outbox",
+        "team after-sales settings, links, trail, audit, idempotency records, mail outbox",
         core=(
-            "helpdesk_add_link",
-            "helpdesk_list_links",
-            "helpdesk_post_message",
-            "helpdesk_list_messages",
-            "audit_append",
-            "audit_list",
-            "idempotency_claim",
-            "idempotency_complete",
-            "idempotency_purge",
+            "store_get_team_config",
+            "store_save_team_config",
+            "store_add_link",
+            "store_list_links",
+            "store_post_message",
+            "store_list_messages",
+            "store_audit_append",
+            "store_audit_list",
+            "store_idempotency_claim",
+            "store_idempotency_complete",
+            "store_idempotency_purge",
         ),
-        repairs=("helpdesk_remove_link",),
-        coupons=("mail_enqueue", "mail_save", "mail_get", "mail_list_outbox"),
+        repairs=("store_remove_link",),
+        coupons=(
+            "store_mail_enqueue",
+            "store_mail_save",
+            "store_mail_get",
+            "store_mail_list_outbox",
+        ),
     ),
     _port(
         "transport",

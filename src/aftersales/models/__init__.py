@@ -27,6 +27,7 @@ from aftersales.models.helpdesk import (
     DocumentLink,
     Service,
     Team,
+    TeamConfig,
     Ticket,
     TicketMessage,
 )
@@ -127,6 +128,7 @@ __all__ = [
     "TaskStage",
     "Tax",
     "Team",
+    "TeamConfig",
     "Ticket",
     "TicketMessage",
     "evolve",

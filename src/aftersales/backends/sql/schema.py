@@ -28,7 +28,7 @@ from .types import Exact, JsonText, Moment
 __all__ = ["SCHEMA_VERSION", "build_metadata", "metadata"]
 
 #: The version of the schema this code reads and writes.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def _seq() -> sa.Column[int]:
@@ -158,8 +158,11 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
         _seq(),
         _id(),
         _text("name"),
-        sa.Column("services", JsonText, nullable=False),
-        _ref("fsm_project_id"),
+        *(  # until version 7: the after-sales settings, moved to team_settings
+            (sa.Column("services", JsonText, nullable=False), _ref("fsm_project_id"))
+            if version < 7
+            else ()
+        ),
         sa.Column("member_ids", JsonText, nullable=False),
         _flag("members_only"),
     )
@@ -456,6 +459,17 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
         outbox.append_column(sa.Column("refused", JsonText))
         outbox.append_column(sa.Column("claim", sa.String(128)))
         outbox.append_column(sa.Column("lease_until", Moment))
+
+    # -- version 7: a team's after-sales settings are the library's, not the helpdesk's ----
+    if version >= 7:
+        sa.Table(
+            "team_settings",
+            md,
+            _seq(),
+            sa.Column("team_id", sa.String(128), nullable=False, unique=True),
+            sa.Column("services", JsonText, nullable=False),
+            _ref("fsm_project_id"),
+        )
     return md
 
 

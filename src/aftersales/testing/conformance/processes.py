@@ -322,7 +322,7 @@ class _PauseOnTrail:
         self._inside, self._release = inside, release
 
     @hookimpl(wrapper=True)
-    def aftersales_helpdesk_post_message(
+    def aftersales_store_post_message(
         self, message: TicketMessage
     ) -> Generator[None, TicketMessage, TicketMessage]:
         del message
@@ -401,7 +401,7 @@ class _DieOnTrail:
     name = "die-on-trail"
 
     @hookimpl(wrapper=True)
-    def aftersales_helpdesk_post_message(
+    def aftersales_store_post_message(
         self, message: TicketMessage
     ) -> Generator[None, TicketMessage, TicketMessage]:
         yield from ()  # a wrapper (it owns no port) that fails before the call
