@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Generator, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -11,6 +12,7 @@ import pytest
 
 from aftersales import AfterSales, hookimpl, hookspecs
 from aftersales.backends.memory import MemoryBackend
+from aftersales.backends.sql import SqlBackend
 from aftersales.errors import ConfigurationError, MissingHookImplementation, PortOwnershipError
 from aftersales.models import Actor, Group, Partner, Service, Team, TeamConfig, Ticket
 from aftersales.plugins import REQUIRED_HOOKS, PluginManager, PortView
@@ -290,3 +292,53 @@ def test_the_builder_keeps_a_teams_settings_in_the_store() -> None:
     assert backend.snapshot()["teams"][team.id].services == frozenset()
     assert backend.snapshot()["team_settings"][team.id].services == {Service.COUPONS}
     assert AfterSales(backend).hooks.get_team(team.id) == team
+
+
+def test_on_sql_the_settings_are_a_row_of_team_settings_and_survive_a_reopen(
+    tmp_path: Path,
+) -> None:
+    manager = Actor(user_id="u-1", groups={Group.HELPDESK_MANAGER})
+    backend = SqlBackend(tmp_path / "a.db")
+    try:
+        team = backend.builder().team(name="Support")
+        assert "team_settings" not in backend.snapshot()  # no settings: every service off
+        AfterSales(backend).settings.configure(team.id, enable={Service.RETURNS}, actor=manager)
+        [row] = backend.snapshot()["team_settings"].values()
+        assert (row["team_id"], row["fsm_project_id"]) == (team.id, None)
+        assert "services" not in backend.snapshot()["teams"][team.id]
+    finally:
+        backend.close()
+    reopened = SqlBackend(tmp_path / "a.db")
+    try:
+        assert AfterSales(reopened).hooks.get_team(team.id).services == {Service.RETURNS}
+    finally:
+        reopened.close()
+
+
+def test_a_store_that_does_not_join_the_unit_of_work_is_refused() -> None:
+    class LooseStore:
+        """Implements the store port over a memory backend, without joining the unit."""
+
+        name = "loose-store"
+
+        def __init__(self) -> None:
+            self.inner = MemoryBackend()
+
+    for hook in port("store").hooks:
+        setattr(LooseStore, hook, hookimpl(_forward(hook)))
+
+    with pytest.raises(PortOwnershipError) as info:
+        AfterSales(MemoryBackend(), plugins=[LooseStore()])
+    assert (
+        "  - port store is owned by loose-store, which does not join the unit of work "
+        "(aftersales_transaction_begin): what it stores would not commit or roll back with "
+        "the call"
+    ) in str(info.value)
+    assert "lacks" not in str(info.value)
+
+
+def _forward(hook: str) -> Any:
+    def forward(self: Any, **kwargs: Any) -> Any:
+        return getattr(self.inner, hook)(**kwargs)
+
+    return forward

@@ -240,8 +240,9 @@ class PluginManager(pluggy.PluginManager):
         :meth:`implementations`). A port implemented by one of ``plugins`` is taken from
         the backends: each backend is registered with the hooks of the ports it keeps
         only (a :class:`PortView`). Two backends, or two of ``plugins``, owning one port
-        are refused; so is a needed port without an owner, and an owner that lacks a hook
-        the enabled ``services`` need. Every problem is in one
+        are refused; so is a needed port without an owner, an owner that lacks a hook
+        the enabled ``services`` need, and a store that does not join the unit of work
+        (``aftersales_transaction_begin``). Every problem is in one
         :class:`~aftersales.errors.PortOwnershipError`.
         """
         backends, plugins = list(backends), list(plugins)
@@ -326,6 +327,14 @@ class PluginManager(pluggy.PluginManager):
             problems.append(
                 f"  - no plugin joins the unit of work: {ports.TRANSACTIONS} (needed by: core)"
             )
+        else:
+            store = owner_of.get("store")
+            if store is not None and not implemented[id(store)].get(ports.TRANSACTIONS):
+                problems.append(
+                    f"  - port store is owned by {_owner_name(store)}, which does not join "
+                    f"the unit of work ({ports.TRANSACTIONS}): what it stores would not "
+                    "commit or roll back with the call"
+                )
         if problems:
             registered = sorted(_owner_name(p) for p in [*backends, *plugins])
             raise PortOwnershipError(problems, missing, registered)
