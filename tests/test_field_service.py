@@ -107,7 +107,7 @@ def test_fs1_project_can_be_another_field_service_project(
     )
     assert task.project_id == north.id
     # The team's default did not move.
-    assert backend.snapshot()["teams"][scenario.team.id].fsm_project_id == scenario.project.id
+    assert app.hooks.get_team(scenario.team.id).fsm_project_id == scenario.project.id
 
 
 def test_fs1_a_project_that_is_not_field_service_is_refused(
@@ -614,8 +614,10 @@ def test_rl1_failure_after_the_task_is_saved_leaves_nothing(
 def test_team_records_are_untouched_by_task_creation(
     app: AfterSales, backend: Any, scenario: Scenario
 ) -> None:
+    before = {table: backend.snapshot()[table] for table in ("teams", "team_settings")}
     app.field_service.create_task(scenario.ticket.id, actor=scenario.actors.agent)
-    team: Team = backend.snapshot()["teams"][scenario.team.id]
+    assert {table: backend.snapshot()[table] for table in before} == before
+    team: Team = app.hooks.get_team(scenario.team.id)
     assert team == scenario.team
 
 
