@@ -49,7 +49,6 @@ from aftersales.models import (
     StockMove,
     Tax,
     Team,
-    TeamConfig,
     Ticket,
 )
 
@@ -88,8 +87,12 @@ class Builder(abc.ABC):
 
     @abc.abstractmethod
     def put(self, record: object) -> None:
-        """Store one record (a Partner, Product, Invoice, Payment, Match, Picking, …; a
-        :class:`~aftersales.models.TeamConfig` is kept by its ``team_id``)."""
+        """Store one record (a Partner, Product, Invoice, Payment, Match, Picking, …).
+
+        A :class:`~aftersales.models.Team` carries its after-sales settings: store the
+        host's team and, for the after-sales store, its
+        :class:`~aftersales.models.TeamConfig` (``TeamConfig.of(team)``, kept by
+        ``team_id``, replacing the one there was)."""
 
     def put_many(self, records: Iterable[object]) -> None:
         """Store several records, as :meth:`put` each in order would.
@@ -359,10 +362,7 @@ class Builder(abc.ABC):
             member_ids=frozenset(members),
             members_only=members_only,
         )
-        config = TeamConfig.of(team)
-        self.put(TeamConfig(team_id=team.id).apply(team))  # the host's team
-        if config != TeamConfig(team_id=team.id):
-            self.put(config)  # its after-sales settings, the store's
+        self.put(team)
         return team
 
     def ticket(

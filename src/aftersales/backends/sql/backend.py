@@ -10,7 +10,7 @@ a database shared by every process that opens it, one unit of work is one transa
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -559,7 +559,7 @@ class SqlBackend:
         by one, in one transaction (or the current unit of work) with one ``executemany``
         per table: how the benchmark loads 100,000 invoices in seconds."""
         groups: dict[type[Any], list[Any]] = {}
-        for record in records:
+        for record in _with_team_configs(records):
             kind = type(record)
             if kind not in _PUTS and kind not in (Invoice, Picking):
                 raise TypeError(f"the builder cannot store a {kind.__name__}")
@@ -1014,6 +1014,14 @@ class SqlBackend:
         if ticket_id is None:
             return self._all(AUDIT, mapping.audit)
         return self._many(AUDIT, "ticket_id", ticket_id, mapping.audit)
+
+
+def _with_team_configs(records: Iterable[object]) -> Iterator[object]:
+    """``records``, each team followed by its after-sales settings (the store's)."""
+    for record in records:
+        yield record
+        if isinstance(record, Team):
+            yield TeamConfig.of(record)
 
 
 #: How :meth:`SqlBackend.put` stores each builder record without children.
