@@ -43,6 +43,7 @@ from aftersales.models import (
     Service,
     Subscription,
     SubscriptionState,
+    TeamConfig,
 )
 from aftersales.models._fields import MAX_TEXT
 from aftersales.serialization import dumps, loads
@@ -1046,7 +1047,7 @@ def test_g2_service_turned_off_after_a_return(
     backend: MemoryBackend, app: AfterSales, scenario: Scenario, a_return: Picking, agent: Actor
 ) -> None:
     """Validating or cancelling needs the service on; the list stays readable."""
-    backend.aftersales_helpdesk_save_team(attrs.evolve(scenario.team, services=frozenset()))
+    backend.aftersales_store_save_team_config(TeamConfig(team_id=scenario.team.id))  # all off
     calls: list[Callable[[], object]] = [
         lambda: app.returns.validate(a_return.id, actor=agent),
         lambda: app.returns.cancel(a_return.id, actor=agent),

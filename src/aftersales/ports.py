@@ -6,8 +6,8 @@ Three owners share the data an after-sales call touches:
 * the **ERP** — products and sale orders, invoices and credit notes, payments, deliveries
   and returns, coupon programs and coupons, repair orders, projects and tasks, document
   numbers, the module catalogue and the subscription;
-* the **library** itself — the after-sales store: ticket ↔ document links, the trail, the
-  audit, idempotency records and the mail outbox;
+* the **library** itself — the after-sales store: each team's after-sales settings,
+  ticket ↔ document links, the trail, the audit, idempotency records and the mail outbox;
 
 plus the mail **transport** that delivers the outbox after commit. Each owner's data is
 split into ports (:data:`PORTS`), and each port has exactly one owner in an application:
