@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 
 from aftersales import AfterSales, Config, FrozenClock
 from aftersales.backends.memory import MemoryBackend
@@ -21,9 +21,10 @@ class Spy:
         self.configured: list[ServicesConfigured] = []
         self.subscription: list[SubscriptionChanged] = []
 
-    @hookimpl
-    def aftersales_modules_install(self, name: str) -> None:
+    @hookimpl(wrapper=True)
+    def aftersales_modules_install(self, name: str) -> Generator[None, str, str]:
         self.installs.append(name)
+        return (yield)
 
     @hookimpl
     def aftersales_on_services_configured(self, event: ServicesConfigured) -> None:
@@ -40,10 +41,11 @@ class FailingInstall:
     def __init__(self, broken: str) -> None:
         self.broken = broken
 
-    @hookimpl(tryfirst=True)
-    def aftersales_modules_install(self, name: str) -> None:
+    @hookimpl(wrapper=True)
+    def aftersales_modules_install(self, name: str) -> Generator[None, str, str]:
         if name == self.broken:
             raise BackendError(f"installing {name} failed: the module server is out of disk")
+        return (yield)
 
 
 class Catalogue:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -105,6 +106,17 @@ def test_plugins_lists_backends_hooks_and_gaps() -> None:
     assert "aftersales_transaction_begin" in report["memory"]["hooks"]
     code, table = run("plugins")
     assert "== memory" in table and "ready" in table
+
+
+def test_plugins_shows_the_owner_of_each_port() -> None:
+    _code, text = run("plugins", "--json")
+    ports = {item["name"]: item["ports"] for item in json.loads(text)}["memory"]
+    assert ports["helpdesk"] == {"owner": "host", "served": True, "lacking": []}
+    assert ports["store"]["owner"] == "library"
+    _code, table = run("plugins")
+    assert re.search(r"^helpdesk +host helpdesk +memory$", table, re.M)
+    assert re.search(r"^store +after-sales store +memory$", table, re.M)
+    assert re.search(r"^transport +mail transport +memory$", table, re.M)
 
 
 def test_db_upgrade_and_version(tmp_path: Path) -> None:

@@ -66,7 +66,7 @@ def events(app: AfterSales) -> Witness:
 
 
 def _trail(backend: MemoryBackend, ticket_id: str) -> list[TicketMessage]:
-    return backend.aftersales_helpdesk_list_messages(ticket_id)
+    return backend.aftersales_store_list_messages(ticket_id)
 
 
 def _app_with(backend: MemoryBackend, clock: FrozenClock, **config: Any) -> AfterSales:
@@ -176,7 +176,7 @@ def test_cp4_g4_the_coupon_is_linked_counted_and_on_the_trail(
     assert message.document_id == info.id
     assert info.code in message.body
     assert scenario.program.name in message.body
-    audit = backend.aftersales_audit_list(scenario.ticket.id)
+    audit = backend.aftersales_store_audit_list(scenario.ticket.id)
     assert [(a.action, a.document_ids) for a in audit] == [("coupon created", (info.id,))]
     assert events.events == [
         DocumentCreated(
@@ -745,7 +745,7 @@ def test_cp8_sending_is_on_the_trail_with_recipients_and_delivered_after_commit(
         (),
     )
     assert delivered.accepted == ("ana@perez.example", "marta@example.com", "jefa@perez.example")
-    (outbox,) = backend.aftersales_mail_list_outbox(pending_only=False)
+    (outbox,) = backend.aftersales_store_mail_list_outbox(pending_only=False)
     assert outbox.id == sent.email_id
     assert outbox.state is EmailState.SENT
     assert outbox.attempts == 1
@@ -756,7 +756,7 @@ class FailingTrail:
     """A plugin whose trail fails: the call must leave nothing, and send nothing."""
 
     @hookimpl(tryfirst=True)
-    def aftersales_helpdesk_post_message(self, message: TicketMessage) -> TicketMessage:
+    def aftersales_store_post_message(self, message: TicketMessage) -> TicketMessage:
         raise BackendError("trail unavailable")
 
 
@@ -991,7 +991,7 @@ def test_outbox_retries_pending_emails_only_once_they_are_stale(
         html_body="<p>html</p>",
         created_at=clock.now(),
     )
-    backend.aftersales_mail_enqueue(email)
+    backend.aftersales_store_mail_enqueue(email)
     manager = scenario.actors.manager
     assert app.outbox.retry(actor=manager) == ()
     clock.advance(minutes=5)

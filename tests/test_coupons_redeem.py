@@ -65,7 +65,7 @@ def test_cp9_redeeming_records_the_use_spends_the_points_and_tells_the_ticket(
     assert done.coupon.points == Decimal(0)
     assert done.coupon.state is CouponState.USED
     assert done.program_uses == 1 == backend.aftersales_loyalty_count_uses(scenario.program.id)
-    message = backend.aftersales_helpdesk_list_messages(scenario.ticket.id)[-1]
+    message = backend.aftersales_store_list_messages(scenario.ticket.id)[-1]
     assert message.body == f"Coupon {info.code} redeemed on order S00042"
     assert (message.document_kind, message.document_id) == (DocumentKind.COUPON, info.id)
     assert loads(dumps(done), CouponRedemption) == done
@@ -245,7 +245,7 @@ def test_cp9_a_coupon_not_from_a_ticket_is_redeemed_without_a_trail(
     assert [(e.ticket_id, e.change, e.document_id) for e in seen] == [
         (None, "redeemed", "coupon-web")
     ]
-    assert [a.action for a in backend.aftersales_audit_list(None)] == ["coupon redeemed"]
+    assert [a.action for a in backend.aftersales_store_audit_list(None)] == ["coupon redeemed"]
 
 
 def test_rl2_redeem_with_the_same_key_uses_the_coupon_once(

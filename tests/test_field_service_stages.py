@@ -157,7 +157,7 @@ def test_fs3_mark_done_moves_to_done_and_says_task_done(
     assert newest.body == "Task done: Blender broken"
     assert (newest.author_id, newest.at) == ("agent", clock.now())
     assert (newest.document_kind, newest.document_id) == (DocumentKind.TASK, task.id)
-    last = backend.aftersales_audit_list(ticket_id=scenario.ticket.id)[-1]
+    last = backend.aftersales_store_audit_list(ticket_id=scenario.ticket.id)[-1]
     assert (last.action, last.document_ids, last.idempotency_key) == (
         "task done",
         (task.id,),

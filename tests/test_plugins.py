@@ -8,9 +8,15 @@ import pytest
 
 from aftersales import AfterSales, hookimpl
 from aftersales.backends.memory import MemoryBackend
-from aftersales.errors import BackendNotFound, ConfigurationError, MissingHookImplementation
+from aftersales.errors import (
+    BackendNotFound,
+    ConfigurationError,
+    MissingHookImplementation,
+    PortOwnershipError,
+)
 from aftersales.models import Service, Team
 from aftersales.plugins import REQUIRED_HOOKS, PluginManager, installed_backends, load_backend
+from aftersales.ports import port
 
 
 class OnlyTeams:
@@ -26,12 +32,12 @@ def test_rl7_missing_hooks_are_listed_all_at_once_with_who_needs_them() -> None:
         AfterSales(OnlyTeams())
     message = str(info.value)
     assert "aftersales_transaction_begin (needed by: core)" in message
-    assert "none of the registered plugins (OnlyTeams) implements these hooks" in message
+    assert "(registered plugins: OnlyTeams)" in message
     assert "aftersales_accounting_reverse_invoice (needed by: refunds)" in message
     assert "aftersales_accounting_get_invoice (needed by: refunds, repairs)" in message
     assert "aftersales_accounting_save_invoice" not in message  # not a hook any more
     assert "aftersales_loyalty_create_coupon (needed by: coupons)" in message
-    assert "aftersales_helpdesk_get_team" not in message  # implemented
+    assert "aftersales_helpdesk_get_team " not in message  # implemented
     assert set(info.value.missing) == {
         hook for part in REQUIRED_HOOKS.values() for hook in part
     } - {"aftersales_helpdesk_get_team"}
@@ -73,9 +79,22 @@ def test_other_methods_are_ignored() -> None:
     assert list(pm.implemented().values()) == [("aftersales_helpdesk_get_team",)]
 
 
-def test_a_plugin_answers_before_the_backend_for_its_own_records() -> None:
-    app = AfterSales(MemoryBackend(), plugins=[OnlyTeams()])
-    assert app.hooks.get_team("remote").name == "Remote"
+def test_a_plugin_that_takes_a_port_must_serve_all_of_it() -> None:
+    """Before, OnlyTeams answered for one team and the backend for the rest of the
+    helpdesk: now the plugin owns the helpdesk port, and lacks most of it."""
+    with pytest.raises(PortOwnershipError) as info:
+        AfterSales(MemoryBackend(), plugins=[OnlyTeams()])
+    message = str(info.value)
+    assert "port helpdesk (host helpdesk: teams, tickets, customers and their contacts) is " in (
+        message
+    )
+    assert "owned by OnlyTeams, which lacks these hooks:" in message
+    assert "      - aftersales_helpdesk_get_ticket (needed by: core)" in message
+    assert "port accounting" not in message  # the backend still owns it
+    assert set(info.value.missing) == set(port("helpdesk").hooks) - {
+        "aftersales_helpdesk_get_team",
+        "aftersales_helpdesk_save_team",  # optional: no service calls it
+    }
 
 
 def test_backends_are_found_by_entry_point_name() -> None:

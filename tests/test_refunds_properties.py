@@ -4,7 +4,7 @@ threads (RL-3), idempotency (RL-2), atomicity (RL-1, G-3) and serialization."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from decimal import Decimal
 from typing import Any
 
@@ -502,17 +502,22 @@ class _Broken(Exception):
 class FailingTrail:
     """A plugin whose trail hook fails: called before the memory backend's (LIFO)."""
 
-    @hookimpl
-    def aftersales_helpdesk_post_message(self, message: TicketMessage) -> TicketMessage:
+    @hookimpl(wrapper=True)
+    def aftersales_store_post_message(
+        self, message: TicketMessage
+    ) -> Generator[None, TicketMessage, TicketMessage]:
+        yield from ()  # a wrapper (it owns no port) that fails before the call
         raise BackendError(f"trail unavailable for {message.ticket_id}")
 
 
 class FailingLinks:
-    @hookimpl
-    def aftersales_helpdesk_add_link(self, link: DocumentLink) -> DocumentLink:
+    @hookimpl(wrapper=True)
+    def aftersales_store_add_link(
+        self, link: DocumentLink
+    ) -> Generator[None, DocumentLink, DocumentLink]:
         if link.kind.value == "invoice":  # the re-invoice link: the very last write
             raise BackendError("links unavailable")
-        return None  # type: ignore[return-value]  # not mine: let the backend store it
+        return (yield)  # a wrapper: the backend stores the other links
 
 
 @pytest.mark.parametrize("plugin", [FailingTrail(), FailingLinks()])

@@ -32,7 +32,7 @@ class LeakyBackend(MemoryBackend):
     """Writes trail messages around its undo log, as a backend outside the transaction would."""
 
     @hookimpl
-    def aftersales_helpdesk_post_message(self, message: TicketMessage) -> TicketMessage:
+    def aftersales_store_post_message(self, message: TicketMessage) -> TicketMessage:
         with self.store.lock:
             self.store._write("messages", message.id, MISSING, message)
         return message
@@ -75,11 +75,11 @@ def test_the_sweep_catches_a_retry_that_does_more_than_a_clean_call(setting: Set
 
 
 def test_rl1_every_flow_is_broken_at_each_of_its_hook_calls(setting: Setting) -> None:
-    """Worked example: a FULL refund of a paid invoice makes 14 hook calls before its
-    commit (one coarse call to the ERP where there were seven fine ones); each is broken
-    once, 14 faults."""
+    """Worked example: a FULL refund of a paid invoice makes 15 hook calls before its
+    commit (one coarse call to the ERP where there were seven fine ones, and one that reads
+    the team's after-sales settings from the store); each is broken once, 15 faults."""
     result = inject_faults(setting, flow_named("refunds.reverse[full]"))
-    assert (result.hook_calls, result.faults) == (14, 14)
+    assert (result.hook_calls, result.faults) == (15, 15)
 
 
 def test_the_injector_spares_the_delivery_after_the_commit(setting: Setting) -> None:
@@ -91,8 +91,8 @@ def test_the_injector_spares_the_delivery_after_the_commit(setting: Setting) -> 
     assert injector.calls[injector.before_commit :] == [
         "aftersales_mail_deliver",
         "aftersales_transaction_begin",
-        "aftersales_mail_get",
-        "aftersales_mail_save",
+        "aftersales_store_mail_get",
+        "aftersales_store_mail_save",
     ]
     with injector.armed(fail_at=injector.before_commit + 1):  # beyond the commit: no fault
         flow.perform(setting, flow.prepare(setting), None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+from collections.abc import Generator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -546,8 +547,11 @@ def test_rp7_a_run_of_taken_references_ends_in_duplicate_key(
 class FailingLinks:
     """A plugin whose ticket links fail: the call must leave nothing behind."""
 
-    @hookimpl
-    def aftersales_helpdesk_add_link(self, link: DocumentLink) -> DocumentLink:
+    @hookimpl(wrapper=True)
+    def aftersales_store_add_link(
+        self, link: DocumentLink
+    ) -> Generator[None, DocumentLink, DocumentLink]:
+        yield from ()  # a wrapper (it owns no port) that fails before the call
         raise BackendError(f"link store down ({link.kind.value})")
 
 

@@ -43,6 +43,7 @@ from aftersales.models import (
     Service,
     Subscription,
     SubscriptionState,
+    TeamConfig,
 )
 from aftersales.models._fields import MAX_TEXT
 from aftersales.serialization import dumps, loads
@@ -822,7 +823,7 @@ def test_rt8_trail_on_create_and_done(
         (m.author_id, m.document_kind, m.document_id) == ("agent", DocumentKind.RETURN, first.id)
         for m in trail
     )
-    audit = [(e.action, e.document_ids) for e in backend.aftersales_audit_list(ticket)]
+    audit = [(e.action, e.document_ids) for e in backend.aftersales_store_audit_list(ticket)]
     assert audit == [("return created", (first.id,)), ("return done", (first.id,))]
 
 
@@ -844,7 +845,7 @@ def test_rt8_rt9_trail_on_cancel(
         "its reserved quantities are released"
     )
     assert latest.author_id == "warehouse-lead"
-    assert backend.aftersales_audit_list(ticket)[-1].action == "return cancelled"
+    assert backend.aftersales_store_audit_list(ticket)[-1].action == "return cancelled"
 
 
 def test_rt8_events_after_commit_only(
@@ -1046,7 +1047,7 @@ def test_g2_service_turned_off_after_a_return(
     backend: MemoryBackend, app: AfterSales, scenario: Scenario, a_return: Picking, agent: Actor
 ) -> None:
     """Validating or cancelling needs the service on; the list stays readable."""
-    backend.aftersales_helpdesk_save_team(attrs.evolve(scenario.team, services=frozenset()))
+    backend.aftersales_store_save_team_config(TeamConfig(team_id=scenario.team.id))  # all off
     calls: list[Callable[[], object]] = [
         lambda: app.returns.validate(a_return.id, actor=agent),
         lambda: app.returns.cancel(a_return.id, actor=agent),

@@ -49,6 +49,7 @@ from aftersales.models import (
     Subscription,
     SubscriptionState,
     Tax,
+    Team,
     TicketMessage,
 )
 from aftersales.models.helpdesk import DocumentLink
@@ -494,7 +495,11 @@ _ROW_OF: dict[type[Any], Callable[[Any], dict[str, Any]]] = {
     OutgoingEmail: mapping.email_row,
     AuditEntry: mapping.audit_row,
 }
-_CHILDREN = {Invoice: {"lines"}, Picking: {"moves"}}
+_CHILDREN = {
+    Invoice: {"lines"},
+    Picking: {"moves"},
+    Team: {"services", "fsm_project_id"},  # the store's: a TeamConfig row of team_settings
+}
 
 
 @pytest.mark.parametrize("kind", list(_ROW_OF), ids=lambda k: k.__name__)

@@ -28,7 +28,9 @@ from aftersales.models import (
     InvoiceState,
     Money,
     OutgoingEmail,
+    Service,
     Tax,
+    TeamConfig,
     Ticket,
 )
 from tests.postgres import PostgresServer
@@ -467,6 +469,64 @@ def test_upgrade_from_version_5_keeps_the_outbox(url: str, database: Database) -
             EmailState.SENT,
             3,
             ("ana@example.com",),
+        )
+    finally:
+        backend.close()
+
+
+def test_upgrade_from_version_7_moves_team_settings_to_the_store(
+    url: str, database: Database
+) -> None:
+    """Version 8 moves a team's toggles and FSM project from the helpdesk's teams to the
+    library's team_settings: a team that had services on keeps them."""
+    assert upgrade(database, target=7) == (0, 7)
+    teams = build_metadata(7).tables["teams"]
+    with database.connection() as conn:
+        conn.execute(
+            teams.insert(),
+            [
+                {
+                    "id": "team-on",
+                    "name": "Support",
+                    "services": ["refunds", "returns"],
+                    "fsm_project_id": "proj-1",
+                    "member_ids": [],
+                    "members_only": False,
+                },
+                {
+                    "id": "team-off",
+                    "name": "Sales",
+                    "services": [],
+                    "fsm_project_id": None,
+                    "member_ids": ["u-1"],
+                    "members_only": True,
+                },
+            ],
+        )
+    database.dispose()
+    backend = SqlBackend(url)
+    try:
+        assert _versions(backend.db)[7] == (8, MIGRATIONS[7].description)
+        assert "services" not in {
+            c["name"] for c in sa.inspect(backend.db.engine).get_columns("teams")
+        }
+        app = AfterSales(backend)
+        on = app.hooks.get_team("team-on")
+        assert on.services == frozenset({Service.REFUNDS, Service.RETURNS})
+        assert on.fsm_project_id == "proj-1"
+        assert backend.aftersales_helpdesk_get_team("team-on") == attrs.evolve(
+            on, services=frozenset(), fsm_project_id=None
+        )
+        off = app.hooks.get_team("team-off")
+        assert (off.services, off.member_ids, off.members_only) == (
+            frozenset(),
+            frozenset({"u-1"}),
+            True,
+        )
+        assert app.hooks.team_config("team-on") == TeamConfig(
+            team_id="team-on",
+            services=frozenset({Service.REFUNDS, Service.RETURNS}),
+            fsm_project_id="proj-1",
         )
     finally:
         backend.close()

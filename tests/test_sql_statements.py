@@ -189,7 +189,7 @@ def test_a_driver_error_from_a_prepared_statement_is_a_library_error(sql: SqlBac
     )
     with pytest.raises(BackendError, match="refused a write") as caught:
         with sql.db.connection() as conn:
-            insert.run(conn, {"id": "t1", "name": "Support"})  # services, member_ids: NOT NULL
+            insert.run(conn, {"id": "t1", "name": "Support"})  # member_ids, members_only: NOT NULL
     assert isinstance(caught.value.__cause__, sa.exc.IntegrityError)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Generator
 from datetime import datetime
 from decimal import Decimal
 
@@ -43,10 +44,11 @@ class FailingSaves:
     def __init__(self) -> None:
         self.calls = 0
 
-    @hookimpl(tryfirst=True)
+    @hookimpl(wrapper=True)
     def aftersales_accounting_create_invoice(
         self, draft: InvoiceDraft, reference: str
-    ) -> Invoice | None:
+    ) -> Generator[None, Invoice, Invoice]:
+        yield from ()  # a wrapper (it owns no port) that fails before the call
         self.calls += 1
         raise Boom("disk on fire")
 

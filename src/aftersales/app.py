@@ -29,9 +29,11 @@ class AfterSales:
     """After-sales services over one or more backends.
 
     `backends` are plugin objects (such as `MemoryBackend`)
-    or names of installed backends (entry-point group `aftersales.backends`). Construction
-    fails with one message listing every hook the enabled `services` need that no backend
-    implements (RL-7).
+    or names of installed backends (entry-point group `aftersales.backends`); `plugins`
+    are more plugins (a mail transport, a host helpdesk, event subscribers). Every port of
+    `aftersales.ports` gets one owner: a port that one of `plugins` implements is
+    taken from the backends. Construction fails with one message naming every port with no
+    owner, with two, or whose owner lacks a hook the enabled `services` need (RL-7).
 
     Examples:
         >>> from aftersales.backends.memory import MemoryBackend
@@ -54,13 +56,12 @@ class AfterSales:
                 "or AfterSales('memory')"
             )
         self.pm = PluginManager()
-        for backend in backends:
-            plugin = load_backend(backend) if isinstance(backend, str) else backend
-            self.pm.register_backend(plugin, name=getattr(plugin, "name", None))
-        for plugin in plugins:
-            self.pm.register_backend(plugin)
         self.services = frozenset(services)
-        self.pm.validate(self.services)
+        self.pm.compose(
+            [load_backend(b) if isinstance(b, str) else b for b in backends],
+            plugins,
+            self.services,
+        )
         self.hooks = Hooks(self.pm)
         self.clock: Clock = clock or SystemClock()
         catalogue = ModuleCatalogue([*DEFAULT_MODULES, *self.hooks.modules_catalogue()])
@@ -82,3 +83,13 @@ class AfterSales:
     def plugins(self) -> dict[str, tuple[str, ...]]:
         """Registered plugins and the hooks each implements."""
         return self.pm.implemented()
+
+    def ports(self) -> dict[str, str]:
+        """`{port: owner}`: the plugin that owns each port (see `aftersales.ports`).
+
+        Examples:
+            >>> from aftersales.backends.memory import MemoryBackend
+            >>> AfterSales(MemoryBackend()).ports()["helpdesk"]
+            'memory'
+        """
+        return self.pm.owners()

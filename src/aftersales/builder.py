@@ -87,7 +87,12 @@ class Builder(abc.ABC):
 
     @abc.abstractmethod
     def put(self, record: object) -> None:
-        """Store one record (a Partner, Product, Invoice, Payment, Match, Picking, …)."""
+        """Store one record (a Partner, Product, Invoice, Payment, Match, Picking, …).
+
+        A `Team` carries its after-sales settings: store the
+        host's team and, for the after-sales store, its
+        `TeamConfig` (`TeamConfig.of(team)`, kept by
+        `team_id`, replacing the one there was)."""
 
     def put_many(self, records: Iterable[object]) -> None:
         """Store several records, as `put()` each in order would.

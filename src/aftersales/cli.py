@@ -39,6 +39,7 @@ from aftersales.demo import Section, render_table, run_demo, ticket_view_section
 from aftersales.errors import AfterSalesError, ConfigurationError
 from aftersales.models import Actor, Group, Service
 from aftersales.plugins import REQUIRED_HOOKS, installed_backends
+from aftersales.ports import PORTS, Owner
 from aftersales.serialization import converter
 from aftersales.testing.scenario import Scenario
 
@@ -275,8 +276,12 @@ def cmd_ticket_show(args: argparse.Namespace, out: TextIO) -> None:
         _print_section(section, out)
 
 
+PORT_OWNER_LABELS = {owner.value: owner.label for owner in Owner}
+
+
 def cmd_plugins(args: argparse.Namespace, out: TextIO) -> None:
-    """Installed backends, the hooks each implements, what each service still misses."""
+    """Installed backends, the hooks each implements, what each service still misses, and
+    the ports each would own in an application built on it alone."""
     report: list[dict[str, Any]] = []
     for name, entry_point in sorted(installed_backends().items()):
         try:
@@ -294,8 +299,23 @@ def cmd_plugins(args: argparse.Namespace, out: TextIO) -> None:
             for part, needed in REQUIRED_HOOKS.items()
             if set(needed) - set(hooks)
         }
+        served: dict[str, dict[str, Any]] = {}
+        for port in PORTS:
+            mine = [hook for hook in port.hooks if hook in hooks]
+            lacking = sorted(hook for hook in port.hooks if hook not in hooks and port.hooks[hook])
+            served[port.name] = {
+                "owner": port.owner.value,
+                "served": bool(mine),
+                "lacking": lacking if mine else [],
+            }
         report.append(
-            {"name": name, "target": entry_point.value, "hooks": hooks, "missing": missing}
+            {
+                "name": name,
+                "target": entry_point.value,
+                "hooks": hooks,
+                "missing": missing,
+                "ports": served,
+            }
         )
     if args.json:
         out.write(json.dumps(report, indent=2) + "\n")
@@ -317,6 +337,21 @@ def cmd_plugins(args: argparse.Namespace, out: TextIO) -> None:
             for part in parts
         ]
         out.write(render_table(["needed by", "status"], rows) + "\n")
+        port_rows = [
+            (
+                port,
+                PORT_OWNER_LABELS[info["owner"]],
+                (
+                    item["name"]
+                    if not info["lacking"]
+                    else f"{item['name']} (lacks: " + ", ".join(info["lacking"]) + ")"
+                )
+                if info["served"]
+                else "-",
+            )
+            for port, info in item["ports"].items()
+        ]
+        out.write(render_table(["port", "owner kind", "owner"], port_rows) + "\n")
 
 
 def cmd_db(args: argparse.Namespace, out: TextIO) -> None:

@@ -39,6 +39,7 @@ __all__ = [
     "InvalidState",
     "MissingHookImplementation",
     "NotFound",
+    "PortOwnershipError",
     "QuantityExceeded",
     "ServiceDisabled",
 ]
@@ -206,6 +207,28 @@ class MissingHookImplementation(ConfigurationError):
         super().__init__(
             f"{expected} these hooks; add a backend that does, or build the application "
             "for fewer services (AfterSales(..., services=...)):\n" + "\n".join(lines)
+        )
+
+
+class PortOwnershipError(MissingHookImplementation):
+    """Some port has no owner, two owners, or an owner that lacks hooks the enabled
+    services need (RL-7). `problems` names each port and its owners; `missing` maps
+    each hook without an implementation to the parts that need it."""
+
+    def __init__(
+        self,
+        problems: Iterable[str],
+        missing: dict[str, tuple[str, ...]],
+        plugins: Iterable[str] = (),
+    ) -> None:
+        self.problems = tuple(problems)
+        self.missing = dict(missing)
+        self.plugins = tuple(plugins)
+        registered = ", ".join(self.plugins) or "none"
+        ConfigurationError.__init__(
+            self,
+            "every port needs exactly one owner implementing the hooks the enabled services "
+            f"need (registered plugins: {registered}):\n" + "\n".join(self.problems),
         )
 
 

@@ -39,6 +39,7 @@ from aftersales.models import (
     SaleOrder,
     Subscription,
     Team,
+    TeamConfig,
     Ticket,
     TicketMessage,
 )
@@ -207,33 +208,59 @@ class Hooks:
     # idempotency ----------------------------------------------------------------------------
     def idempotency_claim(self, record: IdempotencyRecord) -> IdempotencyRecord:
         return _answered(
-            self._h.aftersales_idempotency_claim(record=record),
-            "aftersales_idempotency_claim",
+            self._h.aftersales_store_idempotency_claim(record=record),
+            "aftersales_store_idempotency_claim",
             IdempotencyRecord,
         )
 
     def idempotency_complete(self, record: IdempotencyRecord) -> IdempotencyRecord:
         return _answered(
-            self._h.aftersales_idempotency_complete(record=record),
-            "aftersales_idempotency_complete",
+            self._h.aftersales_store_idempotency_complete(record=record),
+            "aftersales_store_idempotency_complete",
             IdempotencyRecord,
         )
 
     def idempotency_purge(self, before: datetime) -> int:
         return _answered(
-            self._h.aftersales_idempotency_purge(before=before), "aftersales_idempotency_purge", int
+            self._h.aftersales_store_idempotency_purge(before=before),
+            "aftersales_store_idempotency_purge",
+            int,
         )
 
     # helpdesk -------------------------------------------------------------------------------
     def get_team(self, team_id: str) -> Team:
-        return _found(self._h.aftersales_helpdesk_get_team(team_id=team_id), "team", team_id, Team)
+        """The host's team with its after-sales settings (the store's; none: all off)."""
+        team = _found(self._h.aftersales_helpdesk_get_team(team_id=team_id), "team", team_id, Team)
+        return self.team_config(team_id).apply(team)
 
     def list_teams(self) -> Sequence[Team]:
-        return _many(self._h.aftersales_helpdesk_list_teams(), "aftersales_helpdesk_list_teams")
+        """Every team of the host, each with its after-sales settings."""
+        teams = _many(self._h.aftersales_helpdesk_list_teams(), "aftersales_helpdesk_list_teams")
+        return [self.team_config(team.id).apply(team) for team in teams]
 
     def save_team(self, team: Team) -> Team:
+        """Store the host's record of `team` (through the helpdesk port's optional
+        `save_team`) and its after-sales settings (through the store): test data and the
+        conformance kit; the services change settings only (`save_team_config()`)."""
+        host = TeamConfig(team_id=team.id).apply(team)
+        _answered(
+            self._h.aftersales_helpdesk_save_team(team=host), "aftersales_helpdesk_save_team", Team
+        )
+        self.save_team_config(TeamConfig.of(team))
+        return team
+
+    def team_config(self, team_id: str) -> TeamConfig:
+        """The after-sales settings of `team_id`; every service off when it has none."""
+        found = self._h.aftersales_store_get_team_config(team_id=team_id)
+        if found is None:
+            return TeamConfig(team_id=team_id)
+        return _typed(found, TeamConfig, "aftersales_store_get_team_config")
+
+    def save_team_config(self, config: TeamConfig) -> TeamConfig:
         return _answered(
-            self._h.aftersales_helpdesk_save_team(team=team), "aftersales_helpdesk_save_team", Team
+            self._h.aftersales_store_save_team_config(config=config),
+            "aftersales_store_save_team_config",
+            TeamConfig,
         )
 
     def get_ticket(self, ticket_id: str) -> Ticket:
@@ -266,7 +293,7 @@ class Hooks:
 
     def get_product(self, product_id: str) -> Product:
         return _found(
-            self._h.aftersales_helpdesk_get_product(product_id=product_id),
+            self._h.aftersales_sales_get_product(product_id=product_id),
             "product",
             product_id,
             Product,
@@ -274,7 +301,7 @@ class Hooks:
 
     def get_sale_order(self, sale_order_id: str) -> SaleOrder:
         return _found(
-            self._h.aftersales_helpdesk_get_sale_order(sale_order_id=sale_order_id),
+            self._h.aftersales_sales_get_sale_order(sale_order_id=sale_order_id),
             "sale order",
             sale_order_id,
             SaleOrder,
@@ -282,8 +309,8 @@ class Hooks:
 
     def add_link(self, link: DocumentLink) -> DocumentLink:
         return _answered(
-            self._h.aftersales_helpdesk_add_link(link=link),
-            "aftersales_helpdesk_add_link",
+            self._h.aftersales_store_add_link(link=link),
+            "aftersales_store_add_link",
             DocumentLink,
         )
 
@@ -291,28 +318,28 @@ class Hooks:
         self, ticket_id: str, kind: DocumentKind, document_id: str
     ) -> DocumentLink | None:
         """Unlink a deleted document from its ticket; `None` when it was not linked."""
-        result: DocumentLink | None = self._h.aftersales_helpdesk_remove_link(
+        result: DocumentLink | None = self._h.aftersales_store_remove_link(
             ticket_id=ticket_id, kind=kind, document_id=document_id
         )
         return result
 
     def list_links(self, ticket_id: str) -> Sequence[DocumentLink]:
         return _many(
-            self._h.aftersales_helpdesk_list_links(ticket_id=ticket_id),
-            "aftersales_helpdesk_list_links",
+            self._h.aftersales_store_list_links(ticket_id=ticket_id),
+            "aftersales_store_list_links",
         )
 
     def post_message(self, message: TicketMessage) -> TicketMessage:
         return _answered(
-            self._h.aftersales_helpdesk_post_message(message=message),
-            "aftersales_helpdesk_post_message",
+            self._h.aftersales_store_post_message(message=message),
+            "aftersales_store_post_message",
             TicketMessage,
         )
 
     def list_messages(self, ticket_id: str) -> Sequence[TicketMessage]:
         return _many(
-            self._h.aftersales_helpdesk_list_messages(ticket_id=ticket_id),
-            "aftersales_helpdesk_list_messages",
+            self._h.aftersales_store_list_messages(ticket_id=ticket_id),
+            "aftersales_store_list_messages",
         )
 
     # accounting -----------------------------------------------------------------------------
@@ -538,22 +565,28 @@ class Hooks:
     # mail -----------------------------------------------------------------------------------
     def mail_enqueue(self, email: OutgoingEmail) -> OutgoingEmail:
         return _answered(
-            self._h.aftersales_mail_enqueue(email=email), "aftersales_mail_enqueue", OutgoingEmail
+            self._h.aftersales_store_mail_enqueue(email=email),
+            "aftersales_store_mail_enqueue",
+            OutgoingEmail,
         )
 
     def mail_save(self, email: OutgoingEmail) -> OutgoingEmail:
         return _answered(
-            self._h.aftersales_mail_save(email=email), "aftersales_mail_save", OutgoingEmail
+            self._h.aftersales_store_mail_save(email=email),
+            "aftersales_store_mail_save",
+            OutgoingEmail,
         )
 
     def mail_get(self, email_id: str, *, lock: bool = False) -> OutgoingEmail | None:
-        result = self._h.aftersales_mail_get(email_id=email_id, lock=lock)
-        return None if result is None else _typed(result, OutgoingEmail, "aftersales_mail_get")
+        result = self._h.aftersales_store_mail_get(email_id=email_id, lock=lock)
+        return (
+            None if result is None else _typed(result, OutgoingEmail, "aftersales_store_mail_get")
+        )
 
     def mail_list_outbox(self, *, pending_only: bool) -> Sequence[OutgoingEmail]:
         return _many(
-            self._h.aftersales_mail_list_outbox(pending_only=pending_only),
-            "aftersales_mail_list_outbox",
+            self._h.aftersales_store_mail_list_outbox(pending_only=pending_only),
+            "aftersales_store_mail_list_outbox",
         )
 
     def mail_deliver(self, email: OutgoingEmail) -> bool | DeliveryReport:
@@ -606,8 +639,12 @@ class Hooks:
     # audit ----------------------------------------------------------------------------------
     def audit_append(self, entry: AuditEntry) -> AuditEntry:
         return _answered(
-            self._h.aftersales_audit_append(entry=entry), "aftersales_audit_append", AuditEntry
+            self._h.aftersales_store_audit_append(entry=entry),
+            "aftersales_store_audit_append",
+            AuditEntry,
         )
 
     def audit_list(self, ticket_id: str | None = None) -> Sequence[AuditEntry]:
-        return _many(self._h.aftersales_audit_list(ticket_id=ticket_id), "aftersales_audit_list")
+        return _many(
+            self._h.aftersales_store_audit_list(ticket_id=ticket_id), "aftersales_store_audit_list"
+        )

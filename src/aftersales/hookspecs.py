@@ -8,6 +8,13 @@ the other ports store, find and change records, the way an ERP exposes them. Wha
 backend does must happen inside the current unit of work (see *transactions*), so that a
 call that fails leaves nothing behind.
 
+The specs are grouped by port (`aftersales.ports`), one section each, and a hook's
+name says its port: `aftersales_<port>_<verb>`. Every port has exactly one owner in an
+application — the host helpdesk, the ERP, the library's after-sales store or the mail
+transport — and the owner implements all of the port's hooks that the enabled services
+need. `aftersales_transaction_begin`, `aftersales_modules_catalogue` and the events are
+broadcasts, not ports.
+
 Conventions that hold for every hook:
 
 * **Providers** are `firstresult`: the first backend that returns something other than
@@ -65,6 +72,7 @@ if TYPE_CHECKING:
         Subscription,
         SubscriptionChanged,
         Team,
+        TeamConfig,
         Ticket,
         TicketMessage,
     )
@@ -81,7 +89,7 @@ __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
 
 
 # -------------------------------------------------------------------------------------------
-# transactions
+# transactions: a broadcast, not a port (every plugin that stores anything joins)
 # -------------------------------------------------------------------------------------------
 
 
@@ -101,42 +109,15 @@ def aftersales_transaction_begin(uow: UnitOfWork) -> None:
 
 
 # -------------------------------------------------------------------------------------------
-# idempotency
-# -------------------------------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def aftersales_idempotency_claim(record: IdempotencyRecord) -> IdempotencyRecord | None:
-    """Claim `record.key` for `record.actor_id` in the current unit of work, before the
-    call does its work; return the record now stored under that actor and key.
-
-    `record` has no result yet. When nobody holds the key, store it and return it; when
-    a committed call holds it, return that call's record (with its result). When a call
-    still in its transaction holds it, wait until that call ends — as a unique key makes
-    a second insert wait — then answer as above: its record if it committed, `record`
-    if it rolled back. This is what gives an in-flight retry the first call's answer.
-    """
-
-
-@hookspec(firstresult=True)
-def aftersales_idempotency_complete(record: IdempotencyRecord) -> IdempotencyRecord | None:
-    """Store the result of the claimed `record` (`record.result` is set) in the current
-    unit of work, so that it commits with the work."""
-
-
-@hookspec(firstresult=True)
-def aftersales_idempotency_purge(before: datetime) -> int | None:
-    """Delete the idempotency records created before `before`; return how many."""
-
-
-# -------------------------------------------------------------------------------------------
-# helpdesk: teams, tickets, partners, products, sale orders, links and the trail
+# port helpdesk (owner: the host helpdesk): teams, tickets, customers and contacts
 # -------------------------------------------------------------------------------------------
 
 
 @hookspec(firstresult=True)
 def aftersales_helpdesk_get_team(team_id: str) -> Team | None:
-    """Return the team with id `team_id`, or `None`."""
+    """Return the host's team with id `team_id`, or `None`. Its `services` and
+    `fsm_project_id` are not read: the after-sales store holds them
+    ([`aftersales_store_get_team_config()`][aftersales_store_get_team_config])."""
 
 
 @hookspec(firstresult=True)
@@ -146,7 +127,11 @@ def aftersales_helpdesk_list_teams() -> Sequence[Team] | None:
 
 @hookspec(firstresult=True)
 def aftersales_helpdesk_save_team(team: Team) -> Team | None:
-    """Store `team` (its after-sales toggles and FSM project) and return it."""
+    """Store the host's `team` (name, members) and return it. Optional: no service calls
+    it (a team's after-sales settings are the store's, see
+    [`aftersales_store_save_team_config()`][aftersales_store_save_team_config]); the builder and
+    the conformance kit do. `team.services` and `team.fsm_project_id` are not the helpdesk's to
+    keep."""
 
 
 @hookspec(firstresult=True)
@@ -178,49 +163,23 @@ def aftersales_helpdesk_list_contacts(commercial_entity_id: str) -> Sequence[Par
     """Return every partner whose commercial entity is `commercial_entity_id` (itself too)."""
 
 
+# -------------------------------------------------------------------------------------------
+# port sales (owner: the ERP): products and sale orders
+# -------------------------------------------------------------------------------------------
+
+
 @hookspec(firstresult=True)
-def aftersales_helpdesk_get_product(product_id: str) -> Product | None:
+def aftersales_sales_get_product(product_id: str) -> Product | None:
     """Return the product with id `product_id`, or `None`."""
 
 
 @hookspec(firstresult=True)
-def aftersales_helpdesk_get_sale_order(sale_order_id: str) -> SaleOrder | None:
+def aftersales_sales_get_sale_order(sale_order_id: str) -> SaleOrder | None:
     """Return the sale order with id `sale_order_id`, or `None`."""
 
 
-@hookspec(firstresult=True)
-def aftersales_helpdesk_add_link(link: DocumentLink) -> DocumentLink | None:
-    """Link a document to a ticket (G-4) and return the link."""
-
-
-@hookspec(firstresult=True)
-def aftersales_helpdesk_remove_link(
-    ticket_id: str, kind: DocumentKind, document_id: str
-) -> DocumentLink | None:
-    """Remove the link of document `document_id` of `kind` from `ticket_id` and return it.
-
-    Return `None` when there is no such link. Used when a linked document is deleted
-    (a draft or cancelled repair order, RP-10), so that the ticket's counts stay right (AC-6).
-    """
-
-
-@hookspec(firstresult=True)
-def aftersales_helpdesk_list_links(ticket_id: str) -> Sequence[DocumentLink] | None:
-    """Return the documents linked to `ticket_id`, oldest first (empty when none)."""
-
-
-@hookspec(firstresult=True)
-def aftersales_helpdesk_post_message(message: TicketMessage) -> TicketMessage | None:
-    """Append `message` to its ticket's trail and return it. Never edit or delete one."""
-
-
-@hookspec(firstresult=True)
-def aftersales_helpdesk_list_messages(ticket_id: str) -> Sequence[TicketMessage] | None:
-    """Return the trail of `ticket_id`, oldest first (empty when none)."""
-
-
 # -------------------------------------------------------------------------------------------
-# accounting: operations the ERP performs on its invoices and credit notes
+# port accounting (owner: the ERP): operations the ERP performs on its invoices and credit notes
 #
 # The ERP owns invoices, credit notes, payments and their reconciliation, and numbers its
 # documents. The refund service decides what a helpdesk may do (rights, toggles, RF-1/2/3,
@@ -356,7 +315,7 @@ def aftersales_accounting_find_by_reference(reference: str) -> Sequence[Invoice]
 
 
 # -------------------------------------------------------------------------------------------
-# sequences: references that need no gap-free series (returns, repairs)
+# port numbering (owner: the ERP): references that need no gap-free series (returns, repairs)
 # -------------------------------------------------------------------------------------------
 
 
@@ -370,7 +329,37 @@ def aftersales_sequence_next(code: str) -> int | None:
 
 
 # -------------------------------------------------------------------------------------------
-# loyalty: coupon programs, coupons and their uses
+# port stock (owner: the ERP): deliveries and returns
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def aftersales_stock_get_picking(picking_id: str, lock: bool) -> Picking | None:
+    """Return the delivery or return `picking_id`, or `None`."""
+
+
+@hookspec(firstresult=True)
+def aftersales_stock_find_pickings(query: PickingQuery) -> Sequence[Picking] | None:
+    """Return the pickings matching every condition set on `query`, newest first.
+
+    Newest means the latest `done_at` (not done last), then the latest `created_at`;
+    of two equally new pickings of one partner, the one stored last comes first.
+    `product_id` matches pickings with at least one move of that product.
+    """
+
+
+@hookspec(firstresult=True)
+def aftersales_stock_list_returns(delivery_id: str) -> Sequence[Picking] | None:
+    """Return every return whose `return_of_id` is `delivery_id`, oldest first."""
+
+
+@hookspec(firstresult=True)
+def aftersales_stock_save_picking(picking: Picking) -> Picking | None:
+    """Insert or update `picking` (by id) with its moves and return it."""
+
+
+# -------------------------------------------------------------------------------------------
+# port loyalty (owner: the ERP): coupon programs, coupons and their uses
 # -------------------------------------------------------------------------------------------
 
 
@@ -425,37 +414,7 @@ def aftersales_loyalty_count_uses(program_id: str) -> int | None:
 
 
 # -------------------------------------------------------------------------------------------
-# stock: deliveries and returns
-# -------------------------------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def aftersales_stock_get_picking(picking_id: str, lock: bool) -> Picking | None:
-    """Return the delivery or return `picking_id`, or `None`."""
-
-
-@hookspec(firstresult=True)
-def aftersales_stock_find_pickings(query: PickingQuery) -> Sequence[Picking] | None:
-    """Return the pickings matching every condition set on `query`, newest first.
-
-    Newest means the latest `done_at` (not done last), then the latest `created_at`;
-    of two equally new pickings of one partner, the one stored last comes first.
-    `product_id` matches pickings with at least one move of that product.
-    """
-
-
-@hookspec(firstresult=True)
-def aftersales_stock_list_returns(delivery_id: str) -> Sequence[Picking] | None:
-    """Return every return whose `return_of_id` is `delivery_id`, oldest first."""
-
-
-@hookspec(firstresult=True)
-def aftersales_stock_save_picking(picking: Picking) -> Picking | None:
-    """Insert or update `picking` (by id) with its moves and return it."""
-
-
-# -------------------------------------------------------------------------------------------
-# repair
+# port repair (owner: the ERP): repair orders
 # -------------------------------------------------------------------------------------------
 
 
@@ -480,7 +439,7 @@ def aftersales_repair_delete_order(repair_id: str) -> RepairOrder | None:
 
 
 # -------------------------------------------------------------------------------------------
-# project: field-service projects and tasks
+# port project (owner: the ERP): field-service projects and tasks
 # -------------------------------------------------------------------------------------------
 
 
@@ -509,55 +468,7 @@ def aftersales_project_save_task(task: FieldServiceTask) -> FieldServiceTask | N
 
 
 # -------------------------------------------------------------------------------------------
-# mail: the outbox (stored in the unit of work) and the transport (after commit)
-# -------------------------------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def aftersales_mail_enqueue(email: OutgoingEmail) -> OutgoingEmail | None:
-    """Put `email` in the outbox, inside the current unit of work."""
-
-
-@hookspec(firstresult=True)
-def aftersales_mail_save(email: OutgoingEmail) -> OutgoingEmail | None:
-    """Update an email of the outbox (every field: state, attempts, last error, accepted
-    and refused recipients, claim) and return it."""
-
-
-@hookspec(firstresult=True)
-def aftersales_mail_get(email_id: str, lock: bool) -> OutgoingEmail | None:
-    """Return the email `email_id` of the outbox, or `None`.
-
-    A retry run claims an email by reading it with `lock=True` and saving it as SENDING
-    in one unit of work: two runs (threads or processes) must never both see it claimable,
-    so the lock holds the row until the unit ends (`SELECT … FOR UPDATE`, or a unit that
-    writers enter one at a time).
-    """
-
-
-@hookspec(firstresult=True)
-def aftersales_mail_list_outbox(pending_only: bool) -> Sequence[OutgoingEmail] | None:
-    """Return the emails of the outbox, oldest first; when `pending_only`, only those
-    still to be delivered (PENDING, SENDING or FAILED: neither SENT nor DEAD)."""
-
-
-@hookspec(firstresult=True)
-def aftersales_mail_deliver(email: OutgoingEmail) -> bool | DeliveryReport | None:
-    """Hand `email` to a mail transport for its recipients that have not taken it yet
-    (`email.undelivered`: a retry never sends to a recipient that accepted it before);
-    return True once every one was accepted, or a
-    `DeliveryReport` naming the recipients the server refused
-    (for good, or only for now: `deferred`) while it took the others.
-
-    Called after commit, outside any unit of work. Raise on failure, when no recipient was
-    accepted: [`BackendUnavailable`][aftersales.errors.BackendUnavailable] when trying again later
-    may help (a 4xx reply, a timeout), another exception when it will not. The email stays in
-    the outbox as FAILED with the error, to be retried up to `Config.mail_attempts`.
-    """
-
-
-# -------------------------------------------------------------------------------------------
-# modules and subscription
+# port modules (owner: the ERP): installed modules; the catalogue is a broadcast
 # -------------------------------------------------------------------------------------------
 
 
@@ -592,6 +503,11 @@ def aftersales_modules_uninstall(name: str) -> str | None:
     """
 
 
+# -------------------------------------------------------------------------------------------
+# port subscription (owner: the ERP): the database's subscription
+# -------------------------------------------------------------------------------------------
+
+
 @hookspec(firstresult=True)
 def aftersales_subscription_get() -> Subscription | None:
     """Return the database's subscription (a new database is `FREE`)."""
@@ -603,18 +519,133 @@ def aftersales_subscription_save(subscription: Subscription) -> Subscription | N
 
 
 # -------------------------------------------------------------------------------------------
-# audit
+# port store (owner: the library): links, trail, audit, idempotency, the mail outbox
 # -------------------------------------------------------------------------------------------
 
 
 @hookspec(firstresult=True)
-def aftersales_audit_append(entry: AuditEntry) -> AuditEntry | None:
+def aftersales_store_get_team_config(team_id: str) -> TeamConfig | None:
+    """Return the after-sales settings of team `team_id`, or `None` when it has none
+    (then every service is off and it has no FSM project, ST-1)."""
+
+
+@hookspec(firstresult=True)
+def aftersales_store_save_team_config(config: TeamConfig) -> TeamConfig | None:
+    """Insert or replace the after-sales settings of team `config.team_id` and return
+    them."""
+
+
+@hookspec(firstresult=True)
+def aftersales_store_add_link(link: DocumentLink) -> DocumentLink | None:
+    """Link a document to a ticket (G-4) and return the link."""
+
+
+@hookspec(firstresult=True)
+def aftersales_store_remove_link(
+    ticket_id: str, kind: DocumentKind, document_id: str
+) -> DocumentLink | None:
+    """Remove the link of document `document_id` of `kind` from `ticket_id` and return it.
+
+    Return `None` when there is no such link. Used when a linked document is deleted
+    (a draft or cancelled repair order, RP-10), so that the ticket's counts stay right (AC-6).
+    """
+
+
+@hookspec(firstresult=True)
+def aftersales_store_list_links(ticket_id: str) -> Sequence[DocumentLink] | None:
+    """Return the documents linked to `ticket_id`, oldest first (empty when none)."""
+
+
+@hookspec(firstresult=True)
+def aftersales_store_post_message(message: TicketMessage) -> TicketMessage | None:
+    """Append `message` to its ticket's trail and return it. Never edit or delete one."""
+
+
+@hookspec(firstresult=True)
+def aftersales_store_list_messages(ticket_id: str) -> Sequence[TicketMessage] | None:
+    """Return the trail of `ticket_id`, oldest first (empty when none)."""
+
+
+@hookspec(firstresult=True)
+def aftersales_store_audit_append(entry: AuditEntry) -> AuditEntry | None:
     """Append `entry` to the audit trail (RL-6). Entries are never edited or deleted."""
 
 
 @hookspec(firstresult=True)
-def aftersales_audit_list(ticket_id: str | None) -> Sequence[AuditEntry] | None:
+def aftersales_store_audit_list(ticket_id: str | None) -> Sequence[AuditEntry] | None:
     """Return the audit entries (of one ticket when `ticket_id` is set), oldest first."""
+
+
+@hookspec(firstresult=True)
+def aftersales_store_idempotency_claim(record: IdempotencyRecord) -> IdempotencyRecord | None:
+    """Claim `record.key` for `record.actor_id` in the current unit of work, before the
+    call does its work; return the record now stored under that actor and key.
+
+    `record` has no result yet. When nobody holds the key, store it and return it; when
+    a committed call holds it, return that call's record (with its result). When a call
+    still in its transaction holds it, wait until that call ends — as a unique key makes
+    a second insert wait — then answer as above: its record if it committed, `record`
+    if it rolled back. This is what gives an in-flight retry the first call's answer.
+    """
+
+
+@hookspec(firstresult=True)
+def aftersales_store_idempotency_complete(record: IdempotencyRecord) -> IdempotencyRecord | None:
+    """Store the result of the claimed `record` (`record.result` is set) in the current
+    unit of work, so that it commits with the work."""
+
+
+@hookspec(firstresult=True)
+def aftersales_store_idempotency_purge(before: datetime) -> int | None:
+    """Delete the idempotency records created before `before`; return how many."""
+
+
+@hookspec(firstresult=True)
+def aftersales_store_mail_enqueue(email: OutgoingEmail) -> OutgoingEmail | None:
+    """Put `email` in the outbox, inside the current unit of work."""
+
+
+@hookspec(firstresult=True)
+def aftersales_store_mail_save(email: OutgoingEmail) -> OutgoingEmail | None:
+    """Update an email of the outbox (every field: state, attempts, last error, accepted
+    and refused recipients, claim) and return it."""
+
+
+@hookspec(firstresult=True)
+def aftersales_store_mail_get(email_id: str, lock: bool) -> OutgoingEmail | None:
+    """Return the email `email_id` of the outbox, or `None`.
+
+    A retry run claims an email by reading it with `lock=True` and saving it as SENDING
+    in one unit of work: two runs (threads or processes) must never both see it claimable,
+    so the lock holds the row until the unit ends (`SELECT … FOR UPDATE`, or a unit that
+    writers enter one at a time).
+    """
+
+
+@hookspec(firstresult=True)
+def aftersales_store_mail_list_outbox(pending_only: bool) -> Sequence[OutgoingEmail] | None:
+    """Return the emails of the outbox, oldest first; when `pending_only`, only those
+    still to be delivered (PENDING, SENDING or FAILED: neither SENT nor DEAD)."""
+
+
+# -------------------------------------------------------------------------------------------
+# port transport (owner: the mail transport): delivery after commit
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def aftersales_mail_deliver(email: OutgoingEmail) -> bool | DeliveryReport | None:
+    """Hand `email` to a mail transport for its recipients that have not taken it yet
+    (`email.undelivered`: a retry never sends to a recipient that accepted it before);
+    return True once every one was accepted, or a
+    `DeliveryReport` naming the recipients the server refused
+    (for good, or only for now: `deferred`) while it took the others.
+
+    Called after commit, outside any unit of work. Raise on failure, when no recipient was
+    accepted: [`BackendUnavailable`][aftersales.errors.BackendUnavailable] when trying again later
+    may help (a 4xx reply, a timeout), another exception when it will not. The email stays in
+    the outbox as FAILED with the error, to be retried up to `Config.mail_attempts`.
+    """
 
 
 # -------------------------------------------------------------------------------------------

@@ -12,8 +12,13 @@ from typing import Any, Protocol
 import attrs
 import pluggy
 
-from aftersales import hookspecs
-from aftersales.errors import BackendNotFound, ConfigurationError, MissingHookImplementation
+from aftersales import hookspecs, ports
+from aftersales.errors import (
+    BackendNotFound,
+    ConfigurationError,
+    MissingHookImplementation,
+    PortOwnershipError,
+)
 from aftersales.models.helpdesk import Service
 
 __all__ = [
@@ -22,6 +27,7 @@ __all__ = [
     "ChangeListener",
     "HookSpecInfo",
     "PluginManager",
+    "PortView",
     "installed_backends",
     "load_backend",
 ]
@@ -31,87 +37,9 @@ log = logging.getLogger(__name__)
 #: Entry-point group under which installed backends are found.
 ENTRY_POINT_GROUP = "aftersales.backends"
 
-_CORE = (
-    "aftersales_transaction_begin",
-    "aftersales_idempotency_claim",
-    "aftersales_idempotency_complete",
-    "aftersales_idempotency_purge",
-    "aftersales_helpdesk_get_team",
-    "aftersales_helpdesk_list_teams",
-    "aftersales_helpdesk_save_team",
-    "aftersales_helpdesk_get_ticket",
-    "aftersales_helpdesk_find_ticket",
-    "aftersales_helpdesk_find_tickets",
-    "aftersales_helpdesk_get_partner",
-    "aftersales_helpdesk_list_contacts",
-    "aftersales_helpdesk_get_product",
-    "aftersales_helpdesk_get_sale_order",
-    "aftersales_helpdesk_add_link",
-    "aftersales_helpdesk_list_links",
-    "aftersales_helpdesk_post_message",
-    "aftersales_helpdesk_list_messages",
-    "aftersales_modules_installed",
-    "aftersales_modules_install",
-    "aftersales_modules_uninstall",
-    "aftersales_subscription_get",
-    "aftersales_subscription_save",
-    "aftersales_audit_append",
-    "aftersales_audit_list",
-)
-
-#: The hooks each part of the library needs ("core" is always needed) — RL-7.
-REQUIRED_HOOKS: Mapping[str, tuple[str, ...]] = {
-    "core": _CORE,
-    Service.REFUNDS.value: (
-        "aftersales_accounting_get_invoice",
-        "aftersales_accounting_get_refundable",
-        "aftersales_accounting_refundable_invoices",
-        "aftersales_accounting_reverse_invoice",
-        "aftersales_accounting_update_credit_note",
-        "aftersales_accounting_post_credit_note",
-        "aftersales_accounting_cancel_credit_note",
-        "aftersales_accounting_find_by_reference",
-    ),
-    Service.COUPONS.value: (
-        "aftersales_loyalty_list_programs",
-        "aftersales_loyalty_get_program",
-        "aftersales_loyalty_get_coupon",
-        "aftersales_loyalty_find_coupon",
-        "aftersales_loyalty_create_coupon",
-        "aftersales_loyalty_save_coupon",
-        "aftersales_loyalty_add_use",
-        "aftersales_loyalty_count_uses",
-        "aftersales_mail_enqueue",
-        "aftersales_mail_save",
-        "aftersales_mail_get",
-        "aftersales_mail_list_outbox",
-        "aftersales_mail_deliver",
-    ),
-    Service.RETURNS.value: (
-        "aftersales_stock_get_picking",
-        "aftersales_stock_find_pickings",
-        "aftersales_stock_list_returns",
-        "aftersales_stock_save_picking",
-        "aftersales_sequence_next",
-    ),
-    Service.REPAIRS.value: (
-        "aftersales_repair_get_order",
-        "aftersales_repair_save_order",
-        "aftersales_repair_delete_order",
-        "aftersales_helpdesk_remove_link",
-        "aftersales_stock_get_picking",
-        "aftersales_accounting_get_invoice",
-        "aftersales_accounting_create_invoice",
-        "aftersales_accounting_cancel_invoice",
-        "aftersales_sequence_next",
-    ),
-    Service.FIELD_SERVICE.value: (
-        "aftersales_project_get_project",
-        "aftersales_project_list_projects",
-        "aftersales_project_get_task",
-        "aftersales_project_save_task",
-    ),
-}
+#: The hooks each part of the library needs ("core" is always needed) — RL-7. Derived
+#: from the port table (`aftersales.ports.PORTS`).
+REQUIRED_HOOKS: Mapping[str, tuple[str, ...]] = ports.required_hooks()
 
 _PREFIX = "aftersales_"
 
@@ -170,6 +98,7 @@ class PluginManager(pluggy.PluginManager):
         self._aftersales_listeners: weakref.WeakSet[ChangeListener] = weakref.WeakSet()
         self._aftersales_specs: dict[str, HookSpecInfo] = {}
         self._aftersales_monitors = 0
+        self._aftersales_owners: dict[str, str] = {}
         super().__init__(hookspecs.PROJECT_NAME)
         self.add_hookspecs(hookspecs)
 
@@ -278,6 +207,138 @@ class PluginManager(pluggy.PluginManager):
                     missing.setdefault(hook_name, []).append(part)
         return {hook: tuple(needed_by) for hook, needed_by in missing.items()}
 
+    # -- ports: one owner each ----------------------------------------------------------------
+
+    def implementations(self, plugin: object) -> dict[str, bool]:
+        """The hooks `plugin` implements, each with whether it owns its port by it: a
+        plain implementation does; a wrapper (`wrapper=True` or `hookwrapper=True`)
+        only observes or intercepts the owner's call and owns nothing."""
+        found: dict[str, bool] = {}
+        for name in dir(plugin):
+            if name not in self._aftersales_specs:
+                continue
+            opts = self.parse_hookimpl_opts(plugin, name)
+            if opts is not None:
+                found[name] = not (opts.get("wrapper") or opts.get("hookwrapper"))
+        return found
+
+    def owners(self) -> dict[str, str]:
+        """`{port: owner}`: the name of the plugin that owns each port (ports nobody
+        owns are left out), as set by `compose()`."""
+        return dict(self._aftersales_owners)
+
+    def compose(
+        self,
+        backends: Iterable[object],
+        plugins: Iterable[object] = (),
+        services: Iterable[Service] = tuple(Service),
+    ) -> None:
+        """Register `backends` and `plugins` giving every port one owner, then check
+        the owners (RL-7).
+
+        A plugin owns a port when it implements one of the port's hooks (see
+        `implementations()`). A port implemented by one of `plugins` is taken from
+        the backends: each backend is registered with the hooks of the ports it keeps
+        only (a `PortView`). Two backends, or two of `plugins`, owning one port
+        are refused; so is a needed port without an owner, an owner that lacks a hook
+        the enabled `services` need, and a store that does not join the unit of work
+        (`aftersales_transaction_begin`). Every problem is in one
+        [`PortOwnershipError`][aftersales.errors.PortOwnershipError].
+        """
+        backends, plugins = list(backends), list(plugins)
+        implemented = {id(p): self.implementations(p) for p in [*backends, *plugins]}
+
+        def owns(plugin: object, port: ports.Port) -> bool:
+            return any(implemented[id(plugin)].get(hook) for hook in port.hooks)
+
+        problems: list[str] = []
+        owner_of: dict[str, object] = {}
+        conflicts: set[str] = set()
+        for port in ports.PORTS:
+            explicit = [p for p in plugins if owns(p, port)]
+            candidates = explicit or [p for p in backends if owns(p, port)]
+            if len(candidates) > 1:
+                conflicts.add(port.name)
+                kind = "plugins in plugins=" if explicit else "backends"
+                names = " and ".join(_owner_name(p) for p in candidates)
+                problems.append(
+                    f"  - port {port.name} ({port.owner.label}: {port.summary}) has two owners, "
+                    f"the {kind} {names}; give it one (a plugin in plugins= takes a port "
+                    "from the backends)"
+                )
+            elif candidates:
+                owner_of[port.name] = candidates[0]
+
+        for backend in backends:
+            lost = [
+                port
+                for port in ports.PORTS
+                if owns(backend, port) and owner_of.get(port.name, backend) is not backend
+            ]
+            plugin: object = backend
+            if lost:
+                dropped = {hook for port in lost for hook in port.hooks}
+                plugin = PortView(
+                    backend, [h for h in implemented[id(backend)] if h not in dropped]
+                )
+            self.register(plugin, name=getattr(backend, "name", None))
+        for plugin in plugins:
+            self.register(plugin)
+        self.check_pending()
+        self._aftersales_owners = {name: _owner_name(p) for name, p in owner_of.items()}
+
+        parts = frozenset([ports.CORE, *(s.value for s in services)])
+        missing: dict[str, tuple[str, ...]] = {}
+        for port in ports.PORTS:
+            needed = port.needed(parts)
+            if not needed or port.name in conflicts:
+                continue
+            owner = owner_of.get(port.name)
+            if owner is None:
+                lacking = needed
+                needed_by = port.needed_by(parts)
+                fewer = (
+                    ""
+                    if ports.CORE in needed_by
+                    else ", or build the application for fewer services "
+                    "(AfterSales(..., services=...))"
+                )
+                head = (
+                    f"  - port {port.name} ({port.owner.label}: {port.summary}) has no owner "
+                    f"(needed by {', '.join(needed_by)}); add a plugin that implements "
+                    f"it{fewer}:"
+                )
+            else:
+                done = implemented[id(owner)]
+                lacking = {hook: by for hook, by in needed.items() if hook not in done}
+                head = (
+                    f"  - port {port.name} ({port.owner.label}: {port.summary}) is owned by "
+                    f"{_owner_name(owner)}, which lacks these hooks:"
+                )
+            if lacking:
+                missing.update(lacking)
+                problems.append(head)
+                problems.extend(
+                    f"      - {hook} (needed by: {', '.join(by)})"
+                    for hook, by in sorted(lacking.items())
+                )
+        if not self.hook.aftersales_transaction_begin.get_hookimpls():
+            missing[ports.TRANSACTIONS] = (ports.CORE,)
+            problems.append(
+                f"  - no plugin joins the unit of work: {ports.TRANSACTIONS} (needed by: core)"
+            )
+        else:
+            store = owner_of.get("store")
+            if store is not None and not implemented[id(store)].get(ports.TRANSACTIONS):
+                problems.append(
+                    f"  - port store is owned by {_owner_name(store)}, which does not join "
+                    f"the unit of work ({ports.TRANSACTIONS}): what it stores would not "
+                    "commit or roll back with the call"
+                )
+        if problems:
+            registered = sorted(_owner_name(p) for p in [*backends, *plugins])
+            raise PortOwnershipError(problems, missing, registered)
+
     def validate(self, services: Iterable[Service]) -> None:
         """Raise [`MissingHookImplementation`][MissingHookImplementation] listing every gap at
         once (RL-7).
@@ -291,6 +352,33 @@ class PluginManager(pluggy.PluginManager):
 
 def _plugin_name(plugin: object) -> str:
     return getattr(plugin, "__name__", type(plugin).__name__)
+
+
+def _owner_name(plugin: object) -> str:
+    return getattr(plugin, "name", None) or _plugin_name(plugin)
+
+
+class PortView:
+    """A backend as registered when plugins took some of its ports: its hook
+    implementations for the ports it keeps (and for the broadcasts), nothing else.
+
+    Its attributes are the backend's own bound methods, so pluggy reads their
+    `@hookimpl` markers through its public API; any other attribute (`name`,
+    `close`, `snapshot`…) is the backend's.
+    """
+
+    def __init__(self, backend: object, hooks: Iterable[str]) -> None:
+        self.__dict__["backend"] = backend
+        for name in hooks:
+            self.__dict__[name] = getattr(backend, name)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith((_PREFIX, "__")):
+            raise AttributeError(name)
+        return getattr(self.__dict__["backend"], name)
+
+    def __repr__(self) -> str:
+        return f"PortView({self.__dict__['backend']!r})"
 
 
 def installed_backends() -> dict[str, Any]:

@@ -23,6 +23,7 @@ from aftersales.models import (
     ServicesConfigured,
     Subscription,
     Team,
+    TeamConfig,
 )
 from aftersales.modules import BASE_MODULES
 from aftersales.runtime import Runtime
@@ -240,7 +241,7 @@ class SettingsService(ServiceBase):
             )
             updated = attrs.evolve(team, services=plan.services, fsm_project_id=plan.fsm_project_id)
             if updated != team:
-                self._hooks.save_team(updated)
+                self._hooks.save_team_config(TeamConfig.of(updated))
                 self._audit(
                     uow,
                     actor,
@@ -380,7 +381,8 @@ class SettingsService(ServiceBase):
             lost = team.services & services
             if not lost:
                 continue
-            updated = self._hooks.save_team(attrs.evolve(team, services=team.services - lost))
+            updated = attrs.evolve(team, services=team.services - lost)
+            self._hooks.save_team_config(TeamConfig.of(updated))
             changed.append(updated)
             self._audit(
                 uow,

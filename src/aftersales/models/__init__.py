@@ -31,6 +31,7 @@ from aftersales.models.helpdesk import (
     DocumentLink,
     Service,
     Team,
+    TeamConfig,
     Ticket,
     TicketMessage,
 )
@@ -135,6 +136,7 @@ __all__ = [
     "TaskStage",
     "Tax",
     "Team",
+    "TeamConfig",
     "Ticket",
     "TicketMessage",
     "evolve",

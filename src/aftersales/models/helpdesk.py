@@ -20,7 +20,15 @@ from aftersales.models._fields import (
     to_tuple,
 )
 
-__all__ = ["DocumentKind", "DocumentLink", "Service", "Team", "Ticket", "TicketMessage"]
+__all__ = [
+    "DocumentKind",
+    "DocumentLink",
+    "Service",
+    "Team",
+    "TeamConfig",
+    "Ticket",
+    "TicketMessage",
+]
 
 
 class Service(StrEnum):
@@ -55,7 +63,12 @@ def _services(value: object) -> frozenset[Service]:
 
 @attrs.frozen(kw_only=True)
 class Team:
-    """A helpdesk team and its after-sales settings.
+    """A helpdesk team and its after-sales settings, as the services see it.
+
+    The team itself (`id`, `name`, members) is the host helpdesk's; its after-sales
+    settings are the library's (`TeamConfig`, kept by the after-sales store), and
+    the typed facade (`aftersales.hooks.Hooks.get_team()`) puts the two together. The
+    helpdesk port's `services` and `fsm_project_id` are not read.
 
     `services` holds the toggles that are on (all off by default, ST-1).
     `fsm_project_id` is the default field-service project of new tasks (ST-2).
@@ -71,6 +84,31 @@ class Team:
 
     def has(self, service: Service) -> bool:
         return service in self.services
+
+
+@attrs.frozen(kw_only=True)
+class TeamConfig:
+    """The after-sales settings of team `team_id`, kept by the after-sales store.
+
+    `services` holds the toggles that are on (ST-1); `fsm_project_id` is the default
+    field-service project of new tasks (ST-2). A team without settings has every service
+    off and no project.
+    """
+
+    team_id: str = attrs.field(validator=id_field)
+    services: frozenset[Service] = attrs.field(converter=_services, factory=frozenset)
+    fsm_project_id: str | None = attrs.field(default=None, validator=optional(id_field))
+
+    @classmethod
+    def of(cls, team: Team) -> TeamConfig:
+        """The settings `team` shows."""
+        return cls(team_id=team.id, services=team.services, fsm_project_id=team.fsm_project_id)
+
+    def apply(self, team: Team) -> Team:
+        """`team` (the host's) with these settings."""
+        if team.services == self.services and team.fsm_project_id == self.fsm_project_id:
+            return team
+        return attrs.evolve(team, services=self.services, fsm_project_id=self.fsm_project_id)
 
 
 @attrs.frozen(kw_only=True)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
 from aftersales.hookspecs import hookimpl
 from aftersales.models import (
+    DeliveryReport,
     DocumentChanged,
     DocumentCreated,
     EmailDelivery,
@@ -19,9 +22,9 @@ __all__ = ["Witness"]
 class Witness:
     """A plugin that sees what leaves after a commit: dispatched events, delivered emails.
 
-    It implements every event hook and `aftersales_mail_deliver` (answering `None`,
-    "not mine", so the backend's own transport still delivers), which makes it work over
-    any backend.
+    It implements every event hook and wraps `aftersales_mail_deliver` (a wrapper owns
+    no port: the application's transport still delivers), which makes it work over any
+    backend.
     """
 
     name = "aftersales-witness"
@@ -63,7 +66,9 @@ class Witness:
     def aftersales_on_email_delivery(self, event: EmailDelivery) -> None:
         self.events.append(event)
 
-    @hookimpl
-    def aftersales_mail_deliver(self, email: OutgoingEmail) -> bool | None:
+    @hookimpl(wrapper=True)
+    def aftersales_mail_deliver(
+        self, email: OutgoingEmail
+    ) -> Generator[None, bool | DeliveryReport, bool | DeliveryReport]:
         self.emails.append(email)
-        return None
+        return (yield)

@@ -31,6 +31,7 @@ from aftersales.models import (
     SaleOrder,
     Subscription,
     Team,
+    TeamConfig,
     Ticket,
     TicketMessage,
 )
@@ -170,7 +171,7 @@ class MemoryBackend(AccountingPort):
     # -- idempotency --------------------------------------------------------------------------
 
     @hookimpl
-    def aftersales_idempotency_claim(self, record: IdempotencyRecord) -> IdempotencyRecord:
+    def aftersales_store_idempotency_claim(self, record: IdempotencyRecord) -> IdempotencyRecord:
         # Units run one at a time here: a claim never has to wait for another one.
         with self.store.lock:
             stored: IdempotencyRecord | None = self._get(
@@ -182,13 +183,13 @@ class MemoryBackend(AccountingPort):
         return record
 
     @hookimpl
-    def aftersales_idempotency_complete(self, record: IdempotencyRecord) -> IdempotencyRecord:
+    def aftersales_store_idempotency_complete(self, record: IdempotencyRecord) -> IdempotencyRecord:
         with self.store.lock:
             self.store.put("idempotency", (record.actor_id, record.key), record)
         return record
 
     @hookimpl
-    def aftersales_idempotency_purge(self, before: datetime) -> int:
+    def aftersales_store_idempotency_purge(self, before: datetime) -> int:
         with self.store.lock:
             old = [
                 (r.actor_id, r.key)
@@ -212,8 +213,19 @@ class MemoryBackend(AccountingPort):
 
     @hookimpl
     def aftersales_helpdesk_save_team(self, team: Team) -> Team:
-        self.store.put("teams", team.id, team)
+        # the host's record only: the after-sales settings are the store's (team_settings)
+        self.store.put("teams", team.id, TeamConfig(team_id=team.id).apply(team))
         return team
+
+    @hookimpl
+    def aftersales_store_get_team_config(self, team_id: str) -> TeamConfig | None:
+        config: TeamConfig | None = self._get("team_settings", team_id)
+        return config
+
+    @hookimpl
+    def aftersales_store_save_team_config(self, config: TeamConfig) -> TeamConfig:
+        self.store.put("team_settings", config.team_id, config)
+        return config
 
     @hookimpl
     def aftersales_helpdesk_get_ticket(self, ticket_id: str) -> Ticket | None:
@@ -240,22 +252,22 @@ class MemoryBackend(AccountingPort):
         return self.store.by_index("partners", "entity", commercial_entity_id)
 
     @hookimpl
-    def aftersales_helpdesk_get_product(self, product_id: str) -> Product | None:
+    def aftersales_sales_get_product(self, product_id: str) -> Product | None:
         product: Product | None = self._get("products", product_id)
         return product
 
     @hookimpl
-    def aftersales_helpdesk_get_sale_order(self, sale_order_id: str) -> SaleOrder | None:
+    def aftersales_sales_get_sale_order(self, sale_order_id: str) -> SaleOrder | None:
         order: SaleOrder | None = self._get("sale_orders", sale_order_id)
         return order
 
     @hookimpl
-    def aftersales_helpdesk_add_link(self, link: DocumentLink) -> DocumentLink:
+    def aftersales_store_add_link(self, link: DocumentLink) -> DocumentLink:
         self.store.put("links", (link.ticket_id, link.kind.value, link.document_id), link)
         return link
 
     @hookimpl
-    def aftersales_helpdesk_remove_link(
+    def aftersales_store_remove_link(
         self, ticket_id: str, kind: DocumentKind, document_id: str
     ) -> DocumentLink | None:
         removed: DocumentLink | None = self.store.delete(
@@ -264,16 +276,16 @@ class MemoryBackend(AccountingPort):
         return removed
 
     @hookimpl
-    def aftersales_helpdesk_list_links(self, ticket_id: str) -> list[DocumentLink]:
+    def aftersales_store_list_links(self, ticket_id: str) -> list[DocumentLink]:
         return self.store.by_index("links", "ticket", ticket_id)
 
     @hookimpl
-    def aftersales_helpdesk_post_message(self, message: TicketMessage) -> TicketMessage:
+    def aftersales_store_post_message(self, message: TicketMessage) -> TicketMessage:
         self.store.put("messages", message.id, message)
         return message
 
     @hookimpl
-    def aftersales_helpdesk_list_messages(self, ticket_id: str) -> list[TicketMessage]:
+    def aftersales_store_list_messages(self, ticket_id: str) -> list[TicketMessage]:
         return self.store.by_index("messages", "ticket", ticket_id)
 
     # -- accounting: the reference ERP over the memory ledger (AccountingPort) ------------
@@ -403,23 +415,23 @@ class MemoryBackend(AccountingPort):
     # -- mail ---------------------------------------------------------------------------------
 
     @hookimpl
-    def aftersales_mail_enqueue(self, email: OutgoingEmail) -> OutgoingEmail:
+    def aftersales_store_mail_enqueue(self, email: OutgoingEmail) -> OutgoingEmail:
         self.store.put("outbox", email.id, email)
         return email
 
     @hookimpl
-    def aftersales_mail_save(self, email: OutgoingEmail) -> OutgoingEmail:
+    def aftersales_store_mail_save(self, email: OutgoingEmail) -> OutgoingEmail:
         self.store.put("outbox", email.id, email)
         return email
 
     @hookimpl
-    def aftersales_mail_get(self, email_id: str, lock: bool) -> OutgoingEmail | None:
+    def aftersales_store_mail_get(self, email_id: str, lock: bool) -> OutgoingEmail | None:
         # lock: a unit of work holds the store's lock from begin to end
         email: OutgoingEmail | None = self._get("outbox", email_id)
         return email
 
     @hookimpl
-    def aftersales_mail_list_outbox(self, pending_only: bool) -> list[OutgoingEmail]:
+    def aftersales_store_mail_list_outbox(self, pending_only: bool) -> list[OutgoingEmail]:
         if pending_only:
             return self.store.by_index("outbox", "pending", "pending")
         return self.store.values("outbox")
@@ -458,12 +470,12 @@ class MemoryBackend(AccountingPort):
     # -- audit --------------------------------------------------------------------------------
 
     @hookimpl
-    def aftersales_audit_append(self, entry: AuditEntry) -> AuditEntry:
+    def aftersales_store_audit_append(self, entry: AuditEntry) -> AuditEntry:
         self.store.put("audit", entry.id, entry)
         return entry
 
     @hookimpl
-    def aftersales_audit_list(self, ticket_id: str | None) -> list[AuditEntry]:
+    def aftersales_store_audit_list(self, ticket_id: str | None) -> list[AuditEntry]:
         if ticket_id is None:
             return self.store.values("audit")
         return self.store.by_index("audit", "ticket", ticket_id)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from aftersales.builder import Builder
 from aftersales.clock import Clock
+from aftersales.models import Team, TeamConfig
 
 if TYPE_CHECKING:
     from .backend import MemoryBackend
@@ -23,6 +24,12 @@ class MemoryBuilder(Builder):
     def put(self, record: object) -> None:
         from .backend import TABLE_OF
 
+        if isinstance(record, Team):  # the host's team, and its settings for the store
+            self._backend.store.put("team_settings", record.id, TeamConfig.of(record))
+            record = TeamConfig(team_id=record.id).apply(record)
+        if isinstance(record, TeamConfig):  # kept by team, not by an id of its own
+            self._backend.store.put("team_settings", record.team_id, record)
+            return
         table = TABLE_OF[type(record)]
         key = getattr(record, "id")  # noqa: B009 - every builder record has an id
         self._backend.store.put(table, key, record)

@@ -11,7 +11,7 @@ a database shared by every process that opens it, one unit of work is one transa
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -69,6 +69,7 @@ from aftersales.models import (
     SaleOrder,
     Subscription,
     Team,
+    TeamConfig,
     Ticket,
     TicketMessage,
 )
@@ -83,6 +84,7 @@ R = TypeVar("R")
 _t = metadata.tables
 PARTNERS, PRODUCTS, SALE_ORDERS = _t["partners"], _t["products"], _t["sale_orders"]
 TEAMS, TICKETS, LINKS, MESSAGES = _t["teams"], _t["tickets"], _t["links"], _t["messages"]
+TEAM_SETTINGS = _t["team_settings"]
 INVOICES, LINES, PAYMENTS, MATCHES = (
     _t["invoices"],
     _t["invoice_lines"],
@@ -96,7 +98,10 @@ PROJECTS, TASKS, AUDIT = _t["projects"], _t["tasks"], _t["audit"]
 OUTBOX, DELIVERED, IDEMPOTENCY = _t["outbox"], _t["mail_delivered"], _t["idempotency_keys"]
 
 #: How snapshot keys rows: tables with a `seq` key by `id` unless listed here.
-_SNAPSHOT_KEYS: dict[str, tuple[str, ...]] = {"links": ("ticket_id", "kind", "document_id")}
+_SNAPSHOT_KEYS: dict[str, tuple[str, ...]] = {
+    "links": ("ticket_id", "kind", "document_id"),
+    "team_settings": ("team_id",),
+}
 
 _EARLIEST = datetime.min.replace(year=1)
 _LINK_KEY = ("ticket_id", "kind", "document_id")
@@ -564,7 +569,7 @@ class SqlBackend(AccountingPort):
         by one, in one transaction (or the current unit of work) with one `executemany`
         per table: how the benchmark loads 100,000 invoices in seconds."""
         groups: dict[type[Any], list[Any]] = {}
-        for record in records:
+        for record in _with_team_configs(records):
             kind = type(record)
             if kind not in _PUTS and kind not in (Invoice, Picking):
                 raise TypeError(f"the builder cannot store a {kind.__name__}")
@@ -580,7 +585,8 @@ class SqlBackend(AccountingPort):
                 else:
                     table, to_row = _PUTS[kind]
                     rows = [to_row(item) for item in items]
-                    self._upsert(table, tuple(rows[0])).run_many(conn, rows)
+                    key = ("team_id",) if table is TEAM_SETTINGS else ("id",)
+                    self._upsert(table, tuple(rows[0]), key).run_many(conn, rows)
 
     # -- transactions ----------------------------------------------------------------------
 
@@ -591,7 +597,7 @@ class SqlBackend(AccountingPort):
     # -- idempotency -----------------------------------------------------------------------
 
     @hookimpl
-    def aftersales_idempotency_claim(self, record: IdempotencyRecord) -> IdempotencyRecord:
+    def aftersales_store_idempotency_claim(self, record: IdempotencyRecord) -> IdempotencyRecord:
         # The insert waits while another transaction holds the same (actor, key): it goes
         # through if that one rolls back, and changes nothing if it commits.
         row = mapping.idempotency_row(record)
@@ -607,14 +613,14 @@ class SqlBackend(AccountingPort):
         return _loaded(IDEMPOTENCY, found, mapping.idempotency)
 
     @hookimpl
-    def aftersales_idempotency_complete(self, record: IdempotencyRecord) -> IdempotencyRecord:
+    def aftersales_store_idempotency_complete(self, record: IdempotencyRecord) -> IdempotencyRecord:
         row = mapping.idempotency_row(record)
         with self.db.connection() as conn:
             self._upsert(IDEMPOTENCY, tuple(row), key=("actor_id", "key")).run(conn, row)
         return record
 
     @hookimpl
-    def aftersales_idempotency_purge(self, before: datetime) -> int:
+    def aftersales_store_idempotency_purge(self, before: datetime) -> int:
         purge = self._statement(
             ("purge", IDEMPOTENCY.name),
             lambda: IDEMPOTENCY.delete().where(IDEMPOTENCY.c.created_at < sa.bindparam("before")),
@@ -648,6 +654,18 @@ class SqlBackend(AccountingPort):
         return team
 
     @hookimpl
+    def aftersales_store_get_team_config(self, team_id: str) -> TeamConfig | None:
+        return self._one(TEAM_SETTINGS, "team_id", team_id, mapping.team_config)
+
+    @hookimpl
+    def aftersales_store_save_team_config(self, config: TeamConfig) -> TeamConfig:
+        row = mapping.team_config_row(config)
+        stmt = self._upsert(TEAM_SETTINGS, tuple(row), key=("team_id",))
+        with self.db.connection() as conn:
+            stmt.run(conn, row)
+        return config
+
+    @hookimpl
     def aftersales_helpdesk_get_ticket(self, ticket_id: str) -> Ticket | None:
         return self._one(TICKETS, "id", ticket_id, mapping.ticket)
 
@@ -669,15 +687,15 @@ class SqlBackend(AccountingPort):
         return self._many(PARTNERS, "commercial_entity_id", commercial_entity_id, mapping.partner)
 
     @hookimpl
-    def aftersales_helpdesk_get_product(self, product_id: str) -> Product | None:
+    def aftersales_sales_get_product(self, product_id: str) -> Product | None:
         return self._one(PRODUCTS, "id", product_id, mapping.product)
 
     @hookimpl
-    def aftersales_helpdesk_get_sale_order(self, sale_order_id: str) -> SaleOrder | None:
+    def aftersales_sales_get_sale_order(self, sale_order_id: str) -> SaleOrder | None:
         return self._one(SALE_ORDERS, "id", sale_order_id, mapping.sale_order)
 
     @hookimpl
-    def aftersales_helpdesk_add_link(self, link: DocumentLink) -> DocumentLink:
+    def aftersales_store_add_link(self, link: DocumentLink) -> DocumentLink:
         row = mapping.link_row(link)
         stmt = self._upsert(LINKS, tuple(row), _LINK_KEY)
         with self.db.connection() as conn:
@@ -688,7 +706,7 @@ class SqlBackend(AccountingPort):
         return sa.and_(*(LINKS.c[name] == sa.bindparam(name) for name in _LINK_KEY))
 
     @hookimpl
-    def aftersales_helpdesk_remove_link(
+    def aftersales_store_remove_link(
         self, ticket_id: str, kind: DocumentKind, document_id: str
     ) -> DocumentLink | None:
         params = {"ticket_id": ticket_id, "kind": kind.value, "document_id": document_id}
@@ -706,16 +724,16 @@ class SqlBackend(AccountingPort):
         return _loaded(LINKS, row, mapping.link)
 
     @hookimpl
-    def aftersales_helpdesk_list_links(self, ticket_id: str) -> list[DocumentLink]:
+    def aftersales_store_list_links(self, ticket_id: str) -> list[DocumentLink]:
         return self._many(LINKS, "ticket_id", ticket_id, mapping.link)
 
     @hookimpl
-    def aftersales_helpdesk_post_message(self, message: TicketMessage) -> TicketMessage:
+    def aftersales_store_post_message(self, message: TicketMessage) -> TicketMessage:
         self._append(MESSAGES, mapping.message_row(message), "ticket message", message.id)
         return message
 
     @hookimpl
-    def aftersales_helpdesk_list_messages(self, ticket_id: str) -> list[TicketMessage]:
+    def aftersales_store_list_messages(self, ticket_id: str) -> list[TicketMessage]:
         return self._many(MESSAGES, "ticket_id", ticket_id, mapping.message)
 
     # -- accounting: the reference ERP over the SQL ledger (AccountingPort) ---------------
@@ -867,21 +885,21 @@ class SqlBackend(AccountingPort):
     # -- mail ------------------------------------------------------------------------------
 
     @hookimpl
-    def aftersales_mail_enqueue(self, email: OutgoingEmail) -> OutgoingEmail:
+    def aftersales_store_mail_enqueue(self, email: OutgoingEmail) -> OutgoingEmail:
         self._save(OUTBOX, mapping.email_row(email))
         return email
 
     @hookimpl
-    def aftersales_mail_save(self, email: OutgoingEmail) -> OutgoingEmail:
+    def aftersales_store_mail_save(self, email: OutgoingEmail) -> OutgoingEmail:
         self._save(OUTBOX, mapping.email_row(email))
         return email
 
     @hookimpl
-    def aftersales_mail_get(self, email_id: str, lock: bool) -> OutgoingEmail | None:
+    def aftersales_store_mail_get(self, email_id: str, lock: bool) -> OutgoingEmail | None:
         return self._one(OUTBOX, "id", email_id, mapping.email, lock)
 
     @hookimpl
-    def aftersales_mail_list_outbox(self, pending_only: bool) -> list[OutgoingEmail]:
+    def aftersales_store_mail_list_outbox(self, pending_only: bool) -> list[OutgoingEmail]:
         if not pending_only:
             return self._all(OUTBOX, mapping.email)
         stmt = self._statement(
@@ -949,15 +967,23 @@ class SqlBackend(AccountingPort):
     # -- audit -----------------------------------------------------------------------------
 
     @hookimpl
-    def aftersales_audit_append(self, entry: AuditEntry) -> AuditEntry:
+    def aftersales_store_audit_append(self, entry: AuditEntry) -> AuditEntry:
         self._append(AUDIT, mapping.audit_row(entry), "audit entry", entry.id)
         return entry
 
     @hookimpl
-    def aftersales_audit_list(self, ticket_id: str | None) -> list[AuditEntry]:
+    def aftersales_store_audit_list(self, ticket_id: str | None) -> list[AuditEntry]:
         if ticket_id is None:
             return self._all(AUDIT, mapping.audit)
         return self._many(AUDIT, "ticket_id", ticket_id, mapping.audit)
+
+
+def _with_team_configs(records: Iterable[object]) -> Iterator[object]:
+    """`records`, each team followed by its after-sales settings (the store's)."""
+    for record in records:
+        yield record
+        if isinstance(record, Team):
+            yield TeamConfig.of(record)
 
 
 #: How `SqlBackend.put()` stores each builder record without children.
@@ -966,6 +992,7 @@ _PUTS: dict[type[Any], tuple[sa.Table, Callable[[Any], mapping.Row]]] = {
     Product: (PRODUCTS, mapping.product_row),
     SaleOrder: (SALE_ORDERS, mapping.sale_order_row),
     Team: (TEAMS, mapping.team_row),
+    TeamConfig: (TEAM_SETTINGS, mapping.team_config_row),
     Ticket: (TICKETS, mapping.ticket_row),
     Payment: (PAYMENTS, mapping.payment_row),
     Match: (MATCHES, mapping.match_row),

@@ -57,6 +57,7 @@ from aftersales.models import (
     TaskStage,
     Tax,
     Team,
+    TeamConfig,
     Ticket,
     TicketMessage,
 )
@@ -204,11 +205,10 @@ def sale_order(row: RowData) -> SaleOrder:
 
 
 def team_row(t: Team) -> Row:
+    """The host's team only: its after-sales settings are a `team_config_row()`."""
     return {
         "id": t.id,
         "name": t.name,
-        "services": sorted(s.value for s in t.services),
-        "fsm_project_id": t.fsm_project_id,
         "member_ids": sorted(t.member_ids),
         "members_only": t.members_only,
     }
@@ -218,10 +218,24 @@ def team(row: RowData) -> Team:
     return Team(
         id=row["id"],
         name=row["name"],
-        services=frozenset(Service(s) for s in row["services"]),
-        fsm_project_id=row["fsm_project_id"],
         member_ids=frozenset(row["member_ids"]),
         members_only=bool(row["members_only"]),
+    )
+
+
+def team_config_row(c: TeamConfig) -> Row:
+    return {
+        "team_id": c.team_id,
+        "services": sorted(s.value for s in c.services),
+        "fsm_project_id": c.fsm_project_id,
+    }
+
+
+def team_config(row: RowData) -> TeamConfig:
+    return TeamConfig(
+        team_id=row["team_id"],
+        services=frozenset(Service(s) for s in row["services"]),
+        fsm_project_id=row["fsm_project_id"],
     )
 
 

@@ -28,7 +28,7 @@ from .types import Exact, JsonText, Moment
 __all__ = ["SCHEMA_VERSION", "build_metadata", "metadata"]
 
 #: The version of the schema this code reads and writes.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def _seq() -> sa.Column[int]:
@@ -158,8 +158,11 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
         _seq(),
         _id(),
         _text("name"),
-        sa.Column("services", JsonText, nullable=False),
-        _ref("fsm_project_id"),
+        *(  # until version 8: the after-sales settings, moved to team_settings
+            (sa.Column("services", JsonText, nullable=False), _ref("fsm_project_id"))
+            if version < 8
+            else ()
+        ),
         sa.Column("member_ids", JsonText, nullable=False),
         _flag("members_only"),
     )
@@ -462,6 +465,16 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
         invoices = md.tables["invoices"]
         invoices.append_column(sa.Column("operation_ref", sa.String(64)))
         sa.Index("ix_invoices_operation_ref", invoices.c.operation_ref)
+    # -- version 8: a team's after-sales settings are the library's, not the helpdesk's ----
+    if version >= 8:
+        sa.Table(
+            "team_settings",
+            md,
+            _seq(),
+            sa.Column("team_id", sa.String(128), nullable=False, unique=True),
+            sa.Column("services", JsonText, nullable=False),
+            _ref("fsm_project_id"),
+        )
     return md
 
 

@@ -72,7 +72,7 @@ class MailContract(ContractBase):
         assert kit.read(lambda h: list(h.mail_list_outbox(pending_only=True))) == []
 
     def test_an_email_is_read_back_with_every_field(self, kit: Kit) -> None:
-        """`aftersales_mail_get` answers one email (`None` for an unknown id) with what
+        """`aftersales_store_mail_get` answers one email (`None` for an unknown id) with what
         was saved: state, attempts, error, accepted and refused recipients, claim."""
         email = _email(kit, 1)
         kit.write(lambda h: h.mail_enqueue(email))

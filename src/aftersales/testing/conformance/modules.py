@@ -12,7 +12,7 @@ __all__ = ["ModulesContract"]
 
 
 class ModulesContract(ContractBase):
-    """`aftersales_modules_*`, `aftersales_subscription_*` and `aftersales_audit_*`."""
+    """`aftersales_modules_*`, `aftersales_subscription_*` and `aftersales_store_audit_*`."""
 
     def test_install_and_uninstall_modules(self, kit: Kit) -> None:
         before = kit.read(lambda h: h.modules_installed())

@@ -20,7 +20,7 @@ import multiprocessing
 import os
 import secrets
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -322,13 +322,16 @@ class _PauseOnTrail:
     def __init__(self, inside: Any, release: Any) -> None:
         self._inside, self._release = inside, release
 
-    @hookimpl
-    def aftersales_helpdesk_post_message(self, message: TicketMessage) -> None:
+    @hookimpl(wrapper=True)
+    def aftersales_store_post_message(
+        self, message: TicketMessage
+    ) -> Generator[None, TicketMessage, TicketMessage]:
         del message
         if not self._inside.is_set():
             self._inside.set()
             if not self._release.wait(60):
                 raise AssertionError("the paused call was never released")
+        return (yield)  # a wrapper: it owns no port
 
 
 def call_with_key(
@@ -398,8 +401,11 @@ class _DieOnTrail:
 
     name = "die-on-trail"
 
-    @hookimpl
-    def aftersales_helpdesk_post_message(self, message: TicketMessage) -> None:
+    @hookimpl(wrapper=True)
+    def aftersales_store_post_message(
+        self, message: TicketMessage
+    ) -> Generator[None, TicketMessage, TicketMessage]:
+        yield from ()  # a wrapper (it owns no port) that fails before the call
         del message
         os._exit(DIED)
 

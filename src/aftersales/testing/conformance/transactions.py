@@ -47,7 +47,7 @@ def _record(
 
 
 class TransactionContract(ContractBase):
-    """`aftersales_transaction_begin` and `aftersales_idempotency_*`."""
+    """`aftersales_transaction_begin` and `aftersales_store_idempotency_*`."""
 
     def test_a_committed_unit_is_seen_by_the_next(self, kit: Kit) -> None:
         team = kit.world.team(name="Support")
