@@ -74,7 +74,12 @@ def test_tryton_credits_more_than_was_invoiced_so_the_caller_must_cap(
     note = invoices.credit_invoice(tryton.config, invoice.id, with_refund=False).credit_note
     over = invoices.set_line_quantities(tryton.config, note.id, {note.lines[0].id: 5})
     assert over.lines[0].quantity == Decimal(-5)  # 5 of 3 units: Tryton says nothing
-    assert invoices.post_invoice(tryton.config, note.id).state == "posted"
+    posted = invoices.post_invoice(tryton.config, note.id)
+    assert posted.state == "posted"
+    # What the library reads to cap: the credit notes of the invoice, by line origin.
+    (found,) = invoices.credit_notes_of(tryton.config, invoice.id)
+    assert found == posted
+    assert found.lines[0].credited_line_id == invoice.lines[0].id
 
 
 def test_credit_with_refund_posts_the_note_and_cancels_the_invoice(
@@ -91,6 +96,7 @@ def test_credit_with_refund_posts_the_note_and_cancels_the_invoice(
     assert [i.id for i in invoices.find_by_reference(tryton.config, "as-ref-full-1")] == [
         credit.credit_note.id
     ]
+    assert invoices.credit_notes_of(tryton.config, invoice.id) == (credit.credit_note,)
 
 
 def test_full_and_reinvoice_is_a_refund_then_trytons_copy_as_draft(

@@ -11,7 +11,7 @@ import pytest
 from proteus import Model
 
 from aftersales.errors import ConfigurationError
-from aftersales_tryton import invoices, shipments
+from aftersales_tryton import coupons, invoices, shipments
 from aftersales_tryton.connection import over_rpc, rpc_url
 from aftersales_tryton.errors import TrytonWarning
 from conftest import TIMINGS, Tryton
@@ -65,6 +65,15 @@ def test_a_return_is_received_over_rpc(tryton_rpc: Tryton) -> None:
         shipments.receive_return(config, created.id)
     received = shipments.receive_return(config, created.id, acknowledge=["done"])
     assert received.state == "received" and received.number == created.number
+
+
+def test_a_coupon_is_issued_and_evaluated_over_rpc(tryton_rpc: Tryton) -> None:
+    config = tryton_rpc.config
+    customer = tryton_rpc.world.customer("Remote Coupon Holder")
+    program = coupons.create_program(config, "Remote 5%", formula="0.95 * unit_price")
+    issued = coupons.issue_coupon(config, program.coupon_id, "REMOTE-1")
+    status = coupons.evaluate(config, "REMOTE-1", customer)
+    assert status.active and status.uses == 0 and status.number == issued
 
 
 def test_a_warning_over_rpc_is_acknowledged_through_res_user_warning(tryton_rpc: Tryton) -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "copy_as_draft",
     "create_customer_invoice",
     "credit_invoice",
+    "credit_notes_of",
     "find_by_reference",
     "post_invoice",
     "read_invoice",
@@ -208,6 +209,9 @@ def credit_invoice(
     :func:`set_line_quantities`, then :func:`post_invoice`). With refund (only for a posted
     invoice without payments, as Tryton allows) the credit note is posted at once and the
     invoice cancelled against it. ``reference`` is written on the credit note.
+
+    The wizard cannot carry the reference: it is written by a second call right after, so a
+    crash in between leaves a credit note without it; :func:`credit_notes_of` finds it.
     """
     reference = _a_reference(reference)
     invoice = load(config, INVOICE, invoice_id, "invoice")
@@ -281,6 +285,20 @@ def copy_as_draft(config: Config, invoice_id: int, *, reference: str | None = No
     with translated(f"copy invoice {invoice_id}"):
         (copy,) = invoice.duplicate(default={"reference": reference})
     return _read(copy)
+
+
+def credit_notes_of(config: Config, invoice_id: int) -> tuple[Invoice, ...]:
+    """The credit notes (any state) with a line crediting a line of ``invoice_id``, oldest
+    first: what is already credited, and a credit note that lost its reference."""
+    invoice = load(config, INVOICE, invoice_id, "invoice")
+    origins = [f"{LINE},{record_id(line)}" for line in invoice.lines]
+    if not origins:
+        return ()
+    with translated(f"find the credit notes of invoice {invoice_id}"):
+        found = Model.get(INVOICE, config=config).find(
+            [("type", "=", "out"), ("lines.origin", "in", origins)], order=[("id", "ASC")]
+        )
+    return tuple(_read(record) for record in found)
 
 
 def find_by_reference(config: Config, reference: str) -> tuple[Invoice, ...]:
