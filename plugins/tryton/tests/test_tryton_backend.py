@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import aftersales_tryton
@@ -30,3 +32,23 @@ def test_importing_the_package_does_not_import_proteus() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert aftersales_tryton.TRYTON_SERIES == "8.2"
+
+
+def test_an_abandoned_template_build_is_removed_and_a_recent_one_kept(
+    tmp_path: Path,
+) -> None:
+    import os
+    import time
+
+    from tryton_server import ABANDONED_AFTER, _remove_abandoned_builds
+
+    old, recent, kept = tmp_path / "build-old", tmp_path / "build-new", tmp_path / "0123abcd"
+    for directory in (old, recent, kept):
+        directory.mkdir()
+    past = time.time() - ABANDONED_AFTER - 60
+    os.utime(old, (past, past))
+    os.utime(kept, (past, past))
+    _remove_abandoned_builds(tmp_path)
+    assert not old.exists()
+    assert recent.exists()
+    assert kept.exists()  # a finished template is never removed

@@ -160,6 +160,20 @@ def _accounting(path: Path) -> Accounting:
     return Accounting(**json.loads(path.read_text(encoding="utf-8")))
 
 
+#: A build directory untouched for this long was left by a killed session.
+ABANDONED_AFTER = 3 * 3600.0
+
+
+def _remove_abandoned_builds(root: Path) -> None:
+    now = time.time()
+    for build in root.glob("build-*"):
+        try:
+            if now - build.stat().st_mtime > ABANDONED_AFTER:
+                shutil.rmtree(build, ignore_errors=True)
+        except OSError:
+            continue
+
+
 def template(timings: dict[str, float], *, year: int | None = None) -> Database:
     """The template database, built if the cache has none for this key (timed in
     ``timings``: ``template_modules`` and ``template_world``, or ``template_cached``)."""
@@ -174,6 +188,7 @@ def template(timings: dict[str, float], *, year: int | None = None) -> Database:
         timings["template_cached"] = time.perf_counter() - started
         return database
     root.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_builds(root)
     work = Path(tempfile.mkdtemp(prefix="build-", dir=root))
     try:
         config = _write_config(work)
