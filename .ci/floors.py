@@ -23,7 +23,7 @@ from typing import Any
 TOOL_EXTRAS = frozenset({"docs", "dev"})
 
 #: Requirements of the dev extra that no test imports.
-NOT_TEST_TOOLS = frozenset({"mypy", "ruff"})
+NOT_TEST_TOOLS = frozenset({"mypy", "ruff", "aftersales-tryton"})
 
 _REQUIREMENT = re.compile(
     r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*"
