@@ -14,6 +14,7 @@ import pluggy
 
 from aftersales import hookspecs
 from aftersales.errors import BackendNotFound, ConfigurationError, MissingHookImplementation
+from aftersales.formatting import show
 from aftersales.models.helpdesk import Service
 
 __all__ = [
@@ -310,7 +311,7 @@ def load_backend(name: str, **options: Any) -> object:
         factory = found[name].load()
     except ImportError as exc:
         raise ConfigurationError(
-            f"backend {name!r} is installed but cannot be imported ({exc}); "
+            f"backend {show(name)} is installed but cannot be imported ({exc}); "
             f"is its extra installed? e.g. pip install 'aftersales[{name}]'"
         ) from exc
     return factory(**options)

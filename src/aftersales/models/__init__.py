@@ -46,7 +46,7 @@ from aftersales.models.mail import DeliveryReport, EmailState, OutgoingEmail
 from aftersales.models.money import Money
 from aftersales.models.orders import Order, OrderLine
 from aftersales.models.partners import Partner
-from aftersales.models.products import LineAmounts, Product, ProductKind, Tax
+from aftersales.models.products import LineAmounts, Product, ProductKind, Quantity, Tax
 from aftersales.models.projects import FieldServiceTask, Project, TaskStage
 from aftersales.models.repairs import (
     InvoiceMethod,
@@ -110,6 +110,7 @@ __all__ = [
     "ProgramTrigger",
     "ProgramType",
     "Project",
+    "Quantity",
     "RepairInvoiced",
     "RepairOperation",
     "RepairOrder",

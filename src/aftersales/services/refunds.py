@@ -33,6 +33,7 @@ from aftersales.errors import (
     InvalidInput,
     InvalidOperation,
     InvalidState,
+    MethodNotAllowed,
     QuantityExceeded,
 )
 from aftersales.ids import new_id
@@ -394,10 +395,14 @@ class RefundService(ServiceBase):
             ticket = ctx.ticket
             invoice = self._refundable(ticket, invoice_id, lock=True)
             if chosen not in _methods_for(invoice):
-                raise InvalidOperation(
+                raise MethodNotAllowed(
                     f"invoice {invoice.number} has nothing left to pay (payment state "
                     f"{invoice.payment_state.value}), so {chosen.value} is not allowed; "
-                    f"the allowed method is {CreditMethod.PARTIAL.value}"
+                    f"the allowed method is {CreditMethod.PARTIAL.value}",
+                    method=chosen.value,
+                    allowed=[m.value for m in _methods_for(invoice)],
+                    kind="invoice",
+                    id=invoice.id,
                 )
             today = uow.now.date()
             day = reversal_date or today

@@ -44,6 +44,7 @@ from aftersales.backends.sql.statements import (
 )
 from aftersales.clock import Clock
 from aftersales.errors import BackendError, ConfigurationError, ConflictError, DuplicateKey
+from aftersales.formatting import show
 from aftersales.hookspecs import hookimpl
 from aftersales.models import (
     AuditEntry,
@@ -595,7 +596,7 @@ class SqlBackend:
                 conn, {"actor_id": record.actor_id, "key": record.key}
             )
         if found is None:  # deleted by a purge between the two statements
-            raise ConflictError(f"idempotency key {record.key!r} changed while it was claimed")
+            raise ConflictError(f"idempotency key {show(record.key)} changed while it was claimed")
         return _loaded(IDEMPOTENCY, found, mapping.idempotency)
 
     @hookimpl
