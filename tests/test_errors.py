@@ -211,3 +211,61 @@ def test_the_repr_check_sees_reprs() -> None:
 def test_every_class_documents_its_code() -> None:
     for cls in CLASSES:
         assert inspect.getdoc(cls), cls
+
+
+# -- refusals of the main flows ---------------------------------------------------------------
+
+
+def _refusals(app: Any, s: Any) -> list[tuple[str, Any]]:
+    agent = s.actors.agent
+    move = s.delivery.moves[0].id
+    return [
+        (
+            "a full refund of a paid invoice",
+            lambda: app.refunds.reverse(
+                s.ticket.id, s.paid_invoice.id, method=CreditMethod.FULL, actor=agent
+            ),
+        ),
+        (
+            "a return above what was delivered",
+            lambda: app.returns.create(
+                s.ticket.id, s.delivery.id, {move: Decimal(10**6)}, actor=agent
+            ),
+        ),
+        (
+            "a negative return",
+            lambda: app.returns.create(
+                s.ticket.id, s.delivery.id, {move: Decimal(-1)}, actor=agent
+            ),
+        ),
+        (
+            "a reversal dated before the invoice",
+            lambda: app.refunds.reverse(
+                s.ticket.id, s.invoice.id, reversal_date=date(2020, 1, 1), actor=agent
+            ),
+        ),
+        (
+            "an agent without billing rights",
+            lambda: app.refunds.reverse(s.ticket.id, s.invoice.id, actor=s.actors.helpdesk_only),
+        ),
+        ("an unknown ticket", lambda: app.tickets.view("ticket-nope", actor=agent)),
+        ("an unknown coupon code", lambda: app.coupons.redeem("NO SUCH CODE", actor=agent)),
+    ]
+
+
+def test_refusals_of_the_main_flows_show_values_for_people(app: Any, scenario: Any) -> None:
+    seen: dict[str, AfterSalesError] = {}
+    for label, call in _refusals(app, scenario):
+        with pytest.raises(AfterSalesError) as info:
+            call()
+        error = info.value
+        seen[label] = error
+        assert repr_in(str(error)) is None, (label, str(error))
+        json.dumps(error.to_dict())
+    assert isinstance(seen["a full refund of a paid invoice"], MethodNotAllowed)
+    assert seen["a return above what was delivered"].to_dict()["kind"] == "quantity"
+    assert "=-1" in str(seen["a negative return"])
+    assert "2020-01-01" in str(seen["a reversal dated before the invoice"])
+    assert isinstance(seen["an agent without billing rights"], AccessDenied)
+    assert seen["an unknown ticket"].to_dict()["id"] == "ticket-nope"
+    assert '"NO SUCH CODE"' in str(seen["an unknown coupon code"])
