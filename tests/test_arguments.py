@@ -183,7 +183,7 @@ def test_anything_else_is_refused_with_the_allowed_values_and_changes_nothing(
 def test_a_bare_string_is_not_a_set_of_services(setting: Setting) -> None:
     targets = prepare_targets(setting)
     for name in ("settings.plan", "settings.configure"):
-        with pytest.raises(InvalidInput, match=r"enable='returns': expected a set of Service"):
+        with pytest.raises(InvalidInput, match=r"enable=returns: expected a set of Service"):
             invoke(setting, targets, call_named(name), enable="returns")
 
 

@@ -87,7 +87,7 @@ def test_ticket_show_refuses_an_unknown_ticket_with_exit_1_and_no_traceback(tmp_
         check=False,
     )
     assert result.returncode == 1
-    assert "error: ticket 'nope' does not exist" in result.stderr
+    assert "error: ticket nope does not exist" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -144,7 +144,7 @@ def test_ticket_show_finds_a_ticket_by_its_number(
         check=False,
     )
     assert result.returncode == 1
-    assert "error: ticket '#999' does not exist" in result.stderr
+    assert "error: ticket #999 does not exist" in result.stderr
 
 
 # -- reading never writes ------------------------------------------------------------------

@@ -87,7 +87,7 @@ def test_cp9_an_unknown_code_is_invalid(
         assert_unchanged(backend),
     ):
         app.coupons.redeem("044NOSUCHCODE", actor=scenario.actors.agent)
-    assert (caught.value.code, caught.value.reason) == ("044NOSUCHCODE", CODE_INVALID)
+    assert (caught.value.coupon_code, caught.value.reason) == ("044NOSUCHCODE", CODE_INVALID)
 
 
 def test_cp9_codes_are_matched_exactly(

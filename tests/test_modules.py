@@ -167,8 +167,8 @@ def test_st4_self_dependency_is_a_cycle() -> None:
 def test_st4_unknown_dependency_is_refused_at_load() -> None:
     with pytest.raises(InvalidConfiguration) as info:
         ModuleCatalogue([_mod("a", "ghost"), _mod("b", "a", "phantom")])
-    assert "'a' depends on unknown module 'ghost'" in str(info.value)
-    assert "'b' depends on unknown module 'phantom'" in str(info.value)
+    assert "a depends on unknown module ghost" in str(info.value)
+    assert "b depends on unknown module phantom" in str(info.value)
 
 
 def test_catalogue_refuses_what_is_not_a_module() -> None:
@@ -177,7 +177,7 @@ def test_catalogue_refuses_what_is_not_a_module() -> None:
 
 
 def test_catalogue_lookup_of_unknown_module() -> None:
-    with pytest.raises(InvalidConfiguration, match="'ghost' is not in the catalogue"):
+    with pytest.raises(InvalidConfiguration, match="ghost is not in the catalogue"):
         CATALOGUE.install_order(["ghost"])
     assert "ghost" not in CATALOGUE
 
@@ -245,7 +245,7 @@ def test_st4_plugin_introducing_a_cycle_fails_at_startup(clock: FrozenClock) -> 
 
 
 def test_plugin_with_unknown_dependency_fails_at_startup(clock: FrozenClock) -> None:
-    with pytest.raises(InvalidConfiguration, match="unknown module 'nowhere'"):
+    with pytest.raises(InvalidConfiguration, match="unknown module nowhere"):
         make_app(MemoryBackend(), clock, Catalogue(_mod("helpdesk_extra", "nowhere")))
 
 

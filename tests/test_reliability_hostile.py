@@ -127,7 +127,7 @@ def test_rp12_a_repair_id_of_the_wrong_type_is_bad_input(setting: Setting) -> No
     ticket = setting.ticket()
     with pytest.raises(InvalidInput, match=r"^repair_id=42"):
         setting.app.repairs.repair(ticket.id, 42, actor=setting.agent)  # type: ignore[arg-type]
-    with pytest.raises(NotFound, match="repair order 'repair-unknown' does not exist"):
+    with pytest.raises(NotFound, match="repair order repair-unknown does not exist"):
         setting.app.repairs.repair(ticket.id, "repair-unknown", actor=setting.agent)
 
 

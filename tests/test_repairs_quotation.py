@@ -275,7 +275,7 @@ def test_rp6_renderers_are_pluggable(kit: Kit) -> None:
 
 def test_rp6_unknown_format_is_refused(kit: Kit) -> None:
     repair = kit.create()
-    with pytest.raises(InvalidInput, match=r"format='docx'.*html, pdf, text"):
+    with pytest.raises(InvalidInput, match=r"format=docx.*html, pdf, text"):
         kit.app.repairs.quotation(repair.id, actor=kit.agent, format="docx")
 
 

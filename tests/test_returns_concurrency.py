@@ -76,7 +76,7 @@ def test_rt5_concurrent_returns_never_exceed_the_delivered_quantity(
     refused = [r for r in results if isinstance(r, QuantityExceeded)]
     assert len(made) == 5
     assert len(refused) == THREADS - 5, [r for r in results if not isinstance(r, Picking)]
-    assert all(str(r).endswith("only 0 available") for r in refused)
+    assert all(str(r).endswith("only 0 Units available") for r in refused)
     assert sorted(r.reference for r in made) == [f"WH/RET/{n:05d}" for n in range(1, 6)]
     assert taken(app, delivery) == {move: Decimal(5)}
     view = app.tickets.view(scenario.ticket.id, actor=agent)

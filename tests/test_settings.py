@@ -105,7 +105,7 @@ def test_st1_service_disabled_names_team_and_service(
     assert info.value.team == "Support"
     assert info.value.service == service.label
     noun = "field service" if service is Service.FIELD_SERVICE else f"{service.value} service"
-    assert f"the {noun} is not enabled on team 'Support'" in str(info.value)
+    assert f"the {noun} is not enabled on team Support" in str(info.value)
 
     app.settings.configure(team.id, enable={service}, actor=MANAGER)
     check()  # now allowed
@@ -143,7 +143,7 @@ def test_st2_without_any_fsm_project_field_service_is_refused(
         app.settings.configure(
             team.id, enable={Service.FIELD_SERVICE, Service.REFUNDS}, actor=MANAGER
         )
-    assert "'Support'" in str(info.value)
+    assert "Support" in str(info.value)
 
 
 def test_st2_explicit_non_fsm_project_is_refused(
@@ -159,13 +159,13 @@ def test_st2_explicit_non_fsm_project_is_refused(
             actor=MANAGER,
         )
     assert info.value.field == "fsm_project_id"
-    assert "'Internal' is not a field-service project" in str(info.value)
+    assert "Internal is not a field-service project" in str(info.value)
 
 
 def test_st2_unknown_project_is_not_found(
     app: AfterSales, backend: MemoryBackend, team: Team
 ) -> None:
-    with pytest.raises(NotFound, match="project 'project-ghost'"), assert_unchanged(backend):
+    with pytest.raises(NotFound, match="project project-ghost"), assert_unchanged(backend):
         app.settings.configure(team.id, fsm_project_id="project-ghost", actor=MANAGER)
 
 
@@ -408,7 +408,7 @@ def test_bad_input_is_refused_and_changes_nothing(
 
 def test_unknown_team_is_not_found(app: AfterSales, backend: MemoryBackend) -> None:
     with (
-        pytest.raises(NotFound, match="team 'team-ghost' does not exist"),
+        pytest.raises(NotFound, match="team team-ghost does not exist"),
         assert_unchanged(backend),
     ):
         app.settings.configure("team-ghost", enable={Service.REFUNDS}, actor=MANAGER)
@@ -515,9 +515,9 @@ def test_st6_uninstalling_an_unmapped_leaf_changes_no_team(
 
 
 def test_st6_uninstall_refusals_change_nothing(app: AfterSales, backend: MemoryBackend) -> None:
-    with pytest.raises(InvalidState, match="'repair' is not installed"), assert_unchanged(backend):
+    with pytest.raises(InvalidState, match="repair is not installed"), assert_unchanged(backend):
         app.settings.uninstall("repair", actor=MANAGER)
-    with pytest.raises(InvalidOperation, match="'base' is part of every database"):
+    with pytest.raises(InvalidOperation, match="base is part of every database"):
         app.settings.uninstall("base", actor=MANAGER)
     with pytest.raises(InvalidInput, match="module"):
         app.settings.uninstall("", actor=MANAGER)

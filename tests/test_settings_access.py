@@ -72,7 +72,7 @@ def test_ac4_non_manager_is_refused_naming_action_and_group(
         SETTINGS_CALLS[call](app, team.id, actor)
     assert info.value.action == "configure team after-sales"
     assert "helpdesk_manager" in str(info.value)
-    assert repr(actor.user_id) in str(info.value)
+    assert f"user {actor.user_id} " in str(info.value)
 
 
 def test_ac4_refusal_comes_before_looking_at_input(app: AfterSales, backend: MemoryBackend) -> None:
@@ -107,7 +107,7 @@ def test_ac3_non_member_manager_cannot_see_or_configure_a_members_only_team(
     with pytest.raises(AccessDenied) as info, assert_unchanged(backend):
         SETTINGS_CALLS[call](app, vip.id, ACTORS.manager)
     assert info.value.action == "configure team after-sales"
-    assert "team 'VIP' is restricted to its members" in str(info.value)
+    assert "team VIP is restricted to its members" in str(info.value)
 
 
 def test_ac3_member_manager_configures_a_members_only_team(app: AfterSales, vip: Team) -> None:
@@ -123,7 +123,7 @@ def test_ac3_non_member_cannot_view_a_members_only_ticket(
     with pytest.raises(AccessDenied) as info, assert_unchanged(backend):
         app.tickets.view(vip_ticket.id, actor=ACTORS.helpdesk_only)
     assert info.value.action == "view ticket"
-    assert f"ticket #{vip_ticket.ref} belongs to team 'VIP'" in str(info.value)
+    assert f"ticket #{vip_ticket.ref} belongs to team VIP" in str(info.value)
     # a manager who is not a member is refused as well
     with pytest.raises(AccessDenied):
         app.tickets.view(vip_ticket.id, actor=ACTORS.manager)

@@ -10,6 +10,7 @@ import attrs
 from aftersales.arguments import an_actor, an_id
 from aftersales.clock import Clock
 from aftersales.errors import AccessDenied, DatabaseLocked, NotFound, ServiceDisabled
+from aftersales.formatting import show
 from aftersales.hooks import Hooks
 from aftersales.models import Actor, Group, Service, Team, Ticket
 
@@ -77,7 +78,9 @@ class Guard:
         missing = RIGHTS[action] - actor.effective_groups
         if missing:
             names = ", ".join(sorted(g.value for g in missing))
-            raise AccessDenied(action.value, f"user {actor.user_id!r} is not in group(s): {names}")
+            raise AccessDenied(
+                action.value, f"user {show(actor.user_id)} is not in group(s): {names}"
+            )
 
     def unlocked(self) -> None:
         """Raise [`DatabaseLocked`][aftersales.errors.DatabaseLocked], with the date the trial
@@ -100,7 +103,12 @@ class Guard:
         an_id(team_id, "team_id")
         team = self._hooks.get_team(team_id)
         if not self.may_see(actor, team):
-            raise AccessDenied(action.value, f"team {team.name!r} is restricted to its members")
+            raise AccessDenied(
+                action.value,
+                f"team {show(team.name)} is restricted to its members",
+                kind="team",
+                id=team.id,
+            )
         return team
 
     def ticket(
@@ -114,7 +122,10 @@ class Guard:
         if not self.may_see(actor, team):
             raise AccessDenied(
                 action.value,
-                f"ticket #{ticket.ref} belongs to team {team.name!r}, restricted to its members",
+                f"ticket #{ticket.ref} belongs to team {show(team.name)}, "
+                "restricted to its members",
+                kind="ticket",
+                id=ticket.id,
             )
         if service is not None and not team.has(service):
             raise ServiceDisabled(team.name, service.label)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pluggy import HookCaller, HookCallError
 
 from aftersales.errors import BackendError, InvalidConfiguration, NotFound
+from aftersales.formatting import show
 from aftersales.models import (
     AuditEntry,
     Coupon,
@@ -604,7 +605,7 @@ class Hooks:
         for batch in reversed(extensions):
             if not isinstance(batch, Sequence) or isinstance(batch, str):
                 raise InvalidConfiguration(
-                    f"aftersales_modules_catalogue returned {batch!r}; expected a sequence "
+                    f"aftersales_modules_catalogue returned {show(batch)}; expected a sequence "
                     "of Module records"
                 )
             modules.extend(batch)

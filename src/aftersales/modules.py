@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 
 from aftersales.errors import InvalidConfiguration, InvalidInput
+from aftersales.formatting import show
 from aftersales.models._fields import bool_field, text, to_tuple
 from aftersales.models.helpdesk import Service
 
@@ -123,7 +124,7 @@ class ModuleCatalogue:
         for module in modules:
             if not isinstance(module, Module):
                 raise InvalidConfiguration(
-                    f"the module catalogue holds {module!r}, which is not a Module"
+                    f"the module catalogue holds {show(module)}, which is not a Module"
                 )
             by_name[module.name] = module
         self._modules = by_name
@@ -131,7 +132,7 @@ class ModuleCatalogue:
 
     def _check(self) -> None:
         unknown = [
-            f"{module.name!r} depends on unknown module {dep!r}"
+            f"{show(module.name)} depends on unknown module {show(dep)}"
             for module in self._modules.values()
             for dep in module.depends
             if dep not in self._modules
@@ -162,7 +163,7 @@ class ModuleCatalogue:
         try:
             return self._modules[name]
         except (KeyError, TypeError):
-            raise InvalidConfiguration(f"module {name!r} is not in the catalogue") from None
+            raise InvalidConfiguration(f"module {show(name)} is not in the catalogue") from None
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())

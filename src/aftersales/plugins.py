@@ -19,6 +19,7 @@ from aftersales.errors import (
     MissingHookImplementation,
     PortOwnershipError,
 )
+from aftersales.formatting import show
 from aftersales.models.helpdesk import Service
 
 __all__ = [
@@ -399,7 +400,7 @@ def load_backend(name: str, **options: Any) -> object:
         factory = found[name].load()
     except ImportError as exc:
         raise ConfigurationError(
-            f"backend {name!r} is installed but cannot be imported ({exc}); "
+            f"backend {show(name)} is installed but cannot be imported ({exc}); "
             f"is its extra installed? e.g. pip install 'aftersales[{name}]'"
         ) from exc
     return factory(**options)

@@ -17,6 +17,7 @@ import attrs
 from aftersales.access import Action
 from aftersales.arguments import a_text, an_id, enums, optional
 from aftersales.errors import InvalidConfiguration, InvalidInput, InvalidOperation, InvalidState
+from aftersales.formatting import show
 from aftersales.models import (
     Actor,
     Service,
@@ -296,10 +297,10 @@ class SettingsService(ServiceBase):
             if done is not None:
                 return done
             if module in BASE_MODULES:
-                raise InvalidOperation(f"module {module!r} is part of every database")
+                raise InvalidOperation(f"module {show(module)} is part of every database")
             installed = self._hooks.modules_installed()
             if module not in installed:
-                raise InvalidState(f"module {module!r} is not installed")
+                raise InvalidState(f"module {show(module)} is not installed")
             catalogue = self._rt.catalogue
             order = (
                 catalogue.uninstall_order(module, installed) if module in catalogue else (module,)
@@ -353,7 +354,7 @@ class SettingsService(ServiceBase):
                 raise InvalidInput(
                     "fsm_project_id",
                     wanted,
-                    f"project {project.name!r} is not a field-service project",
+                    f"project {show(project.name)} is not a field-service project",
                 )
             return project.id
         if Service.FIELD_SERVICE not in services or team.fsm_project_id is not None:
@@ -361,7 +362,7 @@ class SettingsService(ServiceBase):
         first = next((p for p in self._hooks.list_projects() if p.is_fsm), None)
         if first is None:
             raise InvalidConfiguration(
-                f"team {team.name!r} needs a field-service project to turn field service on, "
+                f"team {show(team.name)} needs a field-service project to turn field service on, "
                 "and there is none; create one first"
             )
         return first.id

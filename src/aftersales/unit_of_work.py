@@ -25,6 +25,7 @@ from aftersales.errors import (
     IdempotencyConflict,
     InvalidState,
 )
+from aftersales.formatting import show
 from aftersales.ids import new_id
 from aftersales.models._fields import check_text
 from aftersales.models.events import Event
@@ -182,7 +183,7 @@ class UnitOfWork:
                 raise IdempotencyConflict(key, "was used with different arguments")
             return loads(stored.result, result_type)
         if stored != claim:  # a store that could not wait for the call holding the key
-            raise ConflictError(f"idempotency key {key!r} is in use by a call still running")
+            raise ConflictError(f"idempotency key {show(key)} is in use by a call still running")
         self._key = claim
         return None
 

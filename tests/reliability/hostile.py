@@ -16,6 +16,8 @@ exactly as it was, with nothing dispatched or delivered.
 from __future__ import annotations
 
 import inspect
+import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -25,6 +27,7 @@ import attrs
 
 from aftersales.errors import (
     AccessDenied,
+    AfterSalesError,
     InvalidCoupon,
     InvalidInput,
     InvalidOperation,
@@ -1314,9 +1317,30 @@ def _check(
     return outcome, after
 
 
+#: What a Python repr looks like in a message: `Decimal('-1')`, `datetime.date(...)`,
+#: `Money(...)`, `<object object at 0x...>`.
+REPR_IN_MESSAGE = re.compile(
+    r"Decimal\(|datetime\.|Money\(|Quantity\(|<[A-Za-z_][\w.]* (object|at)\b|\bat 0x[0-9a-f]+"
+)
+
+
+def repr_in(message: str) -> str | None:
+    """The first Python repr found in `message`, if any."""
+    found = REPR_IN_MESSAGE.search(message)
+    return found.group(0) if found else None
+
+
 def _judge(case: Case, value: object, refusal: Exception) -> str | None:
     if not str(refusal).strip():
         return f"raised {type(refusal).__name__} with an empty message"
+    shown = repr_in(str(refusal))
+    if shown is not None:
+        return f"raised {type(refusal).__name__} with a Python repr ({shown}) in: {refusal}"
+    if isinstance(refusal, AfterSalesError):
+        try:
+            json.dumps(refusal.to_dict())
+        except (TypeError, ValueError) as exc:
+            return f"raised {type(refusal).__name__} whose to_dict() is not JSON: {exc}"
     if isinstance(refusal, NotFound) and isinstance(value, str) and refusal.id != value:
         return f"raised NotFound naming {refusal.id!r}, not the id given ({value!r})"
     if isinstance(refusal, InvalidInput):

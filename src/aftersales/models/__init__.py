@@ -51,7 +51,7 @@ from aftersales.models.mail import DeliveryReport, EmailState, OutgoingEmail
 from aftersales.models.money import Money
 from aftersales.models.orders import Order, OrderLine
 from aftersales.models.partners import Partner
-from aftersales.models.products import LineAmounts, Product, ProductKind, Tax
+from aftersales.models.products import LineAmounts, Product, ProductKind, Quantity, Tax
 from aftersales.models.projects import FieldServiceTask, Project, TaskStage
 from aftersales.models.repairs import (
     InvoiceMethod,
@@ -116,6 +116,7 @@ __all__ = [
     "ProgramTrigger",
     "ProgramType",
     "Project",
+    "Quantity",
     "Refundable",
     "RepairInvoiced",
     "RepairOperation",

@@ -25,6 +25,7 @@ __all__ = [
     "LineAmounts",
     "Product",
     "ProductKind",
+    "Quantity",
     "Tax",
     "check_line",
     "compute_line",
@@ -223,6 +224,23 @@ def round_quantity(quantity: object, digits: int, field: str = "quantity") -> De
     if isinstance(quantity, bool) or not isinstance(quantity, Decimal | int):
         raise InvalidInput(field, quantity, "expected a Decimal quantity")
     return quantize(to_decimal(quantity, field), digits, field)
+
+
+@attrs.frozen(kw_only=True)
+class Quantity:
+    """A quantity of a product with its unit of measure, as
+    [`QuantityExceeded`][aftersales.errors.QuantityExceeded] carries it for a return.
+
+    Examples:
+        >>> Quantity(quantity=Decimal("3"), uom="Units")
+        Quantity(quantity=Decimal('3'), uom='Units')
+    """
+
+    quantity: Decimal
+    uom: str
+
+    def __str__(self) -> str:
+        return f"{self.quantity:f} {self.uom}"
 
 
 @attrs.frozen(kw_only=True)

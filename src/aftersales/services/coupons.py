@@ -35,6 +35,7 @@ from aftersales.errors import (
     InvalidOperation,
     InvalidState,
 )
+from aftersales.formatting import show
 from aftersales.ids import new_id
 from aftersales.models import (
     Actor,
@@ -259,11 +260,11 @@ class CouponService(ServiceBase):
                 why = "it has ended"
             else:
                 why = "only active coupon programs triggered by a code can be offered"
-            raise InvalidOperation(f"coupon program {program.name!r} cannot be offered: {why}")
+            raise InvalidOperation(f"coupon program {show(program.name)} cannot be offered: {why}")
         uses = self._hooks.count_uses(program.id)
         if program.limit_reached(uses):
             raise InvalidOperation(
-                f"coupon program {program.name!r} has reached its usage limit "
+                f"coupon program {show(program.name)} has reached its usage limit "
                 f"({program.max_usage} uses): a new coupon could not be used"
             )
 

@@ -25,6 +25,7 @@ import attrs
 
 from aftersales.arguments import a_record
 from aftersales.errors import InvalidInput
+from aftersales.formatting import show
 from aftersales.models import (
     CouponProgram,
     CouponRule,
@@ -112,7 +113,7 @@ def evaluate_program(program: CouponProgram, order: Order) -> CouponEvaluation:
         raise InvalidInput(
             "order.currency",
             order.currency,
-            f"the program {program.name!r} is in {program.currency}",
+            f"the program {show(program.name)} is in {program.currency}",
         )
     amounts = order.amounts
     zero = LineAmounts.zero(order.currency)

@@ -25,6 +25,7 @@ from aftersales.errors import (
     InvalidState,
     NotFound,
 )
+from aftersales.formatting import show
 from aftersales.ids import new_id
 from aftersales.models import (
     Actor,
@@ -283,19 +284,21 @@ class FieldServiceService(ServiceBase):
             project = self._hooks.get_project(wanted)
             if not project.is_fsm:
                 raise InvalidInput(
-                    "project_id", wanted, f"project {project.name!r} is not a field-service project"
+                    "project_id",
+                    wanted,
+                    f"project {show(project.name)} is not a field-service project",
                 )
             return project
         if team.fsm_project_id is None:
             raise InvalidConfiguration(
-                f"team {team.name!r} has no field-service project; a helpdesk manager can "
+                f"team {show(team.name)} has no field-service project; a helpdesk manager can "
                 "choose one in the team's after-sales settings"
             )
         project = self._hooks.get_project(team.fsm_project_id)
         if not project.is_fsm:
             raise InvalidConfiguration(
-                f"the default project of team {team.name!r}, {project.name!r}, is no longer a "
-                "field-service project; a helpdesk manager can choose another one"
+                f"the default project of team {show(team.name)}, {show(project.name)}, is no "
+                "longer a field-service project; a helpdesk manager can choose another one"
             )
         return project
 
@@ -400,7 +403,7 @@ class FieldServiceService(ServiceBase):
         task = self._hooks.get_task(an_id(task_id, "task_id"))
         if task.ticket_id is None:
             raise InvalidOperation(
-                f"task {task.title!r} was not created from a ticket; "
+                f"task {show(task.title)} was not created from a ticket; "
                 "change it in the field-service application"
             )
         self._guard.ticket(actor, Action.FIELD_SERVICE, task.ticket_id, Service.FIELD_SERVICE)
@@ -422,9 +425,9 @@ class FieldServiceService(ServiceBase):
         allowed = NEXT_STAGES[current]
         if target not in allowed:
             action = (
-                f"mark task {task.title!r} done"
+                f"mark task {show(task.title)} done"
                 if target is TaskStage.DONE
-                else f"move task {task.title!r} to {_label(target)}"
+                else f"move task {show(task.title)} to {_label(target)}"
             )
             if target is current:
                 why = f"it is already {_label(current)}"

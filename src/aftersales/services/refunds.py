@@ -35,6 +35,7 @@ from aftersales.errors import (
     InvalidInput,
     InvalidOperation,
     InvalidState,
+    MethodNotAllowed,
     QuantityExceeded,
 )
 from aftersales.models import (
@@ -338,10 +339,14 @@ class RefundService(ServiceBase):
             refundable = self._refundable(ticket, invoice_id, lock=True)
             invoice = refundable.invoice
             if chosen not in _methods_for(invoice):
-                raise InvalidOperation(
+                raise MethodNotAllowed(
                     f"invoice {invoice.number} has nothing left to pay (payment state "
                     f"{invoice.payment_state.value}), so {chosen.value} is not allowed; "
-                    f"the allowed method is {CreditMethod.PARTIAL.value}"
+                    f"the allowed method is {CreditMethod.PARTIAL.value}",
+                    method=chosen.value,
+                    allowed=[m.value for m in _methods_for(invoice)],
+                    kind="invoice",
+                    id=invoice.id,
                 )
             today = uow.now.date()
             day = reversal_date or today

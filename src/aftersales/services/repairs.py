@@ -46,6 +46,7 @@ from aftersales.errors import (
     InvalidState,
     NotFound,
 )
+from aftersales.formatting import show
 from aftersales.ids import new_id
 from aftersales.models import (
     Actor,
@@ -174,8 +175,10 @@ def _refuse(repair: RepairOrder, action: RepairAction, why: str = "") -> Invalid
     hint = f"allowed: {', '.join(allowed)}" if allowed else "nothing more can be done to it"
     reason = f"; {why}" if why else ""
     return InvalidState(
-        f"repair {repair.reference} is in state {repair.state.value!r}: "
-        f"cannot {action.value}{reason} ({hint})"
+        f"repair {repair.reference} is in state {show(repair.state.value)}: "
+        f"cannot {action.value}{reason} ({hint})",
+        kind="repair order",
+        id=repair.id,
     )
 
 
@@ -1075,7 +1078,7 @@ class RepairService(ServiceBase):
             raise InvalidInput(
                 "product_id",
                 product_id,
-                f"{product.name!r} is a service; the product to repair must be "
+                f"{show(product.name)} is a service; the product to repair must be "
                 "a storable or consumable product",
             )
         rounded = round_quantity(quantity, product.uom_digits)
@@ -1149,7 +1152,7 @@ class RepairService(ServiceBase):
                 raise InvalidInput(
                     f"{field}.product_id",
                     line.product_id,
-                    f"{product.name!r} is a service: put it in the operations",
+                    f"{show(product.name)} is a service: put it in the operations",
                 )
             price = line.unit_price if line.unit_price is not None else product.price
             _same_currency(price.currency, currency, f"{field}.unit_price", price)
@@ -1178,7 +1181,7 @@ class RepairService(ServiceBase):
                 raise InvalidInput(
                     f"{field}.product_id",
                     line.product_id,
-                    f"{product.name!r} is not a service: put it in the parts",
+                    f"{show(product.name)} is not a service: put it in the parts",
                 )
             price = line.unit_price if line.unit_price is not None else product.price
             _same_currency(price.currency, currency, f"{field}.unit_price", price)

@@ -44,7 +44,7 @@ from aftersales.models import (
     evolve,
 )
 from aftersales.models.money import quantize
-from aftersales.models.products import round_quantity
+from aftersales.models.products import Quantity, round_quantity
 from aftersales.models.queries import PickingQuery
 from aftersales.services._base import ServiceBase
 from aftersales.unit_of_work import UnitOfWork
@@ -584,10 +584,11 @@ class ReturnService(ServiceBase):
                 continue
             line = lines[move.id]
             if quantity > line.quantity:
+                uom = products[line.product_id].uom
                 raise QuantityExceeded(
                     f"return of {line.product_name} from {delivery.reference}",
-                    quantity,
-                    line.quantity,
+                    Quantity(quantity=quantity, uom=uom),
+                    Quantity(quantity=line.quantity, uom=uom),
                 )
             moves.append(
                 StockMove(

@@ -10,6 +10,7 @@ import attrs
 from aftersales.access import Action, TicketContext
 from aftersales.arguments import a_text
 from aftersales.errors import AccessDenied, InvalidInput
+from aftersales.formatting import show
 from aftersales.models import (
     Actor,
     DocumentKind,
@@ -166,7 +167,7 @@ class TicketViewService(ServiceBase):
         raise AccessDenied(
             Action.VIEW_TICKET.value,
             f"ticket #{ticket.ref} is shown to portal users in the portal, not the helpdesk "
-            f"view; user {actor.user_id!r} is not in group(s): {Group.HELPDESK_USER.value}",
+            f"view; user {show(actor.user_id)} is not in group(s): {Group.HELPDESK_USER.value}",
         )
 
     def _view(self, uow: UnitOfWork, ticket_id: str, actor: Actor) -> TicketView:

@@ -22,16 +22,21 @@ WARNING_FAULT_CODE = 2
 
 
 class TrytonRefused(BackendError):
-    """Tryton refused the operation (a user error: its message says why)."""
+    """Tryton refused the operation (a user error: `reason` is Tryton's message)."""
+
+    code = "tryton_refused"
+    fields = ("operation", "reason")
 
     def __init__(self, operation: str, message: str) -> None:
         self.operation = operation
-        self.message = message
+        self.reason = message
         super().__init__(f"Tryton refused to {operation}: {message}")
 
 
 class TrytonWarning(TrytonRefused):
     """Tryton stopped on a warning that the caller did not acknowledge."""
+
+    code = "tryton_warning"
 
     def __init__(self, operation: str, message: str) -> None:
         super().__init__(operation, message)

@@ -46,6 +46,7 @@ from aftersales.backends.sql.statements import (
 from aftersales.clock import Clock
 from aftersales.erp import AccountingPort, Ledger, ReferenceAccounting
 from aftersales.errors import BackendError, ConfigurationError, ConflictError, DuplicateKey
+from aftersales.formatting import show
 from aftersales.hookspecs import hookimpl
 from aftersales.models import (
     AuditEntry,
@@ -609,7 +610,7 @@ class SqlBackend(AccountingPort):
                 conn, {"actor_id": record.actor_id, "key": record.key}
             )
         if found is None:  # deleted by a purge between the two statements
-            raise ConflictError(f"idempotency key {record.key!r} changed while it was claimed")
+            raise ConflictError(f"idempotency key {show(record.key)} changed while it was claimed")
         return _loaded(IDEMPOTENCY, found, mapping.idempotency)
 
     @hookimpl

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from aftersales.errors import BackendError
+from aftersales.formatting import show
 
 __all__ = ["Exact", "JsonText", "Moment"]
 
@@ -41,7 +42,7 @@ class Exact(TypeDecorator[Decimal]):
         if value is None:
             return None
         if not isinstance(value, Decimal) or not value.is_finite():
-            raise BackendError(f"cannot store {value!r} as an exact decimal")
+            raise BackendError(f"cannot store {show(value)} as an exact decimal")
         return value if dialect.name == "postgresql" else str(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
@@ -60,7 +61,7 @@ class Moment(TypeDecorator[datetime]):
         if value is None:
             return None
         if not isinstance(value, datetime) or value.utcoffset() is None:
-            raise BackendError(f"cannot store {value!r}: datetimes must be timezone-aware")
+            raise BackendError(f"cannot store {show(value)}: datetimes must be timezone-aware")
         return value.isoformat()
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> datetime | None:

@@ -96,7 +96,7 @@ class LoyaltyContract(ContractBase):
         """CP-5: a second coupon with the same code raises DuplicateKey naming the code."""
         program = kit.world.coupon_program(name="Apology")
         kit.write(lambda h: h.create_coupon(_coupon(kit, program.id, "SAME", 1)))
-        with kit.unchanged(), pytest.raises(DuplicateKey, match="coupon code 'SAME'"):
+        with kit.unchanged(), pytest.raises(DuplicateKey, match="coupon code SAME"):
             kit.write(lambda h: h.create_coupon(_coupon(kit, program.id, "SAME", 2)))
 
     def test_the_unit_goes_on_after_a_taken_code(self, kit: Kit) -> None:
