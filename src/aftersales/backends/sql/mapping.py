@@ -1,61 +1,51 @@
-"""Explicit row ↔ record functions, one pair per record type.
+"""Row ↔ record functions, derived once from one table map and one converter.
 
-Every column is named here, both ways; nothing is built with `Model(**row)`. A field added
-to a record needs a column (a new schema version, see `schema`) and one line in each
-function of its pair; the round-trip test of every record type catches a forgotten one.
-Value lists stored as JSON go through `aftersales.serialization.converter`.
+`TABLES` names the table of every stored record type, `CHILDREN` the child tables (invoice
+lines, stock moves) and `OMITTED` the fields a table leaves to another one. A private cattrs
+converter turns a record into its row and back; what differs between the two is said once,
+as a hook: `Money` is an `<field>_amount` and an `<field>_currency` column, enums are their
+values, value lists of records are JSON made by `aftersales.serialization.converter`,
+frozensets are sorted lists; decimals, dates and timezone-aware datetimes are left to the
+column types (see `types`). Every column is a field of the same name, so a field added to a
+record needs only a column (a new schema version, see `schema`); the test of the table map
+names a field that no column stores.
 """
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Protocol, TypeVar, Union, get_args, get_origin
+
+import attrs
+import cattrs
+from cattrs.fns import identity
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from aftersales.models import (
     AuditEntry,
     Coupon,
     CouponProgram,
-    CouponRule,
     CouponUse,
-    CreditMethod,
-    DocumentKind,
     DocumentLink,
-    EmailState,
     FieldServiceTask,
     IdempotencyRecord,
     Invoice,
-    InvoiceKind,
     InvoiceLine,
-    InvoiceMethod,
-    InvoiceState,
     Match,
-    MatchKind,
     Money,
-    MoveState,
     OutgoingEmail,
     Partner,
     Payment,
-    PaymentState,
     Picking,
-    PickingKind,
-    PickingState,
     Product,
-    ProductKind,
-    ProgramTrigger,
-    ProgramType,
     Project,
-    RepairOperation,
     RepairOrder,
-    RepairPart,
-    RepairState,
-    Reward,
     SaleOrder,
-    Service,
     StockMove,
     Subscription,
-    SubscriptionState,
-    TaskStage,
-    Tax,
     Team,
     TeamConfig,
     Ticket,
@@ -63,709 +53,271 @@ from aftersales.models import (
 )
 from aftersales.serialization import converter
 
-__all__ = ["Row", "RowData"]
+__all__ = ["CHILDREN", "OMITTED", "TABLES", "Row", "RowData", "money_fields"]
 
 #: A row to write: column name → value.
 Row = dict[str, Any]
 #: A row read back (a SQLAlchemy `RowMapping` or any mapping of column names).
 RowData = Mapping[Any, Any]
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+#: The table of every record type stored as rows (`OutgoingEmail` also has `mail_delivered`,
+#: a JSON copy per sent email).
+TABLES: dict[type[Any], str] = {
+    IdempotencyRecord: "idempotency_keys",
+    Subscription: "subscription",
+    Partner: "partners",
+    Product: "products",
+    SaleOrder: "sale_orders",
+    Team: "teams",
+    TeamConfig: "team_settings",
+    Ticket: "tickets",
+    DocumentLink: "links",
+    TicketMessage: "messages",
+    Invoice: "invoices",
+    InvoiceLine: "invoice_lines",
+    Payment: "payments",
+    Match: "matches",
+    CouponProgram: "programs",
+    Coupon: "coupons",
+    CouponUse: "coupon_uses",
+    Picking: "pickings",
+    StockMove: "stock_moves",
+    RepairOrder: "repairs",
+    Project: "projects",
+    FieldServiceTask: "tasks",
+    OutgoingEmail: "outbox",
+    AuditEntry: "audit",
+}
+#: A field stored in a child table: (record type, field) → (item type, parent key column).
+#: A child row also has a `position` column, the item's index in the field.
+CHILDREN: dict[tuple[type[Any], str], tuple[type[Any], str]] = {
+    (Invoice, "lines"): (InvoiceLine, "invoice_id"),
+    (Picking, "moves"): (StockMove, "picking_id"),
+}
+#: Fields a record's table does not store: the team's after-sales settings are a
+#: `TeamConfig` row of `team_settings`.
+OMITTED: dict[type[Any], frozenset[str]] = {Team: frozenset({"services", "fsm_project_id"})}
+#: Columns with a fixed value: the one subscription row is named "database".
+_FIXED: dict[type[Any], Row] = {Subscription: {"name": "database"}}
+#: Fields read with a hook of their own: emails written before their delivery reports
+#: existed have NULL `accepted` / `refused`.
+_NULLABLE_LISTS: dict[type[Any], frozenset[str]] = {
+    OutgoingEmail: frozenset({"accepted", "refused"})
+}
+
+# The column types (`types.Exact`, `types.Moment`, `sa.Date`, …) convert these themselves.
+_AS_IS: frozenset[Any] = frozenset({str, int, Decimal, datetime, date, Any})
 
 
-def _plain(value: object) -> Any:
-    return converter.unstructure(value)
+def _as_is(value: Any, _kind: Any) -> Any:
+    return value
 
 
-def _load(data: Any, kind: Any) -> Any:
-    return converter.structure(data, kind)
+def _origin(kind: Any) -> Any:
+    return get_origin(kind)
 
 
-def _optional(kind: Callable[[Any], T], value: Any) -> T | None:
-    return None if value is None else kind(value)
+def _tuple_or_empty(value: Any, _kind: Any) -> tuple[Any, ...]:
+    return tuple(value or ())
 
 
-def _money(row: RowData, prefix: str) -> Money:
-    return Money(amount=row[f"{prefix}_amount"], currency=row[f"{prefix}_currency"])
+def _optional_of(kind: Any) -> Any:
+    """`X` of `X | None`, else None."""
+    if get_origin(kind) in (Union, types.UnionType):
+        args = [a for a in get_args(kind) if a is not type(None)]
+        if len(args) == 1 and len(get_args(kind)) == 2:
+            return args[0]
+    return None
 
 
-def _money_cols(prefix: str, money: Money) -> Row:
-    return {f"{prefix}_amount": money.amount, f"{prefix}_currency": money.currency}
+def _is_record_list(kind: Any) -> bool:
+    args = get_args(kind)
+    return _origin(kind) is tuple and bool(args) and attrs.has(args[0])
 
 
-def _taxes(data: Any) -> tuple[Tax, ...]:
-    taxes: tuple[Tax, ...] = _load(data, tuple[Tax, ...])
-    return taxes
+def _make() -> cattrs.Converter:
+    conv = cattrs.Converter(detailed_validation=False)
+    # Exactly these types: an enum that is also a `str` is stored as its value.
+    conv.register_unstructure_hook_func(lambda t: t in _AS_IS, identity)
+    conv.register_structure_hook_func(lambda t: t in _AS_IS, _as_is)
+    # X | None: the value itself, or X's hook; no per-value dispatch on the hot path.
+    conv.register_unstructure_hook_factory(
+        lambda t: _optional_of(t) is not None, lambda t: _unstructure_optional(conv, t)
+    )
+    conv.register_structure_hook_factory(
+        lambda t: _optional_of(t) is not None, lambda t: _structure_optional(conv, t)
+    )
+    conv.register_unstructure_hook_factory(
+        lambda t: _origin(t) is tuple, lambda t: _unstructure_list(conv, t)
+    )
+    conv.register_unstructure_hook_factory(
+        lambda t: _origin(t) is frozenset, lambda t: _unstructure_set(conv, t)
+    )
+    # Registered last, so it wins over the lists above.
+    # Value lists of records (taxes, rewards, rules, repair parts, …): the library's JSON.
+    conv.register_unstructure_hook_func(_is_record_list, converter.unstructure)
+    conv.register_structure_hook_func(_is_record_list, converter.structure)
+    return conv
 
 
-# -- idempotency, subscription -------------------------------------------------------------
+def _unstructure_optional(conv: cattrs.Converter, kind: Any) -> Callable[[Any], Any]:
+    inner = conv.get_unstructure_hook(_optional_of(kind))
+    if inner is identity:
+        return identity
+    return lambda value: None if value is None else inner(value)
 
 
-def idempotency_row(r: IdempotencyRecord) -> Row:
-    return {
-        "actor_id": r.actor_id,
-        "key": r.key,
-        "operation": r.operation,
-        "fingerprint": r.fingerprint,
-        "result": r.result,
-        "created_at": r.created_at,
+def _structure_optional(conv: cattrs.Converter, kind: Any) -> Callable[[Any, Any], Any]:
+    item = _optional_of(kind)
+    inner = conv.get_structure_hook(item)
+    if inner is _as_is:
+        return _as_is
+    return lambda value, _kind: None if value is None else inner(value, item)
+
+
+def _unstructure_list(conv: cattrs.Converter, kind: Any) -> Callable[[Any], Any]:
+    inner = conv.get_unstructure_hook(get_args(kind)[0])
+    if inner is identity:
+        return list
+    return lambda values: [inner(v) for v in values]
+
+
+def _unstructure_set(conv: cattrs.Converter, kind: Any) -> Callable[[Any], Any]:
+    inner = conv.get_unstructure_hook(get_args(kind)[0])
+    return lambda values: sorted(inner(v) for v in values)
+
+
+_rows = _make()
+
+
+def money_fields(kind: type[Any]) -> tuple[str, ...]:
+    """The fields of `kind` holding a `Money` (each is two columns)."""
+    return tuple(f.name for f in attrs.fields(attrs.resolve_types(kind)) if f.type is Money)
+
+
+def _to_row(kind: type[T]) -> Callable[[T], Row]:
+    """The row of a `kind` record, made by one generated function."""
+    skip = set(money_fields(kind)) | OMITTED.get(kind, frozenset())
+    skip |= {name for owner, name in CHILDREN if owner is kind}
+    omit: dict[str, Any] = {name: override(omit=True) for name in skip}
+    plain = make_dict_unstructure_fn(kind, _rows, **omit)
+    money = money_fields(kind)
+    fixed = _FIXED.get(kind)
+    if not money and not fixed:
+        return plain
+
+    def to_row(record: T) -> Row:
+        row = plain(record)
+        for name in money:
+            value: Money = getattr(record, name)
+            row[f"{name}_amount"] = value.amount
+            row[f"{name}_currency"] = value.currency
+        if fixed:
+            row.update(fixed)
+        return row
+
+    return to_row
+
+
+def _given(kind: type[Any]) -> tuple[str, ...]:
+    """The fields of `kind` that `_from_row` builds itself: its money and child fields."""
+    return (*money_fields(kind), *(name for owner, name in CHILDREN if owner is kind))
+
+
+def _structure_fn(kind: type[T]) -> Callable[[RowData, Any], T]:
+    """The generated function reading a `kind` row (extra columns, such as `seq`, are
+    ignored); the fields of `_given(kind)` must already be records."""
+    hooks: dict[str, Any] = {
+        name: override(struct_hook=_tuple_or_empty)
+        for name in _NULLABLE_LISTS.get(kind, frozenset())
     }
-
-
-def idempotency(row: RowData) -> IdempotencyRecord:
-    return IdempotencyRecord(
-        actor_id=row["actor_id"],
-        key=row["key"],
-        operation=row["operation"],
-        fingerprint=row["fingerprint"],
-        result=row["result"],
-        created_at=row["created_at"],
-    )
-
-
-def subscription_row(s: Subscription) -> Row:
-    return {
-        "name": "database",
-        "state": s.state.value,
-        "trial_started_at": s.trial_started_at,
-        "trial_ends_at": s.trial_ends_at,
-        "paid_reference": s.paid_reference,
-        "changed_at": s.changed_at,
-    }
-
-
-def subscription(row: RowData) -> Subscription:
-    return Subscription(
-        state=SubscriptionState(row["state"]),
-        trial_started_at=row["trial_started_at"],
-        trial_ends_at=row["trial_ends_at"],
-        paid_reference=row["paid_reference"],
-        changed_at=row["changed_at"],
-    )
-
-
-# -- helpdesk ------------------------------------------------------------------------------
-
-
-def partner_row(p: Partner) -> Row:
-    return {
-        "id": p.id,
-        "name": p.name,
-        "commercial_entity_id": p.commercial_entity_id,
-        "email": p.email,
-        "is_company": p.is_company,
-        "delivery_address_id": p.delivery_address_id,
-    }
-
-
-def partner(row: RowData) -> Partner:
-    return Partner(
-        id=row["id"],
-        name=row["name"],
-        commercial_entity_id=row["commercial_entity_id"],
-        email=row["email"],
-        is_company=bool(row["is_company"]),
-        delivery_address_id=row["delivery_address_id"],
-    )
-
-
-def product_row(p: Product) -> Row:
-    return {
-        "id": p.id,
-        "name": p.name,
-        "kind": p.kind.value,
-        **_money_cols("price", p.price),
-        "taxes": _plain(p.taxes),
-        "uom": p.uom,
-        "uom_digits": p.uom_digits,
-        "category": p.category,
-    }
-
-
-def product(row: RowData) -> Product:
-    return Product(
-        id=row["id"],
-        name=row["name"],
-        kind=ProductKind(row["kind"]),
-        price=_money(row, "price"),
-        taxes=_taxes(row["taxes"]),
-        uom=row["uom"],
-        uom_digits=row["uom_digits"],
-        category=row["category"],
-    )
-
-
-def sale_order_row(o: SaleOrder) -> Row:
-    return {"id": o.id, "name": o.name, "customer_id": o.customer_id, "ordered_at": o.ordered_at}
-
-
-def sale_order(row: RowData) -> SaleOrder:
-    return SaleOrder(
-        id=row["id"], name=row["name"], customer_id=row["customer_id"], ordered_at=row["ordered_at"]
-    )
-
-
-def team_row(t: Team) -> Row:
-    """The host's team only: its after-sales settings are a `team_config_row()`."""
-    return {
-        "id": t.id,
-        "name": t.name,
-        "member_ids": sorted(t.member_ids),
-        "members_only": t.members_only,
-    }
-
-
-def team(row: RowData) -> Team:
-    return Team(
-        id=row["id"],
-        name=row["name"],
-        member_ids=frozenset(row["member_ids"]),
-        members_only=bool(row["members_only"]),
-    )
-
-
-def team_config_row(c: TeamConfig) -> Row:
-    return {
-        "team_id": c.team_id,
-        "services": sorted(s.value for s in c.services),
-        "fsm_project_id": c.fsm_project_id,
-    }
-
-
-def team_config(row: RowData) -> TeamConfig:
-    return TeamConfig(
-        team_id=row["team_id"],
-        services=frozenset(Service(s) for s in row["services"]),
-        fsm_project_id=row["fsm_project_id"],
-    )
-
-
-def ticket_row(t: Ticket) -> Row:
-    return {
-        "id": t.id,
-        "ref": t.ref,
-        "title": t.title,
-        "team_id": t.team_id,
-        "created_at": t.created_at,
-        "customer_id": t.customer_id,
-        "product_id": t.product_id,
-        "sale_order_id": t.sale_order_id,
-        "description": t.description,
-        "follower_ids": list(t.follower_ids),
-    }
-
-
-def ticket(row: RowData) -> Ticket:
-    return Ticket(
-        id=row["id"],
-        ref=row["ref"],
-        title=row["title"],
-        team_id=row["team_id"],
-        created_at=row["created_at"],
-        customer_id=row["customer_id"],
-        product_id=row["product_id"],
-        sale_order_id=row["sale_order_id"],
-        description=row["description"],
-        follower_ids=tuple(row["follower_ids"]),
-    )
-
-
-def link_row(link: DocumentLink) -> Row:
-    return {
-        "ticket_id": link.ticket_id,
-        "kind": link.kind.value,
-        "document_id": link.document_id,
-        "created_at": link.created_at,
-    }
-
-
-def link(row: RowData) -> DocumentLink:
-    return DocumentLink(
-        ticket_id=row["ticket_id"],
-        kind=DocumentKind(row["kind"]),
-        document_id=row["document_id"],
-        created_at=row["created_at"],
-    )
-
-
-def message_row(m: TicketMessage) -> Row:
-    return {
-        "id": m.id,
-        "ticket_id": m.ticket_id,
-        "at": m.at,
-        "author_id": m.author_id,
-        "body": m.body,
-        "document_kind": m.document_kind.value if m.document_kind else None,
-        "document_id": m.document_id,
-    }
-
-
-def message(row: RowData) -> TicketMessage:
-    kind = row["document_kind"]
-    return TicketMessage(
-        id=row["id"],
-        ticket_id=row["ticket_id"],
-        at=row["at"],
-        author_id=row["author_id"],
-        body=row["body"],
-        document_kind=DocumentKind(kind) if kind is not None else None,
-        document_id=row["document_id"],
-    )
-
-
-# -- accounting ----------------------------------------------------------------------------
-
-
-def invoice_row(i: Invoice) -> Row:
-    return {
-        "id": i.id,
-        "kind": i.kind.value,
-        "customer_id": i.customer_id,
-        "currency": i.currency,
-        "state": i.state.value,
-        "created_at": i.created_at,
-        "payment_state": i.payment_state.value,
-        **_money_cols("residual", i.residual),
-        "number": i.number,
-        "invoice_date": i.invoice_date,
-        "post_on": i.post_on,
-        "sale_order_id": i.sale_order_id,
-        "reversed_invoice_id": i.reversed_invoice_id,
-        "credit_method": i.credit_method.value if i.credit_method is not None else None,
-        "ticket_id": i.ticket_id,
-        "reference": i.reference,
-        "reason": i.reason,
-        "journal": i.journal,
-        "note": i.note,
-        "operation_ref": i.operation_ref,
-    }
-
-
-def invoice_line_rows(i: Invoice) -> list[Row]:
-    return [
-        {
-            "invoice_id": i.id,
-            "position": position,
-            "description": line.description,
-            "quantity": line.quantity,
-            **_money_cols("unit_price", line.unit_price),
-            "taxes": _plain(line.taxes),
-            "product_id": line.product_id,
-        }
-        for position, line in enumerate(i.lines)
-    ]
-
-
-def invoice_line(row: RowData) -> InvoiceLine:
-    return InvoiceLine(
-        description=row["description"],
-        quantity=row["quantity"],
-        unit_price=_money(row, "unit_price"),
-        taxes=_taxes(row["taxes"]),
-        product_id=row["product_id"],
-    )
-
-
-def invoice(row: RowData, lines: Sequence[RowData]) -> Invoice:
-    return Invoice(
-        id=row["id"],
-        kind=InvoiceKind(row["kind"]),
-        customer_id=row["customer_id"],
-        currency=row["currency"],
-        lines=tuple(invoice_line(line) for line in lines),
-        state=InvoiceState(row["state"]),
-        created_at=row["created_at"],
-        payment_state=PaymentState(row["payment_state"]),
-        residual=_money(row, "residual"),
-        number=row["number"],
-        invoice_date=row["invoice_date"],
-        post_on=row["post_on"],
-        sale_order_id=row["sale_order_id"],
-        reversed_invoice_id=row["reversed_invoice_id"],
-        credit_method=_optional(CreditMethod, row["credit_method"]),
-        ticket_id=row["ticket_id"],
-        reference=row["reference"],
-        reason=row["reason"],
-        journal=row["journal"],
-        note=row["note"],
-        operation_ref=row["operation_ref"],
-    )
-
-
-def payment_row(p: Payment) -> Row:
-    return {
-        "id": p.id,
-        "customer_id": p.customer_id,
-        **_money_cols("amount", p.amount),
-        "paid_at": p.paid_at,
-        "reference": p.reference,
-    }
-
-
-def payment(row: RowData) -> Payment:
-    return Payment(
-        id=row["id"],
-        customer_id=row["customer_id"],
-        amount=_money(row, "amount"),
-        paid_at=row["paid_at"],
-        reference=row["reference"],
-    )
-
-
-def match_row(m: Match) -> Row:
-    return {
-        "id": m.id,
-        "invoice_id": m.invoice_id,
-        "kind": m.kind.value,
-        "counterpart_id": m.counterpart_id,
-        **_money_cols("amount", m.amount),
-        "created_at": m.created_at,
-    }
-
-
-def match(row: RowData) -> Match:
-    return Match(
-        id=row["id"],
-        invoice_id=row["invoice_id"],
-        kind=MatchKind(row["kind"]),
-        counterpart_id=row["counterpart_id"],
-        amount=_money(row, "amount"),
-        created_at=row["created_at"],
-    )
-
-
-# -- loyalty -------------------------------------------------------------------------------
-
-
-def program_row(p: CouponProgram) -> Row:
-    return {
-        "id": p.id,
-        "name": p.name,
-        "currency": p.currency,
-        "rewards": _plain(p.rewards),
-        "rules": _plain(p.rules),
-        "active": p.active,
-        "program_type": p.program_type.value,
-        "trigger": p.trigger.value,
-        "date_to": p.date_to,
-        "max_usage": p.max_usage,
-        "code": p.code,
-    }
-
-
-def program(row: RowData) -> CouponProgram:
-    return CouponProgram(
-        id=row["id"],
-        name=row["name"],
-        currency=row["currency"],
-        rewards=_load(row["rewards"], tuple[Reward, ...]),
-        rules=_load(row["rules"], tuple[CouponRule, ...]),
-        active=bool(row["active"]),
-        program_type=ProgramType(row["program_type"]),
-        trigger=ProgramTrigger(row["trigger"]),
-        date_to=row["date_to"],
-        max_usage=row["max_usage"],
-        code=row["code"],
-    )
-
-
-def coupon_row(c: Coupon) -> Row:
-    return {
-        "id": c.id,
-        "code": c.code,
-        "program_id": c.program_id,
-        "partner_id": c.partner_id,
-        "points": c.points,
-        "created_at": c.created_at,
-        "expires_on": c.expires_on,
-        "ticket_id": c.ticket_id,
-    }
-
-
-def coupon(row: RowData) -> Coupon:
-    return Coupon(
-        id=row["id"],
-        code=row["code"],
-        program_id=row["program_id"],
-        partner_id=row["partner_id"],
-        points=row["points"],
-        created_at=row["created_at"],
-        expires_on=row["expires_on"],
-        ticket_id=row["ticket_id"],
-    )
-
-
-def coupon_use_row(u: CouponUse) -> Row:
-    return {
-        "id": u.id,
-        "coupon_id": u.coupon_id,
-        "program_id": u.program_id,
-        "points": u.points,
-        "used_at": u.used_at,
-        "order_reference": u.order_reference,
-    }
-
-
-def coupon_use(row: RowData) -> CouponUse:
-    return CouponUse(
-        id=row["id"],
-        coupon_id=row["coupon_id"],
-        program_id=row["program_id"],
-        points=row["points"],
-        used_at=row["used_at"],
-        order_reference=row["order_reference"],
-    )
-
-
-# -- stock ---------------------------------------------------------------------------------
-
-
-def picking_row(p: Picking) -> Row:
-    return {
-        "id": p.id,
-        "kind": p.kind.value,
-        "reference": p.reference,
-        "partner_id": p.partner_id,
-        "source_location": p.source_location,
-        "destination_location": p.destination_location,
-        "state": p.state.value,
-        "created_at": p.created_at,
-        "done_at": p.done_at,
-        "origin": p.origin,
-        "sale_order_id": p.sale_order_id,
-        "return_of_id": p.return_of_id,
-        "ticket_id": p.ticket_id,
-    }
-
-
-def move_rows(p: Picking) -> list[Row]:
-    return [
-        {
-            "picking_id": p.id,
-            "position": position,
-            "id": m.id,
-            "product_id": m.product_id,
-            "quantity": m.quantity,
-            "state": m.state.value,
-            "origin_move_id": m.origin_move_id,
-            "scrapped": m.scrapped,
-        }
-        for position, m in enumerate(p.moves)
-    ]
-
-
-def move(row: RowData) -> StockMove:
-    return StockMove(
-        id=row["id"],
-        product_id=row["product_id"],
-        quantity=row["quantity"],
-        state=MoveState(row["state"]),
-        origin_move_id=row["origin_move_id"],
-        scrapped=bool(row["scrapped"]),
-    )
-
-
-def picking(row: RowData, moves: Sequence[RowData]) -> Picking:
-    return Picking(
-        id=row["id"],
-        kind=PickingKind(row["kind"]),
-        reference=row["reference"],
-        partner_id=row["partner_id"],
-        source_location=row["source_location"],
-        destination_location=row["destination_location"],
-        state=PickingState(row["state"]),
-        moves=tuple(move(m) for m in moves),
-        created_at=row["created_at"],
-        done_at=row["done_at"],
-        origin=row["origin"],
-        sale_order_id=row["sale_order_id"],
-        return_of_id=row["return_of_id"],
-        ticket_id=row["ticket_id"],
-    )
-
-
-# -- repair --------------------------------------------------------------------------------
-
-
-def repair_row(r: RepairOrder) -> Row:
-    return {
-        "id": r.id,
-        "reference": r.reference,
-        "product_id": r.product_id,
-        "customer_id": r.customer_id,
-        "currency": r.currency,
-        "created_at": r.created_at,
-        "state": r.state.value,
-        "quantity": r.quantity,
-        "lot": r.lot,
-        "ticket_id": r.ticket_id,
-        "description": r.description,
-        "sale_order_id": r.sale_order_id,
-        "return_id": r.return_id,
-        "invoice_method": r.invoice_method.value,
-        "invoice_address_id": r.invoice_address_id,
-        "parts": _plain(r.parts),
-        "operations": _plain(r.operations),
-        "internal_notes": r.internal_notes,
-        "quotation_notes": r.quotation_notes,
-        "responsible_user_id": r.responsible_user_id,
-        "scheduled_date": r.scheduled_date,
-        "warranty_expiration": r.warranty_expiration,
-        "invoice_id": r.invoice_id,
-    }
-
-
-def repair(row: RowData) -> RepairOrder:
-    return RepairOrder(
-        id=row["id"],
-        reference=row["reference"],
-        product_id=row["product_id"],
-        customer_id=row["customer_id"],
-        currency=row["currency"],
-        created_at=row["created_at"],
-        state=RepairState(row["state"]),
-        quantity=row["quantity"],
-        lot=row["lot"],
-        ticket_id=row["ticket_id"],
-        description=row["description"],
-        sale_order_id=row["sale_order_id"],
-        return_id=row["return_id"],
-        invoice_method=InvoiceMethod(row["invoice_method"]),
-        invoice_address_id=row["invoice_address_id"],
-        parts=_load(row["parts"], tuple[RepairPart, ...]),
-        operations=_load(row["operations"], tuple[RepairOperation, ...]),
-        internal_notes=row["internal_notes"],
-        quotation_notes=row["quotation_notes"],
-        responsible_user_id=row["responsible_user_id"],
-        scheduled_date=row["scheduled_date"],
-        warranty_expiration=row["warranty_expiration"],
-        invoice_id=row["invoice_id"],
-    )
-
-
-# -- project -------------------------------------------------------------------------------
-
-
-def project_row(p: Project) -> Row:
-    return {"id": p.id, "name": p.name, "is_fsm": p.is_fsm, "portal_visible": p.portal_visible}
-
-
-def project(row: RowData) -> Project:
-    return Project(
-        id=row["id"],
-        name=row["name"],
-        is_fsm=bool(row["is_fsm"]),
-        portal_visible=bool(row["portal_visible"]),
-    )
-
-
-def task_row(t: FieldServiceTask) -> Row:
-    return {
-        "id": t.id,
-        "project_id": t.project_id,
-        "title": t.title,
-        "customer_id": t.customer_id,
-        "created_at": t.created_at,
-        "stage": t.stage.value,
-        "description": t.description,
-        "ticket_id": t.ticket_id,
-        "planned_at": t.planned_at,
-        "assignee_id": t.assignee_id,
-        "internal_notes": t.internal_notes,
-    }
-
-
-def task(row: RowData) -> FieldServiceTask:
-    return FieldServiceTask(
-        id=row["id"],
-        project_id=row["project_id"],
-        title=row["title"],
-        customer_id=row["customer_id"],
-        created_at=row["created_at"],
-        stage=TaskStage(row["stage"]),
-        description=row["description"],
-        ticket_id=row["ticket_id"],
-        planned_at=row["planned_at"],
-        assignee_id=row["assignee_id"],
-        internal_notes=row["internal_notes"],
-    )
-
-
-# -- mail ----------------------------------------------------------------------------------
-
-
-def email_row(e: OutgoingEmail) -> Row:
-    return {
-        "id": e.id,
-        "recipients": list(e.recipients),
-        "subject": e.subject,
-        "text_body": e.text_body,
-        "html_body": e.html_body,
-        "created_at": e.created_at,
-        "ticket_id": e.ticket_id,
-        "state": e.state.value,
-        "attempts": e.attempts,
-        "last_error": e.last_error,
-        "sent_at": e.sent_at,
-        "accepted": list(e.accepted),
-        "refused": list(e.refused),
-        "claim": e.claim,
-        "lease_until": e.lease_until,
-    }
-
-
-def email(row: RowData) -> OutgoingEmail:
-    return OutgoingEmail(
-        id=row["id"],
-        recipients=tuple(row["recipients"]),
-        subject=row["subject"],
-        text_body=row["text_body"],
-        html_body=row["html_body"],
-        created_at=row["created_at"],
-        ticket_id=row["ticket_id"],
-        state=EmailState(row["state"]),
-        attempts=row["attempts"],
-        last_error=row["last_error"],
-        sent_at=row["sent_at"],
-        accepted=tuple(row["accepted"] or ()),
-        refused=tuple(row["refused"] or ()),
-        claim=row["claim"],
-        lease_until=row["lease_until"],
-    )
+    hooks.update({name: override(struct_hook=_as_is) for name in _given(kind)})
+    return make_dict_structure_fn(kind, _rows, _cattrs_forbid_extra_keys=False, **hooks)
+
+
+class _Load(Protocol[T_co]):
+    def __call__(self, row: RowData, rows: Sequence[RowData] = ()) -> T_co: ...
+
+
+def _from_row(kind: type[T]) -> _Load[T]:
+    """The `kind` record of a row and of its child rows (if `kind` has a child table)."""
+    plain = _structure_fn(kind)
+    money = money_fields(kind)
+    children = [(name, _one(CHILDREN[owner, name][0])) for owner, name in CHILDREN if owner is kind]
+
+    def from_row(row: RowData, rows: Sequence[RowData] = ()) -> T:
+        data = dict(row)  # the statements' rows are dicts: a cheap copy
+        for name in money:
+            data[name] = Money(amount=row[f"{name}_amount"], currency=row[f"{name}_currency"])
+        for name, item in children:
+            data[name] = tuple(item(child) for child in rows)
+        return plain(data, kind)
+
+    return from_row
+
+
+def _one(kind: type[T]) -> Callable[[RowData], T]:
+    """The `kind` record of a row (of a table without children)."""
+    if _given(kind):
+        return _from_row(kind)  # its child rows default to none
+    plain = _structure_fn(kind)
+
+    def from_row(row: RowData) -> T:
+        return plain(row, kind)
+
+    return from_row
+
+
+def _child_rows(kind: type[T], field: str) -> Callable[[T], list[Row]]:
+    item, parent = CHILDREN[kind, field]
+    item_row = _to_row(item)
+
+    def child_rows(record: Any) -> list[Row]:
+        key = record.id
+        return [
+            {parent: key, "position": position, **item_row(value)}
+            for position, value in enumerate(getattr(record, field))
+        ]
+
+    return child_rows
+
+
+# -- the functions the backend calls: generated once, at import ------------------------------
+
+idempotency_row, idempotency = _to_row(IdempotencyRecord), _one(IdempotencyRecord)
+subscription_row, subscription = _to_row(Subscription), _one(Subscription)
+partner_row, partner = _to_row(Partner), _one(Partner)
+product_row, product = _to_row(Product), _one(Product)
+sale_order_row, sale_order = _to_row(SaleOrder), _one(SaleOrder)
+#: The host's team only: its after-sales settings are a `team_config_row()`.
+team_row, team = _to_row(Team), _one(Team)
+team_config_row, team_config = _to_row(TeamConfig), _one(TeamConfig)
+ticket_row, ticket = _to_row(Ticket), _one(Ticket)
+link_row, link = _to_row(DocumentLink), _one(DocumentLink)
+message_row, message = _to_row(TicketMessage), _one(TicketMessage)
+invoice_row, invoice = _to_row(Invoice), _from_row(Invoice)
+invoice_line_rows, invoice_line = _child_rows(Invoice, "lines"), _one(InvoiceLine)
+payment_row, payment = _to_row(Payment), _one(Payment)
+match_row, match = _to_row(Match), _one(Match)
+program_row, program = _to_row(CouponProgram), _one(CouponProgram)
+coupon_row, coupon = _to_row(Coupon), _one(Coupon)
+coupon_use_row, coupon_use = _to_row(CouponUse), _one(CouponUse)
+picking_row, picking = _to_row(Picking), _from_row(Picking)
+move_rows, move = _child_rows(Picking, "moves"), _one(StockMove)
+repair_row, repair = _to_row(RepairOrder), _one(RepairOrder)
+project_row, project = _to_row(Project), _one(Project)
+task_row, task = _to_row(FieldServiceTask), _one(FieldServiceTask)
+email_row, email = _to_row(OutgoingEmail), _one(OutgoingEmail)
+audit_row, audit = _to_row(AuditEntry), _one(AuditEntry)
 
 
 def delivered_row(e: OutgoingEmail) -> Row:
-    return {"id": e.id, "email": _plain(e)}
+    """A sent email as one JSON copy (`mail_delivered`)."""
+    return {"id": e.id, "email": converter.unstructure(e)}
 
 
 def delivered(row: RowData) -> OutgoingEmail:
-    sent: OutgoingEmail = _load(row["email"], OutgoingEmail)
+    sent: OutgoingEmail = converter.structure(row["email"], OutgoingEmail)
     return sent
-
-
-# -- audit ---------------------------------------------------------------------------------
-
-
-def audit_row(e: AuditEntry) -> Row:
-    return {
-        "id": e.id,
-        "at": e.at,
-        "actor_id": e.actor_id,
-        "action": e.action,
-        "ticket_id": e.ticket_id,
-        "document_ids": list(e.document_ids),
-        "idempotency_key": e.idempotency_key,
-        "detail": e.detail,
-    }
-
-
-def audit(row: RowData) -> AuditEntry:
-    return AuditEntry(
-        id=row["id"],
-        at=row["at"],
-        actor_id=row["actor_id"],
-        action=row["action"],
-        ticket_id=row["ticket_id"],
-        document_ids=tuple(row["document_ids"]),
-        idempotency_key=row["idempotency_key"],
-        detail=row["detail"],
-    )
