@@ -193,7 +193,12 @@ def test_a_reset_backend_is_a_new_one() -> None:
     assert backend.aftersales_sequence_next("custom") == 1
     # and the lock is free for another thread (the forgotten unit held the old one)
     done = threading.Event()
-    worker = threading.Thread(target=lambda: (backend.store.begin().commit(), done.set()))
+
+    def another_unit() -> None:
+        backend.store.begin().commit()
+        done.set()
+
+    worker = threading.Thread(target=another_unit)
     worker.start()
     worker.join(timeout=5)
     assert done.is_set()
