@@ -276,3 +276,12 @@ def test_the_series_measurement_runs_on_postgresql(aftersales_postgres: Any) -> 
         assert measured.calls == 6
         assert 0 < measured.waiting < measured.held < 1
     assert (distinct.journals, one.journals) == ("distinct", "one")
+
+
+def test_the_setup_benchmark_compares_the_fixture_patterns() -> None:
+    from benchmarks import setup
+
+    assert setup.main(["--smoke"]) == 0
+    results = setup.measure(rounds=1, block=1)
+    assert set(results) == {"fresh", "pattern", "pattern, world built", "refund"}
+    assert all(micros > 0 for micros in results.values())

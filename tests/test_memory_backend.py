@@ -155,3 +155,80 @@ def test_concurrent_units_serialize(backend: MemoryBackend, app: AfterSales) -> 
     for t in threads:
         t.join()
     assert sorted(numbers) == list(range(1, 201))
+
+
+def _used_everywhere() -> tuple[MemoryBackend, AfterSales, Scenario]:
+    """A backend after the standard world, a FULL refund, an email, team settings, numbers."""
+    from aftersales import CreditMethod, FrozenClock
+    from aftersales.testing.scenario import build_scenario
+
+    clock = FrozenClock("2026-11-28T09:00:00+00:00")
+    backend = MemoryBackend()
+    app = AfterSales(backend, clock=clock)
+    scenario = build_scenario(backend.builder(clock))
+    app.refunds.reverse(
+        scenario.ticket.id,
+        scenario.invoice.id,
+        method=CreditMethod.FULL,
+        actor=scenario.actors.agent,
+    )
+    backend.aftersales_sequence_next("custom")
+    return backend, app, scenario
+
+
+def test_a_reset_backend_is_a_new_one() -> None:
+    backend, _, scenario = _used_everywhere()
+    assert {"invoices", "sequences", "tickets", "team_settings"} <= set(backend.snapshot())
+    left_open = backend.store.begin()  # a unit of work a test forgot to end
+    assert left_open.undo == []
+
+    backend.reset()
+
+    assert backend.snapshot() == MemoryBackend().snapshot()
+    assert backend.delivered == []
+    assert backend.store.transaction is None
+    # the indexes went with the tables: no lookup finds an old record
+    assert backend.aftersales_helpdesk_find_ticket(scenario.ticket.ref) is None
+    assert backend.ledger.credit_notes([scenario.invoice.id]) == []
+    assert backend.aftersales_sequence_next("custom") == 1
+    # and the lock is free for another thread (the forgotten unit held the old one)
+    done = threading.Event()
+
+    def another_unit() -> None:
+        backend.store.begin().commit()
+        done.set()
+
+    worker = threading.Thread(target=another_unit)
+    worker.start()
+    worker.join(timeout=5)
+    assert done.is_set()
+
+
+def test_a_reset_keeps_the_modules_given_at_construction() -> None:
+    backend = MemoryBackend(installed_modules=("base", "repair"))
+    backend.aftersales_modules_install("helpdesk")
+    backend.reset()
+    assert backend.aftersales_modules_installed() == {"base", "repair"}
+
+
+def test_a_reset_to_a_snapshot_restores_records_and_indexes() -> None:
+    from aftersales import CreditMethod
+
+    backend, app, scenario = _used_everywhere()
+    baseline = backend.snapshot()
+    notes = backend.ledger.credit_notes([scenario.invoice.id])
+    later = backend.builder(app.clock).invoice(
+        customer=scenario.customer, lines=[(scenario.kettle, 1)]
+    )
+    app.refunds.reverse(
+        scenario.ticket.id, later.id, method=CreditMethod.FULL, actor=scenario.actors.agent
+    )
+
+    backend.reset(baseline)
+
+    assert backend.snapshot() == baseline
+    assert backend.ledger.credit_notes([scenario.invoice.id]) == notes
+    assert backend.ledger.get_invoice(later.id, lock=False) is None
+    assert backend.aftersales_helpdesk_find_ticket(scenario.ticket.ref) == scenario.ticket
+    baseline["tickets"].clear()  # the backend does not share the snapshot's tables
+    assert backend.aftersales_helpdesk_get_ticket(scenario.ticket.id) == scenario.ticket

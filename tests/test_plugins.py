@@ -14,6 +14,7 @@ from aftersales.errors import (
     MissingHookImplementation,
     PortOwnershipError,
 )
+from aftersales.hookspecs import hookspec
 from aftersales.models import Service, Team
 from aftersales.plugins import REQUIRED_HOOKS, PluginManager, installed_backends, load_backend
 from aftersales.ports import port
@@ -136,3 +137,41 @@ def test_the_memory_backend_implements_every_hook() -> None:
     specs = {name for name in vars(app.pm.hook) if name.startswith("aftersales_")}
     events = {name for name in specs if name.startswith("aftersales_on_")}
     assert specs - events - {"aftersales_modules_catalogue"} <= _hook_names(app)
+
+
+def test_specifications_are_read_once_per_module_or_class(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import aftersales.plugins as plugins_module
+
+    read: list[str] = []
+    real = plugins_module._spec_info
+
+    def counting(name: str, function: Any, opts: Any) -> Any:
+        read.append(name)
+        return real(name, function, opts)
+
+    monkeypatch.setattr(plugins_module, "_spec_info", counting)
+
+    class Specs:
+        @hookspec
+        def aftersales_extra_hook(self, ticket_id: str, note: str = "") -> None: ...
+
+    first = PluginManager()
+    first.add_hookspecs(Specs)
+    second = PluginManager()
+    second.add_hookspecs(Specs)
+    assert read.count("aftersales_extra_hook") == 1
+    spec = second.spec("aftersales_extra_hook")
+    assert spec is not None and spec.argnames == ("ticket_id",) and spec.defaults
+    assert first.spec("aftersales_extra_hook") == spec
+
+    # a spec function replaced afterwards is read again
+    @hookspec(firstresult=True)
+    def aftersales_extra_hook(ticket_id: str) -> None: ...
+
+    monkeypatch.setattr(Specs, "aftersales_extra_hook", staticmethod(aftersales_extra_hook))
+    third = PluginManager()
+    third.add_hookspecs(Specs)
+    changed = third.spec("aftersales_extra_hook")
+    assert changed is not None and changed.firstresult and not changed.defaults

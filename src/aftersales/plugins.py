@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import weakref
@@ -81,6 +82,13 @@ def _spec_info(name: str, function: Callable[..., Any], opts: Mapping[str, Any])
     )
 
 
+#: What `PluginManager.add_hookspecs()` read from each module or class of specifications.
+_SPECS: weakref.WeakKeyDictionary[
+    Any, tuple[tuple[tuple[str, object], ...], dict[str, HookSpecInfo]]
+]
+_SPECS = weakref.WeakKeyDictionary()
+
+
 class PluginManager(pluggy.PluginManager):
     """A pluggy manager for aftersales hooks.
 
@@ -143,13 +151,32 @@ class PluginManager(pluggy.PluginManager):
     def add_hookspecs(self, module_or_class: Any) -> None:
         try:
             super().add_hookspecs(module_or_class)
-            for name in dir(module_or_class):
-                opts = self.parse_hookspec_opts(module_or_class, name)
-                if opts is not None:
-                    function = getattr(module_or_class, name)
-                    self._aftersales_specs[name] = _spec_info(name, function, opts)
+            self._aftersales_specs.update(self._read_specs(module_or_class))
         finally:
             self._changed()
+
+    def _read_specs(self, module_or_class: Any) -> dict[str, HookSpecInfo]:
+        """The specifications of `module_or_class`, read once per module or class (and
+        again only when one of its spec functions was replaced)."""
+        try:
+            cached = _SPECS.get(module_or_class)
+        except TypeError:  # not weakly referenceable: read it each time
+            cached = None
+        if cached is not None and all(
+            getattr(module_or_class, name, None) is function for name, function in cached[0]
+        ):
+            return cached[1]
+        functions: list[tuple[str, object]] = []
+        specs: dict[str, HookSpecInfo] = {}
+        for name in dir(module_or_class):
+            opts = self.parse_hookspec_opts(module_or_class, name)
+            if opts is not None:
+                function = getattr(module_or_class, name)
+                functions.append((name, function))
+                specs[name] = _spec_info(name, function, opts)
+        with contextlib.suppress(TypeError):
+            _SPECS[module_or_class] = (tuple(functions), specs)
+        return specs
 
     def add_hookcall_monitoring(self, before: Any, after: Any) -> Callable[[], None]:
         """pluggy's call monitoring (`enable_tracing` goes through it too), counted so

@@ -91,6 +91,22 @@ class MemoryStore:
         with self.lock:
             return {name: dict(rows) for name, rows in self._tables.items() if rows}
 
+    def reset(self, tables: Mapping[str, Mapping[object, Any]] | None = None) -> None:
+        """Empty every table and index, then load `tables` (a `snapshot()`) if given.
+
+        Everything the store holds starts over: the lock and the per-thread transaction are
+        new too, so a unit of work a test left open cannot block the next one. Its cost
+        follows the size of `tables`, never what was stored before.
+        """
+        self.lock = threading.RLock()
+        self._local = threading.local()
+        self._tables = {}
+        for index in self._indexes.values():
+            index.clear()
+        for name, rows in (tables or {}).items():
+            for key, record in rows.items():
+                self._write(name, key, MISSING, record)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._tables)
 
