@@ -111,10 +111,11 @@ def to_decimal(value: object, field: str, *, places: int | None = None) -> Decim
     Examples:
         >>> to_decimal("12.50", "quantity")
         Decimal('12.50')
-        >>> to_decimal(Decimal("1e1000000"), "quantity")
-        Traceback (most recent call last):
-        ...
-        aftersales.errors.InvalidInput: quantity=1E+1000000: must be smaller than ...
+        >>> try:
+        ...     to_decimal(Decimal("1e1000000"), "quantity")
+        ... except InvalidInput as refused:
+        ...     print(refused.field, "-", refused.reason)
+        quantity - must be smaller than 1,000,000,000,000,000 in magnitude
     """
     if isinstance(value, bool | float):
         raise InvalidInput(field, value, "use Decimal (or a string), never a float or bool")
