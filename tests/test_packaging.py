@@ -17,8 +17,14 @@ import aftersales.testing
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: What loading the pytest plugin may import of aftersales: the plugin and its packages.
-PLUGIN_IMPORTS = {"aftersales", "aftersales.testing", "aftersales.testing.plugin"}
+#: What loading the pytest plugin may import of aftersales: the plugin, its packages and the
+#: lazy-export helper they share.
+PLUGIN_IMPORTS = {
+    "aftersales",
+    "aftersales._lazy",
+    "aftersales.testing",
+    "aftersales.testing.plugin",
+}
 
 _IMPORTED_BY_THE_PLUGIN = """
 import json, sys

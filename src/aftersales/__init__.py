@@ -6,8 +6,9 @@ over any ERP through pluggy hooks. Start with [`AfterSales`][aftersales.app.Afte
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from aftersales._lazy import attach
 
 if TYPE_CHECKING:
     from aftersales.app import AfterSales
@@ -63,14 +64,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = attach(__name__, _EXPORTS)

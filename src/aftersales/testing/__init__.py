@@ -3,8 +3,9 @@ a witness of events and emails, and the backend conformance kit."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from aftersales._lazy import attach
 
 if TYPE_CHECKING:
     from aftersales.testing.faults import FaultInjector, InjectedFault, SweepReport, sweep_faults
@@ -41,14 +42,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = attach(__name__, _EXPORTS)
