@@ -35,6 +35,8 @@ from aftersales.models import (
     Project,
     Refundable,
     RepairOrder,
+    Returnable,
+    ReturnRequest,
     Reversal,
     ReversalResult,
     SaleOrder,
@@ -505,11 +507,50 @@ class Hooks:
             "aftersales_stock_list_returns",
         )
 
-    def save_picking(self, picking: Picking) -> Picking:
-        return _answered(
-            self._h.aftersales_stock_save_picking(picking=picking),
-            "aftersales_stock_save_picking",
+    def returnable_deliveries(self, query: PickingQuery) -> Sequence[Returnable]:
+        return _many(
+            self._h.aftersales_stock_returnable_deliveries(query=query),
+            "aftersales_stock_returnable_deliveries",
+        )
+
+    def get_delivery(self, delivery_id: str, *, lock: bool = False) -> Returnable:
+        return _found(
+            self._h.aftersales_stock_get_delivery(delivery_id=delivery_id, lock=lock),
+            "picking",
+            delivery_id,
+            Returnable,
+        )
+
+    def create_return(self, request: ReturnRequest) -> Picking:
+        return _found(
+            self._h.aftersales_stock_create_return(request=request),
+            "picking",
+            request.delivery_id,
             Picking,
+        )
+
+    def validate_return(self, return_id: str, at: datetime, reference: str) -> Picking:
+        return _found(
+            self._h.aftersales_stock_validate_return(
+                return_id=return_id, at=at, reference=reference
+            ),
+            "return",
+            return_id,
+            Picking,
+        )
+
+    def cancel_return(self, return_id: str, reference: str) -> Picking:
+        return _found(
+            self._h.aftersales_stock_cancel_return(return_id=return_id, reference=reference),
+            "return",
+            return_id,
+            Picking,
+        )
+
+    def find_pickings_by_reference(self, reference: str) -> Sequence[Picking]:
+        return _many(
+            self._h.aftersales_stock_find_by_reference(reference=reference),
+            "aftersales_stock_find_by_reference",
         )
 
     # repair ---------------------------------------------------------------------------------

@@ -65,6 +65,8 @@ if TYPE_CHECKING:
         Project,
         Refundable,
         RepairOrder,
+        Returnable,
+        ReturnRequest,
         Reversal,
         ReversalResult,
         SaleOrder,
@@ -329,13 +331,95 @@ def aftersales_sequence_next(code: str) -> int | None:
 
 
 # -------------------------------------------------------------------------------------------
-# port stock (owner: the ERP): deliveries and returns
+# port stock (owner: the ERP): operations the ERP performs on its deliveries and returns
+#
+# The ERP owns deliveries, returns and their moves, and names and ids them. The return
+# service decides what a helpdesk may do (rights, toggle, RT-1/2/3: only done deliveries of
+# the ticket's customer, the caps of RT-5 from the balances reported here, under the lock,
+# the default quantities) and asks the ERP to do it; the ERP answers with what it made. Every
+# write carries ``reference`` (see the accounting port): the ERP stores it on the return
+# (`Picking.operation_ref`) and `aftersales_stock_find_by_reference()` finds it. The
+# shipped backends serve this port with the reference ERP (`aftersales.erp.stock`).
 # -------------------------------------------------------------------------------------------
 
 
 @hookspec(firstresult=True)
 def aftersales_stock_get_picking(picking_id: str, lock: bool) -> Picking | None:
-    """Return the delivery or return `picking_id`, or `None`."""
+    """Return the delivery or return `picking_id` with its moves, or `None`.
+
+    `lock=True` holds it until the unit of work ends. May be called in a read-only unit
+    (the ticket view, repairs reading the return of a repair).
+    """
+
+
+@hookspec(firstresult=True)
+def aftersales_stock_returnable_deliveries(query: PickingQuery) -> Sequence[Returnable] | None:
+    """Return the **done deliveries** of `query`, newest first, each with what its returns
+    already took from every move (`Returnable`).
+
+    `kind` and `state` of `query` are ignored (always deliveries, done); the other conditions
+    all hold. Newest means the latest `done_at`, then the latest `created_at`; of two
+    equally new deliveries of one partner, the one stored last comes first. `product_id`
+    matches deliveries with at least one move of that product. `moves` has one balance per
+    move of the delivery, in its order: `returned` sums the moves of done returns sending
+    it back, `reserved` those of open returns; cancelled returns and moves count for nothing.
+    Answer in one go (one query for the returns of every delivery found), not one call per
+    delivery.
+    """
+
+
+@hookspec(firstresult=True)
+def aftersales_stock_get_delivery(delivery_id: str, lock: bool) -> Returnable | None:
+    """Return the picking `delivery_id` with what its returns took from every move (see
+    [`aftersales_stock_returnable_deliveries()`][aftersales_stock_returnable_deliveries]), or
+    `None`.
+
+    The picking may be of any kind and state: the service checks them (RT-3); a return has
+    nothing taken. With `lock=True` the picking is held until the unit ends, so that two
+    units cannot both pass the cap (RT-5, RL-3) on the same balances.
+    """
+
+
+@hookspec(firstresult=True)
+def aftersales_stock_create_return(request: ReturnRequest) -> Picking | None:
+    """Make a return of the done delivery `request.delivery_id`; return it as made.
+
+    One move per quantity, in the delivery's move order, each with the delivery move's
+    product and `origin_move_id`; the return goes from the delivery's destination to
+    `request.destination_location` (the delivery's source when `None`), is `READY`, has
+    `origin` `"Return of <delivery name>"`, the delivery's partner and sale order,
+    `return_of_id`, `ticket_id` and `operation_ref` `request.reference`. Its id, its
+    moves' ids and its name (`reference`, the reference ERP: `WH/RET/00001`, drawn from a
+    sequence without a row lock, gaps possible) are the ERP's.
+
+    The service has checked the caps under the delivery's lock. Return `None` when the
+    delivery is not this ERP's; raise [`BackendError`][aftersales.errors.BackendError] when it is
+    not a done delivery or has no such move.
+    """
+
+
+@hookspec(firstresult=True)
+def aftersales_stock_validate_return(
+    return_id: str, at: datetime, reference: str
+) -> Picking | None:
+    """Validate the open return `return_id`: it and its live moves become `DONE`, done at
+    `at` (the library's time; an ERP may stamp its own), so its quantities count as
+    returned; return it as stored. `None` when it is not this ERP's; raise
+    [`BackendError`][aftersales.errors.BackendError] when it is not an open return."""
+
+
+@hookspec(firstresult=True)
+def aftersales_stock_cancel_return(return_id: str, reference: str) -> Picking | None:
+    """Cancel the open return `return_id` and its moves, releasing what they reserved;
+    return it as stored. `None` when it is not this ERP's; raise
+    [`BackendError`][aftersales.errors.BackendError] when it is not an open return."""
+
+
+@hookspec(firstresult=True)
+def aftersales_stock_find_by_reference(reference: str) -> Sequence[Picking] | None:
+    """Return the returns the operation `reference` made, validated or cancelled last, in
+    the order the ERP stored them; empty when none (see
+    [`aftersales_accounting_find_by_reference()`][aftersales_accounting_find_by_reference])."""
 
 
 @hookspec(firstresult=True)
@@ -344,18 +428,15 @@ def aftersales_stock_find_pickings(query: PickingQuery) -> Sequence[Picking] | N
 
     Newest means the latest `done_at` (not done last), then the latest `created_at`;
     of two equally new pickings of one partner, the one stored last comes first.
-    `product_id` matches pickings with at least one move of that product.
+    `product_id` matches pickings with at least one move of that product. Optional: no
+    service needs it.
     """
 
 
 @hookspec(firstresult=True)
 def aftersales_stock_list_returns(delivery_id: str) -> Sequence[Picking] | None:
-    """Return every return whose `return_of_id` is `delivery_id`, oldest first."""
-
-
-@hookspec(firstresult=True)
-def aftersales_stock_save_picking(picking: Picking) -> Picking | None:
-    """Insert or update `picking` (by id) with its moves and return it."""
+    """Return every return whose `return_of_id` is `delivery_id`, oldest first. Optional:
+    no service needs it."""
 
 
 # -------------------------------------------------------------------------------------------

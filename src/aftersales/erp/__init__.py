@@ -2,11 +2,22 @@
 
 The memory and the SQL backends serve the accounting port with
 `ReferenceAccounting`, written once over a small storage
-protocol (`Ledger`) that each backend implements with its own
-tables, so both number, match and settle documents the same way.
+protocol (`Ledger`), and the stock port with `ReferenceStock` over `StockLedger`;
+each backend implements them with its own tables, so both number, match, settle and
+return documents the same way.
 """
 
 from aftersales.erp.accounting import AccountingPort, ReferenceAccounting, settle
-from aftersales.erp.ledger import Ledger
+from aftersales.erp.ledger import Ledger, Numbering, StockLedger
+from aftersales.erp.stock import ReferenceStock, StockPort
 
-__all__ = ["AccountingPort", "Ledger", "ReferenceAccounting", "settle"]
+__all__ = [
+    "AccountingPort",
+    "Ledger",
+    "Numbering",
+    "ReferenceAccounting",
+    "ReferenceStock",
+    "StockLedger",
+    "StockPort",
+    "settle",
+]

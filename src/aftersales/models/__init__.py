@@ -65,7 +65,17 @@ from aftersales.models.repairs import (
     RepairState,
 )
 from aftersales.models.sales import SaleOrder
-from aftersales.models.stock import MoveState, Picking, PickingKind, PickingState, StockMove
+from aftersales.models.stock import (
+    MoveBalance,
+    MoveState,
+    Picking,
+    PickingKind,
+    PickingState,
+    Returnable,
+    ReturnQuantity,
+    ReturnRequest,
+    StockMove,
+)
 from aftersales.models.subscription import Subscription, SubscriptionState
 
 __all__ = [
@@ -98,6 +108,7 @@ __all__ = [
     "Match",
     "MatchKind",
     "Money",
+    "MoveBalance",
     "MoveState",
     "OperationLine",
     "Order",
@@ -123,6 +134,9 @@ __all__ = [
     "RepairOrder",
     "RepairPart",
     "RepairState",
+    "ReturnQuantity",
+    "ReturnRequest",
+    "Returnable",
     "Reversal",
     "ReversalResult",
     "Reward",

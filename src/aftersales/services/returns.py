@@ -1,16 +1,18 @@
 """Returns from a ticket: reverse transfers of delivered products (returns.md, RT-1 … RT-9).
 
 A return is a new warehouse operation (a `Picking` of kind
-`RETURN`) that brings back some of what a done delivery sent out. Every return move is
-linked to the delivery move it sends back (`origin_move_id`), so the quantities already
-taken can always be recomputed from the returns of a delivery:
+`RETURN`) that brings back some of what a done delivery sent out. The ERP makes it (its id,
+its name, its moves) through the stock port, and reports for every delivery move what its
+returns already took (`MoveBalance`):
 
 * **returned** — moves of returns that are `DONE`;
 * **reserved** — moves of returns still open (not done, not cancelled);
 * **left** — delivered − returned − reserved, never below zero (RT-5, RL-3).
 
-The cap is checked with the delivery locked (`get_picking(..., lock=True)`), so two
-concurrent returns of the same delivery cannot both take the last unit.
+The service keeps the helpdesk's rules: which deliveries a ticket may return from, the
+default quantities, and the cap, checked against the balances the ERP reports with the
+delivery locked (`get_delivery(..., lock=True)`), so two concurrent returns of the same
+delivery cannot both take the last unit.
 """
 
 from __future__ import annotations
@@ -29,19 +31,21 @@ from aftersales.errors import (
     InvalidState,
     QuantityExceeded,
 )
-from aftersales.ids import new_id
 from aftersales.models import (
     Actor,
     DocumentKind,
+    MoveBalance,
     MoveState,
     Picking,
     PickingKind,
     PickingState,
     Product,
+    Returnable,
+    ReturnQuantity,
+    ReturnRequest,
     Service,
     StockMove,
     Ticket,
-    evolve,
 )
 from aftersales.models.money import quantize
 from aftersales.models.products import Quantity, round_quantity
@@ -50,9 +54,6 @@ from aftersales.services._base import ServiceBase
 from aftersales.unit_of_work import UnitOfWork
 
 __all__ = ["ReturnDraft", "ReturnLine", "ReturnService"]
-
-#: The sequence return references are numbered from (`WH/RET/00001`, G-8).
-RETURN_SEQUENCE = "WH/RET"
 
 _NO_DELIVERY = "the customer has no validated delivery"
 _OPEN_STATES = frozenset({PickingState.DRAFT, PickingState.WAITING, PickingState.READY})
@@ -95,14 +96,6 @@ class ReturnDraft:
     def quantities(self) -> dict[str, Decimal]:
         """The default quantity of every line, ready to edit and pass to `create`."""
         return {line.move_id: line.quantity for line in self.lines}
-
-
-@attrs.frozen
-class _Taken:
-    """What returns already took from one delivery move."""
-
-    returned: Decimal = Decimal(0)
-    reserved: Decimal = Decimal(0)
 
 
 class ReturnService(ServiceBase):
@@ -148,7 +141,7 @@ class ReturnService(ServiceBase):
         def work(uow: UnitOfWork) -> tuple[Picking, ...]:
             ctx = self._guard.ticket(actor, Action.RETURN, ticket_id, Service.RETURNS)
             contacts = self._validated_customer(ctx.ticket)
-            return self._offered(ctx.ticket, contacts, sale_order_id)
+            return tuple(r.delivery for r in self._offered(ctx.ticket, contacts, sale_order_id))
 
         return self._rt.call(actor, Action.RETURN, work, writes=False)
 
@@ -192,10 +185,11 @@ class ReturnService(ServiceBase):
                         f"no validated delivery of the customer of ticket #{ctx.ticket.ref} "
                         "matches its sale order and product; choose a delivery explicitly"
                     )
-                delivery = offered[0]
+                returnable = offered[0]
             else:
-                delivery = self._delivery(delivery_id, contacts, lock=False)
-            lines = self._lines(delivery)
+                returnable = self._delivery(delivery_id, contacts, lock=False)
+            delivery = returnable.delivery
+            lines = self._lines(returnable)
             if all(line.quantity == 0 for line in lines):
                 raise InvalidOperation(
                     f"nothing left to return on delivery {delivery.reference}: every "
@@ -308,25 +302,18 @@ class ReturnService(ServiceBase):
             if done is not None:
                 return done
             contacts = self._validated_customer(ctx.ticket)
-            # Lock the delivery before reading what its returns took (RL-3).
-            delivery = self._delivery(delivery_id, contacts, lock=True)
-            moves = self._create_moves(delivery, asked)
-            picking = Picking(
-                id=new_id("ret"),
-                kind=PickingKind.RETURN,
-                reference=f"{RETURN_SEQUENCE}/{self._hooks.sequence_next(RETURN_SEQUENCE):05d}",
-                partner_id=delivery.partner_id,
-                source_location=delivery.destination_location,
-                destination_location=return_location or delivery.source_location,
-                state=PickingState.READY,
-                moves=moves,
-                created_at=uow.now,
-                origin=f"Return of {delivery.reference}",
-                sale_order_id=delivery.sale_order_id,
-                return_of_id=delivery.id,
-                ticket_id=ctx.ticket.id,
+            # Lock the delivery, then check the cap on what the ERP reports under it (RL-3).
+            returnable = self._delivery(delivery_id, contacts, lock=True)
+            picking = self._hooks.create_return(
+                ReturnRequest(
+                    delivery_id=returnable.delivery.id,
+                    quantities=self._quantities(returnable, asked),
+                    destination_location=return_location,
+                    ticket_id=ctx.ticket.id,
+                    at=uow.now,
+                    reference=uow.reference,
+                )
             )
-            picking = self._hooks.save_picking(picking)
             body = (
                 f"Return created: {picking.reference} ({picking.origin}: "
                 f"{self._summary(picking)}) by {actor.user_id}"
@@ -422,18 +409,10 @@ class ReturnService(ServiceBase):
                     f"return {picking.reference} is {picking.state.value}; "
                     f"only open returns can be {past}"
                 )
-            move_state = MoveState.DONE if state is PickingState.DONE else MoveState.CANCELLED
-            moves = tuple(
-                m if m.state is MoveState.CANCELLED else evolve(m, state=move_state)
-                for m in picking.moves
-            )
-            picking = self._hooks.save_picking(
-                evolve(
-                    picking,
-                    state=state,
-                    moves=moves,
-                    done_at=uow.now if state is PickingState.DONE else None,
-                )
+            picking = (
+                self._hooks.validate_return(picking.id, uow.now, uow.reference)
+                if state is PickingState.DONE
+                else self._hooks.cancel_return(picking.id, uow.reference)
             )
             body = f"Return {change}: {picking.reference} ({picking.origin}) by {actor.user_id}"
             if state is PickingState.CANCELLED:
@@ -468,16 +447,14 @@ class ReturnService(ServiceBase):
         contacts = frozenset(
             p.id for p in self._hooks.list_contacts(customer.commercial_entity_id)
         ) | {customer.id}
-        done = self._hooks.find_pickings(
-            PickingQuery(partner_ids=contacts, kind=PickingKind.DELIVERY, state=PickingState.DONE)
-        )
-        if not any(_returnable(m) and m.quantity > 0 for p in done for m in p.moves):
+        done = self._hooks.returnable_deliveries(PickingQuery(partner_ids=contacts))
+        if not any(_returnable(m) and m.quantity > 0 for r in done for m in r.delivery.moves):
             raise InvalidOperation(f"{_NO_DELIVERY} ({customer.name})")
         return contacts
 
     def _offered(
         self, ticket: Ticket, contacts: frozenset[str], sale_order_id: str | None
-    ) -> tuple[Picking, ...]:
+    ) -> tuple[Returnable, ...]:
         if sale_order_id is not None:
             an_id(sale_order_id, "sale_order_id")
             order = self._hooks.get_sale_order(sale_order_id)
@@ -485,20 +462,19 @@ class ReturnService(ServiceBase):
                 raise InvalidInput(
                     "sale_order_id", sale_order_id, f"{order.name} is not an order of the customer"
                 )
-        found = self._hooks.find_pickings(
+        found = self._hooks.returnable_deliveries(
             PickingQuery(
                 partner_ids=contacts,
-                kind=PickingKind.DELIVERY,
-                state=PickingState.DONE,
                 sale_order_id=sale_order_id or ticket.sale_order_id,
                 product_id=ticket.product_id,
             )
         )
-        return tuple(p for p in found if any(_returnable(m) for m in p.moves))
+        return tuple(r for r in found if any(_returnable(m) for m in r.delivery.moves))
 
-    def _delivery(self, delivery_id: str, contacts: frozenset[str], *, lock: bool) -> Picking:
+    def _delivery(self, delivery_id: str, contacts: frozenset[str], *, lock: bool) -> Returnable:
         an_id(delivery_id, "delivery_id")
-        delivery = self._hooks.get_picking(delivery_id, lock=lock)
+        returnable = self._hooks.get_delivery(delivery_id, lock=lock)
+        delivery = returnable.delivery
         if delivery.kind is not PickingKind.DELIVERY:
             raise InvalidInput(
                 "delivery_id", delivery_id, f"{delivery.reference} is a return, not a delivery"
@@ -514,35 +490,18 @@ class ReturnService(ServiceBase):
                 f"only done deliveries can be returned: {delivery.reference} is "
                 f"{delivery.state.value}"
             )
-        return delivery
+        return returnable
 
-    def _taken(self, delivery: Picking) -> dict[str, _Taken]:
-        """Per delivery move: what done returns took and what open ones reserve."""
-        taken: dict[str, _Taken] = {}
-        for ret in self._hooks.list_returns(delivery.id):
-            if ret.state is PickingState.CANCELLED:
-                continue
-            is_done = ret.state is PickingState.DONE
-            for move in ret.moves:
-                if move.origin_move_id is None or move.state is MoveState.CANCELLED:
-                    continue
-                was = taken.get(move.origin_move_id, _Taken())
-                taken[move.origin_move_id] = (
-                    _Taken(was.returned + move.quantity, was.reserved)
-                    if is_done
-                    else _Taken(was.returned, was.reserved + move.quantity)
-                )
-        return taken
-
-    def _lines(self, delivery: Picking) -> tuple[ReturnLine, ...]:
-        taken = self._taken(delivery)
+    def _lines(self, returnable: Returnable) -> tuple[ReturnLine, ...]:
         lines: list[ReturnLine] = []
-        for move in delivery.moves:
+        for move in returnable.delivery.moves:
             if not _returnable(move):
                 continue
             product = self._hooks.get_product(move.product_id)
             digits = product.uom_digits
-            used = taken.get(move.id, _Taken())
+            used = returnable.balance(move.id) or MoveBalance(
+                move_id=move.id, delivered=move.quantity
+            )
             left = max(move.quantity - used.returned - used.reserved, Decimal(0))
             lines.append(
                 ReturnLine(
@@ -558,10 +517,13 @@ class ReturnService(ServiceBase):
             )
         return tuple(lines)
 
-    def _create_moves(
-        self, delivery: Picking, asked: Mapping[str, Decimal]
-    ) -> tuple[StockMove, ...]:
-        lines = {line.move_id: line for line in self._lines(delivery)}
+    def _quantities(
+        self, returnable: Returnable, asked: Mapping[str, Decimal]
+    ) -> tuple[ReturnQuantity, ...]:
+        """What to return of each delivery move, in the delivery's order, checked against
+        what is left (RT-5, RT-6)."""
+        delivery = returnable.delivery
+        lines = {line.move_id: line for line in self._lines(returnable)}
         for move_id in asked:
             if move_id not in lines:
                 raise InvalidInput(
@@ -577,7 +539,7 @@ class ReturnService(ServiceBase):
             wanted[move_id] = round_quantity(raw, product.uom_digits, f"quantities[{move_id}]")
         if not any(q > 0 for q in wanted.values()):
             raise InvalidInput("quantities", dict(asked), "specify at least one non-zero quantity")
-        moves: list[StockMove] = []
+        quantities: list[ReturnQuantity] = []
         for move in delivery.moves:  # in the delivery's order
             quantity = wanted.get(move.id, Decimal(0))
             if quantity == 0:
@@ -590,15 +552,8 @@ class ReturnService(ServiceBase):
                     Quantity(quantity=quantity, uom=uom),
                     Quantity(quantity=line.quantity, uom=uom),
                 )
-            moves.append(
-                StockMove(
-                    id=new_id("move"),
-                    product_id=move.product_id,
-                    quantity=quantity,
-                    origin_move_id=move.id,
-                )
-            )
-        return tuple(moves)
+            quantities.append(ReturnQuantity(move_id=move.id, quantity=quantity))
+        return tuple(quantities)
 
     def _summary(self, picking: Picking) -> str:
         parts = []

@@ -17,8 +17,6 @@ from aftersales.models import (
     DocumentLink,
     Group,
     MoveState,
-    PickingKind,
-    PickingState,
     Service,
     Ticket,
     TicketMessage,
@@ -211,17 +209,11 @@ class TicketViewService(ServiceBase):
                 return False
             entity = self._hooks.get_partner(customer_id).commercial_entity_id
             contacts = frozenset(p.id for p in self._hooks.list_contacts(entity))
-            done = self._hooks.find_pickings(
-                PickingQuery(
-                    partner_ids=contacts,
-                    kind=PickingKind.DELIVERY,
-                    state=PickingState.DONE,
-                )
-            )
+            done = self._hooks.returnable_deliveries(PickingQuery(partner_ids=contacts))
             return any(
                 m.state is MoveState.DONE and not m.scrapped and m.quantity > 0
-                for picking in done
-                for m in picking.moves
+                for returnable in done
+                for m in returnable.delivery.moves
             )
         return True
 

@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from aftersales.clock import Clock
-from aftersales.erp import AccountingPort, Ledger, ReferenceAccounting
+from aftersales.erp import (
+    AccountingPort,
+    Ledger,
+    ReferenceAccounting,
+    ReferenceStock,
+    StockLedger,
+    StockPort,
+)
 from aftersales.errors import DuplicateKey
 from aftersales.hookspecs import hookimpl
 from aftersales.models import (
@@ -36,7 +43,6 @@ from aftersales.models import (
     TicketMessage,
 )
 from aftersales.models.mail import UNDELIVERED
-from aftersales.models.queries import PickingQuery
 from aftersales.unit_of_work import UnitOfWork
 
 from .builder import MemoryBuilder
@@ -47,7 +53,6 @@ __all__ = ["MemoryBackend"]
 
 T = TypeVar("T")
 
-_EARLIEST = datetime.min.replace(year=1)
 #: What a database that never subscribed has (records are immutable: one is enough).
 _NO_SUBSCRIPTION = Subscription()
 
@@ -66,7 +71,11 @@ INDEXES: dict[str, dict[str, Callable[[Any], Iterable[object]]]] = {
         "operation": lambda i: _one(i.operation_ref),
     },
     "matches": {"invoice": lambda m: (m.invoice_id,)},
-    "pickings": {"partner": lambda p: (p.partner_id,), "return_of": lambda p: _one(p.return_of_id)},
+    "pickings": {
+        "partner": lambda p: (p.partner_id,),
+        "return_of": lambda p: _one(p.return_of_id),
+        "operation": lambda p: _one(p.operation_ref),
+    },
     "coupons": {"code": lambda c: (c.code,)},
     "repairs": {"reference": lambda r: (r.reference,)},
     "coupon_uses": {"program": lambda u: (u.program_id,)},
@@ -102,14 +111,7 @@ def _newest(items: Sequence[T], key: Callable[[T], tuple[Any, ...]]) -> list[T]:
     return sorted(later_first, key=key, reverse=True)
 
 
-def _picking_order(picking: Picking) -> tuple[datetime, datetime]:
-    return (
-        picking.done_at or _EARLIEST.replace(tzinfo=picking.created_at.tzinfo),
-        picking.created_at,
-    )
-
-
-class MemoryBackend(AccountingPort):
+class MemoryBackend(AccountingPort, StockPort):
     """Implements every hook of [`aftersales.hookspecs`][aftersales.hookspecs] on dicts in memory.
 
     Use `builder()` to create the data an ERP would already hold, `snapshot()` to
@@ -119,7 +121,8 @@ class MemoryBackend(AccountingPort):
     The accounting port is the reference ERP
     (`ReferenceAccounting`) over `ledger`;
     `accounting` builds another one over that ledger (e.g. one that ids and numbers its
-    documents in its own style).
+    documents in its own style). The stock port is the reference ERP's stock
+    (`ReferenceStock`) over the same `ledger`; `stock` builds another one.
     """
 
     name = "memory"
@@ -131,10 +134,12 @@ class MemoryBackend(AccountingPort):
         *,
         installed_modules: Iterable[str] = ("base", "mail", "helpdesk"),
         accounting: Callable[[Ledger], ReferenceAccounting] = ReferenceAccounting,
+        stock: Callable[[StockLedger], ReferenceStock] = ReferenceStock,
     ) -> None:
         self.store = MemoryStore(INDEXES)
         self.ledger = MemoryLedger(self.store)
         self.accounting = accounting(self.ledger)
+        self.stock = stock(self.ledger)
         self._installed = tuple(installed_modules)
         self.reset()
 
@@ -365,34 +370,7 @@ class MemoryBackend(AccountingPort):
     def aftersales_loyalty_count_uses(self, program_id: str) -> int:
         return len(self.store.by_index("coupon_uses", "program", program_id))
 
-    # -- stock --------------------------------------------------------------------------------
-
-    @hookimpl
-    def aftersales_stock_get_picking(self, picking_id: str) -> Picking | None:
-        picking: Picking | None = self._get("pickings", picking_id)
-        return picking
-
-    @hookimpl
-    def aftersales_stock_find_pickings(self, query: PickingQuery) -> list[Picking]:
-        candidates: list[Picking] = self._by("pickings", "partner", sorted(query.partner_ids))
-        found = [
-            p
-            for p in candidates
-            if (query.kind is None or p.kind is query.kind)
-            and (query.state is None or p.state is query.state)
-            and (query.sale_order_id is None or p.sale_order_id == query.sale_order_id)
-            and (query.product_id is None or query.product_id in p.product_ids)
-        ]
-        return _newest(found, _picking_order)
-
-    @hookimpl
-    def aftersales_stock_list_returns(self, delivery_id: str) -> list[Picking]:
-        return self.store.by_index("pickings", "return_of", delivery_id)
-
-    @hookimpl
-    def aftersales_stock_save_picking(self, picking: Picking) -> Picking:
-        self.store.put("pickings", picking.id, picking)
-        return picking
+    # -- stock: the reference ERP over the memory ledger (StockPort) -----------------------
 
     # -- repair -------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The memory backend's `Ledger`: invoices, matches and
+"""The memory backend's `Ledger` and `StockLedger`: invoices, matches, pickings and
 number series in the store's tables, under the unit of work's undo log."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from collections.abc import Callable, Collection, Iterable
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from aftersales.models import Invoice, InvoiceKind, Match
-from aftersales.models.queries import InvoiceQuery
+from aftersales.models import Invoice, InvoiceKind, Match, Picking
+from aftersales.models.queries import InvoiceQuery, PickingQuery
 
 from .store import MemoryStore
 
@@ -28,8 +28,18 @@ def _invoice_order(invoice: Invoice) -> tuple[date, datetime]:
     return (invoice.invoice_date or date.min, invoice.created_at)
 
 
+_EARLIEST = datetime.min.replace(year=1)
+
+
+def _picking_order(picking: Picking) -> tuple[datetime, datetime]:
+    return (
+        picking.done_at or _EARLIEST.replace(tzinfo=picking.created_at.tzinfo),
+        picking.created_at,
+    )
+
+
 class MemoryLedger:
-    """What the reference accounting stores, on `store`."""
+    """What the reference accounting and stock store, on `store`."""
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -86,3 +96,43 @@ class MemoryLedger:
 
     def find_by_reference(self, reference: str) -> list[Invoice]:
         return self.store.by_index("invoices", "operation", reference)
+
+    # -- numbering without a row lock (Numbering) -------------------------------------------
+
+    def draw(self, sequence: str) -> int:
+        # A unit of work holds the whole store, so a counter under the undo log is as good
+        # as a sequence: the same counter as next_number(), given back on rollback.
+        return self.next_number(sequence)
+
+    # -- stock (StockLedger) ----------------------------------------------------------------
+
+    def get_picking(self, picking_id: str, lock: bool) -> Picking | None:
+        picking: Picking | None = self.store.get("pickings", picking_id)
+        return picking
+
+    def save_picking(self, picking: Picking) -> Picking:
+        self.store.put("pickings", picking.id, picking)
+        return picking
+
+    def find_pickings(self, query: PickingQuery) -> list[Picking]:
+        candidates: list[Picking] = []
+        for partner in sorted(query.partner_ids):
+            candidates.extend(self.store.by_index("pickings", "partner", partner))
+        found = [
+            p
+            for p in candidates
+            if (query.kind is None or p.kind is query.kind)
+            and (query.state is None or p.state is query.state)
+            and (query.sale_order_id is None or p.sale_order_id == query.sale_order_id)
+            and (query.product_id is None or query.product_id in p.product_ids)
+        ]
+        return _newest(found, _picking_order)
+
+    def returns_of(self, delivery_ids: Collection[str]) -> list[Picking]:
+        found: list[Picking] = []
+        for delivery_id in delivery_ids:
+            found.extend(self.store.by_index("pickings", "return_of", delivery_id))
+        return found
+
+    def find_pickings_by_reference(self, reference: str) -> list[Picking]:
+        return self.store.by_index("pickings", "operation", reference)

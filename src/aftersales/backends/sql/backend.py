@@ -44,7 +44,14 @@ from aftersales.backends.sql.statements import (
     padded,
 )
 from aftersales.clock import Clock
-from aftersales.erp import AccountingPort, Ledger, ReferenceAccounting
+from aftersales.erp import (
+    AccountingPort,
+    Ledger,
+    ReferenceAccounting,
+    ReferenceStock,
+    StockLedger,
+    StockPort,
+)
 from aftersales.errors import BackendError, ConfigurationError, ConflictError, DuplicateKey
 from aftersales.formatting import show
 from aftersales.hookspecs import hookimpl
@@ -187,12 +194,13 @@ def _history(
     return ("find", size, given), where, params
 
 
-class SqlBackend(AccountingPort):
+class SqlBackend(AccountingPort, StockPort):
     """Every hook on a SQL database: a SQLite file (the default) or PostgreSQL.
 
     The accounting port is the reference ERP
     (`ReferenceAccounting`) over `ledger`;
-    `accounting` builds another one over that ledger.
+    `accounting` builds another one over that ledger. The stock port is the reference
+    ERP's stock (`ReferenceStock`) over the same `ledger`; `stock` builds another one.
 
     `url` is a file path or `sqlite:///path`, or `postgresql://user:pw@host/db`
     (psycopg 3); without it, `AFTERSALES_DATABASE_URL` or `./aftersales.db`. The schema
@@ -220,9 +228,11 @@ class SqlBackend(AccountingPort):
         lock_timeout: float = 10.0,
         engine_options: dict[str, Any] | None = None,
         accounting: Callable[[Ledger], ReferenceAccounting] = ReferenceAccounting,
+        stock: Callable[[StockLedger], ReferenceStock] = ReferenceStock,
     ) -> None:
         self.ledger = SqlLedger(self)
         self.accounting = accounting(self.ledger)
+        self.stock = stock(self.ledger)
         self.db = Database(
             url,
             busy_timeout=busy_timeout,
@@ -812,17 +822,9 @@ class SqlBackend(AccountingPort):
         with self.db.connection(writes=False) as conn:
             return int(stmt.scalar(conn, {"value": program_id}))
 
-    # -- stock -----------------------------------------------------------------------------
+    # -- stock: the reference ERP over the SQL ledger (StockPort) --------------------------
 
-    @hookimpl
-    def aftersales_stock_get_picking(self, picking_id: str, lock: bool) -> Picking | None:
-        found = self._pickings(
-            "id", lambda: PICKINGS.c.id == sa.bindparam("id"), {"id": picking_id}, lock
-        )
-        return found[0] if found else None
-
-    @hookimpl
-    def aftersales_stock_find_pickings(self, query: PickingQuery) -> list[Picking]:
+    def _find_pickings(self, query: PickingQuery) -> list[Picking]:
         found: list[Picking] = []
         for partners in chunked(sorted(query.partner_ids)):
             key, where, params = _history(
@@ -831,18 +833,6 @@ class SqlBackend(AccountingPort):
             found.extend(self._pickings(key, where, params))
         # a partner's pickings all come in one chunk, oldest first: what _newest needs
         return _newest(found, lambda p: p.partner_id, _picking_order)
-
-    @hookimpl
-    def aftersales_stock_list_returns(self, delivery_id: str) -> list[Picking]:
-        return self._pickings(
-            "returns", lambda: PICKINGS.c.return_of_id == sa.bindparam("id"), {"id": delivery_id}
-        )
-
-    @hookimpl
-    def aftersales_stock_save_picking(self, picking: Picking) -> Picking:
-        with self.db.connection() as conn:
-            self._save_pickings(conn, (picking,))
-        return picking
 
     # -- repair ----------------------------------------------------------------------------
 

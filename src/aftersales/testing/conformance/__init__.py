@@ -45,7 +45,7 @@ from .mail import MailContract
 from .modules import ModulesContract
 from .project import ProjectContract
 from .repair import RepairContract
-from .stock import StockContract
+from .stock import PickingSearchContract, StockContract
 from .transactions import TransactionContract
 
 __all__ = [
@@ -63,6 +63,7 @@ __all__ = [
     "MailContract",
     "ModulesContract",
     "PersistenceFlow",
+    "PickingSearchContract",
     "PortContracts",
     "ProjectContract",
     "RefundFlow",
@@ -89,6 +90,7 @@ class PortContracts(
     SequenceContract,
     LoyaltyContract,
     StockContract,
+    PickingSearchContract,
     RepairContract,
     ProjectContract,
     MailContract,

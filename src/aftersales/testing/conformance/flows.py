@@ -600,11 +600,8 @@ class ReturnFlow(ScenarioFlow):
         ]
         blender_move = draft.lines[0].move_id
         made = returns.create(ticket.id, delivery.id, {blender_move: Decimal(1)}, actor=AGENT)
-        assert (made.state, made.reference, made.origin) == (
-            PickingState.READY,
-            "WH/RET/00001",
-            f"Return of {delivery.reference}",
-        )
+        assert (made.state, made.origin) == (PickingState.READY, f"Return of {delivery.reference}")
+        assert made.reference not in ("", delivery.reference)  # the ERP's name (WH/RET/00001)
         assert (made.source_location, made.destination_location) == (
             delivery.destination_location,
             delivery.source_location,
@@ -662,9 +659,10 @@ class ReturnFlow(ScenarioFlow):
         ]
         view = kit.app.tickets.view(ticket.id, actor=AGENT)
         assert view.counts.returns == 2
+        assert first.reference != second.reference
         assert [(d.name, d.state) for d in view.documents] == [
-            ("WH/RET/00001", "done"),
-            ("WH/RET/00002", "cancelled"),
+            (first.reference, "done"),
+            (second.reference, "cancelled"),
         ]
         assert _headlines(view) == [
             "Return cancelled",
@@ -690,7 +688,7 @@ class ReturnFlow(ScenarioFlow):
 
         assert sorted(run_threads(4, give_back)) == ["done", "done", "refused", "refused"]
         made = kit.read(lambda h: list(h.list_returns(delivery.id)))
-        assert sorted(p.reference for p in made) == ["WH/RET/00001", "WH/RET/00002"]
+        assert len({p.reference for p in made}) == 2
 
 
 class RepairFlow(ScenarioFlow):
@@ -1013,7 +1011,9 @@ class AtomicityFlow(ScenarioFlow):
             lambda: returns.validate(made[-1].id, actor=AGENT),
             name="returns.validate",
         )
-        assert made[-1].reference == "WH/RET/00001"
+        # a name drawn by a unit that then failed may be lost (a sequence takes no lock)
+        taken = kit.read(lambda h: h.get_delivery(delivery.id)).moves[0]
+        assert (taken.returned, taken.reserved) == (Decimal(2), Decimal(0))
         assert kit.read(lambda h: h.get_picking(made[-1].id)).state is PickingState.DONE
 
     def test_rl1_invoicing_a_repair_fails_cleanly_at_every_step(

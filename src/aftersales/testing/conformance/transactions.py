@@ -18,6 +18,8 @@ from aftersales.models import (
     DocumentKind,
     DocumentLink,
     IdempotencyRecord,
+    ReturnQuantity,
+    ReturnRequest,
     Reversal,
     Service,
     TicketMessage,
@@ -82,7 +84,16 @@ class TransactionContract(ContractBase):
                         reference="op-rolled-back",
                     )
                 )
-                h.save_picking(attrs.evolve(delivery, moves=()))
+                h.create_return(  # the ERP's writes: a return, its moves, its name
+                    ReturnRequest(
+                        delivery_id=delivery.id,
+                        quantities=[
+                            ReturnQuantity(move_id=delivery.moves[0].id, quantity=Decimal(1))
+                        ],
+                        at=now,
+                        reference="op-rolled-back",
+                    )
+                )
                 h.sequence_next("RMA")
                 h.sequence_next("NEW")
                 h.add_link(
