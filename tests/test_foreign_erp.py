@@ -1,11 +1,12 @@
-"""An ERP that ids and numbers its documents in its own style: the refunds still work.
+"""An ERP that ids and numbers its documents in its own style: refunds and returns still work.
 
 The accounting port is served by the reference accounting built with integer ids (``17``,
-``18``, …) and one ``CN-000017``-style series, over the memory backend. The kit's refund
-flows and accounting contract run green on it, and the documents carry the ERP's ids and
-numbers, never ones the library made (issue 17, point 2). A second check reads the
-services' source: none makes an ERP id, formats a document number or computes a payment
-state.
+``18``, …) and one ``CN-000017``-style series, and the stock port by the reference stock
+with integer ids (from 900) and ``RET-000017`` names, over the memory backend. The kit's
+refund and return flows and its accounting and stock contracts run green on it, and the
+documents carry the ERP's ids and numbers, never ones the library made (issue 17, point 2).
+A second check reads the services' source: none makes an ERP id, formats a document number
+or a return name, computes a payment state or builds stock moves.
 """
 
 from __future__ import annotations
@@ -22,9 +23,15 @@ import pytest
 from aftersales import AfterSales, CreditMethod, FrozenClock
 from aftersales.backends.memory import MemoryBackend
 from aftersales.builder import Builder
-from aftersales.erp import Ledger, ReferenceAccounting
-from aftersales.models import DocumentKind, InvoiceState, PaymentState
-from aftersales.testing.conformance import AccountingContract, RefundFlow, TicketViewFlow
+from aftersales.erp import Ledger, ReferenceAccounting, ReferenceStock, StockLedger
+from aftersales.models import DocumentKind, InvoiceState, PaymentState, PickingState
+from aftersales.testing.conformance import (
+    AccountingContract,
+    RefundFlow,
+    ReturnFlow,
+    StockContract,
+    TicketViewFlow,
+)
 from aftersales.testing.scenario import AGENT, build_scenario
 
 SERVICES = Path(__file__).resolve().parents[1] / "src" / "aftersales" / "services"
@@ -41,12 +48,26 @@ def foreign_accounting(ledger: Ledger, start: int = 17) -> ReferenceAccounting:
     )
 
 
+def foreign_stock(ledger: StockLedger, start: int = 900) -> ReferenceStock:
+    """Integer ids from ``start`` and ``RET-000017``-style names from the ``RET`` sequence."""
+    counter = itertools.count(start)
+    return ReferenceStock(
+        ledger,
+        ids=lambda _kind: str(next(counter)),
+        name=lambda sequence, n: f"{sequence}-{n + 16:06d}",
+        sequence="RET",
+    )
+
+
 def foreign_backend() -> MemoryBackend:
-    return MemoryBackend(accounting=foreign_accounting)
+    return MemoryBackend(accounting=foreign_accounting, stock=foreign_stock)
 
 
-class TestForeignStyleErp(AccountingContract, RefundFlow, TicketViewFlow):
-    """The kit's accounting contract and refund flows, on the foreign-style ERP."""
+class TestForeignStyleErp(
+    AccountingContract, StockContract, RefundFlow, ReturnFlow, TicketViewFlow
+):
+    """The kit's accounting and stock contracts and refund and return flows, on the
+    foreign-style ERP."""
 
     @pytest.fixture
     def aftersales_backend(self) -> Any:
@@ -121,6 +142,34 @@ def test_a_foreign_numbering_does_not_touch_the_reference_series(
     assert app.runtime.write(lambda _uow: app.hooks.sequence_next("RINV/2026")) == 1
 
 
+def test_the_returns_carry_the_erps_ids_and_names(erp: tuple[AfterSales, Any, Builder]) -> None:
+    app, scenario, _world = erp
+    ticket, delivery = scenario.ticket, scenario.delivery
+    blender, kettle = (move.id for move in delivery.moves)
+    made = app.returns.create(
+        ticket.id, delivery.id, {blender: Decimal(1), kettle: Decimal(1)}, actor=AGENT
+    )
+    # the moves take 900 and 901, the return 902: its ids and name are the ERP's
+    assert (made.id, made.reference) == ("902", "RET-000017")
+    assert [m.id for m in made.moves] == ["900", "901"]
+    second = app.returns.create(ticket.id, delivery.id, {blender: Decimal(1)}, actor=AGENT)
+    assert (second.id, second.reference) == ("904", "RET-000018")
+    assert app.returns.validate(made.id, actor=AGENT).state is PickingState.DONE
+    assert app.returns.cancel(second.id, actor=AGENT).state is PickingState.CANCELLED
+    left = app.returns.prepare(ticket.id, delivery.id, actor=AGENT).lines
+    assert [(line.returned, line.reserved) for line in left] == [
+        (Decimal(1), Decimal(0)),
+        (Decimal(1), Decimal(0)),
+    ]
+    view = app.tickets.view(ticket.id, actor=AGENT)
+    names = [d.name for d in view.documents if d.kind is DocumentKind.RETURN]
+    assert names == ["RET-000017", "RET-000018"]
+    assert not any("WH/RET" in message.body for message in view.trail)
+    assert any("RET-000017" in message.body for message in view.trail)
+    # the reference series of the reference ERP was never drawn from
+    assert app.runtime.write(lambda _uow: app.hooks.sequence_next("WH/RET")) == 1
+
+
 # -- the services' source --------------------------------------------------------------------
 
 
@@ -151,8 +200,16 @@ def _offences(path: Path) -> list[str]:
                 found.append(f"{where}: new_id({first.value!r}) makes an ERP id")
             if name in {"save_invoice", "add_match", "remove_match", "list_matches", "settle"}:
                 found.append(f"{where}: {name}() is the ERP's business")
-            if name == "sequence_next" and path.name == "refunds.py":
-                found.append(f"{where}: sequence_next() numbers a credit note")
+            if (
+                name == "new_id"
+                and isinstance(first, ast.Constant)
+                and first.value in {"ret", "move", "pick"}
+            ):
+                found.append(f"{where}: new_id({first.value!r}) makes a stock id")
+            if name in {"save_picking", "list_returns", "find_pickings", "StockMove", "Picking"}:
+                found.append(f"{where}: {name}() is the ERP's business")
+            if name == "sequence_next" and path.name in {"refunds.py", "returns.py"}:
+                found.append(f"{where}: sequence_next() numbers an ERP document")
             for keyword in node.keywords:
                 if keyword.arg in {"payment_state", "residual", "number"}:
                     found.append(f"{where}: sets {keyword.arg}=, which the ERP computes")
@@ -160,15 +217,15 @@ def _offences(path: Path) -> list[str]:
             isinstance(node, ast.Constant)
             and isinstance(node.value, str)
             and id(node) not in docs
-            and "RINV" in node.value
+            and ("RINV" in node.value or "WH/RET" in node.value)
         ):
-            found.append(f"{where}: formats an RINV number")
+            found.append(f"{where}: formats an ERP document number")
     return found
 
 
 def test_no_service_makes_erp_ids_numbers_or_payment_states() -> None:
     modules = sorted(SERVICES.glob("*.py"))
-    assert {p.name for p in modules} >= {"refunds.py", "repairs.py"}
+    assert {p.name for p in modules} >= {"refunds.py", "repairs.py", "returns.py"}
     assert [offence for path in modules for offence in _offences(path)] == []
 
 
@@ -182,3 +239,16 @@ def test_the_source_check_catches_what_refunds_did_before(tmp_path: Path) -> Non
         encoding="utf-8",
     )
     assert len(_offences(old)) == 7  # "RINV" twice
+
+
+def test_the_source_check_catches_what_returns_did_before(tmp_path: Path) -> None:
+    old = tmp_path / "returns.py"
+    old.write_text(
+        "def f(hooks, delivery, move):\n"
+        "    ret = Picking(id=new_id('ret'), moves=[StockMove(id=new_id('move'))],\n"
+        "        reference=f\"WH/RET/{hooks.sequence_next('WH/RET'):05d}\")\n"
+        "    hooks.list_returns(delivery.id)\n"
+        "    hooks.save_picking(ret)\n",
+        encoding="utf-8",
+    )
+    assert len(_offences(old)) == 9  # "WH/RET" twice
