@@ -9,7 +9,12 @@ import pytest
 
 from aftersales.backends.memory import MemoryBackend
 from aftersales.backends.sql import SqlBackend
-from aftersales.testing.conformance import BackendContract, LedgerContract, Reopen
+from aftersales.testing.conformance import (
+    BackendContract,
+    LedgerContract,
+    Reopen,
+    StockLedgerContract,
+)
 from tests.postgres import PostgresServer
 
 
@@ -21,7 +26,7 @@ def postgres_database(aftersales_postgres: PostgresServer) -> str:
     return url
 
 
-class TestMemoryBackend(BackendContract, LedgerContract):
+class TestMemoryBackend(BackendContract, LedgerContract, StockLedgerContract):
     @pytest.fixture
     def aftersales_backend(self) -> Any:
         return MemoryBackend()
@@ -34,7 +39,7 @@ def reopen(backend: SqlBackend) -> SqlBackend:
     return SqlBackend(url)
 
 
-class TestSqliteBackend(BackendContract, LedgerContract):
+class TestSqliteBackend(BackendContract, LedgerContract, StockLedgerContract):
     @pytest.fixture
     def aftersales_backend(self, new_sqlite: Callable[[], str]) -> Iterator[SqlBackend]:
         backend = SqlBackend(new_sqlite())
@@ -47,7 +52,7 @@ class TestSqliteBackend(BackendContract, LedgerContract):
 
 
 @pytest.mark.postgres
-class TestPostgresBackend(BackendContract, LedgerContract):
+class TestPostgresBackend(BackendContract, LedgerContract, StockLedgerContract):
     @pytest.fixture
     def aftersales_backend(self, postgres_database: str) -> Iterator[SqlBackend]:
         backend = SqlBackend(postgres_database)

@@ -165,3 +165,18 @@ def test_postgres_the_gap_free_series_does_wait(new_postgres: Callable[[], str])
         assert held.seen == {"first": 1}
     finally:
         backend.close()
+
+
+@pytest.mark.postgres
+def test_postgres_reset_restarts_the_sequences(new_postgres: Callable[[], str]) -> None:
+    backend = SqlBackend(new_postgres())
+    try:
+        app = AfterSales(backend, clock=FrozenClock(NOW))
+        assert [app.runtime.write(lambda _uow: backend.ledger.draw("WH/RET")) for _ in "ab"] == [
+            1,
+            2,
+        ]
+        backend.reset()
+        assert app.runtime.write(lambda _uow: backend.ledger.draw("WH/RET")) == 1
+    finally:
+        backend.close()

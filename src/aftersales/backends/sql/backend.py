@@ -285,6 +285,7 @@ class SqlBackend(AccountingPort, StockPort):
             for table in reversed(metadata.sorted_tables):
                 if table.name != "schema_version":
                     conn.execute(table.delete())
+            self.ledger.restart_sequences(conn)
             seed(conn, self._seed_modules)
 
     def builder(self, clock: Clock | None = None) -> SqlBuilder:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection
 
 from aftersales.backends.sql import mapping
 from aftersales.backends.sql.schema import metadata
@@ -163,6 +164,20 @@ class SqlLedger:
                 with contextlib.suppress(sa_exc.IntegrityError):
                     conn.execute(sa.text(f"CREATE SEQUENCE IF NOT EXISTS {quoted} START {start}"))
             self._sequences.add(name)
+
+    def restart_sequences(self, conn: Connection) -> None:
+        """Make every sequence of `draw()` start again at 1 (`SqlBackend.reset()`); they
+        stay, so that other connections that know them can go on drawing."""
+        if self._b.db.dialect != "postgresql":
+            return
+        names = conn.execute(
+            sa.text(
+                "SELECT c.relname FROM pg_class c WHERE c.relkind = 'S' "
+                "AND c.relname LIKE 'aftersales\\_seq\\_%' AND pg_table_is_visible(c.oid)"
+            )
+        ).scalars()
+        for name in list(names):
+            conn.execute(sa.select(sa.func.setval(sa.literal(name, sa.String), 1, False)))
 
     # -- stock (StockLedger) ----------------------------------------------------------------
 

@@ -46,6 +46,7 @@ from .modules import ModulesContract
 from .project import ProjectContract
 from .repair import RepairContract
 from .stock import PickingSearchContract, StockContract
+from .stock_ledger import StockLedgerContract
 from .transactions import TransactionContract
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "ServiceFlows",
     "SettingsFlow",
     "StockContract",
+    "StockLedgerContract",
     "SubscriptionFlow",
     "TicketViewFlow",
     "TransactionContract",
