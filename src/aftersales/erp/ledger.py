@@ -101,8 +101,8 @@ class StockLedger(Numbering, Protocol):
         with at least one move of that product."""
 
     def returns_of(self, delivery_ids: Collection[str]) -> Sequence[Picking]:
-        """Every return whose `return_of_id` is one of `delivery_ids`, in the order they
-        were stored (one round trip for many deliveries)."""
+        """Every return whose `return_of_id` is one of `delivery_ids`, each delivery's
+        returns in the order they were stored (one round trip for many deliveries)."""
 
     def find_pickings_by_reference(self, reference: str) -> Sequence[Picking]:
         """The pickings whose `operation_ref` is `reference`, in the order they were

@@ -502,7 +502,6 @@ class ReturnService(ServiceBase):
             used = returnable.balance(move.id) or MoveBalance(
                 move_id=move.id, delivered=move.quantity
             )
-            left = max(move.quantity - used.returned - used.reserved, Decimal(0))
             lines.append(
                 ReturnLine(
                     move_id=move.id,
@@ -512,7 +511,7 @@ class ReturnService(ServiceBase):
                     delivered=quantize(move.quantity, digits),
                     returned=quantize(used.returned, digits),
                     reserved=quantize(used.reserved, digits),
-                    quantity=_round_down(left, digits),
+                    quantity=_round_down(used.left, digits),
                 )
             )
         return tuple(lines)
