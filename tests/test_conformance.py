@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 
 from aftersales.backends.memory import MemoryBackend
 from aftersales.backends.sql import SqlBackend
-from aftersales.testing.conformance import BackendContract, LedgerContract, Reopen
+from aftersales.testing.conformance import BackendContract, Factory, LedgerContract, Reopen
 from tests.postgres import PostgresServer
 
 
@@ -45,6 +46,10 @@ class TestSqliteBackend(BackendContract, LedgerContract):
     def aftersales_reopen(self) -> Reopen:
         return reopen
 
+    @pytest.fixture
+    def aftersales_factory(self, aftersales_backend: SqlBackend) -> Factory:
+        return functools.partial(SqlBackend, aftersales_backend.db.url)
+
 
 @pytest.mark.postgres
 class TestPostgresBackend(BackendContract, LedgerContract):
@@ -58,3 +63,7 @@ class TestPostgresBackend(BackendContract, LedgerContract):
     @pytest.fixture
     def aftersales_reopen(self) -> Reopen:
         return reopen
+
+    @pytest.fixture
+    def aftersales_factory(self, aftersales_backend: SqlBackend) -> Factory:
+        return functools.partial(SqlBackend, aftersales_backend.db.url)
