@@ -10,6 +10,7 @@ process-wide-dict backend: only the new process tells.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -236,3 +237,43 @@ def test_a_suite_without_a_backend_fixture_or_an_exercised_capability_is_refused
         tests = {n: o for n, o in outcome.items() if n.startswith(cls + "::")}
         assert tests and set(tests.values()) == {"error"}, (cls, tests)
         assert all(words in messages[n] for n in tests), (cls, words, messages)
+
+
+_CONFTEST = """
+import pytest
+
+from tests import kit_variants as v
+
+
+@pytest.fixture
+def aftersales_backend():
+    return v.FakeMultiProcess()
+"""
+
+_PARTIAL = """
+from aftersales.testing.conformance import ModulesContract
+
+
+class TestModulesOnly(ModulesContract):
+    pass
+"""
+
+
+def _inner_run(directory: Path, *args: str) -> pytest.ExitCode | int:
+    cwd = os.getcwd()
+    os.chdir(directory)
+    try:
+        return pytest.main(["-q", "-p", "no:cacheprovider", *args, str(directory)])
+    finally:
+        os.chdir(cwd)
+
+
+def test_a_conftest_override_is_the_backend_and_the_escape_is_explicit(
+    tmp_path: Path,
+) -> None:
+    """The override may live in a conftest.py; an unexercised capability is refused
+    unless the run says ``--aftersales-unexercised``."""
+    (tmp_path / "conftest.py").write_text(_CONFTEST)
+    (tmp_path / "test_partial.py").write_text(_PARTIAL)
+    assert _inner_run(tmp_path) == pytest.ExitCode.TESTS_FAILED
+    assert _inner_run(tmp_path, "--aftersales-unexercised") == pytest.ExitCode.OK
