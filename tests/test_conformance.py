@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ from aftersales.backends.memory import MemoryBackend
 from aftersales.backends.sql import SqlBackend
 from aftersales.testing.conformance import (
     BackendContract,
+    Factory,
     LedgerContract,
     Reopen,
     StockLedgerContract,
@@ -50,6 +52,10 @@ class TestSqliteBackend(BackendContract, LedgerContract, StockLedgerContract):
     def aftersales_reopen(self) -> Reopen:
         return reopen
 
+    @pytest.fixture
+    def aftersales_factory(self, aftersales_backend: SqlBackend) -> Factory:
+        return functools.partial(SqlBackend, aftersales_backend.db.url)
+
 
 @pytest.mark.postgres
 class TestPostgresBackend(BackendContract, LedgerContract, StockLedgerContract):
@@ -63,3 +69,7 @@ class TestPostgresBackend(BackendContract, LedgerContract, StockLedgerContract):
     @pytest.fixture
     def aftersales_reopen(self) -> Reopen:
         return reopen
+
+    @pytest.fixture
+    def aftersales_factory(self, aftersales_backend: SqlBackend) -> Factory:
+        return functools.partial(SqlBackend, aftersales_backend.db.url)

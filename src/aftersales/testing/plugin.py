@@ -17,7 +17,9 @@ next test. Overriding `aftersales_backend` or `aftersales_clock` gives a new app
 per test over them, as before. See docs/testing.md.
 
 Backend authors run the conformance kit (`aftersales.testing.conformance`) by
-subclassing its contracts and overriding `aftersales_backend`.
+subclassing its contracts and overriding `aftersales_backend` (the kit refuses this
+plugin's default); the plugin registers the kit's marker `aftersales_exercises` and the
+option `--aftersales-unexercised`.
 
 Every pytest run of a project that has aftersales installed loads this module, so it imports
 nothing of the library itself: each fixture imports what it needs when it runs.
@@ -94,6 +96,10 @@ class TestSession:
         self._new = backend.snapshot()
         return backend
 
+    def made(self, backend: object) -> bool:
+        """Whether `backend` is this session's memory backend (the fixtures' default)."""
+        return self._backend is not None and backend is self._backend
+
     def untouched(self) -> bool:
         """Whether the session's backend holds what `backend()` left (nothing written)."""
         return self._backend is not None and self._backend.snapshot() == self._new
@@ -123,6 +129,27 @@ class TestSession:
             backend.reset(snapshot)
             self.clock.set(now)
         return scenario
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("aftersales").addoption(
+        "--aftersales-unexercised",
+        action="store_true",
+        default=False,
+        help=(
+            "let the conformance kit run a class whose backend declares a capability "
+            "(persistent, multi_process) none of whose tests is collected: for a local "
+            "run of a few tests, never in CI"
+        ),
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "aftersales_exercises(capability): a conformance-kit test that proves the backend's "
+        "declared capability (persistent, multi_process)",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,8 @@ every statement with driver errors translated (`errors`).
   lock instead of failing half-way; a reading unit starts with a plain `BEGIN`.
 * **PostgreSQL**: `READ COMMITTED` with row locks (`SELECT … FOR UPDATE`) on the lookups
   called with `lock=True`, and a `lock_timeout` so a stuck lock ends in a retryable
-  error rather than a hang.
+  error rather than a hang; a reading unit runs `REPEATABLE READ`, so all its
+  statements see one snapshot (never half of a unit that commits meanwhile).
 
 A unit of work begun while another is open on the same thread becomes a savepoint of it.
 Hooks called outside any unit of work (the test-data builder, scripts) run in a short
@@ -233,6 +234,9 @@ class Database:
 
     def _connect(self, writes: bool) -> Connection:
         conn = self.engine.connect()
+        if not writes and self.dialect == "postgresql":
+            # One snapshot for the whole reading unit (SQLite's reading BEGIN has one).
+            conn.execution_options(isolation_level="REPEATABLE READ")
         conn.info[_WRITES] = writes
         conn.info[TRACE] = self.tracer
         return conn

@@ -18,12 +18,16 @@ part; `LedgerContract` (not in `BackendContract`) tests the storage of a backend
 serves accounting with the reference ERP over its own `ledger`. Names end in
 `Contract` or `Flow(s)` so pytest collects them only through a `Test…` subclass.
 Optional behaviour is declared on the backend as `capabilities` (see
-`Capability`); tests that need an undeclared one are skipped with the reason.
+`Capability`); tests that need an undeclared one are skipped with the reason. A backend
+declaring `persistent` or `multi_process` also overrides `aftersales_factory` (a
+picklable callable opening the same store, called in new processes), and its class must
+collect the tests that exercise them (`StoreContracts`, in `BackendContract`).
 """
 
-from ._kit import ContractBase, Kit, Reopen, run_threads
+from ._kit import ContractBase, Factory, Kit, Reopen, run_threads
 from .accounting import AccountingContract, SequenceContract
 from .capabilities import Capability, capabilities_of
+from .durability import IsolationContract, MultiProcessContract, PersistenceContract
 from .flows import (
     AtomicityFlow,
     CouponFlow,
@@ -56,13 +60,17 @@ __all__ = [
     "Capability",
     "ContractBase",
     "CouponFlow",
+    "Factory",
     "FieldServiceFlow",
     "HelpdeskContract",
+    "IsolationContract",
     "Kit",
     "LedgerContract",
     "LoyaltyContract",
     "MailContract",
     "ModulesContract",
+    "MultiProcessContract",
+    "PersistenceContract",
     "PersistenceFlow",
     "PickingSearchContract",
     "PortContracts",
@@ -78,6 +86,7 @@ __all__ = [
     "SettingsFlow",
     "StockContract",
     "StockLedgerContract",
+    "StoreContracts",
     "SubscriptionFlow",
     "TicketViewFlow",
     "TransactionContract",
@@ -102,5 +111,10 @@ class PortContracts(
     """Every port contract."""
 
 
-class BackendContract(PortContracts, ServiceFlows):
-    """The whole kit: every port contract and every end-to-end flow."""
+class StoreContracts(IsolationContract, PersistenceContract, MultiProcessContract):
+    """What no single port shows: isolation of units, persistence in a new process, a store
+    shared by several processes."""
+
+
+class BackendContract(PortContracts, StoreContracts, ServiceFlows):
+    """The whole kit: every port contract, the store contracts and every end-to-end flow."""

@@ -860,7 +860,8 @@ class FieldServiceFlow(ScenarioFlow):
 
 class PersistenceFlow(ScenarioFlow):
     """Data survives a restart: documents made through every service read back the same
-    from a new application on the same store (needs the `persistent` capability)."""
+    from a new application on the same store (needs the `persistent` capability). The
+    restart is in this process; `PersistenceContract` reads back in a new one."""
 
     def test_after_a_restart_the_ticket_view_and_documents_are_identical(
         self, kit: Kit, scenario: Scenario
