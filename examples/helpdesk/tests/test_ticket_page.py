@@ -66,6 +66,9 @@ def test_a_partial_refund_is_reversed_edited_and_confirmed(page: Page) -> None:
     page.click("#cn-confirm")
     assert page.text("#note").startswith("Credit note RINV/2026/")
     assert page.count("credit-notes") == 1
+    # the view's labels, not its keys
+    rows = [r.text for r in page.all("#documents tr")][1:]
+    assert rows[0].startswith("Credit note RINV/2026/00001 Posted")
     page.shot("ticket-after-refund")
 
 
