@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from babel.numbers import format_currency
 from fastapi import FastAPI, Request
@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from aftersales.errors import AfterSalesError
+from aftersales.errors import AfterSalesError, NotFound
 from aftersales.errors import InvalidInput as InvalidInputError
 from aftersales.models import (
     Actor,
@@ -104,7 +104,8 @@ def create_app(helpdesk: Helpdesk, *, locale: str = "en_US") -> FastAPI:
 
     @web.get("/login/{user}")
     def login(user: str, next: str = "/tickets/1") -> RedirectResponse:
-        response = RedirectResponse(next if next.startswith("/") else "/", status_code=303)
+        local = next.startswith("/") and not next.startswith("//")  # no redirect elsewhere
+        response = RedirectResponse(next if local else "/", status_code=303)
         response.set_cookie("user", user if user in USERS else "agent")
         return response
 
@@ -164,7 +165,7 @@ def create_app(helpdesk: Helpdesk, *, locale: str = "en_US") -> FastAPI:
     @web.get("/credit-notes/{credit_note_id}", response_class=HTMLResponse)
     def credit_note(request: Request, credit_note_id: str, ticket: str) -> HTMLResponse:
         notes = app.refunds.credit_notes(ticket, actor=actor_of(request))
-        found = next(n for n in notes if n.id == credit_note_id)
+        found = _one(notes, credit_note_id, "credit note")
         return page(request, "credit_note.html", note=found, ticket_id=ticket)
 
     @web.post("/credit-notes/{credit_note_id}")
@@ -173,7 +174,7 @@ def create_app(helpdesk: Helpdesk, *, locale: str = "en_US") -> FastAPI:
         ticket_id = one(data, "ticket")
         actor = actor_of(request)
         notes = app.refunds.credit_notes(ticket_id, actor=actor)
-        draft = next(n for n in notes if n.id == credit_note_id)
+        draft = _one(notes, credit_note_id, "credit note")
         lines = [
             InvoiceLine(
                 description=line.description,
@@ -214,7 +215,7 @@ def create_app(helpdesk: Helpdesk, *, locale: str = "en_US") -> FastAPI:
         extra = [a.strip() for a in one(data, "extra").split(",") if a.strip()]
         actor = actor_of(request)
         sent = app.coupons.send(ticket_id, coupon_id, extra_recipients=extra, actor=actor)
-        coupon = next(c for c in app.coupons.coupons(ticket_id, actor=actor) if c.id == coupon_id)
+        coupon = _one(app.coupons.coupons(ticket_id, actor=actor), coupon_id, "coupon")
         return page(request, "coupon.html", coupon=coupon, ticket_id=ticket_id, sent=sent)
 
     # -- returns ---------------------------------------------------------------------------
@@ -288,9 +289,7 @@ def create_app(helpdesk: Helpdesk, *, locale: str = "en_US") -> FastAPI:
 
     @web.get("/tasks/{task_id}", response_class=HTMLResponse)
     def task(request: Request, task_id: str, ticket: str) -> HTMLResponse:
-        found = next(
-            t for t in app.field_service.tasks(ticket, actor=actor_of(request)) if t.id == task_id
-        )
+        found = _one(app.field_service.tasks(ticket, actor=actor_of(request)), task_id, "task")
         return page(request, "task.html", task=found, ticket_id=ticket)
 
     # -- settings and portal ---------------------------------------------------------------
@@ -325,6 +324,22 @@ def create_app(helpdesk: Helpdesk, *, locale: str = "en_US") -> FastAPI:
         return page(request, "portal.html", tasks=tasks)
 
     return web
+
+
+class _Record(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+R = TypeVar("R", bound=_Record)
+
+
+def _one(records: Iterable[R], record_id: str, kind: str) -> R:
+    """The record `record_id` among those of the ticket, or `NotFound` (shown as a 404)."""
+    for record in records:
+        if record.id == record_id:
+            return record
+    raise NotFound(kind, record_id)
 
 
 def _services() -> list[tuple[str, str]]:

@@ -153,3 +153,17 @@ def test_an_agent_without_billing_rights(page: Page, browser: WebDriver) -> None
     page.shot("refund-refused")
     page.login("agent")
     assert page.count("credit-notes") == before  # nothing was made
+
+
+def test_an_unknown_ticket_or_document_is_a_not_found_page(page: Page) -> None:
+    page.open("/tickets/99")
+    assert page.refusal()[:2] == ("not_found", 404)
+    page.open("/credit-notes/nope?ticket=1")
+    code, status, message = page.refusal()
+    assert (code, status, message) == ("not_found", 404, "credit note nope does not exist")
+    page.shot("not-found")
+
+
+def test_signing_in_never_redirects_to_another_site(page: Page, server: Server) -> None:
+    page.open("/login/agent?next=//example.com/")
+    assert page.browser.current_url == f"{server.url}/tickets/1"
