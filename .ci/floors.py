@@ -2,7 +2,7 @@
 
 ``python .ci/floors.py constraints`` prints the lowest version pyproject allows of every
 runtime dependency, as pip constraints (``name==floor``). Runtime means ``[project]
-dependencies`` and every extra except the tools' ones (``docs``, ``dev``). Each such
+dependencies`` and every extra except the tools' ones (``docs``, ``dev``, ``web``). Each such
 requirement must state a floor with ``>=``: one without a floor (or with a bound this
 script does not understand) stops the job, since it would make no promise the job could
 check.
@@ -19,8 +19,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-#: Extras that install tools, not what the library runs with.
-TOOL_EXTRAS = frozenset({"docs", "dev"})
+#: Extras that install tools, not what the library runs with (web: the example helpdesk).
+TOOL_EXTRAS = frozenset({"docs", "dev", "web"})
 
 #: Requirements of the dev extra that no test imports.
 NOT_TEST_TOOLS = frozenset({"mypy", "ruff", "aftersales-tryton"})

@@ -20,7 +20,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_is_clean() -> None:
-    result = _run("ruff", "check", "src", "tests", "benchmarks", "plugins/tryton")
+    result = _run("ruff", "check", "src", "tests", "benchmarks", "plugins/tryton", "examples")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

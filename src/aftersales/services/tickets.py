@@ -26,7 +26,14 @@ from aftersales.models.queries import PickingQuery
 from aftersales.services._base import ServiceBase
 from aftersales.unit_of_work import UnitOfWork
 
-__all__ = ["DocumentCounts", "LinkedDocument", "TicketAction", "TicketView", "TicketViewService"]
+__all__ = [
+    "DocumentCounts",
+    "LinkedDocument",
+    "TicketAction",
+    "TicketView",
+    "TicketViewService",
+    "label",
+]
 
 
 class TicketAction:
@@ -53,7 +60,11 @@ class DocumentCounts:
 
 @attrs.frozen(kw_only=True)
 class LinkedDocument:
-    """One document linked to the ticket, as a list row: name, state and a detail."""
+    """One document linked to the ticket, as a list row: name, state and a detail.
+
+    `state` is the state's key (`posted`, `under_repair`); `state_label` and `kind_label`
+    are what a page shows (`Posted`, `Under repair`, `Credit note`).
+    """
 
     kind: DocumentKind
     document_id: str
@@ -61,6 +72,24 @@ class LinkedDocument:
     state: str
     detail: str = ""
     expires_on: date | None = None
+    kind_label: str = ""
+    state_label: str = ""
+
+
+def label(key: str) -> str:
+    """The label a page shows for a state or kind key: `under_repair` → `Under repair`.
+
+    Examples:
+        >>> label("credit_note"), label("posted")
+        ('Credit note', 'Posted')
+    """
+    return key.replace("_", " ").capitalize()
+
+
+def _labelled(document: LinkedDocument) -> LinkedDocument:
+    return attrs.evolve(
+        document, kind_label=label(document.kind.value), state_label=label(document.state)
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -183,7 +212,7 @@ class TicketViewService(ServiceBase):
             customer_name=customer.name if customer else None,
             actions=self._actions(ctx, actor),
             counts=DocumentCounts(**counts),
-            documents=tuple(self._document(uow, link) for link in links),
+            documents=tuple(_labelled(self._document(uow, link)) for link in links),
             trail=tuple(trail),
         )
 
