@@ -62,7 +62,7 @@ class TestTrytonAccounting(AccountingContract):
         "payments are not wired to Tryton"
     )
     test_refundable_invoices_are_posted_invoices_newest_first_with_credited = _not_on_tryton(
-        "sale orders are not wired to Tryton's sales (see the Tryton version below)"
+        "sale orders are not wired to Tryton's sales"
     )
     test_a_rolled_back_reversal_leaves_nothing_at_the_erp = _not_on_tryton(
         "Tryton commits every call on its own: the operation journal (issue 18 point 3) "

@@ -19,13 +19,13 @@ import pytest
 from aftersales import AfterSales, CreditMethod
 from aftersales.backends.sql import SqlBackend
 from aftersales.clock import FrozenClock
-from aftersales.errors import QuantityExceeded
-from aftersales.models import InvoiceState, PaymentState, Service
+from aftersales.errors import InvalidConfiguration, QuantityExceeded
+from aftersales.models import InvoiceState, PaymentState, Service, SubscriptionState
 from aftersales.models.accounting import Invoice
 from aftersales.models.helpdesk import Ticket
-from aftersales.testing.scenario import AGENT
+from aftersales.testing.scenario import AGENT, MANAGER
 from aftersales_tryton import invoices
-from aftersales_tryton.backend import TrytonBackend
+from aftersales_tryton.backend import NO_PLAN, TrytonBackend
 from aftersales_tryton.builder import TrytonBuilder
 from conftest import Tryton
 
@@ -65,7 +65,7 @@ def desk(
 
 def test_the_ports_have_their_owners(desk: Desk) -> None:
     owners = desk.app.pm.owners()
-    assert owners["accounting"] == "tryton"
+    assert owners["accounting"] == owners["modules"] == owners["subscription"] == "tryton"
     assert {owners["helpdesk"], owners["store"], owners["sales"]} == {"sql"}
 
 
@@ -129,3 +129,52 @@ def test_the_library_caps_what_tryton_would_credit(desk: Desk) -> None:
     with pytest.raises(QuantityExceeded):
         refunds.reverse(desk.ticket.id, invoice.id, lines=[three], actor=AGENT)
     assert invoices.credit_notes_of(config, int(invoice.id)) == before
+
+
+# -- modules and subscription: Tryton's own ------------------------------------------------
+
+
+@pytest.fixture
+def everything(
+    tryton: Tryton, erp: TrytonBackend, tmp_path: Path, aftersales_clock: FrozenClock
+) -> Iterator[tuple[AfterSales, SqlBackend, str]]:
+    """An application built for every service over Tryton, and a team with none on."""
+    store = SqlBackend(f"sqlite:///{tmp_path / 'everything.db'}")
+    app = AfterSales(store, clock=aftersales_clock, plugins=[erp])
+    world = TrytonBuilder(erp, tryton.accounting, store.builder(aftersales_clock))
+    team = world.team(name="Workshop")
+    yield app, store, team.id
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("service", "missing"),
+    [
+        (Service.REPAIRS, "repairs: Tryton has no repair orders"),
+        (Service.RETURNS, "returns: the stock port (customer return shipments) is not wired"),
+        (Service.COUPONS, "coupons: the loyalty port (sale_promotion_coupon) is not wired"),
+    ],
+)
+def test_a_service_tryton_does_not_serve_is_refused_naming_what_is_missing(
+    everything: tuple[AfterSales, SqlBackend, str], service: Service, missing: str
+) -> None:
+    app, _store, team_id = everything
+    before = app.settings.team_settings(team_id, actor=MANAGER)
+    with pytest.raises(InvalidConfiguration, match="cannot be installed over Tryton") as refused:
+        app.settings.configure(team_id, enable=[service], actor=MANAGER)
+    assert missing in str(refused.value)
+    assert app.settings.team_settings(team_id, actor=MANAGER) == before
+    assert before.services == frozenset()
+
+
+def test_refunds_are_enabled_on_trytons_modules_with_no_plan_and_no_trial(
+    everything: tuple[AfterSales, SqlBackend, str],
+) -> None:
+    app, _store, team_id = everything
+    plan = app.settings.plan(team_id, enable=[Service.REFUNDS], actor=MANAGER)
+    assert plan.modules == () and not plan.trial_starts  # account_invoice, sale: activated
+    done = app.settings.configure(team_id, enable=[Service.REFUNDS], actor=MANAGER)
+    assert done.team.services == frozenset({Service.REFUNDS})
+    assert done.subscription.state is SubscriptionState.PAID
+    assert done.subscription.paid_reference == NO_PLAN
+    assert app.hooks.subscription_get().paid_reference == NO_PLAN

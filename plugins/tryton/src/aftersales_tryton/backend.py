@@ -32,11 +32,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aftersales.errors import ConfigurationError
+from aftersales.errors import ConfigurationError, InvalidConfiguration, InvalidOperation
+from aftersales.hookspecs import hookimpl
+from aftersales.models import Subscription, SubscriptionState
+from aftersales.modules import DEFAULT_MODULES, SERVICE_MODULES
 from aftersales_tryton.accounting import TrytonAccounting
 from aftersales_tryton.connection import Config, close, in_process, over_rpc
 
-__all__ = ["UNAVAILABLE", "TrytonBackend"]
+__all__ = ["NO_PLAN", "TRYTON_MODULES", "UNAVAILABLE", "TrytonBackend"]
 
 #: The after-sales services Tryton does not serve, and why (the message a manager reads).
 UNAVAILABLE: Mapping[str, str] = {
@@ -45,6 +48,35 @@ UNAVAILABLE: Mapping[str, str] = {
     "coupons": "the loyalty port (sale_promotion_coupon) is not wired to Tryton yet",
     "field_service": "the project port (project.work) is not wired to Tryton yet",
 }
+
+
+#: The Tryton modules each after-sales module stands for (activated through ``ir.module``,
+#: with their dependencies). The host's modules (base, mail, helpdesk) need none.
+TRYTON_MODULES: Mapping[str, tuple[str, ...]] = {
+    "base": (),
+    "mail": (),
+    "helpdesk": (),
+    "account": ("account_invoice",),
+    "sale_management": ("sale",),
+    "helpdesk_sale": ("sale",),
+    "helpdesk_account": ("account_invoice",),
+}
+
+#: What the plan shown to a manager reads: Tryton has no commercial plan.
+NO_PLAN = "Tryton has no commercial plan: no trial, no lock"
+
+
+def _services_needing(module: str) -> list[str]:
+    """The after-sales services whose modules need `module` (itself or a dependency)."""
+    depends = {m.name: m.depends for m in DEFAULT_MODULES}
+
+    def closure(name: str) -> set[str]:
+        found = {name}
+        for dep in depends.get(name, ()):
+            found |= closure(dep)
+        return found
+
+    return [s.value for s, m in SERVICE_MODULES.items() if module in closure(m)]
 
 
 class TrytonBackend(TrytonAccounting):
@@ -105,6 +137,56 @@ class TrytonBackend(TrytonAccounting):
                     "AFTERSALES_TRYTON_CONFIG): a trytond configuration file"
                 )
             self.config = in_process(database, Path(config_file), user=user or "admin")
+
+    # -- modules and subscription ports -----------------------------------------------------
+
+    @hookimpl
+    def aftersales_modules_installed(self) -> frozenset[str]:
+        """The after-sales modules whose Tryton modules are all activated."""
+        from aftersales_tryton.modules import module_states
+
+        wanted = {t for tryton in TRYTON_MODULES.values() for t in tryton}
+        states = module_states(self.config, wanted)
+        return frozenset(
+            name
+            for name, tryton in TRYTON_MODULES.items()
+            if all(states.get(t) == "activated" for t in tryton)
+        )
+
+    @hookimpl
+    def aftersales_modules_install(self, name: str) -> str:
+        """Activate the Tryton modules `name` stands for (a real install, dependencies
+        first); refuse a module no Tryton module serves, naming what is missing."""
+        if name not in TRYTON_MODULES:
+            services = [s for s in _services_needing(name) if s in UNAVAILABLE] or ["none"]
+            why = "; ".join(f"{s}: {UNAVAILABLE[s]}" for s in services if s in UNAVAILABLE)
+            raise InvalidConfiguration(
+                f"module {name!r} cannot be installed over Tryton, so the after-sales "
+                f"service{'s' if len(services) > 1 else ''} {', '.join(services)} cannot be "
+                f"enabled on a team ({why or 'no Tryton module serves it'}); docs/tryton.md"
+            )
+        tryton = TRYTON_MODULES[name]
+        if tryton:
+            from aftersales_tryton.modules import activate
+
+            activate(self.config, tryton)
+        return name
+
+    @hookimpl
+    def aftersales_modules_uninstall(self, name: str) -> str | None:
+        raise InvalidOperation(
+            f"module {name!r}: Tryton's modules are deactivated by a Tryton administrator, "
+            "not from the helpdesk"
+        )
+
+    @hookimpl
+    def aftersales_subscription_get(self) -> Subscription:
+        """Tryton has no commercial plan: always paid for, never a trial, never locked."""
+        return Subscription(state=SubscriptionState.PAID, paid_reference=NO_PLAN)
+
+    @hookimpl
+    def aftersales_subscription_save(self, subscription: Subscription) -> Subscription:
+        return self.aftersales_subscription_get()
 
     def close(self) -> None:
         """End the XML-RPC session this backend opened (nothing in process)."""
