@@ -53,13 +53,14 @@ class TestTrytonAccounting(AccountingContract):
         )
 
     test_invoice_round_trip_keeps_lines_and_amounts = _not_on_tryton(
-        "Tryton has no tax included in the price, and sale orders and payments are not wired"
+        "Tryton has no tax included in the price, and sale orders are not wired"
     )
     test_a_full_reversal_posts_and_turns_payments_into_customer_credit = _not_on_tryton(
-        "payments are not wired to Tryton (Tryton refuses a refund of a paid invoice)"
+        "RF-4a: Tryton allows no refund (with_refund) of an invoice with payments, and taking "
+        "them off it is not wired"
     )
     test_a_reversal_dated_later_stays_a_draft_and_matches_nothing = _not_on_tryton(
-        "payments are not wired to Tryton"
+        "RF-4a: taking payments off an invoice Tryton reverses is not wired"
     )
     test_refundable_invoices_are_posted_invoices_newest_first_with_credited = _not_on_tryton(
         "sale orders are not wired to Tryton's sales"

@@ -19,8 +19,15 @@ import pytest
 from aftersales import AfterSales, CreditMethod
 from aftersales.backends.sql import SqlBackend
 from aftersales.clock import FrozenClock
-from aftersales.errors import InvalidConfiguration, QuantityExceeded
-from aftersales.models import InvoiceState, PaymentState, Service, SubscriptionState
+from aftersales.errors import InvalidConfiguration, InvalidOperation, QuantityExceeded
+from aftersales.models import (
+    InvoiceState,
+    Partner,
+    PaymentState,
+    Product,
+    Service,
+    SubscriptionState,
+)
 from aftersales.models.accounting import Invoice
 from aftersales.models.helpdesk import Ticket
 from aftersales.testing.scenario import AGENT, MANAGER
@@ -38,6 +45,9 @@ class Desk:
     tryton: Tryton
     ticket: Ticket
     invoice: Invoice
+    world: TrytonBuilder
+    customer: Partner
+    kettle: Product
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +69,7 @@ def desk(
     invoice = world.invoice(customer=ana, lines=[(blender, 2), (kettle, 1)])
     team = world.team(name="Support", services={Service.REFUNDS})
     ticket = world.ticket(team=team, title="Blender broken", customer=ana, product=blender)
-    yield Desk(app, tryton, ticket, invoice)
+    yield Desk(app, tryton, ticket, invoice, world, ana, kettle)
     store.close()
 
 
@@ -178,3 +188,18 @@ def test_refunds_are_enabled_on_trytons_modules_with_no_plan_and_no_trial(
     assert done.subscription.state is SubscriptionState.PAID
     assert done.subscription.paid_reference == NO_PLAN
     assert app.hooks.subscription_get().paid_reference == NO_PLAN
+
+
+def test_a_paid_invoice_offers_only_partial_and_refuses_full(desk: Desk) -> None:
+    """RF-5 on Tryton's own payment (made through ``account.invoice.pay``)."""
+    refunds, config = desk.app.refunds, desk.tryton.config
+    paid = desk.world.invoice(customer=desk.customer, lines=[(desk.kettle, 3)], paid=True)
+    assert (paid.payment_state, paid.residual.amount) == (PaymentState.PAID, Decimal("0.00"))
+    assert invoices.read_invoice(config, int(paid.id)).state == "paid"
+    assert refunds.credit_methods(desk.ticket.id, paid.id, actor=AGENT) == (CreditMethod.PARTIAL,)
+    before = invoices.credit_notes_of(config, int(paid.id))
+    with pytest.raises(InvalidOperation, match="partial"):
+        refunds.reverse(desk.ticket.id, paid.id, method=CreditMethod.FULL, actor=AGENT)
+    assert invoices.credit_notes_of(config, int(paid.id)) == before
+    draft = refunds.reverse(desk.ticket.id, paid.id, actor=AGENT).credit_note
+    assert draft.state is InvoiceState.DRAFT and draft.reversed_invoice_id == paid.id

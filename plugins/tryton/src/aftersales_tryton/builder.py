@@ -11,14 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from proteus import Model
+from proteus import Model, Wizard
 
 from aftersales.builder import Builder, InvoiceLineSpec
 from aftersales.errors import InvalidInput
 from aftersales.models import Invoice, Partner, Product, SaleOrder
-from aftersales_tryton._values import record_id
+from aftersales_tryton._values import decimal, record_id
 from aftersales_tryton.backend import TrytonBackend
+from aftersales_tryton.errors import translated
 from aftersales_tryton.world import Accounting, WorldBuilder
 
 __all__ = ["TrytonBuilder"]
@@ -122,8 +124,10 @@ class TrytonBuilder(Builder):
         invoice_date: date | None = None,
     ) -> Invoice:
         """A customer invoice made (and posted) in Tryton; Tryton numbers it."""
-        if paid is not False or sale_order is not None:
-            raise InvalidInput("paid", paid, "payments and sale orders are not made in Tryton here")
+        if sale_order is not None:
+            raise InvalidInput("sale_order", sale_order.id, "sale orders are not wired to Tryton")
+        if paid is not False and not posted:
+            raise InvalidInput("paid", paid, "only a posted invoice can be paid")
         if not lines:
             raise InvalidInput("lines", lines, "an invoice needs at least one line")
         cur = currency or lines[0][0].price.currency
@@ -145,4 +149,39 @@ class TrytonBuilder(Builder):
         invoice.save()
         if posted:
             self.erp._post(invoice)
+        if paid is not False:
+            self._pay_in_tryton(invoice, None if paid is True else paid)
         return self.erp._read(record_id(invoice))
+
+    def _pay_in_tryton(self, invoice: Any, amount: Decimal | None) -> None:
+        """Pay `invoice` (in full when `amount` is None) through Tryton's
+        ``account.invoice.pay`` wizard, in cash."""
+        config = self.erp.config
+        method_model = Model.get("account.invoice.payment.method", config=config)
+        methods = method_model.find([("name", "=", "After-sales cash")], limit=1)
+        if methods:
+            method = methods[0]
+        else:
+            (journal,) = Model.get("account.journal", config=config).find(
+                [("type", "=", "cash")], limit=1
+            )
+            cash = Model.get("account.account", config=config)(
+                self._world.accounting.cash_account_id
+            )
+            method = method_model(name="After-sales cash", journal=journal)
+            method.credit_account = cash
+            method.debit_account = cash
+            method.save()
+        total = decimal(invoice.amount_to_pay)
+        wanted = total if amount is None else amount
+        if not Decimal(0) < wanted <= total:
+            raise InvalidInput("paid", amount, f"must be more than 0 and at most {total}")
+        with translated(f"pay invoice {record_id(invoice)}"):
+            pay = Wizard("account.invoice.pay", [invoice], config=config)
+            pay.form.payment_method = method
+            pay.form.amount = wanted
+            pay.form.date = invoice.invoice_date
+            pay.execute("choice")
+            if wanted < total:
+                pay.form.type = "partial"
+                pay.execute("pay")
