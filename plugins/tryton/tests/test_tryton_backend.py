@@ -1,4 +1,4 @@
-"""The ``tryton`` entry point: installed, and honest that its ports are not wired yet."""
+"""The ``tryton`` entry point: installed, and configured by arguments or the environment."""
 
 from __future__ import annotations
 
@@ -18,10 +18,26 @@ def test_the_backend_is_registered_under_the_entry_point() -> None:
     assert found["tryton"].load() is TrytonBackend
 
 
-def test_building_it_refuses_and_says_why() -> None:
-    with pytest.raises(ConfigurationError, match="not wired") as refused:
-        load_backend("tryton", url="http://127.0.0.1:8000/db/rpc/")
-    assert "Options given: url" in str(refused.value)
+def test_building_it_without_a_way_to_reach_tryton_refuses_and_says_how(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("URL", "DATABASE", "CONFIG", "USER", "PASSWORD"):
+        monkeypatch.delenv(f"AFTERSALES_TRYTON_{name}", raising=False)
+    with pytest.raises(ConfigurationError, match="exactly one way to reach Tryton") as refused:
+        load_backend("tryton")
+    assert "AFTERSALES_TRYTON_URL" in str(refused.value)
+    with pytest.raises(ConfigurationError, match="exactly one way"):
+        load_backend("tryton", url="http://127.0.0.1:1/db/rpc/", database="db")
+    with pytest.raises(ConfigurationError, match="needs user= and password="):
+        load_backend("tryton", url="http://127.0.0.1:1/db/rpc/")
+    monkeypatch.setenv("AFTERSALES_TRYTON_DATABASE", "db")
+    with pytest.raises(ConfigurationError, match="needs config_file="):
+        load_backend("tryton")
+
+
+def test_a_server_that_does_not_answer_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="no Tryton server answers"):
+        load_backend("tryton", url="http://127.0.0.1:9/db/rpc/", user="admin", password="x")
 
 
 def test_importing_the_package_does_not_import_proteus() -> None:

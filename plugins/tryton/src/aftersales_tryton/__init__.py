@@ -1,11 +1,12 @@
 """A Tryton backend for aftersales: Tryton's own records, ids and numbers through proteus.
 
-So far this distribution holds the typed gateway over the Tryton operations the ERP ports
-need (:mod:`aftersales_tryton.invoices`, :mod:`~aftersales_tryton.shipments`,
+The backend (:class:`aftersales_tryton.backend.TrytonBackend`, entry point ``tryton``)
+serves the accounting port (:mod:`aftersales_tryton.accounting`), the modules port and a
+subscription with no plan. The typed gateway over the Tryton operations
+(:mod:`aftersales_tryton.invoices`, :mod:`~aftersales_tryton.shipments`,
 :mod:`~aftersales_tryton.coupons`, :mod:`~aftersales_tryton.projects`,
-:mod:`~aftersales_tryton.modules`), each tested against a real Tryton database. The backend
-itself (:class:`aftersales_tryton.backend.TrytonBackend`, entry point ``tryton``) refuses to
-start until the ports are wired to the gateway.
+:mod:`~aftersales_tryton.modules`) is tested against a real Tryton database; shipments,
+coupons and projects are wired to their ports once those are redesigned.
 
 Importing this package does not import proteus; the gateway modules do.
 """
