@@ -3,10 +3,20 @@
 The memory and the SQL backends serve the accounting port with
 `ReferenceAccounting`, written once over a small storage
 protocol (`Ledger`) that each backend implements with its own
-tables, so both number, match and settle documents the same way.
+tables, so both number, match and settle documents the same way. The project port is
+`ReferenceProject` over a `TaskStore` in the same way.
 """
 
 from aftersales.erp.accounting import AccountingPort, ReferenceAccounting, settle
 from aftersales.erp.ledger import Ledger
+from aftersales.erp.project import ProjectPort, ReferenceProject, TaskStore
 
-__all__ = ["AccountingPort", "Ledger", "ReferenceAccounting", "settle"]
+__all__ = [
+    "AccountingPort",
+    "Ledger",
+    "ProjectPort",
+    "ReferenceAccounting",
+    "ReferenceProject",
+    "TaskStore",
+    "settle",
+]

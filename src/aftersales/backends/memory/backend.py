@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from aftersales.clock import Clock
-from aftersales.erp import AccountingPort, Ledger, ReferenceAccounting
+from aftersales.erp import AccountingPort, Ledger, ProjectPort, ReferenceAccounting
+from aftersales.erp.project import ReferenceProject, TaskStore
 from aftersales.errors import DuplicateKey
 from aftersales.hookspecs import hookimpl
 from aftersales.models import (
@@ -42,6 +43,7 @@ from aftersales.unit_of_work import UnitOfWork
 from .builder import MemoryBuilder
 from .ledger import MemoryLedger
 from .store import MemoryStore
+from .tasks import MemoryTasks
 
 __all__ = ["MemoryBackend"]
 
@@ -69,6 +71,7 @@ INDEXES: dict[str, dict[str, Callable[[Any], Iterable[object]]]] = {
     "pickings": {"partner": lambda p: (p.partner_id,), "return_of": lambda p: _one(p.return_of_id)},
     "coupons": {"code": lambda c: (c.code,)},
     "repairs": {"reference": lambda r: (r.reference,)},
+    "tasks": {"operation": lambda t: _one(t.operation_ref)},
     "coupon_uses": {"program": lambda u: (u.program_id,)},
     "links": {"ticket": lambda link: (link.ticket_id,)},
     "messages": {"ticket": lambda m: (m.ticket_id,)},
@@ -109,7 +112,7 @@ def _picking_order(picking: Picking) -> tuple[datetime, datetime]:
     )
 
 
-class MemoryBackend(AccountingPort):
+class MemoryBackend(AccountingPort, ProjectPort):
     """Implements every hook of [`aftersales.hookspecs`][aftersales.hookspecs] on dicts in memory.
 
     Use `builder()` to create the data an ERP would already hold, `snapshot()` to
@@ -119,7 +122,8 @@ class MemoryBackend(AccountingPort):
     The accounting port is the reference ERP
     (`ReferenceAccounting`) over `ledger`;
     `accounting` builds another one over that ledger (e.g. one that ids and numbers its
-    documents in its own style).
+    documents in its own style). The project port is the reference ERP
+    (`ReferenceProject`) over `tasks`; `project` builds another one over them.
     """
 
     name = "memory"
@@ -131,10 +135,13 @@ class MemoryBackend(AccountingPort):
         *,
         installed_modules: Iterable[str] = ("base", "mail", "helpdesk"),
         accounting: Callable[[Ledger], ReferenceAccounting] = ReferenceAccounting,
+        project: Callable[[TaskStore], ReferenceProject] = ReferenceProject,
     ) -> None:
         self.store = MemoryStore(INDEXES)
         self.ledger = MemoryLedger(self.store)
         self.accounting = accounting(self.ledger)
+        self.tasks = MemoryTasks(self.store)
+        self.project = project(self.tasks)
         self._installed = tuple(installed_modules)
         self.reset()
 
@@ -417,26 +424,7 @@ class MemoryBackend(AccountingPort):
         removed: RepairOrder | None = self.store.delete("repairs", repair_id)
         return removed
 
-    # -- project ------------------------------------------------------------------------------
-
-    @hookimpl
-    def aftersales_project_get_project(self, project_id: str) -> Project | None:
-        project: Project | None = self._get("projects", project_id)
-        return project
-
-    @hookimpl
-    def aftersales_project_list_projects(self) -> list[Project]:
-        return self.store.values("projects")
-
-    @hookimpl
-    def aftersales_project_get_task(self, task_id: str) -> FieldServiceTask | None:
-        task: FieldServiceTask | None = self._get("tasks", task_id)
-        return task
-
-    @hookimpl
-    def aftersales_project_save_task(self, task: FieldServiceTask) -> FieldServiceTask:
-        self.store.put("tasks", task.id, task)
-        return task
+    # -- project: the reference ERP over the memory tasks (ProjectPort) ----------------------
 
     # -- mail ---------------------------------------------------------------------------------
 

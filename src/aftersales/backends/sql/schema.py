@@ -28,7 +28,7 @@ from .types import Exact, JsonText, Moment
 __all__ = ["SCHEMA_VERSION", "build_metadata", "metadata"]
 
 #: The version of the schema this code reads and writes.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 def _seq() -> sa.Column[int]:
@@ -475,6 +475,11 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
             sa.Column("services", JsonText, nullable=False),
             _ref("fsm_project_id"),
         )
+    # -- version 9: the operation that made or moved a task (find_by_reference) -------------
+    if version >= 9:
+        tasks = md.tables["tasks"]
+        tasks.append_column(sa.Column("operation_ref", sa.String(64)))
+        sa.Index("ix_tasks_operation_ref", tasks.c.operation_ref)
     return md
 
 
