@@ -80,7 +80,7 @@ def test_fs6_internal_notes_and_description_never_reach_the_portal(
     app: AfterSales, backend: Any, scenario: Scenario, ana: Actor, task: FieldServiceTask
 ) -> None:
     secret = "Gate code 4711; customer was rude on the phone"
-    backend.aftersales_project_save_task(attrs.evolve(task, internal_notes=secret))
+    backend.tasks.save_task(attrs.evolve(task, internal_notes=secret))
     listed = app.field_service.portal_tasks(actor=ana)
     one = app.field_service.portal_task(task.id, actor=ana)
     for shown in (dumps(listed), dumps(one)):

@@ -243,7 +243,7 @@ def test_a_task_not_created_from_a_ticket_is_not_changed_here(
         customer_id=scenario.customer.id,
         created_at=clock.now(),
     )
-    backend.aftersales_project_save_task(loose)
+    backend.tasks.save_task(loose)
     with (
         pytest.raises(InvalidOperation, match='"Yearly boiler check" was not created from a'),
         assert_unchanged(backend),

@@ -190,7 +190,9 @@ def test_a_needed_port_without_owner_is_refused_and_an_unneeded_one_is_not() -> 
         aftersales_project_get_project = None  # type: ignore[assignment]
         aftersales_project_list_projects = None  # type: ignore[assignment]
         aftersales_project_get_task = None  # type: ignore[assignment]
-        aftersales_project_save_task = None  # type: ignore[assignment]
+        aftersales_project_create_task = None  # type: ignore[assignment]
+        aftersales_project_move_task = None  # type: ignore[assignment]
+        aftersales_project_find_by_reference = None  # type: ignore[assignment]
 
     with pytest.raises(PortOwnershipError) as info:
         AfterSales(NoProjects())
@@ -198,10 +200,12 @@ def test_a_needed_port_without_owner_is_refused_and_an_unneeded_one_is_not() -> 
         "  - port project (ERP: field-service projects and tasks) has no owner (needed by "
         "field_service); add a plugin that implements it, or build the application for "
         "fewer services (AfterSales(..., services=...)):\n"
+        "      - aftersales_project_create_task (needed by: field_service)\n"
+        "      - aftersales_project_find_by_reference (needed by: field_service)\n"
         "      - aftersales_project_get_project (needed by: field_service)\n"
         "      - aftersales_project_get_task (needed by: field_service)\n"
         "      - aftersales_project_list_projects (needed by: field_service)\n"
-        "      - aftersales_project_save_task (needed by: field_service)"
+        "      - aftersales_project_move_task (needed by: field_service)"
     )
     app = AfterSales(NoProjects(), services=set(Service) - {Service.FIELD_SERVICE})
     assert "project" not in app.ports()

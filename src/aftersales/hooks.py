@@ -41,6 +41,8 @@ from aftersales.models import (
     ReversalResult,
     SaleOrder,
     Subscription,
+    TaskRequest,
+    TaskStage,
     Team,
     TeamConfig,
     Ticket,
@@ -597,11 +599,25 @@ class Hooks:
             FieldServiceTask,
         )
 
-    def save_task(self, task: FieldServiceTask) -> FieldServiceTask:
+    def create_task(self, request: TaskRequest) -> FieldServiceTask:
         return _answered(
-            self._h.aftersales_project_save_task(task=task),
-            "aftersales_project_save_task",
+            self._h.aftersales_project_create_task(request=request),
+            "aftersales_project_create_task",
             FieldServiceTask,
+        )
+
+    def move_task(self, task_id: str, stage: TaskStage, reference: str) -> FieldServiceTask:
+        return _found(
+            self._h.aftersales_project_move_task(task_id=task_id, stage=stage, reference=reference),
+            "task",
+            task_id,
+            FieldServiceTask,
+        )
+
+    def find_tasks_by_reference(self, reference: str) -> Sequence[FieldServiceTask]:
+        return _many(
+            self._h.aftersales_project_find_by_reference(reference=reference),
+            "aftersales_project_find_by_reference",
         )
 
     # mail -----------------------------------------------------------------------------------

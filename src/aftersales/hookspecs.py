@@ -73,6 +73,8 @@ if TYPE_CHECKING:
         ServicesConfigured,
         Subscription,
         SubscriptionChanged,
+        TaskRequest,
+        TaskStage,
         Team,
         TeamConfig,
         Ticket,
@@ -544,8 +546,30 @@ def aftersales_project_get_task(task_id: str, lock: bool) -> FieldServiceTask | 
 
 
 @hookspec(firstresult=True)
-def aftersales_project_save_task(task: FieldServiceTask) -> FieldServiceTask | None:
-    """Insert or update `task` (by id) and return it."""
+def aftersales_project_create_task(request: TaskRequest) -> FieldServiceTask | None:
+    """Make a task of `request.project_id` with the request's fields, stage NEW, and
+    return it as made: the ERP chooses its `id` (any format; the library only stores and
+    links it) and keeps `request.reference` on it (`operation_ref`).
+
+    The service has checked the ticket, the project and the fields (FS-1, FS-2).
+    """
+
+
+@hookspec(firstresult=True)
+def aftersales_project_move_task(
+    task_id: str, stage: TaskStage, reference: str
+) -> FieldServiceTask | None:
+    """Move the task `task_id` to `stage`, keep `reference` on it, and return it; `None`
+    when there is no such task.
+
+    The service has read the task locked and checked the move is allowed (FS-3).
+    """
+
+
+@hookspec(firstresult=True)
+def aftersales_project_find_by_reference(reference: str) -> Sequence[FieldServiceTask] | None:
+    """Return the tasks the operation `reference` made or last moved, in the order they
+    were stored (empty when none)."""
 
 
 # -------------------------------------------------------------------------------------------

@@ -209,7 +209,9 @@ PORTS: tuple[Port, ...] = (
             "project_get_project",
             "project_list_projects",
             "project_get_task",
-            "project_save_task",
+            "project_create_task",
+            "project_move_task",
+            "project_find_by_reference",
         ),
     ),
     _port(

@@ -4,20 +4,25 @@ The memory and the SQL backends serve the accounting port with
 `ReferenceAccounting`, written once over a small storage
 protocol (`Ledger`), and the stock port with `ReferenceStock` over `StockLedger`;
 each backend implements them with its own tables, so both number, match, settle and
-return documents the same way.
+return documents the same way. The project port is `ReferenceProject` over a
+`TaskStore` in the same way.
 """
 
 from aftersales.erp.accounting import AccountingPort, ReferenceAccounting, settle
 from aftersales.erp.ledger import Ledger, Numbering, StockLedger
+from aftersales.erp.project import ProjectPort, ReferenceProject, TaskStore
 from aftersales.erp.stock import ReferenceStock, StockPort
 
 __all__ = [
     "AccountingPort",
     "Ledger",
     "Numbering",
+    "ProjectPort",
     "ReferenceAccounting",
+    "ReferenceProject",
     "ReferenceStock",
     "StockLedger",
     "StockPort",
+    "TaskStore",
     "settle",
 ]

@@ -52,7 +52,7 @@ from aftersales.models.money import Money
 from aftersales.models.orders import Order, OrderLine
 from aftersales.models.partners import Partner
 from aftersales.models.products import LineAmounts, Product, ProductKind, Quantity, Tax
-from aftersales.models.projects import FieldServiceTask, Project, TaskStage
+from aftersales.models.projects import FieldServiceTask, Project, TaskRequest, TaskStage
 from aftersales.models.repairs import (
     InvoiceMethod,
     OperationLine,
@@ -148,6 +148,7 @@ __all__ = [
     "Subscription",
     "SubscriptionChanged",
     "SubscriptionState",
+    "TaskRequest",
     "TaskStage",
     "Tax",
     "Team",

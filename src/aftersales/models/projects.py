@@ -17,7 +17,7 @@ from aftersales.models._fields import (
     text,
 )
 
-__all__ = ["FieldServiceTask", "Project", "TaskStage"]
+__all__ = ["FieldServiceTask", "Project", "TaskRequest", "TaskStage"]
 
 
 class TaskStage(StrEnum):
@@ -44,7 +44,10 @@ class Project:
 class FieldServiceTask:
     """An on-site intervention planned from a ticket.
 
-    `internal_notes` are never shown on the portal (FS-6).
+    `internal_notes` are never shown on the portal (FS-6). The ERP makes the task and its
+    `id` (`aftersales_project_create_task`); `operation_ref` is the reference of the
+    library's call that made or last moved it (`aftersales_project_find_by_reference`),
+    `None` for a task no call of the library wrote.
     """
 
     id: str = attrs.field(validator=id_field)
@@ -62,3 +65,25 @@ class FieldServiceTask:
     internal_notes: str = attrs.field(
         default="", validator=text(max_length=MAX_TEXT, multiline=True, required=False)
     )
+    operation_ref: str | None = attrs.field(default=None, validator=optional(text(max_length=64)))
+
+
+@attrs.frozen(kw_only=True)
+class TaskRequest:
+    """What the field-service service asks the ERP to make (`aftersales_project_create_task`):
+    a task of `project_id` for the ticket, with the fields the library decides. The ERP
+    chooses the task's id; `at` is the library's time of the call (an ERP may stamp its
+    own) and `reference` identifies the call (see `aftersales_project_find_by_reference`).
+    """
+
+    project_id: str = attrs.field(validator=id_field)
+    title: str = attrs.field(validator=text())
+    customer_id: str = attrs.field(validator=id_field)
+    at: datetime = attrs.field(validator=aware)
+    reference: str = attrs.field(validator=text(max_length=64))
+    description: str = attrs.field(
+        default="", validator=text(max_length=MAX_TEXT, multiline=True, required=False)
+    )
+    ticket_id: str | None = attrs.field(default=None, validator=optional(id_field))
+    planned_at: datetime | None = attrs.field(default=None, validator=optional(aware))
+    assignee_id: str | None = attrs.field(default=None, validator=optional(id_field))

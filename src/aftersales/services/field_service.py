@@ -26,17 +26,16 @@ from aftersales.errors import (
     NotFound,
 )
 from aftersales.formatting import show
-from aftersales.ids import new_id
 from aftersales.models import (
     Actor,
     DocumentKind,
     FieldServiceTask,
     Project,
     Service,
+    TaskRequest,
     TaskStage,
     Team,
     Ticket,
-    evolve,
 )
 from aftersales.services._base import ServiceBase
 from aftersales.unit_of_work import UnitOfWork
@@ -254,13 +253,13 @@ class FieldServiceService(ServiceBase):
     ) -> tuple[FieldServiceTask, Project]:
         ticket = ctx.ticket
         project = self._project(ctx.team, request.project_id)
-        task = self._hooks.save_task(
-            FieldServiceTask(
-                id=new_id("task"),
+        task = self._hooks.create_task(
+            TaskRequest(
                 project_id=project.id,
                 title=request.title if request.title is not None else ticket.title,
                 customer_id=self._site(ticket),
-                created_at=uow.now,
+                at=uow.now,
+                reference=uow.reference,
                 description=ticket.description,
                 ticket_id=ticket.id,
                 planned_at=request.planned_at,
@@ -437,7 +436,7 @@ class FieldServiceService(ServiceBase):
                 names = ", ".join(_label(s) for s in _STAGE_ORDER if s in allowed)
                 why = f"it is {_label(current)}; from there it can only move to {names}"
             raise InvalidState(f"cannot {action}: {why}")
-        moved = self._hooks.save_task(evolve(task, stage=target))
+        moved = self._hooks.move_task(task.id, target, uow.reference)
         self._changed(
             uow,
             task.ticket_id,

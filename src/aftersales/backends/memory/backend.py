@@ -10,11 +10,13 @@ from aftersales.clock import Clock
 from aftersales.erp import (
     AccountingPort,
     Ledger,
+    ProjectPort,
     ReferenceAccounting,
     ReferenceStock,
     StockLedger,
     StockPort,
 )
+from aftersales.erp.project import ReferenceProject, TaskStore
 from aftersales.errors import DuplicateKey
 from aftersales.hookspecs import hookimpl
 from aftersales.models import (
@@ -48,6 +50,7 @@ from aftersales.unit_of_work import UnitOfWork
 from .builder import MemoryBuilder
 from .ledger import MemoryLedger
 from .store import MemoryStore
+from .tasks import MemoryTasks
 
 __all__ = ["MemoryBackend"]
 
@@ -78,6 +81,7 @@ INDEXES: dict[str, dict[str, Callable[[Any], Iterable[object]]]] = {
     },
     "coupons": {"code": lambda c: (c.code,)},
     "repairs": {"reference": lambda r: (r.reference,)},
+    "tasks": {"operation": lambda t: _one(t.operation_ref)},
     "coupon_uses": {"program": lambda u: (u.program_id,)},
     "links": {"ticket": lambda link: (link.ticket_id,)},
     "messages": {"ticket": lambda m: (m.ticket_id,)},
@@ -111,7 +115,7 @@ def _newest(items: Sequence[T], key: Callable[[T], tuple[Any, ...]]) -> list[T]:
     return sorted(later_first, key=key, reverse=True)
 
 
-class MemoryBackend(AccountingPort, StockPort):
+class MemoryBackend(AccountingPort, StockPort, ProjectPort):
     """Implements every hook of [`aftersales.hookspecs`][aftersales.hookspecs] on dicts in memory.
 
     Use `builder()` to create the data an ERP would already hold, `snapshot()` to
@@ -122,7 +126,8 @@ class MemoryBackend(AccountingPort, StockPort):
     (`ReferenceAccounting`) over `ledger`;
     `accounting` builds another one over that ledger (e.g. one that ids and numbers its
     documents in its own style). The stock port is the reference ERP's stock
-    (`ReferenceStock`) over the same `ledger`; `stock` builds another one.
+    (`ReferenceStock`) over the same `ledger`; `stock` builds another one. The project port is the reference ERP
+    (`ReferenceProject`) over `tasks`; `project` builds another one over them.
     """
 
     name = "memory"
@@ -135,11 +140,14 @@ class MemoryBackend(AccountingPort, StockPort):
         installed_modules: Iterable[str] = ("base", "mail", "helpdesk"),
         accounting: Callable[[Ledger], ReferenceAccounting] = ReferenceAccounting,
         stock: Callable[[StockLedger], ReferenceStock] = ReferenceStock,
+        project: Callable[[TaskStore], ReferenceProject] = ReferenceProject,
     ) -> None:
         self.store = MemoryStore(INDEXES)
         self.ledger = MemoryLedger(self.store)
         self.accounting = accounting(self.ledger)
         self.stock = stock(self.ledger)
+        self.tasks = MemoryTasks(self.store)
+        self.project = project(self.tasks)
         self._installed = tuple(installed_modules)
         self.reset()
 
@@ -395,26 +403,7 @@ class MemoryBackend(AccountingPort, StockPort):
         removed: RepairOrder | None = self.store.delete("repairs", repair_id)
         return removed
 
-    # -- project ------------------------------------------------------------------------------
-
-    @hookimpl
-    def aftersales_project_get_project(self, project_id: str) -> Project | None:
-        project: Project | None = self._get("projects", project_id)
-        return project
-
-    @hookimpl
-    def aftersales_project_list_projects(self) -> list[Project]:
-        return self.store.values("projects")
-
-    @hookimpl
-    def aftersales_project_get_task(self, task_id: str) -> FieldServiceTask | None:
-        task: FieldServiceTask | None = self._get("tasks", task_id)
-        return task
-
-    @hookimpl
-    def aftersales_project_save_task(self, task: FieldServiceTask) -> FieldServiceTask:
-        self.store.put("tasks", task.id, task)
-        return task
+    # -- project: the reference ERP over the memory tasks (ProjectPort) ----------------------
 
     # -- mail ---------------------------------------------------------------------------------
 

@@ -43,15 +43,18 @@ from aftersales.backends.sql.statements import (
     in_list,
     padded,
 )
+from aftersales.backends.sql.tasks import SqlTasks
 from aftersales.clock import Clock
 from aftersales.erp import (
     AccountingPort,
     Ledger,
+    ProjectPort,
     ReferenceAccounting,
     ReferenceStock,
     StockLedger,
     StockPort,
 )
+from aftersales.erp.project import ReferenceProject, TaskStore
 from aftersales.errors import BackendError, ConfigurationError, ConflictError, DuplicateKey
 from aftersales.formatting import show
 from aftersales.hookspecs import hookimpl
@@ -194,13 +197,14 @@ def _history(
     return ("find", size, given), where, params
 
 
-class SqlBackend(AccountingPort, StockPort):
+class SqlBackend(AccountingPort, StockPort, ProjectPort):
     """Every hook on a SQL database: a SQLite file (the default) or PostgreSQL.
 
     The accounting port is the reference ERP
     (`ReferenceAccounting`) over `ledger`;
     `accounting` builds another one over that ledger. The stock port is the reference
-    ERP's stock (`ReferenceStock`) over the same `ledger`; `stock` builds another one.
+    ERP's stock (`ReferenceStock`) over the same `ledger`; `stock` builds another one. The project port is the reference
+    ERP (`ReferenceProject`) over `tasks`; `project` builds another one over them.
 
     `url` is a file path or `sqlite:///path`, or `postgresql://user:pw@host/db`
     (psycopg 3); without it, `AFTERSALES_DATABASE_URL` or `./aftersales.db`. The schema
@@ -229,10 +233,13 @@ class SqlBackend(AccountingPort, StockPort):
         engine_options: dict[str, Any] | None = None,
         accounting: Callable[[Ledger], ReferenceAccounting] = ReferenceAccounting,
         stock: Callable[[StockLedger], ReferenceStock] = ReferenceStock,
+        project: Callable[[TaskStore], ReferenceProject] = ReferenceProject,
     ) -> None:
         self.ledger = SqlLedger(self)
         self.accounting = accounting(self.ledger)
         self.stock = stock(self.ledger)
+        self.tasks = SqlTasks(self)
+        self.project = project(self.tasks)
         self.db = Database(
             url,
             busy_timeout=busy_timeout,
@@ -855,24 +862,7 @@ class SqlBackend(AccountingPort, StockPort):
     def aftersales_repair_delete_order(self, repair_id: str) -> RepairOrder | None:
         return self._removed(REPAIRS, "id", repair_id, mapping.repair)
 
-    # -- project ---------------------------------------------------------------------------
-
-    @hookimpl
-    def aftersales_project_get_project(self, project_id: str) -> Project | None:
-        return self._one(PROJECTS, "id", project_id, mapping.project)
-
-    @hookimpl
-    def aftersales_project_list_projects(self) -> list[Project]:
-        return self._all(PROJECTS, mapping.project)
-
-    @hookimpl
-    def aftersales_project_get_task(self, task_id: str, lock: bool) -> FieldServiceTask | None:
-        return self._one(TASKS, "id", task_id, mapping.task, lock)
-
-    @hookimpl
-    def aftersales_project_save_task(self, task: FieldServiceTask) -> FieldServiceTask:
-        self._save(TASKS, mapping.task_row(task))
-        return task
+    # -- project: the reference ERP over the SQL tasks (ProjectPort) ------------------
 
     # -- mail ------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from .types import Exact, JsonText, Moment
 __all__ = ["SCHEMA_VERSION", "build_metadata", "metadata"]
 
 #: The version of the schema this code reads and writes.
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 def _seq() -> sa.Column[int]:
@@ -480,6 +480,11 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
         pickings = md.tables["pickings"]
         pickings.append_column(sa.Column("operation_ref", sa.String(64)))
         sa.Index("ix_pickings_operation_ref", pickings.c.operation_ref)
+    # -- version 10: the operation that made or moved a task (find_by_reference) -------------
+    if version >= 10:
+        tasks = md.tables["tasks"]
+        tasks.append_column(sa.Column("operation_ref", sa.String(64)))
+        sa.Index("ix_tasks_operation_ref", tasks.c.operation_ref)
     return md
 
 
