@@ -127,7 +127,8 @@ class MemoryBackend(AccountingPort, StockPort, ProjectPort):
     `accounting` builds another one over that ledger (e.g. one that ids and numbers its
     documents in its own style). The stock port is the reference ERP's stock
     (`ReferenceStock`) over the same `ledger`; `stock` builds another one.
-    The project port is the reference ERP (`ReferenceProject`) over `tasks`; `project` builds another one over them.
+    The project port is the reference ERP (`ReferenceProject`) over `tasks`;
+    `project` builds another one over them.
     """
 
     name = "memory"

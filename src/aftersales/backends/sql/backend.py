@@ -204,7 +204,8 @@ class SqlBackend(AccountingPort, StockPort, ProjectPort):
     (`ReferenceAccounting`) over `ledger`;
     `accounting` builds another one over that ledger. The stock port is the reference
     ERP's stock (`ReferenceStock`) over the same `ledger`; `stock` builds another one.
-    The project port is the reference ERP (`ReferenceProject`) over `tasks`; `project` builds another one over them.
+    The project port is the reference ERP (`ReferenceProject`) over `tasks`;
+    `project` builds another one over them.
 
     `url` is a file path or `sqlite:///path`, or `postgresql://user:pw@host/db`
     (psycopg 3); without it, `AFTERSALES_DATABASE_URL` or `./aftersales.db`. The schema
