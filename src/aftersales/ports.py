@@ -161,9 +161,8 @@ PORTS: tuple[Port, ...] = (
     _port(
         "numbering",
         Owner.ERP,
-        "references that need no gap-free series (returns, repair orders)",
+        "references that need no gap-free series (returns)",
         returns=("sequence_next",),
-        repairs=("sequence_next",),
     ),
     _port(
         "stock",
@@ -195,8 +194,15 @@ PORTS: tuple[Port, ...] = (
     _port(
         "repair",
         Owner.ERP,
-        "repair orders",
-        repairs=("repair_get_order", "repair_save_order", "repair_delete_order"),
+        "repair orders: the ERP creates, numbers and moves them through their life cycle",
+        repairs=(
+            "repair_get_order",
+            "repair_find_by_reference",
+            "repair_create_repair",
+            "repair_update_repair",
+            "repair_transition",
+            "repair_delete_repair",
+        ),
     ),
     _port(
         "project",

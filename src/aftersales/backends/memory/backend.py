@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from aftersales.clock import Clock
-from aftersales.erp import AccountingPort, Ledger, ReferenceAccounting
+from aftersales.erp import (
+    AccountingPort,
+    Ledger,
+    ReferenceAccounting,
+    ReferenceRepairs,
+    RepairPort,
+    RepairStorage,
+)
 from aftersales.errors import DuplicateKey
 from aftersales.hookspecs import hookimpl
 from aftersales.models import (
@@ -41,6 +48,7 @@ from aftersales.unit_of_work import UnitOfWork
 
 from .builder import MemoryBuilder
 from .ledger import MemoryLedger
+from .repairs import MemoryRepairs
 from .store import MemoryStore
 
 __all__ = ["MemoryBackend"]
@@ -68,7 +76,10 @@ INDEXES: dict[str, dict[str, Callable[[Any], Iterable[object]]]] = {
     "matches": {"invoice": lambda m: (m.invoice_id,)},
     "pickings": {"partner": lambda p: (p.partner_id,), "return_of": lambda p: _one(p.return_of_id)},
     "coupons": {"code": lambda c: (c.code,)},
-    "repairs": {"reference": lambda r: (r.reference,)},
+    "repairs": {
+        "reference": lambda r: (r.reference,),
+        "operation": lambda r: _one(r.operation_ref),
+    },
     "coupon_uses": {"program": lambda u: (u.program_id,)},
     "links": {"ticket": lambda link: (link.ticket_id,)},
     "messages": {"ticket": lambda m: (m.ticket_id,)},
@@ -109,7 +120,7 @@ def _picking_order(picking: Picking) -> tuple[datetime, datetime]:
     )
 
 
-class MemoryBackend(AccountingPort):
+class MemoryBackend(AccountingPort, RepairPort):
     """Implements every hook of [`aftersales.hookspecs`][aftersales.hookspecs] on dicts in memory.
 
     Use `builder()` to create the data an ERP would already hold, `snapshot()` to
@@ -119,7 +130,8 @@ class MemoryBackend(AccountingPort):
     The accounting port is the reference ERP
     (`ReferenceAccounting`) over `ledger`;
     `accounting` builds another one over that ledger (e.g. one that ids and numbers its
-    documents in its own style).
+    documents in its own style). The repair port is the reference ERP's
+    (`ReferenceRepairs`) over the store's repair orders; `repairs` builds another one.
     """
 
     name = "memory"
@@ -131,10 +143,12 @@ class MemoryBackend(AccountingPort):
         *,
         installed_modules: Iterable[str] = ("base", "mail", "helpdesk"),
         accounting: Callable[[Ledger], ReferenceAccounting] = ReferenceAccounting,
+        repairs: Callable[[RepairStorage], ReferenceRepairs] = ReferenceRepairs,
     ) -> None:
         self.store = MemoryStore(INDEXES)
         self.ledger = MemoryLedger(self.store)
         self.accounting = accounting(self.ledger)
+        self.repairs = repairs(MemoryRepairs(self.store, self.ledger))
         self._installed = tuple(installed_modules)
         self.reset()
 
@@ -394,28 +408,7 @@ class MemoryBackend(AccountingPort):
         self.store.put("pickings", picking.id, picking)
         return picking
 
-    # -- repair -------------------------------------------------------------------------------
-
-    @hookimpl
-    def aftersales_repair_get_order(self, repair_id: str) -> RepairOrder | None:
-        repair: RepairOrder | None = self._get("repairs", repair_id)
-        return repair
-
-    @hookimpl
-    def aftersales_repair_save_order(self, repair: RepairOrder) -> RepairOrder:
-        with self.store.lock:
-            holders: list[RepairOrder] = self.store.by_index(
-                "repairs", "reference", repair.reference
-            )
-            if any(holder.id != repair.id for holder in holders):
-                raise DuplicateKey("repair reference", repair.reference)
-            self.store.put("repairs", repair.id, repair)
-        return repair
-
-    @hookimpl
-    def aftersales_repair_delete_order(self, repair_id: str) -> RepairOrder | None:
-        removed: RepairOrder | None = self.store.delete("repairs", repair_id)
-        return removed
+    # -- repair: the reference ERP over the store's repair orders (RepairPort) -------------
 
     # -- project ------------------------------------------------------------------------------
 

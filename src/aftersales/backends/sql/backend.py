@@ -34,6 +34,7 @@ from aftersales.backends.sql.migrations import (
     seed,
     upgrade,
 )
+from aftersales.backends.sql.repairs import SqlRepairs
 from aftersales.backends.sql.schema import SCHEMA_VERSION, metadata
 from aftersales.backends.sql.statements import (
     MAX_IN,
@@ -44,7 +45,14 @@ from aftersales.backends.sql.statements import (
     padded,
 )
 from aftersales.clock import Clock
-from aftersales.erp import AccountingPort, Ledger, ReferenceAccounting
+from aftersales.erp import (
+    AccountingPort,
+    Ledger,
+    ReferenceAccounting,
+    ReferenceRepairs,
+    RepairPort,
+    RepairStorage,
+)
 from aftersales.errors import BackendError, ConfigurationError, ConflictError, DuplicateKey
 from aftersales.formatting import show
 from aftersales.hookspecs import hookimpl
@@ -187,12 +195,13 @@ def _history(
     return ("find", size, given), where, params
 
 
-class SqlBackend(AccountingPort):
+class SqlBackend(AccountingPort, RepairPort):
     """Every hook on a SQL database: a SQLite file (the default) or PostgreSQL.
 
     The accounting port is the reference ERP
     (`ReferenceAccounting`) over `ledger`;
-    `accounting` builds another one over that ledger.
+    `accounting` builds another one over that ledger. The repair port is the reference
+    ERP's (`ReferenceRepairs`) over the `repairs` table; `repairs` builds another one.
 
     `url` is a file path or `sqlite:///path`, or `postgresql://user:pw@host/db`
     (psycopg 3); without it, `AFTERSALES_DATABASE_URL` or `./aftersales.db`. The schema
@@ -220,9 +229,11 @@ class SqlBackend(AccountingPort):
         lock_timeout: float = 10.0,
         engine_options: dict[str, Any] | None = None,
         accounting: Callable[[Ledger], ReferenceAccounting] = ReferenceAccounting,
+        repairs: Callable[[RepairStorage], ReferenceRepairs] = ReferenceRepairs,
     ) -> None:
         self.ledger = SqlLedger(self)
         self.accounting = accounting(self.ledger)
+        self.repairs = repairs(SqlRepairs(self))
         self.db = Database(
             url,
             busy_timeout=busy_timeout,
@@ -844,25 +855,7 @@ class SqlBackend(AccountingPort):
             self._save_pickings(conn, (picking,))
         return picking
 
-    # -- repair ----------------------------------------------------------------------------
-
-    @hookimpl
-    def aftersales_repair_get_order(self, repair_id: str, lock: bool) -> RepairOrder | None:
-        return self._one(REPAIRS, "id", repair_id, mapping.repair, lock)
-
-    @hookimpl
-    def aftersales_repair_save_order(self, repair: RepairOrder) -> RepairOrder:
-        row = mapping.repair_row(repair)
-        upsert = self._upsert(REPAIRS, tuple(row))
-        with self.db.connection() as conn:
-            self.db.unique(
-                conn, lambda: upsert.run(conn, row), "repair reference", repair.reference
-            )
-        return repair
-
-    @hookimpl
-    def aftersales_repair_delete_order(self, repair_id: str) -> RepairOrder | None:
-        return self._removed(REPAIRS, "id", repair_id, mapping.repair)
+    # -- repair: the reference ERP over the repairs table (RepairPort) -------------------
 
     # -- project ---------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from .types import Exact, JsonText, Moment
 __all__ = ["SCHEMA_VERSION", "build_metadata", "metadata"]
 
 #: The version of the schema this code reads and writes.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 def _seq() -> sa.Column[int]:
@@ -475,6 +475,11 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
             sa.Column("services", JsonText, nullable=False),
             _ref("fsm_project_id"),
         )
+    # -- version 9: the operation that made or last changed a repair order -----------------
+    if version >= 9:
+        repairs = md.tables["repairs"]
+        repairs.append_column(sa.Column("operation_ref", sa.String(64)))
+        sa.Index("ix_repairs_operation_ref", repairs.c.operation_ref)
     return md
 
 
