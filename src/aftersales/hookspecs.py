@@ -2,8 +2,9 @@
 
 A backend is a plain object (or module) whose methods carry the `hookimpl` marker and are
 named after the specs below. The library's services hold every rule about what a helpdesk
-may do; the accounting port is served by the ERP, which performs operations (reverse an
-invoice, post a credit note) and answers with what it made, its ids and numbers included;
+may do; the accounting and repair ports are served by the ERP, which performs operations
+(reverse an invoice, post a credit note, create or move a repair order) and answers with
+what it made, its ids and numbers included;
 the other ports store, find and change records, the way an ERP exposes them. Whatever a
 backend does must happen inside the current unit of work (see *transactions*), so that a
 call that fails leaves nothing behind.
