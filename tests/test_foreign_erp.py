@@ -1,12 +1,14 @@
 """An ERP that ids and numbers its documents in its own style: refunds and returns still work.
 
 The accounting port is served by the reference accounting built with integer ids (``17``,
-``18``, …) and one ``CN-000017``-style series, and the stock port by the reference stock
-with integer ids (from 900) and ``RET-000017`` names, over the memory backend. The kit's
-refund and return flows and its accounting and stock contracts run green on it, and the
-documents carry the ERP's ids and numbers, never ones the library made (issue 17, point 2).
-A second check reads the services' source: none makes an ERP id, formats a document number
-or a return name, computes a payment state or builds stock moves.
+``18``, …) and one ``CN-000017``-style series, the stock port by the reference stock with
+integer ids (from 900) and ``RET-000017`` names, and the repair port by the reference repairs
+with integer ids and ``REP-000017`` references, over the memory backend. The kit's refund,
+return and repair flows and its accounting, stock and repair contracts run green on it, and
+the documents carry the ERP's ids and numbers, never ones the library made (issue 17, point
+2). A second check reads the services' source: none makes an ERP id, formats a document
+number, a return name or a repair reference, computes a payment state, builds stock moves or
+moves a repair's state itself.
 """
 
 from __future__ import annotations
@@ -23,11 +25,28 @@ import pytest
 from aftersales import AfterSales, CreditMethod, FrozenClock
 from aftersales.backends.memory import MemoryBackend
 from aftersales.builder import Builder
-from aftersales.erp import Ledger, ReferenceAccounting, ReferenceStock, StockLedger
-from aftersales.models import DocumentKind, InvoiceState, PaymentState, PickingState
+from aftersales.erp import (
+    Ledger,
+    ReferenceAccounting,
+    ReferenceRepairs,
+    ReferenceStock,
+    RepairStorage,
+    StockLedger,
+)
+from aftersales.models import (
+    DocumentKind,
+    InvoiceMethod,
+    InvoiceState,
+    OperationLine,
+    PaymentState,
+    PickingState,
+    ProductKind,
+    RepairState,
+)
 from aftersales.testing.conformance import (
     AccountingContract,
     RefundFlow,
+    RepairContract,
     ReturnFlow,
     StockContract,
     TicketViewFlow,
@@ -59,14 +78,31 @@ def foreign_stock(ledger: StockLedger, start: int = 900) -> ReferenceStock:
     )
 
 
+def foreign_repairs(storage: RepairStorage, start: int = 17) -> ReferenceRepairs:
+    """Integer ids from ``start`` and ``REP-000017``-style references."""
+    counter = itertools.count(start)
+    return ReferenceRepairs(
+        storage,
+        ids=lambda _kind: str(next(counter)),
+        reference=lambda store: f"REP-{store.next_number('REP') + 16:06d}",
+    )
+
+
 def foreign_backend() -> MemoryBackend:
-    return MemoryBackend(accounting=foreign_accounting, stock=foreign_stock)
+    return MemoryBackend(
+        accounting=foreign_accounting, stock=foreign_stock, repairs=foreign_repairs
+    )
 
 
 class TestForeignStyleErp(
-    AccountingContract, StockContract, RefundFlow, ReturnFlow, TicketViewFlow
+    AccountingContract,
+    StockContract,
+    RepairContract,
+    RefundFlow,
+    ReturnFlow,
+    TicketViewFlow,
 ):
-    """The kit's accounting and stock contracts and refund and return flows, on the
+    """The kit's accounting, stock and repair contracts and refund and return flows, on the
     foreign-style ERP."""
 
     @pytest.fixture
@@ -125,6 +161,44 @@ def test_the_documents_carry_the_erps_ids_and_numbers(
     assert {n for _, n in names} >= {"CN-000017", "CN-000018"}
     assert not any("RINV" in message.body for message in view.trail)
     assert any("CN-000018" in message.body for message in view.trail)
+
+
+def test_repairs_carry_the_erps_ids_and_references(
+    erp: tuple[AfterSales, Any, Builder],
+) -> None:
+    """The repair flows on the foreign-style ERP: create, edit, move, invoice, cancel and
+    delete, with the ERP's ``17``-style ids and ``REP-000017`` references everywhere."""
+    app, scenario, world = erp
+    repairs, ticket = app.repairs, scenario.ticket
+    labour = world.product(name="Labour", kind=ProductKind.SERVICE, price=Decimal("30.00"))
+    first = repairs.create(ticket.id, invoice_method=InvoiceMethod.AFTER_REPAIR, actor=AGENT)
+    assert (first.id, first.reference, first.state) == ("17", "REP-000017", RepairState.DRAFT)
+    edited = repairs.update(
+        first.id, operations=[OperationLine(product_id=labour.id, quantity=Decimal(2))], actor=AGENT
+    )
+    assert (edited.id, edited.reference) == ("17", "REP-000017")
+    states = [
+        step(first.id, actor=AGENT).state for step in (repairs.confirm, repairs.start, repairs.end)
+    ]
+    assert states == [RepairState.CONFIRMED, RepairState.UNDER_REPAIR, RepairState.TO_INVOICE]
+    invoiced = repairs.create_invoice(first.id, actor=AGENT)
+    assert invoiced.repair.state is RepairState.DONE
+    assert invoiced.invoice.reference == "REP-000017"
+    assert invoiced.repair.invoice_id == invoiced.invoice.id == "17"  # the accounting's own ids
+
+    second = repairs.create(ticket.id, actor=AGENT)
+    assert (second.id, second.reference) == ("18", "REP-000018")
+    assert repairs.cancel(second.id, actor=AGENT).state is RepairState.CANCELLED
+    assert repairs.delete(second.id, actor=AGENT).reference == "REP-000018"
+    assert repairs.repairs(ticket.id, actor=AGENT) == (invoiced.repair,)
+    assert "REP-000017" in repairs.quotation(first.id, actor=AGENT, format="text")
+
+    view = app.tickets.view(ticket.id, actor=AGENT)
+    assert [d.name for d in view.documents if d.kind is DocumentKind.REPAIR] == ["REP-000017"]
+    bodies = [message.body for message in view.trail]
+    assert not any("RO/" in body for body in bodies)
+    assert "Repair deleted: REP-000018" in bodies
+    assert app.runtime.write(lambda _uow: app.hooks.sequence_next("RO")) == 1
 
 
 def test_a_foreign_numbering_does_not_touch_the_reference_series(
@@ -208,8 +282,20 @@ def _offences(path: Path) -> list[str]:
                 found.append(f"{where}: new_id({first.value!r}) makes a stock id")
             if name in {"save_picking", "list_returns", "find_pickings", "StockMove", "Picking"}:
                 found.append(f"{where}: {name}() is the ERP's business")
-            if name == "sequence_next" and path.name in {"refunds.py", "returns.py"}:
+            if name == "sequence_next" and path.name in {"refunds.py", "returns.py", "repairs.py"}:
                 found.append(f"{where}: sequence_next() numbers an ERP document")
+            if name == "new_id" and isinstance(first, ast.Constant) and first.value == "repair":
+                found.append(f"{where}: new_id('repair') makes a repair id")
+            if name in {"save_repair", "next_state"}:
+                found.append(f"{where}: {name}() is the ERP's business")
+            if name == "RepairOrder":
+                found.append(f"{where}: RepairOrder(...) makes a repair order")
+            if (
+                path.name == "repairs.py"
+                and name in {"evolve", "RepairOrder"}
+                and any(k.arg in {"state", "reference"} for k in node.keywords)
+            ):
+                found.append(f"{where}: sets a repair's state or reference, which the ERP does")
             for keyword in node.keywords:
                 if keyword.arg in {"payment_state", "residual", "number"}:
                     found.append(f"{where}: sets {keyword.arg}=, which the ERP computes")
@@ -220,6 +306,13 @@ def _offences(path: Path) -> list[str]:
             and ("RINV" in node.value or "WH/RET" in node.value)
         ):
             found.append(f"{where}: formats an ERP document number")
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docs
+            and node.value.startswith("RO/")
+        ):
+            found.append(f"{where}: formats an RO/ repair reference")
     return found
 
 
@@ -252,3 +345,16 @@ def test_the_source_check_catches_what_returns_did_before(tmp_path: Path) -> Non
         encoding="utf-8",
     )
     assert len(_offences(old)) == 9  # "WH/RET" twice
+
+
+def test_the_source_check_catches_what_repairs_did_before(tmp_path: Path) -> None:
+    old = tmp_path / "repairs.py"
+    old.write_text(
+        "def f(hooks, repair, target):\n"
+        "    made = RepairOrder(id=new_id('repair'), reference='RO/%05d' % 1)\n"
+        "    ref = f\"RO/{hooks.sequence_next('RO'):05d}\"\n"
+        "    hooks.save_repair(evolve(repair, state=next_state(repair, target)))\n",
+        encoding="utf-8",
+    )
+    found = _offences(old)
+    assert len(found) == 9, found

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from aftersales import AfterSales, FrozenClock
+from aftersales.erp import repair as repair_erp
 from aftersales.errors import (
     BackendError,
     DuplicateKey,
@@ -39,7 +40,6 @@ from aftersales.models import (
     Tax,
 )
 from aftersales.serialization import converter, dumps, loads
-from aftersales.services import repairs as repairs_service
 from aftersales.services.repairs import _CLEAN, RepairService
 from aftersales.testing import Scenario, assert_unchanged
 from tests.repairs_support import INTERNAL, QUOTE, Kit
@@ -534,7 +534,7 @@ def test_rp7_a_run_of_taken_references_ends_in_duplicate_key(
 ) -> None:
     """A backend refusing every reference it is given does not loop: after
     ``REFERENCE_TRIES`` numbers the call raises, and nothing remains."""
-    monkeypatch.setattr(repairs_service, "REFERENCE_TRIES", 5)
+    monkeypatch.setattr(repair_erp, "REFERENCE_TRIES", 5)
     for number in range(1, 6):
         _imported(kit, number)
     with pytest.raises(DuplicateKey, match="RO/00005"), assert_unchanged(kit.backend):

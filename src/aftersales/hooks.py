@@ -34,7 +34,9 @@ from aftersales.models import (
     Product,
     Project,
     Refundable,
+    RepairAction,
     RepairOrder,
+    RepairRequest,
     Returnable,
     ReturnRequest,
     Reversal,
@@ -564,16 +566,46 @@ class Hooks:
             RepairOrder,
         )
 
-    def save_repair(self, repair: RepairOrder) -> RepairOrder:
+    def find_repairs(self, reference: str) -> Sequence[RepairOrder]:
+        return _many(
+            self._h.aftersales_repair_find_by_reference(reference=reference),
+            "aftersales_repair_find_by_reference",
+        )
+
+    def create_repair(self, request: RepairRequest, reference: str) -> RepairOrder:
         return _answered(
-            self._h.aftersales_repair_save_order(repair=repair),
-            "aftersales_repair_save_order",
+            self._h.aftersales_repair_create_repair(request=request, reference=reference),
+            "aftersales_repair_create_repair",
             RepairOrder,
         )
 
-    def delete_repair(self, repair_id: str) -> RepairOrder:
+    def update_repair(
+        self, repair_id: str, request: RepairRequest, fields: frozenset[str], reference: str
+    ) -> RepairOrder:
         return _found(
-            self._h.aftersales_repair_delete_order(repair_id=repair_id),
+            self._h.aftersales_repair_update_repair(
+                repair_id=repair_id, request=request, fields=fields, reference=reference
+            ),
+            "repair order",
+            repair_id,
+            RepairOrder,
+        )
+
+    def transition_repair(
+        self, repair_id: str, action: RepairAction, reference: str, invoice_id: str | None = None
+    ) -> RepairOrder:
+        return _found(
+            self._h.aftersales_repair_transition(
+                repair_id=repair_id, action=action, reference=reference, invoice_id=invoice_id
+            ),
+            "repair order",
+            repair_id,
+            RepairOrder,
+        )
+
+    def delete_repair(self, repair_id: str, reference: str) -> RepairOrder:
+        return _found(
+            self._h.aftersales_repair_delete_repair(repair_id=repair_id, reference=reference),
             "repair order",
             repair_id,
             RepairOrder,

@@ -2,8 +2,9 @@
 
 A backend is a plain object (or module) whose methods carry the `hookimpl` marker and are
 named after the specs below. The library's services hold every rule about what a helpdesk
-may do; the accounting port is served by the ERP, which performs operations (reverse an
-invoice, post a credit note) and answers with what it made, its ids and numbers included;
+may do; the accounting and repair ports are served by the ERP, which performs operations
+(reverse an invoice, post a credit note, create or move a repair order) and answers with
+what it made, its ids and numbers included;
 the other ports store, find and change records, the way an ERP exposes them. Whatever a
 backend does must happen inside the current unit of work (see *transactions*), so that a
 call that fails leaves nothing behind.
@@ -64,7 +65,9 @@ if TYPE_CHECKING:
         Product,
         Project,
         Refundable,
+        RepairAction,
         RepairOrder,
+        RepairRequest,
         Returnable,
         ReturnRequest,
         Reversal,
@@ -319,7 +322,7 @@ def aftersales_accounting_find_by_reference(reference: str) -> Sequence[Invoice]
 
 
 # -------------------------------------------------------------------------------------------
-# port numbering (owner: the ERP): references that need no gap-free series (returns, repairs)
+# port numbering (owner: the ERP): references that need no gap-free series (returns)
 # -------------------------------------------------------------------------------------------
 
 
@@ -497,28 +500,79 @@ def aftersales_loyalty_count_uses(program_id: str) -> int | None:
 
 
 # -------------------------------------------------------------------------------------------
-# port repair (owner: the ERP): repair orders
+# port repair (owner: the ERP): operations the ERP performs on its repair orders
+#
+# The ERP owns repair orders: it gives a new order its id and its reference, decides which
+# state an action moves an order to (RP-8) and refuses the others, keeps a done or cancelled
+# order read-only and deletes only drafts and cancelled orders (RP-10). The repair service
+# decides what a helpdesk may do (rights, toggles, which product, customer, sale order,
+# return and address an order may name, prices and taxes of its lines) and asks the ERP to
+# do it; the ERP answers with the order as it made it. Every write carries ``reference``,
+# the operation reference of the call (see the accounting port): the ERP stores it on the
+# order (`RepairOrder.operation_ref`) and `aftersales_repair_find_by_reference()` finds it.
+# The shipped backends serve this port with the reference ERP (`aftersales.erp.repair`).
 # -------------------------------------------------------------------------------------------
 
 
 @hookspec(firstresult=True)
 def aftersales_repair_get_order(repair_id: str, lock: bool) -> RepairOrder | None:
-    """Return the repair order `repair_id`, or `None`."""
+    """Return the repair order `repair_id`, or `None`.
 
-
-@hookspec(firstresult=True)
-def aftersales_repair_save_order(repair: RepairOrder) -> RepairOrder | None:
-    """Insert or update `repair` (by id) and return it.
-
-    References are unique: raise [`DuplicateKey`][aftersales.errors.DuplicateKey] when another
-    order already has `repair.reference`, enforced by the store (a unique constraint), not by a
-    check-then-insert (RP-7).
+    `lock=True` holds it until the unit of work ends. May be called in a read-only unit.
     """
 
 
 @hookspec(firstresult=True)
-def aftersales_repair_delete_order(repair_id: str) -> RepairOrder | None:
-    """Delete the repair order `repair_id` and return it, or `None` when unknown."""
+def aftersales_repair_find_by_reference(reference: str) -> Sequence[RepairOrder] | None:
+    """Return the repair orders the operation `reference` created or last changed, in the
+    order the ERP stored them; empty when none (a deleted order is not among them)."""
+
+
+@hookspec(firstresult=True)
+def aftersales_repair_create_repair(request: RepairRequest, reference: str) -> RepairOrder | None:
+    """Create a **draft** repair order from `request`; return it as the ERP made it.
+
+    The id and the reference (the reference ERP: `RO/00001`, unique, RP-7) are the ERP's;
+    `created_at` is `request.at` (an ERP may use its own time). The order keeps every field
+    of `request` as given.
+    """
+
+
+@hookspec(firstresult=True)
+def aftersales_repair_update_repair(
+    repair_id: str, request: RepairRequest, fields: frozenset[str], reference: str
+) -> RepairOrder | None:
+    """Replace the editable fields of the order `repair_id` with those of `request` (its
+    `currency`, `ticket_id` and `at` are not changes); return the order as stored.
+
+    `fields` names the fields the agent set: raise
+    [`InvalidState`][aftersales.errors.InvalidState] when the order's state does not let one
+    change (the reference ERP: a done or cancelled order is read-only, the head only changes
+    while it is a draft, parts and operations until it is invoiced). When nothing differs,
+    return the order unchanged. `None` when the order is not this ERP's.
+    """
+
+
+@hookspec(firstresult=True)
+def aftersales_repair_transition(
+    repair_id: str, action: RepairAction, reference: str, invoice_id: str | None
+) -> RepairOrder | None:
+    """Move the order `repair_id` by `action` (confirm, start, end, create invoice, cancel,
+    reset to draft); return it in its new state.
+
+    The ERP decides the new state (the reference ERP: `aftersales.erp.repair.TRANSITIONS`)
+    and raises [`InvalidState`][aftersales.errors.InvalidState] for a move its life cycle does
+    not have. `create invoice` records `invoice_id` (the draft invoice the service made
+    through the accounting port) on the order; `reset to draft` forgets the order's invoice.
+    `None` when the order is not this ERP's.
+    """
+
+
+@hookspec(firstresult=True)
+def aftersales_repair_delete_repair(repair_id: str, reference: str) -> RepairOrder | None:
+    """Delete the order `repair_id` and return it as it was; raise
+    [`InvalidState`][aftersales.errors.InvalidState] when it may not be deleted (the reference
+    ERP: only drafts and cancelled orders, RP-10). `None` when it is not this ERP's."""
 
 
 # -------------------------------------------------------------------------------------------

@@ -161,8 +161,8 @@ PORTS: tuple[Port, ...] = (
     _port(
         "numbering",
         Owner.ERP,
-        "references that need no gap-free series (returns, repair orders)",
-        repairs=("sequence_next",),
+        "gap-free counters; no service draws from them (the ERP names returns and repairs)",
+        optional=("sequence_next",),
     ),
     _port(
         "stock",
@@ -198,8 +198,15 @@ PORTS: tuple[Port, ...] = (
     _port(
         "repair",
         Owner.ERP,
-        "repair orders",
-        repairs=("repair_get_order", "repair_save_order", "repair_delete_order"),
+        "repair orders: the ERP creates, numbers and moves them through their life cycle",
+        repairs=(
+            "repair_get_order",
+            "repair_find_by_reference",
+            "repair_create_repair",
+            "repair_update_repair",
+            "repair_transition",
+            "repair_delete_repair",
+        ),
     ),
     _port(
         "project",

@@ -28,6 +28,7 @@ from aftersales.models import (
     Money,
     MoveState,
     PickingState,
+    RepairRequest,
 )
 from aftersales.testing.scenario import Actors
 from aftersales.testing.snapshots import diff
@@ -372,9 +373,9 @@ def race_named(name: str) -> Race:
 
 
 class ConflictingSequence:
-    """A plugin whose `sequence_next` raises [`ConflictError`][aftersales.errors.ConflictError] (a
-    write conflict a real database reports) for the first `conflicts` calls of each thread, or
-    always."""
+    """A plugin whose `create_repair` raises [`ConflictError`][aftersales.errors.ConflictError] (a
+    write conflict a real database reports on the order's number) for the first `conflicts`
+    calls of each thread, or always."""
 
     name = "aftersales-reliability-conflicts"
 
@@ -385,14 +386,14 @@ class ConflictingSequence:
         self._lock = threading.Lock()
 
     @hookimpl
-    def aftersales_sequence_next(self, code: str) -> int | None:
+    def aftersales_repair_create_repair(self, request: RepairRequest, reference: str) -> None:
         seen = getattr(self._local, "seen", 0)
         self._local.seen = seen + 1
         if self.conflicts is None or seen < self.conflicts:
             with self._lock:
                 self.raised += 1
-            raise ConflictError(f"could not serialize access to sequence {code}")
-        return None  # not mine: the backend numbers it
+            raise ConflictError("could not serialize access to sequence RO")
+        return  # not mine: the backend makes it
 
 
 def _with_plugin(app: AfterSales, plugin: object) -> Callable[[], None]:

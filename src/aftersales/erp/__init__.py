@@ -5,12 +5,13 @@ The memory and the SQL backends serve the accounting port with
 protocol (`Ledger`), and the stock port with `ReferenceStock` over `StockLedger`;
 each backend implements them with its own tables, so both number, match, settle and
 return documents the same way. The project port is `ReferenceProject` over a
-`TaskStore` in the same way.
+`TaskStore`, the repair port `ReferenceRepairs` over a `RepairStorage`, in the same way.
 """
 
 from aftersales.erp.accounting import AccountingPort, ReferenceAccounting, settle
 from aftersales.erp.ledger import Ledger, Numbering, StockLedger
 from aftersales.erp.project import ProjectPort, ReferenceProject, TaskStore
+from aftersales.erp.repair import ReferenceRepairs, RepairPort, RepairStorage
 from aftersales.erp.stock import ReferenceStock, StockPort
 
 __all__ = [
@@ -20,7 +21,10 @@ __all__ = [
     "ProjectPort",
     "ReferenceAccounting",
     "ReferenceProject",
+    "ReferenceRepairs",
     "ReferenceStock",
+    "RepairPort",
+    "RepairStorage",
     "StockLedger",
     "StockPort",
     "TaskStore",

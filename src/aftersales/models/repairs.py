@@ -31,10 +31,12 @@ __all__ = [
     "OperationLine",
     "PartAction",
     "PartLine",
+    "RepairAction",
     "RepairInvoiced",
     "RepairOperation",
     "RepairOrder",
     "RepairPart",
+    "RepairRequest",
     "RepairState",
 ]
 
@@ -49,6 +51,20 @@ class RepairState(StrEnum):
     UNDER_REPAIR = "under_repair"
     DONE = "done"
     CANCELLED = "cancelled"
+
+
+class RepairAction(StrEnum):
+    """What can be done to a repair order (RP-8), as named in refusals; the state moves
+    among them are what the repair port's `transition` performs."""
+
+    CONFIRM = "confirm"
+    START = "start"
+    END = "end"
+    CREATE_INVOICE = "create invoice"
+    CANCEL = "cancel"
+    RESET_TO_DRAFT = "reset to draft"
+    UPDATE = "update"
+    DELETE = "delete"
 
 
 class InvoiceMethod(StrEnum):
@@ -128,6 +144,47 @@ class RepairOrder:
     scheduled_date: date | None = attrs.field(default=None, validator=optional(a_date))
     warranty_expiration: date | None = attrs.field(default=None, validator=optional(a_date))
     invoice_id: str | None = attrs.field(default=None, validator=optional(id_field))
+    operation_ref: str | None = attrs.field(default=None, validator=optional(text(max_length=64)))
+
+
+@attrs.frozen(kw_only=True)
+class RepairRequest:
+    """The content of a repair order as the helpdesk asks the ERP for it (RP-1 … RP-5).
+
+    The repair service has checked and looked up every field (the product and the
+    customer exist, the lines carry their prices and taxes, the invoice address is set
+    when invoiced); the ERP gives the order its id, its reference and its state
+    (`aftersales_repair_create_repair`), or replaces an order's editable fields with these
+    (`aftersales_repair_update_repair`). `at` is the library's time of the call.
+    """
+
+    product_id: str = attrs.field(validator=id_field)
+    customer_id: str = attrs.field(validator=id_field)
+    currency: str = attrs.field(validator=text(max_length=3))
+    at: datetime = attrs.field(validator=aware)
+    quantity: Decimal = attrs.field(default=Decimal(1), validator=decimal(positive=True))
+    lot: str | None = attrs.field(default=None, validator=optional(text(max_length=64)))
+    ticket_id: str | None = attrs.field(default=None, validator=optional(id_field))
+    description: str = attrs.field(
+        default="", validator=text(max_length=MAX_TEXT, multiline=True, required=False)
+    )
+    sale_order_id: str | None = attrs.field(default=None, validator=optional(id_field))
+    return_id: str | None = attrs.field(default=None, validator=optional(id_field))
+    invoice_method: InvoiceMethod = attrs.field(
+        default=InvoiceMethod.NONE, validator=enum_of(InvoiceMethod)
+    )
+    invoice_address_id: str | None = attrs.field(default=None, validator=optional(id_field))
+    parts: tuple[RepairPart, ...] = attrs.field(default=(), converter=to_tuple)
+    operations: tuple[RepairOperation, ...] = attrs.field(default=(), converter=to_tuple)
+    internal_notes: str = attrs.field(
+        default="", validator=text(max_length=MAX_TEXT, multiline=True, required=False)
+    )
+    quotation_notes: str = attrs.field(
+        default="", validator=text(max_length=MAX_TEXT, multiline=True, required=False)
+    )
+    responsible_user_id: str | None = attrs.field(default=None, validator=optional(id_field))
+    scheduled_date: date | None = attrs.field(default=None, validator=optional(a_date))
+    warranty_expiration: date | None = attrs.field(default=None, validator=optional(a_date))
 
 
 def _taxes(value: Iterable[Tax] | None) -> tuple[Tax, ...] | None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from decimal import Decimal
-from enum import Enum, StrEnum
-from typing import Any, Final, Literal, overload
+from enum import Enum
+from typing import Any, Final, Literal, TypeVar, overload
 
 import attrs
 
@@ -38,16 +38,23 @@ from aftersales.documents.quotation import (
     render_html,
     render_text,
 )
+from aftersales.erp.repair import (
+    DELETABLE,
+    DRAFT_ONLY,
+    LINES,
+    TRANSITIONS,
+    Transition,
+    next_state,
+    state_diagram,
+)
 from aftersales.errors import (
     ConfigurationError,
-    DuplicateKey,
     InvalidInput,
     InvalidOperation,
     InvalidState,
     NotFound,
 )
 from aftersales.formatting import show
-from aftersales.ids import new_id
 from aftersales.models import (
     Actor,
     DocumentKind,
@@ -63,10 +70,12 @@ from aftersales.models import (
     PickingState,
     Product,
     ProductKind,
+    RepairAction,
     RepairInvoiced,
     RepairOperation,
     RepairOrder,
     RepairPart,
+    RepairRequest,
     RepairState,
     Service,
     Ticket,
@@ -89,143 +98,16 @@ __all__ = [
 ]
 
 
-# -- the life cycle (RP-8) --------------------------------------------------------------------
+# -- the life cycle (RP-8): the reference ERP's, re-exported -----------------------------------
+#
+# Which moves exist, which state each leads to and which fields may change in which state are
+# the ERP's (`aftersales.erp.repair`, behind `aftersales_repair_transition` and
+# `aftersales_repair_update_repair`). They are re-exported here for the callers of earlier
+# versions; the service only offers the actions and asks the ERP.
 
-
-class RepairAction(StrEnum):
-    """What can be done to a repair order, as named in refusals."""
-
-    CONFIRM = "confirm"
-    START = "start"
-    END = "end"
-    CREATE_INVOICE = "create invoice"
-    CANCEL = "cancel"
-    RESET_TO_DRAFT = "reset to draft"
-    UPDATE = "update"
-    DELETE = "delete"
-
-
-def _before_repair(repair: RepairOrder) -> bool:
-    return repair.invoice_method is InvoiceMethod.BEFORE_REPAIR
-
-
-def _after_repair(repair: RepairOrder) -> bool:
-    return repair.invoice_method is InvoiceMethod.AFTER_REPAIR
-
-
-def _after_repair_not_invoiced(repair: RepairOrder) -> bool:
-    return _after_repair(repair) and repair.invoice_id is None
-
-
-@attrs.frozen
-class Transition:
-    """One row of the life cycle: `action` moves a repair from `source` to `target`
-    when `when` holds (always when it is `None`); `condition` says it in words."""
-
-    source: RepairState
-    action: RepairAction
-    target: RepairState
-    when: Callable[[RepairOrder], bool] | None = None
-    condition: str = ""
-
-
-_S = RepairState
-_A = RepairAction
-
-#: The whole life cycle of RP-8. The first row whose source, action and condition match
-#: decides the next state; anything else is refused with
-#: [`InvalidState`][aftersales.errors.InvalidState].
-TRANSITIONS: tuple[Transition, ...] = (
-    Transition(_S.DRAFT, _A.CONFIRM, _S.TO_INVOICE, _before_repair, "invoice before repair"),
-    Transition(_S.DRAFT, _A.CONFIRM, _S.CONFIRMED, condition="no invoice, or after repair"),
-    Transition(_S.TO_INVOICE, _A.CREATE_INVOICE, _S.READY, _before_repair, "before repair"),
-    Transition(_S.TO_INVOICE, _A.CREATE_INVOICE, _S.DONE, _after_repair, "after repair"),
-    Transition(_S.CONFIRMED, _A.START, _S.UNDER_REPAIR),
-    Transition(_S.READY, _A.START, _S.UNDER_REPAIR),
-    Transition(
-        _S.UNDER_REPAIR,
-        _A.END,
-        _S.TO_INVOICE,
-        _after_repair_not_invoiced,
-        "invoice after repair, not yet invoiced",
-    ),
-    Transition(_S.UNDER_REPAIR, _A.END, _S.DONE, condition="otherwise"),
-    *(
-        Transition(state, _A.CANCEL, _S.CANCELLED)
-        for state in (_S.DRAFT, _S.CONFIRMED, _S.TO_INVOICE, _S.READY, _S.UNDER_REPAIR)
-    ),
-    Transition(_S.CANCELLED, _A.RESET_TO_DRAFT, _S.DRAFT),
-)
-
-#: Only these repairs may be deleted (RP-10).
-DELETABLE: frozenset[RepairState] = frozenset({_S.DRAFT, _S.CANCELLED})
-
-
-def _allowed(state: RepairState) -> list[str]:
-    actions = {t.action.value for t in TRANSITIONS if t.source is state}
-    if state in DELETABLE:
-        actions.add(RepairAction.DELETE.value)
-    if state not in _READ_ONLY:
-        actions.add(RepairAction.UPDATE.value)
-    return sorted(actions)
-
-
-def _refuse(repair: RepairOrder, action: RepairAction, why: str = "") -> InvalidState:
-    allowed = _allowed(repair.state)
-    hint = f"allowed: {', '.join(allowed)}" if allowed else "nothing more can be done to it"
-    reason = f"; {why}" if why else ""
-    return InvalidState(
-        f"repair {repair.reference} is in state {show(repair.state.value)}: "
-        f"cannot {action.value}{reason} ({hint})",
-        kind="repair order",
-        id=repair.id,
-    )
-
-
-def next_state(repair: RepairOrder, action: RepairAction) -> RepairState:
-    """The state `action` moves `repair` to, or [`InvalidState`][aftersales.errors.InvalidState]
-    naming both.
-    """
-    for row in TRANSITIONS:
-        if (
-            row.source is repair.state
-            and row.action is action
-            and (row.when is None or row.when(repair))
-        ):
-            return row.target
-    raise _refuse(repair, action)
-
-
-def state_diagram() -> str:
-    """The life cycle as a Mermaid state diagram, generated from `TRANSITIONS`."""
-    lines = ["stateDiagram-v2", "    [*] --> DRAFT : create"]
-    for row in TRANSITIONS:
-        label = row.action.value + (f" ({row.condition})" if row.condition else "")
-        lines.append(f"    {row.source.name} --> {row.target.name} : {label}")
-    lines += [f"    {state.name} --> [*] : delete" for state in RepairState if state in DELETABLE]
-    return "\n".join(lines)
-
-
-# -- what may change when (update) --------------------------------------------------------------
-
-#: Fields that change only while the order is a draft (RP-4 for the invoice method).
-_DRAFT_ONLY = frozenset(
-    {
-        "product_id",
-        "quantity",
-        "lot",
-        "customer_id",
-        "sale_order_id",
-        "return_id",
-        "invoice_method",
-        "invoice_address_id",
-    }
-)
-#: Parts and operations change until the order is invoiced.
-_LINES = frozenset({"parts", "operations"})
-_LINE_STATES = frozenset({_S.DRAFT, _S.CONFIRMED, _S.TO_INVOICE, _S.UNDER_REPAIR})
-#: A done or cancelled order is read-only (reset a cancelled one to draft to change it).
-_READ_ONLY = frozenset({_S.DONE, _S.CANCELLED})
+#: In an update, these fields are replaced by the head of the order (RP-1 … RP-4).
+_DRAFT_ONLY = DRAFT_ONLY
+_LINES = LINES
 
 
 class _Unset(Enum):
@@ -266,11 +148,6 @@ _CLEAN: Mapping[str, Cleaner] = {
 }
 #: In an update, these cannot be cleared.
 _REQUIRED = frozenset({"product_id", "customer_id"})
-#: How many sequence numbers a new order tries when references are taken (RP-7): enough
-#: to pass every number an import took (the first order after it pays once, and the
-#: sequence then stays past them), bounded so that a backend refusing every reference
-#: ends in `DuplicateKey` instead of a loop.
-REFERENCE_TRIES = 100_000
 
 
 def _given(arguments: Mapping[str, object]) -> dict[str, object]:
@@ -297,6 +174,42 @@ class _Header:
     quantity: Decimal
     customer: Partner
     invoice_address_id: str | None
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+#: The docstring every move of the life cycle shares (Args, Returns and Raises of RP-8).
+_LIFE_CYCLE_DOC = """{summary}
+
+Args:
+    repair_id: A repair order made from a ticket.
+    actor: The user the call acts for; its groups decide what it may do (AC-2).
+    idempotency_key: Repeating the call with this key and the same arguments returns the
+        first result and changes nothing (RL-2).
+
+Returns:
+    {returns}
+
+Raises:
+    AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+        ticket's team (AC-3).
+    NotFound: There is no repair `repair_id`.
+    ServiceDisabled: The ticket's team has repairs off (ST-1).
+    InvalidState: {refused}
+    DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+    IdempotencyConflict: `idempotency_key` was used before with other arguments.
+"""
+
+
+def _life_cycle(summary: str, *, returns: str, refused: str) -> Callable[[_F], _F]:
+    """Document a move of the life cycle with the shared docstring: what differs is the
+    `summary`, what it `returns` and when the ERP `refused` it."""
+
+    def document(call: _F) -> _F:
+        call.__doc__ = _LIFE_CYCLE_DOC.format(summary=summary, returns=returns, refused=refused)
+        return call
+
+    return document
 
 
 class RepairService(ServiceBase):
@@ -419,30 +332,30 @@ class RepairService(ServiceBase):
             currency = head.product.price.currency
             new_parts = self._resolve_parts(values["parts"], currency)
             new_operations = self._resolve_operations(values["operations"], currency)
-            repair = RepairOrder(
-                id=new_id("repair"),
-                reference=self._next_reference(),
-                product_id=head.product.id,
-                customer_id=head.customer.id,
-                currency=currency,
-                created_at=uow.now,
-                quantity=head.quantity,
-                lot=values["lot"],
-                ticket_id=ticket.id,
-                description=values["description"],
-                sale_order_id=values["sale_order_id"],
-                return_id=values["return_id"],
-                invoice_method=values["invoice_method"],
-                invoice_address_id=head.invoice_address_id,
-                parts=new_parts,
-                operations=new_operations,
-                internal_notes=values["internal_notes"],
-                quotation_notes=values["quotation_notes"],
-                responsible_user_id=values["responsible_user_id"],
-                scheduled_date=values["scheduled_date"],
-                warranty_expiration=values["warranty_expiration"],
+            saved = self._hooks.create_repair(
+                RepairRequest(
+                    product_id=head.product.id,
+                    customer_id=head.customer.id,
+                    currency=currency,
+                    at=uow.now,
+                    quantity=head.quantity,
+                    lot=values["lot"],
+                    ticket_id=ticket.id,
+                    description=values["description"],
+                    sale_order_id=values["sale_order_id"],
+                    return_id=values["return_id"],
+                    invoice_method=values["invoice_method"],
+                    invoice_address_id=head.invoice_address_id,
+                    parts=new_parts,
+                    operations=new_operations,
+                    internal_notes=values["internal_notes"],
+                    quotation_notes=values["quotation_notes"],
+                    responsible_user_id=values["responsible_user_id"],
+                    scheduled_date=values["scheduled_date"],
+                    warranty_expiration=values["warranty_expiration"],
+                ),
+                uow.reference,
             )
-            saved = self._save_new(repair)
             self._link(
                 uow,
                 ticket,
@@ -455,21 +368,6 @@ class RepairService(ServiceBase):
             return saved
 
         return self._rt.call(actor, Action.REPAIR, work, writes=True)
-
-    def _next_reference(self) -> str:
-        return f"RO/{self._hooks.sequence_next('RO'):05d}"
-
-    def _save_new(self, repair: RepairOrder) -> RepairOrder:
-        """Store a new order; a reference taken outside the sequence (an imported order)
-        is skipped for the next number, at most `REFERENCE_TRIES` times (RP-7)."""
-        for _ in range(REFERENCE_TRIES - 1):
-            try:
-                return self._hooks.save_repair(repair)
-            except DuplicateKey as exc:
-                if (exc.what, exc.value) != ("repair reference", repair.reference):
-                    raise
-                repair = evolve(repair, reference=self._next_reference())
-        return self._hooks.save_repair(repair)
 
     def update(
         self,
@@ -547,7 +445,8 @@ class RepairService(ServiceBase):
             if done is not None:
                 return done
             repair = self._held(repair)
-            self._check_editable(repair, frozenset(values))
+            if not values:
+                return repair
             changes: dict[str, Any] = {
                 name: value
                 for name, value in values.items()
@@ -582,9 +481,11 @@ class RepairService(ServiceBase):
             changed = sorted(
                 name for name, value in changes.items() if getattr(repair, name) != value
             )
+            saved = self._hooks.update_repair(
+                repair.id, _request(evolve(repair, **changes)), frozenset(values), uow.reference
+            )
             if not changed:
-                return repair
-            saved = self._hooks.save_repair(evolve(repair, **changes))
+                return saved
             self._track(
                 uow,
                 actor,
@@ -599,132 +500,56 @@ class RepairService(ServiceBase):
 
     # -- the life cycle (RP-8) ------------------------------------------------------------------
 
+    @_life_cycle(
+        "Confirm a draft: `CONFIRMED`, or `TO_INVOICE` when invoiced before repair.",
+        returns="The repair order, `CONFIRMED` or `TO_INVOICE`.",
+        refused="The order is not a draft.",
+    )
     def confirm(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
-        """Confirm a draft: `CONFIRMED`, or `TO_INVOICE` when invoiced before repair.
-
-        Args:
-            repair_id: A repair order made from a ticket.
-            actor: The user the call acts for; its groups decide what it may do (AC-2).
-            idempotency_key: Repeating the call with this key and the same arguments returns the
-                first result and changes nothing (RL-2).
-
-        Returns:
-            The repair order, `CONFIRMED` or `TO_INVOICE`.
-
-        Raises:
-            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
-                ticket's team (AC-3).
-            NotFound: There is no repair `repair_id`.
-            ServiceDisabled: The ticket's team has repairs off (ST-1).
-            InvalidState: The order is not a draft.
-            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
-            IdempotencyConflict: `idempotency_key` was used before with other arguments.
-        """
         return self._move(repair_id, RepairAction.CONFIRM, actor, idempotency_key)
 
+    @_life_cycle(
+        "Start the repair (from `CONFIRMED` or `READY`): `UNDER_REPAIR`.",
+        returns="The repair order, `UNDER_REPAIR`.",
+        refused="The order is not `CONFIRMED` or `READY`.",
+    )
     def start(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
-        """Start the repair (from `CONFIRMED` or `READY`): `UNDER_REPAIR`.
-
-        Args:
-            repair_id: A repair order made from a ticket.
-            actor: The user the call acts for; its groups decide what it may do (AC-2).
-            idempotency_key: Repeating the call with this key and the same arguments returns the
-                first result and changes nothing (RL-2).
-
-        Returns:
-            The repair order, `UNDER_REPAIR`.
-
-        Raises:
-            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
-                ticket's team (AC-3).
-            NotFound: There is no repair `repair_id`.
-            ServiceDisabled: The ticket's team has repairs off (ST-1).
-            InvalidState: The order is not `CONFIRMED` or `READY`.
-            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
-            IdempotencyConflict: `idempotency_key` was used before with other arguments.
-        """
         return self._move(repair_id, RepairAction.START, actor, idempotency_key)
 
+    @_life_cycle(
+        "End the repair: `DONE`, or `TO_INVOICE` when invoiced after repair.",
+        returns="The repair order, `DONE` or `TO_INVOICE`.",
+        refused="The order is not under repair.",
+    )
     def end(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
-        """End the repair: `DONE`, or `TO_INVOICE` when invoiced after repair.
-
-        Args:
-            repair_id: A repair order made from a ticket.
-            actor: The user the call acts for; its groups decide what it may do (AC-2).
-            idempotency_key: Repeating the call with this key and the same arguments returns the
-                first result and changes nothing (RL-2).
-
-        Returns:
-            The repair order, `DONE` or `TO_INVOICE`.
-
-        Raises:
-            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
-                ticket's team (AC-3).
-            NotFound: There is no repair `repair_id`.
-            ServiceDisabled: The ticket's team has repairs off (ST-1).
-            InvalidState: The order is not under repair.
-            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
-            IdempotencyConflict: `idempotency_key` was used before with other arguments.
-        """
         return self._move(repair_id, RepairAction.END, actor, idempotency_key)
 
+    @_life_cycle(
+        "Cancel the repair, from any state but `DONE` (and not twice).\n\n"
+        "A draft invoice of the repair is cancelled with it; a posted one stays, to be\n"
+        "refunded by credit note.",
+        returns="The repair order, `CANCELLED`.",
+        refused="The order is done or already cancelled.",
+    )
     def cancel(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
-        """Cancel the repair, from any state but `DONE` (and not twice).
-
-        A draft invoice of the repair is cancelled with it; a posted one stays, to be
-        refunded by credit note.
-
-        Args:
-            repair_id: A repair order made from a ticket.
-            actor: The user the call acts for; its groups decide what it may do (AC-2).
-            idempotency_key: Repeating the call with this key and the same arguments returns the
-                first result and changes nothing (RL-2).
-
-        Returns:
-            The repair order, `CANCELLED`.
-
-        Raises:
-            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
-                ticket's team (AC-3).
-            NotFound: There is no repair `repair_id`.
-            ServiceDisabled: The ticket's team has repairs off (ST-1).
-            InvalidState: The order is done or already cancelled.
-            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
-            IdempotencyConflict: `idempotency_key` was used before with other arguments.
-        """
         return self._move(repair_id, RepairAction.CANCEL, actor, idempotency_key)
 
+    @_life_cycle(
+        "Put a cancelled repair back to `DRAFT`; it forgets its (earlier) invoice.",
+        returns="The repair order, `DRAFT`.",
+        refused="The order is not cancelled.",
+    )
     def reset_to_draft(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
-        """Put a cancelled repair back to `DRAFT`; it forgets its (earlier) invoice.
-
-        Args:
-            repair_id: A repair order made from a ticket.
-            actor: The user the call acts for; its groups decide what it may do (AC-2).
-            idempotency_key: Repeating the call with this key and the same arguments returns the
-                first result and changes nothing (RL-2).
-
-        Returns:
-            The repair order, `DRAFT`.
-
-        Raises:
-            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
-                ticket's team (AC-3).
-            NotFound: There is no repair `repair_id`.
-            ServiceDisabled: The ticket's team has repairs off (ST-1).
-            InvalidState: The order is not cancelled.
-            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
-            IdempotencyConflict: `idempotency_key` was used before with other arguments.
-        """
         return self._move(repair_id, RepairAction.RESET_TO_DRAFT, actor, idempotency_key)
 
     def _move(
@@ -738,14 +563,10 @@ class RepairService(ServiceBase):
             if done is not None:
                 return done
             repair = self._held(repair)
-            target = next_state(repair, action)
-            changes: dict[str, Any] = {"state": target}
+            saved = self._hooks.transition_repair(repair.id, action, uow.reference)
             note = ""
             if action is RepairAction.CANCEL:
                 note = self._cancel_invoice(uow, actor, repair, key)
-            elif action is RepairAction.RESET_TO_DRAFT:
-                changes["invoice_id"] = None
-            saved = self._hooks.save_repair(evolve(repair, **changes))
             self._state_changed(uow, actor, saved, key, note)
             return saved
 
@@ -789,7 +610,15 @@ class RepairService(ServiceBase):
             if done is not None:
                 return done
             repair = self._held(repair)
-            target = next_state(repair, RepairAction.CREATE_INVOICE)
+            if repair.state is not RepairState.TO_INVOICE:
+                # Only an order waiting for its invoice is offered one: the ERP refuses the rest.
+                self._hooks.transition_repair(repair.id, RepairAction.CREATE_INVOICE, uow.reference)
+                raise InvalidState(
+                    f"repair {repair.reference} is {show(repair.state.value)}: "
+                    "only a repair to invoice can be invoiced",
+                    kind="repair order",
+                    id=repair.id,
+                )
             lines = self._invoice_lines(repair)
             if not lines:
                 raise InvalidOperation(
@@ -808,7 +637,9 @@ class RepairService(ServiceBase):
                 ),
                 uow.reference,
             )
-            saved = self._hooks.save_repair(evolve(repair, state=target, invoice_id=invoice.id))
+            saved = self._hooks.transition_repair(
+                repair.id, RepairAction.CREATE_INVOICE, uow.reference, invoice.id
+            )
             body = f"Invoice created for repair {repair.reference}: draft, {invoice.total}"
             if ticket is not None:
                 self._link(
@@ -858,11 +689,7 @@ class RepairService(ServiceBase):
                 return done
             repair, _ticket = self._for_change(actor, repair_id)
             repair = self._held(repair)
-            if repair.state not in DELETABLE:
-                raise _refuse(
-                    repair, RepairAction.DELETE, "only a draft or cancelled repair can be deleted"
-                )
-            self._hooks.delete_repair(repair.id)
+            repair = self._hooks.delete_repair(repair.id, uow.reference)
             body = f"Repair deleted: {repair.reference}"
             if repair.ticket_id is not None:
                 self._hooks.remove_link(repair.ticket_id, DocumentKind.REPAIR, repair.id)
@@ -1224,25 +1051,6 @@ class RepairService(ServiceBase):
             )
         return tuple(lines)
 
-    def _check_editable(self, repair: RepairOrder, fields: frozenset[str]) -> None:
-        if not fields:
-            return
-        if repair.state in _READ_ONLY:
-            raise _refuse(repair, RepairAction.UPDATE, "a done or cancelled repair is read-only")
-        draft_only = sorted(fields & _DRAFT_ONLY)
-        if draft_only and repair.state is not RepairState.DRAFT:
-            raise _refuse(
-                repair,
-                RepairAction.UPDATE,
-                f"{', '.join(draft_only)} can only change while the repair is a draft",
-            )
-        if fields & _LINES and (repair.state not in _LINE_STATES or repair.invoice_id):
-            raise _refuse(
-                repair,
-                RepairAction.UPDATE,
-                "parts and operations cannot change once the repair is invoiced",
-            )
-
     def _cancel_invoice(
         self, uow: UnitOfWork, actor: Actor, repair: RepairOrder, key: str | None
     ) -> str:
@@ -1310,6 +1118,16 @@ class RepairService(ServiceBase):
             key,
             on_trail=False,
         )
+
+
+def _request(repair: RepairOrder) -> RepairRequest:
+    """What `repair` asks the ERP for, as a `RepairRequest`."""
+    return RepairRequest(
+        at=repair.created_at,
+        **{
+            name: getattr(repair, name) for name in attrs.fields_dict(RepairRequest) if name != "at"
+        },
+    )
 
 
 def _same_currency(actual: str, expected: str, field: str, value: object) -> None:

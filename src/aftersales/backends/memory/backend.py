@@ -12,7 +12,10 @@ from aftersales.erp import (
     Ledger,
     ProjectPort,
     ReferenceAccounting,
+    ReferenceRepairs,
     ReferenceStock,
+    RepairPort,
+    RepairStorage,
     StockLedger,
     StockPort,
 )
@@ -49,6 +52,7 @@ from aftersales.unit_of_work import UnitOfWork
 
 from .builder import MemoryBuilder
 from .ledger import MemoryLedger
+from .repairs import MemoryRepairs
 from .store import MemoryStore
 from .tasks import MemoryTasks
 
@@ -80,7 +84,10 @@ INDEXES: dict[str, dict[str, Callable[[Any], Iterable[object]]]] = {
         "operation": lambda p: _one(p.operation_ref),
     },
     "coupons": {"code": lambda c: (c.code,)},
-    "repairs": {"reference": lambda r: (r.reference,)},
+    "repairs": {
+        "reference": lambda r: (r.reference,),
+        "operation": lambda r: _one(r.operation_ref),
+    },
     "tasks": {"operation": lambda t: _one(t.operation_ref)},
     "coupon_uses": {"program": lambda u: (u.program_id,)},
     "links": {"ticket": lambda link: (link.ticket_id,)},
@@ -115,7 +122,7 @@ def _newest(items: Sequence[T], key: Callable[[T], tuple[Any, ...]]) -> list[T]:
     return sorted(later_first, key=key, reverse=True)
 
 
-class MemoryBackend(AccountingPort, StockPort, ProjectPort):
+class MemoryBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
     """Implements every hook of [`aftersales.hookspecs`][aftersales.hookspecs] on dicts in memory.
 
     Use `builder()` to create the data an ERP would already hold, `snapshot()` to
@@ -129,6 +136,8 @@ class MemoryBackend(AccountingPort, StockPort, ProjectPort):
     (`ReferenceStock`) over the same `ledger`; `stock` builds another one.
     The project port is the reference ERP (`ReferenceProject`) over `tasks`;
     `project` builds another one over them.
+    The repair port is the reference ERP's (`ReferenceRepairs`) over the store's repair
+    orders; `repairs` builds another one.
     """
 
     name = "memory"
@@ -142,6 +151,7 @@ class MemoryBackend(AccountingPort, StockPort, ProjectPort):
         accounting: Callable[[Ledger], ReferenceAccounting] = ReferenceAccounting,
         stock: Callable[[StockLedger], ReferenceStock] = ReferenceStock,
         project: Callable[[TaskStore], ReferenceProject] = ReferenceProject,
+        repairs: Callable[[RepairStorage], ReferenceRepairs] = ReferenceRepairs,
     ) -> None:
         self.store = MemoryStore(INDEXES)
         self.ledger = MemoryLedger(self.store)
@@ -149,6 +159,7 @@ class MemoryBackend(AccountingPort, StockPort, ProjectPort):
         self.stock = stock(self.ledger)
         self.tasks = MemoryTasks(self.store)
         self.project = project(self.tasks)
+        self.repairs = repairs(MemoryRepairs(self.store, self.ledger))
         self._installed = tuple(installed_modules)
         self.reset()
 
@@ -381,28 +392,7 @@ class MemoryBackend(AccountingPort, StockPort, ProjectPort):
 
     # -- stock: the reference ERP over the memory ledger (StockPort) -----------------------
 
-    # -- repair -------------------------------------------------------------------------------
-
-    @hookimpl
-    def aftersales_repair_get_order(self, repair_id: str) -> RepairOrder | None:
-        repair: RepairOrder | None = self._get("repairs", repair_id)
-        return repair
-
-    @hookimpl
-    def aftersales_repair_save_order(self, repair: RepairOrder) -> RepairOrder:
-        with self.store.lock:
-            holders: list[RepairOrder] = self.store.by_index(
-                "repairs", "reference", repair.reference
-            )
-            if any(holder.id != repair.id for holder in holders):
-                raise DuplicateKey("repair reference", repair.reference)
-            self.store.put("repairs", repair.id, repair)
-        return repair
-
-    @hookimpl
-    def aftersales_repair_delete_order(self, repair_id: str) -> RepairOrder | None:
-        removed: RepairOrder | None = self.store.delete("repairs", repair_id)
-        return removed
+    # -- repair: the reference ERP over the store's repair orders (RepairPort) -------------
 
     # -- project: the reference ERP over the memory tasks (ProjectPort) ----------------------
 

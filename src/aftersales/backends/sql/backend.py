@@ -34,6 +34,7 @@ from aftersales.backends.sql.migrations import (
     seed,
     upgrade,
 )
+from aftersales.backends.sql.repairs import SqlRepairs
 from aftersales.backends.sql.schema import SCHEMA_VERSION, metadata
 from aftersales.backends.sql.statements import (
     MAX_IN,
@@ -50,7 +51,10 @@ from aftersales.erp import (
     Ledger,
     ProjectPort,
     ReferenceAccounting,
+    ReferenceRepairs,
     ReferenceStock,
+    RepairPort,
+    RepairStorage,
     StockLedger,
     StockPort,
 )
@@ -197,7 +201,7 @@ def _history(
     return ("find", size, given), where, params
 
 
-class SqlBackend(AccountingPort, StockPort, ProjectPort):
+class SqlBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
     """Every hook on a SQL database: a SQLite file (the default) or PostgreSQL.
 
     The accounting port is the reference ERP
@@ -206,6 +210,8 @@ class SqlBackend(AccountingPort, StockPort, ProjectPort):
     ERP's stock (`ReferenceStock`) over the same `ledger`; `stock` builds another one.
     The project port is the reference ERP (`ReferenceProject`) over `tasks`;
     `project` builds another one over them.
+    The repair port is the reference ERP's (`ReferenceRepairs`) over the `repairs` table;
+    `repairs` builds another one.
 
     `url` is a file path or `sqlite:///path`, or `postgresql://user:pw@host/db`
     (psycopg 3); without it, `AFTERSALES_DATABASE_URL` or `./aftersales.db`. The schema
@@ -235,12 +241,14 @@ class SqlBackend(AccountingPort, StockPort, ProjectPort):
         accounting: Callable[[Ledger], ReferenceAccounting] = ReferenceAccounting,
         stock: Callable[[StockLedger], ReferenceStock] = ReferenceStock,
         project: Callable[[TaskStore], ReferenceProject] = ReferenceProject,
+        repairs: Callable[[RepairStorage], ReferenceRepairs] = ReferenceRepairs,
     ) -> None:
         self.ledger = SqlLedger(self)
         self.accounting = accounting(self.ledger)
         self.stock = stock(self.ledger)
         self.tasks = SqlTasks(self)
         self.project = project(self.tasks)
+        self.repairs = repairs(SqlRepairs(self))
         self.db = Database(
             url,
             busy_timeout=busy_timeout,
@@ -843,25 +851,7 @@ class SqlBackend(AccountingPort, StockPort, ProjectPort):
         # a partner's pickings all come in one chunk, oldest first: what _newest needs
         return _newest(found, lambda p: p.partner_id, _picking_order)
 
-    # -- repair ----------------------------------------------------------------------------
-
-    @hookimpl
-    def aftersales_repair_get_order(self, repair_id: str, lock: bool) -> RepairOrder | None:
-        return self._one(REPAIRS, "id", repair_id, mapping.repair, lock)
-
-    @hookimpl
-    def aftersales_repair_save_order(self, repair: RepairOrder) -> RepairOrder:
-        row = mapping.repair_row(repair)
-        upsert = self._upsert(REPAIRS, tuple(row))
-        with self.db.connection() as conn:
-            self.db.unique(
-                conn, lambda: upsert.run(conn, row), "repair reference", repair.reference
-            )
-        return repair
-
-    @hookimpl
-    def aftersales_repair_delete_order(self, repair_id: str) -> RepairOrder | None:
-        return self._removed(REPAIRS, "id", repair_id, mapping.repair)
+    # -- repair: the reference ERP over the repairs table (RepairPort) -------------------
 
     # -- project: the reference ERP over the SQL tasks (ProjectPort) ------------------
 

@@ -28,7 +28,7 @@ from .types import Exact, JsonText, Moment
 __all__ = ["SCHEMA_VERSION", "build_metadata", "metadata"]
 
 #: The version of the schema this code reads and writes.
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 
 def _seq() -> sa.Column[int]:
@@ -485,6 +485,11 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
         tasks = md.tables["tasks"]
         tasks.append_column(sa.Column("operation_ref", sa.String(64)))
         sa.Index("ix_tasks_operation_ref", tasks.c.operation_ref)
+    # -- version 11: the operation that made or last changed a repair order -----------------
+    if version >= 11:
+        repairs = md.tables["repairs"]
+        repairs.append_column(sa.Column("operation_ref", sa.String(64)))
+        sa.Index("ix_repairs_operation_ref", repairs.c.operation_ref)
     return md
 
 

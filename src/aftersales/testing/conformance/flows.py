@@ -26,7 +26,6 @@ from aftersales.app import AfterSales
 from aftersales.errors import (
     ConflictError,
     DatabaseLocked,
-    DuplicateKey,
     InvalidCoupon,
     InvalidInput,
     InvalidOperation,
@@ -748,11 +747,14 @@ class RepairFlow(ScenarioFlow):
     def test_rp7_references_follow_the_sequence_and_stay_unique(
         self, kit: Kit, scenario: Scenario
     ) -> None:
-        made = [kit.app.repairs.create(scenario.ticket.id, actor=AGENT) for _ in range(3)]
+        made = [
+            kit.app.repairs.create(scenario.ticket.id, actor=AGENT, idempotency_key=f"rp7-{n}")
+            for n in range(3)
+        ]
         assert [r.reference for r in made] == ["RO/00001", "RO/00002", "RO/00003"]
-        taken = attrs.evolve(made[0], id="repair-imported")
-        with kit.unchanged(), pytest.raises(DuplicateKey, match="RO/00001"):
-            kit.write(lambda h: h.save_repair(taken))
+        # Each order carries the reference of the call that made it (issue 17, point 3).
+        found = kit.read(lambda h: [list(h.find_repairs(_ref(f"rp7-{n}"))) for n in range(3)])
+        assert found == [[repair] for repair in made]
 
     def test_rp10_deleting_a_draft_unlinks_it_and_a_confirmed_one_stays(
         self, kit: Kit, scenario: Scenario
