@@ -84,7 +84,7 @@ def foreign_repairs(storage: RepairStorage, start: int = 17) -> ReferenceRepairs
     return ReferenceRepairs(
         storage,
         ids=lambda _kind: str(next(counter)),
-        reference=lambda store: f"REP-{store.next_number('REP') + 16:06d}",
+        reference=lambda store: f"REP-{store.draw('REP') + 16:06d}",
     )
 
 

@@ -63,8 +63,9 @@ class RepairStorage(Protocol):
     def delete_repair(self, repair_id: str) -> RepairOrder | None:
         """Delete the order `repair_id`; return it, or `None` when unknown."""
 
-    def next_number(self, series: str) -> int:
-        """The next number of `series` (1 for a new one); two units never get the same."""
+    def draw(self, sequence: str) -> int:
+        """The next number of `sequence` (1 for a new one): two units never get the same,
+        and no row lock is taken (a rolled-back unit may leave a gap; see `Numbering.draw`)."""
 
     def find_repairs(self, reference: str) -> Sequence[RepairOrder]:
         """The orders whose `operation_ref` is `reference`, in the order they were stored."""
@@ -85,7 +86,7 @@ REFERENCE_TRIES = 100_000
 def next_reference(storage: RepairStorage) -> str:
     """The reference of a new repair order, `RO/00001`: the one place the reference ERP
     numbers repairs (no gap-free series is needed)."""
-    return f"{REPAIR_SERIES}/{storage.next_number(REPAIR_SERIES):05d}"
+    return f"{REPAIR_SERIES}/{storage.draw(REPAIR_SERIES):05d}"
 
 
 # -- the life cycle (RP-8) --------------------------------------------------------------------

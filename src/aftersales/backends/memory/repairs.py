@@ -38,8 +38,8 @@ class MemoryRepairs:
         removed: RepairOrder | None = self.store.delete("repairs", repair_id)
         return removed
 
-    def next_number(self, series: str) -> int:
-        return self.ledger.next_number(series)
+    def draw(self, sequence: str) -> int:
+        return self.ledger.draw(sequence)
 
     def find_repairs(self, reference: str) -> list[RepairOrder]:
         return self.store.by_index("repairs", "operation", reference)

@@ -39,8 +39,8 @@ class SqlRepairs:
     def delete_repair(self, repair_id: str) -> RepairOrder | None:
         return self._b._removed(REPAIRS, "id", repair_id, mapping.repair)
 
-    def next_number(self, series: str) -> int:
-        return self._b.ledger.next_number(series)
+    def draw(self, sequence: str) -> int:
+        return self._b.ledger.draw(sequence)
 
     def find_repairs(self, reference: str) -> list[RepairOrder]:
         return self._b._many(REPAIRS, "operation_ref", reference, mapping.repair)
