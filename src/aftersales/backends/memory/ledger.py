@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from aftersales.models import Invoice, InvoiceKind, Match
-from aftersales.models.queries import InvoiceQuery
+from aftersales.models.queries import InvoiceKey, InvoiceQuery
 
 from .store import MemoryStore
 
@@ -26,6 +26,14 @@ def _newest(items: Iterable[T], key: Callable[[T], tuple[Any, ...]]) -> list[T]:
 
 def _invoice_order(invoice: Invoice) -> tuple[date, datetime]:
     return (invoice.invoice_date or date.min, invoice.created_at)
+
+
+def _paged_key(key: InvoiceKey) -> tuple[date, datetime, str]:
+    return (key[0] or date.min, key[1], key[2])
+
+
+def _invoice_key(invoice: Invoice) -> tuple[date, datetime, str]:
+    return (invoice.invoice_date or date.min, invoice.created_at, invoice.id)
 
 
 class MemoryLedger:
@@ -55,7 +63,13 @@ class MemoryLedger:
             and (query.sale_order_id is None or inv.sale_order_id == query.sale_order_id)
             and (query.product_id is None or query.product_id in inv.product_ids)
         ]
-        return _newest(found, _invoice_order)
+        if query.limit is None and query.after is None:
+            return _newest(found, _invoice_order)
+        paged = sorted(found, key=_invoice_key, reverse=True)
+        if query.after is not None:
+            after = _paged_key(query.after)
+            paged = [inv for inv in paged if _invoice_key(inv) < after]
+        return paged if query.limit is None else paged[: query.limit]
 
     def credit_notes(self, invoice_ids: Collection[str]) -> list[Invoice]:
         notes: list[Invoice] = []
