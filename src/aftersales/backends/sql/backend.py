@@ -757,10 +757,13 @@ class SqlBackend(AccountingPort):
 
     def _invoice_page(self, query: InvoiceQuery) -> list[Invoice]:
         """The invoices of `query` in the paged order (see `InvoiceKey`): one statement
-        per chunk of customers, ordered and limited by the database (keyset after
-        `query.after`), then the lines of the invoices kept."""
+        per customer, ordered and limited by the database along the page index (keyset
+        after `query.after`), merged; then the lines of the invoices kept. (One statement
+        for every customer would have to read and sort all their invoices: an `IN` list
+        cannot walk one index in order.)"""
         found: list[Invoice] = []
-        for customers in chunked(sorted(query.customer_ids)):
+        for customer in sorted(query.customer_ids):
+            customers = [customer]
             key, where, params = _history(
                 INVOICES.c.customer_id, customers, query, LINES.c.invoice_id, LINES.c.product_id
             )
