@@ -15,7 +15,7 @@ from aftersales import AfterSales, FrozenClock
 from aftersales.backends.memory import MemoryBackend
 from aftersales.backends.sql import SqlBackend
 from aftersales.errors import InvalidInput
-from aftersales.models import Invoice
+from aftersales.models import Invoice, TicketMessage
 from aftersales.paging import MAX_PAGE_SIZE, Page, decode_cursor, encode_cursor, page_size
 from aftersales.serialization import converter
 from aftersales.testing import assert_unchanged
@@ -192,3 +192,65 @@ def test_a_bad_cursor_leaves_every_record_unchanged(desk: Desk) -> None:
         desk.app.refunds.invoices_to_refund_page(
             desk.ticket.id, page_size=1, cursor=forged, actor=AGENT
         )
+
+
+def _post(desk: Desk, n: int, *, step: int = 1) -> list[TicketMessage]:
+    made = []
+    with desk.app.runtime.unit(writes=True) as uow:
+        for k in range(n):
+            message = TicketMessage(
+                id=f"msg-{desk.clock.now():%H%M%S}-{k}",
+                ticket_id=desk.ticket.id,
+                at=desk.clock.now(),
+                author_id="agent",
+                body=f"note {k}",
+            )
+            desk.app.hooks.post_message(message)
+            made.append(message)
+            if step:
+                desk.clock.advance(seconds=step)
+        uow.commit()
+    return made
+
+
+def test_the_trail_pages_newest_first_stable_under_new_messages(desk: Desk) -> None:
+    made = _post(desk, 5)
+    first = desk.app.tickets.trail_page(desk.ticket.id, page_size=2, actor=AGENT)
+    assert [m.id for m in first.items] == [made[4].id, made[3].id]
+
+    _post(desk, 2)  # newer: on no page after the first
+    second = desk.app.tickets.trail_page(
+        desk.ticket.id, page_size=2, cursor=first.next_cursor, actor=AGENT
+    )
+    third = desk.app.tickets.trail_page(
+        desk.ticket.id, page_size=2, cursor=second.next_cursor, actor=AGENT
+    )
+
+    assert [m.id for m in second.items] == [made[2].id, made[1].id]
+    assert [m.id for m in third.items] == [made[0].id]
+    assert third.next_cursor is None
+
+
+def test_messages_of_one_moment_page_by_id(desk: Desk) -> None:
+    made = _post(desk, 3, step=0)
+    pages = [desk.app.tickets.trail_page(desk.ticket.id, page_size=1, actor=AGENT)]
+    while pages[-1].next_cursor is not None:
+        pages.append(
+            desk.app.tickets.trail_page(
+                desk.ticket.id, page_size=1, cursor=pages[-1].next_cursor, actor=AGENT
+            )
+        )
+    listed = [m.id for p in pages for m in p.items]
+    assert listed == sorted((m.id for m in made), reverse=True)
+
+
+def test_a_cursor_of_the_invoices_is_refused_by_the_trail(desk: Desk) -> None:
+    _invoices(desk, [1, 2])
+    _post(desk, 2)
+    invoices = desk.app.refunds.invoices_to_refund_page(desk.ticket.id, page_size=1, actor=AGENT)
+    with pytest.raises(InvalidInput, match="ticket trail"), assert_unchanged(desk.backend):
+        desk.app.tickets.trail_page(
+            desk.ticket.id, page_size=1, cursor=invoices.next_cursor, actor=AGENT
+        )
+    with pytest.raises(InvalidInput, match="page_size"), assert_unchanged(desk.backend):
+        desk.app.tickets.trail_page(desk.ticket.id, page_size=0, actor=AGENT)

@@ -22,7 +22,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Generic, TypeVar
 
 import attrs
@@ -139,8 +139,8 @@ def page_of(kind: str, fetched: Sequence[T], size: int, key: Callable[[T], Key])
 
 
 def moment(value: datetime) -> str:
-    """A datetime as a key part that sorts as the datetime does (UTC, fixed width)."""
-    return value.isoformat()
+    """An aware datetime as a key part that sorts as the datetime does (UTC, fixed width)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 def day(value: date | None) -> str | None:
