@@ -233,6 +233,13 @@ def aftersales_accounting_refundable_invoices(query: InvoiceQuery) -> Sequence[R
     comes first. `product_id` matches invoices with at least one line of that product.
     Answer in one go (one query for the credit notes of every invoice found), not one call
     per invoice.
+
+    **Pages.** When `query.limit` or `query.after` is set the answer is one page, in the
+    paged order: newest first by `(invoice_date, created_at, id)` (undated last, then the
+    greater id first among equal times); only the invoices strictly after the key
+    `query.after` in that order, and at most `query.limit` of them. Read only that page
+    (e.g. `ORDER BY … LIMIT` with a keyset `WHERE`), so a page costs the same whatever the
+    customer's history; see [`aftersales.paging`][aftersales.paging].
     """
 
 

@@ -35,7 +35,12 @@ class Ledger(Protocol):
         """The invoices matching every condition set on `query`, newest first (latest
         `invoice_date`, undated last, then latest `created_at`; of two equally new
         invoices of one customer the one stored last comes first). `product_id` matches
-        invoices with at least one line of that product."""
+        invoices with at least one line of that product.
+
+        When `query.limit` or `query.after` is set: one page in the paged order instead
+        (newest first by `(invoice_date, created_at, id)`, undated last), only the invoices
+        after the key `query.after`, at most `query.limit` of them, read by the store as a
+        page (not the whole history sorted in Python)."""
 
     def credit_notes(self, invoice_ids: Collection[str]) -> Sequence[Invoice]:
         """Every credit note whose `reversed_invoice_id` is one of `invoice_ids`, in the

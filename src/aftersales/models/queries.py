@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 import attrs
 
 from aftersales.models._fields import to_frozenset
 from aftersales.models.accounting import InvoiceKind, InvoiceState
 from aftersales.models.stock import PickingKind, PickingState
 
-__all__ = ["InvoiceQuery", "PickingQuery"]
+__all__ = ["InvoiceKey", "InvoiceQuery", "PickingQuery"]
+
+#: Where an invoice sorts in a paged list: `(invoice_date, created_at, id)`, newest first
+#: (latest date, undated last, then latest `created_at`, then greatest id).
+InvoiceKey = tuple[date | None, datetime, str]
 
 
 @attrs.frozen(kw_only=True)
@@ -20,6 +26,10 @@ class InvoiceQuery:
     state: InvoiceState | None = None
     sale_order_id: str | None = None
     product_id: str | None = None
+    #: Page: only invoices after this key in the paged order (see `InvoiceKey`).
+    after: InvoiceKey | None = None
+    #: Page: at most this many invoices, in the paged order (see `InvoiceKey`).
+    limit: int | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -24,11 +24,12 @@ the amounts the ERP reports, under the invoice's lock.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import attrs
 
+from aftersales import paging
 from aftersales.access import Action
 from aftersales.arguments import a_day, a_text, an_enum, an_id, invoice_lines
 from aftersales.errors import (
@@ -56,7 +57,8 @@ from aftersales.models import (
     Ticket,
 )
 from aftersales.models.products import LineAmounts
-from aftersales.models.queries import InvoiceQuery
+from aftersales.models.queries import InvoiceKey, InvoiceQuery
+from aftersales.paging import DEFAULT_PAGE_SIZE, Page
 from aftersales.serialization import converter
 from aftersales.services._base import ServiceBase
 from aftersales.unit_of_work import UnitOfWork
@@ -135,42 +137,98 @@ class RefundService(ServiceBase):
         """
 
         def work(_uow: UnitOfWork) -> tuple[Invoice, ...]:
-            ctx = self._guard.ticket(actor, Action.REFUND, ticket_id, Service.REFUNDS)
-            if sale_order_id is not None:
-                an_id(sale_order_id, "sale_order_id")
-            ticket = ctx.ticket
-            customer = self._customer(ticket)
-            order_id = sale_order_id or ticket.sale_order_id
-            if order_id is not None:
-                order = self._hooks.get_sale_order(order_id)
-                if sale_order_id is not None and not self._guard.same_entity(
-                    order.customer_id, customer.id
-                ):
-                    raise InvalidInput(
-                        "sale_order_id",
-                        sale_order_id,
-                        f"{order.name} is not an order of the ticket's customer ({customer.name})",
-                    )
-                order_id = order.id
-            product_id = ticket.product_id if ctx.team.has(Service.RETURNS) else None
-            contacts = self._hooks.list_contacts(customer.commercial_entity_id)
-            found = self._hooks.refundable_invoices(
-                InvoiceQuery(
-                    customer_ids=frozenset(p.id for p in contacts) | {customer.id},
-                    kind=InvoiceKind.INVOICE,
-                    state=InvoiceState.POSTED,
-                    sale_order_id=order_id,
-                    product_id=product_id,
-                )
-            )
+            query = self._refund_query(ticket_id, actor, sale_order_id)
             return tuple(
-                item.invoice
-                for item in found
-                if item.invoice.payment_state is not PaymentState.REVERSED
-                and not item.left_to_credit.is_zero()
+                item.invoice for item in self._hooks.refundable_invoices(query) if _to_refund(item)
             )
 
         return self._rt.call(actor, Action.REFUND, work, writes=False)
+
+    def invoices_to_refund_page(
+        self,
+        ticket_id: str,
+        *,
+        actor: Actor,
+        sale_order_id: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[Invoice]:
+        """One page of [`invoices_to_refund()`][invoices_to_refund]: the same invoices in the
+        paged order, newest first by `(invoice_date, created_at, id)` (undated last).
+
+        The accounting port reads only the page (keyset after the cursor, limited by the
+        ERP), so the cost of a page does not grow with the customer's history. A page holds
+        `page_size` invoices unless it is the last one (`next_cursor` is `None`).
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            sale_order_id: Only the invoices of this sale order (as `invoices_to_refund()`).
+            page_size: At most this many invoices (1 to `MAX_PAGE_SIZE`, default 50).
+            cursor: The `next_cursor` of the previous page; `None` for the first page.
+
+        Returns:
+            The page: its invoices and the cursor of the next page.
+
+        Raises:
+            InvalidInput: `page_size` is out of range, `cursor` is not a cursor of this list,
+                or as [`invoices_to_refund()`][invoices_to_refund].
+            AccessDenied: As [`invoices_to_refund()`][invoices_to_refund].
+            NotFound: There is no ticket `ticket_id`.
+            ServiceDisabled: The ticket's team has refunds off (ST-1).
+            InvalidOperation: The ticket has no customer (RF-1).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
+        size = paging.page_size(page_size)
+        start = _invoice_key(paging.decode_cursor(_REFUND_PAGE, cursor, 3))
+
+        def work(_uow: UnitOfWork) -> Page[Invoice]:
+            query = self._refund_query(ticket_id, actor, sale_order_id)
+            kept: list[Invoice] = []
+            after = start
+            while True:  # invoices with nothing left to credit are skipped, not counted
+                found = self._hooks.refundable_invoices(
+                    attrs.evolve(query, after=after, limit=size + 1)
+                )
+                for item in found:
+                    if _to_refund(item):
+                        kept.append(item.invoice)
+                if len(kept) > size or len(found) <= size:
+                    break
+                after = _key_of(found[-1].invoice)
+            return paging.page_of(_REFUND_PAGE, kept, size, _cursor_key)
+
+        return self._rt.call(actor, Action.REFUND, work, writes=False)
+
+    def _refund_query(
+        self, ticket_id: str, actor: Actor, sale_order_id: str | None
+    ) -> InvoiceQuery:
+        ctx = self._guard.ticket(actor, Action.REFUND, ticket_id, Service.REFUNDS)
+        if sale_order_id is not None:
+            an_id(sale_order_id, "sale_order_id")
+        ticket = ctx.ticket
+        customer = self._customer(ticket)
+        order_id = sale_order_id or ticket.sale_order_id
+        if order_id is not None:
+            order = self._hooks.get_sale_order(order_id)
+            if sale_order_id is not None and not self._guard.same_entity(
+                order.customer_id, customer.id
+            ):
+                raise InvalidInput(
+                    "sale_order_id",
+                    sale_order_id,
+                    f"{order.name} is not an order of the ticket's customer ({customer.name})",
+                )
+            order_id = order.id
+        product_id = ticket.product_id if ctx.team.has(Service.RETURNS) else None
+        contacts = self._hooks.list_contacts(customer.commercial_entity_id)
+        return InvoiceQuery(
+            customer_ids=frozenset(p.id for p in contacts) | {customer.id},
+            kind=InvoiceKind.INVOICE,
+            state=InvoiceState.POSTED,
+            sale_order_id=order_id,
+            product_id=product_id,
+        )
 
     def credit_methods(
         self, ticket_id: str, invoice_id: str, *, actor: Actor
@@ -778,3 +836,31 @@ def _created_body(note: Invoice, amount: Money, invoice: Invoice, credit: Money)
     return (
         f"Refund created: draft credit note of {amount} for {invoice.number}{when} ({note.reason})"
     )
+
+
+_REFUND_PAGE = "invoices to refund"
+
+
+def _to_refund(item: Refundable) -> bool:
+    """Whether a refundable invoice still has something to credit (RF-2)."""
+    return (
+        item.invoice.payment_state is not PaymentState.REVERSED
+        and not item.left_to_credit.is_zero()
+    )
+
+
+def _key_of(invoice: Invoice) -> InvoiceKey:
+    return (invoice.invoice_date, invoice.created_at, invoice.id)
+
+
+def _cursor_key(invoice: Invoice) -> paging.Key:
+    return (paging.day(invoice.invoice_date), paging.moment(invoice.created_at), invoice.id)
+
+
+def _invoice_key(key: paging.Key | None) -> InvoiceKey | None:
+    if key is None:
+        return None
+    on, at, ident = key
+    if at is None or ident is None:
+        raise InvalidInput("cursor", key, "not a cursor of this list (invoices to refund)")
+    return (None if on is None else date.fromisoformat(on), datetime.fromisoformat(at), ident)

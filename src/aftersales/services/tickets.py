@@ -7,6 +7,7 @@ from datetime import date
 
 import attrs
 
+from aftersales import paging
 from aftersales.access import Action, TicketContext
 from aftersales.arguments import a_text
 from aftersales.errors import AccessDenied, InvalidInput
@@ -23,6 +24,7 @@ from aftersales.models import (
 )
 from aftersales.models.loyalty import coupon_state, effective_expiry
 from aftersales.models.queries import PickingQuery
+from aftersales.paging import DEFAULT_PAGE_SIZE, Page
 from aftersales.services._base import ServiceBase
 from aftersales.unit_of_work import UnitOfWork
 
@@ -189,6 +191,47 @@ class TicketViewService(ServiceBase):
             actor, Action.VIEW_TICKET, lambda uow: self._view(uow, ticket_id, actor), writes=False
         )
 
+    def trail_page(
+        self,
+        ticket_id: str,
+        *,
+        actor: Actor,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[TicketMessage]:
+        """One page of the ticket's trail, newest first by `(at, id)`.
+
+        Read with the rights of [`view()`][aftersales.services.tickets.TicketViewService.view]'s
+        helpdesk side. The cursor is a keyset one: a message posted after a page was read
+        never shifts or repeats the next page.
+
+        Args:
+            ticket_id: The ticket whose trail to read.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            page_size: At most this many messages (1 to `MAX_PAGE_SIZE`, default 50).
+            cursor: The `next_cursor` of the previous page; `None` for the first page.
+
+        Returns:
+            The page: its messages and the cursor of the next page (`None` on the last).
+
+        Raises:
+            InvalidInput: `page_size` is out of range or `cursor` is not a cursor of this list.
+            AccessDenied: The actor is not a helpdesk user or may not see the ticket's team.
+            NotFound: There is no ticket `ticket_id`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
+        size = paging.page_size(page_size)
+        after = paging.decode_cursor(_TRAIL_PAGE, cursor, 2)
+
+        def work(_uow: UnitOfWork) -> Page[TicketMessage]:
+            ticket = self._guard.ticket(actor, Action.VIEW_TICKET, ticket_id).ticket
+            ordered = sorted(self._hooks.list_messages(ticket.id), key=_trail_key, reverse=True)
+            if after is not None:
+                ordered = [m for m in ordered if _trail_key(m) < after]
+            return paging.page_of(_TRAIL_PAGE, ordered[: size + 1], size, _trail_key)
+
+        return self._rt.call(actor, Action.VIEW_TICKET, work, writes=False)
+
     def _portal_refusal(self, actor: Actor, ticket_id: str) -> TicketView:
         ticket = self._guard.portal_ticket(actor, ticket_id)  # NotFound unless their own
         raise AccessDenied(
@@ -291,3 +334,10 @@ class TicketViewService(ServiceBase):
         return LinkedDocument(
             kind=kind, document_id=doc_id, name=task.title, state=task.stage.value
         )
+
+
+_TRAIL_PAGE = "ticket trail"
+
+
+def _trail_key(message: TicketMessage) -> paging.Key:
+    return (paging.moment(message.at), message.id)

@@ -88,7 +88,7 @@ from aftersales.models import (
     Ticket,
     TicketMessage,
 )
-from aftersales.models.queries import InvoiceQuery, PickingQuery
+from aftersales.models.queries import InvoiceKey, InvoiceQuery, PickingQuery
 from aftersales.unit_of_work import UnitOfWork
 
 __all__ = ["SqlBackend"]
@@ -137,6 +137,10 @@ def _snapshot_tables() -> list[tuple[str, tuple[str, ...]]]:
 
 def _invoice_order(invoice: Invoice) -> tuple[date, datetime]:
     return (invoice.invoice_date or date.min, invoice.created_at)
+
+
+def _invoice_key(invoice: Invoice) -> tuple[date, datetime, str]:
+    return (invoice.invoice_date or date.min, invoice.created_at, invoice.id)
 
 
 def _picking_order(picking: Picking) -> tuple[datetime, datetime]:
@@ -767,6 +771,8 @@ class SqlBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
     # -- accounting: the reference ERP over the SQL ledger (AccountingPort) ---------------
 
     def _find_invoices(self, query: InvoiceQuery) -> list[Invoice]:
+        if query.limit is not None or query.after is not None:
+            return self._invoice_page(query)
         found: list[Invoice] = []
         for customers in chunked(sorted(query.customer_ids)):
             key, where, params = _history(
@@ -775,6 +781,73 @@ class SqlBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
             found.extend(self._invoices(key, where, params))
         # a customer's invoices all come in one chunk, oldest first: what _newest needs
         return _newest(found, lambda i: i.customer_id, _invoice_order)
+
+    def _invoice_page(self, query: InvoiceQuery) -> list[Invoice]:
+        """The invoices of `query` in the paged order (see `InvoiceKey`): one statement
+        per customer, ordered and limited by the database along the page index (keyset
+        after `query.after`), merged; then the lines of the invoices kept. (One statement
+        for every customer would have to read and sort all their invoices: an `IN` list
+        cannot walk one index in order.)"""
+        found: list[Invoice] = []
+        for customer in sorted(query.customer_ids):
+            customers = [customer]
+            key, where, params = _history(
+                INVOICES.c.customer_id, customers, query, LINES.c.invoice_id, LINES.c.product_id
+            )
+            after = query.after
+            dated = after is not None and after[0] is not None
+            if after is not None:
+                params.update({"after_date": after[0], "after_at": after[1], "after_id": after[2]})
+            if query.limit is not None:
+                params["limit"] = query.limit
+            shape = (after is not None, dated, query.limit is not None)
+
+            def build(
+                where: Callable[[], sa.ColumnElement[bool]] = where,
+                after: InvoiceKey | None = after,
+                dated: bool = dated,
+            ) -> Any:
+                t = INVOICES
+                clauses = [where()]
+                if after is not None:
+                    at: sa.BindParameter[Any] = sa.bindparam("after_at")
+                    ident: sa.BindParameter[Any] = sa.bindparam("after_id")
+                    older = sa.or_(
+                        t.c.created_at < at, sa.and_(t.c.created_at == at, t.c.id < ident)
+                    )
+                    if dated:
+                        on: sa.BindParameter[Any] = sa.bindparam("after_date")
+                        clauses.append(
+                            sa.or_(
+                                t.c.invoice_date < on,
+                                sa.and_(t.c.invoice_date == on, older),
+                                t.c.invoice_date.is_(None),
+                            )
+                        )
+                    else:
+                        clauses.append(sa.and_(t.c.invoice_date.is_(None), older))
+                stmt = (
+                    sa.select(t)
+                    .where(sa.and_(*clauses))
+                    .order_by(
+                        t.c.invoice_date.desc().nulls_last(), t.c.created_at.desc(), t.c.id.desc()
+                    )
+                )
+                if query.limit is not None:
+                    stmt = stmt.limit(sa.bindparam("limit", type_=sa.Integer))
+                return stmt
+
+            stmt = self._statement(("invoice page", key, shape), build)
+            with self.db.connection(writes=False) as conn:
+                rows = stmt.rows(conn, params)
+                lines = self._children(conn, LINES, "invoice_id", [r["id"] for r in rows])
+            for row in rows:
+                children = lines.get(row["id"], [])
+                found.append(
+                    _loaded(INVOICES, row, lambda r, c=children: mapping.invoice(r, c))  # type: ignore[misc]
+                )
+        found.sort(key=_invoice_key, reverse=True)
+        return found if query.limit is None else found[: query.limit]
 
     @hookimpl
     def aftersales_sequence_next(self, code: str) -> int:

@@ -28,7 +28,7 @@ from .types import Exact, JsonText, Moment
 __all__ = ["SCHEMA_VERSION", "build_metadata", "metadata"]
 
 #: The version of the schema this code reads and writes.
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 
 def _seq() -> sa.Column[int]:
@@ -490,6 +490,25 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
         repairs = md.tables["repairs"]
         repairs.append_column(sa.Column("operation_ref", sa.String(64)))
         sa.Index("ix_repairs_operation_ref", repairs.c.operation_ref)
+    # -- version 12: indexes of the paged history (a page of a customer's invoices) ----------
+    if version >= 12:
+        invoices, lines = md.tables["invoices"], md.tables["invoice_lines"]
+        # the product filter's EXISTS: one probe per invoice, not a scan of the product's lines
+        sa.Index("ix_invoice_lines_product_invoice", lines.c.product_id, lines.c.invoice_id)
+        # a page: newest first by (invoice_date, created_at, id), undated last. SQLite puts
+        # NULL first ascending, so a backward scan of the ascending index gives NULLS LAST;
+        # PostgreSQL puts NULL last ascending and needs the order spelled out.
+        page = (invoices.c.customer_id, invoices.c.kind, invoices.c.state)
+        sa.Index(
+            "ix_invoices_page", *page, invoices.c.invoice_date, invoices.c.created_at, invoices.c.id
+        ).ddl_if(dialect="sqlite")
+        sa.Index(
+            "ix_invoices_page_pg",
+            *page,
+            invoices.c.invoice_date.desc().nulls_last(),
+            invoices.c.created_at.desc(),
+            invoices.c.id.desc(),
+        ).ddl_if(dialect="postgresql")
     return md
 
 

@@ -140,6 +140,34 @@ class AccountingContract(ContractBase):
         assert (refundable.invoice, refundable.credited) == (old, _eur("49.95"))
         assert refundable.left_to_credit == _eur("49.95")
 
+    def test_refundable_invoices_come_in_pages_after_a_key(self, kit: Kit) -> None:
+        """`after` and `limit`: one page in the paged order, newest first by
+        `(invoice_date, created_at, id)`, strictly after the key; an invoice stored between
+        two pages never shifts the next one (third-party ERPs must page)."""
+        ana = kit.world.customer(name="Ana")
+        kettle = kit.world.product(name="Kettle", price=Decimal("20.00"))
+        made = []
+        for day in (1, 4, 4, 2, 9):
+            made.append(
+                kit.world.invoice(
+                    customer=ana, lines=[(kettle, 1)], invoice_date=date(2026, 2, day)
+                )
+            )
+            kit.clock.advance(seconds=1)
+        order = [made[n] for n in (4, 2, 1, 3, 0)]
+
+        def page(after: Invoice | None, limit: int) -> list[str]:
+            key = None if after is None else (after.invoice_date, after.created_at, after.id)
+            query = InvoiceQuery(customer_ids={ana.id}, after=key, limit=limit)
+            return kit.read(lambda h: [r.invoice.id for r in h.refundable_invoices(query)])
+
+        assert page(None, 2) == [i.id for i in order[:2]]
+        kit.world.invoice(customer=ana, lines=[(kettle, 1)], invoice_date=date(2026, 3, 1))
+        assert page(order[1], 2) == [i.id for i in order[2:4]]
+        assert page(order[3], 2) == [order[4].id]
+        assert page(order[4], 2) == []
+        assert page(None, 10)[1:] == [i.id for i in order]
+
     def test_a_partial_reversal_is_a_draft_copy_found_by_its_reference(self, kit: Kit) -> None:
         ana = kit.world.customer(name="Ana")
         blender = kit.world.product(name="Blender", price=Decimal("49.95"), taxes=("21%",))
