@@ -285,31 +285,27 @@ class SqlBackend(AccountingPort):
         """Every non-empty table as `{key: row}`: equal snapshots mean nothing changed.
 
         Rows hold the values as the database stores them (text, numbers, `None`; the
-        insertion counter `seq` left out), read through the driver's own cursor in one
-        transaction: comparing stored values is at least as strict as comparing records,
-        and fast enough to take before and after every call of a sweep.
+        insertion counter `seq` left out), read as the driver returns them
+        (`exec_driver_sql`) in one transaction: comparing stored values is at least as
+        strict as comparing records, and fast enough to take before and after every call of a sweep.
         """
         found: dict[str, dict[object, Any]] = {}
         quote = self.db.engine.dialect.identifier_preparer.quote
         with self.db.connection(writes=False) as conn:
-            cursor = conn.connection.cursor()
-            try:
-                for table, keys in _snapshot_tables():
-                    cursor.execute(f"SELECT * FROM {quote(table)}")
-                    names = [column[0] for column in cursor.description]
-                    where = [names.index(k) for k in keys]
-                    rows: dict[object, Any] = {}
-                    for values in cursor.fetchall():
-                        key = tuple(values[i] for i in where)
-                        rows[key[0] if len(key) == 1 else key] = {
-                            name: value
-                            for name, value in zip(names, values, strict=True)
-                            if name != "seq"
-                        }
-                    if rows:
-                        found[table] = rows
-            finally:
-                cursor.close()
+            for table, keys in _snapshot_tables():
+                result = conn.exec_driver_sql(f"SELECT * FROM {quote(table)}")
+                names = list(result.keys())
+                where = [names.index(k) for k in keys]
+                rows: dict[object, Any] = {}
+                for values in result.all():
+                    key = tuple(values[i] for i in where)
+                    rows[key[0] if len(key) == 1 else key] = {
+                        name: value
+                        for name, value in zip(names, values, strict=True)
+                        if name != "seq"
+                    }
+                if rows:
+                    found[table] = rows
         return found
 
     @property

@@ -35,7 +35,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from aftersales.errors import ConfigurationError, DuplicateKey
 
 from .errors import is_unique_violation, translate, translated
-from .statements import TRACE, Tracer, run_text
+from .statements import Tracer, run_text
 
 __all__ = ["DEFAULT_URL", "Database", "SqlTransaction", "normalize_url"]
 
@@ -177,10 +177,39 @@ class Database:
         if self.dialect == "sqlite":
             self._sqlite_events(busy_timeout)
         self._local = _Local()
-        #: Sees every statement the backend runs through `statements` (SQL text and
-        #: the driver's parameters), from the next unit of work on; `None` (the default)
-        #: for none. The benchmark's floor records a refund's statements with it.
-        self.tracer: Tracer | None = None
+        self._tracer: Tracer | None = None
+
+    @property
+    def tracer(self) -> Tracer | None:
+        """Sees every statement sent to the driver (SQL text, the driver's parameters and
+        whether it is an `executemany`); `None` (the default) for none.
+
+        Set, it listens to SQLAlchemy's `before_cursor_execute` event of the engine (no
+        listener at all while it is `None`).
+        """
+        return self._tracer
+
+    @tracer.setter
+    def tracer(self, tracer: Tracer | None) -> None:
+        listening = self._tracer is not None
+        self._tracer = tracer
+        if tracer is not None and not listening:
+            event.listen(self.engine, "before_cursor_execute", self._trace)
+        elif tracer is None and listening:
+            event.remove(self.engine, "before_cursor_execute", self._trace)
+
+    def _trace(
+        self,
+        _conn: Connection,
+        _cursor: Any,
+        statement: str,
+        parameters: Any,
+        _context: Any,
+        executemany: bool,
+    ) -> None:
+        tracer = self._tracer
+        if tracer is not None:
+            tracer(statement, parameters, executemany)
 
     @property
     def safe_url(self) -> str:
@@ -234,7 +263,6 @@ class Database:
     def _connect(self, writes: bool) -> Connection:
         conn = self.engine.connect()
         conn.info[_WRITES] = writes
-        conn.info[TRACE] = self.tracer
         return conn
 
     def _pop(self, tx: SqlTransaction) -> None:
