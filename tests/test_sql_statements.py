@@ -395,3 +395,63 @@ def test_put_many_refuses_a_record_it_cannot_store_before_writing(sql: SqlBacken
     with pytest.raises(TypeError, match="TicketMessage"):
         sql.builder().put_many([partner, message])
     assert sql.aftersales_helpdesk_get_partner("p1") is None
+
+
+# -- fewer statements: unchanged children are left as they are --------------------------------
+
+
+def test_a_full_refund_leaves_the_unchanged_lines_of_the_invoice_alone(sql: SqlBackend) -> None:
+    """The refunded invoice is saved again (paid by the credit note) with the lines it was
+    read with (locked): only the new credit note's lines are written."""
+    from aftersales import CreditMethod
+
+    app = AfterSales(sql, clock=FrozenClock(START))
+    scenario = build_scenario(sql.builder(FrozenClock(START)))
+    sent: list[str] = []
+    sql.db.tracer = lambda text, _params, _many: sent.append(text)
+    try:
+        result = app.refunds.reverse(
+            scenario.ticket.id,
+            scenario.invoice.id,
+            method=CreditMethod.FULL,
+            actor=scenario.actors.agent,
+        )
+    finally:
+        sql.db.tracer = None
+    assert result.credit_note.lines
+    written = [
+        text.split()[0]
+        for text in sent
+        if text.startswith(("DELETE FROM invoice_lines", "INSERT INTO invoice_lines"))
+    ]
+    assert written == ["DELETE", "INSERT"]  # the credit note's, once
+    stored = sql.aftersales_accounting_get_invoice(scenario.invoice.id, lock=False)
+    assert isinstance(stored, Invoice)
+    assert stored.lines == scenario.invoice.lines
+
+
+def test_children_written_in_a_rolled_back_savepoint_are_written_again(sql: SqlBackend) -> None:
+    """A savepoint rolled back takes its rows with it: the unit forgets what it wrote, so
+    saving the same change again writes it."""
+    scenario = build_scenario(sql.builder(FrozenClock(START)))
+    where = {"id": scenario.invoice.id}
+    changed = attrs.evolve(scenario.invoice, lines=scenario.invoice.lines[:1])
+    tx = sql.db.begin(writes=True)
+    try:
+        (read,) = sql._invoices(
+            "id", lambda: sql_backend.INVOICES.c.id == sa.bindparam("id"), where, lock=True
+        )
+        savepoint = sql.db.begin(writes=True)
+        with sql.db.connection() as conn:
+            sql._save_invoices(conn, (changed,))
+        savepoint.rollback()
+        with sql.db.connection() as conn:
+            sql._save_invoices(conn, (changed,))
+        tx.commit()
+    except BaseException:
+        tx.rollback()
+        raise
+    assert read.lines == scenario.invoice.lines
+    stored = sql.aftersales_accounting_get_invoice(scenario.invoice.id, lock=False)
+    assert isinstance(stored, Invoice)
+    assert stored.lines == changed.lines

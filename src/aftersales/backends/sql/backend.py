@@ -494,10 +494,13 @@ class SqlBackend(AccountingPort):
         lock: bool = False,
     ) -> list[Invoice]:
         rows, lines = self._parents(INVOICES, key, where, params, lock, LINES, "invoice_id")
-        return [
+        found = [
             _loaded(INVOICES, row, lambda r: mapping.invoice(r, lines.get(r["id"], [])))
             for row in rows
         ]
+        if lock:
+            self._read_for_update(LINES, found, mapping.invoice_line_rows)
+        return found
 
     def _pickings(
         self,
@@ -507,10 +510,24 @@ class SqlBackend(AccountingPort):
         lock: bool = False,
     ) -> list[Picking]:
         rows, moves = self._parents(PICKINGS, key, where, params, lock, MOVES, "picking_id")
-        return [
+        found = [
             _loaded(PICKINGS, row, lambda r: mapping.picking(r, moves.get(r["id"], [])))
             for row in rows
         ]
+        if lock:
+            self._read_for_update(MOVES, found, mapping.move_rows)
+        return found
+
+    def _read_for_update(
+        self, children: sa.Table, records: Sequence[Any], rows: Callable[[Any], list[Row]]
+    ) -> None:
+        """Remember, for the open transaction, the child rows of `records` read locked
+        (what saving them unchanged would write), so that such a save leaves them as
+        they are (`_save_with_children()`)."""
+        known = self.db.written()
+        if known is not None:
+            for record in records:
+                known[(children.name, record.id)] = rows(record)
 
     def _save_with_children(
         self,
@@ -522,18 +539,33 @@ class SqlBackend(AccountingPort):
         foreign_key: str,
     ) -> None:
         """Upsert the parent `rows` and replace their children with `child_rows` (the
-        children of each parent's last row): one statement per step, many rows each."""
+        children of each parent's last row): one statement per step, many rows each.
+
+        Children this transaction already wrote, unchanged, are left as they are (a
+        credit note posted after it was saved keeps its lines): the open transaction
+        remembers the child rows it wrote per parent (`Database.written()`), and forgets
+        them on any rollback."""
         if not rows:
             return
         self._upsert(parent, tuple(rows[0])).run_many(conn, rows)
         ids = list(dict.fromkeys(row["id"] for row in rows))
+        wanted: dict[Any, list[Row]] = {i: [] for i in ids}
+        for child in child_rows:
+            wanted[child[foreign_key]].append(child)
+        known = self.db.written()
+        if known is not None:
+            ids = [i for i in ids if known.get((children.name, i)) != wanted[i]]
+            known.update(((children.name, i), wanted[i]) for i in wanted)
+        if not ids:
+            return
         self._delete_by(children, foreign_key).run_many(conn, [{"value": i} for i in ids])
-        if child_rows:
+        changed = [child for i in ids for child in wanted[i]]
+        if changed:
             insert = self._statement(
-                ("insert", children.name, tuple(child_rows[0])),
-                lambda: self._values(children, tuple(child_rows[0])),
+                ("insert", children.name, tuple(changed[0])),
+                lambda: self._values(children, tuple(changed[0])),
             )
-            insert.run_many(conn, child_rows)
+            insert.run_many(conn, changed)
 
     def _save_invoices(self, conn: Connection, invoices: Sequence[Invoice]) -> None:
         last = {invoice.id: invoice for invoice in invoices}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -83,12 +83,16 @@ class SqlTransaction:
         database: Database,
         connection: Connection,
         transaction: sa.RootTransaction | sa.NestedTransaction,
+        written: dict[Hashable, Any] | None = None,
     ) -> None:
         self.database = database
         self.connection = connection
         self._tx = transaction
         self._nested = isinstance(transaction, sa.NestedTransaction)
         self._open = True
+        #: What this transaction (with its savepoints) wrote, for the backend to skip
+        #: writing the same again: shared with the savepoints, emptied by any rollback.
+        self.written: dict[Hashable, Any] = {} if written is None else written
 
     def commit(self) -> None:
         if not self._open:
@@ -104,6 +108,7 @@ class SqlTransaction:
     def rollback(self) -> None:
         if not self._open:
             return
+        self.written.clear()
         try:
             with translated():
                 if self._tx.is_active:
@@ -249,7 +254,9 @@ class Database:
         outer = self.current
         with translated():
             if outer is not None:
-                tx = SqlTransaction(self, outer.connection, outer.connection.begin_nested())
+                tx = SqlTransaction(
+                    self, outer.connection, outer.connection.begin_nested(), outer.written
+                )
             else:
                 conn = self._connect(writes)
                 try:
@@ -264,6 +271,12 @@ class Database:
         conn = self.engine.connect()
         conn.info[_WRITES] = writes
         return conn
+
+    def written(self) -> dict[Hashable, Any] | None:
+        """What the open transaction of this thread wrote (see `SqlTransaction.written`),
+        or `None` outside any."""
+        current = self.current
+        return None if current is None else current.written
 
     def _pop(self, tx: SqlTransaction) -> None:
         stack = self._local.stack
