@@ -19,10 +19,13 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import pluggy
+
+from aftersales import hookspecs
 from aftersales.app import AfterSales
 from aftersales.plugins import PluginManager
 
-__all__ = ["DirectHooks", "call_directly"]
+__all__ = ["DirectHooks", "call_directly", "call_through_pluggy", "plain_pluggy"]
 
 _PREFIX = "aftersales_"
 
@@ -83,3 +86,21 @@ class DirectHooks:
 def call_directly(app: AfterSales, backend: object) -> None:
     """Make every service of ``app`` call ``backend`` directly from now on."""
     app.hooks._h = DirectHooks(app.pm, backend)
+
+
+def plain_pluggy(pm: PluginManager) -> pluggy.PluginManager:
+    """A bare ``pluggy.PluginManager`` with the library's specifications and every plugin
+    of ``pm`` registered in the same order, used through pluggy's public API only
+    (``add_hookspecs``, ``register``, ``pm.hook.<name>(**kwargs)``)."""
+    bare = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    bare.add_hookspecs(hookspecs)
+    for name, plugin in pm.list_name_plugin():
+        if plugin is not None:
+            bare.register(plugin, name=name)
+    return bare
+
+
+def call_through_pluggy(app: AfterSales) -> None:
+    """Make every service of ``app`` call the same implementations through a bare pluggy
+    plugin manager (:func:`plain_pluggy`) instead of the library's hook layer."""
+    app.hooks._h = plain_pluggy(app.pm).hook

@@ -7,8 +7,8 @@ floor measures exactly those, without the library:
    (SQLite: the driver's backup API; PostgreSQL: ``CREATE DATABASE … TEMPLATE …``);
 2. on the first copy, every case runs once through the backend while :class:`Recorder`
    writes down what reaches the driver, in order: each statement's SQL text and the
-   parameters as the driver got them (through the backend's tracer and SQLAlchemy's
-   ``before_cursor_execute`` for the ``BEGIN IMMEDIATE`` and savepoints it sends itself),
+   parameters as the driver got them (SQLAlchemy's ``before_cursor_execute``: every
+   statement, the ``BEGIN IMMEDIATE`` and the savepoints),
    the commit, and on PostgreSQL the connection check (``SELECT 1``) the pool makes when
    a unit of work takes a connection;
 3. the timed part alternates, in blocks, the same cases through the public API
@@ -73,11 +73,10 @@ class Recorder:
         self._ping = bool(getattr(self._engine.pool, "_pre_ping", False))
         self.ops: list[Op] = []
 
-    def _trace(self, sql: str, params: Any, many: bool) -> None:
+    def _cursor(
+        self, _conn: Any, _cursor: Any, sql: str, params: Any, _context: Any, many: bool
+    ) -> None:
         self.ops.append(("executemany" if many else "execute", sql, params))
-
-    def _cursor(self, _conn: Any, _cursor: Any, sql: str, params: Any, *_rest: Any) -> None:
-        self.ops.append(("execute", sql, params))
 
     def _checkout(self, *_args: Any) -> None:
         if self._ping:
@@ -90,7 +89,6 @@ class Recorder:
         self.ops.append(("rollback",))
 
     def __enter__(self) -> Recorder:
-        self._backend.db.tracer = self._trace
         event.listen(self._engine, "before_cursor_execute", self._cursor)
         event.listen(self._engine, "commit", self._commit)
         event.listen(self._engine, "rollback", self._rollback)
@@ -98,7 +96,6 @@ class Recorder:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self._backend.db.tracer = None
         event.remove(self._engine, "before_cursor_execute", self._cursor)
         event.remove(self._engine, "commit", self._commit)
         event.remove(self._engine, "rollback", self._rollback)

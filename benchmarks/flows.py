@@ -41,7 +41,7 @@ from aftersales.models import (
 )
 from aftersales.testing import Scenario, build_scenario
 
-from .direct import call_directly
+from .direct import call_directly, call_through_pluggy
 
 __all__ = [
     "FLOWS",
@@ -74,12 +74,15 @@ class World:
         return self.scenario.actors.agent
 
 
-def make_world(backend: Any, *, direct: bool = False) -> World:
-    """The standard world on ``backend``; ``direct`` bypasses the plugin manager."""
+def make_world(backend: Any, *, direct: bool = False, plain: bool = False) -> World:
+    """The standard world on ``backend``; ``direct`` bypasses the plugin manager, ``plain``
+    calls the same implementations through a bare ``pluggy.PluginManager``."""
     clock = FrozenClock(START)
     app = AfterSales(backend, clock=clock)
     if direct:
         call_directly(app, backend)
+    elif plain:
+        call_through_pluggy(app)
     builder = backend.builder(clock)
     return World(backend=backend, app=app, builder=builder, scenario=build_scenario(builder))
 

@@ -87,6 +87,9 @@ TARGETS: dict[str, Target] = {
     "hook_layer": Target(
         name="hook layer under 1.25× a direct call", backends=(), limit=1.25, unit="×"
     ),
+    "pluggy_layer": Target(
+        name="hook layer within 1.15× plain pluggy", backends=(), limit=1.15, unit="×"
+    ),
     "scaling": Target(
         name="100k-vs-1k ratio under 1.5 for every listed read", backends=(), limit=1.5, unit="×"
     ),
@@ -175,14 +178,17 @@ def bench_flows(
     total = settings.warmup + settings.iterations
     hooked = make_world(backend if backend is not None else entry.create(session))
     direct = make_world(entry.create(session), direct=True)
+    plain = make_world(entry.create(session), plain=True)
     for flow in flows:
         _log(f"  {flow.name}")
         hooked_cases = flow.setup(hooked, total)
         direct_cases = flow.setup(direct, total)
+        plain_cases = flow.setup(plain, total)
         measured = measure(
             {
                 "hooks": _step(flow, hooked, hooked_cases),
                 "direct": _step(flow, direct, direct_cases),
+                "pluggy": _step(flow, plain, plain_cases),
             },
             warmup=settings.warmup,
             iterations=settings.iterations,
@@ -191,6 +197,8 @@ def bench_flows(
         results[flow.name] = {
             "description": flow.description,
             **_compared(measured, "hooks", "direct", ratio_key="hook_ratio"),
+            "pluggy": _asdict(measured["pluggy"]),
+            "pluggy_ratio": round(measured.ratio("hooks", "pluggy"), 3),
         }
     return results
 
@@ -319,6 +327,8 @@ def check_targets(backends: dict[str, Any], *, judged: bool = True) -> list[dict
             if name in REFUND_FLOWS:
                 add("refund_latency", backend, name, flow["hooks"]["median_us"], calibration)
             add("hook_layer", backend, name, flow["hook_ratio"], calibration)
+            if "pluggy_ratio" in flow:
+                add("pluggy_layer", backend, name, flow["pluggy_ratio"], calibration)
         for name, read in result.get("scaling", {}).get("reads", {}).items():
             add("scaling", backend, name, read["ratio"], read["calibration_us"])
         found = result.get("floor")
@@ -370,15 +380,21 @@ def render(report: dict[str, Any]) -> str:
                     f"{r['hooks']['ops_per_s']:,.0f}",
                     f"{r['direct']['median_us']:.1f}",
                     f"{r['hook_ratio']:.2f}",
+                    f"{r['pluggy']['median_us']:.1f}",
+                    f"{r['pluggy_ratio']:.2f}",
                     f"{r['calibration_us']:.1f}",
                 ]
                 for flow_name, r in result["flows"].items()
             ]
             parts.append(
                 f"\n[{name}] flows — latency in µs (through the plugin manager), "
-                "throughput for one caller, hook layer = hooks ÷ direct (block by block)\n"
+                "throughput for one caller, hook layer = hooks ÷ direct and hooks ÷ plain "
+                "pluggy (block by block)\n"
                 + _table(
-                    ["flow", "median", "p99", "calls/s", "direct median", "hook layer", "calib."],
+                    [
+                        *("flow", "median", "p99", "calls/s", "direct median", "hook layer"),
+                        *("plain pluggy", "vs pluggy", "calib."),
+                    ],
                     rows,
                 )
             )

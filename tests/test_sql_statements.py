@@ -1,6 +1,6 @@
-"""The SQL backend's prepared statements and bulk loading: statements built once and run on
-the driver's cursor store and read exactly what SQLAlchemy would; a taken unique key is a
-DuplicateKey without a savepoint; ``put_many`` stores what ``put`` one by one stores."""
+"""The SQL backend's statements and bulk loading: statements built once and run through
+``Connection.execute`` store and read what SQLAlchemy's own execute does; a taken unique
+key is a DuplicateKey without a savepoint; ``put_many`` stores what ``put`` one by one stores."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from aftersales.backends.memory import MemoryBackend
 from aftersales.backends.sql import SqlBackend, statements
 from aftersales.backends.sql import backend as sql_backend
 from aftersales.backends.sql.schema import metadata
-from aftersales.backends.sql.statements import MAX_IN, Prepared, _on_cursor, chunked, padded
+from aftersales.backends.sql.statements import MAX_IN, Prepared, chunked, padded
 from aftersales.builder import Builder
 from aftersales.errors import BackendError, DuplicateKey
 from aftersales.models import (
@@ -149,7 +149,9 @@ def test_a_prepared_statement_converts_values_both_ways_as_sqlalchemy_does(
         "max_usage": 3,
         "code": None,
     }
-    insert = Prepared(programs.insert().values({c: sa.bindparam(c) for c in columns}), dialect)
+    insert = Prepared(
+        programs.insert().inline().values({c: sa.bindparam(c) for c in columns}), dialect
+    )
     select = Prepared(sa.select(programs).where(programs.c.id == sa.bindparam("id")), dialect)
     with sql.db.connection() as conn:
         assert insert.run(conn, row) == 1
@@ -212,12 +214,17 @@ def test_an_interrupted_statement_drops_its_connection(sql: SqlBackend) -> None:
     """Stopped in the middle of a statement, the connection cannot be trusted: it is
     invalidated, its unit cannot commit, and the next unit gets a fresh connection."""
 
-    def interrupted(_cursor: object) -> None:
+    def interrupted(*_args: object) -> None:
         raise KeyboardInterrupt
 
+    teams = Prepared(sa.select(metadata.tables["teams"]), sql.db.engine.dialect)
     with pytest.raises(BackendError), sql.db.connection() as conn:
-        with pytest.raises(KeyboardInterrupt):
-            _on_cursor(conn, "SELECT 1", (), interrupted)
+        sa.event.listen(sql.db.engine, "before_cursor_execute", interrupted)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                teams.rows(conn)
+        finally:
+            sa.event.remove(sql.db.engine, "before_cursor_execute", interrupted)
         assert conn.invalidated
     assert sql.aftersales_helpdesk_list_teams() == []
 
@@ -388,3 +395,63 @@ def test_put_many_refuses_a_record_it_cannot_store_before_writing(sql: SqlBacken
     with pytest.raises(TypeError, match="TicketMessage"):
         sql.builder().put_many([partner, message])
     assert sql.aftersales_helpdesk_get_partner("p1") is None
+
+
+# -- fewer statements: unchanged children are left as they are --------------------------------
+
+
+def test_a_full_refund_leaves_the_unchanged_lines_of_the_invoice_alone(sql: SqlBackend) -> None:
+    """The refunded invoice is saved again (paid by the credit note) with the lines it was
+    read with (locked): only the new credit note's lines are written."""
+    from aftersales import CreditMethod
+
+    app = AfterSales(sql, clock=FrozenClock(START))
+    scenario = build_scenario(sql.builder(FrozenClock(START)))
+    sent: list[str] = []
+    sql.db.tracer = lambda text, _params, _many: sent.append(text)
+    try:
+        result = app.refunds.reverse(
+            scenario.ticket.id,
+            scenario.invoice.id,
+            method=CreditMethod.FULL,
+            actor=scenario.actors.agent,
+        )
+    finally:
+        sql.db.tracer = None
+    assert result.credit_note.lines
+    written = [
+        text.split()[0]
+        for text in sent
+        if text.startswith(("DELETE FROM invoice_lines", "INSERT INTO invoice_lines"))
+    ]
+    assert written == ["DELETE", "INSERT"]  # the credit note's, once
+    stored = sql.aftersales_accounting_get_invoice(scenario.invoice.id, lock=False)
+    assert isinstance(stored, Invoice)
+    assert stored.lines == scenario.invoice.lines
+
+
+def test_children_written_in_a_rolled_back_savepoint_are_written_again(sql: SqlBackend) -> None:
+    """A savepoint rolled back takes its rows with it: the unit forgets what it wrote, so
+    saving the same change again writes it."""
+    scenario = build_scenario(sql.builder(FrozenClock(START)))
+    where = {"id": scenario.invoice.id}
+    changed = attrs.evolve(scenario.invoice, lines=scenario.invoice.lines[:1])
+    tx = sql.db.begin(writes=True)
+    try:
+        (read,) = sql._invoices(
+            "id", lambda: sql_backend.INVOICES.c.id == sa.bindparam("id"), where, lock=True
+        )
+        savepoint = sql.db.begin(writes=True)
+        with sql.db.connection() as conn:
+            sql._save_invoices(conn, (changed,))
+        savepoint.rollback()
+        with sql.db.connection() as conn:
+            sql._save_invoices(conn, (changed,))
+        tx.commit()
+    except BaseException:
+        tx.rollback()
+        raise
+    assert read.lines == scenario.invoice.lines
+    stored = sql.aftersales_accounting_get_invoice(scenario.invoice.id, lock=False)
+    assert isinstance(stored, Invoice)
+    assert stored.lines == changed.lines

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from aftersales.ids import new_id
 from aftersales.models import AuditEntry, DocumentKind, TicketMessage
 from aftersales.models._fields import MAX_TEXT
-from aftersales.models._records import assemble
 
 if TYPE_CHECKING:
     from aftersales.hooks import Hooks
@@ -35,8 +34,7 @@ def post(
 ) -> TicketMessage:
     """Append `body` to the trail of `ticket_id`, naming its author (and the document)."""
     return hooks.post_message(
-        assemble(
-            TicketMessage,
+        TicketMessage(
             id=new_id("msg"),
             ticket_id=ticket_id,
             at=uow.now,
@@ -61,8 +59,7 @@ def audit(
 ) -> None:
     """Append an entry to the audit: who did `action`, on which ticket and documents."""
     hooks.audit_append(
-        assemble(
-            AuditEntry,
+        AuditEntry(
             id=new_id("audit"),
             at=uow.now,
             actor_id=actor_id,

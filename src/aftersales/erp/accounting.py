@@ -36,7 +36,6 @@ from aftersales.models import (
     ReversalResult,
     evolve,
 )
-from aftersales.models._records import assemble
 from aftersales.models.queries import InvoiceQuery
 
 __all__ = [
@@ -205,8 +204,7 @@ class ReferenceAccounting:
         if invoice is None:
             return None
         why = reversal.reason
-        note = assemble(
-            Invoice,
+        note = Invoice(
             id=self._ids("rinv"),
             kind=InvoiceKind.CREDIT_NOTE,
             customer_id=invoice.customer_id,
@@ -278,8 +276,7 @@ class ReferenceAccounting:
 
     def create_invoice(self, draft: InvoiceDraft, reference: str) -> Invoice:
         return self.ledger.save_invoice(
-            assemble(
-                Invoice,
+            Invoice(
                 id=self._ids("inv"),
                 kind=InvoiceKind.INVOICE,
                 customer_id=draft.customer_id,
@@ -342,8 +339,7 @@ class ReferenceAccounting:
         if not applied.is_zero():
             matches.append(
                 self.ledger.add_match(
-                    assemble(
-                        Match,
+                    Match(
                         id=self._ids("match"),
                         invoice_id=invoice.id,
                         kind=MatchKind.CREDIT_NOTE,
@@ -388,8 +384,7 @@ class ReferenceAccounting:
     ) -> Invoice:
         """RF-4 FULL_AND_REINVOICE: a new draft copy (same customer, lines, currency; no
         dates; its number comes when it is posted)."""
-        return assemble(
-            Invoice,
+        return Invoice(
             id=self._ids("inv"),
             kind=InvoiceKind.INVOICE,
             customer_id=invoice.customer_id,

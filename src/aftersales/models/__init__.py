@@ -1,6 +1,7 @@
 """The domain records: frozen attrs classes and enums, one module per concept."""
 
-from aftersales.models._records import evolve
+from attrs import evolve
+
 from aftersales.models.access import Actor, Group
 from aftersales.models.accounting import (
     CreditMethod,

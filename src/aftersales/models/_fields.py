@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import re
-import weakref
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,8 +17,6 @@ from aftersales.errors import InvalidInput
 from aftersales.models.money import MAX_PLACES, Money, check_currency, to_decimal
 
 __all__ = [
-    "FIELD_LOCAL",
-    "IDEMPOTENT",
     "MAX_NAME",
     "MAX_TEXT",
     "a_date",
@@ -34,9 +31,7 @@ __all__ = [
     "currency_code",
     "decimal",
     "enum_of",
-    "field_local",
     "id_field",
-    "idempotent",
     "ids",
     "money_of",
     "optional",
@@ -50,27 +45,7 @@ MAX_NAME = 256
 MAX_TEXT = 20_000
 
 _Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
-_F = TypeVar("_F", bound=Callable[..., Any])
 _E = TypeVar("_E", bound=Enum)
-
-#: Validators that look at their own field's value only, and converters that return their
-#: own output unchanged: `aftersales.models.evolve()` need not run them again on a
-#: field that did not change. Anything not listed here is always run again.
-FIELD_LOCAL: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
-IDEMPOTENT: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
-
-
-def field_local(function: _F) -> _F:
-    """Mark a validator as looking at its own field only (see `FIELD_LOCAL`)."""
-    FIELD_LOCAL.add(function)
-    return function
-
-
-def idempotent(function: _F) -> _F:
-    """Mark a converter as returning its own output unchanged (see `IDEMPOTENT`)."""
-    IDEMPOTENT.add(function)
-    return function
-
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,127}$")
 _ID_MATCH = _ID.fullmatch
@@ -130,11 +105,6 @@ def to_frozenset(value: Iterable[Any]) -> frozenset[Any]:
     return frozenset(value)
 
 
-# Registered here, not decorated: mypy's attrs plugin needs plain functions as converters.
-IDEMPOTENT.add(to_tuple)
-IDEMPOTENT.add(to_frozenset)
-
-
 def _name(attribute: attrs.Attribute[Any]) -> str:
     return attribute.name
 
@@ -172,7 +142,6 @@ def text(
     """attrs validator for a string field (see `check_text()`)."""
     refused = (_REFUSED_IN_TEXT if multiline else _REFUSED).search
 
-    @field_local
     def validate(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         # The common case in one test; anything else gets check_text's precise refusal.
         if (
@@ -214,7 +183,6 @@ def check_id(value: object, field: str) -> str:
     return value
 
 
-@field_local
 def id_field(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """attrs validator for an identifier: short, printable, no spaces."""
     if type(value) is str and _ID_MATCH(value) is not None:
@@ -229,7 +197,7 @@ def optional(validator: _Validator) -> _Validator:
         if value is not None:
             validator(inst, attribute, value)
 
-    return field_local(validate) if validator in FIELD_LOCAL else validate
+    return validate
 
 
 def check_aware(value: object, field: str) -> datetime:
@@ -241,7 +209,6 @@ def check_aware(value: object, field: str) -> datetime:
     return value
 
 
-@field_local
 def aware(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """attrs validator for a timezone-aware datetime."""
     if type(value) is datetime and value.tzinfo is not None and value.utcoffset() is not None:
@@ -256,7 +223,6 @@ def check_date(value: object, field: str) -> date:
     return value
 
 
-@field_local
 def a_date(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """attrs validator for a calendar date (a datetime is refused)."""
     check_date(value, _name(attribute))
@@ -272,7 +238,6 @@ def decimal(
     (it is stored as given, not rounded).
     """
 
-    @field_local
     def validate(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         field = _name(attribute)
         number = to_decimal(value, field, places=MAX_PLACES)
@@ -291,7 +256,6 @@ def decimal(
 def money_of(*, positive: bool = False, non_negative: bool = False) -> _Validator:
     """attrs validator for a [`Money`][aftersales.models.money.Money] field."""
 
-    @field_local
     def validate(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         field = _name(attribute)
         if not isinstance(value, Money):
@@ -344,7 +308,6 @@ def check_member(value: object, kind: type[_E], field: str) -> _E:
 def enum_of(kind: type[Enum]) -> _Validator:
     """attrs validator that refuses values that are not members of `kind`."""
 
-    @field_local
     def validate(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if not isinstance(value, kind):
             raise InvalidInput(_name(attribute), value, f"must be one of: {allowed_values(kind)}")
@@ -352,20 +315,17 @@ def enum_of(kind: type[Enum]) -> _Validator:
     return validate
 
 
-@field_local
 def currency_code(_inst: Any, _attribute: attrs.Attribute[Any], value: Any) -> None:
     """attrs validator for an ISO 4217 currency code the library knows (field `currency`)."""
     check_currency(value)
 
 
-@field_local
 def bool_field(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """attrs validator for a strict bool."""
     if not isinstance(value, bool):
         raise InvalidInput(_name(attribute), value, "expected True or False")
 
 
-@field_local
 def ids(_inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """attrs validator for a tuple or frozenset of ids."""
     if not isinstance(value, tuple | frozenset):

@@ -14,7 +14,6 @@ from aftersales.models import (
     Ticket,
     TicketMessage,
 )
-from aftersales.models._records import assemble
 from aftersales.runtime import Runtime
 from aftersales.unit_of_work import UnitOfWork
 
@@ -76,8 +75,7 @@ class ServiceBase:
         """Link a new document to the ticket, say so on the trail and the audit (G-4, RL-6),
         and queue the `document created` event."""
         self._hooks.add_link(
-            assemble(
-                DocumentLink,
+            DocumentLink(
                 ticket_id=ticket.id,
                 kind=kind,
                 document_id=document_id,

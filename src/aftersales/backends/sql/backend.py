@@ -316,31 +316,27 @@ class SqlBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
         """Every non-empty table as `{key: row}`: equal snapshots mean nothing changed.
 
         Rows hold the values as the database stores them (text, numbers, `None`; the
-        insertion counter `seq` left out), read through the driver's own cursor in one
-        transaction: comparing stored values is at least as strict as comparing records,
-        and fast enough to take before and after every call of a sweep.
+        insertion counter `seq` left out), read as the driver returns them
+        (`exec_driver_sql`) in one transaction: comparing stored values is at least as
+        strict as comparing records, and fast enough to take before and after every call of a sweep.
         """
         found: dict[str, dict[object, Any]] = {}
         quote = self.db.engine.dialect.identifier_preparer.quote
         with self.db.connection(writes=False) as conn:
-            cursor = conn.connection.cursor()
-            try:
-                for table, keys in _snapshot_tables():
-                    cursor.execute(f"SELECT * FROM {quote(table)}")
-                    names = [column[0] for column in cursor.description]
-                    where = [names.index(k) for k in keys]
-                    rows: dict[object, Any] = {}
-                    for values in cursor.fetchall():
-                        key = tuple(values[i] for i in where)
-                        rows[key[0] if len(key) == 1 else key] = {
-                            name: value
-                            for name, value in zip(names, values, strict=True)
-                            if name != "seq"
-                        }
-                    if rows:
-                        found[table] = rows
-            finally:
-                cursor.close()
+            for table, keys in _snapshot_tables():
+                result = conn.exec_driver_sql(f"SELECT * FROM {quote(table)}")
+                names = list(result.keys())
+                where = [names.index(k) for k in keys]
+                rows: dict[object, Any] = {}
+                for values in result.all():
+                    key = tuple(values[i] for i in where)
+                    rows[key[0] if len(key) == 1 else key] = {
+                        name: value
+                        for name, value in zip(names, values, strict=True)
+                        if name != "seq"
+                    }
+                if rows:
+                    found[table] = rows
         return found
 
     @property
@@ -529,10 +525,13 @@ class SqlBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
         lock: bool = False,
     ) -> list[Invoice]:
         rows, lines = self._parents(INVOICES, key, where, params, lock, LINES, "invoice_id")
-        return [
+        found = [
             _loaded(INVOICES, row, lambda r: mapping.invoice(r, lines.get(r["id"], [])))
             for row in rows
         ]
+        if lock:
+            self._read_for_update(LINES, found, mapping.invoice_line_rows)
+        return found
 
     def _pickings(
         self,
@@ -542,10 +541,24 @@ class SqlBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
         lock: bool = False,
     ) -> list[Picking]:
         rows, moves = self._parents(PICKINGS, key, where, params, lock, MOVES, "picking_id")
-        return [
+        found = [
             _loaded(PICKINGS, row, lambda r: mapping.picking(r, moves.get(r["id"], [])))
             for row in rows
         ]
+        if lock:
+            self._read_for_update(MOVES, found, mapping.move_rows)
+        return found
+
+    def _read_for_update(
+        self, children: sa.Table, records: Sequence[Any], rows: Callable[[Any], list[Row]]
+    ) -> None:
+        """Remember, for the open transaction, the child rows of `records` read locked
+        (what saving them unchanged would write), so that such a save leaves them as
+        they are (`_save_with_children()`)."""
+        known = self.db.written()
+        if known is not None:
+            for record in records:
+                known[(children.name, record.id)] = rows(record)
 
     def _save_with_children(
         self,
@@ -557,18 +570,33 @@ class SqlBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
         foreign_key: str,
     ) -> None:
         """Upsert the parent `rows` and replace their children with `child_rows` (the
-        children of each parent's last row): one statement per step, many rows each."""
+        children of each parent's last row): one statement per step, many rows each.
+
+        Children this transaction already wrote, unchanged, are left as they are (a
+        credit note posted after it was saved keeps its lines): the open transaction
+        remembers the child rows it wrote per parent (`Database.written()`), and forgets
+        them on any rollback."""
         if not rows:
             return
         self._upsert(parent, tuple(rows[0])).run_many(conn, rows)
         ids = list(dict.fromkeys(row["id"] for row in rows))
+        wanted: dict[Any, list[Row]] = {i: [] for i in ids}
+        for child in child_rows:
+            wanted[child[foreign_key]].append(child)
+        known = self.db.written()
+        if known is not None:
+            ids = [i for i in ids if known.get((children.name, i)) != wanted[i]]
+            known.update(((children.name, i), wanted[i]) for i in wanted)
+        if not ids:
+            return
         self._delete_by(children, foreign_key).run_many(conn, [{"value": i} for i in ids])
-        if child_rows:
+        changed = [child for i in ids for child in wanted[i]]
+        if changed:
             insert = self._statement(
-                ("insert", children.name, tuple(child_rows[0])),
-                lambda: self._values(children, tuple(child_rows[0])),
+                ("insert", children.name, tuple(changed[0])),
+                lambda: self._values(children, tuple(changed[0])),
             )
-            insert.run_many(conn, child_rows)
+            insert.run_many(conn, changed)
 
     def _save_invoices(self, conn: Connection, invoices: Sequence[Invoice]) -> None:
         last = {invoice.id: invoice for invoice in invoices}

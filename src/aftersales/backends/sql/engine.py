@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -36,7 +36,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from aftersales.errors import ConfigurationError, DuplicateKey
 
 from .errors import is_unique_violation, translate, translated
-from .statements import TRACE, Tracer, run_text
+from .statements import Tracer, run_text
 
 __all__ = ["DEFAULT_URL", "Database", "SqlTransaction", "normalize_url"]
 
@@ -84,12 +84,16 @@ class SqlTransaction:
         database: Database,
         connection: Connection,
         transaction: sa.RootTransaction | sa.NestedTransaction,
+        written: dict[Hashable, Any] | None = None,
     ) -> None:
         self.database = database
         self.connection = connection
         self._tx = transaction
         self._nested = isinstance(transaction, sa.NestedTransaction)
         self._open = True
+        #: What this transaction (with its savepoints) wrote, for the backend to skip
+        #: writing the same again: shared with the savepoints, emptied by any rollback.
+        self.written: dict[Hashable, Any] = {} if written is None else written
 
     def commit(self) -> None:
         if not self._open:
@@ -105,6 +109,7 @@ class SqlTransaction:
     def rollback(self) -> None:
         if not self._open:
             return
+        self.written.clear()
         try:
             with translated():
                 if self._tx.is_active:
@@ -178,10 +183,39 @@ class Database:
         if self.dialect == "sqlite":
             self._sqlite_events(busy_timeout)
         self._local = _Local()
-        #: Sees every statement the backend runs through `statements` (SQL text and
-        #: the driver's parameters), from the next unit of work on; `None` (the default)
-        #: for none. The benchmark's floor records a refund's statements with it.
-        self.tracer: Tracer | None = None
+        self._tracer: Tracer | None = None
+
+    @property
+    def tracer(self) -> Tracer | None:
+        """Sees every statement sent to the driver (SQL text, the driver's parameters and
+        whether it is an `executemany`); `None` (the default) for none.
+
+        Set, it listens to SQLAlchemy's `before_cursor_execute` event of the engine (no
+        listener at all while it is `None`).
+        """
+        return self._tracer
+
+    @tracer.setter
+    def tracer(self, tracer: Tracer | None) -> None:
+        listening = self._tracer is not None
+        self._tracer = tracer
+        if tracer is not None and not listening:
+            event.listen(self.engine, "before_cursor_execute", self._trace)
+        elif tracer is None and listening:
+            event.remove(self.engine, "before_cursor_execute", self._trace)
+
+    def _trace(
+        self,
+        _conn: Connection,
+        _cursor: Any,
+        statement: str,
+        parameters: Any,
+        _context: Any,
+        executemany: bool,
+    ) -> None:
+        tracer = self._tracer
+        if tracer is not None:
+            tracer(statement, parameters, executemany)
 
     @property
     def safe_url(self) -> str:
@@ -221,7 +255,9 @@ class Database:
         outer = self.current
         with translated():
             if outer is not None:
-                tx = SqlTransaction(self, outer.connection, outer.connection.begin_nested())
+                tx = SqlTransaction(
+                    self, outer.connection, outer.connection.begin_nested(), outer.written
+                )
             else:
                 conn = self._connect(writes)
                 try:
@@ -238,8 +274,13 @@ class Database:
             # One snapshot for the whole reading unit (SQLite's reading BEGIN has one).
             conn.execution_options(isolation_level="REPEATABLE READ")
         conn.info[_WRITES] = writes
-        conn.info[TRACE] = self.tracer
         return conn
+
+    def written(self) -> dict[Hashable, Any] | None:
+        """What the open transaction of this thread wrote (see `SqlTransaction.written`),
+        or `None` outside any."""
+        current = self.current
+        return None if current is None else current.written
 
     def _pop(self, tx: SqlTransaction) -> None:
         stack = self._local.stack
