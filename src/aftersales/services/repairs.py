@@ -8,11 +8,11 @@ quotation for the customer (RP-6). Everyone who may see a ticket may read its re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Final, Literal, TypeVar, overload
+from typing import Any, Final, Literal, overload
 
 import attrs
 
@@ -174,42 +174,6 @@ class _Header:
     quantity: Decimal
     customer: Partner
     invoice_address_id: str | None
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-#: The docstring every move of the life cycle shares (Args, Returns and Raises of RP-8).
-_LIFE_CYCLE_DOC = """{summary}
-
-Args:
-    repair_id: A repair order made from a ticket.
-    actor: The user the call acts for; its groups decide what it may do (AC-2).
-    idempotency_key: Repeating the call with this key and the same arguments returns the
-        first result and changes nothing (RL-2).
-
-Returns:
-    {returns}
-
-Raises:
-    AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
-        ticket's team (AC-3).
-    NotFound: There is no repair `repair_id`.
-    ServiceDisabled: The ticket's team has repairs off (ST-1).
-    InvalidState: {refused}
-    DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
-    IdempotencyConflict: `idempotency_key` was used before with other arguments.
-"""
-
-
-def _life_cycle(summary: str, *, returns: str, refused: str) -> Callable[[_F], _F]:
-    """Document a move of the life cycle with the shared docstring: what differs is the
-    `summary`, what it `returns` and when the ERP `refused` it."""
-
-    def document(call: _F) -> _F:
-        call.__doc__ = _LIFE_CYCLE_DOC.format(summary=summary, returns=returns, refused=refused)
-        return call
-
-    return document
 
 
 class RepairService(ServiceBase):
@@ -500,56 +464,132 @@ class RepairService(ServiceBase):
 
     # -- the life cycle (RP-8) ------------------------------------------------------------------
 
-    @_life_cycle(
-        "Confirm a draft: `CONFIRMED`, or `TO_INVOICE` when invoiced before repair.",
-        returns="The repair order, `CONFIRMED` or `TO_INVOICE`.",
-        refused="The order is not a draft.",
-    )
     def confirm(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
+        """Confirm a draft: `CONFIRMED`, or `TO_INVOICE` when invoiced before repair.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The repair order, `CONFIRMED` or `TO_INVOICE`.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The order is not a draft.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
+        """
         return self._move(repair_id, RepairAction.CONFIRM, actor, idempotency_key)
 
-    @_life_cycle(
-        "Start the repair (from `CONFIRMED` or `READY`): `UNDER_REPAIR`.",
-        returns="The repair order, `UNDER_REPAIR`.",
-        refused="The order is not `CONFIRMED` or `READY`.",
-    )
     def start(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
+        """Start the repair (from `CONFIRMED` or `READY`): `UNDER_REPAIR`.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The repair order, `UNDER_REPAIR`.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The order is not `CONFIRMED` or `READY`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
+        """
         return self._move(repair_id, RepairAction.START, actor, idempotency_key)
 
-    @_life_cycle(
-        "End the repair: `DONE`, or `TO_INVOICE` when invoiced after repair.",
-        returns="The repair order, `DONE` or `TO_INVOICE`.",
-        refused="The order is not under repair.",
-    )
     def end(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
+        """End the repair: `DONE`, or `TO_INVOICE` when invoiced after repair.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The repair order, `DONE` or `TO_INVOICE`.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The order is not under repair.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
+        """
         return self._move(repair_id, RepairAction.END, actor, idempotency_key)
 
-    @_life_cycle(
-        "Cancel the repair, from any state but `DONE` (and not twice).\n\n"
-        "A draft invoice of the repair is cancelled with it; a posted one stays, to be\n"
-        "refunded by credit note.",
-        returns="The repair order, `CANCELLED`.",
-        refused="The order is done or already cancelled.",
-    )
     def cancel(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
+        """Cancel the repair, from any state but `DONE` (and not twice).
+
+        A draft invoice of the repair is cancelled with it; a posted one stays, to be
+        refunded by credit note.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The repair order, `CANCELLED`.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The order is done or already cancelled.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
+        """
         return self._move(repair_id, RepairAction.CANCEL, actor, idempotency_key)
 
-    @_life_cycle(
-        "Put a cancelled repair back to `DRAFT`; it forgets its (earlier) invoice.",
-        returns="The repair order, `DRAFT`.",
-        refused="The order is not cancelled.",
-    )
     def reset_to_draft(
         self, repair_id: str, *, actor: Actor, idempotency_key: str | None = None
     ) -> RepairOrder:
+        """Put a cancelled repair back to `DRAFT`; it forgets its (earlier) invoice.
+
+        Args:
+            repair_id: A repair order made from a ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            idempotency_key: Repeating the call with this key and the same arguments returns the
+                first result and changes nothing (RL-2).
+
+        Returns:
+            The repair order, `DRAFT`.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no repair `repair_id`.
+            ServiceDisabled: The ticket's team has repairs off (ST-1).
+            InvalidState: The order is not cancelled.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+            IdempotencyConflict: `idempotency_key` was used before with other arguments.
+        """
         return self._move(repair_id, RepairAction.RESET_TO_DRAFT, actor, idempotency_key)
 
     def _move(
