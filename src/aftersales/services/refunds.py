@@ -57,7 +57,7 @@ from aftersales.models import (
     Ticket,
 )
 from aftersales.models.products import LineAmounts
-from aftersales.models.queries import InvoiceKey, InvoiceQuery
+from aftersales.models.queries import InvoiceKey, InvoiceQuery, invoice_key
 from aftersales.paging import DEFAULT_PAGE_SIZE, Page
 from aftersales.serialization import converter
 from aftersales.services._base import ServiceBase
@@ -180,7 +180,7 @@ class RefundService(ServiceBase):
             DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
         size = paging.page_size(page_size)
-        start = _invoice_key(paging.decode_cursor(_REFUND_PAGE, cursor, 3))
+        start = _after_cursor(paging.decode_cursor(_REFUND_PAGE, cursor, 3))
 
         def work(_uow: UnitOfWork) -> Page[Invoice]:
             query = self._refund_query(ticket_id, actor, sale_order_id)
@@ -195,7 +195,7 @@ class RefundService(ServiceBase):
                         kept.append(item.invoice)
                 if len(kept) > size or len(found) <= size:
                     break
-                after = _key_of(found[-1].invoice)
+                after = invoice_key(found[-1].invoice)
             return paging.page_of(_REFUND_PAGE, kept, size, _cursor_key)
 
         return self._rt.call(actor, Action.REFUND, work, writes=False)
@@ -849,15 +849,11 @@ def _to_refund(item: Refundable) -> bool:
     )
 
 
-def _key_of(invoice: Invoice) -> InvoiceKey:
-    return (invoice.invoice_date, invoice.created_at, invoice.id)
-
-
 def _cursor_key(invoice: Invoice) -> paging.Key:
     return (paging.day(invoice.invoice_date), paging.moment(invoice.created_at), invoice.id)
 
 
-def _invoice_key(key: paging.Key | None) -> InvoiceKey | None:
+def _after_cursor(key: paging.Key | None) -> InvoiceKey | None:
     if key is None:
         return None
     on, at, ident = key

@@ -49,7 +49,7 @@ from aftersales.models import (
     ReversalResult,
 )
 from aftersales.models.products import Tax
-from aftersales.models.queries import InvoiceQuery
+from aftersales.models.queries import InvoiceQuery, paged
 from aftersales_tryton._values import decimal, record_id
 from aftersales_tryton.connection import Config
 from aftersales_tryton.errors import translated
@@ -362,7 +362,12 @@ class TrytonAccounting:
             if decimal(r.total_amount) >= 0
         ]
         notes = self._notes_of(found)
-        return [self._refundable(r, notes.get(record_id(r), [])) for r in found]
+        refundable = [self._refundable(r, notes.get(record_id(r), [])) for r in found]
+        if query.after is None and query.limit is None:
+            return refundable
+        # Tryton's search pages by offset, not by key: the page is cut here, in the same order
+        by_id = {item.invoice.id: item for item in refundable}
+        return [by_id[inv.id] for inv in paged((item.invoice for item in refundable), query)]
 
     @hookimpl
     def aftersales_accounting_reverse_invoice(self, reversal: Reversal) -> ReversalResult | None:

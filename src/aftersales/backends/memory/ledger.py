@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from aftersales.models import Invoice, InvoiceKind, Match, Picking
-from aftersales.models.queries import InvoiceKey, InvoiceQuery, PickingQuery
+from aftersales.models.queries import InvoiceQuery, PickingQuery, paged
 
 from .store import MemoryStore
 
@@ -36,14 +36,6 @@ def _picking_order(picking: Picking) -> tuple[datetime, datetime]:
         picking.done_at or _EARLIEST.replace(tzinfo=picking.created_at.tzinfo),
         picking.created_at,
     )
-
-
-def _paged_key(key: InvoiceKey) -> tuple[date, datetime, str]:
-    return (key[0] or date.min, key[1], key[2])
-
-
-def _invoice_key(invoice: Invoice) -> tuple[date, datetime, str]:
-    return (invoice.invoice_date or date.min, invoice.created_at, invoice.id)
 
 
 class MemoryLedger:
@@ -75,12 +67,8 @@ class MemoryLedger:
         ]
         if query.limit is None and query.after is None:
             return _newest(found, _invoice_order)
-        if query.after is not None:
-            after = _paged_key(query.after)
-            found = [inv for inv in found if _invoice_key(inv) < after]
         # insertion order is mostly date order: the sort finds one run, close to a scan
-        paged = sorted(found, key=_invoice_key, reverse=True)
-        return paged if query.limit is None else paged[: query.limit]
+        return paged(found, query)
 
     def credit_notes(self, invoice_ids: Collection[str]) -> list[Invoice]:
         notes: list[Invoice] = []
