@@ -607,6 +607,31 @@ def a_duration() -> Values:
     return values
 
 
+def a_page_size() -> Values:
+    def values() -> list[Hostile]:
+        return [
+            *wrong_types(exclude=("int",)),
+            _bad("zero", 0),
+            _bad("negative", -1),
+            _bad("over the maximum", 501),
+        ]
+
+    return values
+
+
+def a_cursor() -> Values:
+    def values() -> list[Hostile]:
+        return [
+            *wrong_types(optional=True),
+            _bad("empty", ""),
+            _bad("garbage", "not-a-cursor"),
+            _bad("over-long", "A" * 3000),
+            _bad("NUL", "abc\x00def"),
+        ]
+
+    return values
+
+
 def an_order() -> Values:
     def values() -> list[Hostile]:
         return [*wrong_types(), _bad("a dict", {"currency": "EUR", "lines": []})]
@@ -914,11 +939,31 @@ CALLS: tuple[PublicCall, ...] = (
         },
     ),
     _on_ticket("tickets.view", actor="helpdesk", service=False),
+    PublicCall(
+        name="tickets.trail_page",
+        actor="helpdesk",
+        args=_ticket_args,
+        params={
+            "ticket_id": _ticket_ids(service=False),
+            "page_size": a_page_size(),
+            "cursor": a_cursor(),
+        },
+    ),
     # -- refunds ------------------------------------------------------------------------------
     PublicCall(
         name="refunds.invoices_to_refund",
         args=_ticket_args,
         params={"ticket_id": _ticket_ids(), "sale_order_id": _sale_order_ids()},
+    ),
+    PublicCall(
+        name="refunds.invoices_to_refund_page",
+        args=_ticket_args,
+        params={
+            "ticket_id": _ticket_ids(),
+            "sale_order_id": _sale_order_ids(),
+            "page_size": a_page_size(),
+            "cursor": a_cursor(),
+        },
     ),
     PublicCall(
         name="refunds.credit_methods",
