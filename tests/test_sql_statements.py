@@ -218,13 +218,15 @@ def test_an_interrupted_statement_drops_its_connection(sql: SqlBackend) -> None:
         raise KeyboardInterrupt
 
     teams = Prepared(sa.select(metadata.tables["teams"]), sql.db.engine.dialect)
+    dialect = sql.db.engine.dialect
     with pytest.raises(BackendError), sql.db.connection() as conn:
-        sa.event.listen(sql.db.engine, "before_cursor_execute", interrupted)
+        # `do_execute` stands for the driver's own execute: interrupted inside it
+        sa.event.listen(dialect, "do_execute", interrupted)
         try:
             with pytest.raises(KeyboardInterrupt):
                 teams.rows(conn)
         finally:
-            sa.event.remove(sql.db.engine, "before_cursor_execute", interrupted)
+            sa.event.remove(dialect, "do_execute", interrupted)
         assert conn.invalidated
     assert sql.aftersales_helpdesk_list_teams() == []
 
