@@ -73,8 +73,9 @@ class TestTrytonAccounting(AccountingContract):
     test_concurrent_postings_never_share_a_number = _not_on_tryton(
         "one in-process Tryton connection is not shared by threads here"
     )
-    #: Tryton numbers customer invoices in date order and refuses to post one dated before
-    #: the last, so the paging test posts in date order, after every date the other tests of
-    #: the database post on (two on one day, told apart by when they were made).
-    paging_dates = tuple(date(2026, 12, d) for d in (10, 11, 14, 14, 19))
-    paging_date_between = date(2026, 12, 28)
+    #: Tryton numbers the invoices of a fiscal year's sequence in date order and refuses to
+    #: post one dated before the last, so the paging test posts in date order, in the year
+    #: after the test clock's (a sequence no other test of the database uses; two on one
+    #: day, told apart by when they were made).
+    paging_dates = tuple(date(2027, 2, d) for d in (1, 2, 4, 4, 9))
+    paging_date_between = date(2027, 3, 1)

@@ -3,13 +3,13 @@
 * :func:`template` builds, once, a SQLite database with the modules activated
   (``trytond-admin -u ... --activate-dependencies``) and a company with its accounting (the
   gateway's own world builder, run in a child process), and keeps it in a cache directory
-  keyed by the versions of trytond and of every module, the module list, the year and the
-  source of the code that builds it; a later session reuses it.
+  keyed by the versions of trytond and of every module, the module list, the fiscal years and
+  the source of the code that builds it; a later session reuses it.
 * :func:`copy_database` gives a test module its own copy (a file copy).
 * :class:`TrytonServer` runs ``trytond`` on 127.0.0.1 on a free port for one copy
   (``TRYTOND_DATABASE_NAMES``), waits until it answers an RPC, and stops it.
 
-Run as a script (``python tryton_server.py setup-world CONFIG DATABASE YEAR OUT``) it is the
+Run as a script (``python tryton_server.py setup-world CONFIG DATABASE YEARS OUT``) it is the
 child process that builds the template's world.
 """
 
@@ -39,6 +39,7 @@ from typing import Any
 
 import attrs
 
+from aftersales.testing.plugin import START
 from aftersales_tryton.world import Accounting
 
 #: The Tryton modules the template has activated (their dependencies come with them).
@@ -110,15 +111,15 @@ def _source_digest() -> str:
     return digest.hexdigest()[:12]
 
 
-def template_key(year: int) -> str:
-    """The cache key: trytond's and every Tryton module's version, the modules, the year
-    and the code that builds the template."""
+def template_key(years: tuple[int, ...]) -> str:
+    """The cache key: trytond's and every Tryton module's version, the modules, the fiscal
+    years and the code that builds the template."""
     tryton = sorted(
         f"{d.metadata['Name']}=={d.version}"
         for d in distributions()
         if d.metadata["Name"] and d.metadata["Name"].lower().startswith("trytond")
     )
-    raw = json.dumps([tryton, MODULES, year, TEMPLATE_FORMAT, _source_digest(), COMPANY])
+    raw = json.dumps([tryton, MODULES, years, TEMPLATE_FORMAT, _source_digest(), COMPANY])
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
@@ -174,12 +175,20 @@ def _remove_abandoned_builds(root: Path) -> None:
             continue
 
 
-def template(timings: dict[str, float], *, year: int | None = None) -> Database:
+def fiscal_years(today: dt.date | None = None) -> tuple[int, ...]:
+    """The fiscal years the template opens: the test clock's year and today's (Tryton dates
+    coupons and warnings by its own today), each with the year after it."""
+    today = today or dt.date.today()
+    clock = dt.datetime.fromisoformat(START).year
+    return tuple(sorted({clock, clock + 1, today.year, today.year + 1}))
+
+
+def template(timings: dict[str, float], *, years: tuple[int, ...] | None = None) -> Database:
     """The template database, built if the cache has none for this key (timed in
     ``timings``: ``template_modules`` and ``template_world``, or ``template_cached``)."""
-    year = year or dt.date.today().year
+    years = years or fiscal_years()
     root = cache_root()
-    final = root / template_key(year)
+    final = root / template_key(years)
     if (final / "accounting.json").is_file():
         started = time.perf_counter()
         database = Database(
@@ -211,7 +220,8 @@ def template(timings: dict[str, float], *, year: int | None = None) -> Database:
         timings["template_modules"] = time.perf_counter() - started
         started = time.perf_counter()
         _run(
-            [sys.executable, str(HERE), "setup-world", str(config), TEMPLATE_NAME, str(year),
+            [sys.executable, str(HERE), "setup-world", str(config), TEMPLATE_NAME,
+             ",".join(map(str, years)),
              str(work / "accounting.json")],
             env=_clean_env(),
             timeout=ADMIN_TIMEOUT,
@@ -326,20 +336,23 @@ def timed(timings: dict[str, float], name: str) -> Iterator[None]:
         timings[name] = time.perf_counter() - started
 
 
-def _setup_world(config_file: str, database: str, year: str, out: str) -> None:
+def _setup_world(config_file: str, database: str, years: str, out: str) -> None:
     from aftersales_tryton.connection import in_process
-    from aftersales_tryton.world import setup_accounting, setup_company
+    from aftersales_tryton.world import open_fiscal_year, setup_accounting, setup_company
 
     config = in_process(database, Path(config_file))
     company = setup_company(config, COMPANY, currency="EUR")
-    accounting = setup_accounting(config, company, year=int(year))
+    first, *later = (int(year) for year in years.split(","))
+    accounting = setup_accounting(config, company, year=first)
+    for year in later:
+        open_fiscal_year(config, company, year)
     Path(out).write_text(json.dumps(attrs.asdict(accounting)), encoding="utf-8")
 
 
 def main(argv: list[str]) -> Any:
     if len(argv) == 5 and argv[0] == "setup-world":
         return _setup_world(*argv[1:])
-    raise SystemExit("usage: tryton_server.py setup-world CONFIG DATABASE YEAR OUT")
+    raise SystemExit("usage: tryton_server.py setup-world CONFIG DATABASE YEARS OUT")
 
 
 if __name__ == "__main__":

@@ -124,7 +124,7 @@ def setup_accounting(
         (cash,) = account_model.find([("company", "=", company_id), ("code", "=", "1.1.1")])
         (tax_account,) = account_model.find([("company", "=", company_id), ("code", "=", "6.3.6")])
 
-        fiscal_year = _fiscal_year(config, company_id, year)
+        fiscal_year = open_fiscal_year(config, company_id, year)
 
         tax = Model.get("account.tax", config=config)(
             name=f"VAT {tax_rate * 100:g}%",
@@ -163,7 +163,9 @@ def _currency_code(config: Config, company_id: int) -> str:
     return str(company.currency.code)
 
 
-def _fiscal_year(config: Config, company_id: int, year: int) -> Any:
+def open_fiscal_year(config: Config, company_id: int, year: int) -> Any:
+    """Fiscal year ``year`` of the company, with its monthly periods and one strict invoice
+    sequence (Tryton numbers the invoices of a sequence in date order)."""
     company = Model.get("company.company", config=config)(company_id)
     sequence_type_model = Model.get("ir.sequence.type", config=config)
     strict_model = Model.get("ir.sequence.strict", config=config)
