@@ -32,6 +32,13 @@ Conventions that hold for every hook:
   (`SELECT … FOR UPDATE`); the services use it before checking a cap (RL-3).
 * **Events** (`aftersales_on_*`) are broadcasts called after the unit of work commits;
   a subscriber that raises is logged and does not stop the others.
+* Every hook runs inside a unit of work on the calling thread, but
+  `aftersales_modules_catalogue` (while the application is built),
+  `aftersales_transaction_begin` (it starts the unit), `aftersales_mail_deliver` and the
+  events (after the commit).
+* **Ids** are text: 1-128 ASCII letters, digits or `_.:/@-`, starting with a letter or a
+  digit (an integer id as its decimal text). The ERP makes the ids, numbers and amounts of
+  its documents, and a write returns them as stored.
 """
 
 from __future__ import annotations
