@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from aftersales import AfterSales
 from aftersales.backends.memory import MemoryBackend
-from aftersales.backends.memory.store import MemoryStore
+from aftersales.backends.memory.store import MemoryStore, Ordered
 from aftersales.errors import DuplicateKey, InvalidInput
 from aftersales.models import InvoiceKind, InvoiceState, PaymentState, PickingState
 from aftersales.models.queries import InvoiceQuery
@@ -104,6 +104,67 @@ def test_any_sequence_of_writes_rolls_back_to_the_same_snapshot(
     tx.rollback()
     assert store.snapshot() == before
     assert {v: store.by_index("rows", "v", v) for v in "abc"} == index_before
+
+
+def _ordered_store() -> MemoryStore:
+    """Rows `(group, rank)` under an ordered index by group, sorted by `(rank, key)`."""
+    return MemoryStore({}, {"rows": {"by": Ordered(lambda r: (r[0],), lambda r: r[1])}})
+
+
+def _walk(store: MemoryStore, group: str, before: object = None) -> list[tuple[str, int]]:
+    with store.lock:
+        return list(store.newest("rows", "by", group, before))
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["put", "delete"]),
+            st.integers(0, 6),
+            st.sampled_from("ab"),
+            st.integers(0, 4),
+        )
+    ),
+    st.booleans(),
+    st.integers(0, 5),
+)
+def test_an_ordered_index_walks_newest_first_after_any_writes_and_rollback(
+    ops: list[tuple[str, int, str, int]], roll_back: bool, before: int
+) -> None:
+    """`newest()` gives exactly the group's rows below `before`, greatest rank first (the
+    rank is unique per row here: rank * 10 + key), after any puts, deletes and a rollback."""
+    store = _ordered_store()
+    for key in range(3):
+        store.put("rows", key, ("a", key * 10 + key))
+    committed = store.snapshot()
+    tx = store.begin()
+    for op, key, group, rank in ops:
+        if op == "put":
+            store.put("rows", key, (group, rank * 10 + key))
+        else:
+            store.delete("rows", key)
+    if roll_back:
+        tx.rollback()
+        rows = committed.get("rows", {})
+    else:
+        tx.commit()
+        rows = store.snapshot().get("rows", {})
+    for group in "ab":
+        expected = sorted((r for r in rows.values() if r[0] == group), key=lambda r: -r[1])
+        assert _walk(store, group) == expected
+        cut = before * 10
+        assert _walk(store, group, cut) == [r for r in expected if r[1] < cut]
+
+
+def test_an_ordered_index_is_rebuilt_by_a_reset() -> None:
+    store = _ordered_store()
+    store.put("rows", 1, ("a", 5))
+    store.put("rows", 2, ("a", 9))
+    saved = store.snapshot()
+    store.put("rows", 3, ("a", 7))
+    store.reset(saved)
+    assert _walk(store, "a") == [("a", 9), ("a", 5)]
+    assert _walk(store, "b") == []
 
 
 def test_rollback_cost_follows_the_change_not_the_store() -> None:

@@ -11,7 +11,7 @@ from aftersales.models._fields import to_frozenset
 from aftersales.models.accounting import Invoice, InvoiceKind, InvoiceState
 from aftersales.models.stock import PickingKind, PickingState
 
-__all__ = ["InvoiceKey", "InvoiceQuery", "PickingQuery", "invoice_key", "paged"]
+__all__ = ["InvoiceKey", "InvoiceQuery", "PickingQuery", "ascending", "invoice_key", "paged"]
 
 #: Where an invoice sorts in a paged list: `(invoice_date, created_at, id)`, newest first
 #: (latest date, undated last, then latest `created_at`, then greatest id).
@@ -38,7 +38,8 @@ def invoice_key(invoice: Invoice) -> InvoiceKey:
     return (invoice.invoice_date, invoice.created_at, invoice.id)
 
 
-def _ascending(key: InvoiceKey) -> tuple[date, datetime, str]:
+def ascending(key: InvoiceKey) -> tuple[date, datetime, str]:
+    """`key` as it sorts in ascending order (undated first): the paged order, reversed."""
     return (key[0] or date.min, key[1], key[2])
 
 
@@ -47,9 +48,9 @@ def paged(invoices: Iterable[Invoice], query: InvoiceQuery) -> list[Invoice]:
     for an ERP that filters the rest of the query itself but cannot page in its own API."""
     found = list(invoices)
     if query.after is not None:
-        after = _ascending(query.after)
-        found = [inv for inv in found if _ascending(invoice_key(inv)) < after]
-    found.sort(key=lambda inv: _ascending(invoice_key(inv)), reverse=True)
+        after = ascending(query.after)
+        found = [inv for inv in found if ascending(invoice_key(inv)) < after]
+    found.sort(key=lambda inv: ascending(invoice_key(inv)), reverse=True)
     return found if query.limit is None else found[: query.limit]
 
 

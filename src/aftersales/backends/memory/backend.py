@@ -48,12 +48,13 @@ from aftersales.models import (
     TicketMessage,
 )
 from aftersales.models.mail import UNDELIVERED
+from aftersales.models.queries import ascending, invoice_key
 from aftersales.unit_of_work import UnitOfWork
 
 from .builder import MemoryBuilder
 from .ledger import MemoryLedger
 from .repairs import MemoryRepairs
-from .store import MemoryStore
+from .store import MemoryStore, Ordered
 from .tasks import MemoryTasks
 
 __all__ = ["MemoryBackend"]
@@ -94,6 +95,11 @@ INDEXES: dict[str, dict[str, Callable[[Any], Iterable[object]]]] = {
     "messages": {"ticket": lambda m: (m.ticket_id,)},
     "audit": {"ticket": lambda e: _one(e.ticket_id)},
     "outbox": {"pending": lambda e: ("pending",) if e.state in UNDELIVERED else ()},
+}
+
+#: Ordered indexes: the paged lists, read a page at a time in their paged order.
+ORDERED: dict[str, dict[str, Ordered]] = {
+    "invoices": {"page": Ordered(lambda i: (i.customer_id,), lambda i: ascending(invoice_key(i)))},
 }
 
 #: Which table each builder record type goes to.
@@ -153,7 +159,7 @@ class MemoryBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
         project: Callable[[TaskStore], ReferenceProject] = ReferenceProject,
         repairs: Callable[[RepairStorage], ReferenceRepairs] = ReferenceRepairs,
     ) -> None:
-        self.store = MemoryStore(INDEXES)
+        self.store = MemoryStore(INDEXES, ORDERED)
         self.ledger = MemoryLedger(self.store)
         self.accounting = accounting(self.ledger)
         self.stock = stock(self.ledger)

@@ -3,12 +3,14 @@ number series in the store's tables, under the unit of work's undo log."""
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Collection, Iterable
 from datetime import date, datetime
+from itertools import islice
 from typing import Any, TypeVar
 
 from aftersales.models import Invoice, InvoiceKind, Match, Picking
-from aftersales.models.queries import InvoiceQuery, PickingQuery, paged
+from aftersales.models.queries import InvoiceQuery, PickingQuery, ascending, invoice_key
 
 from .store import MemoryStore
 
@@ -38,6 +40,16 @@ def _picking_order(picking: Picking) -> tuple[datetime, datetime]:
     )
 
 
+def _matches(invoice: Invoice, query: InvoiceQuery) -> bool:
+    """Whether `invoice` meets the conditions `query` sets (its customers aside)."""
+    return (
+        (query.kind is None or invoice.kind is query.kind)
+        and (query.state is None or invoice.state is query.state)
+        and (query.sale_order_id is None or invoice.sale_order_id == query.sale_order_id)
+        and (query.product_id is None or query.product_id in invoice.product_ids)
+    )
+
+
 class MemoryLedger:
     """What the reference accounting and stock store, on `store`."""
 
@@ -54,21 +66,26 @@ class MemoryLedger:
         return invoice
 
     def find_invoices(self, query: InvoiceQuery) -> list[Invoice]:
+        if query.limit is not None or query.after is not None:
+            return self._invoice_page(query)
         candidates: list[Invoice] = []
         for customer in sorted(query.customer_ids):
             candidates.extend(self.store.by_index("invoices", "customer", customer))
-        found = [
-            inv
-            for inv in candidates
-            if (query.kind is None or inv.kind is query.kind)
-            and (query.state is None or inv.state is query.state)
-            and (query.sale_order_id is None or inv.sale_order_id == query.sale_order_id)
-            and (query.product_id is None or query.product_id in inv.product_ids)
-        ]
-        if query.limit is None and query.after is None:
-            return _newest(found, _invoice_order)
-        # insertion order is mostly date order: the sort finds one run, close to a scan
-        return paged(found, query)
+        return _newest([inv for inv in candidates if _matches(inv, query)], _invoice_order)
+
+    def _invoice_page(self, query: InvoiceQuery) -> list[Invoice]:
+        """The page of `query`: each customer's invoices walked newest first along the
+        ordered index from the key on, merged, filtered, and cut at `query.limit` — what
+        is read is the page (and the invoices the filters skip), not the history."""
+        before = None if query.after is None else ascending(query.after)
+        with self.store.lock:
+            walks = [
+                self.store.newest("invoices", "page", customer, before)
+                for customer in sorted(query.customer_ids)
+            ]
+            order = lambda inv: ascending(invoice_key(inv))  # noqa: E731
+            merged = heapq.merge(*walks, key=order, reverse=True)
+            return list(islice((inv for inv in merged if _matches(inv, query)), query.limit))
 
     def credit_notes(self, invoice_ids: Collection[str]) -> list[Invoice]:
         notes: list[Invoice] = []

@@ -1,5 +1,9 @@
 """Tables in dicts, secondary indexes, and an undo log for rollback.
 
+An index maps a value to the keys of the records holding it, in insertion order; an
+ordered index keeps each value's records sorted by an order key, so that a page of them,
+newest first from a key on, costs the page and not the whole bucket (`newest()`).
+
 The store is guarded by one re-entrant lock. A unit of work holds it from begin to end, so
 units run one at a time (which makes every cap hold under threads), and rollback replays the
 undo log: its cost follows what the unit changed, never the size of the store.
@@ -8,10 +12,11 @@ undo log: its cost follows what the unit changed, never the size of the store.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["MISSING", "MemoryStore", "MemoryTransaction"]
+__all__ = ["MISSING", "MemoryStore", "MemoryTransaction", "Ordered"]
 
 #: Marks a key that did not exist before a write (its undo is a delete).
 MISSING: Any = object()
@@ -19,10 +24,29 @@ MISSING: Any = object()
 IndexKeys = Callable[[Any], Iterable[object]]
 
 
+class Ordered:
+    """An ordered index: a record is under each value `keys_of(record)` gives, sorted
+    by `order(record)` (a key unique per record: include its id)."""
+
+    __slots__ = ("keys_of", "order")
+
+    def __init__(self, keys_of: IndexKeys, order: Callable[[Any], Any]) -> None:
+        self.keys_of = keys_of
+        self.order = order
+
+
+#: Per value, its records' `(order key, record key)` in ascending order.
+_Buckets = dict[object, list[tuple[Any, object]]]
+
+
 class MemoryStore:
     """Named tables of records with secondary indexes and transactional writes."""
 
-    def __init__(self, indexes: Mapping[str, Mapping[str, IndexKeys]]) -> None:
+    def __init__(
+        self,
+        indexes: Mapping[str, Mapping[str, IndexKeys]],
+        ordered: Mapping[str, Mapping[str, Ordered]] | None = None,
+    ) -> None:
         self.lock = threading.RLock()
         self._tables: dict[str, dict[object, Any]] = {}
         self._index_keys = indexes
@@ -35,6 +59,14 @@ class MemoryStore:
             table: tuple((self._indexes[(table, name)], keys_of) for name, keys_of in named.items())
             for table, named in indexes.items()
         }
+        self._ordered: dict[tuple[str, str], _Buckets] = {}
+        self._ordered_by_table: dict[str, tuple[tuple[_Buckets, Ordered], ...]] = {}
+        for table, named in (ordered or {}).items():
+            for name in named:
+                self._ordered[(table, name)] = {}
+            self._ordered_by_table[table] = tuple(
+                (self._ordered[(table, name)], spec) for name, spec in named.items()
+            )
         self._local = threading.local()
 
     # -- transactions ---------------------------------------------------------------------
@@ -86,6 +118,18 @@ class MemoryStore:
         rows = self._tables[table]
         return [rows[key] for key in keys]
 
+    def newest(self, table: str, index: str, value: object, before: Any = None) -> Iterator[Any]:
+        """The records of `table` under `value` in the ordered `index`, greatest order key
+        first, from the first one below `before` on (all when `None`): a generator, read
+        with the store's lock held (inside a unit of work, or under `lock`)."""
+        bucket = self._ordered[(table, index)].get(value)
+        if not bucket:
+            return
+        rows = self._tables[table]
+        end = len(bucket) if before is None else bisect_left(bucket, (before,))
+        for position in range(end - 1, -1, -1):
+            yield rows[bucket[position][1]]
+
     def snapshot(self) -> dict[str, dict[object, Any]]:
         """A copy of every non-empty table (records are immutable, so this is cheap)."""
         with self.lock:
@@ -103,6 +147,8 @@ class MemoryStore:
         self._tables = {}
         for index in self._indexes.values():
             index.clear()
+        for buckets in self._ordered.values():
+            buckets.clear()
         for name, rows in (tables or {}).items():
             for key, record in rows.items():
                 self._write(name, key, MISSING, record)
@@ -159,6 +205,8 @@ class MemoryStore:
                     index[value] = {key: None}
                 elif key not in bucket:
                     bucket[key] = None
+        for buckets, spec in self._ordered_by_table.get(table, ()):
+            _reorder(buckets, spec, key, previous, record)
         if record is MISSING:
             rows.pop(key, None)
         else:
@@ -170,6 +218,30 @@ class MemoryStore:
             for table, key, previous in reversed(entries):
                 current = self.table(table).get(key, MISSING)
                 self._write(table, key, current, previous)
+
+
+def _entries(spec: Ordered, record: Any) -> set[tuple[object, Any]]:
+    if record is MISSING:
+        return set()
+    order = spec.order(record)
+    return {(value, order) for value in spec.keys_of(record)}
+
+
+def _reorder(buckets: _Buckets, spec: Ordered, key: object, previous: Any, record: Any) -> None:
+    """Move `key` in an ordered index from where `previous` sorted to where `record` does."""
+    old = (
+        set()
+        if previous is MISSING
+        else {(v, spec.order(previous)) for v in spec.keys_of(previous)}
+    )
+    new = set() if record is MISSING else {(v, spec.order(record)) for v in spec.keys_of(record)}
+    for value, order in old - new:
+        bucket = buckets[value]
+        del bucket[bisect_left(bucket, (order, key))]
+        if not bucket:
+            del buckets[value]
+    for value, order in new - old:
+        insort(buckets.setdefault(value, []), (order, key))
 
 
 class MemoryTransaction:
