@@ -286,3 +286,19 @@ def test_the_setup_benchmark_compares_the_fixture_patterns() -> None:
     results = setup.measure(rounds=1, block=1)
     assert set(results) == {"fresh", "pattern", "pattern, world built", "refund"}
     assert all(micros > 0 for micros in results.values())
+
+
+def test_the_memory_benchmark_reads_every_invoice_it_stored() -> None:
+    """benchmarks/memory.py: bytes held per stored invoice, after the load and after every
+    invoice was read page by page (its totals computed)."""
+    from benchmarks import memory
+
+    measured = memory.measure_invoices(1_200)
+    assert (measured["invoices"], measured["read"], measured["lines_per_invoice"]) == (
+        1_200,
+        1_200,
+        2,
+    )
+    assert measured["bytes_per_invoice_loaded"] > 0
+    assert measured["bytes_per_invoice_after_reads"] > 0
+    assert measured["held"] is (measured["bytes_per_invoice_after_reads"] <= memory.TARGET)

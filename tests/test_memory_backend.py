@@ -107,11 +107,11 @@ def test_any_sequence_of_writes_rolls_back_to_the_same_snapshot(
 
 
 def _ordered_store() -> MemoryStore:
-    """Rows `(group, rank)` under an ordered index by group, sorted by `(rank, key)`."""
-    return MemoryStore({}, {"rows": {"by": Ordered(lambda r: (r[0],), lambda r: r[1])}})
+    """Rows `(group, rank, key)` under an ordered index by group, sorted by `(rank, key)`."""
+    return MemoryStore({}, {"rows": {"by": Ordered(lambda r: (r[0],), lambda r: r[1:])}})
 
 
-def _walk(store: MemoryStore, group: str, before: object = None) -> list[tuple[str, int]]:
+def _walk(store: MemoryStore, group: str, before: object = None) -> list[tuple[str, int, int]]:
     with store.lock:
         return list(store.newest("rows", "by", group, before))
 
@@ -131,16 +131,16 @@ def _walk(store: MemoryStore, group: str, before: object = None) -> list[tuple[s
 def test_an_ordered_index_walks_newest_first_after_any_writes_and_rollback(
     ops: list[tuple[str, int, str, int]], roll_back: bool, before: int
 ) -> None:
-    """`newest()` gives exactly the group's rows below `before`, greatest rank first (the
-    rank is unique per row here: rank * 10 + key), after any puts, deletes and a rollback."""
+    """`newest()` gives exactly the group's rows below `before`, greatest `(rank, key)`
+    first, after any puts, deletes and a rollback (ranks repeat: the key breaks ties)."""
     store = _ordered_store()
     for key in range(3):
-        store.put("rows", key, ("a", key * 10 + key))
+        store.put("rows", key, ("a", key, key))
     committed = store.snapshot()
     tx = store.begin()
     for op, key, group, rank in ops:
         if op == "put":
-            store.put("rows", key, (group, rank * 10 + key))
+            store.put("rows", key, (group, rank, key))
         else:
             store.delete("rows", key)
     if roll_back:
@@ -150,20 +150,20 @@ def test_an_ordered_index_walks_newest_first_after_any_writes_and_rollback(
         tx.commit()
         rows = store.snapshot().get("rows", {})
     for group in "ab":
-        expected = sorted((r for r in rows.values() if r[0] == group), key=lambda r: -r[1])
+        expected = sorted((r for r in rows.values() if r[0] == group), key=lambda r: r[1:])[::-1]
         assert _walk(store, group) == expected
-        cut = before * 10
-        assert _walk(store, group, cut) == [r for r in expected if r[1] < cut]
+        cut = (before, 3)
+        assert _walk(store, group, cut) == [r for r in expected if r[1:] < cut]
 
 
 def test_an_ordered_index_is_rebuilt_by_a_reset() -> None:
     store = _ordered_store()
-    store.put("rows", 1, ("a", 5))
-    store.put("rows", 2, ("a", 9))
+    store.put("rows", 1, ("a", 5, 1))
+    store.put("rows", 2, ("a", 9, 2))
     saved = store.snapshot()
-    store.put("rows", 3, ("a", 7))
+    store.put("rows", 3, ("a", 7, 3))
     store.reset(saved)
-    assert _walk(store, "a") == [("a", 9), ("a", 5)]
+    assert _walk(store, "a") == [("a", 9, 2), ("a", 5, 1)]
     assert _walk(store, "b") == []
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "money_of",
     "optional",
     "refused_character",
+    "shared_decimal",
     "text",
     "to_frozenset",
     "to_tuple",
@@ -251,6 +252,28 @@ def decimal(
             raise InvalidInput(field, value, f"must be at most {maximum}")
 
     return validate
+
+
+#: Decimals by their exact text, shared by the records that hold an equal-looking one.
+_SHARED: dict[str, Decimal] = {}
+_SHARED_KEPT = 4096
+_SHARED_LONGEST = 24
+
+
+def shared_decimal(value: Any) -> Any:
+    """attrs converter: a Decimal becomes the one object kept for its exact text, so the
+    few quantities that lines and moves repeat (`1`, `2`, `0.5`) cost one object each, not
+    one per record (Decimals are immutable; `2` and `2.0` stay distinct). Anything else is
+    returned unchanged, for the field's validator to refuse."""
+    if type(value) is not Decimal:
+        return value
+    key = str(value)
+    kept = _SHARED.get(key)
+    if kept is not None:
+        return kept
+    if len(_SHARED) < _SHARED_KEPT and len(key) <= _SHARED_LONGEST:
+        _SHARED[key] = value
+    return value
 
 
 def money_of(*, positive: bool = False, non_negative: bool = False) -> _Validator:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import attrs
 
@@ -21,6 +22,7 @@ from aftersales.models._fields import (
     id_field,
     money_of,
     optional,
+    shared_decimal,
     text,
     to_tuple,
 )
@@ -87,15 +89,57 @@ class InvoiceLine:
     """One line of an invoice or credit note. Amounts are computed, never stored."""
 
     description: str = attrs.field(validator=text())
-    quantity: Decimal = attrs.field(validator=decimal())
+    quantity: Decimal = attrs.field(converter=shared_decimal, validator=decimal())
     unit_price: Money = attrs.field(validator=money_of())
     taxes: tuple[Tax, ...] = attrs.field(default=(), converter=to_tuple, validator=line_amount)
     product_id: str | None = attrs.field(default=None, validator=optional(id_field))
 
-    @cached_property
+    @property
     def amounts(self) -> LineAmounts:
-        """Computed once per line: the record is immutable."""
-        return compute_line(self.quantity, self.unit_price, self.taxes)
+        """The line's amounts, derived from its values: a stored line keeps none (recent
+        lines keep theirs in `_RECENT_LINES`)."""
+        return _RECENT_LINES.get(self, _compute_line)
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Recent(Generic[K, V]):
+    """Values derived from recent immutable records, by identity: holding the record keeps
+    its id from being reused while its value is kept; forgets everything when full, so a
+    history of 100,000 records read once holds none of their derived values."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._kept: dict[int, tuple[K, V]] = {}
+
+    def get(self, record: K, derive: Callable[[K], V]) -> V:
+        kept = self._kept.get(id(record))
+        if kept is not None and kept[0] is record:
+            return kept[1]
+        value = derive(record)
+        if len(self._kept) >= self._size:
+            self._kept.clear()
+        self._kept[id(record)] = (record, value)
+        return value
+
+
+def _compute_line(line: InvoiceLine) -> LineAmounts:
+    return _amounts_of(line.quantity, line.unit_price, line.taxes)
+
+
+@functools.lru_cache(maxsize=4096)
+def _amounts_of(quantity: Decimal, unit_price: Money, taxes: tuple[Tax, ...]) -> LineAmounts:
+    """`compute_line()` by value: lines repeat a few quantities, prices and taxes, and their
+    amounts depend on nothing else (equal values round to the same amounts)."""
+    return compute_line(quantity, unit_price, taxes)
+
+
+_RECENT_LINES: _Recent[InvoiceLine, LineAmounts] = _Recent(4096)
+#: Totals of recent tuples of lines (a credit note copying an invoice's lines, a draft
+#: evolved into a posted invoice share the tuple, and so its totals).
+_RECENT_TOTALS: _Recent[tuple[InvoiceLine, ...], LineAmounts] = _Recent(1024)
 
 
 def _check_lines(
@@ -110,23 +154,15 @@ def _check_lines(
             )
 
 
-#: Totals of recent `lines` tuples, by identity: `id(lines) -> (lines, currency, totals)`.
-#: Holding the tuple keeps its id from being reused while it is cached.
-_TOTALS: dict[int, tuple[tuple[InvoiceLine, ...], str, LineAmounts]] = {}
-_TOTALS_KEPT = 512
-
-
 def _line_totals(lines: tuple[InvoiceLine, ...], currency: str) -> LineAmounts:
-    """`LineAmounts.sum` of the lines' amounts, reused for the very same tuple of lines
-    (records are immutable, so the same tuple always sums to the same totals)."""
-    cached = _TOTALS.get(id(lines))
-    if cached is not None and cached[0] is lines and cached[1] == currency:
-        return cached[2]
-    totals = LineAmounts.sum((line.amounts for line in lines), currency)
-    if len(_TOTALS) >= _TOTALS_KEPT:
-        _TOTALS.clear()
-    _TOTALS[id(lines)] = (lines, currency, totals)
-    return totals
+    """`LineAmounts.sum` of the lines' amounts (the lines' currency is the invoice's)."""
+    if not lines:
+        return LineAmounts.zero(currency)
+    return _RECENT_TOTALS.get(lines, _sum_lines)
+
+
+def _sum_lines(lines: tuple[InvoiceLine, ...]) -> LineAmounts:
+    return LineAmounts.sum((line.amounts for line in lines), lines[0].unit_price.currency)
 
 
 @attrs.frozen(kw_only=True)
@@ -180,21 +216,23 @@ class Invoice:
             self.amounts.total if self.state is InvoiceState.POSTED else Money.zero(self.currency)
         )
 
-    @cached_property
+    @property
     def amounts(self) -> LineAmounts:
         """Totals of the lines: the sum of per-line rounded amounts (G-8).
 
-        Computed once per record (it is immutable; `attrs.evolve` makes a new one), and
-        shared with the records made from it that keep its very lines (a credit note copying
-        an invoice, a draft evolved into a posted one)."""
+        Derived, never stored on the record (100,000 invoices in the memory backend would
+        hold as many totals): recent tuples of lines keep their sum (`_line_totals()`), so
+        the records made from one that keep its very lines (a credit note copying an
+        invoice, a draft evolved into a posted one) reuse it."""
         return _line_totals(self.lines, self.currency)
 
     @property
     def total(self) -> Money:
         return self.amounts.total
 
-    @cached_property
+    @property
     def product_ids(self) -> frozenset[str]:
+        """The products of the lines (derived, not stored)."""
         return frozenset(line.product_id for line in self.lines if line.product_id)
 
 

@@ -15,6 +15,7 @@ from aftersales.models._fields import (
     enum_of,
     id_field,
     optional,
+    shared_decimal,
     text,
     to_tuple,
 )
@@ -60,7 +61,7 @@ class StockMove:
 
     id: str = attrs.field(validator=id_field)
     product_id: str = attrs.field(validator=id_field)
-    quantity: Decimal = attrs.field(validator=decimal(minimum=Decimal(0)))
+    quantity: Decimal = attrs.field(converter=shared_decimal, validator=decimal(minimum=Decimal(0)))
     state: MoveState = attrs.field(default=MoveState.CONFIRMED, validator=enum_of(MoveState))
     origin_move_id: str | None = attrs.field(default=None, validator=optional(id_field))
     scrapped: bool = attrs.field(default=False, validator=bool_field)

@@ -26,7 +26,8 @@ IndexKeys = Callable[[Any], Iterable[object]]
 
 class Ordered:
     """An ordered index: a record is under each value `keys_of(record)` gives, sorted
-    by `order(record)` (a key unique per record: include its id)."""
+    by `order(record)`, a tuple whose last item is the record's key in its table (so
+    unique per record)."""
 
     __slots__ = ("keys_of", "order")
 
@@ -35,8 +36,8 @@ class Ordered:
         self.order = order
 
 
-#: Per value, its records' `(order key, record key)` in ascending order.
-_Buckets = dict[object, list[tuple[Any, object]]]
+#: Per value, the order keys of its records, ascending (each ends with the record's key).
+_Buckets = dict[object, list[tuple[Any, ...]]]
 
 
 class MemoryStore:
@@ -126,9 +127,9 @@ class MemoryStore:
         if not bucket:
             return
         rows = self._tables[table]
-        end = len(bucket) if before is None else bisect_left(bucket, (before,))
+        end = len(bucket) if before is None else bisect_left(bucket, before)
         for position in range(end - 1, -1, -1):
-            yield rows[bucket[position][1]]
+            yield rows[bucket[position][-1]]
 
     def snapshot(self) -> dict[str, dict[object, Any]]:
         """A copy of every non-empty table (records are immutable, so this is cheap)."""
@@ -206,7 +207,7 @@ class MemoryStore:
                 elif key not in bucket:
                     bucket[key] = None
         for buckets, spec in self._ordered_by_table.get(table, ()):
-            _reorder(buckets, spec, key, previous, record)
+            _reorder(buckets, spec, previous, record)
         if record is MISSING:
             rows.pop(key, None)
         else:
@@ -220,28 +221,27 @@ class MemoryStore:
                 self._write(table, key, current, previous)
 
 
-def _entries(spec: Ordered, record: Any) -> set[tuple[object, Any]]:
+def _entries(spec: Ordered, record: Any) -> set[tuple[object, tuple[Any, ...]]]:
     if record is MISSING:
         return set()
     order = spec.order(record)
     return {(value, order) for value in spec.keys_of(record)}
 
 
-def _reorder(buckets: _Buckets, spec: Ordered, key: object, previous: Any, record: Any) -> None:
-    """Move `key` in an ordered index from where `previous` sorted to where `record` does."""
-    old = (
-        set()
-        if previous is MISSING
-        else {(v, spec.order(previous)) for v in spec.keys_of(previous)}
-    )
-    new = set() if record is MISSING else {(v, spec.order(record)) for v in spec.keys_of(record)}
+def _reorder(buckets: _Buckets, spec: Ordered, previous: Any, record: Any) -> None:
+    """Move a record in an ordered index from where `previous` sorted to where `record`
+    does."""
+    old = _entries(spec, previous)
+    new = _entries(spec, record)
+    if old == new:
+        return
     for value, order in old - new:
         bucket = buckets[value]
-        del bucket[bisect_left(bucket, (order, key))]
+        del bucket[bisect_left(bucket, order)]
         if not bucket:
             del buckets[value]
     for value, order in new - old:
-        insort(buckets.setdefault(value, []), (order, key))
+        insort(buckets.setdefault(value, []), order)
 
 
 class MemoryTransaction:
