@@ -117,26 +117,23 @@ def test_rollback_cost_follows_the_change_not_the_store() -> None:
     assert store.get("rows", 7) == 7
 
 
-def test_unique_coupon_codes_and_repair_references(
-    backend: MemoryBackend, app: AfterSales, scenario: Scenario
-) -> None:
-    from aftersales.ids import new_id
-    from aftersales.models import Coupon
+def test_unique_coupon_codes(backend: MemoryBackend, app: AfterSales, scenario: Scenario) -> None:
+    from aftersales.models import CouponRequest
 
-    coupon = Coupon(
-        id=new_id("coupon"),
-        code="044ABC",
+    request = CouponRequest(
         program_id=scenario.program.id,
         partner_id=scenario.customer.id,
+        code="044ABC",
         points=Decimal(1),
-        created_at=app.clock.now(),
+        at=app.clock.now(),
+        reference="op-1",
     )
     with app.runtime.unit(writes=True) as uow:
-        app.hooks.create_coupon(coupon)
+        app.hooks.issue_coupon(request)
         uow.commit()
     with assert_unchanged(backend), pytest.raises(DuplicateKey, match="044ABC"):
         with app.runtime.unit(writes=True):
-            app.hooks.create_coupon(attrs.evolve(coupon, id=new_id("coupon")))
+            app.hooks.issue_coupon(attrs.evolve(request, reference="op-2"))
 
 
 def test_concurrent_units_serialize(backend: MemoryBackend, app: AfterSales) -> None:

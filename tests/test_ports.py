@@ -230,10 +230,10 @@ def test_every_problem_is_in_one_message() -> None:
         in (message)
     )
     assert (
-        "port loyalty (ERP: coupon programs, coupons and their uses) is owned by partial-erp"
-        in (message)
+        "port loyalty (ERP: coupon programs, coupons and their uses: the ERP issues and redeems "
+        "coupons) is owned by partial-erp" in (message)
     )
-    assert "      - aftersales_loyalty_create_coupon (needed by: coupons)" in message
+    assert "      - aftersales_loyalty_issue_coupon (needed by: coupons)" in message
     assert "(registered plugins: host, host, memory, partial-erp)" in message
     assert info.value.problems[0].startswith("  - port helpdesk")
 

@@ -33,6 +33,7 @@ from aftersales.errors import (
     DuplicateKey,
     InvalidInput,
 )
+from aftersales.ids import new_id
 from aftersales.models import (
     Coupon,
     Invoice,
@@ -399,16 +400,16 @@ def test_decimals_and_times_read_back_exactly(
     times keep their instant, microseconds and UTC offset."""
     zone = timezone(timedelta(minutes=offset))
     created = datetime(2026, 11, 28, 9, 0, 0, micro, tzinfo=zone)
-    number = sql_backend.aftersales_sequence_next("coupon")
+    number = new_id("c")
     coupon = Coupon(
         id=f"coupon-{number}",
-        code=f"C{number}",
+        code=number,
         program_id="program-1",
         partner_id="partner-1",
         points=points,
         created_at=created,
     )
-    sql_backend.aftersales_loyalty_create_coupon(coupon)
+    sql_backend.coupons.insert_coupon(coupon)
     stored = sql_backend.aftersales_loyalty_get_coupon(coupon_id=coupon.id, lock=False)
     assert stored == coupon
     assert str(stored.points) == str(points)

@@ -302,11 +302,11 @@ def test_a_taken_coupon_code_or_id_is_named(sql: SqlBackend) -> None:
         points=Decimal(1),
         created_at=AT,
     )
-    sql.aftersales_loyalty_create_coupon(coupon)
+    sql.coupons.insert_coupon(coupon)
     with pytest.raises(DuplicateKey, match="coupon code"):
-        sql.aftersales_loyalty_create_coupon(attrs.evolve(coupon, id="c2"))
+        sql.coupons.insert_coupon(attrs.evolve(coupon, id="c2"))
     with pytest.raises(DuplicateKey, match="coupon id"):
-        sql.aftersales_loyalty_create_coupon(attrs.evolve(coupon, code="CODE2"))
+        sql.coupons.insert_coupon(attrs.evolve(coupon, code="CODE2"))
 
 
 # -- bulk loading ---------------------------------------------------------------------------

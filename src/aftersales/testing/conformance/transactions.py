@@ -13,7 +13,7 @@ from aftersales.errors import InvalidState
 from aftersales.hooks import Hooks
 from aftersales.models import (
     AuditEntry,
-    Coupon,
+    CouponRequest,
     CreditMethod,
     DocumentKind,
     DocumentLink,
@@ -108,16 +108,17 @@ class TransactionContract(ContractBase):
                     TicketMessage(id="msg-x", ticket_id=ticket.id, at=now, author_id="a", body="x")
                 )
                 h.audit_append(AuditEntry(id="audit-x", at=now, actor_id="a", action="x"))
-                h.create_coupon(
-                    Coupon(
-                        id="coupon-x",
-                        code="X",
+                coupon = h.issue_coupon(
+                    CouponRequest(
                         program_id=program.id,
                         partner_id=ana.id,
+                        code="X",
                         points=Decimal(1),
-                        created_at=now,
+                        at=now,
+                        reference="op-x",
                     )
                 )
+                h.redeem(coupon.id, Decimal(1), "S0001", now, "op-x")
                 h.modules_install("repair")
                 h.modules_uninstall("mail")
                 h.idempotency_claim(_record(kit, "key-x"))
