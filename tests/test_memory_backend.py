@@ -142,7 +142,7 @@ def test_concurrent_units_serialize(backend: MemoryBackend, app: AfterSales) -> 
 
     def worker() -> None:
         for _ in range(25):
-            n = app.runtime.write(lambda uow: app.hooks.sequence_next("RO"))
+            n = app.runtime.write(lambda uow: backend.ledger.next_number("RO"))
             with lock:
                 numbers.append(n)
 
@@ -169,7 +169,7 @@ def _used_everywhere() -> tuple[MemoryBackend, AfterSales, Scenario]:
         method=CreditMethod.FULL,
         actor=scenario.actors.agent,
     )
-    backend.aftersales_sequence_next("custom")
+    backend.ledger.next_number("custom")
     return backend, app, scenario
 
 
@@ -187,7 +187,7 @@ def test_a_reset_backend_is_a_new_one() -> None:
     # the indexes went with the tables: no lookup finds an old record
     assert backend.aftersales_helpdesk_find_ticket(scenario.ticket.ref) is None
     assert backend.ledger.credit_notes([scenario.invoice.id]) == []
-    assert backend.aftersales_sequence_next("custom") == 1
+    assert backend.ledger.next_number("custom") == 1
     # and the lock is free for another thread (the forgotten unit held the old one)
     done = threading.Event()
 

@@ -89,7 +89,6 @@ def test_every_hook_belongs_to_one_port_or_is_a_broadcast() -> None:
         "helpdesk": Owner.HOST,
         "sales": Owner.ERP,
         "accounting": Owner.ERP,
-        "numbering": Owner.ERP,
         "stock": Owner.ERP,
         "loyalty": Owner.ERP,
         "repair": Owner.ERP,

@@ -437,12 +437,6 @@ class Hooks:
             "aftersales_accounting_find_by_reference",
         )
 
-    # sequences ------------------------------------------------------------------------------
-    def sequence_next(self, code: str) -> int:
-        return _answered(
-            self._h.aftersales_sequence_next(code=code), "aftersales_sequence_next", int
-        )
-
     # loyalty --------------------------------------------------------------------------------
     def list_programs(self) -> Sequence[CouponProgram]:
         return _many(self._h.aftersales_loyalty_list_programs(), "aftersales_loyalty_list_programs")

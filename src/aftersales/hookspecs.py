@@ -332,20 +332,6 @@ def aftersales_accounting_find_by_reference(reference: str) -> Sequence[Invoice]
 
 
 # -------------------------------------------------------------------------------------------
-# port numbering (owner: the ERP): references that need no gap-free series (returns)
-# -------------------------------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def aftersales_sequence_next(code: str) -> int | None:
-    """Return the next number of sequence `code` (1 for a new sequence).
-
-    The number is taken in the current unit of work: two concurrent units never get the same
-    number, and a rolled-back unit gives its number back (no gaps).
-    """
-
-
-# -------------------------------------------------------------------------------------------
 # port stock (owner: the ERP): operations the ERP performs on its deliveries and returns
 #
 # The ERP owns deliveries, returns and their moves, and names and ids them. The return

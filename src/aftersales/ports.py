@@ -159,12 +159,6 @@ PORTS: tuple[Port, ...] = (
         ),
     ),
     _port(
-        "numbering",
-        Owner.ERP,
-        "gap-free counters; no service draws from them (the ERP names returns and repairs)",
-        optional=("sequence_next",),
-    ),
-    _port(
         "stock",
         Owner.ERP,
         "deliveries and returns: the ERP makes, names, validates and cancels returns",

@@ -348,10 +348,6 @@ class MemoryBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairP
 
     # -- accounting: the reference ERP over the memory ledger (AccountingPort) ------------
 
-    @hookimpl
-    def aftersales_sequence_next(self, code: str) -> int:
-        return self.ledger.next_number(code)
-
     # -- loyalty: the reference ERP over the memory coupons (LoyaltyPort) --------------------
 
     # -- stock: the reference ERP over the memory ledger (StockPort) -----------------------

@@ -885,10 +885,6 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
         found.sort(key=_invoice_key, reverse=True)
         return found if query.limit is None else found[: query.limit]
 
-    @hookimpl
-    def aftersales_sequence_next(self, code: str) -> int:
-        return self.ledger.next_number(code)
-
     # -- loyalty: the reference ERP over the SQL coupons (LoyaltyPort) ---------------------
 
     # -- stock: the reference ERP over the SQL ledger (StockPort) --------------------------
