@@ -202,7 +202,7 @@ def test_cp9_a_coupon_worth_several_uses_is_used_until_its_points_run_out(
         reward=Reward(kind=RewardKind.PERCENTAGE, percent=Decimal(5), required_points=Decimal(2)),
     )
     info = _generate(app, scenario, program)
-    coupon = backend.aftersales_loyalty_get_coupon(info.id)
+    coupon = backend.aftersales_loyalty_get_coupon(info.id, lock=False)
     assert coupon is not None
     import attrs
 

@@ -198,13 +198,13 @@ def test_repairs_carry_the_erps_ids_and_references(
     bodies = [message.body for message in view.trail]
     assert not any("RO/" in body for body in bodies)
     assert "Repair deleted: REP-000018" in bodies
-    assert app.runtime.write(lambda _uow: app.hooks.sequence_next("RO")) == 1
+    assert world.next_number("RO") == 1  # the reference series was never drawn from
 
 
 def test_a_foreign_numbering_does_not_touch_the_reference_series(
     erp: tuple[AfterSales, Any, Builder],
 ) -> None:
-    app, scenario, _world = erp
+    app, scenario, world = erp
     done = app.refunds.reverse(
         scenario.ticket.id,
         scenario.invoice.id,
@@ -213,11 +213,11 @@ def test_a_foreign_numbering_does_not_touch_the_reference_series(
         actor=AGENT,
     )
     assert done.credit_note.number == "CN-000017"
-    assert app.runtime.write(lambda _uow: app.hooks.sequence_next("RINV/2026")) == 1
+    assert world.next_number("RINV/2026") == 1
 
 
 def test_the_returns_carry_the_erps_ids_and_names(erp: tuple[AfterSales, Any, Builder]) -> None:
-    app, scenario, _world = erp
+    app, scenario, world = erp
     ticket, delivery = scenario.ticket, scenario.delivery
     blender, kettle = (move.id for move in delivery.moves)
     made = app.returns.create(
@@ -241,7 +241,7 @@ def test_the_returns_carry_the_erps_ids_and_names(erp: tuple[AfterSales, Any, Bu
     assert not any("WH/RET" in message.body for message in view.trail)
     assert any("RET-000017" in message.body for message in view.trail)
     # the reference series of the reference ERP was never drawn from
-    assert app.runtime.write(lambda _uow: app.hooks.sequence_next("WH/RET")) == 1
+    assert world.next_number("WH/RET") == 1
 
 
 # -- the services' source --------------------------------------------------------------------

@@ -178,26 +178,23 @@ def test_rollback_cost_follows_the_change_not_the_store() -> None:
     assert store.get("rows", 7) == 7
 
 
-def test_unique_coupon_codes_and_repair_references(
-    backend: MemoryBackend, app: AfterSales, scenario: Scenario
-) -> None:
-    from aftersales.ids import new_id
-    from aftersales.models import Coupon
+def test_unique_coupon_codes(backend: MemoryBackend, app: AfterSales, scenario: Scenario) -> None:
+    from aftersales.models import CouponRequest
 
-    coupon = Coupon(
-        id=new_id("coupon"),
-        code="044ABC",
+    request = CouponRequest(
         program_id=scenario.program.id,
         partner_id=scenario.customer.id,
+        code="044ABC",
         points=Decimal(1),
-        created_at=app.clock.now(),
+        at=app.clock.now(),
+        reference="op-1",
     )
     with app.runtime.unit(writes=True) as uow:
-        app.hooks.create_coupon(coupon)
+        app.hooks.issue_coupon(request)
         uow.commit()
     with assert_unchanged(backend), pytest.raises(DuplicateKey, match="044ABC"):
         with app.runtime.unit(writes=True):
-            app.hooks.create_coupon(attrs.evolve(coupon, id=new_id("coupon")))
+            app.hooks.issue_coupon(attrs.evolve(request, reference="op-2"))
 
 
 def test_concurrent_units_serialize(backend: MemoryBackend, app: AfterSales) -> None:
@@ -206,7 +203,7 @@ def test_concurrent_units_serialize(backend: MemoryBackend, app: AfterSales) -> 
 
     def worker() -> None:
         for _ in range(25):
-            n = app.runtime.write(lambda uow: app.hooks.sequence_next("RO"))
+            n = app.runtime.write(lambda uow: backend.ledger.next_number("RO"))
             with lock:
                 numbers.append(n)
 
@@ -233,7 +230,7 @@ def _used_everywhere() -> tuple[MemoryBackend, AfterSales, Scenario]:
         method=CreditMethod.FULL,
         actor=scenario.actors.agent,
     )
-    backend.aftersales_sequence_next("custom")
+    backend.ledger.next_number("custom")
     return backend, app, scenario
 
 
@@ -251,7 +248,7 @@ def test_a_reset_backend_is_a_new_one() -> None:
     # the indexes went with the tables: no lookup finds an old record
     assert backend.aftersales_helpdesk_find_ticket(scenario.ticket.ref) is None
     assert backend.ledger.credit_notes([scenario.invoice.id]) == []
-    assert backend.aftersales_sequence_next("custom") == 1
+    assert backend.ledger.next_number("custom") == 1
     # and the lock is free for another thread (the forgotten unit held the old one)
     done = threading.Event()
 

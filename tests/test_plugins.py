@@ -37,7 +37,7 @@ def test_rl7_missing_hooks_are_listed_all_at_once_with_who_needs_them() -> None:
     assert "aftersales_accounting_reverse_invoice (needed by: refunds)" in message
     assert "aftersales_accounting_get_invoice (needed by: refunds, repairs)" in message
     assert "aftersales_accounting_save_invoice" not in message  # not a hook any more
-    assert "aftersales_loyalty_create_coupon (needed by: coupons)" in message
+    assert "aftersales_loyalty_issue_coupon (needed by: coupons)" in message
     assert "aftersales_helpdesk_get_team " not in message  # implemented
     assert set(info.value.missing) == {
         hook for part in REQUIRED_HOOKS.values() for hook in part
@@ -48,7 +48,7 @@ def test_rl7_only_the_enabled_services_are_checked() -> None:
     pm = PluginManager()
     pm.register_backend(OnlyTeams())
     gaps = pm.missing(["core"])
-    assert "aftersales_loyalty_create_coupon" not in gaps
+    assert "aftersales_loyalty_issue_coupon" not in gaps
     assert "aftersales_helpdesk_get_ticket" in gaps
 
 
@@ -118,11 +118,11 @@ def test_an_app_needs_a_backend() -> None:
 class NoLoyalty(MemoryBackend):
     """A backend without coupons: its loyalty hook is switched off."""
 
-    aftersales_loyalty_create_coupon = None  # type: ignore[assignment]
+    aftersales_loyalty_issue_coupon = None  # type: ignore[assignment]
 
 
 def test_the_app_checks_only_the_services_it_is_built_for() -> None:
-    with pytest.raises(MissingHookImplementation, match="create_coupon \\(needed by: coupons\\)"):
+    with pytest.raises(MissingHookImplementation, match="issue_coupon \\(needed by: coupons\\)"):
         AfterSales(NoLoyalty())
     app = AfterSales(NoLoyalty(), services={Service.REFUNDS, Service.RETURNS})
     assert app.services == frozenset({Service.REFUNDS, Service.RETURNS})

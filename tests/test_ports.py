@@ -89,7 +89,6 @@ def test_every_hook_belongs_to_one_port_or_is_a_broadcast() -> None:
         "helpdesk": Owner.HOST,
         "sales": Owner.ERP,
         "accounting": Owner.ERP,
-        "numbering": Owner.ERP,
         "stock": Owner.ERP,
         "loyalty": Owner.ERP,
         "repair": Owner.ERP,
@@ -230,10 +229,10 @@ def test_every_problem_is_in_one_message() -> None:
         in (message)
     )
     assert (
-        "port loyalty (ERP: coupon programs, coupons and their uses) is owned by partial-erp"
-        in (message)
+        "port loyalty (ERP: coupon programs, coupons and their uses: the ERP issues and redeems "
+        "coupons) is owned by partial-erp" in (message)
     )
-    assert "      - aftersales_loyalty_create_coupon (needed by: coupons)" in message
+    assert "      - aftersales_loyalty_issue_coupon (needed by: coupons)" in message
     assert "(registered plugins: host, host, memory, partial-erp)" in message
     assert info.value.problems[0].startswith("  - port helpdesk")
 

@@ -33,6 +33,7 @@ from aftersales.errors import (
     DuplicateKey,
     InvalidInput,
 )
+from aftersales.ids import new_id
 from aftersales.models import (
     Coupon,
     Invoice,
@@ -189,7 +190,7 @@ def test_busy_writers_are_retried_by_the_runtime(
 
     def hold() -> None:
         with app1.runtime.unit(writes=True) as uow:
-            app1.hooks.sequence_next("A")
+            first.ledger.next_number("A")
             holding.set()
             release.wait(10)
             uow.commit()
@@ -199,11 +200,11 @@ def test_busy_writers_are_retried_by_the_runtime(
     try:
         holding.wait(10)
         with pytest.raises(ConflictError, match="gave up after 3 attempts"):
-            app2.runtime.write(lambda _uow: app2.hooks.sequence_next("A"))
+            app2.runtime.write(lambda _uow: second.ledger.next_number("A"))
     finally:
         release.set()
         thread.join(10)
-    assert app2.runtime.write(lambda _uow: app2.hooks.sequence_next("A")) == 2
+    assert app2.runtime.write(lambda _uow: second.ledger.next_number("A")) == 2
 
 
 # -- units of work: thread-local connections and savepoints ------------------------------
@@ -212,15 +213,15 @@ def test_busy_writers_are_retried_by_the_runtime(
 def test_a_unit_inside_a_unit_is_a_savepoint(sqlite_backend: SqlBackend) -> None:
     app = AfterSales(sqlite_backend)
     with app.runtime.unit(writes=True) as outer:
-        assert app.hooks.sequence_next("S") == 1
+        assert sqlite_backend.ledger.next_number("S") == 1
         with app.runtime.unit(writes=True):
-            assert app.hooks.sequence_next("S") == 2
+            assert sqlite_backend.ledger.next_number("S") == 2
         # the inner unit rolled back: its number is given back
         with app.runtime.unit(writes=True) as inner:
-            assert app.hooks.sequence_next("S") == 2
+            assert sqlite_backend.ledger.next_number("S") == 2
             inner.commit()
         outer.commit()
-    assert app.runtime.write(lambda _uow: app.hooks.sequence_next("S")) == 3
+    assert app.runtime.write(lambda _uow: sqlite_backend.ledger.next_number("S")) == 3
     assert sqlite_backend.db.current is None
 
 
@@ -248,12 +249,12 @@ def test_a_failed_commit_ends_the_unit_and_the_thread_can_go_on(
     def write() -> None:
         with monkeypatch.context() as patch:
             patch.setattr(sa.RootTransaction, "commit", refuse)
-            app.runtime.write(lambda _uow: app.hooks.sequence_next("X"))
+            app.runtime.write(lambda _uow: sqlite_backend.ledger.next_number("X"))
 
     with assert_unchanged(sqlite_backend), pytest.raises(BackendUnavailable, match="disk"):
         write()
     assert sqlite_backend.db.current is None
-    assert app.runtime.write(lambda _uow: app.hooks.sequence_next("X")) == 1
+    assert app.runtime.write(lambda _uow: sqlite_backend.ledger.next_number("X")) == 1
 
 
 # -- errors: never a raw driver exception (RL-5) ------------------------------------------
@@ -399,16 +400,16 @@ def test_decimals_and_times_read_back_exactly(
     times keep their instant, microseconds and UTC offset."""
     zone = timezone(timedelta(minutes=offset))
     created = datetime(2026, 11, 28, 9, 0, 0, micro, tzinfo=zone)
-    number = sql_backend.aftersales_sequence_next("coupon")
+    number = new_id("c")
     coupon = Coupon(
         id=f"coupon-{number}",
-        code=f"C{number}",
+        code=number,
         program_id="program-1",
         partner_id="partner-1",
         points=points,
         created_at=created,
     )
-    sql_backend.aftersales_loyalty_create_coupon(coupon)
+    sql_backend.coupons.insert_coupon(coupon)
     stored = sql_backend.aftersales_loyalty_get_coupon(coupon_id=coupon.id, lock=False)
     assert stored == coupon
     assert str(stored.points) == str(points)
@@ -521,4 +522,4 @@ def test_snapshot_sees_every_change(sqlite_backend: SqlBackend) -> None:
     with pytest.raises(AssertionError, match="teams: changed"), assert_unchanged(sqlite_backend):
         sqlite_backend.aftersales_helpdesk_save_team(attrs.evolve(team, name="Other"))
     with pytest.raises(AssertionError, match="sequences: added"), assert_unchanged(sqlite_backend):
-        sqlite_backend.aftersales_sequence_next("NEW")
+        sqlite_backend.ledger.next_number("NEW")

@@ -279,14 +279,14 @@ def test_a_taken_key_is_a_duplicate_and_the_unit_goes_on(sql: SqlBackend) -> Non
                 with pytest.raises(DuplicateKey, match=what):
                     call()
             assert app.hooks.idempotency_claim(record) == record  # taken: the stored one
-            assert app.hooks.sequence_next("after-duplicates") == 1
+            assert sql.ledger.next_number("after-duplicates") == 1
             uow.commit()
     finally:
         sql.db.tracer = None
     assert sent
     assert not any("SAVEPOINT" in text for text in sent)
     assert [m.body for m in app.hooks.list_messages("t1")] == ["Hello"]
-    assert app.hooks.sequence_next("after-duplicates") == 2
+    assert sql.ledger.next_number("after-duplicates") == 2
 
 
 def test_a_taken_coupon_code_or_id_is_named(sql: SqlBackend) -> None:
@@ -302,11 +302,11 @@ def test_a_taken_coupon_code_or_id_is_named(sql: SqlBackend) -> None:
         points=Decimal(1),
         created_at=AT,
     )
-    sql.aftersales_loyalty_create_coupon(coupon)
+    sql.coupons.insert_coupon(coupon)
     with pytest.raises(DuplicateKey, match="coupon code"):
-        sql.aftersales_loyalty_create_coupon(attrs.evolve(coupon, id="c2"))
+        sql.coupons.insert_coupon(attrs.evolve(coupon, id="c2"))
     with pytest.raises(DuplicateKey, match="coupon id"):
-        sql.aftersales_loyalty_create_coupon(attrs.evolve(coupon, code="CODE2"))
+        sql.coupons.insert_coupon(attrs.evolve(coupon, code="CODE2"))
 
 
 # -- bulk loading ---------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def test_rl1_a_failing_hook_in_the_middle_leaves_the_store_exactly_as_before(
     app = AfterSales(backend, clock=clock, plugins=[recorder, FailingSaves()])
     with assert_unchanged(backend), pytest.raises(Boom), app.runtime.unit(writes=True) as uow:
         app.hooks.save_team(attrs.evolve(scenario.team, name="Renamed"))
-        app.hooks.sequence_next("RINV/2026")
+        backend.ledger.next_number("RINV/2026")
         uow.send(email(uow.now))
         uow.record(
             DocumentCreated(
@@ -100,7 +100,7 @@ def test_rl1_leaving_without_commit_rolls_back(
 ) -> None:
     with assert_unchanged(backend), app.runtime.unit(writes=True):
         app.hooks.save_team(attrs.evolve(scenario.team, name="Renamed"))
-        app.hooks.sequence_next("X")
+        backend.ledger.next_number("X")
 
 
 def test_rl1_events_and_emails_leave_only_after_commit(
@@ -199,14 +199,16 @@ def test_rl2_replay_returns_the_first_result_and_conflicts_on_other_arguments(
         app.runtime.write(other, actor=AGENT)
 
 
-def test_rl5_conflicts_are_retried_a_bounded_number_of_times(app: AfterSales) -> None:
+def test_rl5_conflicts_are_retried_a_bounded_number_of_times(
+    backend: MemoryBackend, app: AfterSales
+) -> None:
     attempts: list[int] = []
 
     def flaky(uow: UnitOfWork) -> int:
         attempts.append(1)
         if len(attempts) < 3:
             raise ConflictError("busy")
-        return app.hooks.sequence_next("FLAKY")
+        return backend.ledger.next_number("FLAKY")
 
     assert app.runtime.write(flaky) == 1  # the failed attempts gave their numbers back
     assert len(attempts) == 3
@@ -230,7 +232,7 @@ def test_units_on_threads_are_isolated_and_all_or_nothing(
 ) -> None:
     def take(n: int) -> None:
         def work(uow: UnitOfWork) -> None:
-            number = app.hooks.sequence_next("T")
+            number = backend.ledger.next_number("T")
             if n % 2:
                 raise BackendError(f"odd {number}")
 

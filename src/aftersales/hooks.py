@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pluggy import HookCaller, HookCallError
@@ -19,7 +20,7 @@ from aftersales.models import (
     AuditEntry,
     Coupon,
     CouponProgram,
-    CouponUse,
+    CouponRequest,
     DeliveryReport,
     DocumentKind,
     DocumentLink,
@@ -33,6 +34,7 @@ from aftersales.models import (
     Picking,
     Product,
     Project,
+    Redemption,
     Refundable,
     RepairAction,
     RepairOrder,
@@ -435,12 +437,6 @@ class Hooks:
             "aftersales_accounting_find_by_reference",
         )
 
-    # sequences ------------------------------------------------------------------------------
-    def sequence_next(self, code: str) -> int:
-        return _answered(
-            self._h.aftersales_sequence_next(code=code), "aftersales_sequence_next", int
-        )
-
     # loyalty --------------------------------------------------------------------------------
     def list_programs(self) -> Sequence[CouponProgram]:
         return _many(self._h.aftersales_loyalty_list_programs(), "aftersales_loyalty_list_programs")
@@ -465,30 +461,40 @@ class Hooks:
         result: Coupon | None = self._h.aftersales_loyalty_find_coupon(code=code, lock=lock)
         return result
 
-    def create_coupon(self, coupon: Coupon) -> Coupon:
-        return _answered(
-            self._h.aftersales_loyalty_create_coupon(coupon=coupon),
-            "aftersales_loyalty_create_coupon",
-            Coupon,
-        )
-
-    def save_coupon(self, coupon: Coupon) -> Coupon:
-        return _answered(
-            self._h.aftersales_loyalty_save_coupon(coupon=coupon),
-            "aftersales_loyalty_save_coupon",
-            Coupon,
-        )
-
-    def add_use(self, use: CouponUse) -> CouponUse:
-        return _answered(
-            self._h.aftersales_loyalty_add_use(use=use), "aftersales_loyalty_add_use", CouponUse
-        )
-
     def count_uses(self, program_id: str) -> int:
         return _answered(
             self._h.aftersales_loyalty_count_uses(program_id=program_id),
             "aftersales_loyalty_count_uses",
             int,
+        )
+
+    def issue_coupon(self, request: CouponRequest) -> Coupon:
+        return _answered(
+            self._h.aftersales_loyalty_issue_coupon(request=request),
+            "aftersales_loyalty_issue_coupon",
+            Coupon,
+        )
+
+    def redeem(
+        self, coupon_id: str, points: Decimal, order_reference: str, at: datetime, reference: str
+    ) -> Redemption:
+        return _found(
+            self._h.aftersales_loyalty_redeem(
+                coupon_id=coupon_id,
+                points=points,
+                order_reference=order_reference,
+                at=at,
+                reference=reference,
+            ),
+            "coupon",
+            coupon_id,
+            Redemption,
+        )
+
+    def find_coupons_by_reference(self, reference: str) -> Sequence[Coupon]:
+        return _many(
+            self._h.aftersales_loyalty_find_by_reference(reference=reference),
+            "aftersales_loyalty_find_by_reference",
         )
 
     # stock ----------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 A backend is a plain object (or module) whose methods carry the `hookimpl` marker and are
 named after the specs below. The library's services hold every rule about what a helpdesk
-may do; the accounting and repair ports are served by the ERP, which performs operations
-(reverse an invoice, post a credit note, create or move a repair order) and answers with
-what it made, its ids and numbers included;
+may do; the accounting, stock, loyalty, repair and project ports are served by the ERP,
+which performs operations (reverse an invoice, post a credit note, make a return, issue or
+redeem a coupon, create or move a repair order or a task) and answers with what it made, its
+ids and numbers included;
 the other ports store, find and change records, the way an ERP exposes them. Whatever a
 backend does must happen inside the current unit of work (see *transactions*), so that a
 call that fails leaves nothing behind.
@@ -45,6 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -54,7 +56,7 @@ if TYPE_CHECKING:
         AuditEntry,
         Coupon,
         CouponProgram,
-        CouponUse,
+        CouponRequest,
         DeliveryReport,
         DocumentChanged,
         DocumentCreated,
@@ -71,6 +73,7 @@ if TYPE_CHECKING:
         Picking,
         Product,
         Project,
+        Redemption,
         Refundable,
         RepairAction,
         RepairOrder,
@@ -336,20 +339,6 @@ def aftersales_accounting_find_by_reference(reference: str) -> Sequence[Invoice]
 
 
 # -------------------------------------------------------------------------------------------
-# port numbering (owner: the ERP): references that need no gap-free series (returns)
-# -------------------------------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def aftersales_sequence_next(code: str) -> int | None:
-    """Return the next number of sequence `code` (1 for a new sequence).
-
-    The number is taken in the current unit of work: two concurrent units never get the same
-    number, and a rolled-back unit gives its number back (no gaps).
-    """
-
-
-# -------------------------------------------------------------------------------------------
 # port stock (owner: the ERP): operations the ERP performs on its deliveries and returns
 #
 # The ERP owns deliveries, returns and their moves, and names and ids them. The return
@@ -459,7 +448,13 @@ def aftersales_stock_list_returns(delivery_id: str) -> Sequence[Picking] | None:
 
 
 # -------------------------------------------------------------------------------------------
-# port loyalty (owner: the ERP): coupon programs, coupons and their uses
+# port loyalty (owner: the ERP): operations the ERP performs on its coupons
+#
+# The ERP owns coupon programs, coupons and their uses: it issues a coupon (its id, the code
+# the library chose, unique across its coupons) and records a use (its id, the points spent
+# on the coupon). The coupon service decides what a helpdesk may do (rights, toggles, which
+# programs are offered, the refusals of a redemption under the coupon's and its program's
+# locks, CP-9) and evaluates an order against the program's rules itself (CP-3).
 # -------------------------------------------------------------------------------------------
 
 
@@ -488,29 +483,43 @@ def aftersales_loyalty_find_coupon(code: str, lock: bool) -> Coupon | None:
 
 
 @hookspec(firstresult=True)
-def aftersales_loyalty_create_coupon(coupon: Coupon) -> Coupon | None:
-    """Insert a new coupon.
+def aftersales_loyalty_count_uses(program_id: str) -> int | None:
+    """Return how many times coupons of `program_id` were redeemed."""
 
-    Codes are unique across all coupons: raise [`DuplicateKey`][aftersales.errors.DuplicateKey]
-    when `coupon.code` is taken, enforced by the store (a unique constraint), not by a
-    check-then-insert (CP-5). The unit of work must stay usable after that refusal (insert
-    inside a savepoint on SQL stores): the service then tries again with a new code.
+
+@hookspec(firstresult=True)
+def aftersales_loyalty_issue_coupon(request: CouponRequest) -> Coupon | None:
+    """Issue a coupon of `request.program_id`; return it as made.
+
+    The coupon has `request`'s code, program, partner, points, expiry and ticket, is created
+    at `request.at` (an ERP may stamp its own time) and keeps `operation_ref`
+    `request.reference`; its id is the ERP's. Codes are unique across all coupons: raise
+    [`DuplicateKey`][aftersales.errors.DuplicateKey] (`"coupon code"`) when `request.code` is
+    taken, enforced by the ERP (a unique constraint), not by a check-then-insert (CP-5). The
+    unit of work must stay usable after that refusal (a savepoint on SQL stores): the service
+    then asks again with a new code.
     """
 
 
 @hookspec(firstresult=True)
-def aftersales_loyalty_save_coupon(coupon: Coupon) -> Coupon | None:
-    """Update an existing coupon (its points) and return it."""
+def aftersales_loyalty_redeem(
+    coupon_id: str, points: Decimal, order_reference: str, at: datetime, reference: str
+) -> Redemption | None:
+    """Record one use of the coupon `coupon_id` spending `points` on the order
+    `order_reference`, used at `at`; return what was stored (`Redemption`): the use, with
+    the ERP's id and `operation_ref` `reference`, and the coupon with `points` fewer and
+    `operation_ref` `reference`.
+
+    The service has checked the redemption (CP-9) under the coupon's and its program's locks.
+    Return `None` when the coupon is not this ERP's; raise
+    [`BackendError`][aftersales.errors.BackendError] when it has fewer points left.
+    """
 
 
 @hookspec(firstresult=True)
-def aftersales_loyalty_add_use(use: CouponUse) -> CouponUse | None:
-    """Record one redemption of a coupon."""
-
-
-@hookspec(firstresult=True)
-def aftersales_loyalty_count_uses(program_id: str) -> int | None:
-    """Return how many times coupons of `program_id` were redeemed."""
+def aftersales_loyalty_find_by_reference(reference: str) -> Sequence[Coupon] | None:
+    """Return the coupons the operation `reference` issued or last redeemed, in the order
+    they were stored (empty when none)."""
 
 
 # -------------------------------------------------------------------------------------------

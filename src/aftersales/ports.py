@@ -159,12 +159,6 @@ PORTS: tuple[Port, ...] = (
         ),
     ),
     _port(
-        "numbering",
-        Owner.ERP,
-        "gap-free counters; no service draws from them (the ERP names returns and repairs)",
-        optional=("sequence_next",),
-    ),
-    _port(
         "stock",
         Owner.ERP,
         "deliveries and returns: the ERP makes, names, validates and cancels returns",
@@ -183,16 +177,16 @@ PORTS: tuple[Port, ...] = (
     _port(
         "loyalty",
         Owner.ERP,
-        "coupon programs, coupons and their uses",
+        "coupon programs, coupons and their uses: the ERP issues and redeems coupons",
         coupons=(
             "loyalty_list_programs",
             "loyalty_get_program",
             "loyalty_get_coupon",
             "loyalty_find_coupon",
-            "loyalty_create_coupon",
-            "loyalty_save_coupon",
-            "loyalty_add_use",
             "loyalty_count_uses",
+            "loyalty_issue_coupon",
+            "loyalty_redeem",
+            "loyalty_find_by_reference",
         ),
     ),
     _port(

@@ -42,11 +42,13 @@ __all__ = [
     "Coupon",
     "CouponCodeGenerator",
     "CouponProgram",
+    "CouponRequest",
     "CouponRule",
     "CouponState",
     "CouponUse",
     "ProgramTrigger",
     "ProgramType",
+    "Redemption",
     "Reward",
     "RewardKind",
     "check_coupon_code",
@@ -315,7 +317,13 @@ class CouponProgram:
 
 @attrs.frozen(kw_only=True)
 class Coupon:
-    """A coupon of a program, for a customer, with a unique code and points to spend."""
+    """A coupon of a program, for a customer, with a unique code and points to spend.
+
+    The ERP makes the coupon and its `id` (`aftersales_loyalty_issue_coupon`);
+    `operation_ref` is the reference of the library's call that issued it or last redeemed
+    it (`aftersales_loyalty_find_by_reference`), `None` for a coupon no call of the library
+    wrote.
+    """
 
     id: str = attrs.field(validator=id_field)
     code: str = attrs.field(validator=_code_field)
@@ -325,6 +333,7 @@ class Coupon:
     created_at: datetime = attrs.field(validator=aware)
     expires_on: date | None = attrs.field(default=None, validator=optional(a_date))
     ticket_id: str | None = attrs.field(default=None, validator=optional(id_field))
+    operation_ref: str | None = attrs.field(default=None, validator=optional(text(max_length=64)))
 
     def is_expired(self, today: date) -> bool:
         """Its own expiration date is before `today`."""
@@ -333,7 +342,8 @@ class Coupon:
 
 @attrs.frozen(kw_only=True)
 class CouponUse:
-    """One redemption of a coupon."""
+    """One redemption of a coupon, as the ERP recorded it (its `id`); `operation_ref` is
+    the reference of the library's call that redeemed it."""
 
     id: str = attrs.field(validator=id_field)
     coupon_id: str = attrs.field(validator=id_field)
@@ -341,6 +351,38 @@ class CouponUse:
     points: Decimal = attrs.field(validator=decimal(positive=True))
     used_at: datetime = attrs.field(validator=aware)
     order_reference: str = attrs.field(default="", validator=text(max_length=256, required=False))
+    operation_ref: str | None = attrs.field(default=None, validator=optional(text(max_length=64)))
+
+
+@attrs.frozen(kw_only=True)
+class CouponRequest:
+    """What the coupon service asks the ERP to issue (`aftersales_loyalty_issue_coupon`): a
+    coupon of `program_id` for `partner_id` with `points` to spend, under `code`.
+
+    The ERP chooses the coupon's id; the code is the library's
+    (`Config.coupon_code_generator`) and the ERP refuses a taken one with
+    [`DuplicateKey`][aftersales.errors.DuplicateKey], the service then drawing another. `at`
+    is the library's time of the call (an ERP may stamp its own) and `reference` identifies
+    the call (see `aftersales_loyalty_find_by_reference`).
+    """
+
+    program_id: str = attrs.field(validator=id_field)
+    partner_id: str = attrs.field(validator=id_field)
+    code: str = attrs.field(validator=_code_field)
+    points: Decimal = attrs.field(validator=decimal(positive=True))
+    at: datetime = attrs.field(validator=aware)
+    reference: str = attrs.field(validator=text(max_length=64))
+    expires_on: date | None = attrs.field(default=None, validator=optional(a_date))
+    ticket_id: str | None = attrs.field(default=None, validator=optional(id_field))
+
+
+@attrs.frozen(kw_only=True)
+class Redemption:
+    """What the ERP stored for one use of a coupon (`aftersales_loyalty_redeem`): the use
+    and the coupon after it, its points spent."""
+
+    use: CouponUse
+    coupon: Coupon
 
 
 def effective_expiry(coupon: Coupon, program: CouponProgram) -> date | None:

@@ -41,6 +41,7 @@ from aftersales.models import (
     Actor,
     Coupon,
     CouponProgram,
+    CouponRequest,
     CouponState,
     CouponUse,
     DocumentKind,
@@ -50,7 +51,6 @@ from aftersales.models import (
     RewardKind,
     Service,
     Ticket,
-    evolve,
 )
 from aftersales.models.loyalty import check_coupon_code, coupon_state, effective_expiry
 from aftersales.models.mail import MAX_RECIPIENTS, check_email_address, unique_addresses
@@ -271,7 +271,7 @@ class CouponService(ServiceBase):
     def _create(
         self, uow: UnitOfWork, program: CouponProgram, ticket: Ticket, expires_on: date | None
     ) -> Coupon:
-        """Insert a coupon with a fresh code; the backend's unique constraint decides (CP-5)."""
+        """Ask the ERP for a coupon with a fresh code; its unique constraint decides (CP-5)."""
         assert ticket.customer_id is not None
         config = self._rt.config
         program_codes = {p.code for p in self._hooks.list_programs() if p.code is not None}
@@ -286,18 +286,18 @@ class CouponService(ServiceBase):
             if code in program_codes:
                 log.info("generated coupon code equals a program's code; drawing another")
                 continue
-            coupon = Coupon(
-                id=new_id("coupon"),
-                code=code,
+            request = CouponRequest(
                 program_id=program.id,
                 partner_id=ticket.customer_id,
+                code=code,
                 points=program.reward.required_points,
-                created_at=uow.now,
+                at=uow.now,
+                reference=uow.reference,
                 expires_on=expires_on,
                 ticket_id=ticket.id,
             )
             try:
-                return self._hooks.create_coupon(coupon)
+                return self._hooks.issue_coupon(request)
             except DuplicateKey:
                 log.info("coupon code collision (attempt %d); drawing another", attempt)
         raise ConflictError(
@@ -563,17 +563,8 @@ class CouponService(ServiceBase):
                 return done
             coupon, program, uses = self._usable(uow, wanted, lock=True)
             cost = program.reward.required_points
-            use = self._hooks.add_use(
-                CouponUse(
-                    id=new_id("use"),
-                    coupon_id=coupon.id,
-                    program_id=program.id,
-                    points=cost,
-                    used_at=uow.now,
-                    order_reference=reference,
-                )
-            )
-            coupon = self._hooks.save_coupon(evolve(coupon, points=coupon.points - cost))
+            made = self._hooks.redeem(coupon.id, cost, reference, uow.now, uow.reference)
+            use, coupon = made.use, made.coupon
             body = f"Coupon {coupon.code} redeemed" + (
                 f" on order {reference}" if reference else ""
             )

@@ -9,9 +9,12 @@ from typing import Any, TypeVar
 from aftersales.clock import Clock
 from aftersales.erp import (
     AccountingPort,
+    CouponStore,
     Ledger,
+    LoyaltyPort,
     ProjectPort,
     ReferenceAccounting,
+    ReferenceLoyalty,
     ReferenceRepairs,
     ReferenceStock,
     RepairPort,
@@ -20,13 +23,11 @@ from aftersales.erp import (
     StockPort,
 )
 from aftersales.erp.project import ReferenceProject, TaskStore
-from aftersales.errors import DuplicateKey
 from aftersales.hookspecs import hookimpl
 from aftersales.models import (
     AuditEntry,
     Coupon,
     CouponProgram,
-    CouponUse,
     DocumentKind,
     DocumentLink,
     FieldServiceTask,
@@ -52,6 +53,7 @@ from aftersales.models.queries import ascending, invoice_key
 from aftersales.unit_of_work import UnitOfWork
 
 from .builder import MemoryBuilder
+from .coupons import MemoryCoupons
 from .ledger import MemoryLedger
 from .repairs import MemoryRepairs
 from .store import MemoryStore, Ordered
@@ -84,7 +86,7 @@ INDEXES: dict[str, dict[str, Callable[[Any], Iterable[object]]]] = {
         "return_of": lambda p: _one(p.return_of_id),
         "operation": lambda p: _one(p.operation_ref),
     },
-    "coupons": {"code": lambda c: (c.code,)},
+    "coupons": {"code": lambda c: (c.code,), "operation": lambda c: _one(c.operation_ref)},
     "repairs": {
         "reference": lambda r: (r.reference,),
         "operation": lambda r: _one(r.operation_ref),
@@ -128,7 +130,7 @@ def _newest(items: Sequence[T], key: Callable[[T], tuple[Any, ...]]) -> list[T]:
     return sorted(later_first, key=key, reverse=True)
 
 
-class MemoryBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
+class MemoryBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort):
     """Implements every hook of [`aftersales.hookspecs`][aftersales.hookspecs] on dicts in memory.
 
     Use `builder()` to create the data an ERP would already hold, `snapshot()` to
@@ -140,6 +142,8 @@ class MemoryBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
     `accounting` builds another one over that ledger (e.g. one that ids and numbers its
     documents in its own style). The stock port is the reference ERP's stock
     (`ReferenceStock`) over the same `ledger`; `stock` builds another one.
+    The loyalty port is the reference ERP (`ReferenceLoyalty`) over `coupons`;
+    `loyalty` builds another one over them.
     The project port is the reference ERP (`ReferenceProject`) over `tasks`;
     `project` builds another one over them.
     The repair port is the reference ERP's (`ReferenceRepairs`) over the store's repair
@@ -156,6 +160,7 @@ class MemoryBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
         installed_modules: Iterable[str] = ("base", "mail", "helpdesk"),
         accounting: Callable[[Ledger], ReferenceAccounting] = ReferenceAccounting,
         stock: Callable[[StockLedger], ReferenceStock] = ReferenceStock,
+        loyalty: Callable[[CouponStore], ReferenceLoyalty] = ReferenceLoyalty,
         project: Callable[[TaskStore], ReferenceProject] = ReferenceProject,
         repairs: Callable[[RepairStorage], ReferenceRepairs] = ReferenceRepairs,
     ) -> None:
@@ -163,6 +168,8 @@ class MemoryBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
         self.ledger = MemoryLedger(self.store)
         self.accounting = accounting(self.ledger)
         self.stock = stock(self.ledger)
+        self.coupons = MemoryCoupons(self.store)
+        self.loyalty = loyalty(self.coupons)
         self.tasks = MemoryTasks(self.store)
         self.project = project(self.tasks)
         self.repairs = repairs(MemoryRepairs(self.store, self.ledger))
@@ -347,54 +354,7 @@ class MemoryBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
 
     # -- accounting: the reference ERP over the memory ledger (AccountingPort) ------------
 
-    @hookimpl
-    def aftersales_sequence_next(self, code: str) -> int:
-        return self.ledger.next_number(code)
-
-    # -- loyalty ------------------------------------------------------------------------------
-
-    @hookimpl
-    def aftersales_loyalty_list_programs(self) -> list[CouponProgram]:
-        return self.store.values("programs")
-
-    @hookimpl
-    def aftersales_loyalty_get_program(self, program_id: str) -> CouponProgram | None:
-        program: CouponProgram | None = self._get("programs", program_id)
-        return program
-
-    @hookimpl
-    def aftersales_loyalty_get_coupon(self, coupon_id: str) -> Coupon | None:
-        coupon: Coupon | None = self._get("coupons", coupon_id)
-        return coupon
-
-    @hookimpl
-    def aftersales_loyalty_find_coupon(self, code: str) -> Coupon | None:
-        found: list[Coupon] = self.store.by_index("coupons", "code", code)
-        return found[0] if found else None
-
-    @hookimpl
-    def aftersales_loyalty_create_coupon(self, coupon: Coupon) -> Coupon:
-        with self.store.lock:
-            if self.store.by_index("coupons", "code", coupon.code):
-                raise DuplicateKey("coupon code", coupon.code)
-            if self._get("coupons", coupon.id) is not None:
-                raise DuplicateKey("coupon id", coupon.id)
-            self.store.put("coupons", coupon.id, coupon)
-        return coupon
-
-    @hookimpl
-    def aftersales_loyalty_save_coupon(self, coupon: Coupon) -> Coupon:
-        self.store.put("coupons", coupon.id, coupon)
-        return coupon
-
-    @hookimpl
-    def aftersales_loyalty_add_use(self, use: CouponUse) -> CouponUse:
-        self.store.put("coupon_uses", use.id, use)
-        return use
-
-    @hookimpl
-    def aftersales_loyalty_count_uses(self, program_id: str) -> int:
-        return len(self.store.by_index("coupon_uses", "program", program_id))
+    # -- loyalty: the reference ERP over the memory coupons (LoyaltyPort) --------------------
 
     # -- stock: the reference ERP over the memory ledger (StockPort) -----------------------
 

@@ -35,7 +35,7 @@ class MemoryBuilder(Builder):
         self._backend.store.put(table, key, record)
 
     def next_number(self, code: str) -> int:
-        return self._backend.aftersales_sequence_next(code)
+        return self._backend.ledger.next_number(code)
 
     def install(self, *modules: str) -> None:
         for module in modules:

@@ -24,6 +24,7 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from aftersales.backends.sql import mapping
 from aftersales.backends.sql.builder import SqlBuilder
+from aftersales.backends.sql.coupons import SqlCoupons
 from aftersales.backends.sql.engine import Database
 from aftersales.backends.sql.ledger import SqlLedger
 from aftersales.backends.sql.mapping import Row, RowData
@@ -48,9 +49,12 @@ from aftersales.backends.sql.tasks import SqlTasks
 from aftersales.clock import Clock
 from aftersales.erp import (
     AccountingPort,
+    CouponStore,
     Ledger,
+    LoyaltyPort,
     ProjectPort,
     ReferenceAccounting,
+    ReferenceLoyalty,
     ReferenceRepairs,
     ReferenceStock,
     RepairPort,
@@ -66,7 +70,6 @@ from aftersales.models import (
     AuditEntry,
     Coupon,
     CouponProgram,
-    CouponUse,
     DocumentKind,
     DocumentLink,
     EmailState,
@@ -205,13 +208,15 @@ def _history(
     return ("find", size, given), where, params
 
 
-class SqlBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
+class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort):
     """Every hook on a SQL database: a SQLite file (the default) or PostgreSQL.
 
     The accounting port is the reference ERP
     (`ReferenceAccounting`) over `ledger`;
     `accounting` builds another one over that ledger. The stock port is the reference
     ERP's stock (`ReferenceStock`) over the same `ledger`; `stock` builds another one.
+    The loyalty port is the reference ERP (`ReferenceLoyalty`) over `coupons`;
+    `loyalty` builds another one over them.
     The project port is the reference ERP (`ReferenceProject`) over `tasks`;
     `project` builds another one over them.
     The repair port is the reference ERP's (`ReferenceRepairs`) over the `repairs` table;
@@ -244,12 +249,15 @@ class SqlBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
         engine_options: dict[str, Any] | None = None,
         accounting: Callable[[Ledger], ReferenceAccounting] = ReferenceAccounting,
         stock: Callable[[StockLedger], ReferenceStock] = ReferenceStock,
+        loyalty: Callable[[CouponStore], ReferenceLoyalty] = ReferenceLoyalty,
         project: Callable[[TaskStore], ReferenceProject] = ReferenceProject,
         repairs: Callable[[RepairStorage], ReferenceRepairs] = ReferenceRepairs,
     ) -> None:
         self.ledger = SqlLedger(self)
         self.accounting = accounting(self.ledger)
         self.stock = stock(self.ledger)
+        self.coupons = SqlCoupons(self)
+        self.loyalty = loyalty(self.coupons)
         self.tasks = SqlTasks(self)
         self.project = project(self.tasks)
         self.repairs = repairs(SqlRepairs(self))
@@ -877,68 +885,7 @@ class SqlBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
         found.sort(key=_invoice_key, reverse=True)
         return found if query.limit is None else found[: query.limit]
 
-    @hookimpl
-    def aftersales_sequence_next(self, code: str) -> int:
-        return self.ledger.next_number(code)
-
-    # -- loyalty ---------------------------------------------------------------------------
-
-    @hookimpl
-    def aftersales_loyalty_list_programs(self) -> list[CouponProgram]:
-        return self._all(PROGRAMS, mapping.program)
-
-    @hookimpl
-    def aftersales_loyalty_get_program(self, program_id: str, lock: bool) -> CouponProgram | None:
-        return self._one(PROGRAMS, "id", program_id, mapping.program, lock)
-
-    @hookimpl
-    def aftersales_loyalty_get_coupon(self, coupon_id: str, lock: bool) -> Coupon | None:
-        return self._one(COUPONS, "id", coupon_id, mapping.coupon, lock)
-
-    @hookimpl
-    def aftersales_loyalty_find_coupon(self, code: str, lock: bool) -> Coupon | None:
-        return self._one(COUPONS, "code", code, mapping.coupon, lock)
-
-    @hookimpl
-    def aftersales_loyalty_create_coupon(self, coupon: Coupon) -> Coupon:
-        row = mapping.coupon_row(coupon)
-        insert = self._insert_new(COUPONS, tuple(row))
-        taken = self._statement(
-            ("coupon code taken",),
-            lambda: sa.select(COUPONS.c.id).where(COUPONS.c.code == sa.bindparam("code")),
-        )
-        with self.db.connection() as conn:
-            if insert.run(conn, row) == 0:
-                if taken.first(conn, {"code": coupon.code}) is None:
-                    raise DuplicateKey("coupon id", coupon.id)
-                raise DuplicateKey("coupon code", coupon.code)
-        return coupon
-
-    @hookimpl
-    def aftersales_loyalty_save_coupon(self, coupon: Coupon) -> Coupon:
-        row = mapping.coupon_row(coupon)
-        upsert = self._upsert(COUPONS, tuple(row))
-        with self.db.connection() as conn:
-            self.db.unique(conn, lambda: upsert.run(conn, row), "coupon code", coupon.code)
-        return coupon
-
-    @hookimpl
-    def aftersales_loyalty_add_use(self, use: CouponUse) -> CouponUse:
-        self._save(USES, mapping.coupon_use_row(use))
-        return use
-
-    @hookimpl
-    def aftersales_loyalty_count_uses(self, program_id: str) -> int:
-        stmt = self._statement(
-            ("count uses",),
-            lambda: (
-                sa.select(sa.func.count().label("uses"))
-                .select_from(USES)
-                .where(USES.c.program_id == sa.bindparam("value"))
-            ),
-        )
-        with self.db.connection(writes=False) as conn:
-            return int(stmt.scalar(conn, {"value": program_id}))
+    # -- loyalty: the reference ERP over the SQL coupons (LoyaltyPort) ---------------------
 
     # -- stock: the reference ERP over the SQL ledger (StockPort) --------------------------
 

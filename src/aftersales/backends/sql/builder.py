@@ -31,7 +31,7 @@ class SqlBuilder(Builder):
         self._backend.put_many(records)
 
     def next_number(self, code: str) -> int:
-        return self._backend.aftersales_sequence_next(code)
+        return self._backend.ledger.next_number(code)
 
     def install(self, *modules: str) -> None:
         for module in modules:

@@ -28,7 +28,7 @@ from .types import Exact, JsonText, Moment
 __all__ = ["SCHEMA_VERSION", "build_metadata", "metadata"]
 
 #: The version of the schema this code reads and writes.
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 
 def _seq() -> sa.Column[int]:
@@ -509,6 +509,13 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
             invoices.c.created_at.desc(),
             invoices.c.id.desc(),
         ).ddl_if(dialect="postgresql")
+    # -- version 13: the operation that issued or redeemed a coupon (find_by_reference) -----
+    if version >= 13:
+        coupons, uses = md.tables["coupons"], md.tables["coupon_uses"]
+        coupons.append_column(sa.Column("operation_ref", sa.String(64)))
+        sa.Index("ix_coupons_operation_ref", coupons.c.operation_ref)
+        uses.append_column(sa.Column("operation_ref", sa.String(64)))
+        sa.Index("ix_coupon_uses_operation_ref", uses.c.operation_ref)
     return md
 
 

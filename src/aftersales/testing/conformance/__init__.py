@@ -25,7 +25,7 @@ collect the tests that exercise them (`StoreContracts`, in `BackendContract`).
 """
 
 from ._kit import ContractBase, Factory, Kit, Reopen, run_threads
-from .accounting import AccountingContract, SequenceContract
+from .accounting import AccountingContract
 from .capabilities import Capability, capabilities_of
 from .durability import IsolationContract, MultiProcessContract, PersistenceContract
 from .flows import (
@@ -81,7 +81,6 @@ __all__ = [
     "RepairFlow",
     "ReturnFlow",
     "ScenarioFlow",
-    "SequenceContract",
     "ServiceFlows",
     "SettingsFlow",
     "StockContract",
@@ -98,7 +97,6 @@ __all__ = [
 class PortContracts(
     HelpdeskContract,
     AccountingContract,
-    SequenceContract,
     LoyaltyContract,
     StockContract,
     PickingSearchContract,

@@ -32,7 +32,7 @@ from aftersales.models.queries import InvoiceQuery
 from ._kit import ContractBase, Kit, run_threads
 from .capabilities import Capability
 
-__all__ = ["AccountingContract", "SequenceContract"]
+__all__ = ["AccountingContract"]
 
 
 def _eur(amount: str) -> Money:
@@ -372,27 +372,3 @@ class AccountingContract(ContractBase):
         numbers = run_threads(8, post)
         assert None not in numbers
         assert len(set(numbers)) == 8
-
-
-class SequenceContract(ContractBase):
-    """`aftersales_sequence_next`: the references of returns and repairs."""
-
-    def test_sequences_start_at_one_and_count_per_code(self, kit: Kit) -> None:
-        assert kit.write(lambda h: [h.sequence_next("WH/RET") for _ in range(3)]) == [1, 2, 3]
-        assert kit.write(lambda h: h.sequence_next("RMA")) == 1
-        assert kit.write(lambda h: h.sequence_next("WH/RET")) == 4
-
-    def test_a_rolled_back_unit_gives_its_number_back(self, kit: Kit) -> None:
-        assert kit.write(lambda h: h.sequence_next("RMA")) == 1
-        with kit.unit() as _uow:
-            assert kit.hooks.sequence_next("RMA") == 2
-        assert kit.write(lambda h: h.sequence_next("RMA")) == 2
-
-    def test_concurrent_units_never_share_a_number(self, kit: Kit) -> None:
-        kit.require(Capability.THREADS)
-
-        def draw(_i: int) -> list[int]:
-            return [kit.write(lambda h: h.sequence_next("RO")) for _ in range(5)]
-
-        numbers = [n for batch in run_threads(4, draw) for n in batch]
-        assert sorted(numbers) == list(range(1, 21))

@@ -31,6 +31,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -40,6 +41,7 @@ from aftersales.app import AfterSales
 from aftersales.hooks import Hooks
 from aftersales.models import (
     AuditEntry,
+    CouponRequest,
     DocumentKind,
     DocumentLink,
     IdempotencyRecord,
@@ -260,13 +262,23 @@ def _writes(kit: Kit, team_id: str, ticket_id: str) -> dict[str, Callable[[Hooks
             )
         ),
         "modules": lambda h: h.modules_install("repair"),
-        "sequence": lambda h: h.sequence_next("ISO"),
+        "coupon": lambda h: h.issue_coupon(
+            CouponRequest(
+                program_id="program-iso",
+                partner_id="partner-iso",
+                code="ISO-1",
+                points=Decimal(1),
+                at=now,
+                reference="op-iso",
+                ticket_id=ticket_id,
+            )
+        ),
     }
 
 
 def _reads(kit: Kit, team_id: str, ticket_id: str) -> dict[str, object]:
     """What the ports read of each kind of write of `_writes()` (in a unit that is rolled
-    back, since a claim and a sequence can only be read by trying them)."""
+    back, since a claim can only be read by trying it)."""
     probe = IdempotencyRecord(
         actor_id="agent",
         key="iso-key",
@@ -285,7 +297,7 @@ def _reads(kit: Kit, team_id: str, ticket_id: str) -> dict[str, object]:
             "idempotency record": h.idempotency_claim(probe).result,
             "subscription": h.subscription_get(),
             "modules": h.modules_installed(),
-            "sequence": h.sequence_next("ISO"),
+            "coupon": h.find_coupon("ISO-1"),
         }
 
 

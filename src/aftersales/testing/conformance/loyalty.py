@@ -1,18 +1,20 @@
-"""Contract of the loyalty port: programs, coupons with unique codes, and their uses."""
+"""Contract of the loyalty port: programs, coupons the ERP issues with unique codes, and
+the uses it records."""
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import attrs
 import pytest
 
-from aftersales.errors import DuplicateKey, NotFound
+from aftersales.errors import BackendError, DuplicateKey, NotFound
 from aftersales.models import (
     Coupon,
+    CouponRequest,
     CouponRule,
-    CouponUse,
     Money,
     ProgramTrigger,
     ProgramType,
@@ -26,21 +28,33 @@ from .capabilities import Capability
 __all__ = ["LoyaltyContract"]
 
 
-def _coupon(kit: Kit, program_id: str, code: str, number: int = 1) -> Coupon:
-    return Coupon(
-        id=f"coupon-{number}",
-        code=code,
+def _request(
+    kit: Kit, program_id: str, code: str, reference: str = "op-issue", **details: Any
+) -> CouponRequest:
+    """A request for a coupon of `program_id` under `code`, for partner-1 from ticket-1."""
+    fields: dict[str, Any] = {
+        "points": Decimal(1),
+        "expires_on": date(2027, 1, 31),
+        "ticket_id": "ticket-1",
+        **details,
+    }
+    return CouponRequest(
         program_id=program_id,
         partner_id="partner-1",
-        points=Decimal(1),
-        created_at=kit.clock.now(),
-        expires_on=date(2027, 1, 31),
-        ticket_id="ticket-1",
+        code=code,
+        at=kit.clock.now(),
+        reference=reference,
+        **fields,
     )
 
 
+def _issued(kit: Kit, request: CouponRequest) -> Coupon:
+    return kit.write(lambda h: h.issue_coupon(request))
+
+
 class LoyaltyContract(ContractBase):
-    """`aftersales_loyalty_*`: codes are unique by a store constraint (CP-5)."""
+    """`aftersales_loyalty_*`: the ERP issues coupons (its ids) under codes unique by a store
+    constraint (CP-5) and records their uses."""
 
     def test_programs_round_trip_in_a_stable_order(self, kit: Kit) -> None:
         kettle = kit.world.product(name="Kettle", price=Decimal("20.00"))
@@ -81,77 +95,136 @@ class LoyaltyContract(ContractBase):
         with pytest.raises(NotFound):
             kit.read(lambda h: h.get_program("program-missing"))
 
+    def test_an_issued_coupon_is_what_was_asked_with_the_erps_id(self, kit: Kit) -> None:
+        """The ERP makes the coupon and its id; it keeps the fields asked and the reference."""
+        program = kit.world.coupon_program(name="Apology")
+        request = _request(kit, program.id, "AbC-123", points=Decimal("2.5"))
+        coupon = _issued(kit, request)
+        assert coupon.id
+        assert (coupon.code, coupon.program_id, coupon.partner_id, coupon.points) == (
+            "AbC-123",
+            program.id,
+            "partner-1",
+            Decimal("2.5"),
+        )
+        assert (coupon.created_at, coupon.expires_on, coupon.ticket_id) == (
+            request.at,
+            date(2027, 1, 31),
+            "ticket-1",
+        )
+        assert coupon.operation_ref == "op-issue"
+        other = _issued(kit, _request(kit, program.id, "OTHER", expires_on=None, ticket_id=None))
+        assert other.id != coupon.id
+        assert (other.expires_on, other.ticket_id) == (None, None)
+
     def test_coupons_are_found_by_id_and_exact_code(self, kit: Kit) -> None:
         program = kit.world.coupon_program(name="Apology")
-        coupon = _coupon(kit, program.id, "AbC-123")
-        kit.write(lambda h: h.create_coupon(coupon))
+        coupon = _issued(kit, _request(kit, program.id, "AbC-123"))
         assert kit.read(lambda h: h.get_coupon(coupon.id)) == coupon
         assert kit.read(lambda h: h.get_coupon(coupon.id, lock=True)) == coupon
         assert kit.read(lambda h: h.find_coupon("AbC-123")) == coupon
         assert kit.read(lambda h: h.find_coupon("AbC-123", lock=True)) == coupon
         assert kit.read(lambda h: h.find_coupon("abc-123")) is None
         assert kit.read(lambda h: h.find_coupon("AbC-12")) is None
+        with pytest.raises(NotFound):
+            kit.read(lambda h: h.get_coupon("coupon-missing"))
 
     def test_a_taken_code_is_refused_and_nothing_is_stored(self, kit: Kit) -> None:
         """CP-5: a second coupon with the same code raises DuplicateKey naming the code."""
         program = kit.world.coupon_program(name="Apology")
-        kit.write(lambda h: h.create_coupon(_coupon(kit, program.id, "SAME", 1)))
+        _issued(kit, _request(kit, program.id, "SAME", "op-1"))
         with kit.unchanged(), pytest.raises(DuplicateKey, match="coupon code SAME"):
-            kit.write(lambda h: h.create_coupon(_coupon(kit, program.id, "SAME", 2)))
+            _issued(kit, _request(kit, program.id, "SAME", "op-2"))
 
     def test_the_unit_goes_on_after_a_taken_code(self, kit: Kit) -> None:
-        """A service that draws a taken code tries another in the same unit of work."""
+        """A service that draws a taken code asks again in the same unit of work."""
         program = kit.world.coupon_program(name="Apology")
-        kit.write(lambda h: h.create_coupon(_coupon(kit, program.id, "TAKEN", 1)))
+        taken = _issued(kit, _request(kit, program.id, "TAKEN", "op-1"))
         with kit.unit() as uow:
             with pytest.raises(DuplicateKey):
-                kit.hooks.create_coupon(_coupon(kit, program.id, "TAKEN", 2))
-            kit.hooks.create_coupon(_coupon(kit, program.id, "FREE", 2))
+                kit.hooks.issue_coupon(_request(kit, program.id, "TAKEN", "op-2"))
+            free = kit.hooks.issue_coupon(_request(kit, program.id, "FREE", "op-2"))
             uow.commit()
-        assert kit.read(lambda h: h.find_coupon("FREE")) == _coupon(kit, program.id, "FREE", 2)
-        assert kit.read(lambda h: h.get_coupon("coupon-1")).code == "TAKEN"
+        assert kit.read(lambda h: h.find_coupon("FREE")) == free
+        assert kit.read(lambda h: h.get_coupon(taken.id)) == taken
+        assert kit.read(lambda h: list(h.find_coupons_by_reference("op-2"))) == [free]
 
-    def test_saving_a_coupon_updates_its_points(self, kit: Kit) -> None:
+    def test_a_redemption_records_the_use_and_spends_the_points(self, kit: Kit) -> None:
+        """The ERP answers with what it stored: the use (its id, the reference) and the
+        coupon with the points spent and the reference of the redemption."""
         program = kit.world.coupon_program(name="Apology")
-        coupon = _coupon(kit, program.id, "POINTS")
-        kit.write(lambda h: h.create_coupon(coupon))
-        spent = attrs.evolve(coupon, points=Decimal("0"))
-        kit.write(lambda h: h.save_coupon(spent))
-        assert kit.read(lambda h: h.find_coupon("POINTS")) == spent
+        coupon = _issued(kit, _request(kit, program.id, "SPEND", points=Decimal(3)))
+        at = kit.clock.now()
+        made = kit.write(lambda h: h.redeem(coupon.id, Decimal(2), "S00042", at, "op-redeem"))
+        assert made.use.id
+        assert (made.use.coupon_id, made.use.program_id, made.use.points) == (
+            coupon.id,
+            program.id,
+            Decimal(2),
+        )
+        assert (made.use.used_at, made.use.order_reference, made.use.operation_ref) == (
+            at,
+            "S00042",
+            "op-redeem",
+        )
+        assert made.coupon == attrs.evolve(coupon, points=Decimal(1), operation_ref="op-redeem")
+        assert kit.read(lambda h: h.get_coupon(coupon.id)) == made.coupon
+        again = kit.write(lambda h: h.redeem(coupon.id, Decimal(1), "", at, "op-again"))
+        assert again.use.id != made.use.id
+        assert again.coupon.points == Decimal(0)
+
+    def test_a_redemption_of_more_points_than_left_changes_nothing(self, kit: Kit) -> None:
+        program = kit.world.coupon_program(name="Apology")
+        coupon = _issued(kit, _request(kit, program.id, "SHORT"))
+        at = kit.clock.now()
+        with kit.unchanged(), pytest.raises(BackendError, match="SHORT"):
+            kit.write(lambda h: h.redeem(coupon.id, Decimal(2), "", at, "op-short"))
+        with kit.unchanged(), pytest.raises(NotFound):
+            kit.write(lambda h: h.redeem("coupon-missing", Decimal(1), "", at, "op-x"))
 
     def test_uses_are_counted_per_program(self, kit: Kit) -> None:
         one = kit.world.coupon_program(name="One")
         two = kit.world.coupon_program(name="Two")
         assert kit.read(lambda h: h.count_uses(one.id)) == 0
+        coupons = [
+            _issued(kit, _request(kit, program.id, f"USE-{number}", points=Decimal(5)))
+            for number, program in enumerate((one, two))
+        ]
+        at = kit.clock.now()
 
         def use(h: object) -> None:
-            for number, program in enumerate((one, one, two)):
-                kit.hooks.add_use(
-                    CouponUse(
-                        id=f"use-{number}",
-                        coupon_id="coupon-1",
-                        program_id=program.id,
-                        points=Decimal("1"),
-                        used_at=kit.clock.now(),
-                        order_reference=f"S0000{number}",
-                    )
-                )
+            for number, coupon in enumerate((coupons[0], coupons[0], coupons[1])):
+                kit.hooks.redeem(coupon.id, Decimal(1), f"S0000{number}", at, f"op-{number}")
 
         kit.write(use)
         assert kit.read(lambda h: (h.count_uses(one.id), h.count_uses(two.id))) == (2, 1)
+
+    def test_find_by_reference(self, kit: Kit) -> None:
+        """Every write keeps its call's reference; the port finds the coupons by it."""
+        program = kit.world.coupon_program(name="Apology")
+        first = _issued(kit, _request(kit, program.id, "REF-1", "op-1"))
+        second = _issued(kit, _request(kit, program.id, "REF-2", "op-1"))
+        third = _issued(kit, _request(kit, program.id, "REF-3", "op-2"))
+        found = kit.read(lambda h: list(h.find_coupons_by_reference("op-1")))
+        assert found == [first, second]
+        assert kit.read(lambda h: list(h.find_coupons_by_reference("op-none"))) == []
+        at = kit.clock.now()
+        kit.write(lambda h: h.redeem(third.id, Decimal(1), "", at, "op-3"))
+        found = kit.read(lambda h: list(h.find_coupons_by_reference("op-3")))
+        assert [c.id for c in found] == [third.id]
 
     def test_concurrent_units_with_one_code_store_exactly_one(self, kit: Kit) -> None:
         """RL-3 / CP-5 under threads: one unit wins, the others get DuplicateKey."""
         kit.require(Capability.THREADS)
         program = kit.world.coupon_program(name="Apology")
 
-        def create(i: int) -> str:
+        def issue(i: int) -> str:
             try:
-                kit.write(lambda h: h.create_coupon(_coupon(kit, program.id, "RACE", i)))
+                _issued(kit, _request(kit, program.id, "RACE", f"op-{i}"))
             except DuplicateKey:
                 return "duplicate"
-            return "created"
+            return "issued"
 
-        outcomes = run_threads(4, create)
-        assert sorted(outcomes) == ["created", "duplicate", "duplicate", "duplicate"]
+        outcomes = run_threads(4, issue)
+        assert sorted(outcomes) == ["duplicate", "duplicate", "duplicate", "issued"]
         assert kit.read(lambda h: h.find_coupon("RACE")) is not None
