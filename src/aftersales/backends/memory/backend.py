@@ -19,6 +19,7 @@ from aftersales.erp import (
     StockLedger,
     StockPort,
 )
+from aftersales.erp.imports import ImportPort, ReferenceImports
 from aftersales.erp.project import ReferenceProject, TaskStore
 from aftersales.errors import DuplicateKey
 from aftersales.hookspecs import hookimpl
@@ -51,6 +52,7 @@ from aftersales.models.mail import UNDELIVERED
 from aftersales.unit_of_work import UnitOfWork
 
 from .builder import MemoryBuilder
+from .imports import MemoryImports
 from .ledger import MemoryLedger
 from .repairs import MemoryRepairs
 from .store import MemoryStore
@@ -122,7 +124,7 @@ def _newest(items: Sequence[T], key: Callable[[T], tuple[Any, ...]]) -> list[T]:
     return sorted(later_first, key=key, reverse=True)
 
 
-class MemoryBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
+class MemoryBackend(AccountingPort, StockPort, ProjectPort, RepairPort, ImportPort):
     """Implements every hook of [`aftersales.hookspecs`][aftersales.hookspecs] on dicts in memory.
 
     Use `builder()` to create the data an ERP would already hold, `snapshot()` to
@@ -138,6 +140,8 @@ class MemoryBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
     `project` builds another one over them.
     The repair port is the reference ERP's (`ReferenceRepairs`) over the store's repair
     orders; `repairs` builds another one.
+    The import port is the reference ERP's (`ReferenceImports`), inserting documents by
+    the host's external ids.
     """
 
     name = "memory"
@@ -160,6 +164,7 @@ class MemoryBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
         self.tasks = MemoryTasks(self.store)
         self.project = project(self.tasks)
         self.repairs = repairs(MemoryRepairs(self.store, self.ledger))
+        self.imports = ReferenceImports(MemoryImports(self.store))
         self._installed = tuple(installed_modules)
         self.reset()
 

@@ -25,6 +25,7 @@ from sqlalchemy.sql.expression import ClauseElement
 from aftersales.backends.sql import mapping
 from aftersales.backends.sql.builder import SqlBuilder
 from aftersales.backends.sql.engine import Database
+from aftersales.backends.sql.imports import SqlImports
 from aftersales.backends.sql.ledger import SqlLedger
 from aftersales.backends.sql.mapping import Row, RowData
 from aftersales.backends.sql.migrations import (
@@ -58,6 +59,7 @@ from aftersales.erp import (
     StockLedger,
     StockPort,
 )
+from aftersales.erp.imports import ImportPort, ReferenceImports
 from aftersales.erp.project import ReferenceProject, TaskStore
 from aftersales.errors import BackendError, ConfigurationError, ConflictError, DuplicateKey
 from aftersales.formatting import show
@@ -205,7 +207,7 @@ def _history(
     return ("find", size, given), where, params
 
 
-class SqlBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
+class SqlBackend(AccountingPort, StockPort, ProjectPort, RepairPort, ImportPort):
     """Every hook on a SQL database: a SQLite file (the default) or PostgreSQL.
 
     The accounting port is the reference ERP
@@ -215,7 +217,8 @@ class SqlBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
     The project port is the reference ERP (`ReferenceProject`) over `tasks`;
     `project` builds another one over them.
     The repair port is the reference ERP's (`ReferenceRepairs`) over the `repairs` table;
-    `repairs` builds another one.
+    `repairs` builds another one. The import port is the reference ERP's
+    (`ReferenceImports`), inserting documents by the host's external ids.
 
     `url` is a file path or `sqlite:///path`, or `postgresql://user:pw@host/db`
     (psycopg 3); without it, `AFTERSALES_DATABASE_URL` or `./aftersales.db`. The schema
@@ -253,6 +256,7 @@ class SqlBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
         self.tasks = SqlTasks(self)
         self.project = project(self.tasks)
         self.repairs = repairs(SqlRepairs(self))
+        self.imports = ReferenceImports(SqlImports(self))
         self.db = Database(
             url,
             busy_timeout=busy_timeout,
