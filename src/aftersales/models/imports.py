@@ -172,8 +172,7 @@ class DeliveryImport:
 
 @attrs.frozen(kw_only=True)
 class ProgramImport:
-    """A coupon program of the host, with the fields of a
-    [`CouponProgram`][aftersales.models.loyalty.CouponProgram] but its id."""
+    """A coupon program of the host, with the fields of a `CouponProgram` but its id."""
 
     external_id: str = attrs.field(validator=id_field)
     name: str = attrs.field(validator=text())
