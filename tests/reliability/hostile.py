@@ -706,6 +706,13 @@ _IMPORTS: dict[str, Callable[[Targets, str], object]] = {
 }
 
 
+def _import_args(kind: str) -> Args:
+    def args(_s: Setting, t: Targets) -> dict[str, Any]:
+        return {"records": [_IMPORTS[kind](t, "valid-import-1")]}
+
+    return args
+
+
 def import_records(kind: str) -> Values:
     """`imports.<kind>(records=…)`: lists of import records of one kind, with distinct
     external ids naming customers and products that exist."""
@@ -1337,7 +1344,7 @@ CALLS: tuple[PublicCall, ...] = (
         PublicCall(
             name=f"imports.{kind}",
             actor="system",
-            args=lambda s, t, kind=kind: {"records": [_IMPORTS[kind](t, "valid-import-1")]},
+            args=_import_args(kind),
             params={"records": import_records(kind)},
         )
         for kind in ("invoices", "deliveries", "programs")

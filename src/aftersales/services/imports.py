@@ -149,11 +149,11 @@ class ImportService(ServiceBase):
         check: Callable[[int, Any, _Known], None],
     ) -> tuple[Imported[Any], ...]:
         def work(uow: UnitOfWork) -> tuple[Imported[Any], ...]:
+            self._importer(kind)
             batch = _batch(records, kind.record)
             known = _Known(self)
             for n, record in enumerate(batch):
                 check(n, record, known)
-            self._importer(kind)
             outcomes = self._hooks.imports(kind.plural, batch, uow.now, kind.document)
             assert outcomes is not None  # the importer answers: checked just above
             for record, outcome in zip(batch, outcomes, strict=True):
