@@ -4,7 +4,9 @@ on memory, SQLite and PostgreSQL, and by 8 processes at once."""
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -44,6 +46,7 @@ from aftersales.testing.scenario import AGENT, SYSTEM, Scenario
 START = "2026-11-28T09:00:00+00:00"
 VAT = Tax(name="21%", percent=Decimal(21))
 PAID_AT = datetime(2026, 10, 3, 12, 0, tzinfo=UTC)
+WORKERS = 8
 
 BACKENDS = [
     "memory",
@@ -366,9 +369,29 @@ def test_one_external_id_may_name_an_invoice_a_delivery_and_a_program(
     assert app.imports.programs([_program("7")], actor=SYSTEM)[0].created
 
 
-# -- 8 processes at once ----------------------------------------------------------------------
+def test_eight_threads_importing_one_batch_make_each_document_once(clock: FrozenClock) -> None:
+    """The memory backend: units hold the store's lock, so the lookup and the insert of an
+    external id are one step."""
+    backend = MemoryBackend()
+    world = build_scenario(backend.builder(clock))
+    app = AfterSales(backend, clock=clock)
+    records = [_delivery(world, f"d-{n}") for n in range(10)]
+    start = threading.Barrier(WORKERS)
 
-WORKERS = 8
+    def run() -> list[tuple[str, str, bool]]:
+        start.wait(10)
+        done = app.imports.deliveries(records, actor=SYSTEM)
+        return [(o.external_id, o.record.id, o.created) for o in done]
+
+    with ThreadPoolExecutor(WORKERS) as threads:
+        runs = [f.result() for f in [threads.submit(run) for _ in range(WORKERS)]]
+    created = sorted(external for run in runs for external, _id, made in run if made)
+    assert created == sorted(record.external_id for record in records)
+    assert len({tuple(picking_id for _e, picking_id, _m in run) for run in runs}) == 1
+    assert len(backend.store.values("pickings")) == 1 + len(records)  # the scenario's one
+
+
+# -- 8 processes at once ----------------------------------------------------------------------
 
 
 def import_at_once(
