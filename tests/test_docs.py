@@ -321,6 +321,7 @@ def _service_classes() -> list[type]:
     from aftersales.services.coupons import CouponService
     from aftersales.services.field_service import FieldServiceService
     from aftersales.services.idempotency import IdempotencyService
+    from aftersales.services.imports import ImportService
     from aftersales.services.outbox import OutboxService
     from aftersales.services.refunds import RefundService
     from aftersales.services.repairs import RepairService
@@ -340,6 +341,7 @@ def _service_classes() -> list[type]:
         TicketViewService,
         OutboxService,
         IdempotencyService,
+        ImportService,
     ]
 
 

@@ -1,13 +1,15 @@
 """Embedding without copying: a host serves the helpdesk port from its own SQLAlchemy
-tables, and the SQL backend is the ERP and the after-sales store (docs/embedding.md)."""
+tables, and the SQL backend is the ERP (its existing invoices and programs imported by
+their external ids) and the after-sales store (docs/embedding.md)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -15,8 +17,9 @@ from sqlalchemy.orm import Session
 from aftersales import AfterSales, CreditMethod, FrozenClock, Service
 from aftersales.backends.sql import SqlBackend
 from aftersales.errors import NotFound
-from aftersales.models import DocumentKind, InvoiceState, Partner
-from aftersales.testing.scenario import AGENT, MANAGER
+from aftersales.models import DocumentKind, InvoiceLine, InvoiceState, Reward, RewardKind
+from aftersales.models.imports import InvoiceImport, ProgramImport
+from aftersales.testing.scenario import AGENT, MANAGER, SYSTEM
 
 from .embedding_host import Base, HostCustomer, HostHelpdesk, HostTeam, HostTicket
 
@@ -62,17 +65,49 @@ def test_refunds_and_coupons_from_a_ticket_of_the_hosts_tables(
 ) -> None:
     backend = SqlBackend(tmp_path / "aftersales.db")
     try:
-        # what the ERP already holds: an invoice of the host's customer 7 (by the host's id)
-        world = backend.builder(FrozenClock(START))
-        ana = Partner(id="7", name="Ana Pérez", commercial_entity_id="7")
-        blender = world.product(name="Blender", price=Decimal("49.95"), taxes=("21%",))
-        invoice = world.invoice(customer=ana, lines=[(blender, 2)], posted=True)
-        program = world.coupon_program(name="Sorry 10%")
+        blender = backend.builder(FrozenClock(START)).product(
+            name="Blender", price=Decimal("49.95"), taxes=("21%",)
+        )
         host_before = _host_rows(host_engine)
 
         app = AfterSales(backend, clock=FrozenClock(START), plugins=[HostHelpdesk(host_engine)])
         assert app.ports()["helpdesk"] == "host-helpdesk"
         assert {owner for port, owner in app.ports().items() if port != "helpdesk"} == {"sql"}
+
+        # what the host already has, imported by its own ids: an invoice of its customer 7
+        line = InvoiceLine(
+            description="Blender",
+            quantity=Decimal(2),
+            unit_price=blender.price,
+            taxes=blender.taxes,
+            product_id=blender.id,
+        )
+        host_invoice = InvoiceImport(
+            external_id="1001",
+            customer_id="7",
+            number="F-2026-1001",
+            invoice_date=date(2026, 11, 20),
+            currency="EUR",
+            lines=[line],
+        )
+        (loaded,) = app.imports.invoices([host_invoice], actor=SYSTEM)
+        invoice = loaded.record
+        assert (loaded.created, invoice.customer_id, invoice.number) == (True, "7", "F-2026-1001")
+        assert app.imports.invoices([host_invoice], actor=SYSTEM) == (
+            attrs.evolve(loaded, created=False),
+        )
+        (imported,) = app.imports.programs(
+            [
+                ProgramImport(
+                    external_id="sorry-10",
+                    name="Sorry 10%",
+                    currency="EUR",
+                    rewards=[Reward(kind=RewardKind.PERCENTAGE, percent=Decimal(10))],
+                )
+            ],
+            actor=SYSTEM,
+        )
+        program = imported.record
 
         app.settings.configure("1", enable={Service.REFUNDS, Service.COUPONS}, actor=MANAGER)
         ticket = app.tickets.find("#42", actor=AGENT)

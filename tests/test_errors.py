@@ -62,6 +62,9 @@ EXAMPLES: dict[type[AfterSalesError], AfterSalesError] = {
     DatabaseLocked: DatabaseLocked(datetime(2026, 1, 31, 12, tzinfo=UTC)),
     IdempotencyConflict: IdempotencyConflict("k-1", "was used with different arguments"),
     InvalidCoupon: InvalidCoupon("SUMMER-10", "this code has expired"),
+    errors_module.ImportConflict: errors_module.ImportConflict(
+        "invoice", "host-inv-7", ["lines", "number"]
+    ),
     errors_module.ConfigurationError: errors_module.ConfigurationError("bad"),
     BackendNotFound: BackendNotFound("memroy", ["memory", "sql"]),
     MissingHookImplementation: MissingHookImplementation({"get_invoice": ("refunds",)}, ["x"]),

@@ -93,6 +93,7 @@ def test_every_hook_belongs_to_one_port_or_is_a_broadcast() -> None:
         "loyalty": Owner.ERP,
         "repair": Owner.ERP,
         "project": Owner.ERP,
+        "imports": Owner.ERP,
         "modules": Owner.ERP,
         "subscription": Owner.ERP,
         "store": Owner.LIBRARY,

@@ -33,6 +33,7 @@ class Action(StrEnum):
     PORTAL = "portal"
     OUTBOX = "outgoing email"
     PURGE_KEYS = "purge idempotency keys"
+    IMPORT = "import documents"
 
 
 #: The groups each action needs (AC-2).
@@ -50,6 +51,7 @@ RIGHTS: Mapping[Action, frozenset[Group]] = {
     Action.PORTAL: frozenset({Group.PORTAL}),
     Action.OUTBOX: frozenset({Group.HELPDESK_MANAGER}),
     Action.PURGE_KEYS: frozenset({Group.SYSTEM}),
+    Action.IMPORT: frozenset({Group.SYSTEM}),
 }
 
 

@@ -14,6 +14,7 @@ from aftersales.runtime import Config, Runtime
 from aftersales.services.coupons import CouponService
 from aftersales.services.field_service import FieldServiceService
 from aftersales.services.idempotency import IdempotencyService
+from aftersales.services.imports import ImportService
 from aftersales.services.outbox import OutboxService
 from aftersales.services.refunds import RefundService
 from aftersales.services.repairs import RepairService
@@ -79,6 +80,7 @@ class AfterSales:
         self.field_service = FieldServiceService(self.runtime)
         self.outbox = OutboxService(self.runtime)
         self.idempotency = IdempotencyService(self.runtime)
+        self.imports = ImportService(self.runtime)
 
     def plugins(self) -> dict[str, tuple[str, ...]]:
         """Registered plugins and the hooks each implements."""

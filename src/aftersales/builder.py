@@ -15,9 +15,8 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-import attrs
-
 from aftersales.clock import Clock, SystemClock
+from aftersales.erp.accounting import pay
 from aftersales.errors import InvalidInput
 from aftersales.ids import new_id
 from aftersales.models import (
@@ -27,13 +26,10 @@ from aftersales.models import (
     InvoiceKind,
     InvoiceLine,
     InvoiceState,
-    Match,
-    MatchKind,
     Money,
     MoveState,
     Partner,
     Payment,
-    PaymentState,
     Picking,
     PickingKind,
     PickingState,
@@ -257,19 +253,10 @@ class Builder(abc.ABC):
             reference=f"Payment of {invoice.number}",
         )
         self.put(payment)
-        self.put(
-            Match(
-                id=self._id("match"),
-                invoice_id=invoice.id,
-                kind=MatchKind.PAYMENT,
-                counterpart_id=payment.id,
-                amount=amount,
-                created_at=self._now(),
-            )
-        )
-        residual = invoice.residual - amount
-        state = PaymentState.PAID if residual.is_zero() else PaymentState.PARTIAL
-        return attrs.evolve(invoice, residual=residual, payment_state=state)
+        paid, matches = pay(invoice, [payment], self._now(), self._id)
+        for match in matches:
+            self.put(match)
+        return paid
 
     def delivery(
         self,

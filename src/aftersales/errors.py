@@ -53,6 +53,7 @@ __all__ = [
     "DomainError",
     "DuplicateKey",
     "IdempotencyConflict",
+    "ImportConflict",
     "InvalidConfiguration",
     "InvalidCoupon",
     "InvalidInput",
@@ -350,6 +351,29 @@ class IdempotencyConflict(DomainError):
         self.key = key
         self.reason = reason
         super().__init__(f"idempotency key {show(key)} {reason}")
+
+
+class ImportConflict(DomainError):
+    """A record was imported under an external id that a document with other content
+    already holds.
+
+    `kind` is what was imported (`"invoice"`), `external_id` the host's id and
+    `differing` the fields of the record that the stored document does not hold.
+    """
+
+    code = "import_conflict"
+    http_status = 409
+    fields = ("kind", "external_id", "differing")
+
+    def __init__(self, kind: str, external_id: str, differing: Iterable[str]) -> None:
+        self.kind = kind
+        self.external_id = external_id
+        self.differing = tuple(differing)
+        super().__init__(
+            f"{kind} {show(external_id)} was imported before with other "
+            f"{', '.join(self.differing)}; an import never changes a stored document: "
+            "import the record as it was, or under a new external id"
+        )
 
 
 class InvalidCoupon(DomainError):

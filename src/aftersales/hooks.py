@@ -52,6 +52,7 @@ from aftersales.models import (
     Ticket,
     TicketMessage,
 )
+from aftersales.models.imports import Imported
 from aftersales.models.queries import InvoiceQuery, PickingQuery
 
 if TYPE_CHECKING:
@@ -744,3 +745,20 @@ class Hooks:
         return _many(
             self._h.aftersales_store_audit_list(ticket_id=ticket_id), "aftersales_store_audit_list"
         )
+
+    # imports --------------------------------------------------------------------------------
+    def imports(
+        self, kind: str, records: Sequence[object], at: datetime, type_: type[T]
+    ) -> list[Imported[Any]] | None:
+        """What `aftersales_imports_<kind>` answers for `records` (one `Imported` of a
+        `type_` record each, in order); `None` when no plugin imports `kind`."""
+        hook = f"aftersales_imports_{kind}"
+        found = getattr(self._h, hook)(records=records, at=at)
+        if found is None:
+            return None
+        outcomes = list(_many(found, hook))
+        if len(outcomes) != len(records):
+            raise BackendError(f"{hook} answered {len(outcomes)} outcomes for {len(records)}")
+        for outcome in outcomes:
+            _typed(_typed(outcome, Imported, hook).record, type_, hook)
+        return outcomes

@@ -93,6 +93,7 @@ if TYPE_CHECKING:
         Ticket,
         TicketMessage,
     )
+    from aftersales.models.imports import DeliveryImport, Imported, InvoiceImport, ProgramImport
     from aftersales.models.queries import InvoiceQuery, PickingQuery
     from aftersales.modules import Module
     from aftersales.unit_of_work import UnitOfWork
@@ -828,6 +829,44 @@ def aftersales_mail_deliver(email: OutgoingEmail) -> bool | DeliveryReport | Non
     may help (a 4xx reply, a timeout), another exception when it will not. The email stays in
     the outbox as FAILED with the error, to be retried up to `Config.mail_attempts`.
     """
+
+
+# -------------------------------------------------------------------------------------------
+# port imports (owner: the ERP — the reference ERP of the shipped backends): a host's
+# existing documents, loaded once each by their external id. No service needs it.
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def aftersales_imports_invoices(
+    records: Sequence[InvoiceImport], at: datetime
+) -> Sequence[Imported[Invoice]] | None:
+    """Store each of `records` (checked by the import service: its customer and products
+    exist, one record per external id) as a posted invoice with its lines and payments,
+    matched and settled, unless an invoice already holds its `external_id`; `at` is the
+    library's time of the call.
+
+    Return, for each record in order, the invoice stored under its external id and whether
+    this call created it. Concurrent units importing one external id make one invoice, and
+    no unit ever reads one without its lines, payments or settlement (insert-if-absent by
+    the database, in the unit of work).
+    """
+
+
+@hookspec(firstresult=True)
+def aftersales_imports_deliveries(
+    records: Sequence[DeliveryImport], at: datetime
+) -> Sequence[Imported[Picking]] | None:
+    """Store each of `records` as a done delivery with its moves done, unless a picking
+    already holds its `external_id`; the outcomes as `aftersales_imports_invoices`."""
+
+
+@hookspec(firstresult=True)
+def aftersales_imports_programs(
+    records: Sequence[ProgramImport], at: datetime
+) -> Sequence[Imported[CouponProgram]] | None:
+    """Store each of `records` as a coupon program, unless a program already holds its
+    `external_id`; the outcomes as `aftersales_imports_invoices`."""
 
 
 # -------------------------------------------------------------------------------------------

@@ -216,6 +216,12 @@ PORTS: tuple[Port, ...] = (
         ),
     ),
     _port(
+        "imports",
+        Owner.ERP,
+        "a host's existing invoices, deliveries and programs, loaded once by external id",
+        optional=("imports_invoices", "imports_deliveries", "imports_programs"),
+    ),
+    _port(
         "modules",
         Owner.ERP,
         "installed modules",

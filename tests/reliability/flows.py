@@ -48,6 +48,7 @@ SERVICES: tuple[str, ...] = (
     "field_service",
     "outbox",
     "idempotency",
+    "imports",
 )
 
 Prepare = Callable[[Setting], Any]

@@ -52,9 +52,18 @@ from aftersales.models import (
     PartLine,
     Picking,
     RepairOrder,
+    Reward,
+    RewardKind,
     Service,
     TaskStage,
     Ticket,
+)
+from aftersales.models.imports import (
+    DeliveryImport,
+    InvoiceImport,
+    MoveImport,
+    PaymentImport,
+    ProgramImport,
 )
 from aftersales.services.coupons import CouponInfo
 from aftersales.testing.snapshots import diff
@@ -651,6 +660,101 @@ def a_format() -> Values:
     return values
 
 
+def _invoice_import(customer_id: str, product_id: str, external_id: str) -> InvoiceImport:
+    return InvoiceImport(
+        external_id=external_id,
+        customer_id=customer_id,
+        number=f"HOST/{external_id}",
+        invoice_date=date(2026, 10, 1),
+        currency="EUR",
+        lines=[
+            InvoiceLine(
+                description="Kettle",
+                quantity=Decimal(1),
+                unit_price=Money.of("20.00", "EUR"),
+                product_id=product_id,
+            )
+        ],
+        payments=[PaymentImport(amount=Money.of("5.00", "EUR"), paid_at=NOW)],
+    )
+
+
+def _delivery_import(partner_id: str, product_id: str, external_id: str) -> DeliveryImport:
+    return DeliveryImport(
+        external_id=external_id,
+        partner_id=partner_id,
+        reference=f"HOST/OUT/{external_id}",
+        moves=[MoveImport(product_id=product_id, quantity=Decimal(2))],
+        done_at=NOW,
+    )
+
+
+def _program_import(external_id: str) -> ProgramImport:
+    return ProgramImport(
+        external_id=external_id,
+        name="Imported 5%",
+        currency="EUR",
+        rewards=[Reward(kind=RewardKind.PERCENTAGE, percent=Decimal(5))],
+    )
+
+
+#: A valid import record of each kind for the targets, under an external id.
+_IMPORTS: dict[str, Callable[[Targets, str], object]] = {
+    "invoices": lambda t, e: _invoice_import(t.other_partner_id, t.kettle_id, e),
+    "deliveries": lambda t, e: _delivery_import(t.other_partner_id, t.kettle_id, e),
+    "programs": lambda t, e: _program_import(e),
+}
+
+
+def _import_args(kind: str) -> Args:
+    def args(_s: Setting, t: Targets) -> dict[str, Any]:
+        return {"records": [_IMPORTS[kind](t, "valid-import-1")]}
+
+    return args
+
+
+def import_records(kind: str) -> Values:
+    """`imports.<kind>(records=…)`: lists of import records of one kind, with distinct
+    external ids naming customers and products that exist."""
+    one = _IMPORTS[kind]
+    other = "programs" if kind != "programs" else "invoices"
+
+    def values() -> list[Hostile]:
+        found = [
+            *wrong_types(exclude=("list",)),
+            _bad("a string", "hostile-1"),
+            _bad("a dict in the list", [{"external_id": "hostile-1"}]),
+            _bad("a record of another kind", lambda t: [_IMPORTS[other](t, "hostile-1")]),
+            _bad("one external id twice", lambda t: [one(t, "hostile-1"), one(t, "hostile-1")]),
+            _bad("too many", lambda t: [one(t, f"hostile-{n}") for n in range(1001)]),
+        ]
+        if kind == "invoices":
+            found += [
+                _bad(
+                    "an unknown customer",
+                    lambda t: [_invoice_import("partner-unknown", t.kettle_id, "hostile-1")],
+                ),
+                _bad(
+                    "an unknown product",
+                    lambda t: [_invoice_import(t.other_partner_id, "product-unknown", "h-1")],
+                ),
+            ]
+        if kind == "deliveries":
+            found += [
+                _bad(
+                    "an unknown partner",
+                    lambda t: [_delivery_import("partner-unknown", t.kettle_id, "hostile-1")],
+                ),
+                _bad(
+                    "an unknown product",
+                    lambda t: [_delivery_import(t.other_partner_id, "product-unknown", "h-1")],
+                ),
+            ]
+        return found
+
+    return values
+
+
 def actors(kind: str) -> Values:
     """`actor=…`: not an Actor is [`InvalidInput`][aftersales.errors.InvalidInput]; one without the
     rights is [`AccessDenied`][aftersales.errors.AccessDenied]. `kind` is who may call (see
@@ -1234,6 +1338,16 @@ CALLS: tuple[PublicCall, ...] = (
         actor="system",
         args=lambda s, t: {"older_than": timedelta(days=30)},
         params={"older_than": a_duration()},
+    ),
+    # -- imports ------------------------------------------------------------------------------
+    *(
+        PublicCall(
+            name=f"imports.{kind}",
+            actor="system",
+            args=_import_args(kind),
+            params={"records": import_records(kind)},
+        )
+        for kind in ("invoices", "deliveries", "programs")
     ),
 )
 

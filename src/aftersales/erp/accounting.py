@@ -30,6 +30,7 @@ from aftersales.models import (
     Match,
     MatchKind,
     Money,
+    Payment,
     PaymentState,
     Refundable,
     Reversal,
@@ -43,6 +44,7 @@ __all__ = [
     "ReferenceAccounting",
     "credit_note_series",
     "format_number",
+    "pay",
     "settle",
 ]
 
@@ -124,6 +126,28 @@ def _settlement(invoice: Invoice, matches: Sequence[Match]) -> tuple[Money, Paym
     else:
         state = PaymentState.REVERSED
     return residual, state
+
+
+def pay(
+    invoice: Invoice, payments: Sequence[Payment], at: datetime, ids: Callable[[str], str] = new_id
+) -> tuple[Invoice, tuple[Match, ...]]:
+    """`invoice` settled by `payments` (each matched in full, at `at`), with the matches.
+
+    The payments must add up to at most the invoice's residual; more is a
+    [`BackendError`][aftersales.errors.BackendError] (see `settle()`).
+    """
+    matches = tuple(
+        Match(
+            id=ids("match"),
+            invoice_id=invoice.id,
+            kind=MatchKind.PAYMENT,
+            counterpart_id=payment.id,
+            amount=payment.amount,
+            created_at=at,
+        )
+        for payment in payments
+    )
+    return settle(invoice, matches), matches
 
 
 def _live(note: Invoice) -> bool:

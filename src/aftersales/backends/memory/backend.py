@@ -22,6 +22,7 @@ from aftersales.erp import (
     StockLedger,
     StockPort,
 )
+from aftersales.erp.imports import ImportPort, ReferenceImports
 from aftersales.erp.project import ReferenceProject, TaskStore
 from aftersales.hookspecs import hookimpl
 from aftersales.models import (
@@ -54,6 +55,7 @@ from aftersales.unit_of_work import UnitOfWork
 
 from .builder import MemoryBuilder
 from .coupons import MemoryCoupons
+from .imports import MemoryImports
 from .ledger import MemoryLedger
 from .repairs import MemoryRepairs
 from .store import MemoryStore, Ordered
@@ -130,7 +132,7 @@ def _newest(items: Sequence[T], key: Callable[[T], tuple[Any, ...]]) -> list[T]:
     return sorted(later_first, key=key, reverse=True)
 
 
-class MemoryBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort):
+class MemoryBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort, ImportPort):
     """Implements every hook of [`aftersales.hookspecs`][aftersales.hookspecs] on dicts in memory.
 
     Use `builder()` to create the data an ERP would already hold, `snapshot()` to
@@ -148,6 +150,8 @@ class MemoryBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairP
     `project` builds another one over them.
     The repair port is the reference ERP's (`ReferenceRepairs`) over the store's repair
     orders; `repairs` builds another one.
+    The import port is the reference ERP's (`ReferenceImports`), inserting documents by
+    the host's external ids.
     """
 
     name = "memory"
@@ -173,6 +177,7 @@ class MemoryBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairP
         self.tasks = MemoryTasks(self.store)
         self.project = project(self.tasks)
         self.repairs = repairs(MemoryRepairs(self.store, self.ledger))
+        self.imports = ReferenceImports(MemoryImports(self.store))
         self._installed = tuple(installed_modules)
         self.reset()
 

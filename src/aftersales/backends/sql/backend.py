@@ -26,6 +26,7 @@ from aftersales.backends.sql import mapping
 from aftersales.backends.sql.builder import SqlBuilder
 from aftersales.backends.sql.coupons import SqlCoupons
 from aftersales.backends.sql.engine import Database
+from aftersales.backends.sql.imports import SqlImports
 from aftersales.backends.sql.ledger import SqlLedger
 from aftersales.backends.sql.mapping import Row, RowData
 from aftersales.backends.sql.migrations import (
@@ -62,6 +63,7 @@ from aftersales.erp import (
     StockLedger,
     StockPort,
 )
+from aftersales.erp.imports import ImportPort, ReferenceImports
 from aftersales.erp.project import ReferenceProject, TaskStore
 from aftersales.errors import BackendError, ConfigurationError, ConflictError, DuplicateKey
 from aftersales.formatting import show
@@ -208,7 +210,7 @@ def _history(
     return ("find", size, given), where, params
 
 
-class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort):
+class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort, ImportPort):
     """Every hook on a SQL database: a SQLite file (the default) or PostgreSQL.
 
     The accounting port is the reference ERP
@@ -220,7 +222,8 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
     The project port is the reference ERP (`ReferenceProject`) over `tasks`;
     `project` builds another one over them.
     The repair port is the reference ERP's (`ReferenceRepairs`) over the `repairs` table;
-    `repairs` builds another one.
+    `repairs` builds another one. The import port is the reference ERP's
+    (`ReferenceImports`), inserting documents by the host's external ids.
 
     `url` is a file path or `sqlite:///path`, or `postgresql://user:pw@host/db`
     (psycopg 3); without it, `AFTERSALES_DATABASE_URL` or `./aftersales.db`. The schema
@@ -261,6 +264,7 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
         self.tasks = SqlTasks(self)
         self.project = project(self.tasks)
         self.repairs = repairs(SqlRepairs(self))
+        self.imports = ReferenceImports(SqlImports(self))
         self.db = Database(
             url,
             busy_timeout=busy_timeout,

@@ -28,7 +28,7 @@ from .types import Exact, JsonText, Moment
 __all__ = ["SCHEMA_VERSION", "build_metadata", "metadata"]
 
 #: The version of the schema this code reads and writes.
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 
 
 def _seq() -> sa.Column[int]:
@@ -516,6 +516,14 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
         sa.Index("ix_coupons_operation_ref", coupons.c.operation_ref)
         uses.append_column(sa.Column("operation_ref", sa.String(64)))
         sa.Index("ix_coupon_uses_operation_ref", uses.c.operation_ref)
+    # -- version 14: the host's external id of an imported document, unique per kind --------
+    if version >= 14:
+        for name in ("invoices", "pickings", "programs"):
+            table = md.tables[name]
+            table.append_column(sa.Column("external_id", sa.String(128)))
+            # a unique index (not a constraint): SQLite cannot add a constraint to a table;
+            # NULL (a document the host did not import) never conflicts
+            sa.Index(f"uq_{name}_external_id", table.c.external_id, unique=True)
     return md
 
 
