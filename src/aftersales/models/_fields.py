@@ -260,7 +260,7 @@ _SHARED_KEPT = 4096
 _SHARED_LONGEST = 24
 
 
-def shared_decimal(value: Any) -> Any:
+def shared_decimal(value: Decimal) -> Decimal:
     """attrs converter: a Decimal becomes the one object kept for its exact text, so the
     few quantities that lines and moves repeat (`1`, `2`, `0.5`) cost one object each, not
     one per record (Decimals are immutable; `2` and `2.0` stay distinct). Anything else is
