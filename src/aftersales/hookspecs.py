@@ -384,6 +384,13 @@ def aftersales_stock_returnable_deliveries(query: PickingQuery) -> Sequence[Retu
     it back, `reserved` those of open returns; cancelled returns and moves count for nothing.
     Answer in one go (one query for the returns of every delivery found), not one call per
     delivery.
+
+    **Pages.** When `query.limit` or `query.after` is set the answer is one page, in the
+    paged order: newest first by `(done_at, created_at, id)` (the greater id first among
+    equal times); only the deliveries strictly after the key `query.after` in that order,
+    and at most `query.limit` of them. Read only that page (e.g. `ORDER BY … LIMIT` with a
+    keyset `WHERE`), so a page costs the same whatever the partner's history; see
+    [`aftersales.paging`][aftersales.paging].
     """
 
 

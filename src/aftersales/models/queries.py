@@ -1,21 +1,55 @@
-"""Request objects passed to query hooks: frozen, typed, and free to grow new fields."""
+"""Request objects passed to query hooks: frozen, typed, and free to grow new fields.
+
+Paged lists read newest first by a total key, strictly after a key (`after`) and at most
+`limit` records: `keyset_page()` is that rule for records already in memory.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import date, datetime
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
 
 import attrs
 
-from aftersales.models._fields import to_frozenset
+from aftersales.models._fields import id_field, to_frozenset
 from aftersales.models.accounting import Invoice, InvoiceKind, InvoiceState
-from aftersales.models.stock import PickingKind, PickingState
+from aftersales.models.helpdesk import DocumentKind, DocumentLink, TicketMessage
+from aftersales.models.stock import Picking, PickingKind, PickingState
 
-__all__ = ["InvoiceKey", "InvoiceQuery", "PickingQuery", "invoice_key", "paged"]
+__all__ = [
+    "InvoiceKey",
+    "InvoiceQuery",
+    "LinkKey",
+    "LinkQuery",
+    "MessageKey",
+    "MessageQuery",
+    "PickingKey",
+    "PickingQuery",
+    "invoice_key",
+    "keyset_page",
+    "link_key",
+    "message_key",
+    "paged",
+    "picking_key",
+]
+
+T = TypeVar("T")
+K = TypeVar("K")
 
 #: Where an invoice sorts in a paged list: `(invoice_date, created_at, id)`, newest first
 #: (latest date, undated last, then latest `created_at`, then greatest id).
 InvoiceKey = tuple[date | None, datetime, str]
+#: Where a picking sorts in a paged list: `(done_at, created_at, id)`, newest first
+#: (latest `done_at`, not done last, then latest `created_at`, then greatest id).
+PickingKey = tuple[datetime | None, datetime, str]
+#: Where a link sorts in a ticket's paged documents: `(created_at, kind, document_id)`,
+#: newest first (the kind as its value).
+LinkKey = tuple[datetime, str, str]
+#: Where a message sorts in a ticket's paged trail: `(at, id)`, newest first.
+MessageKey = tuple[datetime, str]
+
+_EARLIEST = datetime.min.replace(year=1, tzinfo=UTC)
 
 
 @attrs.frozen(kw_only=True)
@@ -38,21 +72,6 @@ def invoice_key(invoice: Invoice) -> InvoiceKey:
     return (invoice.invoice_date, invoice.created_at, invoice.id)
 
 
-def _ascending(key: InvoiceKey) -> tuple[date, datetime, str]:
-    return (key[0] or date.min, key[1], key[2])
-
-
-def paged(invoices: Iterable[Invoice], query: InvoiceQuery) -> list[Invoice]:
-    """`invoices` in the paged order, after `query.after` and at most `query.limit` of them:
-    for an ERP that filters the rest of the query itself but cannot page in its own API."""
-    found = list(invoices)
-    if query.after is not None:
-        after = _ascending(query.after)
-        found = [inv for inv in found if _ascending(invoice_key(inv)) < after]
-    found.sort(key=lambda inv: _ascending(invoice_key(inv)), reverse=True)
-    return found if query.limit is None else found[: query.limit]
-
-
 @attrs.frozen(kw_only=True)
 class PickingQuery:
     """Pickings of any of `partner_ids` matching every condition that is set."""
@@ -62,3 +81,81 @@ class PickingQuery:
     state: PickingState | None = None
     sale_order_id: str | None = None
     product_id: str | None = None
+    #: Page: only pickings after this key in the paged order (see `PickingKey`).
+    after: PickingKey | None = None
+    #: Page: at most this many pickings, in the paged order (see `PickingKey`).
+    limit: int | None = None
+
+
+def picking_key(picking: Picking) -> PickingKey:
+    """Where `picking` sorts in a paged list of pickings."""
+    return (picking.done_at, picking.created_at, picking.id)
+
+
+@attrs.frozen(kw_only=True)
+class LinkQuery:
+    """One page of the documents linked to `ticket_id` (of `kind` when set), newest first
+    by `LinkKey`: those after `after`, at most `limit` of them."""
+
+    ticket_id: str = attrs.field(validator=id_field)
+    kind: DocumentKind | None = None
+    after: LinkKey | None = None
+    limit: int
+
+
+def link_key(link: DocumentLink) -> LinkKey:
+    """Where `link` sorts in a ticket's paged documents."""
+    return (link.created_at, link.kind.value, link.document_id)
+
+
+@attrs.frozen(kw_only=True)
+class MessageQuery:
+    """One page of the trail of `ticket_id`, newest first by `MessageKey`: the messages
+    after `after`, at most `limit` of them."""
+
+    ticket_id: str = attrs.field(validator=id_field)
+    after: MessageKey | None = None
+    limit: int
+
+
+def message_key(message: TicketMessage) -> MessageKey:
+    """Where `message` sorts in a ticket's paged trail."""
+    return (message.at, message.id)
+
+
+def keyset_page(
+    records: Iterable[T], key: Callable[[T], K], after: K | None, limit: int | None
+) -> list[T]:
+    """`records` newest first by `key` (a total, comparable key), only those strictly
+    after `after` in that order, at most `limit` of them: the keyset rule of every paged
+    list, for a store or ERP that holds the records in memory or cannot page in its API."""
+    ordered: Callable[[T], Any] = key
+    found = [r for r in records if after is None or ordered(r) < after]
+    # insertion order is mostly key order: the sort finds one run, close to a scan
+    found.sort(key=ordered, reverse=True)
+    return found if limit is None else found[:limit]
+
+
+def _invoice_order(invoice: Invoice) -> tuple[date, datetime, str]:
+    on, at, ident = invoice_key(invoice)
+    return (on or date.min, at, ident)
+
+
+def _picking_order(picking: Picking) -> tuple[datetime, datetime, str]:
+    done, at, ident = picking_key(picking)
+    return (done or _EARLIEST, at, ident)
+
+
+def paged(records: Iterable[T], query: InvoiceQuery | PickingQuery) -> list[T]:
+    """`records` (invoices of an `InvoiceQuery`, pickings of a `PickingQuery`) in the paged
+    order, after `query.after` and at most `query.limit` of them: for an ERP that filters
+    the rest of the query itself but cannot page in its own API."""
+    order: Callable[[Any], Any]
+    start: tuple[Any, ...] | None
+    if isinstance(query, InvoiceQuery):
+        order, after = _invoice_order, query.after
+        start = None if after is None else (after[0] or date.min, after[1], after[2])
+    else:
+        order, done = _picking_order, query.after
+        start = None if done is None else (done[0] or _EARLIEST, done[1], done[2])
+    return keyset_page(records, order, start, query.limit)

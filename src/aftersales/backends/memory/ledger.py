@@ -67,7 +67,6 @@ class MemoryLedger:
         ]
         if query.limit is None and query.after is None:
             return _newest(found, _invoice_order)
-        # insertion order is mostly date order: the sort finds one run, close to a scan
         return paged(found, query)
 
     def credit_notes(self, invoice_ids: Collection[str]) -> list[Invoice]:
@@ -129,7 +128,9 @@ class MemoryLedger:
             and (query.sale_order_id is None or p.sale_order_id == query.sale_order_id)
             and (query.product_id is None or query.product_id in p.product_ids)
         ]
-        return _newest(found, _picking_order)
+        if query.limit is None and query.after is None:
+            return _newest(found, _picking_order)
+        return paged(found, query)
 
     def returns_of(self, delivery_ids: Collection[str]) -> list[Picking]:
         found: list[Picking] = []
