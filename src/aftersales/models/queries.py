@@ -129,19 +129,19 @@ def keyset_page(
     """`records` newest first by `key` (a total, comparable key), only those strictly
     after `after` in that order, at most `limit` of them: the keyset rule of every paged
     list, for a store or ERP that holds the records in memory or cannot page in its API."""
-    ordered: Callable[[T], Any] = key
+    ordered: Callable[[T], Any] = key  # a key the caller promises comparable
     found = [r for r in records if after is None or ordered(r) < after]
     # insertion order is mostly key order: the sort finds one run, close to a scan
     found.sort(key=ordered, reverse=True)
     return found if limit is None else found[:limit]
 
 
-def _invoice_order(invoice: Invoice) -> tuple[date, datetime, str]:
+def _invoice_order(invoice: Any) -> tuple[date, datetime, str]:
     on, at, ident = invoice_key(invoice)
     return (on or date.min, at, ident)
 
 
-def _picking_order(picking: Picking) -> tuple[datetime, datetime, str]:
+def _picking_order(picking: Any) -> tuple[datetime, datetime, str]:
     done, at, ident = picking_key(picking)
     return (done or _EARLIEST, at, ident)
 
@@ -150,12 +150,10 @@ def paged(records: Iterable[T], query: InvoiceQuery | PickingQuery) -> list[T]:
     """`records` (invoices of an `InvoiceQuery`, pickings of a `PickingQuery`) in the paged
     order, after `query.after` and at most `query.limit` of them: for an ERP that filters
     the rest of the query itself but cannot page in its own API."""
-    order: Callable[[Any], Any]
-    start: tuple[Any, ...] | None
     if isinstance(query, InvoiceQuery):
-        order, after = _invoice_order, query.after
-        start = None if after is None else (after[0] or date.min, after[1], after[2])
-    else:
-        order, done = _picking_order, query.after
-        start = None if done is None else (done[0] or _EARLIEST, done[1], done[2])
-    return keyset_page(records, order, start, query.limit)
+        on = query.after
+        first = None if on is None else (on[0] or date.min, on[1], on[2])
+        return keyset_page(records, _invoice_order, first, query.limit)
+    done = query.after
+    start = None if done is None else (done[0] or _EARLIEST, done[1], done[2])
+    return keyset_page(records, _picking_order, start, query.limit)

@@ -48,6 +48,13 @@ from aftersales.models import (
     TicketMessage,
 )
 from aftersales.models.mail import UNDELIVERED
+from aftersales.models.queries import (
+    LinkQuery,
+    MessageQuery,
+    keyset_page,
+    link_key,
+    message_key,
+)
 from aftersales.unit_of_work import UnitOfWork
 
 from .builder import MemoryBuilder
@@ -331,6 +338,13 @@ class MemoryBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
         return self.store.by_index("links", "ticket", ticket_id)
 
     @hookimpl
+    def aftersales_store_links_page(self, query: LinkQuery) -> list[DocumentLink]:
+        links: list[DocumentLink] = self.store.by_index("links", "ticket", query.ticket_id)
+        if query.kind is not None:
+            links = [link for link in links if link.kind is query.kind]
+        return keyset_page(links, link_key, query.after, query.limit)
+
+    @hookimpl
     def aftersales_store_post_message(self, message: TicketMessage) -> TicketMessage:
         self.store.put("messages", message.id, message)
         return message
@@ -338,6 +352,11 @@ class MemoryBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
     @hookimpl
     def aftersales_store_list_messages(self, ticket_id: str) -> list[TicketMessage]:
         return self.store.by_index("messages", "ticket", ticket_id)
+
+    @hookimpl
+    def aftersales_store_messages_page(self, query: MessageQuery) -> list[TicketMessage]:
+        trail = self.store.by_index("messages", "ticket", query.ticket_id)
+        return keyset_page(trail, message_key, query.after, query.limit)
 
     # -- accounting: the reference ERP over the memory ledger (AccountingPort) ------------
 

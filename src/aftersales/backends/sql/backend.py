@@ -89,7 +89,7 @@ from aftersales.models import (
     Ticket,
     TicketMessage,
 )
-from aftersales.models.queries import InvoiceQuery, PickingQuery
+from aftersales.models.queries import InvoiceQuery, LinkQuery, MessageQuery, PickingQuery
 from aftersales.unit_of_work import UnitOfWork
 
 __all__ = ["SqlBackend"]
@@ -121,6 +121,7 @@ _SNAPSHOT_KEYS: dict[str, tuple[str, ...]] = {
 
 _EARLIEST = datetime.min.replace(year=1)
 _LINK_KEY = ("ticket_id", "kind", "document_id")
+_LINK_PAGE = ("created_at", "kind", "document_id")  # the order of a ticket's documents
 
 
 def _snapshot_tables() -> list[tuple[str, tuple[str, ...]]]:
@@ -229,7 +230,7 @@ def _keyset(
     `after` is given, at most `:limit` rows when `limit` is. The statement depends on
     `after` and `limit` only through `_keyset_shape()`."""
     columns = [table.c[name] for name in key]
-    bound = [sa.bindparam(f"after_{n}") for n in range(len(key))]
+    bound: list[sa.BindParameter[Any]] = [sa.bindparam(f"after_{n}") for n in range(len(key))]
     clauses = [where]
     if after is not None and not nullable_first:
         clauses.append(_older(columns, bound))
@@ -881,6 +882,13 @@ class SqlBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
         return self._many(LINKS, "ticket_id", ticket_id, mapping.link)
 
     @hookimpl
+    def aftersales_store_links_page(self, query: LinkQuery) -> list[DocumentLink]:
+        where = {"ticket_id": query.ticket_id}
+        if query.kind is not None:
+            where["kind"] = query.kind.value
+        return self._ticket_page(LINKS, where, _LINK_PAGE, query.after, query.limit, mapping.link)
+
+    @hookimpl
     def aftersales_store_post_message(self, message: TicketMessage) -> TicketMessage:
         self._append(MESSAGES, mapping.message_row(message), "ticket message", message.id)
         return message
@@ -888,6 +896,41 @@ class SqlBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
     @hookimpl
     def aftersales_store_list_messages(self, ticket_id: str) -> list[TicketMessage]:
         return self._many(MESSAGES, "ticket_id", ticket_id, mapping.message)
+
+    @hookimpl
+    def aftersales_store_messages_page(self, query: MessageQuery) -> list[TicketMessage]:
+        where = {"ticket_id": query.ticket_id}
+        return self._ticket_page(
+            MESSAGES, where, ("at", "id"), query.after, query.limit, mapping.message
+        )
+
+    def _ticket_page(
+        self,
+        table: sa.Table,
+        where: Mapping[str, object],
+        key: Sequence[str],
+        after: Sequence[object] | None,
+        limit: int,
+        load: Callable[[RowData], R],
+    ) -> list[R]:
+        """One page of a ticket's rows of `table` (the columns of `where` equal to its
+        values), newest first by the columns `key`, after `after`: one statement along the
+        table's page index (version 15)."""
+        names = tuple(where)
+        stmt = self._statement(
+            ("ticket page", table.name, names, _keyset_shape(after, limit)),
+            lambda: _keyset(
+                table,
+                sa.and_(*(table.c[name] == sa.bindparam(name) for name in names)),
+                key,
+                after,
+                limit,
+            ),
+        )
+        params = {**where, **_keyset_params(after, limit)}
+        with self.db.connection(writes=False) as conn:
+            rows = stmt.rows(conn, params)
+        return [_loaded(table, row, load) for row in rows]
 
     # -- accounting: the reference ERP over the SQL ledger (AccountingPort) ---------------
 
@@ -906,37 +949,35 @@ class SqlBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
     def _history_page(self, paged: _Paged, query: InvoiceQuery | PickingQuery) -> list[Any]:
         """The invoices or pickings of `query` in the paged order (see `InvoiceKey`,
         `PickingKey`): one statement per owner, ordered and limited by the database along
-        the page index (keyset after `query.after`), merged; then the children of the
-        records kept. (One statement for every owner would have to read and sort all
-        their records: an `IN` list cannot walk one index in order.)"""
+        the page index (keyset after `query.after`), merged. (One statement for every
+        owner would have to read and sort all their records: an `IN` list cannot walk one
+        index in order.)"""
         owners = query.customer_ids if isinstance(query, InvoiceQuery) else query.partner_ids
-        table, children = paged.table, paged.children
         found: list[Any] = []
         for owner in sorted(owners):
-            key, where, params = _history(
-                table.c[paged.owner],
-                [owner],
-                query,
-                children.c[paged.parent],
-                children.c.product_id,
-            )
-            params.update(_keyset_params(query.after, query.limit))
-            shape = _keyset_shape(query.after, query.limit)
-            stmt = self._statement(
-                ("history page", table.name, key, shape),
-                lambda where=where: _keyset(  # type: ignore[misc]
-                    table, where(), paged.key, query.after, query.limit, nullable_first=True
-                ),
-            )
-            with self.db.connection(writes=False) as conn:
-                rows = stmt.rows(conn, params)
-                kids = self._children(conn, children, paged.parent, [r["id"] for r in rows])
-            for row in rows:
-                found.append(
-                    _loaded(table, row, lambda r: paged.load(r, kids.get(r["id"], [])))
-                )
+            found.extend(self._owner_page(paged, owner, query))
         found.sort(key=paged.order, reverse=True)
         return found if query.limit is None else found[: query.limit]
+
+    def _owner_page(
+        self, paged: _Paged, owner: str, query: InvoiceQuery | PickingQuery
+    ) -> list[Any]:
+        """One owner's page of `_history_page()`, with the children of its records."""
+        table, children = paged.table, paged.children
+        key, where, params = _history(
+            table.c[paged.owner], [owner], query, children.c[paged.parent], children.c.product_id
+        )
+        params.update(_keyset_params(query.after, query.limit))
+        stmt = self._statement(
+            ("history page", table.name, key, _keyset_shape(query.after, query.limit)),
+            lambda: _keyset(
+                table, where(), paged.key, query.after, query.limit, nullable_first=True
+            ),
+        )
+        with self.db.connection(writes=False) as conn:
+            rows = stmt.rows(conn, params)
+            kids = self._children(conn, children, paged.parent, [r["id"] for r in rows])
+        return [_loaded(table, row, lambda r: paged.load(r, kids.get(r["id"], []))) for row in rows]
 
     @hookimpl
     def aftersales_sequence_next(self, code: str) -> int:

@@ -81,6 +81,7 @@ def _next_step(version: int) -> Migration:
     """The migration that follows schema `version` (versions need not be consecutive)."""
     return next(m for m in MIGRATIONS if m.version > version)
 
+
 _version_table = build_metadata(1).tables["schema_version"]
 _modules_table = build_metadata(1).tables["modules"]
 
