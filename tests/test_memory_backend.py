@@ -106,6 +106,57 @@ def test_any_sequence_of_writes_rolls_back_to_the_same_snapshot(
     assert {v: store.by_index("rows", "v", v) for v in "abc"} == index_before
 
 
+def _sorted_store() -> MemoryStore:
+    """Rows `(owner, n)` sorted by `n` under their owner."""
+    return MemoryStore({}, {"rows": {"by n": (lambda r: (r[0],), lambda r: r[1])}})
+
+
+def test_a_sorted_index_walks_from_the_greatest_key_before_a_bound() -> None:
+    store = _sorted_store()
+    for key, n in [("a", 3), ("b", 9), ("c", 1), ("d", 5)]:
+        store.put("rows", key, ("x", n))
+    store.put("rows", "e", ("y", 7))
+    assert store.newest("rows", "by n", "x") == [("x", 9), ("x", 5), ("x", 3), ("x", 1)]
+    assert store.newest("rows", "by n", "x", before=5, limit=1) == [("x", 3)]
+    assert store.newest("rows", "by n", "x", match=lambda r: r[1] % 3 == 0) == [
+        ("x", 9),
+        ("x", 3),
+    ]
+    store.put("rows", "b", ("y", 2))  # moves to another owner and key
+    store.delete("rows", "a")
+    assert store.newest("rows", "by n", "x") == [("x", 5), ("x", 1)]
+    assert store.newest("rows", "by n", "y") == [("y", 7), ("y", 2)]
+    assert store.newest("rows", "by n", "none") == []
+
+
+@settings(max_examples=60)
+@given(
+    st.lists(st.tuples(st.sampled_from(["put", "delete"]), st.integers(0, 5), st.integers(0, 4)))
+)
+def test_a_sorted_index_follows_any_writes_and_their_rollback(
+    ops: list[tuple[str, int, int]],
+) -> None:
+    store = _sorted_store()
+    for key in range(3):
+        store.put("rows", key, ("x", key))
+
+    def expected() -> list[tuple[str, int]]:
+        return sorted((r for r in store.table("rows").values() if r[0] == "x"), reverse=True)
+
+    before = expected()
+    tx = store.begin()
+    for op, key, n in ops:
+        if op == "put":
+            store.put("rows", key, ("x", n * 10 + key))  # unique per row, as a page key is
+        else:
+            store.delete("rows", key)
+        assert store.newest("rows", "by n", "x") == expected()
+    tx.rollback()
+    assert store.newest("rows", "by n", "x") == expected() == before
+    store.reset()
+    assert store.newest("rows", "by n", "x") == []
+
+
 def test_rollback_cost_follows_the_change_not_the_store() -> None:
     store = MemoryStore({})
     for key in range(50_000):

@@ -26,6 +26,8 @@ __all__ = [
     "MessageQuery",
     "PickingKey",
     "PickingQuery",
+    "history_after",
+    "history_order",
     "invoice_key",
     "keyset_page",
     "link_key",
@@ -136,24 +138,33 @@ def keyset_page(
     return found if limit is None else found[:limit]
 
 
-def _invoice_order(invoice: Any) -> tuple[date, datetime, str]:
-    on, at, ident = invoice_key(invoice)
-    return (on or date.min, at, ident)
+def history_order(record: Invoice | Picking) -> tuple[Any, ...]:
+    """Where an invoice or a picking sorts in its paged list, as a comparable key in
+    ascending order (an undated invoice or a picking not done sorts first: newest first,
+    it comes last)."""
+    if isinstance(record, Invoice):
+        return _invoice_order(invoice_key(record))
+    return _picking_order(picking_key(record))
 
 
-def _picking_order(picking: Any) -> tuple[datetime, datetime, str]:
-    done, at, ident = picking_key(picking)
-    return (done or _EARLIEST, at, ident)
+def history_after(query: InvoiceQuery | PickingQuery) -> tuple[Any, ...] | None:
+    """`query.after` as a `history_order()` key (`None` when the query has none)."""
+    if isinstance(query, InvoiceQuery):
+        return None if query.after is None else _invoice_order(query.after)
+    return None if query.after is None else _picking_order(query.after)
+
+
+def _invoice_order(key: InvoiceKey) -> tuple[date, datetime, str]:
+    return (key[0] or date.min, key[1], key[2])
+
+
+def _picking_order(key: PickingKey) -> tuple[datetime, datetime, str]:
+    return (key[0] or _EARLIEST, key[1], key[2])
 
 
 def paged(records: Iterable[T], query: InvoiceQuery | PickingQuery) -> list[T]:
     """`records` (invoices of an `InvoiceQuery`, pickings of a `PickingQuery`) in the paged
     order, after `query.after` and at most `query.limit` of them: for an ERP that filters
     the rest of the query itself but cannot page in its own API."""
-    if isinstance(query, InvoiceQuery):
-        on = query.after
-        first = None if on is None else (on[0] or date.min, on[1], on[2])
-        return keyset_page(records, _invoice_order, first, query.limit)
-    done = query.after
-    start = None if done is None else (done[0] or _EARLIEST, done[1], done[2])
-    return keyset_page(records, _picking_order, start, query.limit)
+    order: Callable[[Any], tuple[Any, ...]] = history_order
+    return keyset_page(records, order, history_after(query), query.limit)

@@ -652,12 +652,14 @@ def has_returnable_delivery(hooks: Hooks, partner_ids: frozenset[str]) -> bool:
         _reader(hooks, PickingQuery(partner_ids=partner_ids)),
         lambda r: picking_key(r.delivery),
         None,
-        DEFAULT_PAGE_SIZE,
+        _CHECK_BATCH,
     )
     return any(_returnable(m) and m.quantity > 0 for r in found for m in r.delivery.moves)
 
 
 _DELIVERY_PAGE = "returnable deliveries"
+#: How many deliveries the RT-1 check reads at a time: one is enough when it is returnable.
+_CHECK_BATCH = 10
 
 
 def _cursor_key(picking: Picking) -> paging.Key:

@@ -51,7 +51,7 @@ from aftersales.models.mail import UNDELIVERED
 from aftersales.models.queries import (
     LinkQuery,
     MessageQuery,
-    keyset_page,
+    history_order,
     link_key,
     message_key,
 )
@@ -60,7 +60,7 @@ from aftersales.unit_of_work import UnitOfWork
 from .builder import MemoryBuilder
 from .ledger import MemoryLedger
 from .repairs import MemoryRepairs
-from .store import MemoryStore
+from .store import MemoryStore, Sorted
 from .tasks import MemoryTasks
 
 __all__ = ["MemoryBackend"]
@@ -101,6 +101,14 @@ INDEXES: dict[str, dict[str, Callable[[Any], Iterable[object]]]] = {
     "messages": {"ticket": lambda m: (m.ticket_id,)},
     "audit": {"ticket": lambda e: _one(e.ticket_id)},
     "outbox": {"pending": lambda e: ("pending",) if e.state in UNDELIVERED else ()},
+}
+
+#: Sorted indexes: the paged lists, walked from the newest record of an owner.
+SORTED_INDEXES: dict[str, dict[str, Sorted]] = {
+    "invoices": {"customer page": (lambda i: (i.customer_id,), history_order)},
+    "pickings": {"partner page": (lambda p: (p.partner_id,), history_order)},
+    "links": {"ticket page": (lambda link: (link.ticket_id,), link_key)},
+    "messages": {"ticket page": (lambda m: (m.ticket_id,), message_key)},
 }
 
 #: Which table each builder record type goes to.
@@ -160,7 +168,7 @@ class MemoryBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
         project: Callable[[TaskStore], ReferenceProject] = ReferenceProject,
         repairs: Callable[[RepairStorage], ReferenceRepairs] = ReferenceRepairs,
     ) -> None:
-        self.store = MemoryStore(INDEXES)
+        self.store = MemoryStore(INDEXES, SORTED_INDEXES)
         self.ledger = MemoryLedger(self.store)
         self.accounting = accounting(self.ledger)
         self.stock = stock(self.ledger)
@@ -339,10 +347,15 @@ class MemoryBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
 
     @hookimpl
     def aftersales_store_links_page(self, query: LinkQuery) -> list[DocumentLink]:
-        links: list[DocumentLink] = self.store.by_index("links", "ticket", query.ticket_id)
-        if query.kind is not None:
-            links = [link for link in links if link.kind is query.kind]
-        return keyset_page(links, link_key, query.after, query.limit)
+        kind = query.kind
+        return self.store.newest(
+            "links",
+            "ticket page",
+            query.ticket_id,
+            before=query.after,
+            limit=query.limit,
+            match=None if kind is None else lambda link: link.kind is kind,
+        )
 
     @hookimpl
     def aftersales_store_post_message(self, message: TicketMessage) -> TicketMessage:
@@ -355,8 +368,9 @@ class MemoryBackend(AccountingPort, StockPort, ProjectPort, RepairPort):
 
     @hookimpl
     def aftersales_store_messages_page(self, query: MessageQuery) -> list[TicketMessage]:
-        trail = self.store.by_index("messages", "ticket", query.ticket_id)
-        return keyset_page(trail, message_key, query.after, query.limit)
+        return self.store.newest(
+            "messages", "ticket page", query.ticket_id, before=query.after, limit=query.limit
+        )
 
     # -- accounting: the reference ERP over the memory ledger (AccountingPort) ------------
 

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from aftersales.models import Invoice, InvoiceKind, Match, Picking
-from aftersales.models.queries import InvoiceQuery, PickingQuery, paged
+from aftersales.models.queries import InvoiceQuery, PickingQuery, history_after, paged
 
 from .store import MemoryStore
 
@@ -54,19 +54,40 @@ class MemoryLedger:
         return invoice
 
     def find_invoices(self, query: InvoiceQuery) -> list[Invoice]:
+        def match(inv: Invoice) -> bool:
+            return (
+                (query.kind is None or inv.kind is query.kind)
+                and (query.state is None or inv.state is query.state)
+                and (query.sale_order_id is None or inv.sale_order_id == query.sale_order_id)
+                and (query.product_id is None or query.product_id in inv.product_ids)
+            )
+
+        if query.limit is not None or query.after is not None:
+            return self._page("invoices", "customer page", query.customer_ids, query, match)
         candidates: list[Invoice] = []
         for customer in sorted(query.customer_ids):
             candidates.extend(self.store.by_index("invoices", "customer", customer))
-        found = [
-            inv
-            for inv in candidates
-            if (query.kind is None or inv.kind is query.kind)
-            and (query.state is None or inv.state is query.state)
-            and (query.sale_order_id is None or inv.sale_order_id == query.sale_order_id)
-            and (query.product_id is None or query.product_id in inv.product_ids)
-        ]
-        if query.limit is None and query.after is None:
-            return _newest(found, _invoice_order)
+        return _newest(filter(match, candidates), _invoice_order)
+
+    def _page(
+        self,
+        table: str,
+        index: str,
+        owners: Iterable[str],
+        query: InvoiceQuery | PickingQuery,
+        match: Callable[[Any], bool],
+    ) -> list[Any]:
+        """One page of `query` in the paged order: each owner's newest records after the
+        key along the store's sorted index (what it walks, not the owner's history),
+        merged."""
+        before = history_after(query)
+        found: list[Any] = []
+        for owner in sorted(owners):
+            found.extend(
+                self.store.newest(
+                    table, index, owner, before=before, limit=query.limit, match=match
+                )
+            )
         return paged(found, query)
 
     def credit_notes(self, invoice_ids: Collection[str]) -> list[Invoice]:
@@ -117,20 +138,20 @@ class MemoryLedger:
         return picking
 
     def find_pickings(self, query: PickingQuery) -> list[Picking]:
+        def match(p: Picking) -> bool:
+            return (
+                (query.kind is None or p.kind is query.kind)
+                and (query.state is None or p.state is query.state)
+                and (query.sale_order_id is None or p.sale_order_id == query.sale_order_id)
+                and (query.product_id is None or query.product_id in p.product_ids)
+            )
+
+        if query.limit is not None or query.after is not None:
+            return self._page("pickings", "partner page", query.partner_ids, query, match)
         candidates: list[Picking] = []
         for partner in sorted(query.partner_ids):
             candidates.extend(self.store.by_index("pickings", "partner", partner))
-        found = [
-            p
-            for p in candidates
-            if (query.kind is None or p.kind is query.kind)
-            and (query.state is None or p.state is query.state)
-            and (query.sale_order_id is None or p.sale_order_id == query.sale_order_id)
-            and (query.product_id is None or query.product_id in p.product_ids)
-        ]
-        if query.limit is None and query.after is None:
-            return _newest(found, _picking_order)
-        return paged(found, query)
+        return _newest(filter(match, candidates), _picking_order)
 
     def returns_of(self, delivery_ids: Collection[str]) -> list[Picking]:
         found: list[Picking] = []

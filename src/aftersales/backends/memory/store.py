@@ -1,4 +1,5 @@
-"""Tables in dicts, secondary indexes, and an undo log for rollback.
+"""Tables in dicts, secondary indexes (in insertion order or sorted), and an undo log for
+rollback.
 
 The store is guarded by one re-entrant lock. A unit of work holds it from begin to end, so
 units run one at a time (which makes every cap hold under threads), and rollback replays the
@@ -7,6 +8,7 @@ undo log: its cost follows what the unit changed, never the size of the store.
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -17,13 +19,29 @@ __all__ = ["MISSING", "MemoryStore", "MemoryTransaction"]
 MISSING: Any = object()
 
 IndexKeys = Callable[[Any], Iterable[object]]
+#: A sorted index: the values a record is indexed under, and its sort key under them
+#: (total within a value: two records of one value never share it).
+Sorted = tuple[IndexKeys, Callable[[Any], Any]]
+_Buckets = dict[object, list[tuple[Any, object]]]
 
 
 class MemoryStore:
     """Named tables of records with secondary indexes and transactional writes."""
 
-    def __init__(self, indexes: Mapping[str, Mapping[str, IndexKeys]]) -> None:
+    def __init__(
+        self,
+        indexes: Mapping[str, Mapping[str, IndexKeys]],
+        sorted_indexes: Mapping[str, Mapping[str, Sorted]] | None = None,
+    ) -> None:
         self.lock = threading.RLock()
+        #: Per table, each sorted index: value → [(sort key, record key)] in ascending order.
+        self._sorted: dict[tuple[str, str], _Buckets] = {}
+        self._sorted_of: dict[str, list[tuple[_Buckets, Sorted]]] = {}
+        for table, named in (sorted_indexes or {}).items():
+            for name, spec in named.items():
+                buckets: _Buckets = {}
+                self._sorted[(table, name)] = buckets
+                self._sorted_of.setdefault(table, []).append((buckets, spec))
         self._tables: dict[str, dict[object, Any]] = {}
         self._index_keys = indexes
         self._indexes: dict[tuple[str, str], dict[object, dict[object, None]]] = {
@@ -86,6 +104,34 @@ class MemoryStore:
         rows = self._tables[table]
         return [rows[key] for key in keys]
 
+    def newest(
+        self,
+        table: str,
+        index: str,
+        value: object,
+        *,
+        before: Any = None,
+        limit: int | None = None,
+        match: Callable[[Any], bool] | None = None,
+    ) -> list[Any]:
+        """Records of `table` under `value` in the sorted `index`, greatest sort key first:
+        only those whose key is less than `before` (when given) and that `match` accepts,
+        at most `limit` of them. Its cost follows what it walks, not the bucket's size."""
+        with self.lock:
+            bucket = self._sorted[(table, index)].get(value)
+            if not bucket:
+                return []
+            rows = self._tables[table]
+            end = len(bucket) if before is None else bisect.bisect_left(bucket, (before,))
+            found: list[Any] = []
+            for position in range(end - 1, -1, -1):
+                if limit is not None and len(found) >= limit:
+                    break
+                record = rows[bucket[position][1]]
+                if match is None or match(record):
+                    found.append(record)
+            return found
+
     def snapshot(self) -> dict[str, dict[object, Any]]:
         """A copy of every non-empty table (records are immutable, so this is cheap)."""
         with self.lock:
@@ -103,6 +149,8 @@ class MemoryStore:
         self._tables = {}
         for index in self._indexes.values():
             index.clear()
+        for buckets in self._sorted.values():
+            buckets.clear()
         for name, rows in (tables or {}).items():
             for key, record in rows.items():
                 self._write(name, key, MISSING, record)
@@ -159,6 +207,13 @@ class MemoryStore:
                     index[value] = {key: None}
                 elif key not in bucket:
                     bucket[key] = None
+        for buckets, (values_of, sort_of) in self._sorted_of.get(table, ()):
+            if previous is not MISSING:
+                _unsort(buckets, values_of(previous), (sort_of(previous), key))
+            if record is not MISSING:
+                entry = (sort_of(record), key)
+                for value in values_of(record):
+                    bisect.insort(buckets.setdefault(value, []), entry)
         if record is MISSING:
             rows.pop(key, None)
         else:
@@ -170,6 +225,19 @@ class MemoryStore:
             for table, key, previous in reversed(entries):
                 current = self.table(table).get(key, MISSING)
                 self._write(table, key, current, previous)
+
+
+def _unsort(buckets: _Buckets, values: Iterable[object], entry: tuple[Any, object]) -> None:
+    """Take `entry` out of the buckets of `values` of a sorted index."""
+    for value in values:
+        bucket = buckets.get(value)
+        if bucket is None:
+            continue
+        position = bisect.bisect_left(bucket, entry)
+        if position < len(bucket) and bucket[position] == entry:
+            del bucket[position]
+        if not bucket:
+            del buckets[value]
 
 
 class MemoryTransaction:
