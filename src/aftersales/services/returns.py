@@ -188,7 +188,7 @@ class ReturnService(ServiceBase):
         size = paging.page_size(page_size)
         start = _after_cursor(paging.decode_cursor(_DELIVERY_PAGE, cursor, 3))
 
-        def work(uow: UnitOfWork) -> Page[Picking]:
+        def work(_uow: UnitOfWork) -> Page[Picking]:
             ctx = self._guard.ticket(actor, Action.RETURN, ticket_id, Service.RETURNS)
             contacts = self._validated_customer(ctx.ticket)
             query = self._offer_query(ctx.ticket, contacts, sale_order_id)

@@ -221,7 +221,7 @@ class TicketViewService(ServiceBase):
             DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
         size = paging.page_size(page_size)
-        after = _moment_after(paging.decode_cursor(_TRAIL_PAGE, cursor, 2), _TRAIL_PAGE)
+        after = _message_after(paging.decode_cursor(_TRAIL_PAGE, cursor, 2))
 
         def work(_uow: UnitOfWork) -> Page[TicketMessage]:
             ticket = self._guard.ticket(actor, Action.VIEW_TICKET, ticket_id).ticket
@@ -268,8 +268,7 @@ class TicketViewService(ServiceBase):
         """
         size = paging.page_size(page_size)
         wanted = None if kind is None else an_enum(kind, DocumentKind, "kind")
-        key = paging.decode_cursor(_DOCUMENTS_PAGE, cursor, 3)
-        after = _link_after(key)
+        after = _link_after(paging.decode_cursor(_DOCUMENTS_PAGE, cursor, 3))
 
         def work(uow: UnitOfWork) -> Page[LinkedDocument]:
             ticket = self._guard.ticket(actor, Action.VIEW_TICKET, ticket_id).ticket
@@ -395,13 +394,13 @@ def _document_key(link: DocumentLink) -> paging.Key:
     return (paging.moment(link.created_at), link.kind.value, link.document_id)
 
 
-def _moment_after(key: paging.Key | None, kind: str) -> MessageKey | None:
+def _message_after(key: paging.Key | None) -> MessageKey | None:
     """The store's key of a trail cursor's key."""
     if key is None:
         return None
     at, ident = key
     if at is None or ident is None:
-        raise InvalidInput("cursor", key, f"not a cursor of this list ({kind})")
+        raise InvalidInput("cursor", key, f"not a cursor of this list ({_TRAIL_PAGE})")
     return (datetime.fromisoformat(at), ident)
 
 
