@@ -3,9 +3,9 @@
 Each migration is a module `vNNNN_<name>.py` in this package with a docstring (its
 description) and `upgrade(conn)`; `MIGRATIONS` finds them and lists them in order.
 `upgrade()` brings a database — empty or at any earlier version — to
-`SCHEMA_VERSION`, one version per step, each step in its own transaction
-together with its `schema_version` row, so a failed step leaves the database at the
-previous version.
+`SCHEMA_VERSION`, one migration per step (to the next migration's version: versions
+rise but need not be consecutive), each step in its own transaction together with its
+`schema_version` row, so a failed step leaves the database at the previous version.
 
 A database is *seeded* with its modules (`seed()`, by default `base`, `mail` and
 `helpdesk`) in the transaction that brings it to the current version, and by every later
