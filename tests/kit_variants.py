@@ -13,6 +13,7 @@ from aftersales.backends.memory import MemoryBackend
 from aftersales.backends.sql import SqlBackend
 from aftersales.hookspecs import hookimpl
 from aftersales.models import Subscription, TeamConfig, TicketMessage
+from aftersales.models.queries import MessageQuery, keyset_page, message_key
 from aftersales.unit_of_work import UnitOfWork
 
 #: The "database" of `ProcessDictBackend`: a dict of this process, by store name.
@@ -89,6 +90,11 @@ class TrailOutsideTheUnit(MemoryBackend):
     @hookimpl
     def aftersales_store_list_messages(self, ticket_id: str) -> list[TicketMessage]:
         return [m for m in self.side if m.ticket_id == ticket_id]
+
+    @hookimpl
+    def aftersales_store_messages_page(self, query: MessageQuery) -> list[TicketMessage]:
+        trail = [m for m in self.side if m.ticket_id == query.ticket_id]
+        return keyset_page(trail, message_key, query.after, query.limit)
 
 
 class TornReads(MemoryBackend):

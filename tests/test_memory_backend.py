@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from aftersales import AfterSales
 from aftersales.backends.memory import MemoryBackend
-from aftersales.backends.memory.store import MemoryStore, Ordered
+from aftersales.backends.memory.store import MemoryStore
 from aftersales.errors import DuplicateKey, InvalidInput
 from aftersales.models import InvoiceKind, InvoiceState, PaymentState, PickingState
 from aftersales.models.queries import InvoiceQuery
@@ -106,65 +106,58 @@ def test_any_sequence_of_writes_rolls_back_to_the_same_snapshot(
     assert {v: store.by_index("rows", "v", v) for v in "abc"} == index_before
 
 
-def _ordered_store() -> MemoryStore:
-    """Rows `(group, rank, key)` under an ordered index by group, sorted by `(rank, key)`."""
-    return MemoryStore({}, {"rows": {"by": Ordered(lambda r: (r[0],), lambda r: r[1:])}})
+def _sorted_store() -> MemoryStore:
+    """Rows `(owner, n, key)` sorted by `(n, key)` under their owner (a sort key ends with
+    the record's key)."""
+    return MemoryStore({}, {"rows": {"by n": (lambda r: (r[0],), lambda r: (r[1], r[2]))}})
 
 
-def _walk(store: MemoryStore, group: str, before: object = None) -> list[tuple[str, int, int]]:
-    with store.lock:
-        return list(store.newest("rows", "by", group, before))
+def test_a_sorted_index_walks_from_the_greatest_key_before_a_bound() -> None:
+    store = _sorted_store()
+    for key, n in [("a", 3), ("b", 9), ("c", 1), ("d", 5)]:
+        store.put("rows", key, ("x", n, key))
+    store.put("rows", "e", ("y", 7, "e"))
+    assert [r[1] for r in store.newest("rows", "by n", "x")] == [9, 5, 3, 1]
+    assert store.newest("rows", "by n", "x", before=(5, "d"), limit=1) == [("x", 3, "a")]
+    assert store.newest("rows", "by n", "x", match=lambda r: r[1] % 3 == 0) == [
+        ("x", 9, "b"),
+        ("x", 3, "a"),
+    ]
+    store.put("rows", "b", ("y", 2, "b"))  # moves to another owner and key
+    store.delete("rows", "a")
+    assert store.newest("rows", "by n", "x") == [("x", 5, "d"), ("x", 1, "c")]
+    assert store.newest("rows", "by n", "y") == [("y", 7, "e"), ("y", 2, "b")]
+    assert store.newest("rows", "by n", "none") == []
 
 
+@settings(max_examples=60)
 @given(
-    st.lists(
-        st.tuples(
-            st.sampled_from(["put", "delete"]),
-            st.integers(0, 6),
-            st.sampled_from("ab"),
-            st.integers(0, 4),
-        )
-    ),
-    st.booleans(),
-    st.integers(0, 5),
+    st.lists(st.tuples(st.sampled_from(["put", "delete"]), st.integers(0, 5), st.integers(0, 4)))
 )
-def test_an_ordered_index_walks_newest_first_after_any_writes_and_rollback(
-    ops: list[tuple[str, int, str, int]], roll_back: bool, before: int
+def test_a_sorted_index_follows_any_writes_and_their_rollback(
+    ops: list[tuple[str, int, int]],
 ) -> None:
-    """`newest()` gives exactly the group's rows below `before`, greatest `(rank, key)`
-    first, after any puts, deletes and a rollback (ranks repeat: the key breaks ties)."""
-    store = _ordered_store()
+    """Ranks repeat across rows: the key at the end of the sort key breaks the ties."""
+    store = _sorted_store()
     for key in range(3):
-        store.put("rows", key, ("a", key, key))
-    committed = store.snapshot()
+        store.put("rows", key, ("x", key, key))
+
+    def expected() -> list[tuple[str, int, int]]:
+        rows = (r for r in store.table("rows").values() if r[0] == "x")
+        return sorted(rows, key=lambda r: (r[1], r[2]), reverse=True)
+
+    before = expected()
     tx = store.begin()
-    for op, key, group, rank in ops:
+    for op, key, n in ops:
         if op == "put":
-            store.put("rows", key, (group, rank, key))
+            store.put("rows", key, ("x", n, key))
         else:
             store.delete("rows", key)
-    if roll_back:
-        tx.rollback()
-        rows = committed.get("rows", {})
-    else:
-        tx.commit()
-        rows = store.snapshot().get("rows", {})
-    for group in "ab":
-        expected = sorted((r for r in rows.values() if r[0] == group), key=lambda r: r[1:])[::-1]
-        assert _walk(store, group) == expected
-        cut = (before, 3)
-        assert _walk(store, group, cut) == [r for r in expected if r[1:] < cut]
-
-
-def test_an_ordered_index_is_rebuilt_by_a_reset() -> None:
-    store = _ordered_store()
-    store.put("rows", 1, ("a", 5, 1))
-    store.put("rows", 2, ("a", 9, 2))
-    saved = store.snapshot()
-    store.put("rows", 3, ("a", 7, 3))
-    store.reset(saved)
-    assert _walk(store, "a") == [("a", 9, 2), ("a", 5, 1)]
-    assert _walk(store, "b") == []
+        assert store.newest("rows", "by n", "x") == expected()
+    tx.rollback()
+    assert store.newest("rows", "by n", "x") == expected() == before
+    store.reset()
+    assert store.newest("rows", "by n", "x") == []
 
 
 def test_rollback_cost_follows_the_change_not_the_store() -> None:

@@ -9,13 +9,15 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 
-from aftersales import AfterSales, FrozenClock
+from aftersales import AfterSales, FrozenClock, Service
 from aftersales.backends.memory import MemoryBackend
 from aftersales.backends.sql import SqlBackend
 from aftersales.errors import InvalidInput
-from aftersales.models import Invoice, TicketMessage
+from aftersales.models import DocumentKind, Invoice, Picking, TicketMessage
+from aftersales.models.queries import PickingQuery
 from aftersales.paging import MAX_PAGE_SIZE, Page, decode_cursor, encode_cursor, page_size
 from aftersales.serialization import converter
 from aftersales.testing import assert_unchanged
@@ -84,7 +86,7 @@ def desk(request: pytest.FixtureRequest, new_sqlite: Callable[[], str]) -> Itera
         backend = SqlBackend(request.getfixturevalue("new_postgres")())
     try:
         app = AfterSales(backend, clock=clock)
-        yield make_desk(app, backend, clock)
+        yield make_desk(app, backend, clock, services=(Service.REFUNDS, Service.RETURNS))
     finally:
         close = getattr(backend, "close", None)
         if close is not None:
@@ -254,3 +256,188 @@ def test_a_cursor_of_the_invoices_is_refused_by_the_trail(desk: Desk) -> None:
         )
     with pytest.raises(InvalidInput, match="page_size"), assert_unchanged(desk.backend):
         desk.app.tickets.trail_page(desk.ticket.id, page_size=0, actor=AGENT)
+
+
+# -- returnable deliveries -------------------------------------------------------------------
+
+
+def _deliveries(desk: Desk, n: int, *, step: int = 1) -> list[Picking]:
+    kettle = desk.world.product(name="Kettle", price=Decimal("20.00"))
+    made = []
+    for _ in range(n):
+        made.append(desk.world.delivery(customer=desk.customer, lines=[(kettle, 2)]))
+        desk.clock.advance(seconds=step)
+    return made
+
+
+def _delivery_pages(desk: Desk, size: int, **kwargs: Any) -> list[Page[Picking]]:
+    returns = desk.app.returns
+    pages = [returns.deliveries_page(desk.ticket.id, page_size=size, actor=AGENT, **kwargs)]
+    while pages[-1].next_cursor is not None:
+        pages.append(
+            returns.deliveries_page(
+                desk.ticket.id, page_size=size, cursor=pages[-1].next_cursor, actor=AGENT, **kwargs
+            )
+        )
+    return pages
+
+
+def test_returnable_deliveries_page_newest_first_to_the_last_page(desk: Desk) -> None:
+    made = _deliveries(desk, 4) + _deliveries(desk, 3, step=0)  # the last three: one moment
+    pages = _delivery_pages(desk, 3)
+
+    assert [len(p.items) for p in pages] == [3, 3, 1]
+    tied = sorted((p.id for p in made[4:]), reverse=True)
+    assert [p.id for page in pages for p in page.items] == [*tied, *(p.id for p in made[3::-1])]
+    whole = desk.app.returns.deliveries(desk.ticket.id, actor=AGENT)
+    assert {p.id for p in whole} == {p.id for p in made}
+
+
+def test_a_delivery_made_between_pages_never_shifts_the_next_page(desk: Desk) -> None:
+    made = _deliveries(desk, 5)
+    first = desk.app.returns.deliveries_page(desk.ticket.id, page_size=2, actor=AGENT)
+    assert [p.id for p in first.items] == [made[4].id, made[3].id]
+
+    _deliveries(desk, 2)  # newer: on no page after the first
+    second = desk.app.returns.deliveries_page(
+        desk.ticket.id, page_size=2, cursor=first.next_cursor, actor=AGENT
+    )
+    third = desk.app.returns.deliveries_page(
+        desk.ticket.id, page_size=2, cursor=second.next_cursor, actor=AGENT
+    )
+
+    assert [p.id for p in second.items] == [made[2].id, made[1].id]
+    assert [p.id for p in third.items] == [made[0].id]
+    assert third.next_cursor is None
+
+
+def test_deliveries_with_nothing_returnable_are_skipped_without_short_pages(desk: Desk) -> None:
+    made = _deliveries(desk, 2)
+    for delivery in _deliveries(desk, 3):  # newer, but with no move that can be sent back
+        scrapped = tuple(attrs.evolve(m, scrapped=True) for m in delivery.moves)
+        desk.world.put(attrs.evolve(delivery, moves=scrapped))
+    made += _deliveries(desk, 1)
+
+    pages = _delivery_pages(desk, 2)
+
+    assert [[p.id for p in page.items] for page in pages] == [
+        [made[2].id, made[1].id],
+        [made[0].id],
+    ]
+
+
+def test_the_returnable_check_and_the_page_read_the_stock_port_by_pages(desk: Desk) -> None:
+    """RT-1 and the page ask the port for pages, never for the customer's whole history."""
+    _deliveries(desk, 3)
+    asked: list[PickingQuery] = []
+    stock = desk.backend.stock
+    read = stock.returnable_deliveries
+
+    def spy(query: PickingQuery) -> Any:
+        asked.append(query)
+        return read(query)
+
+    stock.returnable_deliveries = spy
+    try:
+        desk.app.returns.deliveries_page(desk.ticket.id, page_size=2, actor=AGENT)
+        desk.app.tickets.view(desk.ticket.id, actor=AGENT)
+    finally:
+        del stock.returnable_deliveries
+    assert asked and all(q.limit is not None for q in asked)
+
+
+def test_a_bad_delivery_cursor_or_size_is_refused_and_changes_nothing(desk: Desk) -> None:
+    _deliveries(desk, 3)
+    _invoices(desk, [1, 2])
+    invoices = desk.app.refunds.invoices_to_refund_page(desk.ticket.id, page_size=1, actor=AGENT)
+    with pytest.raises(InvalidInput, match="returnable deliveries"), assert_unchanged(desk.backend):
+        desk.app.returns.deliveries_page(
+            desk.ticket.id, page_size=1, cursor=invoices.next_cursor, actor=AGENT
+        )
+    sizes: tuple[Any, ...] = (0, MAX_PAGE_SIZE + 1, "5")
+    for size in sizes:
+        with pytest.raises(InvalidInput, match="page_size"), assert_unchanged(desk.backend):
+            desk.app.returns.deliveries_page(desk.ticket.id, page_size=size, actor=AGENT)
+
+
+# -- a ticket's documents ----------------------------------------------------------------------
+
+
+def _documents(desk: Desk) -> list[tuple[DocumentKind, str]]:
+    """Two returns and two credit notes linked to the ticket, one second apart, oldest
+    first; the last two in one moment."""
+    delivery = _deliveries(desk, 1)[0]
+    invoices = _invoices(desk, [1, 2])
+    made: list[tuple[DocumentKind, str]] = []
+    for n in range(2):
+        ret = desk.app.returns.create(
+            desk.ticket.id, delivery.id, {delivery.moves[0].id: Decimal(1)}, actor=AGENT
+        )
+        made.append((DocumentKind.RETURN, ret.id))
+        note = desk.app.refunds.reverse(
+            desk.ticket.id, invoices[n].id, lines=[line("1.00")], actor=AGENT
+        )
+        made.append((DocumentKind.CREDIT_NOTE, note.credit_note.id))
+        if n == 0:
+            desk.clock.advance(seconds=1)
+    return made
+
+
+def test_documents_page_newest_first_as_the_view_lists_them(desk: Desk) -> None:
+    made = _documents(desk)
+    # one moment: the kind (its value), then the document id decides
+    newest = sorted(made[2:], key=lambda d: (d[0].value, d[1]), reverse=True)
+    oldest = sorted(made[:2], key=lambda d: (d[0].value, d[1]), reverse=True)
+    first = desk.app.tickets.documents_page(desk.ticket.id, page_size=3, actor=AGENT)
+    second = desk.app.tickets.documents_page(
+        desk.ticket.id, page_size=3, cursor=first.next_cursor, actor=AGENT
+    )
+
+    listed = [(d.kind, d.document_id) for p in (first, second) for d in p.items]
+    assert listed == [*newest, *oldest]
+    assert second.next_cursor is None
+    view = desk.app.tickets.view(desk.ticket.id, actor=AGENT)
+    by_id = {d.document_id: d for d in view.documents}
+    assert [by_id[d.document_id] for p in (first, second) for d in p.items] == [
+        *first.items,
+        *second.items,
+    ]
+
+
+def test_documents_page_of_one_kind_stable_under_new_links(desk: Desk) -> None:
+    made = _documents(desk)
+    returns = [doc for kind, doc in made if kind is DocumentKind.RETURN]
+    first = desk.app.tickets.documents_page(
+        desk.ticket.id, kind=DocumentKind.RETURN, page_size=1, actor=AGENT
+    )
+    assert [d.document_id for d in first.items] == [returns[1]]
+
+    desk.clock.advance(seconds=5)
+    _documents(desk)  # newer documents: on no page after the first
+    as_text: Any = "return"  # a kind may be given by its value
+    second = desk.app.tickets.documents_page(
+        desk.ticket.id, kind=as_text, page_size=1, cursor=first.next_cursor, actor=AGENT
+    )
+    assert [d.document_id for d in second.items] == [returns[0]]
+    assert second.next_cursor is None
+
+
+def test_a_bad_documents_cursor_kind_or_size_is_refused_and_changes_nothing(desk: Desk) -> None:
+    _documents(desk)
+    trail = desk.app.tickets.trail_page(desk.ticket.id, page_size=1, actor=AGENT)
+    documents = desk.app.tickets.documents_page(desk.ticket.id, page_size=1, actor=AGENT)
+    with pytest.raises(InvalidInput, match="ticket documents"), assert_unchanged(desk.backend):
+        desk.app.tickets.documents_page(
+            desk.ticket.id, page_size=1, cursor=trail.next_cursor, actor=AGENT
+        )
+    with pytest.raises(InvalidInput, match="ticket trail"), assert_unchanged(desk.backend):
+        desk.app.tickets.trail_page(
+            desk.ticket.id, page_size=1, cursor=documents.next_cursor, actor=AGENT
+        )
+    unknown: Any = "parcel"
+    with pytest.raises(InvalidInput, match="kind"), assert_unchanged(desk.backend):
+        desk.app.tickets.documents_page(desk.ticket.id, kind=unknown, actor=AGENT)
+    sizes: tuple[Any, ...] = (0, MAX_PAGE_SIZE + 1, "5")
+    for size in sizes:
+        with pytest.raises(InvalidInput, match="page_size"), assert_unchanged(desk.backend):
+            desk.app.tickets.documents_page(desk.ticket.id, page_size=size, actor=AGENT)

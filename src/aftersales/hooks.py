@@ -53,7 +53,7 @@ from aftersales.models import (
     TicketMessage,
 )
 from aftersales.models.imports import Imported
-from aftersales.models.queries import InvoiceQuery, PickingQuery
+from aftersales.models.queries import InvoiceQuery, LinkQuery, MessageQuery, PickingQuery
 
 if TYPE_CHECKING:
     from aftersales.modules import Module
@@ -339,6 +339,11 @@ class Hooks:
             "aftersales_store_list_links",
         )
 
+    def links_page(self, query: LinkQuery) -> Sequence[DocumentLink]:
+        return _many(
+            self._h.aftersales_store_links_page(query=query), "aftersales_store_links_page"
+        )
+
     def post_message(self, message: TicketMessage) -> TicketMessage:
         return _answered(
             self._h.aftersales_store_post_message(message=message),
@@ -350,6 +355,11 @@ class Hooks:
         return _many(
             self._h.aftersales_store_list_messages(ticket_id=ticket_id),
             "aftersales_store_list_messages",
+        )
+
+    def messages_page(self, query: MessageQuery) -> Sequence[TicketMessage]:
+        return _many(
+            self._h.aftersales_store_messages_page(query=query), "aftersales_store_messages_page"
         )
 
     # accounting -----------------------------------------------------------------------------

@@ -94,7 +94,7 @@ if TYPE_CHECKING:
         TicketMessage,
     )
     from aftersales.models.imports import DeliveryImport, Imported, InvoiceImport, ProgramImport
-    from aftersales.models.queries import InvoiceQuery, PickingQuery
+    from aftersales.models.queries import InvoiceQuery, LinkQuery, MessageQuery, PickingQuery
     from aftersales.modules import Module
     from aftersales.unit_of_work import UnitOfWork
 
@@ -374,6 +374,13 @@ def aftersales_stock_returnable_deliveries(query: PickingQuery) -> Sequence[Retu
     it back, `reserved` those of open returns; cancelled returns and moves count for nothing.
     Answer in one go (one query for the returns of every delivery found), not one call per
     delivery.
+
+    **Pages.** When `query.limit` or `query.after` is set the answer is one page, in the
+    paged order: newest first by `(done_at, created_at, id)` (the greater id first among
+    equal times); only the deliveries strictly after the key `query.after` in that order,
+    and at most `query.limit` of them. Read only that page (e.g. `ORDER BY … LIMIT` with a
+    keyset `WHERE`), so a page costs the same whatever the partner's history; see
+    [`aftersales.paging`][aftersales.paging].
     """
 
 
@@ -740,6 +747,18 @@ def aftersales_store_list_links(ticket_id: str) -> Sequence[DocumentLink] | None
 
 
 @hookspec(firstresult=True)
+def aftersales_store_links_page(query: LinkQuery) -> Sequence[DocumentLink] | None:
+    """Return one page of the documents linked to `query.ticket_id` (only those of
+    `query.kind` when set), newest first by `(created_at, kind, document_id)`: only the
+    links strictly after the key `query.after` in that order, at most `query.limit` of them.
+
+    Read only that page (e.g. an index on `(ticket_id, created_at, kind, document_id)`
+    walked by `ORDER BY … LIMIT` with a keyset `WHERE`), so a page costs the same however
+    many documents the ticket has; see [`aftersales.paging`][aftersales.paging].
+    """
+
+
+@hookspec(firstresult=True)
 def aftersales_store_post_message(message: TicketMessage) -> TicketMessage | None:
     """Append `message` to its ticket's trail and return it. Never edit or delete one."""
 
@@ -747,6 +766,18 @@ def aftersales_store_post_message(message: TicketMessage) -> TicketMessage | Non
 @hookspec(firstresult=True)
 def aftersales_store_list_messages(ticket_id: str) -> Sequence[TicketMessage] | None:
     """Return the trail of `ticket_id`, oldest first (empty when none)."""
+
+
+@hookspec(firstresult=True)
+def aftersales_store_messages_page(query: MessageQuery) -> Sequence[TicketMessage] | None:
+    """Return one page of the trail of `query.ticket_id`, newest first by `(at, id)`: only
+    the messages strictly after the key `query.after` in that order, at most `query.limit`
+    of them.
+
+    Read only that page (e.g. an index on `(ticket_id, at, id)` walked by `ORDER BY …
+    LIMIT` with a keyset `WHERE`), so a page costs the same however long the trail is; see
+    [`aftersales.paging`][aftersales.paging].
+    """
 
 
 @hookspec(firstresult=True)

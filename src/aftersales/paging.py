@@ -13,15 +13,20 @@ outside `1..MAX_PAGE_SIZE`.
 
 The list implementations (services, stock and accounting ports) use three functions:
 `page_size()` to check the size argument, `decode_cursor()` to read the key to start
-after, and `page_of()` to build the `Page` from the `page_size + 1` items fetched.
+after, and `page_of()` to build the `Page` from the `page_size + 1` items fetched. A
+service that leaves out some of what a port's page holds (invoices with nothing left to
+credit) reads the port's pages lazily with `walk()` and keeps the first `page_size + 1`
+it wants with `fill()`: a record left out is skipped, never counted, so no page comes
+short while more follow.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Generic, TypeVar
 
@@ -36,11 +41,14 @@ __all__ = [
     "Page",
     "decode_cursor",
     "encode_cursor",
+    "fill",
     "page_of",
     "page_size",
+    "walk",
 ]
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 #: The page size a paged list uses when none is given.
 DEFAULT_PAGE_SIZE = 50
@@ -136,6 +144,30 @@ def page_of(kind: str, fetched: Sequence[T], size: int, key: Callable[[T], Key])
     items = tuple(fetched[:size])
     more = len(fetched) > size and items
     return Page(items=items, next_cursor=encode_cursor(kind, key(items[-1])) if more else None)
+
+
+def walk(
+    read: Callable[[K | None, int], Sequence[T]],
+    key: Callable[[T], K],
+    start: K | None,
+    batch: int,
+) -> Iterator[T]:
+    """The records of a port's paged list after `start`, read `batch` at a time with
+    `read(after, limit)` only as they are consumed; `key` gives a record's key to read
+    the next batch after."""
+    after = start
+    while True:
+        found = read(after, batch)
+        yield from found
+        if len(found) < batch:
+            return
+        after = key(found[-1])
+
+
+def fill(items: Iterable[T], size: int) -> list[T]:
+    """The first `size + 1` of `items`: what `page_of()` takes to build a page of `size`
+    and tell whether more follow."""
+    return list(itertools.islice(items, size + 1))
 
 
 def moment(value: datetime) -> str:

@@ -1053,6 +1053,17 @@ CALLS: tuple[PublicCall, ...] = (
             "cursor": a_cursor(),
         },
     ),
+    PublicCall(
+        name="tickets.documents_page",
+        actor="helpdesk",
+        args=_ticket_args,
+        params={
+            "ticket_id": _ticket_ids(service=False),
+            "kind": an_enum("return", optional=True, foreign=Service.RETURNS),
+            "page_size": a_page_size(),
+            "cursor": a_cursor(),
+        },
+    ),
     # -- refunds ------------------------------------------------------------------------------
     PublicCall(
         name="refunds.invoices_to_refund",
@@ -1177,6 +1188,16 @@ CALLS: tuple[PublicCall, ...] = (
         name="returns.deliveries",
         args=_ticket_args,
         params={"ticket_id": _ticket_ids(), "sale_order_id": _sale_order_ids()},
+    ),
+    PublicCall(
+        name="returns.deliveries_page",
+        args=_ticket_args,
+        params={
+            "ticket_id": _ticket_ids(),
+            "sale_order_id": _sale_order_ids(),
+            "page_size": a_page_size(),
+            "cursor": a_cursor(),
+        },
     ),
     PublicCall(
         name="returns.prepare",

@@ -103,7 +103,12 @@ class StockLedger(Numbering, Protocol):
         """The pickings matching every condition set on `query`, newest first (latest
         `done_at`, not done last, then latest `created_at`; of two equally new pickings
         of one partner the one stored last comes first). `product_id` matches pickings
-        with at least one move of that product."""
+        with at least one move of that product.
+
+        When `query.limit` or `query.after` is set: one page in the paged order instead
+        (newest first by `(done_at, created_at, id)`, not done last), only the pickings
+        after the key `query.after`, at most `query.limit` of them, read by the store as a
+        page (not the whole history sorted in Python)."""
 
     def returns_of(self, delivery_ids: Collection[str]) -> Sequence[Picking]:
         """Every return whose `return_of_id` is one of `delivery_ids`, each delivery's

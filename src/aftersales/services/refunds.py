@@ -184,18 +184,15 @@ class RefundService(ServiceBase):
 
         def work(_uow: UnitOfWork) -> Page[Invoice]:
             query = self._refund_query(ticket_id, actor, sale_order_id)
-            kept: list[Invoice] = []
-            after = start
-            while True:  # invoices with nothing left to credit are skipped, not counted
-                found = self._hooks.refundable_invoices(
-                    attrs.evolve(query, after=after, limit=size + 1)
+
+            def read(after: InvoiceKey | None, limit: int) -> Sequence[Refundable]:
+                return self._hooks.refundable_invoices(
+                    attrs.evolve(query, after=after, limit=limit)
                 )
-                for item in found:
-                    if _to_refund(item):
-                        kept.append(item.invoice)
-                if len(kept) > size or len(found) <= size:
-                    break
-                after = invoice_key(found[-1].invoice)
+
+            found = paging.walk(read, lambda item: invoice_key(item.invoice), start, size + 1)
+            # invoices with nothing left to credit are skipped, not counted
+            kept = paging.fill((item.invoice for item in found if _to_refund(item)), size)
             return paging.page_of(_REFUND_PAGE, kept, size, _cursor_key)
 
         return self._rt.call(actor, Action.REFUND, work, writes=False)

@@ -17,12 +17,14 @@ delivery cannot both take the last unit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import attrs
 
+from aftersales import paging
 from aftersales.access import Action, TicketContext
 from aftersales.arguments import a_text, an_id, quantity_map
 from aftersales.errors import (
@@ -31,6 +33,7 @@ from aftersales.errors import (
     InvalidState,
     QuantityExceeded,
 )
+from aftersales.hooks import Hooks
 from aftersales.models import (
     Actor,
     DocumentKind,
@@ -49,11 +52,12 @@ from aftersales.models import (
 )
 from aftersales.models.money import quantize
 from aftersales.models.products import Quantity, round_quantity
-from aftersales.models.queries import PickingQuery
+from aftersales.models.queries import PickingKey, PickingQuery, picking_key
+from aftersales.paging import DEFAULT_PAGE_SIZE, Page
 from aftersales.services._base import ServiceBase
 from aftersales.unit_of_work import UnitOfWork
 
-__all__ = ["ReturnDraft", "ReturnLine", "ReturnService"]
+__all__ = ["ReturnDraft", "ReturnLine", "ReturnService", "has_returnable_delivery"]
 
 _NO_DELIVERY = "the customer has no validated delivery"
 _OPEN_STATES = frozenset({PickingState.DRAFT, PickingState.WAITING, PickingState.READY})
@@ -142,6 +146,58 @@ class ReturnService(ServiceBase):
             ctx = self._guard.ticket(actor, Action.RETURN, ticket_id, Service.RETURNS)
             contacts = self._validated_customer(ctx.ticket)
             return tuple(r.delivery for r in self._offered(ctx.ticket, contacts, sale_order_id))
+
+        return self._rt.call(actor, Action.RETURN, work, writes=False)
+
+    def deliveries_page(
+        self,
+        ticket_id: str,
+        *,
+        actor: Actor,
+        sale_order_id: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[Picking]:
+        """One page of [`deliveries()`][aftersales.services.returns.ReturnService.deliveries]:
+        the same deliveries in the paged order, newest first by `(done_at, created_at, id)`.
+
+        The stock port reads only the page (keyset after the cursor, limited by the ERP),
+        so the cost of a page does not grow with the customer's history. A page holds
+        `page_size` deliveries unless it is the last one (`next_cursor` is `None`).
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            sale_order_id: Only the deliveries of this sale order (as `deliveries()`).
+            page_size: At most this many deliveries (1 to `MAX_PAGE_SIZE`, default 50).
+            cursor: The `next_cursor` of the previous page; `None` for the first page.
+
+        Returns:
+            The page: its deliveries and the cursor of the next page.
+
+        Raises:
+            InvalidInput: `page_size` is out of range, `cursor` is not a cursor of this list,
+                or `sale_order_id` is an order of another customer.
+            AccessDenied: As [`deliveries()`][aftersales.services.returns.ReturnService.deliveries].
+            NotFound: There is no ticket `ticket_id`.
+            ServiceDisabled: The ticket's team has returns off (ST-1).
+            InvalidOperation: The ticket has no customer, or the customer has no validated delivery
+                (RT-1).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
+        size = paging.page_size(page_size)
+        start = _after_cursor(paging.decode_cursor(_DELIVERY_PAGE, cursor, 3))
+
+        def work(_uow: UnitOfWork) -> Page[Picking]:
+            ctx = self._guard.ticket(actor, Action.RETURN, ticket_id, Service.RETURNS)
+            contacts = self._validated_customer(ctx.ticket)
+            query = self._offer_query(ctx.ticket, contacts, sale_order_id)
+            found = paging.walk(
+                _reader(self._hooks, query), lambda r: picking_key(r.delivery), start, size + 1
+            )
+            # deliveries with nothing returnable are skipped, not counted
+            kept = paging.fill((r.delivery for r in found if _offerable(r)), size)
+            return paging.page_of(_DELIVERY_PAGE, kept, size, _cursor_key)
 
         return self._rt.call(actor, Action.RETURN, work, writes=False)
 
@@ -447,14 +503,22 @@ class ReturnService(ServiceBase):
         contacts = frozenset(
             p.id for p in self._hooks.list_contacts(customer.commercial_entity_id)
         ) | {customer.id}
-        done = self._hooks.returnable_deliveries(PickingQuery(partner_ids=contacts))
-        if not any(_returnable(m) and m.quantity > 0 for r in done for m in r.delivery.moves):
+        if not has_returnable_delivery(self._hooks, contacts):
             raise InvalidOperation(f"{_NO_DELIVERY} ({customer.name})")
         return contacts
 
     def _offered(
         self, ticket: Ticket, contacts: frozenset[str], sale_order_id: str | None
     ) -> tuple[Returnable, ...]:
+        found = self._hooks.returnable_deliveries(
+            self._offer_query(ticket, contacts, sale_order_id)
+        )
+        return tuple(r for r in found if _offerable(r))
+
+    def _offer_query(
+        self, ticket: Ticket, contacts: frozenset[str], sale_order_id: str | None
+    ) -> PickingQuery:
+        """The deliveries a ticket may return from (RT-2), `sale_order_id` checked."""
         if sale_order_id is not None:
             an_id(sale_order_id, "sale_order_id")
             order = self._hooks.get_sale_order(sale_order_id)
@@ -462,14 +526,11 @@ class ReturnService(ServiceBase):
                 raise InvalidInput(
                     "sale_order_id", sale_order_id, f"{order.name} is not an order of the customer"
                 )
-        found = self._hooks.returnable_deliveries(
-            PickingQuery(
-                partner_ids=contacts,
-                sale_order_id=sale_order_id or ticket.sale_order_id,
-                product_id=ticket.product_id,
-            )
+        return PickingQuery(
+            partner_ids=contacts,
+            sale_order_id=sale_order_id or ticket.sale_order_id,
+            product_id=ticket.product_id,
         )
-        return tuple(r for r in found if any(_returnable(m) for m in r.delivery.moves))
 
     def _delivery(self, delivery_id: str, contacts: frozenset[str], *, lock: bool) -> Returnable:
         an_id(delivery_id, "delivery_id")
@@ -565,6 +626,58 @@ class ReturnService(ServiceBase):
 def _returnable(move: StockMove) -> bool:
     """A delivery move that can be sent back: done and not scrapped (RT-4)."""
     return move.state is MoveState.DONE and not move.scrapped
+
+
+def _offerable(returnable: Returnable) -> bool:
+    """A delivery the return dialog offers: one with a move that can be sent back (RT-2)."""
+    return any(_returnable(m) for m in returnable.delivery.moves)
+
+
+def _reader(
+    hooks: Hooks, query: PickingQuery
+) -> Callable[[PickingKey | None, int], Sequence[Returnable]]:
+    """Reads the pages of `query`'s done deliveries from the stock port."""
+
+    def read(after: PickingKey | None, limit: int) -> Sequence[Returnable]:
+        return hooks.returnable_deliveries(attrs.evolve(query, after=after, limit=limit))
+
+    return read
+
+
+def has_returnable_delivery(hooks: Hooks, partner_ids: frozenset[str]) -> bool:
+    """Whether any of `partner_ids` has a validated delivery with done quantities (RT-1),
+    read page by page from the newest until one is found (the first page, almost always),
+    never the whole history."""
+    found = paging.walk(
+        _reader(hooks, PickingQuery(partner_ids=partner_ids)),
+        lambda r: picking_key(r.delivery),
+        None,
+        _CHECK_BATCH,
+    )
+    return any(_returnable(m) and m.quantity > 0 for r in found for m in r.delivery.moves)
+
+
+_DELIVERY_PAGE = "returnable deliveries"
+#: How many deliveries the RT-1 check reads at a time: one is enough when it is returnable.
+_CHECK_BATCH = 10
+
+
+def _cursor_key(picking: Picking) -> paging.Key:
+    done = None if picking.done_at is None else paging.moment(picking.done_at)
+    return (done, paging.moment(picking.created_at), picking.id)
+
+
+def _after_cursor(key: paging.Key | None) -> PickingKey | None:
+    if key is None:
+        return None
+    done, at, ident = key
+    if at is None or ident is None:
+        raise InvalidInput("cursor", key, f"not a cursor of this list ({_DELIVERY_PAGE})")
+    return (
+        None if done is None else datetime.fromisoformat(done),
+        datetime.fromisoformat(at),
+        ident,
+    )
 
 
 def _round_down(quantity: Decimal, digits: int) -> Decimal:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 
 import attrs
 
 from aftersales import paging
 from aftersales.access import Action, TicketContext
-from aftersales.arguments import a_text
+from aftersales.arguments import a_text, an_enum
 from aftersales.errors import AccessDenied, InvalidInput
 from aftersales.formatting import show
 from aftersales.models import (
@@ -17,15 +17,15 @@ from aftersales.models import (
     DocumentKind,
     DocumentLink,
     Group,
-    MoveState,
     Service,
     Ticket,
     TicketMessage,
 )
 from aftersales.models.loyalty import coupon_state, effective_expiry
-from aftersales.models.queries import PickingQuery
+from aftersales.models.queries import LinkKey, LinkQuery, MessageKey, MessageQuery
 from aftersales.paging import DEFAULT_PAGE_SIZE, Page
 from aftersales.services._base import ServiceBase
+from aftersales.services.returns import has_returnable_delivery
 from aftersales.unit_of_work import UnitOfWork
 
 __all__ = [
@@ -221,14 +221,65 @@ class TicketViewService(ServiceBase):
             DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
         """
         size = paging.page_size(page_size)
-        after = paging.decode_cursor(_TRAIL_PAGE, cursor, 2)
+        after = _message_after(paging.decode_cursor(_TRAIL_PAGE, cursor, 2))
 
         def work(_uow: UnitOfWork) -> Page[TicketMessage]:
             ticket = self._guard.ticket(actor, Action.VIEW_TICKET, ticket_id).ticket
-            ordered = sorted(self._hooks.list_messages(ticket.id), key=_trail_key, reverse=True)
-            if after is not None:
-                ordered = [m for m in ordered if _trail_key(m) < after]
-            return paging.page_of(_TRAIL_PAGE, ordered[: size + 1], size, _trail_key)
+            found = self._hooks.messages_page(
+                MessageQuery(ticket_id=ticket.id, after=after, limit=size + 1)
+            )
+            return paging.page_of(_TRAIL_PAGE, found, size, _trail_key)
+
+        return self._rt.call(actor, Action.VIEW_TICKET, work, writes=False)
+
+    def documents_page(
+        self,
+        ticket_id: str,
+        *,
+        actor: Actor,
+        kind: DocumentKind | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[LinkedDocument]:
+        """One page of the documents linked to the ticket, newest first by when they were
+        linked, each as [`view()`][aftersales.services.tickets.TicketViewService.view] lists it.
+
+        Read with the rights of `view()`'s helpdesk side; only documents of `kind` when it is
+        given. The store reads only the page (keyset after the cursor), so the cost of a page
+        does not grow with the number of documents; a document linked after a page was read
+        never shifts or repeats the next page.
+
+        Args:
+            ticket_id: The ticket whose documents to read.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+            kind: Only the documents of this kind (default: every kind).
+            page_size: At most this many documents (1 to `MAX_PAGE_SIZE`, default 50).
+            cursor: The `next_cursor` of the previous page; `None` for the first page.
+
+        Returns:
+            The page: its documents and the cursor of the next page (`None` on the last).
+
+        Raises:
+            InvalidInput: `page_size` is out of range, `cursor` is not a cursor of this list, or
+                `kind` is not a `DocumentKind`.
+            AccessDenied: The actor is not a helpdesk user or may not see the ticket's team.
+            NotFound: There is no ticket `ticket_id`.
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
+        size = paging.page_size(page_size)
+        wanted = None if kind is None else an_enum(kind, DocumentKind, "kind")
+        after = _link_after(paging.decode_cursor(_DOCUMENTS_PAGE, cursor, 3))
+
+        def work(uow: UnitOfWork) -> Page[LinkedDocument]:
+            ticket = self._guard.ticket(actor, Action.VIEW_TICKET, ticket_id).ticket
+            found = self._hooks.links_page(
+                LinkQuery(ticket_id=ticket.id, kind=wanted, after=after, limit=size + 1)
+            )
+            page = paging.page_of(_DOCUMENTS_PAGE, found, size, _document_key)
+            return Page(
+                items=(_labelled(self._document(uow, link)) for link in page.items),
+                next_cursor=page.next_cursor,
+            )
 
         return self._rt.call(actor, Action.VIEW_TICKET, work, writes=False)
 
@@ -281,12 +332,7 @@ class TicketViewService(ServiceBase):
                 return False
             entity = self._hooks.get_partner(customer_id).commercial_entity_id
             contacts = frozenset(p.id for p in self._hooks.list_contacts(entity))
-            done = self._hooks.returnable_deliveries(PickingQuery(partner_ids=contacts))
-            return any(
-                m.state is MoveState.DONE and not m.scrapped and m.quantity > 0
-                for returnable in done
-                for m in returnable.delivery.moves
-            )
+            return has_returnable_delivery(self._hooks, contacts)
         return True
 
     def _document(self, uow: UnitOfWork, link: DocumentLink) -> LinkedDocument:
@@ -337,7 +383,32 @@ class TicketViewService(ServiceBase):
 
 
 _TRAIL_PAGE = "ticket trail"
+_DOCUMENTS_PAGE = "ticket documents"
 
 
 def _trail_key(message: TicketMessage) -> paging.Key:
     return (paging.moment(message.at), message.id)
+
+
+def _document_key(link: DocumentLink) -> paging.Key:
+    return (paging.moment(link.created_at), link.kind.value, link.document_id)
+
+
+def _message_after(key: paging.Key | None) -> MessageKey | None:
+    """The store's key of a trail cursor's key."""
+    if key is None:
+        return None
+    at, ident = key
+    if at is None or ident is None:
+        raise InvalidInput("cursor", key, f"not a cursor of this list ({_TRAIL_PAGE})")
+    return (datetime.fromisoformat(at), ident)
+
+
+def _link_after(key: paging.Key | None) -> LinkKey | None:
+    """The store's key of a documents cursor's key."""
+    if key is None:
+        return None
+    at, kind, document_id = key
+    if at is None or kind is None or document_id is None:
+        raise InvalidInput("cursor", key, f"not a cursor of this list ({_DOCUMENTS_PAGE})")
+    return (datetime.fromisoformat(at), kind, document_id)

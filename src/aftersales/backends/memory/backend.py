@@ -50,7 +50,13 @@ from aftersales.models import (
     TicketMessage,
 )
 from aftersales.models.mail import UNDELIVERED
-from aftersales.models.queries import ascending, invoice_key
+from aftersales.models.queries import (
+    LinkQuery,
+    MessageQuery,
+    history_order,
+    link_key,
+    message_key,
+)
 from aftersales.unit_of_work import UnitOfWork
 
 from .builder import MemoryBuilder
@@ -58,7 +64,7 @@ from .coupons import MemoryCoupons
 from .imports import MemoryImports
 from .ledger import MemoryLedger
 from .repairs import MemoryRepairs
-from .store import MemoryStore, Ordered
+from .store import MemoryStore, Sorted
 from .tasks import MemoryTasks
 
 __all__ = ["MemoryBackend"]
@@ -67,6 +73,11 @@ T = TypeVar("T")
 
 #: What a database that never subscribed has (records are immutable: one is enough).
 _NO_SUBSCRIPTION = Subscription()
+
+
+def _link_key(link: DocumentLink) -> tuple[str, str, str]:
+    """A link's key in the links table."""
+    return (link.ticket_id, link.kind.value, link.document_id)
 
 
 def _one(value: str | None) -> tuple[str, ...]:
@@ -101,9 +112,17 @@ INDEXES: dict[str, dict[str, Callable[[Any], Iterable[object]]]] = {
     "outbox": {"pending": lambda e: ("pending",) if e.state in UNDELIVERED else ()},
 }
 
-#: Ordered indexes: the paged lists, read a page at a time in their paged order.
-ORDERED: dict[str, dict[str, Ordered]] = {
-    "invoices": {"page": Ordered(lambda i: (i.customer_id,), lambda i: ascending(invoice_key(i)))},
+#: Sorted indexes: the paged lists, walked from the newest record of an owner.
+SORTED_INDEXES: dict[str, dict[str, Sorted]] = {
+    "invoices": {"customer page": (lambda i: (i.customer_id,), history_order)},
+    "pickings": {"partner page": (lambda p: (p.partner_id,), history_order)},
+    "links": {
+        "ticket page": (
+            lambda link: (link.ticket_id,),
+            lambda link: (*link_key(link), _link_key(link)),
+        )
+    },
+    "messages": {"ticket page": (lambda m: (m.ticket_id,), message_key)},
 }
 
 #: Which table each builder record type goes to.
@@ -168,7 +187,7 @@ class MemoryBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairP
         project: Callable[[TaskStore], ReferenceProject] = ReferenceProject,
         repairs: Callable[[RepairStorage], ReferenceRepairs] = ReferenceRepairs,
     ) -> None:
-        self.store = MemoryStore(INDEXES, ORDERED)
+        self.store = MemoryStore(INDEXES, SORTED_INDEXES)
         self.ledger = MemoryLedger(self.store)
         self.accounting = accounting(self.ledger)
         self.stock = stock(self.ledger)
@@ -332,7 +351,7 @@ class MemoryBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairP
 
     @hookimpl
     def aftersales_store_add_link(self, link: DocumentLink) -> DocumentLink:
-        self.store.put("links", (link.ticket_id, link.kind.value, link.document_id), link)
+        self.store.put("links", _link_key(link), link)
         return link
 
     @hookimpl
@@ -349,6 +368,18 @@ class MemoryBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairP
         return self.store.by_index("links", "ticket", ticket_id)
 
     @hookimpl
+    def aftersales_store_links_page(self, query: LinkQuery) -> list[DocumentLink]:
+        kind = query.kind
+        return self.store.newest(
+            "links",
+            "ticket page",
+            query.ticket_id,
+            before=query.after,
+            limit=query.limit,
+            match=None if kind is None else lambda link: link.kind is kind,
+        )
+
+    @hookimpl
     def aftersales_store_post_message(self, message: TicketMessage) -> TicketMessage:
         self.store.put("messages", message.id, message)
         return message
@@ -356,6 +387,12 @@ class MemoryBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairP
     @hookimpl
     def aftersales_store_list_messages(self, ticket_id: str) -> list[TicketMessage]:
         return self.store.by_index("messages", "ticket", ticket_id)
+
+    @hookimpl
+    def aftersales_store_messages_page(self, query: MessageQuery) -> list[TicketMessage]:
+        return self.store.newest(
+            "messages", "ticket page", query.ticket_id, before=query.after, limit=query.limit
+        )
 
     # -- accounting: the reference ERP over the memory ledger (AccountingPort) ------------
 

@@ -3,14 +3,12 @@ number series in the store's tables, under the unit of work's undo log."""
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Collection, Iterable
 from datetime import date, datetime
-from itertools import islice
 from typing import Any, TypeVar
 
 from aftersales.models import Invoice, InvoiceKind, Match, Picking
-from aftersales.models.queries import InvoiceQuery, PickingQuery, ascending, invoice_key
+from aftersales.models.queries import InvoiceQuery, PickingQuery, history_after, paged
 
 from .store import MemoryStore
 
@@ -40,16 +38,6 @@ def _picking_order(picking: Picking) -> tuple[datetime, datetime]:
     )
 
 
-def _matches(invoice: Invoice, query: InvoiceQuery) -> bool:
-    """Whether `invoice` meets the conditions `query` sets (its customers aside)."""
-    return (
-        (query.kind is None or invoice.kind is query.kind)
-        and (query.state is None or invoice.state is query.state)
-        and (query.sale_order_id is None or invoice.sale_order_id == query.sale_order_id)
-        and (query.product_id is None or query.product_id in invoice.product_ids)
-    )
-
-
 class MemoryLedger:
     """What the reference accounting and stock store, on `store`."""
 
@@ -66,26 +54,41 @@ class MemoryLedger:
         return invoice
 
     def find_invoices(self, query: InvoiceQuery) -> list[Invoice]:
+        def match(inv: Invoice) -> bool:
+            return (
+                (query.kind is None or inv.kind is query.kind)
+                and (query.state is None or inv.state is query.state)
+                and (query.sale_order_id is None or inv.sale_order_id == query.sale_order_id)
+                and (query.product_id is None or query.product_id in inv.product_ids)
+            )
+
         if query.limit is not None or query.after is not None:
-            return self._invoice_page(query)
+            return self._page("invoices", "customer page", query.customer_ids, query, match)
         candidates: list[Invoice] = []
         for customer in sorted(query.customer_ids):
             candidates.extend(self.store.by_index("invoices", "customer", customer))
-        return _newest([inv for inv in candidates if _matches(inv, query)], _invoice_order)
+        return _newest(filter(match, candidates), _invoice_order)
 
-    def _invoice_page(self, query: InvoiceQuery) -> list[Invoice]:
-        """The page of `query`: each customer's invoices walked newest first along the
-        ordered index from the key on, merged, filtered, and cut at `query.limit` — what
-        is read is the page (and the invoices the filters skip), not the history."""
-        before = None if query.after is None else ascending(query.after)
-        with self.store.lock:
-            walks = [
-                self.store.newest("invoices", "page", customer, before)
-                for customer in sorted(query.customer_ids)
-            ]
-            order = lambda inv: ascending(invoice_key(inv))  # noqa: E731
-            merged = heapq.merge(*walks, key=order, reverse=True)
-            return list(islice((inv for inv in merged if _matches(inv, query)), query.limit))
+    def _page(
+        self,
+        table: str,
+        index: str,
+        owners: Iterable[str],
+        query: InvoiceQuery | PickingQuery,
+        match: Callable[[Any], bool],
+    ) -> list[Any]:
+        """One page of `query` in the paged order: each owner's newest records after the
+        key along the store's sorted index (what it walks, not the owner's history),
+        merged."""
+        before = history_after(query)
+        found: list[Any] = []
+        for owner in sorted(owners):
+            found.extend(
+                self.store.newest(
+                    table, index, owner, before=before, limit=query.limit, match=match
+                )
+            )
+        return paged(found, query)
 
     def credit_notes(self, invoice_ids: Collection[str]) -> list[Invoice]:
         notes: list[Invoice] = []
@@ -135,18 +138,20 @@ class MemoryLedger:
         return picking
 
     def find_pickings(self, query: PickingQuery) -> list[Picking]:
+        def match(p: Picking) -> bool:
+            return (
+                (query.kind is None or p.kind is query.kind)
+                and (query.state is None or p.state is query.state)
+                and (query.sale_order_id is None or p.sale_order_id == query.sale_order_id)
+                and (query.product_id is None or query.product_id in p.product_ids)
+            )
+
+        if query.limit is not None or query.after is not None:
+            return self._page("pickings", "partner page", query.partner_ids, query, match)
         candidates: list[Picking] = []
         for partner in sorted(query.partner_ids):
             candidates.extend(self.store.by_index("pickings", "partner", partner))
-        found = [
-            p
-            for p in candidates
-            if (query.kind is None or p.kind is query.kind)
-            and (query.state is None or p.state is query.state)
-            and (query.sale_order_id is None or p.sale_order_id == query.sale_order_id)
-            and (query.product_id is None or query.product_id in p.product_ids)
-        ]
-        return _newest(found, _picking_order)
+        return _newest(filter(match, candidates), _picking_order)
 
     def returns_of(self, delivery_ids: Collection[str]) -> list[Picking]:
         found: list[Picking] = []

@@ -1,8 +1,5 @@
-"""Tables in dicts, secondary indexes, and an undo log for rollback.
-
-An index maps a value to the keys of the records holding it, in insertion order; an
-ordered index keeps each value's records sorted by an order key, so that a page of them,
-newest first from a key on, costs the page and not the whole bucket (`newest()`).
+"""Tables in dicts, secondary indexes (in insertion order or sorted), and an undo log for
+rollback.
 
 The store is guarded by one re-entrant lock. A unit of work holds it from begin to end, so
 units run one at a time (which makes every cap hold under threads), and rollback replays the
@@ -11,32 +8,20 @@ undo log: its cost follows what the unit changed, never the size of the store.
 
 from __future__ import annotations
 
+import bisect
 import threading
-from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["MISSING", "MemoryStore", "MemoryTransaction", "Ordered"]
+__all__ = ["MISSING", "MemoryStore", "MemoryTransaction"]
 
 #: Marks a key that did not exist before a write (its undo is a delete).
 MISSING: Any = object()
 
 IndexKeys = Callable[[Any], Iterable[object]]
-
-
-class Ordered:
-    """An ordered index: a record is under each value `keys_of(record)` gives, sorted
-    by `order(record)`, a tuple whose last item is the record's key in its table (so
-    unique per record)."""
-
-    __slots__ = ("keys_of", "order")
-
-    def __init__(self, keys_of: IndexKeys, order: Callable[[Any], Any]) -> None:
-        self.keys_of = keys_of
-        self.order = order
-
-
-#: Per value, the order keys of its records, ascending (each ends with the record's key).
+#: A sorted index: the values a record is indexed under, and its sort key under them: a
+#: tuple whose last item is the record's key in its table (so two records never share it).
+Sorted = tuple[IndexKeys, Callable[[Any], tuple[Any, ...]]]
 _Buckets = dict[object, list[tuple[Any, ...]]]
 
 
@@ -46,9 +31,17 @@ class MemoryStore:
     def __init__(
         self,
         indexes: Mapping[str, Mapping[str, IndexKeys]],
-        ordered: Mapping[str, Mapping[str, Ordered]] | None = None,
+        sorted_indexes: Mapping[str, Mapping[str, Sorted]] | None = None,
     ) -> None:
         self.lock = threading.RLock()
+        #: Per table, each sorted index: value → its records' sort keys in ascending order.
+        self._sorted: dict[tuple[str, str], _Buckets] = {}
+        self._sorted_of: dict[str, list[tuple[_Buckets, Sorted]]] = {}
+        for table, named in (sorted_indexes or {}).items():
+            for name, spec in named.items():
+                buckets: _Buckets = {}
+                self._sorted[(table, name)] = buckets
+                self._sorted_of.setdefault(table, []).append((buckets, spec))
         self._tables: dict[str, dict[object, Any]] = {}
         self._index_keys = indexes
         self._indexes: dict[tuple[str, str], dict[object, dict[object, None]]] = {
@@ -60,14 +53,6 @@ class MemoryStore:
             table: tuple((self._indexes[(table, name)], keys_of) for name, keys_of in named.items())
             for table, named in indexes.items()
         }
-        self._ordered: dict[tuple[str, str], _Buckets] = {}
-        self._ordered_by_table: dict[str, tuple[tuple[_Buckets, Ordered], ...]] = {}
-        for table, named in (ordered or {}).items():
-            for name in named:
-                self._ordered[(table, name)] = {}
-            self._ordered_by_table[table] = tuple(
-                (self._ordered[(table, name)], spec) for name, spec in named.items()
-            )
         self._local = threading.local()
 
     # -- transactions ---------------------------------------------------------------------
@@ -119,17 +104,33 @@ class MemoryStore:
         rows = self._tables[table]
         return [rows[key] for key in keys]
 
-    def newest(self, table: str, index: str, value: object, before: Any = None) -> Iterator[Any]:
-        """The records of `table` under `value` in the ordered `index`, greatest order key
-        first, from the first one below `before` on (all when `None`): a generator, read
-        with the store's lock held (inside a unit of work, or under `lock`)."""
-        bucket = self._ordered[(table, index)].get(value)
-        if not bucket:
-            return
-        rows = self._tables[table]
-        end = len(bucket) if before is None else bisect_left(bucket, before)
-        for position in range(end - 1, -1, -1):
-            yield rows[bucket[position][-1]]
+    def newest(
+        self,
+        table: str,
+        index: str,
+        value: object,
+        *,
+        before: Any = None,
+        limit: int | None = None,
+        match: Callable[[Any], bool] | None = None,
+    ) -> list[Any]:
+        """Records of `table` under `value` in the sorted `index`, greatest sort key first:
+        only those whose key is less than `before` (when given) and that `match` accepts,
+        at most `limit` of them. Its cost follows what it walks, not the bucket's size."""
+        with self.lock:
+            bucket = self._sorted[(table, index)].get(value)
+            if not bucket:
+                return []
+            rows = self._tables[table]
+            end = len(bucket) if before is None else bisect.bisect_left(bucket, before)
+            found: list[Any] = []
+            for position in range(end - 1, -1, -1):
+                if limit is not None and len(found) >= limit:
+                    break
+                record = rows[bucket[position][-1]]
+                if match is None or match(record):
+                    found.append(record)
+            return found
 
     def snapshot(self) -> dict[str, dict[object, Any]]:
         """A copy of every non-empty table (records are immutable, so this is cheap)."""
@@ -148,7 +149,7 @@ class MemoryStore:
         self._tables = {}
         for index in self._indexes.values():
             index.clear()
-        for buckets in self._ordered.values():
+        for buckets in self._sorted.values():
             buckets.clear()
         for name, rows in (tables or {}).items():
             for key, record in rows.items():
@@ -206,8 +207,18 @@ class MemoryStore:
                     index[value] = {key: None}
                 elif key not in bucket:
                     bucket[key] = None
-        for buckets, spec in self._ordered_by_table.get(table, ()):
-            _reorder(buckets, spec, previous, record)
+        for buckets, (values_of, sort_of) in self._sorted_of.get(table, ()):
+            old = () if previous is MISSING else tuple(values_of(previous))
+            new = () if record is MISSING else tuple(values_of(record))
+            old_key = None if previous is MISSING else sort_of(previous)
+            new_key = None if record is MISSING else sort_of(record)
+            if old == new and old_key == new_key:
+                continue  # an update that keeps its place (a payment state, a residual)
+            if previous is not MISSING:
+                _unsort(buckets, old, old_key)
+            if record is not MISSING:
+                for value in new:
+                    bisect.insort(buckets.setdefault(value, []), new_key)
         if record is MISSING:
             rows.pop(key, None)
         else:
@@ -221,27 +232,17 @@ class MemoryStore:
                 self._write(table, key, current, previous)
 
 
-def _entries(spec: Ordered, record: Any) -> set[tuple[object, tuple[Any, ...]]]:
-    if record is MISSING:
-        return set()
-    order = spec.order(record)
-    return {(value, order) for value in spec.keys_of(record)}
-
-
-def _reorder(buckets: _Buckets, spec: Ordered, previous: Any, record: Any) -> None:
-    """Move a record in an ordered index from where `previous` sorted to where `record`
-    does."""
-    old = _entries(spec, previous)
-    new = _entries(spec, record)
-    if old == new:
-        return
-    for value, order in old - new:
-        bucket = buckets[value]
-        del bucket[bisect_left(bucket, order)]
+def _unsort(buckets: _Buckets, values: Iterable[object], entry: tuple[Any, ...]) -> None:
+    """Take `entry` out of the buckets of `values` of a sorted index."""
+    for value in values:
+        bucket = buckets.get(value)
+        if bucket is None:
+            continue
+        position = bisect.bisect_left(bucket, entry)
+        if position < len(bucket) and bucket[position] == entry:
+            del bucket[position]
         if not bucket:
             del buckets[value]
-    for value, order in new - old:
-        insort(buckets.setdefault(value, []), order)
 
 
 class MemoryTransaction:

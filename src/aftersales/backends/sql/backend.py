@@ -16,6 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
 import sqlalchemy as sa
 from cattrs.errors import BaseValidationError
 from sqlalchemy.dialects import postgresql, sqlite
@@ -93,7 +94,7 @@ from aftersales.models import (
     Ticket,
     TicketMessage,
 )
-from aftersales.models.queries import InvoiceKey, InvoiceQuery, PickingQuery
+from aftersales.models.queries import InvoiceQuery, LinkQuery, MessageQuery, PickingQuery
 from aftersales.unit_of_work import UnitOfWork
 
 __all__ = ["SqlBackend"]
@@ -125,6 +126,7 @@ _SNAPSHOT_KEYS: dict[str, tuple[str, ...]] = {
 
 _EARLIEST = datetime.min.replace(year=1)
 _LINK_KEY = ("ticket_id", "kind", "document_id")
+_LINK_PAGE = ("created_at", "kind", "document_id")  # the order of a ticket's documents
 
 
 def _snapshot_tables() -> list[tuple[str, tuple[str, ...]]]:
@@ -208,6 +210,98 @@ def _history(
         return sa.and_(*clauses)
 
     return ("find", size, given), where, params
+
+
+def _older(columns: Sequence[sa.ColumnElement[Any]], bound: Sequence[Any]) -> Any:
+    """Rows after the key `bound` in the order of `columns`, each descending (none NULL)."""
+    first, value = columns[0], bound[0]
+    if len(columns) == 1:
+        return first < value
+    return sa.or_(first < value, sa.and_(first == value, _older(columns[1:], bound[1:])))
+
+
+def _keyset(
+    table: sa.Table,
+    where: sa.ColumnElement[bool],
+    key: Sequence[str],
+    after: Sequence[object] | None,
+    limit: int | None,
+    *,
+    nullable_first: bool = False,
+) -> sa.Select[Any]:
+    """The keyset page of every paged list: the rows of `table` matching `where`, newest
+    first by the columns `key` (each descending; the first one NULLS LAST when
+    `nullable_first`), strictly after the key bound as `after_0`, `after_1`, … when
+    `after` is given, at most `:limit` rows when `limit` is. The statement depends on
+    `after` and `limit` only through `_keyset_shape()`."""
+    columns = [table.c[name] for name in key]
+    bound: list[sa.BindParameter[Any]] = [sa.bindparam(f"after_{n}") for n in range(len(key))]
+    clauses = [where]
+    if after is not None and not nullable_first:
+        clauses.append(_older(columns, bound))
+    elif after is not None and after[0] is None:  # after the NULLs: only NULLs are left
+        clauses.append(sa.and_(columns[0].is_(None), _older(columns[1:], bound[1:])))
+    elif after is not None:
+        clauses.append(
+            sa.or_(
+                columns[0] < bound[0],
+                sa.and_(columns[0] == bound[0], _older(columns[1:], bound[1:])),
+                columns[0].is_(None),
+            )
+        )
+    order = [column.desc() for column in columns]
+    if nullable_first:
+        order[0] = columns[0].desc().nulls_last()
+    stmt = sa.select(table).where(sa.and_(*clauses)).order_by(*order)
+    if limit is not None:
+        stmt = stmt.limit(sa.bindparam("limit", type_=sa.Integer))
+    return stmt
+
+
+def _keyset_shape(after: Sequence[object] | None, limit: int | None) -> Hashable:
+    """What of `after` and `limit` decides the statement `_keyset()` builds."""
+    return (after is not None, after is not None and after[0] is None, limit is not None)
+
+
+def _keyset_params(after: Sequence[object] | None, limit: int | None) -> dict[str, Any]:
+    """The parameters of `_keyset()`'s statement for `after` and `limit`."""
+    params: dict[str, Any] = {} if after is None else {f"after_{n}": v for n, v in enumerate(after)}
+    if limit is not None:
+        params["limit"] = limit
+    return params
+
+
+@attrs.frozen
+class _Paged:
+    """A history table read in pages: invoices of a customer or pickings of a partner."""
+
+    table: sa.Table
+    owner: str  # the column of the customer or partner
+    key: tuple[str, str, str]  # the paged order's columns, the first one nullable
+    children: sa.Table
+    parent: str  # the children's column naming their record
+    load: Callable[[RowData, list[Row]], Any]
+    order: Callable[[Any], Any]  # the paged order in Python, ascending (None first)
+
+
+_INVOICE_PAGE = _Paged(
+    INVOICES,
+    "customer_id",
+    ("invoice_date", "created_at", "id"),
+    LINES,
+    "invoice_id",
+    mapping.invoice,
+    _invoice_key,
+)
+_PICKING_PAGE = _Paged(
+    PICKINGS,
+    "partner_id",
+    ("done_at", "created_at", "id"),
+    MOVES,
+    "picking_id",
+    mapping.picking,
+    lambda picking: (*_picking_order(picking), picking.id),
+)
 
 
 class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort, ImportPort):
@@ -800,6 +894,13 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
         return self._many(LINKS, "ticket_id", ticket_id, mapping.link)
 
     @hookimpl
+    def aftersales_store_links_page(self, query: LinkQuery) -> list[DocumentLink]:
+        where = {"ticket_id": query.ticket_id}
+        if query.kind is not None:
+            where["kind"] = query.kind.value
+        return self._ticket_page(LINKS, where, _LINK_PAGE, query.after, query.limit, mapping.link)
+
+    @hookimpl
     def aftersales_store_post_message(self, message: TicketMessage) -> TicketMessage:
         self._append(MESSAGES, mapping.message_row(message), "ticket message", message.id)
         return message
@@ -808,11 +909,46 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
     def aftersales_store_list_messages(self, ticket_id: str) -> list[TicketMessage]:
         return self._many(MESSAGES, "ticket_id", ticket_id, mapping.message)
 
+    @hookimpl
+    def aftersales_store_messages_page(self, query: MessageQuery) -> list[TicketMessage]:
+        where = {"ticket_id": query.ticket_id}
+        return self._ticket_page(
+            MESSAGES, where, ("at", "id"), query.after, query.limit, mapping.message
+        )
+
+    def _ticket_page(
+        self,
+        table: sa.Table,
+        where: Mapping[str, object],
+        key: Sequence[str],
+        after: Sequence[object] | None,
+        limit: int,
+        load: Callable[[RowData], R],
+    ) -> list[R]:
+        """One page of a ticket's rows of `table` (the columns of `where` equal to its
+        values), newest first by the columns `key`, after `after`: one statement along the
+        table's page index (version 15)."""
+        names = tuple(where)
+        stmt = self._statement(
+            ("ticket page", table.name, names, _keyset_shape(after, limit)),
+            lambda: _keyset(
+                table,
+                sa.and_(*(table.c[name] == sa.bindparam(name) for name in names)),
+                key,
+                after,
+                limit,
+            ),
+        )
+        params = {**where, **_keyset_params(after, limit)}
+        with self.db.connection(writes=False) as conn:
+            rows = stmt.rows(conn, params)
+        return [_loaded(table, row, load) for row in rows]
+
     # -- accounting: the reference ERP over the SQL ledger (AccountingPort) ---------------
 
     def _find_invoices(self, query: InvoiceQuery) -> list[Invoice]:
         if query.limit is not None or query.after is not None:
-            return self._invoice_page(query)
+            return self._history_page(_INVOICE_PAGE, query)
         found: list[Invoice] = []
         for customers in chunked(sorted(query.customer_ids)):
             key, where, params = _history(
@@ -822,78 +958,46 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
         # a customer's invoices all come in one chunk, oldest first: what _newest needs
         return _newest(found, lambda i: i.customer_id, _invoice_order)
 
-    def _invoice_page(self, query: InvoiceQuery) -> list[Invoice]:
-        """The invoices of `query` in the paged order (see `InvoiceKey`): one statement
-        per customer, ordered and limited by the database along the page index (keyset
-        after `query.after`), merged; then the lines of the invoices kept. (One statement
-        for every customer would have to read and sort all their invoices: an `IN` list
-        cannot walk one index in order.)"""
-        found: list[Invoice] = []
-        for customer in sorted(query.customer_ids):
-            customers = [customer]
-            key, where, params = _history(
-                INVOICES.c.customer_id, customers, query, LINES.c.invoice_id, LINES.c.product_id
-            )
-            after = query.after
-            dated = after is not None and after[0] is not None
-            if after is not None:
-                params.update({"after_date": after[0], "after_at": after[1], "after_id": after[2]})
-            if query.limit is not None:
-                params["limit"] = query.limit
-            shape = (after is not None, dated, query.limit is not None)
-
-            def build(
-                where: Callable[[], sa.ColumnElement[bool]] = where,
-                after: InvoiceKey | None = after,
-                dated: bool = dated,
-            ) -> Any:
-                t = INVOICES
-                clauses = [where()]
-                if after is not None:
-                    at: sa.BindParameter[Any] = sa.bindparam("after_at")
-                    ident: sa.BindParameter[Any] = sa.bindparam("after_id")
-                    older = sa.or_(
-                        t.c.created_at < at, sa.and_(t.c.created_at == at, t.c.id < ident)
-                    )
-                    if dated:
-                        on: sa.BindParameter[Any] = sa.bindparam("after_date")
-                        clauses.append(
-                            sa.or_(
-                                t.c.invoice_date < on,
-                                sa.and_(t.c.invoice_date == on, older),
-                                t.c.invoice_date.is_(None),
-                            )
-                        )
-                    else:
-                        clauses.append(sa.and_(t.c.invoice_date.is_(None), older))
-                stmt = (
-                    sa.select(t)
-                    .where(sa.and_(*clauses))
-                    .order_by(
-                        t.c.invoice_date.desc().nulls_last(), t.c.created_at.desc(), t.c.id.desc()
-                    )
-                )
-                if query.limit is not None:
-                    stmt = stmt.limit(sa.bindparam("limit", type_=sa.Integer))
-                return stmt
-
-            stmt = self._statement(("invoice page", key, shape), build)
-            with self.db.connection(writes=False) as conn:
-                rows = stmt.rows(conn, params)
-                lines = self._children(conn, LINES, "invoice_id", [r["id"] for r in rows])
-            for row in rows:
-                children = lines.get(row["id"], [])
-                found.append(
-                    _loaded(INVOICES, row, lambda r, c=children: mapping.invoice(r, c))  # type: ignore[misc]
-                )
-        found.sort(key=_invoice_key, reverse=True)
+    def _history_page(self, paged: _Paged, query: InvoiceQuery | PickingQuery) -> list[Any]:
+        """The invoices or pickings of `query` in the paged order (see `InvoiceKey`,
+        `PickingKey`): one statement per owner, ordered and limited by the database along
+        the page index (keyset after `query.after`), merged. (One statement for every
+        owner would have to read and sort all their records: an `IN` list cannot walk one
+        index in order.)"""
+        owners = query.customer_ids if isinstance(query, InvoiceQuery) else query.partner_ids
+        found: list[Any] = []
+        for owner in sorted(owners):
+            found.extend(self._owner_page(paged, owner, query))
+        found.sort(key=paged.order, reverse=True)
         return found if query.limit is None else found[: query.limit]
+
+    def _owner_page(
+        self, paged: _Paged, owner: str, query: InvoiceQuery | PickingQuery
+    ) -> list[Any]:
+        """One owner's page of `_history_page()`, with the children of its records."""
+        table, children = paged.table, paged.children
+        key, where, params = _history(
+            table.c[paged.owner], [owner], query, children.c[paged.parent], children.c.product_id
+        )
+        params.update(_keyset_params(query.after, query.limit))
+        stmt = self._statement(
+            ("history page", table.name, key, _keyset_shape(query.after, query.limit)),
+            lambda: _keyset(
+                table, where(), paged.key, query.after, query.limit, nullable_first=True
+            ),
+        )
+        with self.db.connection(writes=False) as conn:
+            rows = stmt.rows(conn, params)
+            kids = self._children(conn, children, paged.parent, [r["id"] for r in rows])
+        return [_loaded(table, row, lambda r: paged.load(r, kids.get(r["id"], []))) for row in rows]
 
     # -- loyalty: the reference ERP over the SQL coupons (LoyaltyPort) ---------------------
 
     # -- stock: the reference ERP over the SQL ledger (StockPort) --------------------------
 
     def _find_pickings(self, query: PickingQuery) -> list[Picking]:
+        if query.limit is not None or query.after is not None:
+            return self._history_page(_PICKING_PAGE, query)
         found: list[Picking] = []
         for partners in chunked(sorted(query.partner_ids)):
             key, where, params = _history(

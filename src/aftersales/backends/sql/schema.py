@@ -28,7 +28,7 @@ from .types import Exact, JsonText, Moment
 __all__ = ["SCHEMA_VERSION", "build_metadata", "metadata"]
 
 #: The version of the schema this code reads and writes.
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 
 
 def _seq() -> sa.Column[int]:
@@ -524,6 +524,31 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
             # a unique index (not a constraint): SQLite cannot add a constraint to a table;
             # NULL (a document the host did not import) never conflicts
             sa.Index(f"uq_{name}_external_id", table.c.external_id, unique=True)
+    # -- version 15: indexes of the paged lists (deliveries, a ticket's documents and trail) -
+    if version >= 15:
+        pickings, links, messages = md.tables["pickings"], md.tables["links"], md.tables["messages"]
+        # a page of a partner's done deliveries: newest first by (done_at, created_at, id),
+        # not done last; the two dialects as the invoices' page index (version 12)
+        page = (pickings.c.partner_id, pickings.c.kind, pickings.c.state)
+        sa.Index(
+            "ix_pickings_page", *page, pickings.c.done_at, pickings.c.created_at, pickings.c.id
+        ).ddl_if(dialect="sqlite")
+        sa.Index(
+            "ix_pickings_page_pg",
+            *page,
+            pickings.c.done_at.desc().nulls_last(),
+            pickings.c.created_at.desc(),
+            pickings.c.id.desc(),
+        ).ddl_if(dialect="postgresql")
+        # a ticket's pages, newest first (no NULLs: a backward scan on both dialects)
+        sa.Index(
+            "ix_links_page",
+            links.c.ticket_id,
+            links.c.created_at,
+            links.c.kind,
+            links.c.document_id,
+        )
+        sa.Index("ix_messages_page", messages.c.ticket_id, messages.c.at, messages.c.id)
     return md
 
 

@@ -17,6 +17,7 @@ from aftersales.models import (
     Service,
     TicketMessage,
 )
+from aftersales.models.queries import LinkQuery, MessageQuery, link_key, message_key
 
 from ._kit import ContractBase, Kit
 
@@ -227,3 +228,85 @@ class HelpdeskContract(ContractBase):
         kit.write(post)
         assert kit.read(lambda h: list(h.list_messages(ticket.id))) == messages
         assert kit.read(lambda h: list(h.list_messages(other.id))) == [stray]
+
+    def test_links_come_in_pages_newest_first_after_a_key(self, kit: Kit) -> None:
+        """`links_page`: newest first by `(created_at, kind, document_id)`, strictly after
+        the key, at most `limit`, only of `kind` when set; a link made between two pages
+        never shifts the next one."""
+        team = kit.world.team(name="Support")
+        ticket = kit.world.ticket(team=team, title="T")
+        other = kit.world.ticket(team=team, title="Other")
+        first = _linked(kit, ticket.id, (DocumentKind.RETURN, "ret-1"))
+        kit.clock.advance(seconds=1)
+        # one moment: kind, then document id decide
+        tied = _linked(
+            kit,
+            ticket.id,
+            (DocumentKind.COUPON, "cp-2"),
+            (DocumentKind.TASK, "t-1"),
+            (DocumentKind.COUPON, "cp-1"),
+        )
+        kit.clock.advance(seconds=1)
+        last = _linked(kit, ticket.id, (DocumentKind.COUPON, "cp-3"))
+        _linked(kit, other.id, (DocumentKind.COUPON, "cp-9"))
+        order = [last[0], tied[1], tied[0], tied[2], first[0]]
+
+        def page(
+            after: DocumentLink | None, limit: int, kind: DocumentKind | None = None
+        ) -> list[DocumentLink]:
+            key = None if after is None else link_key(after)
+            query = LinkQuery(ticket_id=ticket.id, kind=kind, after=key, limit=limit)
+            return kit.read(lambda h: list(h.links_page(query)))
+
+        assert page(None, 2) == order[:2]
+        kit.clock.advance(seconds=1)
+        newer = _linked(kit, ticket.id, (DocumentKind.INVOICE, "inv-1"))
+        assert page(order[1], 2) == order[2:4]
+        assert page(order[3], 2) == [order[4]]
+        assert page(order[4], 2) == []
+        assert page(None, 10) == [newer[0], *order]
+        assert page(None, 10, DocumentKind.COUPON) == [last[0], tied[0], tied[2]]
+        assert page(tied[0], 10, DocumentKind.COUPON) == [tied[2]]
+        nothing = LinkQuery(ticket_id="ticket-none", limit=5)
+        assert kit.read(lambda h: list(h.links_page(nothing))) == []
+
+    def test_the_trail_comes_in_pages_newest_first_after_a_key(self, kit: Kit) -> None:
+        """`messages_page`: newest first by `(at, id)`, strictly after the key, at most
+        `limit`; a message posted between two pages never shifts the next one."""
+        team = kit.world.team(name="Support")
+        ticket = kit.world.ticket(team=team, title="T")
+        other = kit.world.ticket(team=team, title="Other")
+        start = kit.clock.now()
+
+        def message(ident: str, minutes: int, on: str = ticket.id) -> TicketMessage:
+            at = start + timedelta(minutes=minutes)
+            return TicketMessage(id=ident, ticket_id=on, at=at, author_id="agent", body=ident)
+
+        # posted out of time order, two of one moment (the id decides)
+        made = [message("m-a", 1), message("m-c", 5), message("m-b", 5), message("m-d", 3)]
+        stray = message("m-z", 9, other.id)
+
+        def post(*messages: TicketMessage) -> None:
+            def write(h: object) -> None:
+                for m in messages:
+                    kit.hooks.post_message(m)
+
+            kit.write(write)
+
+        post(*made, stray)
+        order = [made[1], made[2], made[3], made[0]]
+
+        def page(after: TicketMessage | None, limit: int) -> list[TicketMessage]:
+            key = None if after is None else message_key(after)
+            query = MessageQuery(ticket_id=ticket.id, after=key, limit=limit)
+            return kit.read(lambda h: list(h.messages_page(query)))
+
+        assert page(None, 3) == order[:3]
+        newer = message("m-e", 7)
+        post(newer)
+        assert page(order[0], 2) == order[1:3]
+        assert page(order[2], 2) == [order[3]]
+        assert page(order[3], 2) == []
+        assert page(None, 10) == [newer, *order]
+        nothing = MessageQuery(ticket_id="ticket-none", limit=5)
+        assert kit.read(lambda h: list(h.messages_page(nothing))) == []

@@ -11,6 +11,7 @@ that no service needs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -242,6 +243,40 @@ class StockContract(ContractBase):
         assert found(product_id=blender.id) == [(first.id, [Decimal(2)])]
         empty = PickingQuery(partner_ids=set())
         assert kit.read(lambda h: list(h.returnable_deliveries(empty))) == []
+
+    #: When the paging test validates its deliveries, in minutes after the kit clock's
+    #: start, in the order it makes them, and when it validates the one it makes between two
+    #: pages. Out of time order and with a tie by default (the id decides between equal
+    #: times); an ERP that validates deliveries only in time order overrides them.
+    paging_minutes: tuple[int, ...] = (10, 40, 40, 20, 90)
+    paging_minute_between: int = 120
+
+    def test_returnable_deliveries_come_in_pages_after_a_key(self, kit: Kit) -> None:
+        """`after` and `limit`: one page in the paged order, newest first by
+        `(done_at, created_at, id)`, strictly after the key; a delivery validated between
+        two pages never shifts the next one (third-party ERPs must page)."""
+        ana = kit.world.customer(name="Ana")
+        kettle = kit.world.product(name="Kettle", price=Decimal("20.00"))
+        start = kit.clock.now()
+        made = []
+        for minute in self.paging_minutes:
+            kit.clock.set(start + timedelta(minutes=minute))
+            made.append(kit.world.delivery(customer=ana, lines=[(kettle, 1)]))
+        kit.world.delivery(customer=ana, lines=[(kettle, 1)], done=False)  # never listed
+        order = sorted(made, key=lambda p: (p.done_at, p.created_at, p.id), reverse=True)
+
+        def page(after: Picking | None, limit: int) -> list[str]:
+            key = None if after is None else (after.done_at, after.created_at, after.id)
+            query = PickingQuery(partner_ids={ana.id}, after=key, limit=limit)
+            return kit.read(lambda h: [r.delivery.id for r in h.returnable_deliveries(query)])
+
+        assert page(None, 2) == [p.id for p in order[:2]]
+        kit.clock.set(start + timedelta(minutes=self.paging_minute_between))
+        kit.world.delivery(customer=ana, lines=[(kettle, 1)])
+        assert page(order[1], 2) == [p.id for p in order[2:4]]
+        assert page(order[3], 2) == [order[4].id]
+        assert page(order[4], 2) == []
+        assert page(None, 10)[1:] == [p.id for p in order]
 
 
 class PickingSearchContract(ContractBase):

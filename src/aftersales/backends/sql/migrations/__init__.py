@@ -3,9 +3,9 @@
 Each migration is a module `vNNNN_<name>.py` in this package with a docstring (its
 description) and `upgrade(conn)`; `MIGRATIONS` finds them and lists them in order.
 `upgrade()` brings a database — empty or at any earlier version — to
-`SCHEMA_VERSION`, one version per step, each step in its own transaction
-together with its `schema_version` row, so a failed step leaves the database at the
-previous version.
+`SCHEMA_VERSION`, one migration per step (to the next migration's version: versions
+rise but need not be consecutive), each step in its own transaction together with its
+`schema_version` row, so a failed step leaves the database at the previous version.
 
 A database is *seeded* with its modules (`seed()`, by default `base`, `mail` and
 `helpdesk`) in the transaction that brings it to the current version, and by every later
@@ -73,7 +73,14 @@ MIGRATIONS: tuple[Migration, ...] = tuple(
     if info.name.startswith("v")
 )
 
-assert [m.version for m in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1))
+assert [m.version for m in MIGRATIONS] == sorted({m.version for m in MIGRATIONS})
+assert MIGRATIONS[-1].version == SCHEMA_VERSION
+
+
+def _next_step(version: int) -> Migration:
+    """The migration that follows schema `version` (versions need not be consecutive)."""
+    return next(m for m in MIGRATIONS if m.version > version)
+
 
 _version_table = build_metadata(1).tables["schema_version"]
 _modules_table = build_metadata(1).tables["modules"]
@@ -129,7 +136,7 @@ def upgrade(
     Raises [`ConfigurationError`][aftersales.errors.ConfigurationError] when the database is newer
     than this code (downgrades are not supported: restore a backup instead).
     """
-    if not 0 <= target <= SCHEMA_VERSION:
+    if target != 0 and target not in {m.version for m in MIGRATIONS}:
         raise ConfigurationError(f"unknown schema version {target}")
     modules = tuple(modules)
     start: int | None = None
@@ -152,7 +159,7 @@ def upgrade(
                         if version == SCHEMA_VERSION:
                             seed(conn, modules)
                         return start, version
-                    step = MIGRATIONS[version]
+                    step = _next_step(version)
                     step.run(conn)
                     conn.execute(
                         _version_table.insert().values(
