@@ -8,7 +8,7 @@ import copy
 import json
 import re
 import typing
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,25 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
 from aftersales import AfterSales
-from aftersales.errors import InvalidInput
+from aftersales.errors import (
+    AccessDenied,
+    AfterSalesError,
+    DatabaseLocked,
+    InvalidInput,
+    NotFound,
+    QuantityExceeded,
+    ServiceDisabled,
+)
 from aftersales.models import Invoice, Money, Service
 from aftersales.paging import Page
-from aftersales.schema import DECIMAL_PATTERN, definitions, json_schema, schema_name
+from aftersales.schema import (
+    DECIMAL_PATTERN,
+    DIALECT,
+    definitions,
+    error_schema,
+    json_schema,
+    schema_name,
+)
 from aftersales.serialization import converter
 from aftersales.services.tickets import TicketView
 from tests.reliability.flows import SERVICES
@@ -225,3 +240,35 @@ def test_the_json_page_lists_every_calls_form() -> None:
     listed = dict(re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \| `([^`]+)` \|$", page, re.M))
     expected = {name: _form(kind) for name, kind in RESULTS.items() if name not in DOCUMENTS}
     assert listed == expected
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        InvalidInput("quantity", Decimal("-1"), "must be positive"),
+        NotFound("invoice", "inv-1"),
+        AccessDenied("refund", "user luis is not in group(s): billing"),
+        QuantityExceeded("refund", Money.of("10.00", "EUR"), Money.of("5.00", "EUR")),
+        DatabaseLocked(datetime(2026, 12, 13, 9, 0, tzinfo=UTC)),
+        ServiceDisabled("Support", "refunds"),
+        AfterSalesError("something failed"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_every_errors_json_validates_against_the_error_schema(error: AfterSalesError) -> None:
+    schema = {"$schema": DIALECT, **error_schema()}
+    Draft202012Validator.check_schema(schema)
+    data = json.loads(json.dumps(error.to_dict()))
+    Draft202012Validator(schema).validate(data)
+    with pytest.raises(ValidationError):
+        Draft202012Validator(schema).validate({**data, "status": 200})
+    with pytest.raises(ValidationError):
+        Draft202012Validator(schema).validate({**data, "extra": 1})
+
+
+def test_the_error_schema_has_one_branch_a_code() -> None:
+    codes = [branch["properties"]["code"]["const"] for branch in error_schema()["oneOf"]]
+    assert len(codes) == len(set(codes)) and "not_found" in codes

@@ -29,6 +29,7 @@ from aftersales.models import (
 from aftersales.models.repairs import OperationLine, PartLine
 from aftersales.testing.scenario import AGENT, HELPDESK_ONLY
 
+from .api import add_api
 from .host import Helpdesk, catalogue
 
 HERE = Path(__file__).parent
@@ -62,6 +63,8 @@ def create_app(helpdesk: Helpdesk, *, locale: str = "en_US") -> FastAPI:
 
     def actor_of(request: Request) -> Actor:
         return USERS.get(request.cookies.get("user", "agent"), AGENT)
+
+    add_api(web, app, actor_of)
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         user = request.cookies.get("user", "agent")
@@ -138,11 +141,6 @@ def create_app(helpdesk: Helpdesk, *, locale: str = "en_US") -> FastAPI:
             team = app.settings.team_settings(view.ticket.team_id, actor=Actor.system())
             context["project_id"] = team.fsm_project_id
         return page(request, "ticket.html", **context)
-
-    @web.get("/api/tickets/{ticket_id}/invoices/{invoice_id}/methods")
-    def methods(request: Request, ticket_id: str, invoice_id: str) -> list[str]:
-        found = app.refunds.credit_methods(ticket_id, invoice_id, actor=actor_of(request))
-        return [m.value for m in found]
 
     # -- refunds ---------------------------------------------------------------------------
 

@@ -30,9 +30,17 @@ from typing import Any
 
 import attrs
 
+from aftersales import errors
 from aftersales.errors import InvalidInput
 
-__all__ = ["DECIMAL_PATTERN", "DIALECT", "definitions", "json_schema", "schema_name"]
+__all__ = [
+    "DECIMAL_PATTERN",
+    "DIALECT",
+    "definitions",
+    "error_schema",
+    "json_schema",
+    "schema_name",
+]
 
 #: The JSON Schema dialect of every schema made here (OpenAPI 3.1's default).
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -111,6 +119,48 @@ def definitions(
     for kind in kinds:
         builder.schema(kind)
     return dict(sorted(builder.defs.items()))
+
+
+def error_schema() -> dict[str, Any]:
+    """The JSON Schema of an error's [`to_dict()`][aftersales.errors.AfterSalesError.to_dict]:
+    one of the error classes, told apart by `code`, each with its `status` and every one of
+    its `fields` (a value of any JSON type, `null` when the error does not know it).
+
+    Returns:
+        A schema without `$schema` (to embed as a definition, e.g. OpenAPI's `Error`).
+
+    Examples:
+        >>> schema = error_schema()
+        >>> [s["properties"]["code"]["const"] for s in schema["oneOf"]][:3]
+        ['access_denied', 'backend_error', 'backend_not_found']
+    """
+    kinds: list[type[errors.AfterSalesError]] = []
+    for name in errors.__all__:
+        kind = getattr(errors, name)
+        if isinstance(kind, type) and issubclass(kind, errors.AfterSalesError):
+            kinds.append(kind)
+    kinds.sort(key=lambda k: k.code)
+    return {
+        "title": "Error",
+        "description": "A refused or failed call, as `to_dict()` writes it.",
+        "oneOf": [_error(kind) for kind in kinds],
+    }
+
+
+def _error(kind: type[errors.AfterSalesError]) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "code": {"const": kind.code},
+        "message": {"type": "string"},
+        "status": {"const": kind.http_status},
+        **{name: {} for name in kind.fields},
+    }
+    return {
+        "title": kind.__name__,
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
 
 
 class _Builder:

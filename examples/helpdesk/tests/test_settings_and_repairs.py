@@ -63,7 +63,7 @@ def test_settings_repairs_and_the_locked_database(
         page.fill("#repair-internal", "Check the warranty")
         page.fill("#repair-quotation-notes", "Parts guaranteed 6 months")
         page.shot("repair-dialog")
-        page.click("#repair-create")
+        page.follow("#repair-create")
         assert page.text("#repair-state") == "draft"
         assert page.text("#repair-method") == "after_repair"
         assert len(page.all("#repair-lines tr")) == 3  # header, a part, an operation

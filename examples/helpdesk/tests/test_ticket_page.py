@@ -75,13 +75,13 @@ def test_a_partial_refund_is_reversed_edited_and_confirmed(page: Page) -> None:
 def test_a_coupon_is_generated_copied_and_sent_with_extra_recipients(page: Page) -> None:
     page.action("Coupon")
     assert page.options("#coupon-program") == ["10% after-sales apology"]
-    page.click("#coupon-generate")
+    page.follow("#coupon-generate")
     code = page.text("#coupon-code")
     assert code
     page.click("#coupon-copy")
     assert page.find("#copied").is_displayed()
     page.fill("#coupon-extra", "boss@perez.example")
-    page.click("#coupon-send")
+    page.follow("#coupon-send")
     sent = page.text("#coupon-sent")
     assert "ana@perez.example" in sent and "boss@perez.example" in sent
     page.shot("coupon-sent")
@@ -96,7 +96,7 @@ def test_a_return_above_what_was_delivered_is_refused_and_changes_nothing(page: 
     assert blender.get_attribute("value") == "2"  # defaulted to what is left to return
     blender.clear()
     blender.send_keys("5")
-    page.click(".return-form:not([hidden]) .return-create")
+    page.follow(".return-form:not([hidden]) .return-create")
     code, status, message = page.refusal()
     assert (code, status) == ("quantity_exceeded", 422)
     assert "asked 5 Units" in message and "2 Units" in message
@@ -109,7 +109,7 @@ def test_a_return_with_edited_quantities(page: Page) -> None:
     page.action("Return")
     page.fill(".return-form:not([hidden]) .return-qty[data-product=Blender]", "1")
     page.fill(".return-form:not([hidden]) .return-qty[data-product=Kettle]", "0")
-    page.click(".return-form:not([hidden]) .return-create")
+    page.follow(".return-form:not([hidden]) .return-create")
     assert page.text("#note").startswith("Return ")
     assert page.count("returns") == 1
     page.action("Return")
@@ -123,11 +123,11 @@ def test_field_service_tasks_created_and_followed_on_the_portal(page: Page) -> N
     assert page.find("#task-title").get_attribute("value") == "Blender broken"
     assert page.text("#task-project")  # the team's project
     page.shot("task-dialog")
-    page.click("#task-create")
+    page.follow("#task-create")
     assert page.text("#note") == "Task Blender broken created"
     page.action("Create task")
     page.fill("#task-title", "Visit to check the blender")
-    page.click("#task-create-view")
+    page.follow("#task-create-view")
     assert page.text("#task-name") == "Visit to check the blender"
     page.open("/tickets/1")
     assert page.count("tasks") == 2
@@ -181,7 +181,7 @@ def test_an_agent_without_billing_rights(page: Page, browser: WebDriver) -> None
     before = page.count("credit-notes")
     page.action("Refund")
     browser.add_cookie({"name": "user", "value": "helpdesk-only"})
-    page.click("#refund-reverse")
+    page.follow("#refund-reverse")
     code, status, message = page.refusal()
     assert (code, status) == ("access_denied", 403)
     assert "billing" in message
