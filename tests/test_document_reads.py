@@ -318,3 +318,11 @@ def test_documents_stay_readable_when_the_team_turns_the_services_off(desk: Desk
             call(sc.ticket.id, document_id, actor=sc.actors.agent)
     finally:
         app.settings.configure(sc.team.id, enable=set(Service), actor=MANAGER)
+
+
+def test_a_module_the_catalogue_does_not_know_is_listed_by_its_name(
+    app: AfterSales, backend: Any
+) -> None:
+    backend.builder().install("l10n_es")
+    modules = {m.name: m for m in app.settings.modules(actor=MANAGER)}
+    assert modules["l10n_es"] == InstalledModule(name="l10n_es", label="l10n_es", application=False)
