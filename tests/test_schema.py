@@ -272,3 +272,29 @@ def test_every_errors_json_validates_against_the_error_schema(error: AfterSalesE
 def test_the_error_schema_has_one_branch_a_code() -> None:
     codes = [branch["properties"]["code"]["const"] for branch in error_schema()["oneOf"]]
     assert len(codes) == len(set(codes)) and "not_found" in codes
+
+
+def test_two_records_of_one_name_get_two_definitions() -> None:
+    first = attrs.make_class("Line", {"quantity": attrs.field(type=int)})
+    second = attrs.make_class("Line", {"text": attrs.field(type=str)})
+    second.__module__ = "aftersales.other"
+    holder = attrs.make_class(
+        "Holder", {"a": attrs.field(type=first), "b": attrs.field(type=second)}
+    )
+    found = json_schema(holder)["$defs"]
+    assert found["Holder"]["properties"] == {
+        "a": {"$ref": "#/$defs/Line"},
+        "b": {"$ref": "#/$defs/other_Line"},
+    }
+    assert list(found["other_Line"]["properties"]) == ["text"]
+
+
+def test_records_whose_names_cannot_be_told_apart_are_refused() -> None:
+    lines = [attrs.make_class("Line", {f"f{n}": attrs.field(type=int)}) for n in range(4)]
+    for line in lines:
+        line.__module__ = "aftersales.other"
+    holder = attrs.make_class(
+        "Holder", {f"l{n}": attrs.field(type=line) for n, line in enumerate(lines)}
+    )
+    with pytest.raises(InvalidInput, match="the name of another record"):
+        json_schema(holder)

@@ -223,10 +223,16 @@ class _Builder:
         raise InvalidInput("kind", kind, "has no JSON form the converter writes")
 
     def _record(self, kind: Any, cls: type, args: Sequence[Any]) -> dict[str, Any]:
-        name = schema_name(kind)
-        owner = self._owners.get(name)
-        if owner is not None and owner != kind:
-            name = f"{cls.__module__.rsplit('.', 1)[-1]}_{name}"
+        short = schema_name(kind)
+        module = cls.__module__
+        names = (
+            short,
+            f"{module.rsplit('.', 1)[-1]}_{short}",
+            f"{module.replace('.', '_')}_{short}",
+        )
+        name = next((n for n in names if self._owners.get(n, kind) == kind), None)
+        if name is None:
+            raise InvalidInput("kind", kind, "has the name of another record of its module")
         ref = {"$ref": f"{self.ref_prefix}{name}"}
         if name in self._owners:
             return ref
