@@ -29,6 +29,7 @@ from aftersales.models import (
 from aftersales.models.repairs import OperationLine, PartLine
 from aftersales.testing.scenario import AGENT, HELPDESK_ONLY
 
+from .api import add_api
 from .host import Helpdesk, catalogue
 
 HERE = Path(__file__).parent
@@ -62,6 +63,8 @@ def create_app(helpdesk: Helpdesk, *, locale: str = "en_US") -> FastAPI:
 
     def actor_of(request: Request) -> Actor:
         return USERS.get(request.cookies.get("user", "agent"), AGENT)
+
+    add_api(web, app, actor_of)
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         user = request.cookies.get("user", "agent")
@@ -139,11 +142,6 @@ def create_app(helpdesk: Helpdesk, *, locale: str = "en_US") -> FastAPI:
             context["project_id"] = team.fsm_project_id
         return page(request, "ticket.html", **context)
 
-    @web.get("/api/tickets/{ticket_id}/invoices/{invoice_id}/methods")
-    def methods(request: Request, ticket_id: str, invoice_id: str) -> list[str]:
-        found = app.refunds.credit_methods(ticket_id, invoice_id, actor=actor_of(request))
-        return [m.value for m in found]
-
     # -- refunds ---------------------------------------------------------------------------
 
     @web.post("/tickets/{ticket_id}/refund")
@@ -162,19 +160,18 @@ def create_app(helpdesk: Helpdesk, *, locale: str = "en_US") -> FastAPI:
             return RedirectResponse(f"/credit-notes/{note.id}?ticket={ticket_id}", status_code=303)
         return back(ticket_id, f"Credit note {note.number} posted")
 
-    @web.get("/credit-notes/{credit_note_id}", response_class=HTMLResponse)
-    def credit_note(request: Request, credit_note_id: str, ticket: str) -> HTMLResponse:
-        notes = app.refunds.credit_notes(ticket, actor=actor_of(request))
-        found = _one(notes, credit_note_id, "credit note")
-        return page(request, "credit_note.html", note=found, ticket_id=ticket)
+    @web.get("/credit-notes/{invoice_id}", response_class=HTMLResponse)
+    @web.get("/invoices/{invoice_id}", response_class=HTMLResponse)
+    def invoice(request: Request, invoice_id: str, ticket: str) -> HTMLResponse:
+        shown = app.refunds.invoice(ticket, invoice_id, actor=actor_of(request))
+        return page(request, "invoice.html", shown=shown, note=shown.invoice, ticket_id=ticket)
 
     @web.post("/credit-notes/{credit_note_id}")
     async def edit_credit_note(request: Request, credit_note_id: str) -> Response:
         data = await form(request)
         ticket_id = one(data, "ticket")
         actor = actor_of(request)
-        notes = app.refunds.credit_notes(ticket_id, actor=actor)
-        draft = _one(notes, credit_note_id, "credit note")
+        draft = app.refunds.invoice(ticket_id, credit_note_id, actor=actor).invoice
         lines = [
             InvoiceLine(
                 description=line.description,
@@ -274,6 +271,11 @@ def create_app(helpdesk: Helpdesk, *, locale: str = "en_US") -> FastAPI:
         pdf = app.repairs.quotation(repair_id, actor=actor_of(request), format="pdf")
         return Response(pdf, media_type="application/pdf")
 
+    @web.get("/returns/{return_id}", response_class=HTMLResponse)
+    def return_page(request: Request, return_id: str, ticket: str) -> HTMLResponse:
+        shown = app.returns.picking(ticket, return_id, actor=actor_of(request))
+        return page(request, "return.html", shown=shown, ticket_id=ticket)
+
     # -- field service ---------------------------------------------------------------------
 
     @web.post("/tickets/{ticket_id}/task")
@@ -289,8 +291,8 @@ def create_app(helpdesk: Helpdesk, *, locale: str = "en_US") -> FastAPI:
 
     @web.get("/tasks/{task_id}", response_class=HTMLResponse)
     def task(request: Request, task_id: str, ticket: str) -> HTMLResponse:
-        found = _one(app.field_service.tasks(ticket, actor=actor_of(request)), task_id, "task")
-        return page(request, "task.html", task=found, ticket_id=ticket)
+        shown = app.field_service.task(ticket, task_id, actor=actor_of(request))
+        return page(request, "task.html", shown=shown, task=shown.task, ticket_id=ticket)
 
     # -- settings and portal ---------------------------------------------------------------
 
@@ -306,6 +308,7 @@ def create_app(helpdesk: Helpdesk, *, locale: str = "en_US") -> FastAPI:
             plan=plan,
             services=_services(),
             subscription=app.subscription.status(actor=actor),
+            modules=app.settings.modules(actor=actor),
         )
 
     @web.post("/teams/{team_id}/settings")

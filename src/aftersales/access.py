@@ -24,8 +24,10 @@ class Action(StrEnum):
     CONFIGURE = "configure team after-sales"
     REGISTER_SUBSCRIPTION = "register a paid subscription"
     REFUND = "refund"
+    READ_INVOICE = "read invoice"
     COUPON = "coupon"
     RETURN = "return"
+    READ_RETURN = "read return"
     REPAIR = "repair"
     READ_REPAIR = "read repair"
     FIELD_SERVICE = "field-service task"
@@ -42,8 +44,10 @@ RIGHTS: Mapping[Action, frozenset[Group]] = {
     Action.CONFIGURE: frozenset({Group.HELPDESK_MANAGER}),
     Action.REGISTER_SUBSCRIPTION: frozenset({Group.SYSTEM}),
     Action.REFUND: frozenset({Group.HELPDESK_USER, Group.BILLING}),
+    Action.READ_INVOICE: frozenset({Group.HELPDESK_USER, Group.BILLING}),
     Action.COUPON: frozenset({Group.HELPDESK_USER}),
     Action.RETURN: frozenset({Group.HELPDESK_USER, Group.STOCK_USER}),
+    Action.READ_RETURN: frozenset({Group.HELPDESK_USER, Group.STOCK_USER}),
     Action.REPAIR: frozenset({Group.HELPDESK_USER, Group.STOCK_USER}),
     Action.READ_REPAIR: frozenset({Group.HELPDESK_USER}),
     Action.FIELD_SERVICE: frozenset({Group.HELPDESK_USER, Group.FIELD_SERVICE_USER}),

@@ -32,7 +32,7 @@ from aftersales.services._base import ServiceBase
 from aftersales.subscription import Trial
 from aftersales.unit_of_work import UnitOfWork
 
-__all__ = ["InstallPlan", "SettingsService", "TeamSettings", "Uninstalled"]
+__all__ = ["InstallPlan", "InstalledModule", "SettingsService", "TeamSettings", "Uninstalled"]
 
 
 @attrs.frozen(kw_only=True)
@@ -89,6 +89,23 @@ class Uninstalled:
     teams: tuple[Team, ...] = ()
 
 
+@attrs.frozen(kw_only=True)
+class InstalledModule:
+    """A module installed on the database, as the settings page lists it (ST-3).
+
+    `label`, `application` and `depends` come from the module catalogue; `service` is the
+    toggle the module serves, if any. A module the catalogue does not know (installed by
+    the ERP for something else) has its name as label, no dependencies and is no
+    application.
+    """
+
+    name: str
+    label: str
+    application: bool
+    depends: tuple[str, ...] = ()
+    service: Service | None = None
+
+
 def _names(services: Iterable[Service]) -> str:
     return ", ".join(sorted(s.value for s in services)) or "none"
 
@@ -126,6 +143,42 @@ class SettingsService(ServiceBase):
             lambda _uow: self._guard.team(actor, Action.CONFIGURE, team_id),
             writes=False,
         )
+
+    def modules(self, *, actor: Actor) -> tuple[InstalledModule, ...]:
+        """The modules installed on the database, by name, for the settings page.
+
+        Args:
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The installed modules, sorted by name, with label, dependencies, whether each is
+            an application and the toggle it serves.
+
+        Raises:
+            AccessDenied: The actor is not a helpdesk manager (AC-2).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
+
+        def read(_uow: UnitOfWork) -> tuple[InstalledModule, ...]:
+            catalogue = self._rt.catalogue
+            found = []
+            for name in sorted(self._hooks.modules_installed()):
+                if name not in catalogue:
+                    found.append(InstalledModule(name=name, label=name, application=False))
+                    continue
+                module = catalogue[name]
+                found.append(
+                    InstalledModule(
+                        name=name,
+                        label=module.label,
+                        application=module.application,
+                        depends=module.depends,
+                        service=catalogue.service_of(name),
+                    )
+                )
+            return tuple(found)
+
+        return self._rt.call(actor, Action.CONFIGURE, read, writes=False)
 
     def plan(
         self,

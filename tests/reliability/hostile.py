@@ -1003,6 +1003,7 @@ CALLS: tuple[PublicCall, ...] = (
         args=lambda s, t: {"team_id": s.scenario.team.id, "disable": {Service.COUPONS}},
         params=_team_services(),
     ),
+    PublicCall(name="settings.modules", actor="manager", args=lambda s, t: {}, params={}),
     PublicCall(
         name="settings.uninstall",
         actor="manager",
@@ -1092,6 +1093,24 @@ CALLS: tuple[PublicCall, ...] = (
         },
     ),
     _on_ticket("refunds.credit_notes"),
+    PublicCall(
+        name="refunds.invoice",
+        args=lambda s, t: {"ticket_id": t.ticket.id, "invoice_id": t.credit_note_id},
+        params={
+            "ticket_id": _ticket_ids(service=False),
+            "invoice_id": an_id(
+                "invoice",
+                others=(
+                    _bad(
+                        "a credit note of another ticket",
+                        lambda t: t.other_credit_note_id,
+                        NotFound,
+                    ),
+                    _bad("an invoice not linked to the ticket", lambda t: t.invoice_id, NotFound),
+                ),
+            ),
+        },
+    ),
     PublicCall(
         name="refunds.reverse",
         args=lambda s, t: {
@@ -1227,6 +1246,20 @@ CALLS: tuple[PublicCall, ...] = (
         for name in ("validate", "cancel")
     ),
     _on_ticket("returns.returns", service=False),
+    PublicCall(
+        name="returns.picking",
+        args=lambda s, t: {"ticket_id": t.ticket.id, "return_id": t.return_id},
+        params={
+            "ticket_id": _ticket_ids(service=False),
+            "return_id": an_id(
+                "return",
+                others=(
+                    _bad("a return of another ticket", lambda t: t.other_return_id, NotFound),
+                    _bad("a delivery", lambda t: t.delivery.id, NotFound),
+                ),
+            ),
+        },
+    ),
     # -- repairs ------------------------------------------------------------------------------
     PublicCall(
         name="repairs.create",
@@ -1308,6 +1341,18 @@ CALLS: tuple[PublicCall, ...] = (
         params={"task_id": an_id("task")},
     ),
     _on_ticket("field_service.tasks", actor="helpdesk", service=False),
+    PublicCall(
+        name="field_service.task",
+        actor="helpdesk",
+        args=lambda s, t: {"ticket_id": t.ticket.id, "task_id": t.task.id},
+        params={
+            "ticket_id": _ticket_ids(service=False),
+            "task_id": an_id(
+                "task",
+                others=(_bad("a task of another ticket", lambda t: t.other_task_id, NotFound),),
+            ),
+        },
+    ),
     _on_ticket("field_service.portal_tasks", actor="portal", portal=True, optional=True),
     PublicCall(
         name="field_service.portal_task",

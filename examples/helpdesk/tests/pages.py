@@ -7,7 +7,8 @@ from pathlib import Path
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 
 class Page:
@@ -36,6 +37,13 @@ class Page:
 
     def click(self, css: str) -> None:
         self.find(css).click()
+
+    def follow(self, css: str) -> None:
+        """Click `css`, a link or submit button, and wait until the next page replaced this one
+        (reading before then would read the old page)."""
+        old = self.find("html")
+        self.click(css)
+        WebDriverWait(self.browser, 10).until(staleness_of(old))
 
     def fill(self, css: str, value: str) -> None:
         field = self.find(css)

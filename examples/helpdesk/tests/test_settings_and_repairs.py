@@ -23,7 +23,13 @@ def test_settings_repairs_and_the_locked_database(
         # the manager plans turning repairs on: what it installs, and the trial warning
         page.login("manager", then="/teams/1/settings")
         assert page.text("#subscription") == "free"
-        page.click("#plan-repairs")
+        installed = {
+            m.get_attribute("data-module"): m.text for m in page.all("#installed-modules li")
+        }
+        assert installed["helpdesk_account"] == "Helpdesk Refunds (helpdesk_account) · refunds"
+        assert installed["account"] == "Invoicing (account) · application"
+        assert "repair" not in installed
+        page.follow("#plan-repairs")
         assert [m.text for m in page.all("#plan-modules li")] == [
             "repair (application)",
             "helpdesk_repair",
@@ -33,10 +39,13 @@ def test_settings_repairs_and_the_locked_database(
         assert "the database will be locked" in warning
         page.shot("settings-plan")
         page.click("#service-repairs")
-        page.click("#settings-save")
+        page.follow("#settings-save")
         assert page.text("#subscription") == "trial"
         assert page.text("#trial-ends") == "(trial ends 2026-12-13)"
         assert page.find("#service-repairs").is_selected()
+        assert page.find("#installed-modules li[data-module=helpdesk_repair]").text == (
+            "Helpdesk Repairs (helpdesk_repair) · repairs"
+        )
 
         # the repair dialog: the ticket's product pre-filled, parts, operations, notes
         page.login("agent")
@@ -54,7 +63,7 @@ def test_settings_repairs_and_the_locked_database(
         page.fill("#repair-internal", "Check the warranty")
         page.fill("#repair-quotation-notes", "Parts guaranteed 6 months")
         page.shot("repair-dialog")
-        page.click("#repair-create")
+        page.follow("#repair-create")
         assert page.text("#repair-state") == "draft"
         assert page.text("#repair-method") == "after_repair"
         assert len(page.all("#repair-lines tr")) == 3  # header, a part, an operation

@@ -54,16 +54,16 @@ def test_a_partial_refund_is_reversed_edited_and_confirmed(page: Page) -> None:
     page.find("#refund-method[data-invoice]")
     page.select("#refund-method", "partial")
     page.fill("#refund-reason", "Blender broken")
-    page.click("#refund-reverse")
+    page.follow("#refund-reverse")
     assert page.text("#cn-state") == "draft"
     quantities = page.all(".cn-qty")
     assert [q.get_attribute("value") for q in quantities] == ["2", "1"]
     page.fill(".cn-qty", "1")  # refund one blender of two
     page.fill("input[name=quantity_1]", "0")  # and not the kettle
-    page.click("#cn-save")
+    page.follow("#cn-save")
     assert [q.get_attribute("value") for q in page.all(".cn-qty")] == ["1"]
     page.shot("credit-note-draft")
-    page.click("#cn-confirm")
+    page.follow("#cn-confirm")
     assert page.text("#note").startswith("Credit note RINV/2026/")
     assert page.count("credit-notes") == 1
     # the view's labels, not its keys
@@ -75,13 +75,13 @@ def test_a_partial_refund_is_reversed_edited_and_confirmed(page: Page) -> None:
 def test_a_coupon_is_generated_copied_and_sent_with_extra_recipients(page: Page) -> None:
     page.action("Coupon")
     assert page.options("#coupon-program") == ["10% after-sales apology"]
-    page.click("#coupon-generate")
+    page.follow("#coupon-generate")
     code = page.text("#coupon-code")
     assert code
     page.click("#coupon-copy")
     assert page.find("#copied").is_displayed()
     page.fill("#coupon-extra", "boss@perez.example")
-    page.click("#coupon-send")
+    page.follow("#coupon-send")
     sent = page.text("#coupon-sent")
     assert "ana@perez.example" in sent and "boss@perez.example" in sent
     page.shot("coupon-sent")
@@ -96,7 +96,7 @@ def test_a_return_above_what_was_delivered_is_refused_and_changes_nothing(page: 
     assert blender.get_attribute("value") == "2"  # defaulted to what is left to return
     blender.clear()
     blender.send_keys("5")
-    page.click(".return-form:not([hidden]) .return-create")
+    page.follow(".return-form:not([hidden]) .return-create")
     code, status, message = page.refusal()
     assert (code, status) == ("quantity_exceeded", 422)
     assert "asked 5 Units" in message and "2 Units" in message
@@ -109,7 +109,7 @@ def test_a_return_with_edited_quantities(page: Page) -> None:
     page.action("Return")
     page.fill(".return-form:not([hidden]) .return-qty[data-product=Blender]", "1")
     page.fill(".return-form:not([hidden]) .return-qty[data-product=Kettle]", "0")
-    page.click(".return-form:not([hidden]) .return-create")
+    page.follow(".return-form:not([hidden]) .return-create")
     assert page.text("#note").startswith("Return ")
     assert page.count("returns") == 1
     page.action("Return")
@@ -123,11 +123,11 @@ def test_field_service_tasks_created_and_followed_on_the_portal(page: Page) -> N
     assert page.find("#task-title").get_attribute("value") == "Blender broken"
     assert page.text("#task-project")  # the team's project
     page.shot("task-dialog")
-    page.click("#task-create")
+    page.follow("#task-create")
     assert page.text("#note") == "Task Blender broken created"
     page.action("Create task")
     page.fill("#task-title", "Visit to check the blender")
-    page.click("#task-create-view")
+    page.follow("#task-create-view")
     assert page.text("#task-name") == "Visit to check the blender"
     page.open("/tickets/1")
     assert page.count("tasks") == 2
@@ -138,6 +138,41 @@ def test_field_service_tasks_created_and_followed_on_the_portal(page: Page) -> N
     page.shot("portal")
 
 
+def _open_document(page: Page, kind: str) -> None:
+    page.open("/tickets/1")
+    page.follow(f"#documents a.doc-link[data-kind={kind}]")
+
+
+def test_each_linked_document_opens_its_page_through_the_ticket(page: Page) -> None:
+    _open_document(page, "credit_note")
+    assert page.text("#cn-number") == "RINV/2026/00001"
+    assert page.text("#cn-state") == "posted"
+    assert page.text("#cn-total") == "€60.44"  # one blender of 49.95 with 21 % tax
+    assert page.text("#cn-payment") == "Paid"
+    assert page.text("#cn-residual") == "€0.00"
+    assert page.text("#cn-reference").startswith("Reversal of: INV/2026/00001")
+    assert not page.all("#cn-save")  # a posted credit note is read, not edited
+    page.shot("credit-note-posted")
+    _open_document(page, "return")
+    assert page.text("#return-reference").startswith("WH/RET/")
+    assert page.text("#return-state") == "Ready"
+    assert [r.text for r in page.all("#return-lines tr")][1:] == ["Blender 1 Units confirmed"]
+    page.shot("return")
+    _open_document(page, "task")
+    assert page.text("#task-name") == "Blender broken"
+    assert page.text("#task-project-name") == "Field Service"
+
+
+def test_a_document_is_read_only_as_the_kind_it_is_linked_as(page: Page, server: Server) -> None:
+    page.open("/tickets/1")
+    link = page.find("#documents a.doc-link[data-kind=return]").get_attribute("href")
+    assert link is not None
+    return_id = link.removeprefix(f"{server.url}/returns/").split("?")[0]
+    page.open(f"/invoices/{return_id}?ticket=1")
+    code, status, message = page.refusal()
+    assert (code, status, message) == ("not_found", 404, f"invoice {return_id} does not exist")
+
+
 def test_an_agent_without_billing_rights(page: Page, browser: WebDriver) -> None:
     page.login("helpdesk-only")
     assert "Refund" not in page.actions()
@@ -146,7 +181,7 @@ def test_an_agent_without_billing_rights(page: Page, browser: WebDriver) -> None
     before = page.count("credit-notes")
     page.action("Refund")
     browser.add_cookie({"name": "user", "value": "helpdesk-only"})
-    page.click("#refund-reverse")
+    page.follow("#refund-reverse")
     code, status, message = page.refusal()
     assert (code, status) == ("access_denied", 403)
     assert "billing" in message
@@ -160,7 +195,7 @@ def test_an_unknown_ticket_or_document_is_a_not_found_page(page: Page) -> None:
     assert page.refusal()[:2] == ("not_found", 404)
     page.open("/credit-notes/nope?ticket=1")
     code, status, message = page.refusal()
-    assert (code, status, message) == ("not_found", 404, "credit note nope does not exist")
+    assert (code, status, message) == ("not_found", 404, "invoice nope does not exist")
     page.shot("not-found")
 
 

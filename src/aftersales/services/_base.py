@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from aftersales import trail
+from aftersales.errors import NotFound
 from aftersales.models import (
     Actor,
     DocumentChanged,
@@ -28,6 +29,16 @@ class ServiceBase:
         self._hooks = runtime.hooks
         self._guard = runtime.guard
         self._clock = runtime.clock
+
+    def _linked(
+        self, ticket_id: str, kinds: Collection[DocumentKind], document_id: str, record: str
+    ) -> DocumentLink:
+        """The link of `document_id`, of one of `kinds`, to the ticket; a document that is not
+        linked to it is [`NotFound`][aftersales.errors.NotFound] naming `record` and the id."""
+        for link in self._hooks.list_links(ticket_id):
+            if link.kind in kinds and link.document_id == document_id:
+                return link
+        raise NotFound(record, document_id)
 
     def _audit(
         self,

@@ -65,7 +65,7 @@ def _label(stage: TaskStage) -> str:
 
 @attrs.frozen(kw_only=True)
 class TaskView:
-    """A task just created, with what a user interface needs to open it (FS-2).
+    """A task with what a user interface needs to open it (FS-2).
 
     `route` is the path of the task's form (`/tasks/<id>`, the id URL-quoted).
     """
@@ -234,12 +234,7 @@ class FieldServiceService(ServiceBase):
             if done is not None:
                 return done
             task, project = self._create(uow, ctx, request, actor, idempotency_key)
-            return TaskView(
-                task=task,
-                project_id=project.id,
-                project_name=project.name,
-                route=f"/tasks/{quote(task.id, safe='')}",
-            )
+            return _task_view(task, project)
 
         return self._rt.call(actor, Action.FIELD_SERVICE, work, writes=True)
 
@@ -474,6 +469,36 @@ class FieldServiceService(ServiceBase):
 
         return self._rt.call(actor, Action.VIEW_TICKET, read, writes=False)
 
+    def task(self, ticket_id: str, task_id: str, *, actor: Actor) -> TaskView:
+        """One task linked to the ticket, read through it (FS-4), with its project and route.
+
+        Read with the rights of [`tasks()`][FieldServiceService.tasks].
+        A task that is not linked to `ticket_id` raises [`NotFound`][aftersales.errors.NotFound].
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            task_id: A task linked to that ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The task with its project's name and the route of its form.
+
+        Raises:
+            AccessDenied: The actor is not a helpdesk user, or may not see the ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id`, or no task `task_id` linked to it.
+            InvalidInput: An argument has the wrong type or shape (RL-4).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
+
+        def read(_uow: UnitOfWork) -> TaskView:
+            ticket = self._guard.ticket(actor, Action.VIEW_TICKET, ticket_id).ticket
+            an_id(task_id, "task_id")
+            self._linked(ticket.id, (DocumentKind.TASK,), task_id, "task")
+            task = self._hooks.get_task(task_id)
+            return _task_view(task, self._hooks.get_project(task.project_id))
+
+        return self._rt.call(actor, Action.VIEW_TICKET, read, writes=False)
+
     def _linked_tasks(self, ticket: Ticket) -> Iterable[FieldServiceTask]:
         for link in self._hooks.list_links(ticket.id):
             if link.kind is DocumentKind.TASK:
@@ -562,6 +587,15 @@ class FieldServiceService(ServiceBase):
         if actor.partner_id is None:
             raise AccessDenied(Action.PORTAL.value, "a portal user needs a partner_id")
         return actor.partner_id
+
+
+def _task_view(task: FieldServiceTask, project: Project) -> TaskView:
+    return TaskView(
+        task=task,
+        project_id=project.id,
+        project_name=project.name,
+        route=f"/tasks/{quote(task.id, safe='')}",
+    )
 
 
 def _portal(task: FieldServiceTask, ticket: Ticket) -> PortalTask:

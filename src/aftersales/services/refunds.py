@@ -61,9 +61,10 @@ from aftersales.models.queries import InvoiceKey, InvoiceQuery, invoice_key
 from aftersales.paging import DEFAULT_PAGE_SIZE, Page
 from aftersales.serialization import converter
 from aftersales.services._base import ServiceBase
+from aftersales.services.tickets import label
 from aftersales.unit_of_work import UnitOfWork
 
-__all__ = ["ALL_METHODS", "RefundResult", "RefundService"]
+__all__ = ["ALL_METHODS", "InvoiceView", "RefundResult", "RefundService"]
 
 #: The methods offered while an invoice has something left to pay (RF-5).
 ALL_METHODS: tuple[CreditMethod, ...] = (
@@ -73,6 +74,7 @@ ALL_METHODS: tuple[CreditMethod, ...] = (
 )
 _FULL_METHODS = frozenset({CreditMethod.FULL, CreditMethod.FULL_AND_REINVOICE})
 _MAX_REASON = 512
+_INVOICE_LINKS = frozenset({DocumentKind.CREDIT_NOTE, DocumentKind.INVOICE})
 
 
 @attrs.frozen(kw_only=True)
@@ -93,6 +95,25 @@ class RefundResult:
     new_invoice: Invoice | None = None
     invoice: Invoice
     customer_credit: Money
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceView:
+    """One invoice or credit note linked to a ticket, as its page shows it.
+
+    `invoice` is the ERP's record: number, state, payment state, residual, reference,
+    lines. `amounts` are its untaxed, tax and total amounts; the labels are what a page
+    shows (`Credit note`, `Posted`, `Not paid`).
+    """
+
+    ticket_id: str
+    ticket_ref: str
+    invoice: Invoice
+    customer_name: str
+    amounts: LineAmounts
+    kind_label: str
+    state_label: str
+    payment_state_label: str
 
 
 class RefundService(ServiceBase):
@@ -290,6 +311,47 @@ class RefundService(ServiceBase):
             )
 
         return self._rt.call(actor, Action.REFUND, work, writes=False)
+
+    def invoice(self, ticket_id: str, invoice_id: str, *, actor: Actor) -> InvoiceView:
+        """One invoice or credit note linked to the ticket, read through it.
+
+        The ticket's credit notes and invoices (a re-invoice draft, a repair's invoice) stay
+        readable while the team has refunds off, as the ticket view lists them. A document
+        that is not linked to `ticket_id` raises [`NotFound`][aftersales.errors.NotFound].
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            invoice_id: An invoice or credit note linked to that ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The invoice with its amounts, customer and labels.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id`, or no invoice `invoice_id` linked to it.
+            InvalidInput: An argument has the wrong type or shape (RL-4).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
+
+        def work(_uow: UnitOfWork) -> InvoiceView:
+            ticket = self._guard.ticket(actor, Action.READ_INVOICE, ticket_id).ticket
+            an_id(invoice_id, "invoice_id")
+            self._linked(ticket.id, _INVOICE_LINKS, invoice_id, "invoice")
+            invoice = self._hooks.get_invoice(invoice_id)
+            return InvoiceView(
+                ticket_id=ticket.id,
+                ticket_ref=ticket.ref,
+                invoice=invoice,
+                customer_name=self._hooks.get_partner(invoice.customer_id).name,
+                amounts=invoice.amounts,
+                kind_label=label(invoice.kind.value),
+                state_label=label(invoice.state.value),
+                payment_state_label=label(invoice.payment_state.value),
+            )
+
+        return self._rt.call(actor, Action.READ_INVOICE, work, writes=False)
 
     # -- reverse ----------------------------------------------------------------------------
 

@@ -52,7 +52,6 @@ from aftersales.errors import (
     InvalidInput,
     InvalidOperation,
     InvalidState,
-    NotFound,
 )
 from aftersales.formatting import show
 from aftersales.models import (
@@ -799,12 +798,7 @@ class RepairService(ServiceBase):
         def read(uow: UnitOfWork) -> RepairOrder:
             self._guard.ticket(actor, Action.READ_REPAIR, ticket_id)
             an_id(repair_id, "repair_id")
-            linked = any(
-                link.kind is DocumentKind.REPAIR and link.document_id == repair_id
-                for link in self._hooks.list_links(ticket_id)
-            )
-            if not linked:
-                raise NotFound("repair order", repair_id)
+            self._linked(ticket_id, (DocumentKind.REPAIR,), repair_id, "repair order")
             return self._hooks.get_repair(repair_id)
 
         return self._rt.call(actor, Action.READ_REPAIR, read, writes=False)

@@ -55,9 +55,17 @@ from aftersales.models.products import Quantity, round_quantity
 from aftersales.models.queries import PickingKey, PickingQuery, picking_key
 from aftersales.paging import DEFAULT_PAGE_SIZE, Page
 from aftersales.services._base import ServiceBase
+from aftersales.services.tickets import label
 from aftersales.unit_of_work import UnitOfWork
 
-__all__ = ["ReturnDraft", "ReturnLine", "ReturnService", "has_returnable_delivery"]
+__all__ = [
+    "PickingLine",
+    "ReturnDraft",
+    "ReturnLine",
+    "ReturnService",
+    "ReturnView",
+    "has_returnable_delivery",
+]
 
 _NO_DELIVERY = "the customer has no validated delivery"
 _OPEN_STATES = frozenset({PickingState.DRAFT, PickingState.WAITING, PickingState.READY})
@@ -100,6 +108,34 @@ class ReturnDraft:
     def quantities(self) -> dict[str, Decimal]:
         """The default quantity of every line, ready to edit and pass to `create`."""
         return {line.move_id: line.quantity for line in self.lines}
+
+
+@attrs.frozen(kw_only=True)
+class PickingLine:
+    """One product move of a return, with the product's name and unit of measure."""
+
+    move_id: str
+    product_id: str
+    product_name: str
+    uom: str
+    quantity: Decimal
+    state: MoveState
+
+
+@attrs.frozen(kw_only=True)
+class ReturnView:
+    """One return linked to a ticket, as its page shows it (RT-8).
+
+    `picking` is the ERP's record (reference, state, locations, origin); `lines` its moves
+    with product names; `state_label` what a page shows (`Done`).
+    """
+
+    ticket_id: str
+    ticket_ref: str
+    picking: Picking
+    partner_name: str
+    state_label: str
+    lines: tuple[PickingLine, ...]
 
 
 class ReturnService(ServiceBase):
@@ -290,6 +326,60 @@ class ReturnService(ServiceBase):
             )
 
         return self._rt.call(actor, Action.RETURN, work, writes=False)
+
+    def picking(self, ticket_id: str, return_id: str, *, actor: Actor) -> ReturnView:
+        """One return linked to the ticket, read through it (RT-8).
+
+        Readable while the team has returns off, as `returns()`. A return that is not linked
+        to `ticket_id` raises [`NotFound`][aftersales.errors.NotFound].
+
+        Args:
+            ticket_id: The ticket the call is made from.
+            return_id: A return linked to that ticket.
+            actor: The user the call acts for; its groups decide what it may do (AC-2).
+
+        Returns:
+            The return with its lines and partner.
+
+        Raises:
+            AccessDenied: The actor is not in the groups the call needs (AC-2), or may not see the
+                ticket's team (AC-3).
+            NotFound: There is no ticket `ticket_id`, or no return `return_id` linked to it.
+            InvalidInput: An argument has the wrong type or shape (RL-4).
+            DatabaseLocked: The trial has run out and no subscription is registered (ST-9).
+        """
+
+        def work(_uow: UnitOfWork) -> ReturnView:
+            ticket = self._guard.ticket(actor, Action.READ_RETURN, ticket_id).ticket
+            an_id(return_id, "return_id")
+            self._linked(ticket.id, (DocumentKind.RETURN,), return_id, "return")
+            picking = self._hooks.get_picking(return_id)
+            products: dict[str, Product] = {}
+            lines = []
+            for move in picking.moves:
+                if move.product_id not in products:
+                    products[move.product_id] = self._hooks.get_product(move.product_id)
+                product = products[move.product_id]
+                lines.append(
+                    PickingLine(
+                        move_id=move.id,
+                        product_id=product.id,
+                        product_name=product.name,
+                        uom=product.uom,
+                        quantity=move.quantity,
+                        state=move.state,
+                    )
+                )
+            return ReturnView(
+                ticket_id=ticket.id,
+                ticket_ref=ticket.ref,
+                picking=picking,
+                partner_name=self._hooks.get_partner(picking.partner_id).name,
+                state_label=label(picking.state.value),
+                lines=tuple(lines),
+            )
+
+        return self._rt.call(actor, Action.READ_RETURN, work, writes=False)
 
     # -- writes ---------------------------------------------------------------------------
 
