@@ -214,9 +214,9 @@ class MemoryStore:
             new_key = None if record is MISSING else sort_of(record)
             if old == new and old_key == new_key:
                 continue  # an update that keeps its place (a payment state, a residual)
-            if previous is not MISSING:
+            if old_key is not None:
                 _unsort(buckets, old, old_key)
-            if record is not MISSING:
+            if new_key is not None:
                 for value in new:
                     bisect.insort(buckets.setdefault(value, []), new_key)
         if record is MISSING:
