@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aftersales import AfterSales, CreditMethod
-from aftersales.services.tickets import label
+from aftersales.formatting import label
 from aftersales.testing.scenario import Scenario
 
 

@@ -38,10 +38,20 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from enum import Enum
 
-__all__ = ["show"]
+__all__ = ["label", "show"]
 
 _SHOWN = 80
 _ITEMS = 10
+
+
+def label(key: str) -> str:
+    """The label a page shows for a state or kind key: `under_repair` → `Under repair`.
+
+    Examples:
+        >>> label("credit_note"), label("posted")
+        ('Credit note', 'Posted')
+    """
+    return key.replace("_", " ").capitalize()
 
 
 def show(value: object) -> str:

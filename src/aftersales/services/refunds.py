@@ -39,6 +39,7 @@ from aftersales.errors import (
     MethodNotAllowed,
     QuantityExceeded,
 )
+from aftersales.formatting import label
 from aftersales.models import (
     Actor,
     CreditMethod,
@@ -61,7 +62,6 @@ from aftersales.models.queries import InvoiceKey, InvoiceQuery, invoice_key
 from aftersales.paging import DEFAULT_PAGE_SIZE, Page
 from aftersales.serialization import converter
 from aftersales.services._base import ServiceBase
-from aftersales.services.tickets import label
 from aftersales.unit_of_work import UnitOfWork
 
 __all__ = ["ALL_METHODS", "InvoiceView", "RefundResult", "RefundService"]

@@ -33,6 +33,7 @@ from aftersales.errors import (
     InvalidState,
     QuantityExceeded,
 )
+from aftersales.formatting import label
 from aftersales.hooks import Hooks
 from aftersales.models import (
     Actor,
@@ -55,7 +56,6 @@ from aftersales.models.products import Quantity, round_quantity
 from aftersales.models.queries import PickingKey, PickingQuery, picking_key
 from aftersales.paging import DEFAULT_PAGE_SIZE, Page
 from aftersales.services._base import ServiceBase
-from aftersales.services.tickets import label
 from aftersales.unit_of_work import UnitOfWork
 
 __all__ = [

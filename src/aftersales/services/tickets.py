@@ -11,7 +11,7 @@ from aftersales import paging
 from aftersales.access import Action, TicketContext
 from aftersales.arguments import a_text, an_enum
 from aftersales.errors import AccessDenied, InvalidInput
-from aftersales.formatting import show
+from aftersales.formatting import label, show
 from aftersales.models import (
     Actor,
     DocumentKind,
@@ -34,7 +34,6 @@ __all__ = [
     "TicketAction",
     "TicketView",
     "TicketViewService",
-    "label",
 ]
 
 
@@ -76,16 +75,6 @@ class LinkedDocument:
     expires_on: date | None = None
     kind_label: str = ""
     state_label: str = ""
-
-
-def label(key: str) -> str:
-    """The label a page shows for a state or kind key: `under_repair` → `Under repair`.
-
-    Examples:
-        >>> label("credit_note"), label("posted")
-        ('Credit note', 'Posted')
-    """
-    return key.replace("_", " ").capitalize()
 
 
 def _labelled(document: LinkedDocument) -> LinkedDocument:
