@@ -86,6 +86,7 @@ ENUM_ARGUMENTS: tuple[EnumArgument, ...] = (
     EnumArgument("settings.plan", "disable", Service.COUPONS, many=True),
     EnumArgument("settings.configure", "enable", Service.RETURNS, many=True),
     EnumArgument("settings.configure", "disable", Service.REFUNDS, many=True),
+    EnumArgument("tickets.documents_page", "kind", DocumentKind.CREDIT_NOTE),
 )
 
 
@@ -153,10 +154,14 @@ def _wrong_strings(argument: EnumArgument) -> list[object]:
     return ["no-such-value", argument.member.name, value.upper(), f" {value}", value.title(), ""]
 
 
+#: Calls whose enum argument may be None: every state (emails) or kind (documents).
+_NONE_MEANS_EVERY = {"outbox.emails", "tickets.documents_page"}
+
+
 def _wrong_types(argument: EnumArgument) -> list[object]:
     foreign = Group.BILLING if argument.kind is not Group else Service.REFUNDS
     found: list[object] = [3, 1.5, b"full", ["x"], object(), foreign]
-    if argument.call != "outbox.emails" or argument.many:  # state=None lists every email
+    if argument.call not in _NONE_MEANS_EVERY or argument.many:
         found.append(None)
     return found
 
