@@ -1,8 +1,9 @@
-"""History cost (issue 19.1): the first page of refundable invoices and the ticket view for a
-customer with 10 invoices and with 10,000, in one run, on each backend; the ratio must stay
-under 2.
+"""History cost: the first page of refundable invoices, the first page of
+returnable deliveries and the ticket view for a customer with 10 invoices and done
+deliveries and with 10,000 of each, in one run, on each backend; the ratio must stay under 2.
 
-The bulk invoices are the measured customer's OWN, of the measured ticket's OWN product (the
+The bulk invoices and deliveries are the measured customer's OWN, of the measured ticket's
+OWN product and sale order (the
 scaling part of ``benchmarks.run`` loads other customers' invoices of another product, which
 the reads never meet). Run: ``python -m benchmarks.history [--backend NAME ...]
 [--sizes 10 10000] [--iterations 200] [--page-size 10]``.
@@ -19,7 +20,17 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from aftersales.models import Invoice, InvoiceKind, InvoiceLine, InvoiceState
+from aftersales.models import (
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceState,
+    MoveState,
+    Picking,
+    PickingKind,
+    PickingState,
+    StockMove,
+)
 
 from .backends import BACKENDS, Session, Unavailable
 from .flows import World, documented_ticket, make_world
@@ -31,9 +42,9 @@ TARGET = 2.0
 
 
 def history_load(world: World, size: int, *, batch: int = 5_000) -> None:
-    """Store ``size`` posted invoices of the scenario's customer, each with a line of the
-    documented ticket's product (the blender) and sale order, older than the scenario's own
-    invoices."""
+    """Store ``size`` posted invoices and ``size`` done deliveries of the scenario's
+    customer, each with a line (a move) of the documented ticket's product (the blender) and
+    of its sale order, older than the scenario's own documents."""
     sc = world.scenario
     start = world.app.clock.now() - timedelta(days=400)
     line = InvoiceLine(
@@ -61,7 +72,32 @@ def history_load(world: World, size: int, *, batch: int = 5_000) -> None:
             )
             yield Invoice(**{**_fields(draft), "residual": draft.total})
 
-    stream = records()
+    def deliveries() -> Iterator[Picking]:
+        for k in range(size):
+            at = start + timedelta(minutes=k)
+            yield Picking(
+                id=f"hist-pick{k:06d}",
+                kind=PickingKind.DELIVERY,
+                reference=f"WH/OUT/H{k:06d}",
+                partner_id=sc.customer.id,
+                source_location="WH/Stock",
+                destination_location="Partners/Customers",
+                state=PickingState.DONE,
+                moves=(
+                    StockMove(
+                        id=f"hist-move{k:06d}",
+                        product_id=sc.blender.id,
+                        quantity=Decimal(1),
+                        state=MoveState.DONE,
+                    ),
+                ),
+                created_at=at,
+                done_at=at,
+                origin=sc.order.name,
+                sale_order_id=sc.order.id,
+            )
+
+    stream: Iterator[Invoice | Picking] = itertools.chain(records(), deliveries())
     while chunk := list(itertools.islice(stream, batch)):
         with world.app.runtime.unit(writes=True) as uow:
             world.builder.put_many(chunk)
@@ -105,7 +141,11 @@ def run(
                 def view(_i: int, w: World = world, t: str = ticket) -> object:
                     return w.app.tickets.view(t, actor=w.agent)
 
+                def deliveries(_i: int, w: World = world, t: str = ticket) -> object:
+                    return w.app.returns.deliveries_page(t, page_size=page_size, actor=w.agent)
+
                 variants[f"page@{size}"] = page
+                variants[f"deliveries@{size}"] = deliveries
                 variants[f"view@{size}"] = view
             shown = worlds[sizes[0]].app.refunds.invoices_to_refund_page(
                 worlds[sizes[0]].documented or "", page_size=page_size, actor=worlds[sizes[0]].agent
@@ -114,7 +154,7 @@ def run(
             m = measure(variants, warmup=5, iterations=count)
             low, high = sizes[0], sizes[-1]
             out: dict[str, Any] = {"iterations": count, "page_items_small": len(shown.items)}
-            for flow in ("page", "view"):
+            for flow in ("page", "deliveries", "view"):
                 a = m.stats[f"{flow}@{low}"].median_us
                 b = m.stats[f"{flow}@{high}"].median_us
                 out[flow] = {

@@ -1,4 +1,4 @@
-"""Memory per invoice (issue 19.4): what the memory backend holds for 100,000 invoices.
+"""Memory per invoice: what the memory backend holds for 100,000 invoices.
 
 One big customer's history of two-line posted invoices is stored through the builder's
 ``put_many`` and measured with ``tracemalloc``: the bytes allocated and still alive after

@@ -1,5 +1,5 @@
 """How long a FULL refund holds its number series' row on PostgreSQL, and how long workers
-wait for it (issue 17, point 6).
+wait for it.
 
 A credit note's number comes from a gap-free series: a row of ``sequences`` incremented in
 the refund's transaction and held until it commits. The reference ERP draws it last in the

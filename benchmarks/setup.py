@@ -1,4 +1,4 @@
-"""What a test of a suite on the memory backend costs to set up (issue 19, point 2).
+"""What a test of a suite on the memory backend costs to set up.
 
 Per test, in one run, alternating blocks, medians:
 

@@ -1,5 +1,5 @@
 """The reference ERP's accounting: operation references, numbering per journal, the number
-drawn last (issue 17, points 3 and 6)."""
+drawn last."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The reference ERP's stock: returns carry their operation reference, and return names are
-drawn from a sequence that takes no row lock (issue 17, points 3 and 6)."""
+drawn from a sequence that takes no row lock."""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ The accounting port is served by the reference accounting built with integer ids
 integer ids (from 900) and ``RET-000017`` names, and the repair port by the reference repairs
 with integer ids and ``REP-000017`` references, over the memory backend. The kit's refund,
 return and repair flows and its accounting, stock and repair contracts run green on it, and
-the documents carry the ERP's ids and numbers, never ones the library made (issue 17, point
-2). A second check reads the services' source: none makes an ERP id, formats a document
+the documents carry the ERP's ids and numbers, never ones the library made.
+A second check reads the services' source: none makes an ERP id, formats a document
 number, a return name or a repair reference, computes a payment state, builds stock moves or
 moves a repair's state itself.
 """

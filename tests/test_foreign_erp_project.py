@@ -3,7 +3,7 @@
 The project port is served by the reference projects built with integer ids (``17``, ``18``,
 …) over the memory backend. The kit's project contract and field-service flows run green on
 it, the tasks carry the ERP's ids and the reference of the call that wrote them, and a check
-of the services' source finds none that makes a task id (issue 17, points 2 and 3).
+of the services' source finds none that makes a task id.
 """
 
 from __future__ import annotations

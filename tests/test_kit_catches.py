@@ -1,4 +1,4 @@
-"""The conformance kit cannot be fooled (issue 17, point 10).
+"""The conformance kit cannot be fooled.
 
 One inner pytest run (``pytester``) subclasses the kit's contracts for deliberately broken
 backends (``tests/kit_variants.py``) and for the honest ones; each broken variant must fail

@@ -1,4 +1,4 @@
-"""The outbox's delivery (issue 16, point 9): attempts are capped and a message past the cap
+"""The outbox's delivery: attempts are capped and a message past the cap
 is a dead letter a manager sees and requeues; a partial delivery records who took the email
 and who refused it and never sends it again to those who took it; a retry run claims each
 email under a lease, so two runs — two processes on SQLite and PostgreSQL — send it once."""

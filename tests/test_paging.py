@@ -1,4 +1,4 @@
-"""The paging contract (issue 21.5): `Page`, the opaque keyset cursor and the page size, and
+"""The paging contract: `Page`, the opaque keyset cursor and the page size, and
 each paged list on the memory backend, SQLite and PostgreSQL: order, stability under inserts
 between pages, the last page, a bad cursor, a bad size, records unchanged on refusal."""
 

@@ -292,7 +292,7 @@ def test_a_new_database_is_seeded_once(url: str) -> None:
         backend.close()
 
 
-# -- seeding: every database ends with its base modules (issue 16, point 5) ---------------
+# -- seeding: every database ends with its base modules ---------------
 
 SEEDED = {"base", "mail", "helpdesk"}
 

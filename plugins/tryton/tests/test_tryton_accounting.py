@@ -67,7 +67,7 @@ class TestTrytonAccounting(AccountingContract):
         "sale orders are not wired to Tryton's sales"
     )
     test_a_rolled_back_reversal_leaves_nothing_at_the_erp = _not_on_tryton(
-        "Tryton commits every call on its own: the operation journal (issue 18 point 3) "
+        "Tryton commits every call on its own: an operation journal "
         "is what completes or finds an interrupted call"
     )
     test_concurrent_postings_never_share_a_number = _not_on_tryton(

@@ -102,7 +102,7 @@ class TrytonAccounting:
     """The accounting port (``aftersales_accounting_*``) over the proteus `config`.
 
     `lock=True` is not held: Tryton commits every call on its own, so the caps are the
-    library's (a claim in the after-sales store, issue 18 point 4).
+    library's (a claim in the after-sales store).
     """
 
     config: Config

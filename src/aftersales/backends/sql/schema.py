@@ -549,6 +549,10 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
             links.c.document_id,
         )
         sa.Index("ix_messages_page", messages.c.ticket_id, messages.c.at, messages.c.id)
+        # the product filter's EXISTS on a delivery's moves: one probe per delivery, not a
+        # scan of every move of the product (as ix_invoice_lines_product_invoice, version 12)
+        moves = md.tables["stock_moves"]
+        sa.Index("ix_stock_moves_product_picking", moves.c.product_id, moves.c.picking_id)
     return md
 
 

@@ -752,7 +752,7 @@ class RepairFlow(ScenarioFlow):
             for n in range(3)
         ]
         assert [r.reference for r in made] == ["RO/00001", "RO/00002", "RO/00003"]
-        # Each order carries the reference of the call that made it (issue 17, point 3).
+        # Each order carries the reference of the call that made it.
         found = kit.read(lambda h: [list(h.find_repairs(_ref(f"rp7-{n}"))) for n in range(3)])
         assert found == [[repair] for repair in made]
 
