@@ -280,7 +280,8 @@ SCALING: tuple[Flow, ...] = (
 
 def bulk_load(world: World, size: int, *, batch: int = 5_000) -> None:
     """Store ``size`` invoices, ``size`` done deliveries and ``size`` tickets (with one
-    message each) of ``size // 4`` other customers.
+    message each) of ``size // 4`` other customers, of the measured ticket's own product (the
+    blender): a product filter of the measured reads meets every bulk line and move.
 
     Records go through the builder's ``put_many`` (the SQL builder's runs one
     ``executemany`` per table), ``batch`` records per unit of work; the messages, which are
@@ -290,18 +291,19 @@ def bulk_load(world: World, size: int, *, batch: int = 5_000) -> None:
     sc = world.scenario
     now = world.app.clock.now() - timedelta(days=30)
     day = now.date()
+    product = sc.blender  # the documented ticket's product
     line = InvoiceLine(
-        description=sc.kettle.name,
+        description=product.name,
         quantity=Decimal(1),
-        unit_price=sc.kettle.price,
-        taxes=sc.kettle.taxes,
-        product_id=sc.kettle.id,
+        unit_price=product.price,
+        taxes=product.taxes,
+        product_id=product.id,
     )
     total = Invoice(
         id="bulk-template",
         kind=InvoiceKind.INVOICE,
         customer_id=sc.customer.id,
-        currency=sc.kettle.price.currency,
+        currency=product.price.currency,
         lines=(line,),
         state=InvoiceState.POSTED,
         created_at=now,
@@ -336,7 +338,7 @@ def bulk_load(world: World, size: int, *, batch: int = 5_000) -> None:
                 moves=(
                     StockMove(
                         id=f"bulk-move{k}",
-                        product_id=sc.kettle.id,
+                        product_id=product.id,
                         quantity=Decimal(1),
                         state=MoveState.DONE,
                     ),
@@ -347,7 +349,7 @@ def bulk_load(world: World, size: int, *, batch: int = 5_000) -> None:
             yield Ticket(
                 id=f"bulk-ticket{k}",
                 ref=f"B{k}",
-                title="Kettle leaks",
+                title="Blender leaks",
                 team_id=sc.team.id,
                 created_at=now,
                 customer_id=customer,
