@@ -199,6 +199,18 @@ class _Relay:
         return call
 
 
+#: The ERP ports whose locked reads the caps rest on.
+_CLAIMABLE = ("accounting", "stock", "loyalty", "repair", "project")
+
+
+def _claiming(pm: PluginManager) -> frozenset[str]:
+    """The ERP ports owned by another plugin than the after-sales store: their documents
+    are claimed in the store before a locked read (the ERP cannot hold them)."""
+    owners = pm.owners() if hasattr(pm, "owners") else {}
+    store = owners.get("store")
+    return frozenset(p for p in _CLAIMABLE if p in owners and owners[p] != store)
+
+
 class Hooks:
     """Typed calls to the registered backends.
 
@@ -210,6 +222,21 @@ class Hooks:
     def __init__(self, pm: PluginManager) -> None:
         self.pm = pm
         self._h: Any = _Relay(pm) if hasattr(pm, "subscribe") else pm.hook
+        self._claiming = _claiming(pm)
+
+    def _claim(self, port: str, kind: str, document_id: str) -> None:
+        """Claim the document in the after-sales store before a locked read of it, when
+        the ERP port `port` is another plugin's than the store (see
+        `aftersales_store_claim`)."""
+        if port in self._claiming:
+            self.store_claim(kind, document_id)
+
+    def store_claim(self, kind: str, document_id: str) -> bool:
+        return _answered(
+            self._h.aftersales_store_claim(kind=kind, document_id=document_id),
+            "aftersales_store_claim",
+            bool,
+        )
 
     # transactions ---------------------------------------------------------------------------
     def transaction_begin(self, uow: UnitOfWork) -> None:
@@ -364,6 +391,8 @@ class Hooks:
 
     # accounting -----------------------------------------------------------------------------
     def get_invoice(self, invoice_id: str, *, lock: bool = False) -> Invoice:
+        if lock:
+            self._claim("accounting", "invoice", invoice_id)
         return _found(
             self._h.aftersales_accounting_get_invoice(invoice_id=invoice_id, lock=lock),
             "invoice",
@@ -372,6 +401,8 @@ class Hooks:
         )
 
     def get_refundable(self, invoice_id: str, *, lock: bool = False) -> Refundable:
+        if lock:
+            self._claim("accounting", "invoice", invoice_id)
         return _found(
             self._h.aftersales_accounting_get_refundable(invoice_id=invoice_id, lock=lock),
             "invoice",
@@ -453,6 +484,8 @@ class Hooks:
         return _many(self._h.aftersales_loyalty_list_programs(), "aftersales_loyalty_list_programs")
 
     def get_program(self, program_id: str, *, lock: bool = False) -> CouponProgram:
+        if lock:
+            self._claim("loyalty", "program", program_id)
         return _found(
             self._h.aftersales_loyalty_get_program(program_id=program_id, lock=lock),
             "coupon program",
@@ -461,6 +494,8 @@ class Hooks:
         )
 
     def get_coupon(self, coupon_id: str, *, lock: bool = False) -> Coupon:
+        if lock:
+            self._claim("loyalty", "coupon", coupon_id)
         return _found(
             self._h.aftersales_loyalty_get_coupon(coupon_id=coupon_id, lock=lock),
             "coupon",
@@ -469,6 +504,8 @@ class Hooks:
         )
 
     def find_coupon(self, code: str, *, lock: bool = False) -> Coupon | None:
+        if lock:
+            self._claim("loyalty", "coupon code", code)
         result: Coupon | None = self._h.aftersales_loyalty_find_coupon(code=code, lock=lock)
         return result
 
@@ -510,6 +547,8 @@ class Hooks:
 
     # stock ----------------------------------------------------------------------------------
     def get_picking(self, picking_id: str, *, lock: bool = False) -> Picking:
+        if lock:
+            self._claim("stock", "picking", picking_id)
         return _found(
             self._h.aftersales_stock_get_picking(picking_id=picking_id, lock=lock),
             "picking",
@@ -535,6 +574,8 @@ class Hooks:
         )
 
     def get_delivery(self, delivery_id: str, *, lock: bool = False) -> Returnable:
+        if lock:
+            self._claim("stock", "picking", delivery_id)
         return _found(
             self._h.aftersales_stock_get_delivery(delivery_id=delivery_id, lock=lock),
             "picking",
@@ -576,6 +617,8 @@ class Hooks:
 
     # repair ---------------------------------------------------------------------------------
     def get_repair(self, repair_id: str, *, lock: bool = False) -> RepairOrder:
+        if lock:
+            self._claim("repair", "repair", repair_id)
         return _found(
             self._h.aftersales_repair_get_order(repair_id=repair_id, lock=lock),
             "repair order",
@@ -641,6 +684,8 @@ class Hooks:
         return _many(self._h.aftersales_project_list_projects(), "aftersales_project_list_projects")
 
     def get_task(self, task_id: str, *, lock: bool = False) -> FieldServiceTask:
+        if lock:
+            self._claim("project", "task", task_id)
         return _found(
             self._h.aftersales_project_get_task(task_id=task_id, lock=lock),
             "task",

@@ -815,6 +815,23 @@ def aftersales_store_idempotency_purge(before: datetime) -> int | None:
 
 
 @hookspec(firstresult=True)
+def aftersales_store_claim(kind: str, document_id: str) -> bool | None:
+    """Hold the ERP document `document_id` of `kind` (`invoice`, `picking`, `coupon`,
+    `coupon code`, `program`, `repair`, `task`) until the current unit of work ends, and
+    return True: a unit claiming the same document meanwhile waits until this one ends
+    (commits or rolls back), as a second insert of one unique key waits (SQL: a row of its own per document,
+    inserted or updated, locked until the unit ends).
+
+    The library claims a document before it reads it with `lock=True` when the ERP that
+    owns the document is another plugin than the after-sales store's owner: such an ERP
+    commits its calls on its own and cannot hold the document for the library's unit, so
+    the caps checked under that read (credited ≤ invoiced, RF-7; returned ≤ delivered,
+    RT-5; uses ≤ the limit, CP-5) rest on the claim instead. A store that runs one unit at
+    a time (the memory backend) has nothing more to do.
+    """
+
+
+@hookspec(firstresult=True)
 def aftersales_store_mail_enqueue(email: OutgoingEmail) -> OutgoingEmail | None:
     """Put `email` in the outbox, inside the current unit of work."""
 

@@ -236,7 +236,7 @@ PORTS: tuple[Port, ...] = (
     _port(
         "store",
         Owner.LIBRARY,
-        "team after-sales settings, links, trail, audit, idempotency records, mail outbox",
+        "team after-sales settings, links, trail, audit, idempotency records, claims, mail outbox",
         core=(
             "store_get_team_config",
             "store_save_team_config",
@@ -251,6 +251,7 @@ PORTS: tuple[Port, ...] = (
             "store_idempotency_claim",
             "store_idempotency_complete",
             "store_idempotency_purge",
+            "store_claim",
         ),
         repairs=("store_remove_link",),
         coupons=(

@@ -277,6 +277,11 @@ class MemoryBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairP
         return record
 
     @hookimpl
+    def aftersales_store_claim(self, kind: str, document_id: str) -> bool:
+        # A unit of work holds the whole store: units that claim anything run one at a time.
+        return True
+
+    @hookimpl
     def aftersales_store_idempotency_purge(self, before: datetime) -> int:
         with self.store.lock:
             old = [

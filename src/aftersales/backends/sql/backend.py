@@ -117,6 +117,7 @@ PROGRAMS, COUPONS, USES = _t["programs"], _t["coupons"], _t["coupon_uses"]
 PICKINGS, MOVES, REPAIRS = _t["pickings"], _t["stock_moves"], _t["repairs"]
 PROJECTS, TASKS, AUDIT = _t["projects"], _t["tasks"], _t["audit"]
 OUTBOX, DELIVERED, IDEMPOTENCY = _t["outbox"], _t["mail_delivered"], _t["idempotency_keys"]
+CLAIMS = _t["claims"]
 
 #: How snapshot keys rows: tables with a `seq` key by `id` unless listed here.
 _SNAPSHOT_KEYS: dict[str, tuple[str, ...]] = {
@@ -784,6 +785,24 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
         with self.db.connection() as conn:
             self._upsert(IDEMPOTENCY, tuple(row), key=("actor_id", "key")).run(conn, row)
         return record
+
+    @hookimpl
+    def aftersales_store_claim(self, kind: str, document_id: str) -> bool:
+        # One statement: the claim's row is inserted or updated, and so locked until the
+        # unit ends; a concurrent claim of it waits (PostgreSQL), or the unit is alone
+        # already (SQLite's BEGIN IMMEDIATE).
+        def build() -> Any:  # a dialect's INSERT … ON CONFLICT
+            stmt = self._insert(CLAIMS).values(
+                kind=sa.bindparam("kind"), document_id=sa.bindparam("document_id"), claims=1
+            )
+            return stmt.on_conflict_do_update(
+                index_elements=["kind", "document_id"], set_={"claims": CLAIMS.c.claims + 1}
+            )
+
+        stmt = self._statement(("claim",), build)
+        with self.db.connection() as conn:
+            stmt.run(conn, {"kind": kind, "document_id": document_id})
+        return True
 
     @hookimpl
     def aftersales_store_idempotency_purge(self, before: datetime) -> int:

@@ -28,7 +28,7 @@ from .types import Exact, JsonText, Moment
 __all__ = ["SCHEMA_VERSION", "build_metadata", "metadata"]
 
 #: The version of the schema this code reads and writes.
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 
 
 def _seq() -> sa.Column[int]:
@@ -553,6 +553,16 @@ def build_metadata(version: int = SCHEMA_VERSION) -> sa.MetaData:
         # scan of every move of the product (as ix_invoice_lines_product_invoice, version 12)
         moves = md.tables["stock_moves"]
         sa.Index("ix_stock_moves_product_picking", moves.c.product_id, moves.c.picking_id)
+    # -- version 16: claims on ERP documents another plugin owns (aftersales_store_claim) ----
+    if version >= 16:
+        sa.Table(
+            "claims",
+            md,
+            sa.Column("kind", sa.String(32), primary_key=True),
+            sa.Column("document_id", sa.String(128), primary_key=True),
+            # how many units claimed it: the row each claim inserts or updates (and locks)
+            sa.Column("claims", sa.BigInteger, nullable=False),
+        )
     return md
 
 

@@ -226,3 +226,38 @@ class TransactionContract(ContractBase):
         answers = run_threads(4, claim)
         assert len(set(answers)) == 1
         assert answers[0] is not None
+
+    def test_a_claim_holds_a_document_until_the_unit_ends(self, kit: Kit) -> None:
+        """`aftersales_store_claim`: units that claim one document run one after another,
+        so a cap checked under the claim against data that commits on its own (an ERP
+        outside the unit: a dict here) holds — 6 threads, room for 2, exactly 2 get in.
+        Between its read and its write each unit writes to the store (a trail message),
+        where a store that does not hold the claim lets another unit read in between."""
+        kit.require(Capability.THREADS)
+        ticket = kit.world.ticket(team=kit.world.team(name="Support"), title="Claimed")
+        erp = {"credited": 0}
+        cap = 2
+
+        def refund(i: int) -> bool:
+            def work(h: Hooks) -> bool:
+                assert h.store_claim("invoice", "inv-claimed") is True
+                seen = erp["credited"]
+                h.post_message(
+                    TicketMessage(
+                        id=f"msg-claim-{i}",
+                        ticket_id=ticket.id,
+                        at=kit.clock.now(),
+                        author_id="agent",
+                        body=f"attempt {i}",
+                    )
+                )
+                if seen >= cap:
+                    return False
+                erp["credited"] = seen + 1  # the ERP commits on its own
+                return True
+
+            return kit.write(work)
+
+        answers = run_threads(6, refund)
+        assert sorted(answers) == [False] * 4 + [True] * 2
+        assert erp["credited"] == cap
