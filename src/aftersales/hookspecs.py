@@ -819,8 +819,8 @@ def aftersales_store_claim(kind: str, document_id: str) -> bool | None:
     """Hold the ERP document `document_id` of `kind` (`invoice`, `picking`, `coupon`,
     `coupon code`, `program`, `repair`, `task`) until the current unit of work ends, and
     return True: a unit claiming the same document meanwhile waits until this one ends
-    (commits or rolls back), as a second insert of one unique key waits (SQL: a row of its own per document,
-    inserted or updated, locked until the unit ends).
+    (commits or rolls back), as a second insert of one unique key waits (SQL: a row of its
+    own per document, inserted or updated, locked until the unit ends).
 
     The library claims a document before it reads it with `lock=True` when the ERP that
     owns the document is another plugin than the after-sales store's owner: such an ERP
