@@ -16,10 +16,11 @@ from proteus import Model
 
 from aftersales.backends.memory import MemoryBackend
 from aftersales.clock import FrozenClock
-from aftersales.errors import InvalidInput
-from aftersales.models import PickingKind, PickingState, ReturnQuantity, ReturnRequest
+from aftersales.errors import InvalidInput, QuantityExceeded
+from aftersales.models import PickingKind, PickingState, ReturnQuantity, ReturnRequest, Service
 from aftersales.testing.conformance import StockContract
-from aftersales.testing.conformance._kit import Kit
+from aftersales.testing.conformance._kit import Kit, run_threads
+from aftersales.testing.scenario import AGENT
 from aftersales_tryton.backend import TrytonBackend
 from aftersales_tryton.builder import TrytonBuilder
 from conftest import Tryton
@@ -166,3 +167,64 @@ def test_a_return_over_xml_rpc(tryton_rpc: Tryton) -> None:
     assert [(b.returned, b.reserved, b.left) for b in balances.moves] == [
         (Decimal(2), Decimal(0), Decimal(1))
     ]
+
+
+def test_the_return_service_caps_what_tryton_does_not(
+    repairs: Tryton, aftersales_clock: FrozenClock
+) -> None:
+    """RT-5 over Tryton: Tryton would take back more than was delivered; the return
+    service refuses it from the balances the port reads, and Tryton keeps nothing of it."""
+    kit = TrytonKit(
+        MemoryBackend(), TrytonBackend(config=repairs.config), repairs, aftersales_clock
+    )
+    world = kit.world
+    ana = world.customer(name="Ana")
+    blender = world.product(name="Blender", price=Decimal("49.95"))
+    delivery = world.delivery(customer=ana, lines=[(blender, 2)])
+    team = world.team(name="Support", services={Service.RETURNS})
+    ticket = world.ticket(team=team, title="Blender broken", customer=ana)
+    returns = kit.app.returns
+    assert returns.deliveries(ticket.id, actor=AGENT) == (delivery,)
+    move = delivery.moves[0].id
+    made = returns.create(ticket.id, delivery.id, {move: Decimal(1)}, actor=AGENT)
+    assert made.kind is PickingKind.RETURN and made.return_of_id == delivery.id
+    erp = kit.app.hooks
+    before = erp.get_delivery(delivery.id)
+    with pytest.raises(QuantityExceeded):
+        returns.create(ticket.id, delivery.id, {move: Decimal(2)}, actor=AGENT)
+    assert erp.get_delivery(delivery.id) == before
+    done = returns.validate(made.id, actor=AGENT)
+    assert (done.state, done.done_at) == (PickingState.DONE, aftersales_clock.now())
+    left = returns.prepare(ticket.id, delivery.id, actor=AGENT).lines
+    assert [(line.returned, line.reserved, line.quantity) for line in left] == [
+        (Decimal(1), Decimal(0), Decimal(1))
+    ]
+    assert returns.returns(ticket.id, actor=AGENT) == (done,)
+
+
+def test_threads_returning_one_delivery_never_exceed_it(
+    repairs: Tryton, aftersales_clock: FrozenClock
+) -> None:
+    """RT-5 under threads: Tryton holds no lock across calls, so what keeps four
+    concurrent returns of one delivery within it is the library's claim on the delivery
+    (here the store's units, which run one at a time), each reading the balances afresh."""
+    kit = TrytonKit(
+        MemoryBackend(), TrytonBackend(config=repairs.config), repairs, aftersales_clock
+    )
+    ana = kit.world.customer(name="Ana")
+    blender = kit.world.product(name="Blender", price=Decimal("49.95"))
+    delivery = kit.world.delivery(customer=ana, lines=[(blender, 2)])
+    team = kit.world.team(name="Support", services={Service.RETURNS})
+    ticket = kit.world.ticket(team=team, title="Blender broken", customer=ana)
+    move = delivery.moves[0].id
+
+    def give_back(_i: int) -> str:
+        try:
+            kit.app.returns.create(ticket.id, delivery.id, {move: Decimal(1)}, actor=AGENT)
+        except QuantityExceeded:
+            return "refused"
+        return "done"
+
+    assert sorted(run_threads(4, give_back)) == ["done", "done", "refused", "refused"]
+    balances = kit.read(lambda h: h.get_delivery(delivery.id))
+    assert [(b.delivered, b.reserved) for b in balances.moves] == [(Decimal(2), Decimal(2))]
