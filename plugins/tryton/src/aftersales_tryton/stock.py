@@ -46,7 +46,7 @@ from aftersales.models import (
     ReturnRequest,
     StockMove,
 )
-from aftersales.models.queries import PickingQuery, paged
+from aftersales.models.queries import PickingQuery, history_after, keyset_page, paged
 from aftersales_tryton._values import decimal, record_id
 from aftersales_tryton.accounting import _aware, _comment, _meta, _tryton_id
 from aftersales_tryton.connection import Config
@@ -129,6 +129,15 @@ def _day(value: dt.date | None) -> dt.datetime | None:
     return None if value is None else dt.datetime.combine(value, dt.time(), tzinfo=dt.UTC)
 
 
+def _paged_key(record: Any) -> tuple[dt.datetime | None, dt.datetime, str]:
+    """Where a done customer shipment sorts in a page of deliveries (`history_order`)."""
+    return (_day(record.effective_date), _aware(record.create_date), _delivery_id(record))
+
+
+def _delivery_id(record: Any) -> str:
+    return f"{DELIVERY_PREFIX}{record_id(record)}"
+
+
 def _sale_of(moves: Iterable[Any]) -> str | None:
     for move in moves:
         origin = move.origin
@@ -173,9 +182,9 @@ class TrytonStock:
     def _stock_delivery(self, record: Any) -> Picking:
         moves = list(record.outgoing_moves)
         return Picking(
-            id=f"{DELIVERY_PREFIX}{record_id(record)}",
+            id=_delivery_id(record),
             kind=PickingKind.DELIVERY,
-            reference=str(record.number or f"{DELIVERY_PREFIX}{record_id(record)}"),
+            reference=str(record.number or _delivery_id(record)),
             partner_id=str(record_id(record.customer)),
             source_location=str(record.warehouse_storage.name),
             destination_location=str(record.customer_location.name),
@@ -216,7 +225,7 @@ class TrytonStock:
             ),
             origin="" if delivery is None else f"Return of {delivery.number}",
             sale_order_id=_sale_of(o for o in origins if o.__class__.__name__ == MOVE),
-            return_of_id=None if delivery is None else f"{DELIVERY_PREFIX}{record_id(delivery)}",
+            return_of_id=None if delivery is None else _delivery_id(delivery),
             ticket_id=meta.get("ticket"),
             operation_ref=record.reference or None,
         )
@@ -303,12 +312,17 @@ class TrytonStock:
             domain,
             order=[("effective_date", "DESC"), ("create_date", "DESC"), ("id", "DESC")],
         )
-        deliveries = [self._stock_delivery(r) for r in records]
         if query.sale_order_id is not None:
+            # the sale is read from the moves' origin: every delivery is read to filter
+            deliveries = [self._stock_delivery(r) for r in records]
             deliveries = [d for d in deliveries if d.sale_order_id == query.sale_order_id]
-        if query.after is not None or query.limit is not None:
-            # Tryton's search pages by offset, not by key: the page is cut here.
-            deliveries = paged(deliveries, query)
+            if query.after is not None or query.limit is not None:
+                deliveries = paged(deliveries, query)
+        else:
+            # Tryton's search pages by offset, not by key: the page is cut here, from the
+            # shipments' own fields, and only its deliveries are read with their moves.
+            page = keyset_page(records, _paged_key, history_after(query), query.limit)
+            deliveries = [self._stock_delivery(r) for r in page]
         balances = self._stock_balances(deliveries)
         return [Returnable(delivery=d, moves=balances[d.id]) for d in deliveries]
 

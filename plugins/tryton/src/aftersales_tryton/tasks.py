@@ -28,7 +28,7 @@ from typing import Any
 
 from proteus import Model
 
-from aftersales.errors import InvalidConfiguration, InvalidInput
+from aftersales.errors import BackendError, InvalidConfiguration, InvalidInput
 from aftersales.hookspecs import hookimpl
 from aftersales.models import FieldServiceTask, Project, TaskRequest, TaskStage
 from aftersales_tryton._values import decimal, optional_id, record_id
@@ -79,6 +79,17 @@ def _task_parts(comment: str | None) -> tuple[str | None, dict[str, str], str]:
     return reference, meta, description
 
 
+def _party_of(task: Any) -> int:
+    """The customer of a task: its party, else its project's."""
+    party = optional_id(task.party) or optional_id(task.parent.party)
+    if party is None:
+        raise BackendError(
+            f"Tryton task {task.number or record_id(task)} has no party, nor has its "
+            "project: it is not a field-service task"
+        )
+    return party
+
+
 class TrytonProject:
     """The project port (``aftersales_project_*``) over the proteus `config`."""
 
@@ -118,7 +129,7 @@ class TrytonProject:
             id=str(record_id(record)),
             project_id=str(record_id(record.parent)),
             title=str(record.name),
-            customer_id=str(optional_id(record.party) or ""),
+            customer_id=str(_party_of(record)),
             created_at=_aware(record.create_date),
             stage=stage,
             description=description,
