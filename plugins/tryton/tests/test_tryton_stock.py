@@ -17,7 +17,15 @@ from proteus import Model
 from aftersales.backends.memory import MemoryBackend
 from aftersales.clock import FrozenClock
 from aftersales.errors import InvalidInput, QuantityExceeded
-from aftersales.models import PickingKind, PickingState, ReturnQuantity, ReturnRequest, Service
+from aftersales.models import (
+    Picking,
+    PickingKind,
+    PickingState,
+    ReturnQuantity,
+    ReturnRequest,
+    Service,
+)
+from aftersales.models.queries import PickingQuery
 from aftersales.testing.conformance import StockContract
 from aftersales.testing.conformance._kit import Kit, run_threads
 from aftersales.testing.scenario import AGENT
@@ -185,6 +193,13 @@ def test_the_return_service_caps_what_tryton_does_not(
     ticket = world.ticket(team=team, title="Blender broken", customer=ana)
     returns = kit.app.returns
     assert returns.deliveries(ticket.id, actor=AGENT) == (delivery,)
+    kettle = world.product(name="Kettle", price=Decimal("20.00"))
+
+    def with_product(product_id: str) -> list[Picking]:
+        query = PickingQuery(partner_ids={ana.id}, product_id=product_id)
+        return [r.delivery for r in kit.read(lambda h: h.returnable_deliveries(query))]
+
+    assert (with_product(blender.id), with_product(kettle.id)) == ([delivery], [])
     move = delivery.moves[0].id
     made = returns.create(ticket.id, delivery.id, {move: Decimal(1)}, actor=AGENT)
     assert made.kind is PickingKind.RETURN and made.return_of_id == delivery.id

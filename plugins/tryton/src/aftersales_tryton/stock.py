@@ -306,7 +306,7 @@ class TrytonStock:
             product = _tryton_id(query.product_id)
             if product is None:
                 return []
-            domain.append(("outgoing_moves.product", "=", product))
+            domain.append(("moves.product", "=", product))
         records = self._stock_search(
             DELIVERY,
             domain,
@@ -397,7 +397,8 @@ class TrytonStock:
                 move.currency = sent.currency
                 move.origin = sent
             shipment.save()
-            self._stock_note(shipment, {"ticket": request.ticket_id})
+            if request.ticket_id is not None:
+                self._stock_note(shipment, {"ticket": request.ticket_id})
         return self._stock_returns([shipment])[0]
 
     def _stock_open_return(self, return_id: str, reference: str) -> Any | None:
