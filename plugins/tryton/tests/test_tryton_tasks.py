@@ -12,11 +12,12 @@ import pytest
 
 from aftersales.backends.memory import MemoryBackend
 from aftersales.clock import FrozenClock
-from aftersales.errors import InvalidConfiguration
-from aftersales.models import TaskRequest, TaskStage
+from aftersales.errors import InvalidConfiguration, InvalidState
+from aftersales.models import Service, TaskRequest, TaskStage
 from aftersales.testing.conformance import ProjectContract
 from aftersales.testing.conformance._kit import Kit
-from aftersales_tryton import modules
+from aftersales.testing.scenario import AGENT
+from aftersales_tryton import modules, projects
 from aftersales_tryton.backend import UNAVAILABLE, TrytonBackend
 from aftersales_tryton.builder import TrytonBuilder
 from aftersales_tryton.tasks import STAGE_STATUSES
@@ -83,3 +84,36 @@ def test_a_stage_without_its_tryton_status_is_refused_and_the_task_kept(
     assert done is not None and done.stage is TaskStage.DONE
     assert erp.aftersales_project_find_by_reference("op-stage-3") == [done]
     assert erp.aftersales_project_find_by_reference("op-stage-1") == []
+
+
+def test_the_field_service_moves_a_tryton_task_through_its_stages(
+    with_project: Tryton, aftersales_clock: FrozenClock
+) -> None:
+    """FS-1 … FS-3 through the service: the task is Tryton's, its stages Tryton's statuses."""
+    kit = TrytonKit(
+        MemoryBackend(), TrytonBackend(config=with_project.config), with_project, aftersales_clock
+    )
+    project = kit.world.project(name="Field Service")
+    team = kit.world.team(name="Support", services={Service.FIELD_SERVICE}, fsm_project=project)
+    ana = kit.world.customer(name="Ana")
+    ticket = kit.world.ticket(
+        team=team, title="Oven broken", customer=ana, description="It does not heat."
+    )
+    service = kit.app.field_service
+    task = service.create_task(ticket.id, actor=AGENT)
+    assert (task.project_id, task.customer_id, task.description) == (
+        project.id,
+        ana.id,
+        "It does not heat.",
+    )
+    assert projects.read_work(with_project.config, int(task.id)).status == "Open"
+    moved = [
+        service.set_stage(task.id, TaskStage.PLANNED, actor=AGENT).stage,
+        service.set_stage(task.id, TaskStage.IN_PROGRESS, actor=AGENT).stage,
+        service.mark_done(task.id, actor=AGENT).stage,
+    ]
+    assert moved == [TaskStage.PLANNED, TaskStage.IN_PROGRESS, TaskStage.DONE]
+    assert projects.read_work(with_project.config, int(task.id)).status == "Done"
+    with pytest.raises(InvalidState, match="already done"):
+        service.mark_done(task.id, actor=AGENT)
+    assert service.tasks(ticket.id, actor=AGENT) == (kit.read(lambda h: h.get_task(task.id)),)
