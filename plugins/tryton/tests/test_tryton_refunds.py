@@ -161,7 +161,6 @@ def everything(
     ("service", "missing"),
     [
         (Service.REPAIRS, "repairs: Tryton has no repair orders"),
-        (Service.RETURNS, "returns: the stock port (customer return shipments) is not wired"),
         (Service.COUPONS, "coupons: the loyalty port (sale_promotion_coupon) is not wired"),
     ],
 )
@@ -177,14 +176,16 @@ def test_a_service_tryton_does_not_serve_is_refused_naming_what_is_missing(
     assert before.services == frozenset()
 
 
-def test_refunds_are_enabled_on_trytons_modules_with_no_plan_and_no_trial(
+def test_refunds_and_returns_are_enabled_on_trytons_modules_with_no_plan_and_no_trial(
     everything: tuple[AfterSales, SqlBackend, str],
 ) -> None:
     app, _store, team_id = everything
-    plan = app.settings.plan(team_id, enable=[Service.REFUNDS], actor=MANAGER)
-    assert plan.modules == () and not plan.trial_starts  # account_invoice, sale: activated
-    done = app.settings.configure(team_id, enable=[Service.REFUNDS], actor=MANAGER)
-    assert done.team.services == frozenset({Service.REFUNDS})
+    services = [Service.REFUNDS, Service.RETURNS]
+    plan = app.settings.plan(team_id, enable=services, actor=MANAGER)
+    # account_invoice, sale, stock, account_invoice_stock: activated in the template
+    assert plan.modules == () and not plan.trial_starts
+    done = app.settings.configure(team_id, enable=services, actor=MANAGER)
+    assert done.team.services == frozenset(services)
     assert done.subscription.state is SubscriptionState.PAID
     assert done.subscription.paid_reference == NO_PLAN
     assert app.hooks.subscription_get().paid_reference == NO_PLAN

@@ -1,12 +1,13 @@
 """A Tryton backend for aftersales: Tryton's own records, ids and numbers through proteus.
 
 The backend (:class:`aftersales_tryton.backend.TrytonBackend`, entry point ``tryton``)
-serves the accounting port (:mod:`aftersales_tryton.accounting`), the modules port and a
-subscription with no plan. The typed gateway over the Tryton operations
+serves the accounting port (:mod:`aftersales_tryton.accounting`), the stock port
+(:mod:`aftersales_tryton.stock`), the project port (:mod:`aftersales_tryton.tasks`), the
+modules port and a subscription with no plan. The typed gateway over the Tryton operations
 (:mod:`aftersales_tryton.invoices`, :mod:`~aftersales_tryton.shipments`,
 :mod:`~aftersales_tryton.coupons`, :mod:`~aftersales_tryton.projects`,
-:mod:`~aftersales_tryton.modules`) is tested against a real Tryton database; shipments,
-coupons and projects are wired to their ports once those are redesigned.
+:mod:`~aftersales_tryton.modules`) is tested against a real Tryton database; coupons are
+wired to their port once it is redesigned.
 
 Importing this package does not import proteus; the gateway modules do.
 """

@@ -1,7 +1,10 @@
 """The ``tryton`` entry point of the ``aftersales.backends`` group: Tryton as the ERP.
 
 Tryton serves the **accounting** port (its invoices and credit notes, through
-[`TrytonAccounting`][aftersales_tryton.accounting.TrytonAccounting]). The helpdesk and the
+[`TrytonAccounting`][aftersales_tryton.accounting.TrytonAccounting]), the **stock** port
+(customer shipments and their returns, [`TrytonStock`][aftersales_tryton.stock.TrytonStock])
+and the **project** port (``project.work`` tasks,
+[`TrytonProject`][aftersales_tryton.tasks.TrytonProject]). The helpdesk and the
 after-sales store come from other plugins, so the Tryton backend is given to an application
 beside a store, as a plugin that takes the accounting port from it:
 
@@ -21,8 +24,8 @@ XML-RPC, or ``AFTERSALES_TRYTON_DATABASE`` and ``AFTERSALES_TRYTON_CONFIG`` (a t
 configuration file) to run trytond in this process. The company is the Tryton user's
 current company.
 
-The stock, loyalty, repair and project ports are not wired to Tryton (the first three are
-being redesigned; Tryton has no repair orders at all): see `UNAVAILABLE`.
+The loyalty and repair ports are not wired to Tryton (Tryton has no repair orders at all):
+see `UNAVAILABLE`.
 """
 
 from __future__ import annotations
@@ -38,15 +41,15 @@ from aftersales.models import Subscription, SubscriptionState
 from aftersales.modules import DEFAULT_MODULES, SERVICE_MODULES
 from aftersales_tryton.accounting import TrytonAccounting
 from aftersales_tryton.connection import Config, close, in_process, over_rpc
+from aftersales_tryton.stock import TrytonStock
+from aftersales_tryton.tasks import TrytonProject
 
 __all__ = ["NO_PLAN", "TRYTON_MODULES", "UNAVAILABLE", "TrytonBackend"]
 
 #: The after-sales services Tryton does not serve, and why (the message a manager reads).
 UNAVAILABLE: Mapping[str, str] = {
     "repairs": "Tryton has no repair orders (no Tryton module provides them)",
-    "returns": "the stock port (customer return shipments) is not wired to Tryton yet",
     "coupons": "the loyalty port (sale_promotion_coupon) is not wired to Tryton yet",
-    "field_service": "the project port (project.work) is not wired to Tryton yet",
 }
 
 
@@ -60,6 +63,13 @@ TRYTON_MODULES: Mapping[str, tuple[str, ...]] = {
     "sale_management": ("sale",),
     "helpdesk_sale": ("sale",),
     "helpdesk_account": ("account_invoice",),
+    "stock": ("stock",),
+    "helpdesk_stock": ("stock",),
+    "helpdesk_stock_account": ("account_invoice_stock",),
+    "project": ("project",),
+    "industry_fsm": ("project",),
+    "project_helpdesk": ("project",),
+    "helpdesk_fsm": ("project",),
 }
 
 #: What the plan shown to a manager reads: Tryton has no commercial plan.
@@ -79,8 +89,9 @@ def _services_needing(module: str) -> list[str]:
     return [s.value for s, m in SERVICE_MODULES.items() if module in closure(m)]
 
 
-class TrytonBackend(TrytonAccounting):
-    """Tryton as the ERP of an application: the accounting port over proteus.
+class TrytonBackend(TrytonAccounting, TrytonStock, TrytonProject):
+    """Tryton as the ERP of an application: the accounting, stock and project ports over
+    proteus.
 
     Args:
         url: The XML-RPC address of a Tryton database (``http://host:port/<db>/rpc/``).

@@ -1,4 +1,5 @@
-"""A `Builder` whose ERP data is Tryton's: parties, products and invoices made in Tryton.
+"""A `Builder` whose ERP data is Tryton's: parties, products, invoices, deliveries and
+projects made in Tryton.
 
 The host's records (a customer as a `Partner`, a product as a `Product`) are also put in
 the store the application takes its helpdesk and sales ports from (`store`, another
@@ -17,10 +18,13 @@ from proteus import Model, Wizard
 
 from aftersales.builder import Builder, InvoiceLineSpec
 from aftersales.errors import InvalidInput
-from aftersales.models import Invoice, Partner, Product, SaleOrder
+from aftersales.models import Invoice, Partner, Picking, Product, Project, SaleOrder
 from aftersales_tryton._values import decimal, record_id
+from aftersales_tryton.accounting import _comment
 from aftersales_tryton.backend import TrytonBackend
 from aftersales_tryton.errors import translated
+from aftersales_tryton.tasks import add_task_statuses
+from aftersales_tryton.userwarnings import call_acknowledging, warning_name
 from aftersales_tryton.world import Accounting, WorldBuilder
 
 __all__ = ["TrytonBuilder"]
@@ -72,6 +76,10 @@ class TrytonBuilder(Builder):
     ) -> Product:
         made = super().product(name=name, price=price, currency=currency, **more)  # type: ignore[arg-type]
         tryton_id = self._world.product(name, price)
+        if made.uom != "Units" or made.uom_digits:
+            template = Model.get("product.product", config=self.erp.config)(tryton_id).template
+            template.default_uom = self._uom(made.uom, made.uom_digits)
+            template.save()
         self._tax_products(tryton_id, made)
         product = Product(
             id=str(tryton_id),
@@ -108,6 +116,105 @@ class TrytonBuilder(Builder):
         template = product.template
         template.account_category = category
         template.save()
+
+    def _uom(self, symbol: str, digits: int) -> Any:
+        """Tryton's unit of measure of `symbol` ("Units" is Tryton's Unit), shown to
+        `digits` digits (the test world rounds its units as the library product does)."""
+        config = self.erp.config
+        uom_model = Model.get("product.uom", config=config)
+        domain = [("name", "=", "Unit")] if symbol == "Units" else [("symbol", "=", symbol)]
+        found = uom_model.find(domain, limit=1)
+        if not found:
+            raise InvalidInput("uom", symbol, "no Tryton unit of measure of that symbol")
+        (uom,) = found
+        if int(uom.digits) < digits:
+            uom.digits = digits
+            uom.rounding = float(Decimal(1).scaleb(-digits))
+            uom.save()
+        return uom
+
+    def delivery(
+        self,
+        *,
+        customer: Partner,
+        lines: Sequence[tuple[Product, Decimal | int]],
+        done: bool = True,
+        sale_order: SaleOrder | None = None,
+    ) -> Picking:
+        """A customer shipment of the warehouse ``WH`` made in Tryton: waiting, or (`done`)
+        with the goods first received from a supplier, then assigned, picked, packed and
+        done (Tryton's warning on moves to a customer without an origin acknowledged)."""
+        if sale_order is not None:
+            raise InvalidInput("sale_order", sale_order.id, "sale orders are not wired to Tryton")
+        if not lines:
+            raise InvalidInput("lines", lines, "a delivery needs at least one line")
+        config = self.erp.config
+        location_model = Model.get("stock.location", config=config)
+        (warehouse,) = location_model.find([("code", "=", "WH")])
+        (customer_location,) = location_model.find([("code", "=", "CUS")])
+        (supplier,) = location_model.find([("code", "=", "SUP")])
+        company = Model.get("company.company", config=config)(config.context["company"])
+        product_model = Model.get("product.product", config=config)
+        shipment = Model.get("stock.shipment.out", config=config)()
+        shipment.customer = Model.get("party.party", config=config)(int(customer.id))
+        shipment.warehouse = warehouse
+        for product, quantity in lines:
+            record = product_model(int(product.id))
+            move = shipment.outgoing_moves.new()
+            move.product = record
+            move.unit = record.default_uom
+            move.quantity = float(quantity)
+            move.from_location = warehouse.output_location
+            move.to_location = customer_location
+            move.unit_price = product.price.amount
+            move.currency = company.currency
+        with translated("make a delivery"):
+            shipment.save()
+            shipment.click("wait")
+        if done:
+            for product, quantity in lines:
+                record = product_model(int(product.id))
+                stock = Model.get("stock.move", config=config)()
+                stock.product = record
+                stock.unit = record.default_uom
+                stock.quantity = float(quantity)
+                stock.from_location = supplier
+                stock.to_location = warehouse.storage_location
+                stock.unit_price = product.price.amount
+                stock.currency = company.currency
+                with translated("receive the goods of a delivery"):
+                    stock.click("do")
+            for button in ("assign_try", "pick", "pack", "do"):
+                self._click(shipment, button)
+        picking = self.erp.aftersales_stock_get_picking(f"out:{record_id(shipment)}", False)
+        assert picking is not None
+        return picking
+
+    def _click(self, shipment: Any, button: str) -> None:
+        """Click `button` of a customer shipment, acknowledging Tryton's warning about its
+        moves to the customer that have no origin (made by hand here, not from a sale)."""
+        shipment.reload()
+        ids = sorted(record_id(m) for m in shipment.outgoing_moves)
+        call_acknowledging(
+            self.erp.config,
+            lambda: shipment.click(button),
+            operation=f"{button} delivery {shipment.number}",
+            accepted=[warning_name("done", [("stock.move", m) for m in ids])],
+        )
+
+    def project(self, *, name: str, fsm: bool = True, portal_visible: bool = True) -> Project:
+        """A Tryton project (a work of type ``project``) and the task statuses the stages
+        need; `fsm` and `portal_visible` are kept in its comment."""
+        config = self.erp.config
+        add_task_statuses(config)
+        flags = {"fsm": "yes" if fsm else None, "portal": "yes" if portal_visible else None}
+        with translated("create a project"):
+            work = Model.get("project.work", config=config)(type="project", name=name)
+            work.comment = _comment(flags) or None
+            work.save()
+        project = self.erp.aftersales_project_get_project(str(record_id(work)))
+        assert project is not None
+        return project
 
     def sale_order(self, *, customer: Partner, name: str | None = None) -> SaleOrder:
         raise InvalidInput("sale_order", name, "sale orders are not wired to Tryton's sales yet")
