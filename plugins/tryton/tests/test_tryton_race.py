@@ -1,0 +1,73 @@
+"""Caps hold although Tryton does not enforce them: eight processes refund one Tryton
+invoice at once, each through its own application (the SQL after-sales store on
+PostgreSQL, Tryton over XML-RPC on a real ``trytond``). Tryton credits whatever it is asked
+(``test_tryton_credits_more_than_was_invoiced_so_the_caller_must_cap``); the library's
+claim on the invoice in the after-sales store, taken before it reads the invoice, makes
+the refunds of one invoice run one after the other, so exactly what was invoiced is
+credited."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from tests.postgres import PostgresServer, aftersales_postgres  # noqa: F401 (fixture)
+
+from aftersales import AfterSales
+from aftersales.backends.sql import SqlBackend
+from aftersales.clock import FrozenClock
+from aftersales.models import DocumentKind, Money, Service
+from aftersales.testing.conformance.processes import WorkerPool
+from aftersales.testing.scenario import AGENT
+from aftersales_tryton import invoices
+from aftersales_tryton.backend import TrytonBackend
+from aftersales_tryton.builder import TrytonBuilder
+from tryton_race import refund_through_tryton
+from tryton_server import ADMIN, PASSWORD, TrytonServer
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+START = "2026-11-28T09:00:00+00:00"
+WORKERS = 8
+
+
+@pytest.fixture
+def store_url(aftersales_postgres: PostgresServer) -> str:  # noqa: F811
+    url = aftersales_postgres.create_database()
+    SqlBackend(url).close()  # migrated before the workers open it
+    return url
+
+
+def test_eight_processes_never_credit_more_than_tryton_invoiced(
+    tryton_server: TrytonServer, store_url: str
+) -> None:
+    clock = FrozenClock(START)
+    erp = TrytonBackend(url=tryton_server.url, user=ADMIN, password=PASSWORD)
+    store = SqlBackend(store_url)
+    try:
+        app = AfterSales(store, clock=clock, plugins=[erp], services={Service.REFUNDS})
+        assert app.pm.owners()["accounting"] == "tryton"
+        world = TrytonBuilder(erp, tryton_server.database.accounting, store.builder(clock))
+        ana = world.customer(name="Ana Racer")
+        kettle = world.product(name="Kettle", price=Decimal("20.00"), taxes=("21%",))
+        invoice = world.invoice(customer=ana, lines=[(kettle, 6)])  # 145.20 EUR
+        team = world.team(name="Support", services={Service.REFUNDS})
+        ticket = world.ticket(team=team, title="Six kettles", customer=ana, product=kettle)
+        args = (store_url, tryton_server.url, ADMIN, PASSWORD, START, ticket.id, invoice.id, 2)
+        with WorkerPool(WORKERS) as pool:
+            batches = pool.run(refund_through_tryton, [args] * WORKERS)
+        numbers = [n for batch in batches for n in batch]
+        assert len(numbers) == len(set(numbers)) == 6  # 16 tries: the six units, no more
+        after = app.runtime.read(lambda _uow: app.hooks.get_refundable(invoice.id))
+        assert after.credited == invoice.total == Money.of("145.20", "EUR")
+        posted = [invoices.read_invoice(erp.config, int(n)) for n in _note_ids(app, ticket.id)]
+        assert sorted(p.number for p in posted) == sorted(numbers)  # Tryton's own numbers
+    finally:
+        erp.close()
+        store.close()
+
+
+def _note_ids(app: AfterSales, ticket_id: str) -> list[str]:
+    """The credit notes linked to the ticket (the after-sales store's links)."""
+    view = app.tickets.view(ticket_id, actor=AGENT)
+    return [d.document_id for d in view.documents if d.kind is DocumentKind.CREDIT_NOTE]
