@@ -61,7 +61,7 @@ def test_eight_processes_never_credit_more_than_tryton_invoiced(
         after = app.runtime.read(lambda _uow: app.hooks.get_refundable(invoice.id))
         assert after.credited == invoice.total == Money.of("145.20", "EUR")
         posted = [invoices.read_invoice(erp.config, int(n)) for n in _note_ids(app, ticket.id)]
-        assert sorted(p.number for p in posted) == sorted(numbers)  # Tryton's own numbers
+        assert sorted(str(p.number) for p in posted) == sorted(numbers)  # Tryton's own numbers
     finally:
         erp.close()
         store.close()
