@@ -280,24 +280,31 @@ class TrytonStock:
 
     @hookimpl
     def aftersales_stock_get_picking(self, picking_id: str, lock: bool) -> Picking | None:
-        found = self._stock_record(picking_id)
-        return None if found is None else self._stock_picking(*found)
+        with translated(f"read picking {picking_id}"):  # proteus reads lazily: here too
+            found = self._stock_record(picking_id)
+            return None if found is None else self._stock_picking(*found)
 
     @hookimpl
     def aftersales_stock_get_delivery(self, delivery_id: str, lock: bool) -> Returnable | None:
         """The picking with what its returns took. `lock=True` cannot hold it: Tryton
         commits every call on its own, so the caps of RT-5 hold by the library's claim."""
-        found = self._stock_record(delivery_id)
-        if found is None:
-            return None
-        picking = self._stock_picking(*found)
-        if picking.kind is PickingKind.DELIVERY:
-            return Returnable(delivery=picking, moves=self._stock_balances([picking])[picking.id])
-        zero = tuple(MoveBalance(move_id=m.id, delivered=m.quantity) for m in picking.moves)
-        return Returnable(delivery=picking, moves=zero)
+        with translated(f"read delivery {delivery_id}"):
+            found = self._stock_record(delivery_id)
+            if found is None:
+                return None
+            picking = self._stock_picking(*found)
+            if picking.kind is PickingKind.DELIVERY:
+                balances = self._stock_balances([picking])[picking.id]
+                return Returnable(delivery=picking, moves=balances)
+            zero = tuple(MoveBalance(move_id=m.id, delivered=m.quantity) for m in picking.moves)
+            return Returnable(delivery=picking, moves=zero)
 
     @hookimpl
     def aftersales_stock_returnable_deliveries(self, query: PickingQuery) -> list[Returnable]:
+        with translated("read the returnable deliveries"):
+            return self._stock_returnable(query)
+
+    def _stock_returnable(self, query: PickingQuery) -> list[Returnable]:
         customers = sorted(c for c in map(_tryton_id, query.partner_ids) if c is not None)
         if not customers:
             return []
@@ -328,7 +335,8 @@ class TrytonStock:
 
     @hookimpl
     def aftersales_stock_find_by_reference(self, reference: str) -> list[Picking]:
-        return self._stock_returns(self._stock_search(RETURN, [("reference", "=", reference)]))
+        with translated(f"find the returns of operation {reference}"):
+            return self._stock_returns(self._stock_search(RETURN, [("reference", "=", reference)]))
 
     # -- writes -----------------------------------------------------------------------------
 
