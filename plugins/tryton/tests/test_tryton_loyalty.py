@@ -10,15 +10,36 @@ from __future__ import annotations
 
 import itertools
 import shutil
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from proteus import Model
 
+from aftersales import AfterSales
 from aftersales.backends.memory import MemoryBackend
+from aftersales.backends.sql import SqlBackend
 from aftersales.clock import FrozenClock
+from aftersales.errors import InvalidCoupon, InvalidInput, NotFound
+from aftersales.models import (
+    CouponRule,
+    CouponState,
+    Money,
+    ProgramTrigger,
+    ProgramType,
+    Reward,
+    RewardKind,
+    Service,
+)
 from aftersales.testing.conformance import LoyaltyContract
 from aftersales.testing.conformance._kit import Kit
+from aftersales.testing.scenario import AGENT, MANAGER
+from aftersales_tryton import coupons
 from aftersales_tryton.backend import TrytonBackend
+from aftersales_tryton.builder import TrytonBuilder
 from aftersales_tryton.connection import in_process
 from aftersales_tryton.world import WorldBuilder
 from conftest import Tryton
@@ -59,3 +80,182 @@ class TestTrytonLoyalty(LoyaltyContract):
     test_concurrent_units_with_one_code_store_exactly_one = _not_on_tryton(
         "one in-process Tryton connection is not shared by threads here"
     )
+
+
+# -- the mapping: what a Tryton promotion keeps, and what it cannot ----------------------
+
+_EUR5 = Money(amount=Decimal(5), currency="EUR")
+
+
+def _kit(tryton: Tryton, clock: FrozenClock) -> TrytonKit:
+    return TrytonKit(MemoryBackend(), TrytonBackend(config=tryton.config), tryton, clock)
+
+
+def test_a_representable_program_round_trips_through_trytons_fields(
+    fresh_tryton: Tryton, aftersales_clock: FrozenClock
+) -> None:
+    kit = _kit(fresh_tryton, aftersales_clock)
+    kettle = kit.world.product(name="Kettle", price=Decimal("20.00"))
+    apology = kit.world.coupon_program(
+        name="10% on kettles",
+        reward=Reward(
+            kind=RewardKind.PERCENTAGE,
+            percent=Decimal("12.5"),
+            product_ids=frozenset({kettle.id}),
+            required_points=Decimal(2),
+        ),
+        rules=[CouponRule(minimum_quantity=Decimal(2), product_ids=frozenset({kettle.id}))],
+        date_to=date(2027, 6, 30),
+        max_usage=100,
+    )
+    spring = kit.world.coupon_program(
+        name="Spring sale",
+        rules=[
+            CouponRule(
+                minimum_amount=Money(amount=Decimal("50.00"), currency="EUR"),
+                amount_tax_included=False,
+            )
+        ],
+        active=False,
+        program_type=ProgramType.PROMOTION,
+        trigger=ProgramTrigger.AUTO,
+    )
+    assert kit.read(lambda h: list(h.list_programs())) == [apology, spring]
+    assert kit.read(lambda h: h.get_program(spring.id, lock=True)) == spring
+    config = fresh_tryton.config
+    with config.set_context(active_test=False):
+        promotion, sale = Model.get("sale.promotion", config=config).find([], order=[("id", "ASC")])
+    assert (str(promotion.id), promotion.formula) == (apology.id, "unit_price * 0.875")
+    assert (promotion.quantity, promotion.unit.name) == (2.0, "Unit")
+    assert [str(p.id) for p in promotion.products] == [kettle.id]
+    assert promotion.end_date == date(2027, 6, 30)
+    assert [c.number_of_use for c in promotion.coupons] == [0]
+    assert (sale.active, sale.amount, sale.untaxed_amount) == (False, Decimal("50.00"), True)
+    assert list(sale.coupons) == []
+
+
+@pytest.mark.parametrize(
+    ("details", "field"),
+    [
+        ({"reward": Reward(kind=RewardKind.FIXED_AMOUNT, amount=_EUR5)}, "rewards.kind"),
+        (
+            {"reward": Reward(kind=RewardKind.PERCENTAGE, percent=Decimal(10), max_discount=_EUR5)},
+            "rewards.max_discount",
+        ),
+        ({"rules": [CouponRule(), CouponRule()]}, "rules"),
+        ({"rules": [CouponRule(categories=frozenset({"Kettles"}))]}, "rules.categories"),
+        ({"code": "SPRING"}, "code"),
+        ({"trigger": ProgramTrigger.AUTO}, "program_type"),
+        ({"currency": "XTS"}, "currency"),
+    ],
+)
+def test_what_a_promotion_cannot_keep_is_refused_and_nothing_is_made(
+    tryton: Tryton, aftersales_clock: FrozenClock, details: dict[str, Any], field: str
+) -> None:
+    kit = _kit(tryton, aftersales_clock)
+    promotions = Model.get("sale.promotion", config=tryton.config)
+    with tryton.config.set_context(active_test=False):
+        before = len(promotions.find([]))
+    with pytest.raises(InvalidInput) as refused:
+        kit.world.coupon_program(name="Unkept", **details)
+    assert refused.value.field == field
+    with tryton.config.set_context(active_test=False):
+        assert len(promotions.find([])) == before
+
+
+def test_promotions_made_in_tryton_that_are_no_percentage_are_left_out(
+    tryton: Tryton, aftersales_clock: FrozenClock
+) -> None:
+    kit = _kit(tryton, aftersales_clock)
+    made = coupons.create_program(tryton.config, "Round prices", formula="unit_price - 1")
+    with pytest.raises(NotFound):
+        kit.read(lambda h: h.get_program(str(made.promotion_id)))
+    listed = kit.read(lambda h: [p.id for p in h.list_programs()])
+    assert str(made.promotion_id) not in listed
+
+
+# -- the coupon service over Tryton --------------------------------------------------------
+
+
+def _desk(
+    tryton: Tryton, clock: FrozenClock, path: Path
+) -> tuple[AfterSales, SqlBackend, TrytonBuilder, str]:
+    """An application over a SQL store and Tryton, with a ticket of a team that enabled
+    coupons through the settings (Tryton's sale_promotion_coupon is activated)."""
+    store = SqlBackend(f"sqlite:///{path / 'aftersales.db'}")
+    erp = TrytonBackend(config=tryton.config)
+    app = AfterSales(store, clock=clock, plugins=[erp])
+    world = TrytonBuilder(erp, tryton.accounting, store.builder(clock))
+    team = world.team(name="Support")
+    app.settings.configure(team.id, enable=[Service.COUPONS], actor=MANAGER)
+    ana = world.customer(name="Ana Pérez", email="ana@perez.example")
+    ticket = world.ticket(team=team, title="Late delivery", customer=ana)
+    return app, store, world, ticket.id
+
+
+@pytest.fixture
+def desk(
+    tryton: Tryton, aftersales_clock: FrozenClock, tmp_path: Path
+) -> Iterator[tuple[AfterSales, SqlBackend, TrytonBuilder, str]]:
+    made = _desk(tryton, aftersales_clock, tmp_path)
+    yield made
+    made[1].close()
+
+
+def test_coupons_are_enabled_on_trytons_module(
+    desk: tuple[AfterSales, SqlBackend, TrytonBuilder, str], tryton: Tryton
+) -> None:
+    app, _store, _world, ticket_id = desk
+    states = Model.get("ir.module", config=tryton.config).find(
+        [("name", "=", "sale_promotion_coupon")]
+    )
+    assert [m.state for m in states] == ["activated"]
+    assert app.pm.owners()["loyalty"] == "tryton"
+    team_id = app.tickets.view(ticket_id, actor=AGENT).ticket.team_id
+    assert Service.COUPONS in app.settings.team_settings(team_id, actor=MANAGER).services
+
+
+def test_cp9_cp10_redemption_over_tryton_stops_at_the_usage_limit(
+    desk: tuple[AfterSales, SqlBackend, TrytonBuilder, str], tryton: Tryton
+) -> None:
+    """The coupon service generates codes Tryton keeps as numbers and redeems them as sales
+    carrying the number, up to the program's limit."""
+    app, _store, world, ticket_id = desk
+    limited = world.coupon_program(name="Two uses", max_usage=2)
+    assert limited in app.coupons.programs(ticket_id, actor=AGENT)
+    codes = [app.coupons.generate(ticket_id, limited.id, actor=AGENT).code for _ in range(3)]
+    first = app.coupons.redeem(codes[0], order_reference="S00042", actor=AGENT)
+    assert (first.program_uses, first.coupon.state) == (1, CouponState.USED)
+    sale = Model.get("sale.sale", config=tryton.config)(int(first.use.id))
+    assert (sale.reference, [n.number for n in sale.coupons]) == ("S00042", [codes[0]])
+    assert coupons.evaluate(tryton.config, codes[0], sale.party.id).uses == 1  # Tryton's count
+    with pytest.raises(InvalidCoupon, match="this coupon has already been used"):
+        app.coupons.redeem(codes[0], actor=AGENT)
+    assert app.coupons.redeem(codes[1], actor=AGENT).program_uses == 2
+    with pytest.raises(InvalidCoupon, match="this code is expired"):
+        app.coupons.redeem(codes[2], actor=AGENT)
+    assert app.hooks.count_uses(limited.id) == 2
+    assert [c.state for c in app.coupons.coupons(ticket_id, actor=AGENT)] == [
+        CouponState.USED,
+        CouponState.USED,
+        CouponState.EXPIRED,
+    ]
+
+
+# -- over XML-RPC --------------------------------------------------------------------------
+
+
+def test_a_coupon_is_generated_and_redeemed_over_rpc(
+    tryton_rpc: Tryton, aftersales_clock: FrozenClock, tmp_path: Path
+) -> None:
+    app, store, world, ticket_id = _desk(tryton_rpc, aftersales_clock, tmp_path)
+    try:
+        program = world.coupon_program(name="Remote apology")
+        coupon = app.coupons.generate(ticket_id, program.id, actor=AGENT)
+        done = app.coupons.redeem(coupon.code, order_reference="S-RPC", actor=AGENT)
+        assert (done.program_uses, done.coupon.state) == (1, CouponState.USED)
+        found = coupons.find_coupon(tryton_rpc.config, coupon.code)
+        assert found is not None and str(found.id) == coupon.id
+        assert app.hooks.count_uses(program.id) == 1
+    finally:
+        store.close()
