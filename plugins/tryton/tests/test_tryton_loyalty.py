@@ -23,8 +23,9 @@ from aftersales import AfterSales
 from aftersales.backends.memory import MemoryBackend
 from aftersales.backends.sql import SqlBackend
 from aftersales.clock import FrozenClock
-from aftersales.errors import InvalidCoupon, InvalidInput, NotFound
+from aftersales.errors import DuplicateKey, InvalidCoupon, InvalidInput, NotFound
 from aftersales.models import (
+    CouponRequest,
     CouponRule,
     CouponState,
     Money,
@@ -35,12 +36,13 @@ from aftersales.models import (
     Service,
 )
 from aftersales.testing.conformance import LoyaltyContract
-from aftersales.testing.conformance._kit import Kit
+from aftersales.testing.conformance._kit import Kit, run_threads
 from aftersales.testing.scenario import AGENT, MANAGER
 from aftersales_tryton import coupons
 from aftersales_tryton.backend import TrytonBackend
 from aftersales_tryton.builder import TrytonBuilder
 from aftersales_tryton.connection import in_process
+from aftersales_tryton.errors import TrytonRefused
 from aftersales_tryton.world import WorldBuilder
 from conftest import Tryton
 from test_tryton_accounting import TrytonKit
@@ -76,9 +78,6 @@ class TestTrytonLoyalty(LoyaltyContract):
         "a Tryton promotion has one formula on unit prices and one condition: no free "
         "product, no capped percentage, no two rules, no category rule (the representable "
         "round trip is tested below)"
-    )
-    test_concurrent_units_with_one_code_store_exactly_one = _not_on_tryton(
-        "one in-process Tryton connection is not shared by threads here"
     )
 
 
@@ -174,6 +173,68 @@ def test_promotions_made_in_tryton_that_are_no_percentage_are_left_out(
     assert str(made.promotion_id) not in listed
 
 
+def _numbers(tryton: Tryton) -> int:
+    with tryton.config.set_context(active_test=False):
+        return len(Model.get("sale.promotion.coupon.number", config=tryton.config).find([]))
+
+
+def test_an_issue_tryton_cannot_serve_is_refused_and_no_number_is_made(
+    tryton: Tryton, aftersales_clock: FrozenClock
+) -> None:
+    kit = _kit(tryton, aftersales_clock)
+    by_code = kit.world.coupon_program(name="By code")
+    auto = kit.world.coupon_program(
+        name="Auto", program_type=ProgramType.PROMOTION, trigger=ProgramTrigger.AUTO
+    )
+    party = kit.world.customer(name="Eva")
+    now = aftersales_clock.now()
+
+    def request(program: str, partner: str, **more: Any) -> CouponRequest:
+        fields = {"code": "NEVER-MADE", "points": Decimal(1), "at": now, "reference": "op"}
+        return CouponRequest(program_id=program, partner_id=partner, **{**fields, **more})
+
+    before = _numbers(tryton)
+    refusals: list[tuple[CouponRequest, type[Exception], str]] = [
+        (request(by_code.id, "partner-1"), InvalidInput, "not a Tryton party"),
+        (request(auto.id, party.id), InvalidInput, "with a coupon rule"),
+        (request("program-x", party.id), InvalidInput, "with a coupon rule"),
+        # Tryton keeps an expired number read-only: it cannot be made (not a taken code).
+        (
+            request(by_code.id, party.id, expires_on=date(2020, 1, 31)),
+            TrytonRefused,
+            "not allowed to modify",
+        ),
+    ]
+    for wanted, error, match in refusals:
+        with pytest.raises(error, match=match):
+            kit.write(lambda h, wanted=wanted: h.issue_coupon(wanted))
+    assert _numbers(tryton) == before
+    assert kit.read(lambda h: h.find_coupon("NEVER-MADE")) is None
+
+
+def test_a_number_made_in_trytons_client_is_not_a_coupon_of_the_library(
+    tryton: Tryton, aftersales_clock: FrozenClock
+) -> None:
+    kit = _kit(tryton, aftersales_clock)
+    program = kit.world.coupon_program(name="Counter")
+    (rule,) = Model.get("sale.promotion", config=tryton.config)(int(program.id)).coupons
+    made = coupons.issue_coupon(tryton.config, rule.id, "AT-THE-COUNTER")
+    assert kit.read(lambda h: h.find_coupon("AT-THE-COUNTER")) is None
+    with pytest.raises(NotFound):
+        kit.read(lambda h: h.get_coupon(str(made.id)))
+    party = kit.world.customer(name="Iris")
+    request = CouponRequest(
+        program_id=program.id,
+        partner_id=party.id,
+        code="AT-THE-COUNTER",
+        points=Decimal(1),
+        at=aftersales_clock.now(),
+        reference="op-counter",
+    )
+    with pytest.raises(DuplicateKey, match="coupon code AT-THE-COUNTER"):
+        kit.write(lambda h: h.issue_coupon(request))
+
+
 # -- the coupon service over Tryton --------------------------------------------------------
 
 
@@ -240,6 +301,29 @@ def test_cp9_cp10_redemption_over_tryton_stops_at_the_usage_limit(
         CouponState.USED,
         CouponState.EXPIRED,
     ]
+
+
+def test_rl3_the_stores_unit_of_work_holds_the_cap_tryton_does_not(
+    tryton: Tryton, aftersales_clock: FrozenClock, tmp_path: Path
+) -> None:
+    """Four threads redeem four coupons of a two-use program: the SQLite store's writing
+    unit (BEGIN IMMEDIATE) serializes count and use, so Tryton ends with two uses."""
+    app, store, world, ticket_id = _desk(tryton, aftersales_clock, tmp_path)
+    try:
+        limited = world.coupon_program(name="Two uses, four callers", max_usage=2)
+        codes = [app.coupons.generate(ticket_id, limited.id, actor=AGENT).code for _ in range(4)]
+
+        def redeem(i: int) -> str:
+            try:
+                app.coupons.redeem(codes[i], actor=AGENT)
+            except InvalidCoupon:
+                return "refused"
+            return "done"
+
+        assert sorted(run_threads(4, redeem)) == ["done", "done", "refused", "refused"]
+        assert app.hooks.count_uses(limited.id) == 2
+    finally:
+        store.close()
 
 
 # -- over XML-RPC --------------------------------------------------------------------------

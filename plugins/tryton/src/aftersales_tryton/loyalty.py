@@ -57,7 +57,7 @@ from aftersales.models import (
 )
 from aftersales_tryton._values import decimal, record_id
 from aftersales_tryton.accounting import _comment, _meta, _tryton_id
-from aftersales_tryton.connection import Config
+from aftersales_tryton.connection import Config, for_this_thread
 from aftersales_tryton.errors import TrytonRefused, translated
 
 __all__ = ["TrytonLoyalty", "create_program"]
@@ -205,9 +205,9 @@ class _LoyaltyReader:
     """Reads Tryton's promotions, numbers and sales as the library's records."""
 
     def __init__(self, config: Config) -> None:
-        self.config = config
+        self.config = for_this_thread(config)
 
-    def _find(self, model: str, domain: list[Any], order: str = "ASC") -> list[Any]:
+    def find(self, model: str, domain: list[Any], order: str = "ASC") -> list[Any]:
         with translated(f"read {model}"), self.config.set_context(active_test=False):
             return list(Model.get(model, config=self.config).find(domain, order=[("id", order)]))
 
@@ -216,7 +216,7 @@ class _LoyaltyReader:
         if not resources:
             return {}
         found: dict[int, dict[str, str]] = {}
-        for note in self._find(NOTE, [("resource", "in", resources)]):
+        for note in self.find(NOTE, [("resource", "in", resources)]):
             meta, _text = _meta(note.message)
             if meta:
                 found.setdefault(int(str(note.resource).rsplit(",", 1)[-1]), {}).update(meta)
@@ -224,7 +224,7 @@ class _LoyaltyReader:
 
     def programs(self, ids: Sequence[int] | None = None) -> list[CouponProgram]:
         domain: list[Any] = [] if ids is None else [("id", "in", list(ids))]
-        promotions = self._find(PROMOTION, domain)
+        promotions = self.find(PROMOTION, domain)
         notes = self._notes(PROMOTION, (record_id(p) for p in promotions))
         made = (self._program(p, notes.get(record_id(p), {})) for p in promotions)
         return [program for program in made if program is not None]
@@ -269,7 +269,7 @@ class _LoyaltyReader:
         )
 
     def coupons(self, domain: list[Any]) -> list[Coupon]:
-        numbers = self._find(NUMBER, domain)
+        numbers = self.find(NUMBER, domain)
         notes = self._notes(NUMBER, (record_id(n) for n in numbers))
         uses = self.uses([record_id(n) for n in numbers])
         return [
@@ -283,7 +283,7 @@ class _LoyaltyReader:
         found: dict[int, list[Any]] = {}
         if not number_ids:
             return found
-        for sale in self._find(SALE, [("coupons", "in", list(number_ids))]):
+        for sale in self.find(SALE, [("coupons", "in", list(number_ids))]):
             for number in sale.coupons:
                 if record_id(number) in number_ids:
                     found.setdefault(record_id(number), []).append(sale)
@@ -366,20 +366,20 @@ class TrytonLoyalty:
         if tryton_id is None:
             return 0
         reader = self._reader
-        return len(reader._find(SALE, [("coupons.coupon.promotion", "=", tryton_id)]))
+        return len(reader.find(SALE, [("coupons.coupon.promotion", "=", tryton_id)]))
 
     @hookimpl
     def aftersales_loyalty_issue_coupon(self, request: CouponRequest) -> Coupon:
         promotion = _tryton_id(request.program_id)
         rules = (
-            [] if promotion is None else self._reader._find(RULE, [("promotion", "=", promotion)])
+            [] if promotion is None else self._reader.find(RULE, [("promotion", "=", promotion)])
         )
         if not rules:
             raise InvalidInput(
                 "program_id", request.program_id, "not a Tryton promotion with a coupon rule"
             )
         party = _tryton_id(request.partner_id)
-        if party is None or not self._reader._find("party.party", [("id", "=", party)]):
+        if party is None or not self._reader.find("party.party", [("id", "=", party)]):
             raise InvalidInput(
                 "partner_id", request.partner_id, "not a Tryton party (a use is a sale to it)"
             )
@@ -391,7 +391,7 @@ class TrytonLoyalty:
                 number.end_date = request.expires_on
                 number.save()
         except TrytonRefused:
-            if self._reader._find(NUMBER, [("number", "=", request.code)]):
+            if self._reader.find(NUMBER, [("number", "=", request.code)]):
                 raise DuplicateKey("coupon code", request.code) from None
             raise
         meta = {
@@ -438,10 +438,10 @@ class TrytonLoyalty:
     @hookimpl
     def aftersales_loyalty_find_by_reference(self, reference: str) -> list[Coupon]:
         reader = self._reader
-        issued = reader._find(
+        issued = reader.find(
             NOTE, [("resource", "like", f"{NUMBER},%"), ("message", "like", _like(reference))]
         )
-        redeemed = reader._find(SALE, [("comment", "like", _like(reference))])
+        redeemed = reader.find(SALE, [("comment", "like", _like(reference))])
         ids = {int(str(note.resource).rsplit(",", 1)[-1]) for note in issued}
         ids |= {record_id(number) for sale in redeemed for number in sale.coupons}
         if not ids:

@@ -230,6 +230,7 @@ class LoyaltyContract(ContractBase):
         """RL-3 / CP-5 under threads: one unit wins, the others get DuplicateKey."""
         kit.require(Capability.THREADS)
         program = kit.world.coupon_program(name="Apology")
+        _partner(kit)  # the customer is made once, before the threads
 
         def issue(i: int) -> str:
             try:
