@@ -8,6 +8,7 @@ with the reason.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import shutil
 from collections.abc import Iterator
@@ -178,6 +179,10 @@ def _numbers(tryton: Tryton) -> int:
         return len(Model.get("sale.promotion.coupon.number", config=tryton.config).find([]))
 
 
+def _issue(request: CouponRequest, hooks: Any) -> object:
+    return hooks.issue_coupon(request)
+
+
 def test_an_issue_tryton_cannot_serve_is_refused_and_no_number_is_made(
     tryton: Tryton, aftersales_clock: FrozenClock
 ) -> None:
@@ -207,7 +212,7 @@ def test_an_issue_tryton_cannot_serve_is_refused_and_no_number_is_made(
     ]
     for wanted, error, match in refusals:
         with pytest.raises(error, match=match):
-            kit.write(lambda h, wanted=wanted: h.issue_coupon(wanted))
+            kit.write(functools.partial(_issue, wanted))
     assert _numbers(tryton) == before
     assert kit.read(lambda h: h.find_coupon("NEVER-MADE")) is None
 
