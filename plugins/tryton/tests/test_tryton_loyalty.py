@@ -24,8 +24,9 @@ from aftersales import AfterSales
 from aftersales.backends.memory import MemoryBackend
 from aftersales.backends.sql import SqlBackend
 from aftersales.clock import FrozenClock
-from aftersales.errors import DuplicateKey, InvalidCoupon, InvalidInput, NotFound
+from aftersales.errors import BackendError, DuplicateKey, InvalidCoupon, InvalidInput, NotFound
 from aftersales.models import (
+    Coupon,
     CouponRequest,
     CouponRule,
     CouponState,
@@ -179,8 +180,9 @@ def _numbers(tryton: Tryton) -> int:
         return len(Model.get("sale.promotion.coupon.number", config=tryton.config).find([]))
 
 
-def _issue(request: CouponRequest, hooks: Any) -> object:
-    return hooks.issue_coupon(request)
+def _issue(request: CouponRequest, hooks: Any) -> Coupon:
+    coupon: Coupon = hooks.issue_coupon(request)
+    return coupon
 
 
 def test_an_issue_tryton_cannot_serve_is_refused_and_no_number_is_made(
@@ -215,6 +217,30 @@ def test_an_issue_tryton_cannot_serve_is_refused_and_no_number_is_made(
             kit.write(functools.partial(_issue, wanted))
     assert _numbers(tryton) == before
     assert kit.read(lambda h: h.find_coupon("NEVER-MADE")) is None
+
+
+def test_a_redemption_of_more_points_than_left_adds_no_sale_in_tryton(
+    tryton: Tryton, aftersales_clock: FrozenClock
+) -> None:
+    kit = _kit(tryton, aftersales_clock)
+    program = kit.world.coupon_program(name="Short")
+    party = kit.world.customer(name="Olga")
+    now = aftersales_clock.now()
+    request = CouponRequest(
+        program_id=program.id,
+        partner_id=party.id,
+        code="SHORT-IN-TRYTON",
+        points=Decimal(1),
+        at=now,
+        reference="op-short-issue",
+    )
+    coupon = kit.write(functools.partial(_issue, request))
+    sales = Model.get("sale.sale", config=tryton.config)
+    before = len(sales.find([]))
+    with pytest.raises(BackendError, match="SHORT-IN-TRYTON has 1 points left"):
+        kit.write(lambda h: h.redeem(coupon.id, Decimal(2), "S-1", now, "op-short"))
+    assert len(sales.find([])) == before
+    assert kit.read(lambda h: h.get_coupon(coupon.id)) == coupon
 
 
 def test_a_number_made_in_trytons_client_is_not_a_coupon_of_the_library(

@@ -207,9 +207,10 @@ class _LoyaltyReader:
     def __init__(self, config: Config) -> None:
         self.config = for_this_thread(config)
 
-    def find(self, model: str, domain: list[Any], order: str = "ASC") -> list[Any]:
+    def find(self, model: str, domain: list[Any]) -> list[Any]:
+        """The records of `model` matching `domain`, inactive ones too, oldest first."""
         with translated(f"read {model}"), self.config.set_context(active_test=False):
-            return list(Model.get(model, config=self.config).find(domain, order=[("id", order)]))
+            return list(Model.get(model, config=self.config).find(domain, order=[("id", "ASC")]))
 
     def _notes(self, model: str, ids: Iterable[int]) -> dict[int, dict[str, str]]:
         resources = [f"{model},{i}" for i in ids]
