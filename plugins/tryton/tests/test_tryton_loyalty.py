@@ -334,6 +334,66 @@ def test_cp9_cp10_redemption_over_tryton_stops_at_the_usage_limit(
     ]
 
 
+def test_a_use_past_the_limit_of_a_caller_that_counted_before_is_taken_back(
+    desk: tuple[AfterSales, SqlBackend, TrytonBuilder, str], tryton: Tryton
+) -> None:
+    """A caller that counted the uses before another's sale (what two processes over a
+    PostgreSQL store can do: Tryton holds no lock) is refused by the port, which counts
+    again after its own sale and deletes it."""
+    app, _store, world, ticket_id = desk
+    limited = world.coupon_program(name="One use", max_usage=1)
+    first, late = (app.coupons.generate(ticket_id, limited.id, actor=AGENT) for _ in range(2))
+    app.coupons.redeem(first.code, actor=AGENT)
+    sales = Model.get("sale.sale", config=tryton.config)
+    before = len(sales.find([]))
+    now = app.clock.now()
+    with pytest.raises(InvalidCoupon, match="this code is expired"):
+        app.hooks.redeem(late.id, Decimal(1), "S-LATE", now, "op-late")
+    assert len(sales.find([])) == before
+    assert app.hooks.count_uses(limited.id) == 1
+    assert app.hooks.get_coupon(late.id).points == Decimal(1)
+
+
+def test_a_second_spend_of_one_coupon_by_a_caller_that_read_it_before_is_taken_back(
+    tryton: Tryton, aftersales_clock: FrozenClock
+) -> None:
+    """Two callers read the coupon with one point left; the second sale would spend a point
+    the coupon no longer has: the port deletes it."""
+
+    class Stale(TrytonBackend):
+        stale: Coupon | None = None
+
+        def _coupon(self, coupon_id: str) -> Coupon | None:
+            if self.stale is not None:
+                coupon, self.stale = self.stale, None
+                return coupon
+            return super()._coupon(coupon_id)
+
+    erp = Stale(config=tryton.config)
+    kit = TrytonKit(MemoryBackend(), erp, tryton, aftersales_clock)
+    program = kit.world.coupon_program(name="Once")
+    party = kit.world.customer(name="Nora")
+    now = aftersales_clock.now()
+    request = CouponRequest(
+        program_id=program.id,
+        partner_id=party.id,
+        code="ONCE-ONLY",
+        points=Decimal(1),
+        at=now,
+        reference="op-once",
+    )
+    coupon = kit.write(functools.partial(_issue, request))
+    kit.write(lambda h: h.redeem(coupon.id, Decimal(1), "S-1", now, "op-first"))
+    sales = Model.get("sale.sale", config=tryton.config)
+    before = len(sales.find([]))
+    erp.stale = coupon  # what the second caller read before the first use
+    with pytest.raises(InvalidCoupon, match="this coupon has already been used"):
+        kit.write(lambda h: h.redeem(coupon.id, Decimal(1), "S-2", now, "op-second"))
+    assert len(sales.find([])) == before
+    spent = kit.read(lambda h: h.get_coupon(coupon.id))
+    assert (spent.points, spent.operation_ref) == (Decimal(0), "op-first")
+
+
 def test_rl3_the_stores_unit_of_work_holds_the_cap_tryton_does_not(
     tryton: Tryton, aftersales_clock: FrozenClock, tmp_path: Path
 ) -> None:

@@ -27,7 +27,8 @@ does. A promotion whose formula is not a percentage of the unit price, and a num
 note (made in Tryton's client), are not the library's: they are left out of what the port
 reads. Tryton holds no lock between calls (`lock=True` is not held) and its numbers are
 made with no limit of uses: the library's points limit a coupon and the coupon service
-checks `max_usage` (see docs/tryton.md for what protects the cap).
+checks `max_usage`; a redemption counts again after its sale and takes it back when a
+concurrent one took the last use or point (docs/tryton.md says what holds the cap).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from typing import Any
 
 from proteus import Model
 
-from aftersales.errors import BackendError, DuplicateKey, InvalidInput
+from aftersales.errors import BackendError, DuplicateKey, InvalidCoupon, InvalidInput
 from aftersales.hookspecs import hookimpl
 from aftersales.models import (
     Coupon,
@@ -55,6 +56,7 @@ from aftersales.models import (
     Reward,
     RewardKind,
 )
+from aftersales.services.coupons import CODE_EXPIRED, COUPON_USED
 from aftersales_tryton._values import decimal, record_id
 from aftersales_tryton.accounting import _comment, _meta, _tryton_id
 from aftersales_tryton.connection import Config, for_this_thread
@@ -290,12 +292,20 @@ class _LoyaltyReader:
                     found.setdefault(record_id(number), []).append(sale)
         return found
 
+    def points_left(self, number_id: int) -> Decimal:
+        """The points issued on the number less those its sales spent (below zero when
+        concurrent redemptions spent more than it had)."""
+        meta = self._notes(NUMBER, [number_id]).get(number_id, {})
+        return _points(meta, self.uses([number_id]).get(number_id, []))
+
+    def count_uses(self, promotion_id: int) -> int:
+        """The sales carrying a number of the promotion: Tryton's count of its uses."""
+        return len(self.find(SALE, [("coupons.coupon.promotion", "=", promotion_id)]))
+
     @staticmethod
     def _coupon(number: Any, meta: dict[str, str], sales: Sequence[Any]) -> Coupon:
         spent = [_meta(sale.comment)[0] for sale in sales]
-        points = Decimal(meta["points"]) - sum(
-            (Decimal(use.get("points", "0")) for use in spent), Decimal(0)
-        )
+        points = _points(meta, sales)
         operation = spent[-1].get("operation") if spent else meta.get("operation")
         return Coupon(
             id=str(record_id(number)),
@@ -320,6 +330,11 @@ class _LoyaltyReader:
             order_reference=str(sale.reference or ""),
             operation_ref=meta.get("operation"),
         )
+
+
+def _points(meta: dict[str, str], sales: Sequence[Any]) -> Decimal:
+    spent = (Decimal(_meta(sale.comment)[0].get("points", "0")) for sale in sales)
+    return Decimal(meta.get("points", "0")) - sum(spent, Decimal(0))
 
 
 class TrytonLoyalty:
@@ -366,8 +381,7 @@ class TrytonLoyalty:
         tryton_id = _tryton_id(program_id)
         if tryton_id is None:
             return 0
-        reader = self._reader
-        return len(reader.find(SALE, [("coupons.coupon.promotion", "=", tryton_id)]))
+        return self._reader.count_uses(tryton_id)
 
     @hookimpl
     def aftersales_loyalty_issue_coupon(self, request: CouponRequest) -> Coupon:
@@ -432,9 +446,33 @@ class TrytonLoyalty:
             sale.comment = _comment(meta)
             sale.coupons.append(Model.get(NUMBER, config=self.config)(int(coupon.id)))
             sale.save()
+        self._take_back_over_the_limits(sale, coupon)
         after = self._coupon(coupon.id)
         assert after is not None
         return Redemption(use=self._reader.use(sale, after), coupon=after)
+
+    def _take_back_over_the_limits(self, sale: Any, coupon: Coupon) -> None:
+        """Delete the use `sale` just made and refuse it when, counted again after it,
+        the coupon's points or its program's `max_usage` are exceeded.
+
+        Tryton holds no lock between the service's count and the sale: two callers can both
+        see one use left. Each counts again after its own sale is committed, so the last
+        of them sees every use kept before it and takes its own back: the kept uses never
+        pass the limits (callers that raced may both be refused, never both served).
+        """
+        reader = self._reader
+        program = self.aftersales_loyalty_get_program(coupon.program_id, False)
+        over_cap = (
+            program is not None
+            and program.max_usage is not None
+            and reader.count_uses(int(program.id)) > program.max_usage
+        )
+        overspent = reader.points_left(int(coupon.id)) < 0
+        if not (over_cap or overspent):
+            return
+        with translated(f"take back a use of coupon number {coupon.code}"):
+            sale.delete()
+        raise InvalidCoupon(coupon.code, CODE_EXPIRED if over_cap else COUPON_USED)
 
     @hookimpl
     def aftersales_loyalty_find_by_reference(self, reference: str) -> list[Coupon]:
