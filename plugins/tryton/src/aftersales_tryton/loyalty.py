@@ -305,7 +305,8 @@ class _LoyaltyReader:
     @staticmethod
     def _coupon(number: Any, meta: dict[str, str], sales: Sequence[Any]) -> Coupon:
         spent = [_meta(sale.comment)[0] for sale in sales]
-        points = _points(meta, sales)
+        # Below zero only if a take-back of a concurrent use never ran: read as used up.
+        points = max(_points(meta, sales), Decimal(0))
         operation = spent[-1].get("operation") if spent else meta.get("operation")
         return Coupon(
             id=str(record_id(number)),
