@@ -161,7 +161,6 @@ def everything(
     ("service", "missing"),
     [
         (Service.REPAIRS, "repairs: Tryton has no repair orders"),
-        (Service.COUPONS, "coupons: the loyalty port (sale_promotion_coupon) is not wired"),
     ],
 )
 def test_a_service_tryton_does_not_serve_is_refused_naming_what_is_missing(

@@ -2,9 +2,11 @@
 
 Tryton serves the **accounting** port (its invoices and credit notes, through
 [`TrytonAccounting`][aftersales_tryton.accounting.TrytonAccounting]), the **stock** port
-(customer shipments and their returns, [`TrytonStock`][aftersales_tryton.stock.TrytonStock])
-and the **project** port (``project.work`` tasks,
-[`TrytonProject`][aftersales_tryton.tasks.TrytonProject]). The helpdesk and the
+(customer shipments and their returns, [`TrytonStock`][aftersales_tryton.stock.TrytonStock]),
+the **loyalty** port (promotions and coupon numbers,
+[`TrytonLoyalty`][aftersales_tryton.loyalty.TrytonLoyalty]) and the **project** port
+(``project.work`` tasks, [`TrytonProject`][aftersales_tryton.tasks.TrytonProject]). The
+helpdesk and the
 after-sales store come from other plugins, so the Tryton backend is given to an application
 beside a store, as a plugin that takes the accounting port from it:
 
@@ -24,8 +26,8 @@ XML-RPC, or ``AFTERSALES_TRYTON_DATABASE`` and ``AFTERSALES_TRYTON_CONFIG`` (a t
 configuration file) to run trytond in this process. The company is the Tryton user's
 current company.
 
-The loyalty and repair ports are not wired to Tryton (Tryton has no repair orders at all):
-see `UNAVAILABLE`.
+The repair port is not wired to Tryton (Tryton has no repair orders at all): see
+`UNAVAILABLE`.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from aftersales.models import Subscription, SubscriptionState
 from aftersales.modules import DEFAULT_MODULES, SERVICE_MODULES
 from aftersales_tryton.accounting import TrytonAccounting
 from aftersales_tryton.connection import Config, close, in_process, over_rpc
+from aftersales_tryton.loyalty import TrytonLoyalty
 from aftersales_tryton.stock import TrytonStock
 from aftersales_tryton.tasks import TrytonProject
 
@@ -49,7 +52,6 @@ __all__ = ["NO_PLAN", "TRYTON_MODULES", "UNAVAILABLE", "TrytonBackend"]
 #: The after-sales services Tryton does not serve, and why (the message a manager reads).
 UNAVAILABLE: Mapping[str, str] = {
     "repairs": "Tryton has no repair orders (no Tryton module provides them)",
-    "coupons": "the loyalty port (sale_promotion_coupon) is not wired to Tryton yet",
 }
 
 
@@ -70,6 +72,8 @@ TRYTON_MODULES: Mapping[str, tuple[str, ...]] = {
     "industry_fsm": ("project",),
     "project_helpdesk": ("project",),
     "helpdesk_fsm": ("project",),
+    "sale_loyalty": ("sale_promotion_coupon",),
+    "helpdesk_sale_loyalty": ("sale_promotion_coupon",),
 }
 
 #: What the plan shown to a manager reads: Tryton has no commercial plan.
@@ -89,9 +93,9 @@ def _services_needing(module: str) -> list[str]:
     return [s.value for s, m in SERVICE_MODULES.items() if module in closure(m)]
 
 
-class TrytonBackend(TrytonAccounting, TrytonStock, TrytonProject):
-    """Tryton as the ERP of an application: the accounting, stock and project ports over
-    proteus.
+class TrytonBackend(TrytonAccounting, TrytonStock, TrytonLoyalty, TrytonProject):
+    """Tryton as the ERP of an application: the accounting, stock, loyalty and project ports
+    over proteus.
 
     Args:
         url: The XML-RPC address of a Tryton database (``http://host:port/<db>/rpc/``).

@@ -1,5 +1,5 @@
-"""A `Builder` whose ERP data is Tryton's: parties, products, invoices, deliveries and
-projects made in Tryton.
+"""A `Builder` whose ERP data is Tryton's: parties, products, invoices, deliveries,
+projects and coupon programs made in Tryton.
 
 The host's records (a customer as a `Partner`, a product as a `Product`) are also put in
 the store the application takes its helpdesk and sales ports from (`store`, another
@@ -18,11 +18,25 @@ from proteus import Model, Wizard
 
 from aftersales.builder import Builder, InvoiceLineSpec
 from aftersales.errors import InvalidInput
-from aftersales.models import Invoice, Partner, Picking, Product, Project, SaleOrder
+from aftersales.models import (
+    CouponProgram,
+    CouponRule,
+    Invoice,
+    Partner,
+    Picking,
+    Product,
+    ProgramTrigger,
+    ProgramType,
+    Project,
+    Reward,
+    RewardKind,
+    SaleOrder,
+)
 from aftersales_tryton._values import decimal, record_id
 from aftersales_tryton.accounting import _comment
 from aftersales_tryton.backend import TrytonBackend
 from aftersales_tryton.errors import translated
+from aftersales_tryton.loyalty import create_program
 from aftersales_tryton.tasks import add_task_statuses
 from aftersales_tryton.userwarnings import call_acknowledging, warning_name
 from aftersales_tryton.world import Accounting, WorldBuilder
@@ -215,6 +229,37 @@ class TrytonBuilder(Builder):
         project = self.erp.aftersales_project_get_project(str(record_id(work)))
         assert project is not None
         return project
+
+    def coupon_program(
+        self,
+        *,
+        name: str,
+        reward: Reward | None = None,
+        rules: Sequence[CouponRule] = (),
+        currency: str = "EUR",
+        active: bool = True,
+        date_to: date | None = None,
+        max_usage: int | None = None,
+        code: str | None = None,
+        program_type: ProgramType = ProgramType.COUPONS,
+        trigger: ProgramTrigger = ProgramTrigger.CODE,
+    ) -> CouponProgram:
+        """A promotion made in Tryton (with a coupon rule when triggered by a code); what a
+        promotion cannot express is refused (`aftersales_tryton.loyalty.create_program`)."""
+        wanted = CouponProgram(
+            id="new",
+            name=name,
+            currency=currency,
+            rewards=(reward or Reward(kind=RewardKind.PERCENTAGE, percent=Decimal(10)),),
+            rules=tuple(rules),
+            active=active,
+            date_to=date_to,
+            max_usage=max_usage,
+            code=code,
+            program_type=program_type,
+            trigger=trigger,
+        )
+        return create_program(self.erp.config, wanted)
 
     def sale_order(self, *, customer: Partner, name: str | None = None) -> SaleOrder:
         raise InvalidInput("sale_order", name, "sale orders are not wired to Tryton's sales yet")

@@ -16,10 +16,27 @@ from typing import Any
 
 from aftersales.errors import ConfigurationError
 
-__all__ = ["Config", "close", "in_process", "over_rpc", "rpc_url"]
+__all__ = ["Config", "close", "for_this_thread", "in_process", "over_rpc", "rpc_url"]
 
 #: A proteus configuration (``proteus.config.Config``; proteus ships no type information).
 Config = Any
+
+
+def for_this_thread(config: Config) -> Config:
+    """`config`, after giving this thread a current proteus configuration if it has none.
+
+    proteus keeps its current configuration per thread and reads it in some record
+    operations (the ``repr`` of a record that an on_change of a new record makes), which
+    fail in a thread that never connected: a backend called from a server's worker threads
+    sets it first. Which configuration it is does not matter (the gateway passes ``config``
+    explicitly), only that there is one.
+    """
+    from proteus import config as proteus_config
+
+    current = proteus_config._CONFIG  # proteus' thread-local holder; no public setter
+    if getattr(current, "current", None) is None:
+        current.current = config
+    return config
 
 
 def rpc_url(host: str, port: int, database: str) -> str:

@@ -3,6 +3,7 @@ the uses it records."""
 
 from __future__ import annotations
 
+import weakref
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -28,10 +29,22 @@ from .capabilities import Capability
 __all__ = ["LoyaltyContract"]
 
 
+_PARTNERS: weakref.WeakKeyDictionary[Kit, str] = weakref.WeakKeyDictionary()
+
+
+def _partner(kit: Kit) -> str:
+    """The id of the test's customer, made once in the kit's world (an ERP redeems a
+    coupon for a customer it knows)."""
+    if kit not in _PARTNERS:
+        _PARTNERS[kit] = kit.world.customer(name="Ana Pérez").id
+    return _PARTNERS[kit]
+
+
 def _request(
     kit: Kit, program_id: str, code: str, reference: str = "op-issue", **details: Any
 ) -> CouponRequest:
-    """A request for a coupon of `program_id` under `code`, for partner-1 from ticket-1."""
+    """A request for a coupon of `program_id` under `code`, for the test's customer from
+    ticket-1."""
     fields: dict[str, Any] = {
         "points": Decimal(1),
         "expires_on": date(2027, 1, 31),
@@ -40,7 +53,7 @@ def _request(
     }
     return CouponRequest(
         program_id=program_id,
-        partner_id="partner-1",
+        partner_id=_partner(kit),
         code=code,
         at=kit.clock.now(),
         reference=reference,
@@ -104,7 +117,7 @@ class LoyaltyContract(ContractBase):
         assert (coupon.code, coupon.program_id, coupon.partner_id, coupon.points) == (
             "AbC-123",
             program.id,
-            "partner-1",
+            _partner(kit),
             Decimal("2.5"),
         )
         assert (coupon.created_at, coupon.expires_on, coupon.ticket_id) == (
@@ -217,6 +230,7 @@ class LoyaltyContract(ContractBase):
         """RL-3 / CP-5 under threads: one unit wins, the others get DuplicateKey."""
         kit.require(Capability.THREADS)
         program = kit.world.coupon_program(name="Apology")
+        _partner(kit)  # the customer is made once, before the threads
 
         def issue(i: int) -> str:
             try:
