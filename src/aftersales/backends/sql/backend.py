@@ -124,6 +124,10 @@ _SNAPSHOT_KEYS: dict[str, tuple[str, ...]] = {
     "team_settings": ("team_id",),
 }
 
+#: The table of the records whose children a child table holds (what the unit of work
+#: forgets of the parent table when its children are written).
+_PARENTS = {LINES.name: INVOICES.name, MOVES.name: PICKINGS.name}
+
 _EARLIEST = datetime.min.replace(year=1)
 _LINK_KEY = ("ticket_id", "kind", "document_id")
 _LINK_PAGE = ("created_at", "kind", "document_id")  # the order of a ticket's documents
@@ -365,7 +369,7 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
             lock_timeout=lock_timeout,
             engine_options=engine_options,
         )
-        self._statements = Statements(self.db.engine.dialect)
+        self._statements = Statements(self.db.engine.dialect, self._forget)
         self._seed_modules = tuple(installed_modules)
         try:
             self._open(migrate)
@@ -410,6 +414,7 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
         with self.db.connection() as conn:
             for table in reversed(metadata.sorted_tables):
                 if table.name != "schema_version":
+                    self._forget(table.name)
                     conn.execute(table.delete())
             self.ledger.restart_sequences(conn)
             seed(conn, self._seed_modules)
@@ -454,6 +459,46 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
 
     def _statement(self, key: Hashable, build: Callable[[], ClauseElement]) -> Prepared:
         return self._statements.get(key, build)
+
+    def _remembered(
+        self, table: sa.Table, key: Hashable, lock: bool, read: Callable[[], R]
+    ) -> tuple[R, bool]:
+        """The record of `table` under `key` as this unit of work read it, or `read()`
+        and kept (`SqlTransaction.records`): one read per record per unit. A write to the
+        table forgets its records (`_forget()`), any rollback all of them. A read with
+        `lock` on PostgreSQL is made again when the kept one was not locked (SQLite locks
+        the whole database for a writing unit). Also says whether the record was read
+        just now."""
+        records = self.db.records()
+        if records is None:
+            return read(), True
+        kept = records.get(table.name)
+        if kept is None:
+            kept = records[table.name] = {}
+        found = kept.get(key)
+        if found is not None and (found[1] or not lock or self.db.dialect != "postgresql"):
+            if lock and not found[1]:
+                kept[key] = (found[0], True)
+            return found[0], False
+        record = read()
+        kept[key] = (record, lock)
+        return record, True
+
+    def _read(self, table: sa.Table, key: Hashable) -> bool:
+        """Whether this unit of work read a record of `table` under `key` (and kept it)."""
+        records = self.db.records()
+        found = None if records is None else records.get(table.name, {}).get(key)
+        return found is not None and found[0] is not None
+
+    def _forget(self, table: str) -> None:
+        """Forget what the unit of work read of `table` (about to be written), and of the
+        table of its parent records."""
+        records = self.db.records()
+        if records:
+            records.pop(table, None)
+            parent = _PARENTS.get(table)
+            if parent is not None:
+                records.pop(parent, None)
 
     def _insert(self, table: sa.Table) -> Any:
         """An `INSERT` of the database's dialect, without the implicit `RETURNING` of
@@ -509,6 +554,20 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
         value: object,
         load: Callable[[RowData], R],
         lock: bool = False,
+    ) -> R | None:
+        """The first row of `table` whose `column` is `value` (read once per unit of work,
+        see `_remembered()`)."""
+        return self._remembered(
+            table, (column, value), lock, lambda: self._first(table, column, value, load, lock)
+        )[0]
+
+    def _first(
+        self,
+        table: sa.Table,
+        column: str,
+        value: object,
+        load: Callable[[RowData], R],
+        lock: bool,
     ) -> R | None:
         stmt = self._by(table, column, lock)
         with self.db.connection(writes=False) as conn:
@@ -680,23 +739,32 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
 
         Children this transaction already wrote, unchanged, are left as they are (a
         credit note posted after it was saved keeps its lines): the open transaction
-        remembers the child rows it wrote per parent (`Database.written()`), and forgets
-        them on any rollback."""
+        remembers the child rows it read locked or wrote per parent
+        (`Database.written()`), and forgets them on any rollback. One parent this
+        transaction knows nothing of is inserted first (`INSERT … ON CONFLICT DO
+        NOTHING`): a new one, the most common case, has no children to delete."""
         if not rows:
             return
-        self._upsert(parent, tuple(rows[0])).run_many(conn, rows)
         ids = list(dict.fromkeys(row["id"] for row in rows))
         wanted: dict[Any, list[Row]] = {i: [] for i in ids}
         for child in child_rows:
             wanted[child[foreign_key]].append(child)
         known = self.db.written()
-        if known is not None:
-            ids = [i for i in ids if known.get((children.name, i)) != wanted[i]]
-            known.update(((children.name, i), wanted[i]) for i in wanted)
-        if not ids:
-            return
-        self._delete_by(children, foreign_key).run_many(conn, [{"value": i} for i in ids])
-        changed = [child for i in ids for child in wanted[i]]
+        if known is None:  # outside a transaction: `conn` is one of its own
+            known = {}
+        new = (
+            len(rows) == 1
+            and (children.name, ids[0]) not in known
+            and not self._read(parent, ids[0])
+            and self._insert_new(parent, tuple(rows[0])).run(conn, rows[0]) == 1
+        )
+        if not new:
+            self._upsert(parent, tuple(rows[0])).run_many(conn, rows)
+        stale = [i for i in ids if not new and known.get((children.name, i)) != wanted[i]]
+        known.update(((children.name, i), wanted[i]) for i in wanted)
+        if stale:
+            self._delete_by(children, foreign_key).run_many(conn, [{"value": i} for i in stale])
+        changed = [child for i in (ids if new else stale) for child in wanted[i]]
         if changed:
             insert = self._statement(
                 ("insert", children.name, tuple(changed[0])),
