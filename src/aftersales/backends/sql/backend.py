@@ -308,6 +308,41 @@ _PICKING_PAGE = _Paged(
 )
 
 
+@attrs.frozen
+class _With:
+    """A record read with another one, in the same statement: the row of `table` whose
+    column `key` is the other's column `by` (none when there is no such row)."""
+
+    table: sa.Table
+    key: str
+    by: str
+    load: Callable[[RowData], Any]
+
+
+def _select_with(table: sa.Table, column: str, with_: Sequence[_With]) -> sa.Select[Any]:
+    """The rows of `table` whose `column` is `:value`, oldest first, each with the rows
+    `with_` names (their columns `with<n>_<name>`; NULL when there is none)."""
+    joined: Any = table
+    labelled: list[Any] = []
+    for n, other in enumerate(with_):
+        joined = joined.outerjoin(other.table, other.table.c[other.key] == table.c[other.by])
+        labelled.extend(c.label(f"with{n}_{c.name}") for c in other.table.c)
+    return (
+        sa.select(table, *labelled)
+        .select_from(joined)
+        .where(table.c[column] == sa.bindparam("value"))
+        .order_by(table.c.seq)
+    )
+
+
+#: A team is read with its after-sales settings, a ticket with its team and those.
+_TEAM_SETTINGS = (_With(TEAM_SETTINGS, "team_id", "id", mapping.team_config),)
+_TICKET_TEAM = (
+    _With(TEAMS, "id", "team_id", mapping.team),
+    _With(TEAM_SETTINGS, "team_id", "team_id", mapping.team_config),
+)
+
+
 class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort, ImportPort):
     """Every hook on a SQL database: a SQLite file (the default) or PostgreSQL.
 
@@ -554,11 +589,15 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
         value: object,
         load: Callable[[RowData], R],
         lock: bool = False,
+        with_: Sequence[_With] = (),
     ) -> R | None:
         """The first row of `table` whose `column` is `value` (read once per unit of work,
-        see `_remembered()`)."""
+        see `_remembered()`), read with the records `with_` names (kept for the unit)."""
         return self._remembered(
-            table, (column, value), lock, lambda: self._first(table, column, value, load, lock)
+            table,
+            (column, value),
+            lock,
+            lambda: self._first(table, column, value, load, lock, with_),
         )[0]
 
     def _first(
@@ -568,11 +607,37 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
         value: object,
         load: Callable[[RowData], R],
         lock: bool,
+        with_: Sequence[_With],
     ) -> R | None:
-        stmt = self._by(table, column, lock)
+        if not with_:
+            stmt = self._by(table, column, lock)
+        else:  # never locked: only the helpdesk's reads, never locked, name other records
+            stmt = self._statement(
+                ("by with", table.name, column, tuple(w.table.name for w in with_)),
+                lambda: _select_with(table, column, with_),
+            )
         with self.db.connection(writes=False) as conn:
             row = stmt.first(conn, {"value": value})
-        return _loaded(table, row, load) if row is not None else None
+        if row is None:
+            return None
+        if with_:
+            row = self._keep_with(row, with_)
+        return _loaded(table, row, load)
+
+    def _keep_with(self, row: Row, with_: Sequence[_With]) -> Row:
+        """`row` without the columns of the records `with_` names; those records kept for
+        the unit of work (unless it already has them: a locked one stays as it is)."""
+        records = self.db.records()
+        for n, joined in enumerate(with_):
+            prefix = f"with{n}_"
+            part = {c.name: row.pop(f"{prefix}{c.name}") for c in joined.table.c}
+            if records is None:
+                continue
+            named = row[joined.by]
+            record = None if part[joined.key] is None else _loaded(joined.table, part, joined.load)
+            kept = records.setdefault(joined.table.name, {})
+            kept.setdefault((joined.key, named), (record, False))
+        return row
 
     def _many(
         self, table: sa.Table, column: str, value: object, load: Callable[[RowData], R]
@@ -681,6 +746,46 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
             rows = stmt.rows(conn, params)
             found = self._children(conn, children, parent, [r["id"] for r in rows])
         return rows, found
+
+    def _with_children(
+        self,
+        table: sa.Table,
+        record_id: str,
+        lock: bool,
+        children: sa.Table,
+        parent: str,
+        load: Callable[[RowData, list[Row]], R],
+        child_rows: Callable[[R], list[Row]],
+    ) -> R | None:
+        """The record `record_id` of `table` with its `children` rows (their column
+        `parent` naming it), in one statement: a LEFT JOIN, one row per child in order
+        (one with NULL children when it has none). `lock` locks the record's row on
+        PostgreSQL, as `_invoices()` does, and remembers the children read
+        (`_read_for_update()`)."""
+
+        def build() -> sa.Select[Any]:
+            stmt = (
+                sa.select(table, *(c.label(f"child_{c.name}") for c in children.c))
+                .select_from(table.outerjoin(children, children.c[parent] == table.c.id))
+                .where(table.c.id == sa.bindparam("id"))
+                .order_by(children.c.position)
+            )
+            if lock and self.db.dialect == "postgresql":
+                stmt = stmt.with_for_update(of=table)
+            return stmt
+
+        stmt = self._statement(("with children", table.name, lock), build)
+        with self.db.connection(writes=False) as conn:
+            rows = stmt.rows(conn, {"id": record_id})
+        if not rows:
+            return None
+        names = [c.name for c in children.c]
+        kids = [{name: row.pop(f"child_{name}") for name in names} for row in rows]
+        kids = [kid for kid in kids if kid[parent] is not None]
+        record = _loaded(table, rows[0], lambda r: load(r, kids))
+        if lock:
+            self._read_for_update(children, (record,), child_rows)
+        return record
 
     def _invoices(
         self,
@@ -876,7 +981,7 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
 
     @hookimpl
     def aftersales_helpdesk_get_team(self, team_id: str) -> Team | None:
-        return self._one(TEAMS, "id", team_id, mapping.team)
+        return self._one(TEAMS, "id", team_id, mapping.team, with_=_TEAM_SETTINGS)
 
     @hookimpl
     def aftersales_helpdesk_list_teams(self) -> list[Team]:
@@ -901,7 +1006,7 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
 
     @hookimpl
     def aftersales_helpdesk_get_ticket(self, ticket_id: str) -> Ticket | None:
-        return self._one(TICKETS, "id", ticket_id, mapping.ticket)
+        return self._one(TICKETS, "id", ticket_id, mapping.ticket, with_=_TICKET_TEAM)
 
     @hookimpl
     def aftersales_helpdesk_find_ticket(self, ref: str) -> Ticket | None:

@@ -75,10 +75,15 @@ class SqlLedger:
         return invoice
 
     def _invoice(self, invoice_id: str, lock: bool) -> Invoice | None:
-        found = self._b._invoices(
-            "id", lambda: INVOICES.c.id == sa.bindparam("id"), {"id": invoice_id}, lock
+        return self._b._with_children(
+            INVOICES,
+            invoice_id,
+            lock,
+            LINES,
+            "invoice_id",
+            mapping.invoice,
+            mapping.invoice_line_rows,
         )
-        return found[0] if found else None
 
     def save_invoice(self, invoice: Invoice) -> Invoice:
         with self._b.db.connection() as conn:
@@ -202,10 +207,9 @@ class SqlLedger:
         return picking
 
     def _picking(self, picking_id: str, lock: bool) -> Picking | None:
-        found = self._b._pickings(
-            "id", lambda: PICKINGS.c.id == sa.bindparam("id"), {"id": picking_id}, lock
+        return self._b._with_children(
+            PICKINGS, picking_id, lock, MOVES, "picking_id", mapping.picking, mapping.move_rows
         )
-        return found[0] if found else None
 
     def save_picking(self, picking: Picking) -> Picking:
         with self._b.db.connection() as conn:

@@ -14,9 +14,9 @@ The speed comes from sending fewer statements (see the backend), not from going 
 SQLAlchemy. `Prepared` is what the backend and the ledgers hold: `rows()`, `first()`,
 `scalar()`, `run()` and `run_many()` on the unit of work's connection. A statement that
 writes a table (`INSERT`, `UPDATE`, `DELETE`) tells the backend before it runs
-(`Statements`' `forget`), so that the unit of work forgets what it read of that table. A statement with a
-variable number of values in an `IN` list is described once per power of two (the list
-padded by repeating its last value, which changes nothing).
+(`Statements`' `forget`), so that the unit of work forgets what it read of that table.
+A statement with a variable number of values in an `IN` list is described once per power
+of two (the list padded by repeating its last value, which changes nothing).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
 from sqlalchemy.engine import Connection, CursorResult, Dialect
-from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
 __all__ = [
@@ -81,7 +80,7 @@ class Prepared:
         # by `INSERT … ON CONFLICT DO NOTHING` by a count of 0.
         self.statement: Any = statement.execution_options(preserve_rowcount=True)
         self._dialect = dialect
-        table = statement.table if isinstance(statement, UpdateBase) else None
+        table = getattr(statement, "table", None)  # what an INSERT, UPDATE or DELETE writes
         self._writes: tuple[Forget, str] | None = (
             (forget, table.name) if forget is not None and isinstance(table, sa.Table) else None
         )
