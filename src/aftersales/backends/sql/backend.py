@@ -335,11 +335,13 @@ def _select_with(table: sa.Table, column: str, with_: Sequence[_With]) -> sa.Sel
     )
 
 
-#: A team is read with its after-sales settings, a ticket with its team and those.
+#: A team is read with its after-sales settings; a ticket with its team, those, and its
+#: customer (what every ticket call checks next).
 _TEAM_SETTINGS = (_With(TEAM_SETTINGS, "team_id", "id", mapping.team_config),)
 _TICKET_TEAM = (
     _With(TEAMS, "id", "team_id", mapping.team),
     _With(TEAM_SETTINGS, "team_id", "team_id", mapping.team_config),
+    _With(PARTNERS, "id", "customer_id", mapping.partner),
 )
 
 
