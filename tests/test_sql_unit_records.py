@@ -13,7 +13,7 @@ import pytest
 
 from aftersales import AfterSales, CreditMethod, FrozenClock
 from aftersales.backends.sql import SqlBackend
-from aftersales.models import Invoice, Partner
+from aftersales.models import Invoice, Partner, TeamConfig
 from aftersales.testing import build_scenario
 from tests.postgres import PostgresServer
 
@@ -163,3 +163,29 @@ def test_an_invoice_saved_without_being_read_gets_its_lines_replaced(sql: SqlBac
     assert isinstance(stored, Invoice)
     assert stored == fewer
     assert stored.lines == scenario.invoice.lines[:1]
+
+
+def test_settings_saved_after_the_ticket_read_are_read_again(
+    sql: SqlBackend, sent: list[str]
+) -> None:
+    """The team's settings come with the ticket; saving them in the same unit makes the
+    next read send its own statement and see what was saved."""
+    scenario = build_scenario(sql.builder(FrozenClock(START)))
+    ticket = scenario.ticket
+    tx = sql.db.begin(writes=True)
+    try:
+        assert sql.aftersales_helpdesk_get_ticket(ticket.id) == ticket
+        sent.clear()
+        before = sql.aftersales_store_get_team_config(ticket.team_id)
+        assert before is not None
+        assert sent == []  # read with the ticket
+        emptied = TeamConfig(team_id=ticket.team_id)
+        assert emptied != before
+        sql.aftersales_store_save_team_config(emptied)
+        assert sql.aftersales_store_get_team_config(ticket.team_id) == emptied
+        assert len(_reads(sent, "team_settings")) == 1
+        tx.rollback()
+    except BaseException:
+        tx.rollback()
+        raise
+    assert sql.aftersales_store_get_team_config(ticket.team_id) == before
