@@ -125,6 +125,10 @@ _SNAPSHOT_KEYS: dict[str, tuple[str, ...]] = {
     "team_settings": ("team_id",),
 }
 
+#: The table of the records whose children a child table holds (what the unit of work
+#: forgets of the parent table when its children are written).
+_PARENTS = {LINES.name: INVOICES.name, MOVES.name: PICKINGS.name}
+
 _EARLIEST = datetime.min.replace(year=1)
 _LINK_KEY = ("ticket_id", "kind", "document_id")
 _LINK_PAGE = ("created_at", "kind", "document_id")  # the order of a ticket's documents
@@ -305,6 +309,43 @@ _PICKING_PAGE = _Paged(
 )
 
 
+@attrs.frozen
+class _With:
+    """A record read with another one, in the same statement: the row of `table` whose
+    column `key` is the other's column `by` (none when there is no such row)."""
+
+    table: sa.Table
+    key: str
+    by: str
+    load: Callable[[RowData], Any]
+
+
+def _select_with(table: sa.Table, column: str, with_: Sequence[_With]) -> sa.Select[Any]:
+    """The rows of `table` whose `column` is `:value`, oldest first, each with the rows
+    `with_` names (their columns `with<n>_<name>`; NULL when there is none)."""
+    joined: Any = table
+    labelled: list[Any] = []
+    for n, other in enumerate(with_):
+        joined = joined.outerjoin(other.table, other.table.c[other.key] == table.c[other.by])
+        labelled.extend(c.label(f"with{n}_{c.name}") for c in other.table.c)
+    return (
+        sa.select(table, *labelled)
+        .select_from(joined)
+        .where(table.c[column] == sa.bindparam("value"))
+        .order_by(table.c.seq)
+    )
+
+
+#: A team is read with its after-sales settings; a ticket with its team, those, and its
+#: customer (what every ticket call checks next).
+_TEAM_SETTINGS = (_With(TEAM_SETTINGS, "team_id", "id", mapping.team_config),)
+_TICKET_TEAM = (
+    _With(TEAMS, "id", "team_id", mapping.team),
+    _With(TEAM_SETTINGS, "team_id", "team_id", mapping.team_config),
+    _With(PARTNERS, "id", "customer_id", mapping.partner),
+)
+
+
 class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort, ImportPort):
     """Every hook on a SQL database: a SQLite file (the default) or PostgreSQL.
 
@@ -366,7 +407,7 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
             lock_timeout=lock_timeout,
             engine_options=engine_options,
         )
-        self._statements = Statements(self.db.engine.dialect)
+        self._statements = Statements(self.db.engine.dialect, self._forget)
         self._seed_modules = tuple(installed_modules)
         try:
             self._open(migrate)
@@ -411,6 +452,7 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
         with self.db.connection() as conn:
             for table in reversed(metadata.sorted_tables):
                 if table.name != "schema_version":
+                    self._forget(table.name)
                     conn.execute(table.delete())
             self.ledger.restart_sequences(conn)
             seed(conn, self._seed_modules)
@@ -455,6 +497,46 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
 
     def _statement(self, key: Hashable, build: Callable[[], ClauseElement]) -> Prepared:
         return self._statements.get(key, build)
+
+    def _remembered(
+        self, table: sa.Table, key: Hashable, lock: bool, read: Callable[[], R]
+    ) -> tuple[R, bool]:
+        """The record of `table` under `key` as this unit of work read it, or `read()`
+        and kept (`SqlTransaction.records`): one read per record per unit. A write to the
+        table forgets its records (`_forget()`), any rollback all of them. A read with
+        `lock` on PostgreSQL is made again when the kept one was not locked (SQLite locks
+        the whole database for a writing unit). Also says whether the record was read
+        just now."""
+        records = self.db.records()
+        if records is None:
+            return read(), True
+        kept = records.get(table.name)
+        if kept is None:
+            kept = records[table.name] = {}
+        found = kept.get(key)
+        if found is not None and (found[1] or not lock or self.db.dialect != "postgresql"):
+            if lock and not found[1]:
+                kept[key] = (found[0], True)
+            return found[0], False
+        record = read()
+        kept[key] = (record, lock)
+        return record, True
+
+    def _read(self, table: sa.Table, key: Hashable) -> bool:
+        """Whether this unit of work read a record of `table` under `key` (and kept it)."""
+        records = self.db.records()
+        found = None if records is None else records.get(table.name, {}).get(key)
+        return found is not None and found[0] is not None
+
+    def _forget(self, table: str) -> None:
+        """Forget what the unit of work read of `table` (about to be written), and of the
+        table of its parent records."""
+        records = self.db.records()
+        if records:
+            records.pop(table, None)
+            parent = _PARENTS.get(table)
+            if parent is not None:
+                records.pop(parent, None)
 
     def _insert(self, table: sa.Table) -> Any:
         """An `INSERT` of the database's dialect, without the implicit `RETURNING` of
@@ -510,11 +592,55 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
         value: object,
         load: Callable[[RowData], R],
         lock: bool = False,
+        with_: Sequence[_With] = (),
     ) -> R | None:
-        stmt = self._by(table, column, lock)
+        """The first row of `table` whose `column` is `value` (read once per unit of work,
+        see `_remembered()`), read with the records `with_` names (kept for the unit)."""
+        return self._remembered(
+            table,
+            (column, value),
+            lock,
+            lambda: self._first(table, column, value, load, lock, with_),
+        )[0]
+
+    def _first(
+        self,
+        table: sa.Table,
+        column: str,
+        value: object,
+        load: Callable[[RowData], R],
+        lock: bool,
+        with_: Sequence[_With],
+    ) -> R | None:
+        if not with_:
+            stmt = self._by(table, column, lock)
+        else:  # never locked: only the helpdesk's reads, never locked, name other records
+            stmt = self._statement(
+                ("by with", table.name, column, tuple(w.table.name for w in with_)),
+                lambda: _select_with(table, column, with_),
+            )
         with self.db.connection(writes=False) as conn:
             row = stmt.first(conn, {"value": value})
-        return _loaded(table, row, load) if row is not None else None
+        if row is None:
+            return None
+        if with_:
+            row = self._keep_with(row, with_)
+        return _loaded(table, row, load)
+
+    def _keep_with(self, row: Row, with_: Sequence[_With]) -> Row:
+        """`row` without the columns of the records `with_` names; those records kept for
+        the unit of work (unless it already has them: a locked one stays as it is)."""
+        records = self.db.records()
+        for n, joined in enumerate(with_):
+            prefix = f"with{n}_"
+            part = {c.name: row.pop(f"{prefix}{c.name}") for c in joined.table.c}
+            if records is None:
+                continue
+            named = row[joined.by]
+            record = None if part[joined.key] is None else _loaded(joined.table, part, joined.load)
+            kept = records.setdefault(joined.table.name, {})
+            kept.setdefault((joined.key, named), (record, False))
+        return row
 
     def _many(
         self, table: sa.Table, column: str, value: object, load: Callable[[RowData], R]
@@ -624,6 +750,46 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
             found = self._children(conn, children, parent, [r["id"] for r in rows])
         return rows, found
 
+    def _with_children(
+        self,
+        table: sa.Table,
+        record_id: str,
+        lock: bool,
+        children: sa.Table,
+        parent: str,
+        load: Callable[[RowData, list[Row]], R],
+        child_rows: Callable[[R], list[Row]],
+    ) -> R | None:
+        """The record `record_id` of `table` with its `children` rows (their column
+        `parent` naming it), in one statement: a LEFT JOIN, one row per child in order
+        (one with NULL children when it has none). `lock` locks the record's row on
+        PostgreSQL, as `_invoices()` does, and remembers the children read
+        (`_read_for_update()`)."""
+
+        def build() -> sa.Select[Any]:
+            stmt = (
+                sa.select(table, *(c.label(f"child_{c.name}") for c in children.c))
+                .select_from(table.outerjoin(children, children.c[parent] == table.c.id))
+                .where(table.c.id == sa.bindparam("id"))
+                .order_by(children.c.position)
+            )
+            if lock and self.db.dialect == "postgresql":
+                stmt = stmt.with_for_update(of=table)
+            return stmt
+
+        stmt = self._statement(("with children", table.name, lock), build)
+        with self.db.connection(writes=False) as conn:
+            rows = stmt.rows(conn, {"id": record_id})
+        if not rows:
+            return None
+        names = [c.name for c in children.c]
+        kids = [{name: row.pop(f"child_{name}") for name in names} for row in rows]
+        kids = [kid for kid in kids if kid[parent] is not None]
+        record = _loaded(table, rows[0], lambda r: load(r, kids))
+        if lock:
+            self._read_for_update(children, (record,), child_rows)
+        return record
+
     def _invoices(
         self,
         key: Hashable,
@@ -681,23 +847,32 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
 
         Children this transaction already wrote, unchanged, are left as they are (a
         credit note posted after it was saved keeps its lines): the open transaction
-        remembers the child rows it wrote per parent (`Database.written()`), and forgets
-        them on any rollback."""
+        remembers the child rows it read locked or wrote per parent
+        (`Database.written()`), and forgets them on any rollback. One parent this
+        transaction knows nothing of is inserted first (`INSERT … ON CONFLICT DO
+        NOTHING`): a new one, the most common case, has no children to delete."""
         if not rows:
             return
-        self._upsert(parent, tuple(rows[0])).run_many(conn, rows)
         ids = list(dict.fromkeys(row["id"] for row in rows))
         wanted: dict[Any, list[Row]] = {i: [] for i in ids}
         for child in child_rows:
             wanted[child[foreign_key]].append(child)
         known = self.db.written()
-        if known is not None:
-            ids = [i for i in ids if known.get((children.name, i)) != wanted[i]]
-            known.update(((children.name, i), wanted[i]) for i in wanted)
-        if not ids:
-            return
-        self._delete_by(children, foreign_key).run_many(conn, [{"value": i} for i in ids])
-        changed = [child for i in ids for child in wanted[i]]
+        if known is None:  # outside a transaction: `conn` is one of its own
+            known = {}
+        new = (
+            len(rows) == 1
+            and (children.name, ids[0]) not in known
+            and not self._read(parent, ids[0])
+            and self._insert_new(parent, tuple(rows[0])).run(conn, rows[0]) == 1
+        )
+        if not new:
+            self._upsert(parent, tuple(rows[0])).run_many(conn, rows)
+        stale = [i for i in ids if not new and known.get((children.name, i)) != wanted[i]]
+        known.update(((children.name, i), wanted[i]) for i in wanted)
+        if stale:
+            self._delete_by(children, foreign_key).run_many(conn, [{"value": i} for i in stale])
+        changed = [child for i in (ids if new else stale) for child in wanted[i]]
         if changed:
             insert = self._statement(
                 ("insert", children.name, tuple(changed[0])),
@@ -827,7 +1002,7 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
 
     @hookimpl
     def aftersales_helpdesk_get_team(self, team_id: str) -> Team | None:
-        return self._one(TEAMS, "id", team_id, mapping.team)
+        return self._one(TEAMS, "id", team_id, mapping.team, with_=_TEAM_SETTINGS)
 
     @hookimpl
     def aftersales_helpdesk_list_teams(self) -> list[Team]:
@@ -852,7 +1027,7 @@ class SqlBackend(AccountingPort, StockPort, LoyaltyPort, ProjectPort, RepairPort
 
     @hookimpl
     def aftersales_helpdesk_get_ticket(self, ticket_id: str) -> Ticket | None:
-        return self._one(TICKETS, "id", ticket_id, mapping.ticket)
+        return self._one(TICKETS, "id", ticket_id, mapping.ticket, with_=_TICKET_TEAM)
 
     @hookimpl
     def aftersales_helpdesk_find_ticket(self, ref: str) -> Ticket | None:

@@ -13,6 +13,8 @@ every statement with driver errors translated (`errors`).
   statements see one snapshot (never half of a unit that commits meanwhile).
 
 A unit of work begun while another is open on the same thread becomes a savepoint of it.
+A unit keeps what it read (`SqlTransaction.records`) and what child rows it wrote
+(`SqlTransaction.written`) until it ends; any rollback, of a savepoint too, forgets both.
 Hooks called outside any unit of work (the test-data builder, scripts) run in a short
 transaction of their own that commits at once.
 """
@@ -85,6 +87,7 @@ class SqlTransaction:
         connection: Connection,
         transaction: sa.RootTransaction | sa.NestedTransaction,
         written: dict[Hashable, Any] | None = None,
+        records: dict[str, dict[Hashable, Any]] | None = None,
     ) -> None:
         self.database = database
         self.connection = connection
@@ -94,6 +97,10 @@ class SqlTransaction:
         #: What this transaction (with its savepoints) wrote, for the backend to skip
         #: writing the same again: shared with the savepoints, emptied by any rollback.
         self.written: dict[Hashable, Any] = {} if written is None else written
+        #: The records this transaction (with its savepoints) read, by table and key, for
+        #: the backend to read each once (see `SqlBackend._remembered()`): shared with the
+        #: savepoints, a table's forgotten on any write to it, all of them on any rollback.
+        self.records: dict[str, dict[Hashable, Any]] = {} if records is None else records
 
     def commit(self) -> None:
         if not self._open:
@@ -110,6 +117,7 @@ class SqlTransaction:
         if not self._open:
             return
         self.written.clear()
+        self.records.clear()
         try:
             with translated():
                 if self._tx.is_active:
@@ -256,7 +264,11 @@ class Database:
         with translated():
             if outer is not None:
                 tx = SqlTransaction(
-                    self, outer.connection, outer.connection.begin_nested(), outer.written
+                    self,
+                    outer.connection,
+                    outer.connection.begin_nested(),
+                    outer.written,
+                    outer.records,
                 )
             else:
                 conn = self._connect(writes)
@@ -281,6 +293,12 @@ class Database:
         or `None` outside any."""
         current = self.current
         return None if current is None else current.written
+
+    def records(self) -> dict[str, dict[Hashable, Any]] | None:
+        """What the open transaction of this thread read (see `SqlTransaction.records`),
+        or `None` outside any."""
+        current = self.current
+        return None if current is None else current.records
 
     def _pop(self, tx: SqlTransaction) -> None:
         stack = self._local.stack

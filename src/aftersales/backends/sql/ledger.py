@@ -39,6 +39,7 @@ INVOICES, MATCHES, SEQUENCES = (
     metadata.tables["sequences"],
 )
 PICKINGS = metadata.tables["pickings"]
+LINES, MOVES = metadata.tables["invoice_lines"], metadata.tables["stock_moves"]
 
 
 def sequence_name(sequence: str) -> str:
@@ -64,10 +65,25 @@ class SqlLedger:
         self._creating = threading.Lock()
 
     def get_invoice(self, invoice_id: str, lock: bool) -> Invoice | None:
-        found = self._b._invoices(
-            "id", lambda: INVOICES.c.id == sa.bindparam("id"), {"id": invoice_id}, lock
+        # Read once per unit of work; a locked read remembers the lines it found
+        # (see SqlBackend._read_for_update), also when the unit read the invoice before.
+        invoice, fresh = self._b._remembered(
+            INVOICES, invoice_id, lock, lambda: self._invoice(invoice_id, lock)
         )
-        return found[0] if found else None
+        if lock and not fresh and invoice is not None:
+            self._b._read_for_update(LINES, (invoice,), mapping.invoice_line_rows)
+        return invoice
+
+    def _invoice(self, invoice_id: str, lock: bool) -> Invoice | None:
+        return self._b._with_children(
+            INVOICES,
+            invoice_id,
+            lock,
+            LINES,
+            "invoice_id",
+            mapping.invoice,
+            mapping.invoice_line_rows,
+        )
 
     def save_invoice(self, invoice: Invoice) -> Invoice:
         with self._b.db.connection() as conn:
@@ -182,10 +198,18 @@ class SqlLedger:
     # -- stock (StockLedger) ----------------------------------------------------------------
 
     def get_picking(self, picking_id: str, lock: bool) -> Picking | None:
-        found = self._b._pickings(
-            "id", lambda: PICKINGS.c.id == sa.bindparam("id"), {"id": picking_id}, lock
+        # As get_invoice(): read once per unit of work.
+        picking, fresh = self._b._remembered(
+            PICKINGS, picking_id, lock, lambda: self._picking(picking_id, lock)
         )
-        return found[0] if found else None
+        if lock and not fresh and picking is not None:
+            self._b._read_for_update(MOVES, (picking,), mapping.move_rows)
+        return picking
+
+    def _picking(self, picking_id: str, lock: bool) -> Picking | None:
+        return self._b._with_children(
+            PICKINGS, picking_id, lock, MOVES, "picking_id", mapping.picking, mapping.move_rows
+        )
 
     def save_picking(self, picking: Picking) -> Picking:
         with self._b.db.connection() as conn:

@@ -12,9 +12,11 @@ one `executemany` (SQLAlchemy's `insertmanyvalues` where the dialect uses it).
 
 The speed comes from sending fewer statements (see the backend), not from going around
 SQLAlchemy. `Prepared` is what the backend and the ledgers hold: `rows()`, `first()`,
-`scalar()`, `run()` and `run_many()` on the unit of work's connection. A statement with a
-variable number of values in an `IN` list is described once per power of two (the list
-padded by repeating its last value, which changes nothing).
+`scalar()`, `run()` and `run_many()` on the unit of work's connection. A statement that
+writes a table (`INSERT`, `UPDATE`, `DELETE`) tells the backend before it runs
+(`Statements`' `forget`), so that the unit of work forgets what it read of that table.
+A statement with a variable number of values in an `IN` list is described once per power
+of two (the list padded by repeating its last value, which changes nothing).
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection, CursorResult, Dialect
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
 __all__ = [
     "MAX_IN",
+    "Forget",
     "Prepared",
     "Row",
     "Statements",
@@ -45,6 +48,8 @@ Row = dict[str, Any]
 #: driver's parameters (a list of them for `executemany`) and whether it is an
 #: `executemany`.
 Tracer = Callable[[str, Any, bool], None]
+#: Told the name of the table a statement is about to write.
+Forget = Callable[[str], None]
 
 T = TypeVar("T")
 
@@ -59,11 +64,15 @@ class Prepared:
             whose parameters are `sqlalchemy.bindparam()`s.
         dialect: The database's dialect (kept for callers; SQLAlchemy compiles for the
             connection's own dialect, once, in the engine's compiled cache).
+        forget: Called with the table's name before each run of a statement writing
+            one.
     """
 
-    __slots__ = ("_dialect", "statement")
+    __slots__ = ("_dialect", "_writes", "statement")
 
-    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
+    def __init__(
+        self, statement: ClauseElement, dialect: Dialect, forget: Forget | None = None
+    ) -> None:
         if not isinstance(statement, Executable):
             raise TypeError(f"not a SQL statement: {statement!r}")
         # The rows an INSERT changed are read back for every statement (SQLAlchemy keeps
@@ -71,10 +80,20 @@ class Prepared:
         # by `INSERT … ON CONFLICT DO NOTHING` by a count of 0.
         self.statement: Any = statement.execution_options(preserve_rowcount=True)
         self._dialect = dialect
+        table = getattr(statement, "table", None)  # what an INSERT, UPDATE or DELETE writes
+        self._writes: tuple[Forget, str] | None = (
+            (forget, table.name) if forget is not None and isinstance(table, sa.Table) else None
+        )
+
+    def _execute(self, conn: Connection, params: Any) -> CursorResult[Any]:
+        if self._writes is not None:
+            forget, table = self._writes
+            forget(table)
+        return conn.execute(self.statement, params)
 
     def rows(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Every row the statement returns."""
-        result = conn.execute(self.statement, params or _NO_PARAMS)
+        result = self._execute(conn, params or _NO_PARAMS)
         keys = tuple(result.keys())
         return [dict(zip(keys, row, strict=True)) for row in result]
 
@@ -85,20 +104,20 @@ class Prepared:
 
     def scalar(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any:
         """The first column of the one row the statement returns."""
-        found = conn.execute(self.statement, params or _NO_PARAMS).all()
+        found = self._execute(conn, params or _NO_PARAMS).all()
         if len(found) != 1:
             raise sa_exc.NoResultFound(f"expected one row, got {len(found)}: {self.statement}")
         return found[0][0]
 
     def run(self, conn: Connection, params: Mapping[str, Any] | None = None) -> int:
         """Run a statement that returns no rows; the number of rows it changed."""
-        count: int = conn.execute(self.statement, params or _NO_PARAMS).rowcount
+        count: int = self._execute(conn, params or _NO_PARAMS).rowcount
         return count
 
     def run_many(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> None:
         """Run the statement once per parameter dict, in one `executemany`."""
         if params:
-            conn.execute(self.statement, list(params))
+            self._execute(conn, list(params))
 
 
 def run_text(conn: Connection, sql: str) -> None:
@@ -137,17 +156,19 @@ def in_list(column: sa.ColumnElement[Any], size: int) -> sa.ColumnElement[bool]:
 
 
 class Statements:
-    """The statements of one database, described on first use and kept."""
+    """The statements of one database, described on first use and kept (`forget`: see
+    `Prepared`)."""
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, forget: Forget | None = None) -> None:
         self.dialect = dialect
+        self._forget = forget
         self._prepared: dict[Hashable, Prepared] = {}
 
     def get(self, key: Hashable, build: Callable[[], ClauseElement]) -> Prepared:
         """The statement `key`; `build` describes it the first time."""
         found = self._prepared.get(key)
         if found is None:
-            found = self._prepared[key] = Prepared(build(), self.dialect)
+            found = self._prepared[key] = Prepared(build(), self.dialect, self._forget)
         return found
 
     def __len__(self) -> int:
