@@ -123,7 +123,6 @@ def existing_accounting(config: Config, *, today: dt.date) -> Accounting:
             "product.category",
             "a product category with accounting (revenue and expense accounts)",
             ("accounting", "=", True),
-            ("account_revenue", "!=", None),
         ),
     )
     if missing:
