@@ -27,6 +27,7 @@ at the ERP (see docs/tryton.md).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -189,14 +190,22 @@ class TrytonAccounting:
             if line["type"] == "line"
         )
 
+    @functools.cached_property
+    def _line_invoices(self) -> dict[int, int]:
+        """The invoice of each invoice line read so far (a line never changes invoice)."""
+        return {}
+
     def _credited_invoice(self, row: dict[str, Any]) -> str | None:
         origins = [o for o in map(_origin_key, row["lines."]) if o is not None]
         if not origins:
             return None
-        proxy = Model.get(LINE, config=self.config)._proxy
-        with translated("read invoice lines"):
-            (line,) = proxy.read([int(origins[0].split(",")[1])], ["invoice"], self.config.context)
-        return str(line["invoice"])
+        line_id = int(origins[0].split(",")[1])
+        if line_id not in self._line_invoices:
+            proxy = Model.get(LINE, config=self.config)._proxy
+            with translated("read invoice lines"):
+                (line,) = proxy.read([line_id], ["invoice"], self.config.context)
+            self._line_invoices[line_id] = int(line["invoice"])
+        return str(self._line_invoices[line_id])
 
     def _notes_of(self, rows: Sequence[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
         """The credit notes (any state) crediting each of `rows`, by Tryton id."""
@@ -480,24 +489,24 @@ class TrytonAccounting:
             released=zero,
         )
 
-    def _draft_note(self, credit_note_id: str) -> Any | None:
-        record = self._record(credit_note_id)
-        if record is None:
+    def _draft_note(self, credit_note_id: str) -> tuple[dict[str, Any], Any] | None:
+        """The draft credit note as read, and as a proteus record to write."""
+        row = self._row(credit_note_id)
+        if row is None:
             return None
-        if decimal(record.total_amount) >= 0 or record.state != "draft":
-            raise BackendError(f"{record.number or credit_note_id} is not a draft credit note")
-        return record
+        if decimal(row["total_amount"]) >= 0 or row["state"] != "draft":
+            raise BackendError(f"{row['number'] or credit_note_id} is not a draft credit note")
+        return row, Model.get(INVOICE, config=self.config)(row["id"])
 
     @hookimpl
     def aftersales_accounting_update_credit_note(
         self, credit_note_id: str, lines: Sequence[InvoiceLine], reference: str
     ) -> Invoice | None:
-        note = self._draft_note(credit_note_id)
-        if note is None:
+        draft = self._draft_note(credit_note_id)
+        if draft is None:
             return None
-        invoice = next(
-            (str(record_id(line.origin.invoice)) for line in note.lines if _origin_key(line)), None
-        )
+        row, note = draft
+        invoice = self._credited_invoice(row)
         assert invoice is not None  # a draft credit note credits lines of an invoice
         # Lines removed before are put back from the invoice, then the wanted ones kept.
         with translated(f"change credit note {credit_note_id}"):
@@ -523,10 +532,11 @@ class TrytonAccounting:
     def aftersales_accounting_post_credit_note(
         self, credit_note_id: str, at: dt.datetime, reference: str
     ) -> ReversalResult | None:
-        note = self._draft_note(credit_note_id)
-        if note is None:
+        draft = self._draft_note(credit_note_id)
+        if draft is None:
             return None
-        meta, text = _meta(note.comment)
+        row, note = draft
+        meta, text = _meta(row["comment"])
         meta.pop("post_on", None)
         with translated(f"post credit note {credit_note_id}"):
             note.reference = reference
@@ -549,9 +559,10 @@ class TrytonAccounting:
     def aftersales_accounting_cancel_credit_note(
         self, credit_note_id: str, reference: str
     ) -> Invoice | None:
-        note = self._draft_note(credit_note_id)
-        if note is None:
+        draft = self._draft_note(credit_note_id)
+        if draft is None:
             return None
+        _row, note = draft
         with translated(f"cancel credit note {credit_note_id}"):
             note.reference = reference
             note.save()
