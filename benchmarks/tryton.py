@@ -60,7 +60,7 @@ class Settings:
     block: int
 
 
-FULL = Settings(warmup=2, iterations=20, block=5)
+FULL = Settings(warmup=2, iterations=10, block=5)
 SMOKE = Settings(warmup=0, iterations=2, block=1)
 
 
