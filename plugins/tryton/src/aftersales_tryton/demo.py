@@ -40,19 +40,16 @@ from aftersales_tryton._values import record_id
 from aftersales_tryton.backend import TrytonBackend
 from aftersales_tryton.builder import TrytonBuilder
 from aftersales_tryton.connection import Config
-from aftersales_tryton.world import Accounting, open_fiscal_year, setup_accounting, setup_company
+from aftersales_tryton.local import local_database, setup_world
+from aftersales_tryton.world import Accounting
 
 __all__ = [
-    "COMPANY",
     "demo_local",
     "demo_over_rpc",
     "existing_accounting",
     "run_tryton_demo",
     "served_services",
 ]
-
-#: The company the demo creates in a Tryton database that has none.
-COMPANY = "Helpdesk Supplies S.L."
 
 #: The after-sales modules the demo marks installed in the store (the host's own).
 HOST_MODULES = ("base", "mail", "helpdesk")
@@ -82,10 +79,7 @@ def existing_accounting(config: Config, *, today: dt.date) -> Accounting:
             raise ConfigurationError(
                 "the Tryton user has no current company: choose one in the user's preferences"
             )
-        company_id = setup_company(config, COMPANY, currency="EUR")
-        made = setup_accounting(config, company_id, year=today.year)
-        open_fiscal_year(config, company_id, today.year + 1)
-        return made
+        return setup_world(config, today=today)
     company = ("company", "=", company_id)
     missing: list[str] = []
 
@@ -137,8 +131,6 @@ def existing_accounting(config: Config, *, today: dt.date) -> Accounting:
 def demo_local(folder: Path, emit: Callable[[Section], None]) -> tuple[Service, ...]:
     """The demo on a new Tryton database made in `folder` (`aftersales_tryton.local`),
     in this process, with a SQLite store beside it; the services shown."""
-    from aftersales_tryton.local import local_database
-
     tryton = local_database(folder / "tryton")
     return _run_on(TrytonBackend(config=tryton.config), tryton.accounting, folder, emit)
 

@@ -23,7 +23,7 @@ from aftersales_tryton.backend import TRYTON_MODULES
 from aftersales_tryton.connection import Config, in_process
 from aftersales_tryton.world import Accounting, open_fiscal_year, setup_accounting, setup_company
 
-__all__ = ["COMPANY", "LocalTryton", "local_database", "modules_to_activate"]
+__all__ = ["COMPANY", "LocalTryton", "local_database", "modules_to_activate", "setup_world"]
 
 #: The company a local database is made for.
 COMPANY = "Helpdesk Supplies S.L."
@@ -85,8 +85,14 @@ def local_database(folder: Path, *, today: dt.date | None = None) -> LocalTryton
             f"{(done.stderr or done.stdout)[-2000:]}"
         )
     config = in_process(DATABASE, config_file)
-    company = setup_company(config, COMPANY, currency="EUR")
-    year = (today or dt.date.today()).year
-    accounting = setup_accounting(config, company, year=year)
-    open_fiscal_year(config, company, year + 1)
+    accounting = setup_world(config, today=today or dt.date.today())
     return LocalTryton(config, accounting, DATABASE, config_file)
+
+
+def setup_world(config: Config, *, today: dt.date) -> Accounting:
+    """The company `COMPANY` in euros with its accounting (fiscal years `today`'s and the
+    next), made the user's: what a Tryton database with no company needs for the demo."""
+    company = setup_company(config, COMPANY, currency="EUR")
+    accounting = setup_accounting(config, company, year=today.year)
+    open_fiscal_year(config, company, today.year + 1)
+    return accounting
