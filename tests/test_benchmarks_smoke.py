@@ -7,6 +7,7 @@ and ``docs/performance.md``.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -302,3 +303,31 @@ def test_the_memory_benchmark_reads_every_invoice_it_stored() -> None:
     assert measured["bytes_per_invoice_loaded"] > 0
     assert measured["bytes_per_invoice_after_reads"] > 0
     assert measured["held"] is (measured["bytes_per_invoice_after_reads"] <= memory.TARGET)
+
+
+@pytest.mark.slow
+def test_the_tryton_benchmark_counts_rpcs_and_times_every_refund_flow_against_its_floor(
+    tmp_path: Path,
+) -> None:
+    """``python -m benchmarks.tryton --smoke``: a new Tryton database, a real trytond."""
+    from benchmarks.tryton import FLOWS
+
+    path = tmp_path / "tryton.json"
+    source = str(ROOT / "plugins" / "tryton" / "src")  # the plugin's source, not the wheel
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.tryton", "--smoke", "--json", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(path.read_text())
+    assert list(report["flows"]) == list(FLOWS)
+    for flow, figures in report["flows"].items():
+        assert figures["rpcs_backend"] > figures["rpcs_floor"] > 0, flow
+        assert figures["backend_ms"] > 0 and figures["floor_ms"] > 0 and figures["ratio"] > 0
+        assert f"\n{flow} " in result.stdout

@@ -519,3 +519,46 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out == f"aftersales {metadata.version('aftersales')}\n"
+
+
+# -- the demo on Tryton (run end to end in plugins/tryton/tests/test_tryton_demo.py) ---------
+
+
+@pytest.mark.parametrize(
+    ("argv", "refusal"),
+    [
+        (["--tryton", "http://127.0.0.1:8000/db/rpc/"], "needs --tryton-password"),
+        (["--tryton-user", "admin"], "need --tryton URL"),
+        (["--tryton-local", "--tryton-password", "x"], "need --tryton URL"),
+        (["--tryton-local", "--memory"], "not allowed with argument"),
+        (["--tryton", "http://h/db/rpc/", "--db", "x.db"], "not allowed with argument"),
+    ],
+)
+def test_the_tryton_demo_options_are_checked_before_anything_runs(
+    argv: list[str],
+    refusal: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.delenv("AFTERSALES_TRYTON_PASSWORD", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert refusal in usage_error(capsys, "demo", *argv)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", [["--tryton-local"], ["--tryton", "http://h/d/rpc/"]])
+def test_the_tryton_demo_without_the_plugin_says_what_to_install(
+    argv: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setitem(sys.modules, "aftersales_tryton", None)  # import fails
+    monkeypatch.setenv("AFTERSALES_TRYTON_PASSWORD", "admin")
+    monkeypatch.chdir(tmp_path)
+    assert run("demo", *argv) == (1, "")
+    err = capsys.readouterr().err
+    assert err.startswith("error: the Tryton demo needs the aftersales-tryton plugin")
+    assert "pip install -e plugins/tryton" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

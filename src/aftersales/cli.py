@@ -230,12 +230,57 @@ def _demo_postgresql(url: URL, out: TextIO) -> Scenario:
     return sc
 
 
+#: What installs the Tryton plugin, for the message when it is missing.
+TRYTON_INSTALL = "pip install -e plugins/tryton (or the dev extra: pip install -e '.[dev]')"
+
+
+def _demo_tryton(args: argparse.Namespace, out: TextIO) -> None:
+    """The demo with Tryton as the ERP: a throw-away Tryton database in process
+    (`--tryton-local`) or the one at `--tryton URL`; the store is a throw-away SQLite file."""
+    import tempfile
+
+    try:
+        from aftersales_tryton import demo
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"the Tryton demo needs the aftersales-tryton plugin ({exc}): {TRYTON_INSTALL}"
+        ) from None
+
+    def emit(section: Section) -> None:
+        _print_section(section, out)
+
+    with tempfile.TemporaryDirectory(prefix="aftersales-tryton-demo-") as folder:
+        if args.tryton_local:
+            out.write(
+                "aftersales demo on Tryton: a new Tryton database (SQLite, in process, "
+                "thrown away at the end) as the ERP, a SQLite file as the store\n"
+            )
+            out.flush()
+            demo.demo_local(Path(folder), emit)
+        else:
+            out.write(f"aftersales demo on Tryton at {args.tryton} as the ERP\n")
+            demo.demo_over_rpc(
+                args.tryton,
+                user=args.tryton_user,
+                password=args.tryton_password,
+                folder=Path(folder),
+                emit=emit,
+            )
+            out.write(
+                f"\nThe customer, products, invoices and credit notes stay in {args.tryton}.\n"
+            )
+
+
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> None:
     """Run every after-sales flow on a fresh world and print what happened.
 
     The world is built anew on each run, in the in-memory backend or in a database the demo
-    owns: a new one, or one a previous run built (any other is refused, untouched).
+    owns: a new one, or one a previous run built (any other is refused, untouched). With
+    Tryton as the ERP (`--tryton URL`, `--tryton-local`) it shows the flows Tryton serves.
     """
+    if args.tryton or args.tryton_local:
+        _demo_tryton(args, out)
+        return
     if args.memory:
         from aftersales.backends.memory import MemoryBackend
 
@@ -472,6 +517,20 @@ def _check(args: argparse.Namespace) -> None:
     if args.command == "db" and args.db is not None and args.url is not None:
         raise UsageError("give the database once: as URL or as --db, not both")
     if args.command == "demo":
+        if args.tryton is None and (args.tryton_user or args.tryton_password):
+            raise UsageError("arguments --tryton-user, --tryton-password: need --tryton URL")
+        if args.tryton is not None:
+            args.tryton_user = args.tryton_user or "admin"
+            args.tryton_password = args.tryton_password or os.environ.get(
+                "AFTERSALES_TRYTON_PASSWORD"
+            )
+            if args.tryton_password is None:
+                raise UsageError(
+                    "argument --tryton: needs --tryton-password or $AFTERSALES_TRYTON_PASSWORD"
+                )
+            return
+        if args.tryton_local:
+            return
         if not args.memory:
             args.db_given = DEMO_DATABASE if args.db is None else args.db  # not the env
             args.db = _database(args.db_given, memory=True)
@@ -497,7 +556,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def database_options(command: argparse.ArgumentParser, *, memory: bool) -> None:
+    def database_options(command: argparse.ArgumentParser, *, memory: bool) -> Any:
         where = command.add_mutually_exclusive_group()
         where.add_argument(
             "--db",
@@ -512,6 +571,7 @@ def _parser() -> argparse.ArgumentParser:
             where.add_argument(
                 "--memory", action="store_true", help="use the in-memory reference backend"
             )
+        return where
 
     def actor_options(command: argparse.ArgumentParser) -> None:
         command.add_argument("--user", help="act as this user (default: the system actor)")
@@ -526,7 +586,23 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="run every after-sales flow on a small world, built anew on each run"
     )
-    database_options(demo, memory=True)
+    where = database_options(demo, memory=True)
+    where.add_argument(
+        "--tryton",
+        metavar="URL",
+        help="Tryton as the ERP: the database at this XML-RPC URL (http://host:port/<db>/rpc/),"
+        " which has a company with its accounting, or no company at all",
+    )
+    where.add_argument(
+        "--tryton-local",
+        action="store_true",
+        help="Tryton as the ERP: a new Tryton database in a temporary folder, in process",
+    )
+    demo.add_argument("--tryton-user", help="the Tryton user of --tryton (default: admin)")
+    demo.add_argument(
+        "--tryton-password",
+        help="the password of --tryton-user (default: $AFTERSALES_TRYTON_PASSWORD)",
+    )
     demo.set_defaults(command_parser=demo, run=cmd_demo, json=False)
 
     ticket = commands.add_parser("ticket", help="read a ticket")

@@ -17,6 +17,7 @@ import attrs
 from aftersales.app import AfterSales
 from aftersales.builder import Builder
 from aftersales.models import (
+    Actor,
     CreditMethod,
     InvoiceMethod,
     PartAction,
@@ -27,7 +28,17 @@ from aftersales.models.repairs import OperationLine, PartLine
 from aftersales.services.tickets import TicketView
 from aftersales.testing.scenario import Scenario, build_scenario
 
-__all__ = ["Section", "render_table", "run_demo", "ticket_view_sections"]
+__all__ = [
+    "Section",
+    "coupon_section",
+    "field_service_section",
+    "refund_row",
+    "render_table",
+    "return_section",
+    "run_demo",
+    "table",
+    "ticket_view_sections",
+]
 
 
 @attrs.frozen
@@ -50,9 +61,10 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
     return "\n".join([line(cells[0]), line(["-" * w for w in widths]), *map(line, cells[1:])])
 
 
-def _table(
+def table(
     headers: Sequence[str], rows: Sequence[Sequence[object]]
 ) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """A table of a `Section`: its headers and its rows as text."""
     return tuple(headers), tuple(tuple(str(c) for c in row) for row in rows)
 
 
@@ -70,7 +82,7 @@ def run_demo(app: AfterSales, world: Builder, emit: Callable[[Section], None]) -
             "Plan: turning every after-sales service on for team 'Support' (dry run)",
             (plan.warning or "Every module needed is already installed.",),
             (
-                _table(
+                table(
                     ["module", "application"],
                     [(m, "yes" if m in apps else "") for m in plan.modules],
                 ),
@@ -88,7 +100,7 @@ def run_demo(app: AfterSales, world: Builder, emit: Callable[[Section], None]) -
                 f" (trial ends {ends}).",
             ),
             (
-                _table(
+                table(
                     ["service", "on"],
                     [(s.label, "yes" if settings.team.has(s) else "no") for s in Service],
                 ),
@@ -100,53 +112,16 @@ def run_demo(app: AfterSales, world: Builder, emit: Callable[[Section], None]) -
     emit(_refunds(app, world, sc))
 
     # -- coupon: generate and send --------------------------------------------------------------
-    coupon = app.coupons.generate(
-        sc.ticket.id,
-        sc.program.id,
-        expires_on=app.clock.now().date() + timedelta(days=90),
-        actor=agent,
-    )
-    sent = app.coupons.send(sc.ticket.id, coupon.id, actor=agent)
-    email = next(m for m in app.outbox.emails(actor=system) if m.id == sent.email_id)
-    emit(
-        Section(
-            "Coupon",
-            (
-                f"Generated {coupon.code} ({coupon.program_name}: {coupon.reward}), "
-                f"valid until {coupon.expires_on}.",
-                f"Sent to: {', '.join(sent.recipients)}",
-                f"Subject: {email.subject}",
-                "",
-                *email.text_body.splitlines(),
-            ),
-        )
-    )
+    emit(coupon_section(app, sc.ticket.id, sc.program.id, agent=agent, system=system))
 
     # -- return: one blender of two ---------------------------------------------------------------
-    draft = app.returns.prepare(sc.ticket.id, actor=agent)
-    blender_line = next(line for line in draft.lines if line.product_id == sc.blender.id)
-    ret = app.returns.create(
-        sc.ticket.id, draft.delivery_id, {blender_line.move_id: Decimal(1)}, actor=agent
-    )
-    ret = app.returns.validate(ret.id, actor=agent)
-    emit(_return_section(app, sc, ret))
+    emit(return_section(app, sc.ticket.id, sc.blender.id, actor=agent))
 
     # -- repair: through its life cycle ---------------------------------------------------------
     emit(_repair(app, world, sc))
 
     # -- field service ----------------------------------------------------------------------
-    opened = app.field_service.create_and_view_task(
-        sc.ticket.id, title="Check the blender's motor on site", actor=agent
-    )
-    emit(
-        Section(
-            "Field-service task",
-            (
-                f"'{opened.task.title}' in project {opened.project_name}, stage "
-                f"{opened.task.stage.value}; open it at {opened.route}",
-            ),
-        )
-    )
+    emit(field_service_section(app, sc.ticket.id, actor=agent))
 
     # -- the ticket -------------------------------------------------------------------------
     for section in ticket_view_sections(app.tickets.view(sc.ticket.id, actor=agent)):
@@ -154,12 +129,59 @@ def run_demo(app: AfterSales, world: Builder, emit: Callable[[Section], None]) -
     return sc
 
 
+def coupon_section(
+    app: AfterSales, ticket_id: str, program_id: str, *, agent: Actor, system: Actor
+) -> Section:
+    """Generate a coupon of `program_id` on the ticket and send it to the customer."""
+    coupon = app.coupons.generate(
+        ticket_id,
+        program_id,
+        expires_on=app.clock.now().date() + timedelta(days=90),
+        actor=agent,
+    )
+    sent = app.coupons.send(ticket_id, coupon.id, actor=agent)
+    email = next(m for m in app.outbox.emails(actor=system) if m.id == sent.email_id)
+    return Section(
+        "Coupon",
+        (
+            f"Generated {coupon.code} ({coupon.program_name}: {coupon.reward}), "
+            f"valid until {coupon.expires_on}.",
+            f"Sent to: {', '.join(sent.recipients)}",
+            f"Subject: {email.subject}",
+            "",
+            *email.text_body.splitlines(),
+        ),
+    )
+
+
+def return_section(app: AfterSales, ticket_id: str, product_id: str, *, actor: Actor) -> Section:
+    """Return one unit of `product_id` from the ticket's delivery and validate it."""
+    draft = app.returns.prepare(ticket_id, actor=actor)
+    line = next(line for line in draft.lines if line.product_id == product_id)
+    ret = app.returns.create(ticket_id, draft.delivery_id, {line.move_id: Decimal(1)}, actor=actor)
+    return _return_section(app, ticket_id, app.returns.validate(ret.id, actor=actor), actor)
+
+
+def field_service_section(app: AfterSales, ticket_id: str, *, actor: Actor) -> Section:
+    """A field-service task made from the ticket in its team's project."""
+    opened = app.field_service.create_and_view_task(
+        ticket_id, title="Check the blender's motor on site", actor=actor
+    )
+    return Section(
+        "Field-service task",
+        (
+            f"'{opened.task.title}' in project {opened.project_name}, stage "
+            f"{opened.task.stage.value}; open it at {opened.route}",
+        ),
+    )
+
+
 def _world_section(sc: Scenario) -> Section:
     return Section(
         "The helpdesk world (what the ERP already holds)",
         (),
         (
-            _table(
+            table(
                 ["record", "value"],
                 [
                     ("customer", f"{sc.customer.name} ({sc.company.name}), {sc.customer.email}"),
@@ -206,13 +228,13 @@ def _refunds(app: AfterSales, world: Builder, sc: Scenario) -> Section:
         (CreditMethod.FULL_AND_REINVOICE, redo.id),
     ):
         result = app.refunds.reverse(sc.ticket.id, invoice_id, method=method, actor=agent)
-        rows.append(_refund_row(method, result))
-    rows.insert(0, _refund_row(CreditMethod.PARTIAL, partial))
+        rows.append(refund_row(method, result))
+    rows.insert(0, refund_row(CreditMethod.PARTIAL, partial))
     return Section(
         "Refunds: one credit note per method",
         tuple(lines),
         (
-            _table(
+            table(
                 [
                     "method",
                     "credit note",
@@ -230,7 +252,7 @@ def _refunds(app: AfterSales, world: Builder, sc: Scenario) -> Section:
     )
 
 
-def _refund_row(method: CreditMethod, result: Any) -> tuple[object, ...]:
+def refund_row(method: CreditMethod, result: Any) -> tuple[object, ...]:
     note, invoice = result.credit_note, result.invoice
     return (
         method.value,
@@ -245,9 +267,9 @@ def _refund_row(method: CreditMethod, result: Any) -> tuple[object, ...]:
     )
 
 
-def _return_section(app: AfterSales, sc: Scenario, ret: Picking) -> Section:
+def _return_section(app: AfterSales, ticket_id: str, ret: Picking, actor: Actor) -> Section:
     """The return just validated, and the delivery's lines as they are after it."""
-    after = app.returns.prepare(sc.ticket.id, ret.return_of_id, actor=sc.actors.agent)
+    after = app.returns.prepare(ticket_id, ret.return_of_id, actor=actor)
     back: dict[str, Decimal] = {}
     for move in ret.moves:
         if move.origin_move_id is not None:
@@ -258,7 +280,7 @@ def _return_section(app: AfterSales, sc: Scenario, ret: Picking) -> Section:
         "Return",
         (f"{ret.reference} ({ret.origin}) is {ret.state.value}: {what} back in stock.",),
         (
-            _table(
+            table(
                 ["product", "delivered", "in this return", "returned", "reserved", "left"],
                 [
                     (
@@ -319,7 +341,7 @@ def ticket_view_sections(view: TicketView) -> list[Section]:
                 "Actions: " + (", ".join(view.actions) or "none"),
             ),
             (
-                _table(
+                table(
                     ["credit notes", "invoices", "coupons", "returns", "repairs", "tasks"],
                     [
                         (
@@ -338,7 +360,7 @@ def ticket_view_sections(view: TicketView) -> list[Section]:
             "Linked documents",
             (),
             (
-                _table(
+                table(
                     ["kind", "document", "state", "detail"],
                     [(d.kind.value, d.name, d.state, d.detail) for d in view.documents],
                 ),
@@ -348,7 +370,7 @@ def ticket_view_sections(view: TicketView) -> list[Section]:
             "Trail (newest first)",
             (),
             (
-                _table(
+                table(
                     ["when", "who", "message"],
                     [(m.at.strftime("%Y-%m-%d %H:%M"), m.author_id, m.body) for m in view.trail],
                 ),

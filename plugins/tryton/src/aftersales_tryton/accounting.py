@@ -27,6 +27,7 @@ at the ERP (see docs/tryton.md).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -65,6 +66,27 @@ _FULL = frozenset({CreditMethod.FULL, CreditMethod.FULL_AND_REINVOICE})
 #: than Tryton's today is what a scheduled reversal is; the taxes of a line are the
 #: helpdesk's, not always the product's defaults).
 _ACCEPTED_WARNINGS = ("invoice_date_future", "invoice_taxes")
+#: What an invoice is read with (Tryton reads the related records' fields in the same call).
+_LINE_FIELDS = ("type", "description", "product", "product.name", "quantity", "unit_price")
+_INVOICE_FIELDS = (
+    "currency.code",
+    "total_amount",
+    "comment",
+    "state",
+    "number",
+    "amount_to_pay",
+    "party",
+    "create_date",
+    "invoice_date",
+    "description",
+    "reference",
+    *(f"lines.{name}" for name in _LINE_FIELDS),
+    "lines.origin",
+    "lines.taxes.name",
+    "lines.taxes.rate",
+)
+#: What a credit note counted against its invoice is read with.
+_NOTE_FIELDS = ("state", "amount_to_pay", "total_amount", "lines.origin")
 
 
 def _tryton_id(value: str) -> int | None:
@@ -117,6 +139,26 @@ class TrytonAccounting:
                 )
             )
 
+    def _rows(
+        self,
+        domain: list[Any],
+        order: Sequence[tuple[str, str]] = (),
+        fields: Sequence[str] = _INVOICE_FIELDS,
+    ) -> list[dict[str, Any]]:
+        """The customer documents matching `domain` as Tryton reads them, in one call
+        (``search_read``, the related records' fields included)."""
+        proxy = Model.get(INVOICE, config=self.config)._proxy
+        with translated("read invoices"):
+            rows: list[dict[str, Any]] = proxy.search_read(
+                [("type", "=", "out"), *domain],
+                0,
+                None,
+                list(order) or [("id", "ASC")],
+                list(fields),
+                self.config.context,
+            )
+        return rows
+
     def _record(self, invoice_id: str) -> Any | None:
         tryton_id = _tryton_id(invoice_id)
         if tryton_id is None:
@@ -124,55 +166,71 @@ class TrytonAccounting:
         found = self._find([("id", "=", tryton_id)])
         return found[0] if found else None
 
-    def _lines(self, record: Any, currency: str, sign: int) -> tuple[InvoiceLine, ...]:
-        return tuple(
-            InvoiceLine(
-                description=str(line.description or (line.product.name if line.product else "")),
-                quantity=decimal(line.quantity) * sign,
-                unit_price=Money(amount=decimal(line.unit_price), currency=currency),
-                taxes=tuple(
-                    Tax(name=str(tax.name), percent=decimal(tax.rate) * 100) for tax in line.taxes
-                ),
-                product_id=None if line.product is None else str(record_id(line.product)),
-            )
-            for line in record.lines
-            if line.type == "line"
-        )
+    def _row(self, invoice_id: str) -> dict[str, Any] | None:
+        tryton_id = _tryton_id(invoice_id)
+        if tryton_id is None:
+            return None
+        found = self._rows([("id", "=", tryton_id)])
+        return found[0] if found else None
 
     @staticmethod
-    def _credited_invoice(record: Any) -> str | None:
-        for line in record.lines:
-            origin = line.origin
-            if origin is not None and origin.__class__.__name__ == LINE:
-                return str(record_id(origin.invoice))
-        return None
+    def _lines(row: dict[str, Any], currency: str, sign: int) -> tuple[InvoiceLine, ...]:
+        return tuple(
+            InvoiceLine(
+                description=str(line["description"] or (line["product."] or {}).get("name") or ""),
+                quantity=decimal(line["quantity"]) * sign,
+                unit_price=Money(amount=decimal(line["unit_price"]), currency=currency),
+                taxes=tuple(
+                    Tax(name=str(tax["name"]), percent=decimal(tax["rate"]) * 100)
+                    for tax in line["taxes."]
+                ),
+                product_id=None if line["product"] is None else str(line["product"]),
+            )
+            for line in row["lines."]
+            if line["type"] == "line"
+        )
 
-    def _notes_of(self, records: Sequence[Any]) -> dict[int, list[Any]]:
-        """The credit notes (any state) crediting each of `records`, by Tryton id."""
-        owner = {
-            f"{LINE},{record_id(line)}": record_id(record)
-            for record in records
-            for line in record.lines
-        }
-        found: dict[int, list[Any]] = {}
+    @functools.cached_property
+    def _line_invoices(self) -> dict[int, int]:
+        """The invoice of each invoice line read so far (a line never changes invoice)."""
+        return {}
+
+    def _credited_invoice(self, row: dict[str, Any]) -> str | None:
+        origins = [o for o in map(_origin_key, row["lines."]) if o is not None]
+        if not origins:
+            return None
+        line_id = int(origins[0].split(",")[1])
+        if line_id not in self._line_invoices:
+            proxy = Model.get(LINE, config=self.config)._proxy
+            with translated("read invoice lines"):
+                (line,) = proxy.read([line_id], ["invoice"], self.config.context)
+            self._line_invoices[line_id] = int(line["invoice"])
+        return str(self._line_invoices[line_id])
+
+    def _notes_of(self, rows: Sequence[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+        """The credit notes (any state) crediting each of `rows`, by Tryton id."""
+        owner = {f"{LINE},{line['id']}": row["id"] for row in rows for line in row["lines."]}
+        found: dict[int, list[dict[str, Any]]] = {}
         if not owner:
             return found
-        for note in self._find([("lines.origin", "in", sorted(owner))]):
-            owners = {owner[o] for o in (_origin_key(line) for line in note.lines) if o in owner}
+        for note in self._rows([("lines.origin", "in", sorted(owner))], fields=_NOTE_FIELDS):
+            owners = {owner[o] for o in map(_origin_key, note["lines."]) if o in owner}
             for invoice_id in owners:
                 found.setdefault(invoice_id, []).append(note)
         return found
 
-    def _invoice(self, record: Any, notes: Sequence[Any] | None = None) -> Invoice:
-        currency = str(record.currency.code)
-        total = decimal(record.total_amount)
+    def _invoice(
+        self, row: dict[str, Any], notes: Sequence[dict[str, Any]] | None = None
+    ) -> Invoice:
+        currency = str(row["currency."]["code"])
+        total = decimal(row["total_amount"])
         is_note = total < 0
-        meta, note_text = _meta(record.comment)
-        state = str(record.state)
-        number = record.number or None
+        meta, note_text = _meta(row["comment"])
+        state = str(row["state"])
+        number = row["number"] or None
         if notes is None and not is_note and state != "draft":
-            notes = self._notes_of([record]).get(record_id(record), [])
-        posted_notes = [n for n in notes or () if n.state in ("posted", "paid")]
+            notes = self._notes_of([row]).get(row["id"], [])
+        posted_notes = [n for n in notes or () if n["state"] in ("posted", "paid")]
         amount = abs(total)
         if state == "cancelled" and number and posted_notes:
             # Tryton cancels an invoice it refunds in full (with_refund): for the helpdesk
@@ -184,9 +242,9 @@ class TrytonAccounting:
             library_state, residual, paid = InvoiceState.DRAFT, Decimal(0), None
         else:
             library_state = InvoiceState.POSTED
-            to_pay = abs(decimal(record.amount_to_pay))
+            to_pay = abs(decimal(row["amount_to_pay"]))
             open_notes = sum(
-                (abs(decimal(n.amount_to_pay)) for n in posted_notes if n.state == "posted"),
+                (abs(decimal(n["amount_to_pay"])) for n in posted_notes if n["state"] == "posted"),
                 Decimal(0),
             )
             residual = max(Decimal(0), to_pay - open_notes) if not is_note else to_pay
@@ -201,35 +259,36 @@ class TrytonAccounting:
         post_on = meta.get("post_on")
         method = meta.get("method")
         return Invoice(
-            id=str(record_id(record)),
+            id=str(row["id"]),
             kind=InvoiceKind.CREDIT_NOTE if is_note else InvoiceKind.INVOICE,
-            customer_id=str(record_id(record.party)),
+            customer_id=str(row["party"]),
             currency=currency,
-            lines=self._lines(record, currency, -1 if is_note else 1),
+            lines=self._lines(row, currency, -1 if is_note else 1),
             state=library_state,
-            created_at=_aware(record.create_date),
+            created_at=_aware(row["create_date"]),
             payment_state=paid or PaymentState.NOT_PAID,
             residual=Money(amount=residual, currency=currency),
             number=number,
-            invoice_date=record.invoice_date,
+            invoice_date=row["invoice_date"],
             post_on=dt.date.fromisoformat(post_on) if post_on else None,
-            reversed_invoice_id=self._credited_invoice(record) if is_note else None,
+            reversed_invoice_id=self._credited_invoice(row) if is_note else None,
             credit_method=CreditMethod(method) if method else None,
             ticket_id=meta.get("ticket"),
-            reference=str(record.description or ""),
+            reference=str(row["description"] or ""),
             reason=meta.get("reason", ""),
             note=note_text,
-            operation_ref=record.reference or None,
+            operation_ref=row["reference"] or None,
         )
 
     def _read(self, invoice_id: int) -> Invoice:
-        (record,) = self._find([("id", "=", invoice_id)])
-        return self._invoice(record)
+        (row,) = self._rows([("id", "=", invoice_id)])
+        return self._invoice(row)
 
-    def _refundable(self, record: Any, notes: Sequence[Any]) -> Refundable:
-        invoice = self._invoice(record, notes)
+    def _refundable(self, row: dict[str, Any], notes: Sequence[dict[str, Any]]) -> Refundable:
+        invoice = self._invoice(row, notes)
         credited = sum(
-            (abs(decimal(n.total_amount)) for n in notes if n.state != "cancelled"), Decimal(0)
+            (abs(decimal(n["total_amount"])) for n in notes if n["state"] != "cancelled"),
+            Decimal(0),
         )
         return Refundable(
             invoice=invoice, credited=Money(amount=credited, currency=invoice.currency)
@@ -309,12 +368,14 @@ class TrytonAccounting:
                 )
             note.save()
 
-    def _reinvoice(self, record: Any, ticket_id: str | None, reference: str) -> Invoice:
+    def _reinvoice(
+        self, record: Any, number: str, ticket_id: str | None, reference: str
+    ) -> Invoice:
         with translated(f"copy invoice {record_id(record)}"):
             (copy,) = record.duplicate(
                 default={
                     "reference": reference,
-                    "description": f"Replaces {record.number or record_id(record)}",
+                    "description": f"Replaces {number}",
                     "comment": _comment({"ticket": ticket_id}),
                 }
             )
@@ -324,17 +385,17 @@ class TrytonAccounting:
 
     @hookimpl
     def aftersales_accounting_get_invoice(self, invoice_id: str, lock: bool) -> Invoice | None:
-        record = self._record(invoice_id)
-        return None if record is None else self._invoice(record)
+        row = self._row(invoice_id)
+        return None if row is None else self._invoice(row)
 
     @hookimpl
     def aftersales_accounting_get_refundable(
         self, invoice_id: str, lock: bool
     ) -> Refundable | None:
-        record = self._record(invoice_id)
-        if record is None:
+        row = self._row(invoice_id)
+        if row is None:
             return None
-        return self._refundable(record, self._notes_of([record]).get(record_id(record), []))
+        return self._refundable(row, self._notes_of([row]).get(row["id"], []))
 
     @hookimpl
     def aftersales_accounting_refundable_invoices(self, query: InvoiceQuery) -> list[Refundable]:
@@ -351,7 +412,7 @@ class TrytonAccounting:
             return []  # sale orders are not wired to Tryton's sales yet
         found = [
             r
-            for r in self._find(
+            for r in self._rows(
                 domain,
                 order=[
                     ("invoice_date", "DESC NULLS LAST"),
@@ -359,10 +420,10 @@ class TrytonAccounting:
                     ("id", "DESC"),
                 ],
             )
-            if decimal(r.total_amount) >= 0
+            if decimal(r["total_amount"]) >= 0
         ]
         notes = self._notes_of(found)
-        refundable = [self._refundable(r, notes.get(record_id(r), [])) for r in found]
+        refundable = [self._refundable(r, notes.get(r["id"], [])) for r in found]
         if query.after is None and query.limit is None:
             return refundable
         # Tryton's search pages by offset, not by key: the page is cut here, in the same order
@@ -371,10 +432,11 @@ class TrytonAccounting:
 
     @hookimpl
     def aftersales_accounting_reverse_invoice(self, reversal: Reversal) -> ReversalResult | None:
-        record = self._record(reversal.invoice_id)
-        if record is None:
+        row = self._row(reversal.invoice_id)
+        if row is None:
             return None
-        before = self._invoice(record)
+        before = self._invoice(row)
+        record = Model.get(INVOICE, config=self.config)(row["id"])
         refund = reversal.post and reversal.method in _FULL and reversal.lines is None
         with translated(f"credit invoice {record_id(record)}"):
             wizard = Wizard("account.invoice.credit", [record], config=self.config)
@@ -405,7 +467,9 @@ class TrytonAccounting:
                 self._post(note)
         new_invoice = None
         if reversal.method is CreditMethod.FULL_AND_REINVOICE:
-            new_invoice = self._reinvoice(record, reversal.ticket_id, reversal.reference)
+            new_invoice = self._reinvoice(
+                record, before.number or before.id, reversal.ticket_id, reversal.reference
+            )
         credit_note = self._read(record_id(note))
         zero = Money.zero(before.currency)
         if not reversal.post:
@@ -425,22 +489,24 @@ class TrytonAccounting:
             released=zero,
         )
 
-    def _draft_note(self, credit_note_id: str) -> Any | None:
-        record = self._record(credit_note_id)
-        if record is None:
+    def _draft_note(self, credit_note_id: str) -> tuple[dict[str, Any], Any] | None:
+        """The draft credit note as read, and as a proteus record to write."""
+        row = self._row(credit_note_id)
+        if row is None:
             return None
-        if decimal(record.total_amount) >= 0 or record.state != "draft":
-            raise BackendError(f"{record.number or credit_note_id} is not a draft credit note")
-        return record
+        if decimal(row["total_amount"]) >= 0 or row["state"] != "draft":
+            raise BackendError(f"{row['number'] or credit_note_id} is not a draft credit note")
+        return row, Model.get(INVOICE, config=self.config)(row["id"])
 
     @hookimpl
     def aftersales_accounting_update_credit_note(
         self, credit_note_id: str, lines: Sequence[InvoiceLine], reference: str
     ) -> Invoice | None:
-        note = self._draft_note(credit_note_id)
-        if note is None:
+        draft = self._draft_note(credit_note_id)
+        if draft is None:
             return None
-        invoice = self._credited_invoice(note)
+        row, note = draft
+        invoice = self._credited_invoice(row)
         assert invoice is not None  # a draft credit note credits lines of an invoice
         # Lines removed before are put back from the invoice, then the wanted ones kept.
         with translated(f"change credit note {credit_note_id}"):
@@ -466,10 +532,11 @@ class TrytonAccounting:
     def aftersales_accounting_post_credit_note(
         self, credit_note_id: str, at: dt.datetime, reference: str
     ) -> ReversalResult | None:
-        note = self._draft_note(credit_note_id)
-        if note is None:
+        draft = self._draft_note(credit_note_id)
+        if draft is None:
             return None
-        meta, text = _meta(note.comment)
+        row, note = draft
+        meta, text = _meta(row["comment"])
         meta.pop("post_on", None)
         with translated(f"post credit note {credit_note_id}"):
             note.reference = reference
@@ -492,9 +559,10 @@ class TrytonAccounting:
     def aftersales_accounting_cancel_credit_note(
         self, credit_note_id: str, reference: str
     ) -> Invoice | None:
-        note = self._draft_note(credit_note_id)
-        if note is None:
+        draft = self._draft_note(credit_note_id)
+        if draft is None:
             return None
+        _row, note = draft
         with translated(f"cancel credit note {credit_note_id}"):
             note.reference = reference
             note.save()
@@ -549,10 +617,15 @@ class TrytonAccounting:
 
     @hookimpl
     def aftersales_accounting_find_by_reference(self, reference: str) -> list[Invoice]:
-        return [self._invoice(r) for r in self._find([("reference", "=", reference)])]
+        return [self._invoice(r) for r in self._rows([("reference", "=", reference)])]
 
 
 def _origin_key(line: Any) -> str | None:
+    """The invoice line a line credits, as Tryton's reference (``"account.invoice.line,7"``),
+    from a proteus line or a line as read."""
+    if isinstance(line, dict):
+        origin = line["origin"]
+        return origin if isinstance(origin, str) and origin.startswith(f"{LINE},") else None
     origin = line.origin
     if origin is None or origin.__class__.__name__ != LINE:
         return None
