@@ -37,6 +37,7 @@ from aftersales_tryton.accounting import _comment
 from aftersales_tryton.backend import TrytonBackend
 from aftersales_tryton.errors import translated
 from aftersales_tryton.loyalty import create_program
+from aftersales_tryton.modules import activate
 from aftersales_tryton.tasks import add_task_statuses
 from aftersales_tryton.userwarnings import call_acknowledging, warning_name
 from aftersales_tryton.world import Accounting, WorldBuilder
@@ -218,8 +219,11 @@ class TrytonBuilder(Builder):
 
     def project(self, *, name: str, fsm: bool = True, portal_visible: bool = True) -> Project:
         """A Tryton project (a work of type ``project``) and the task statuses the stages
-        need; `fsm` and `portal_visible` are kept in its comment."""
+        need; `fsm` and `portal_visible` are kept in its comment. Tryton's ``project``
+        module is activated first when the database does not have it (a project must exist
+        before field service can be turned on on a team)."""
         config = self.erp.config
+        activate(config, ["project"])  # nothing to do when the database has it
         add_task_statuses(config)
         flags = {"fsm": "yes" if fsm else None, "portal": "yes" if portal_visible else None}
         with translated("create a project"):

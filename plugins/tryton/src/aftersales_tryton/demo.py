@@ -183,7 +183,7 @@ def run_tryton_demo(
     blender = world.product(name="Blender", price=Decimal("49.95"), taxes=("21%",))
     kettle = world.product(name="Kettle", price=Decimal("20.00"), taxes=("21%",))
     invoice = world.invoice(customer=customer, lines=[(blender, 2), (kettle, 1)])
-    project = world.project(name="Field Service")
+    project = world.project(name="Field Service") if Service.FIELD_SERVICE in served else None
     team = world.team(name="Support", fsm_project=project)
     ticket = world.ticket(
         team=team,
