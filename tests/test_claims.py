@@ -6,6 +6,7 @@ PostgreSQL: exactly what was invoiced is credited."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -14,9 +15,9 @@ from aftersales.app import AfterSales
 from aftersales.backends.sql import SqlBackend
 from aftersales.clock import FrozenClock
 from aftersales.models import InvoiceState, Money, Partner, PaymentState
-from aftersales.testing.conformance.processes import WorkerPool
+from aftersales.testing.conformance.processes import WorkerPool, refund_in_steps
 from aftersales.testing.scenario import AGENT, Scenario, build_scenario
-from tests.self_committing_erp import SelfCommittingErp, refund_race
+from tests.self_committing_erp import SelfCommittingErp
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -80,9 +81,11 @@ def test_eight_processes_never_credit_more_than_the_erp_invoiced(
     invoice = erp.database.builder(app.clock).invoice(
         customer=world.customer, lines=[(world.kettle, 6)]
     )
-    args = (urls[0], urls[1], START, world.ticket.id, invoice.id, 2)
+    store_factory = functools.partial(SqlBackend, urls[0])
+    erp_factory = functools.partial(SelfCommittingErp, urls[1])
+    args = (store_factory, START, world.ticket.id, invoice.id, 2, erp_factory)
     with WorkerPool(WORKERS) as pool:
-        numbers = sorted(n for batch in pool.run(refund_race, [args] * WORKERS) for n in batch)
+        numbers = sorted(n for batch in pool.run(refund_in_steps, [args] * WORKERS) for n in batch)
     assert numbers == [f"RINV/2026/{n:05d}" for n in range(1, 7)]  # 16 tries, 6 credited
     notes = erp.database.ledger.credit_notes([invoice.id])
     assert [n.state for n in notes] == [InvoiceState.POSTED] * 6

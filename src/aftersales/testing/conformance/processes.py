@@ -163,7 +163,8 @@ def _application(
     **config: Any,
 ) -> Iterator[AfterSales]:
     """An application over a backend opened from `factory` (with `plugins`); waits at
-    `barrier` (if any) once it is ready, and closes the backend at the end."""
+    `barrier` (if any) once it is ready, and closes the plugins and the backend at the
+    end."""
     from aftersales.app import AfterSales
     from aftersales.clock import FrozenClock
     from aftersales.runtime import Config
@@ -177,9 +178,10 @@ def _application(
             barrier.wait(60)
         yield app
     finally:
-        close = getattr(backend, "close", None)
-        if callable(close):
-            close()
+        for opened in (*plugins, backend):
+            close = getattr(opened, "close", None)
+            if callable(close):
+                close()
 
 
 # -- workers ------------------------------------------------------------------------------
@@ -197,11 +199,19 @@ def open_at_once(barrier: Any, factory: Factory) -> str:
 
 
 def refund_in_steps(
-    barrier: Any, factory: Factory, start: str, ticket_id: str, invoice_id: str, attempts: int
+    barrier: Any,
+    factory: Factory,
+    start: str,
+    ticket_id: str,
+    invoice_id: str,
+    attempts: int,
+    erp: Factory | None = None,
 ) -> list[str]:
     """`attempts` times: credit one unit of the invoice's first line (PARTIAL) and post
     the credit note. Returns the numbers of the posted credit notes; a refund refused by
-    the cap (RF-7, `QuantityExceeded`) is skipped."""
+    the cap (RF-7, `QuantityExceeded`) is skipped. With `erp`, a picklable factory of a
+    plugin that owns the accounting port (an ERP beside the backend), the refunds go through
+    it; it is closed with the backend."""
     from decimal import Decimal
 
     import attrs
@@ -209,7 +219,8 @@ def refund_in_steps(
     from aftersales.errors import QuantityExceeded
     from aftersales.testing.scenario import AGENT
 
-    with _application(factory, start) as app:
+    plugins = [] if erp is None else [erp()]
+    with _application(factory, start, plugins=plugins) as app:
         invoice = app.runtime.read(lambda _uow: app.hooks.get_invoice(invoice_id))
         line = attrs.evolve(invoice.lines[0], quantity=Decimal(1))
         barrier.wait(60)
