@@ -244,15 +244,19 @@ def return_in_steps(
     delivery_id: str,
     move_id: str,
     attempts: int,
+    erp: Factory | None = None,
 ) -> list[str]:
     """`attempts` times: return one unit of the move and validate the return. Returns the
-    references of the returns made; a return refused by the cap (RT-5) is skipped."""
+    references of the returns made; a return refused by the cap (RT-5) is skipped. With
+    `erp`, a picklable factory of a plugin that owns the stock port, the returns go through
+    it (as `refund_in_steps`)."""
     from decimal import Decimal
 
     from aftersales.errors import QuantityExceeded
     from aftersales.testing.scenario import AGENT
 
-    with _application(factory, start, barrier) as app:
+    plugins = [] if erp is None else [erp()]
+    with _application(factory, start, barrier, plugins) as app:
         references: list[str] = []
         for _ in range(attempts):
             try:
