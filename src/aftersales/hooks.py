@@ -224,11 +224,11 @@ class Hooks:
         self._h: Any = _Relay(pm) if hasattr(pm, "subscribe") else pm.hook
         self._claiming = _claiming(pm)
 
-    def _claim(self, port: str, kind: str, document_id: str) -> None:
-        """Claim the document in the after-sales store before a locked read of it, when
+    def _claim(self, lock: bool, port: str, kind: str, document_id: str) -> None:
+        """Before a locked read (`lock`), claim the document in the after-sales store when
         the ERP port `port` is another plugin's than the store (see
         `aftersales_store_claim`)."""
-        if port in self._claiming:
+        if lock and port in self._claiming:
             self.store_claim(kind, document_id)
 
     def store_claim(self, kind: str, document_id: str) -> bool:
@@ -391,8 +391,7 @@ class Hooks:
 
     # accounting -----------------------------------------------------------------------------
     def get_invoice(self, invoice_id: str, *, lock: bool = False) -> Invoice:
-        if lock:
-            self._claim("accounting", "invoice", invoice_id)
+        self._claim(lock, "accounting", "invoice", invoice_id)
         return _found(
             self._h.aftersales_accounting_get_invoice(invoice_id=invoice_id, lock=lock),
             "invoice",
@@ -401,8 +400,7 @@ class Hooks:
         )
 
     def get_refundable(self, invoice_id: str, *, lock: bool = False) -> Refundable:
-        if lock:
-            self._claim("accounting", "invoice", invoice_id)
+        self._claim(lock, "accounting", "invoice", invoice_id)
         return _found(
             self._h.aftersales_accounting_get_refundable(invoice_id=invoice_id, lock=lock),
             "invoice",
@@ -484,8 +482,7 @@ class Hooks:
         return _many(self._h.aftersales_loyalty_list_programs(), "aftersales_loyalty_list_programs")
 
     def get_program(self, program_id: str, *, lock: bool = False) -> CouponProgram:
-        if lock:
-            self._claim("loyalty", "program", program_id)
+        self._claim(lock, "loyalty", "program", program_id)
         return _found(
             self._h.aftersales_loyalty_get_program(program_id=program_id, lock=lock),
             "coupon program",
@@ -494,8 +491,7 @@ class Hooks:
         )
 
     def get_coupon(self, coupon_id: str, *, lock: bool = False) -> Coupon:
-        if lock:
-            self._claim("loyalty", "coupon", coupon_id)
+        self._claim(lock, "loyalty", "coupon", coupon_id)
         return _found(
             self._h.aftersales_loyalty_get_coupon(coupon_id=coupon_id, lock=lock),
             "coupon",
@@ -504,8 +500,7 @@ class Hooks:
         )
 
     def find_coupon(self, code: str, *, lock: bool = False) -> Coupon | None:
-        if lock:
-            self._claim("loyalty", "coupon code", code)
+        self._claim(lock, "loyalty", "coupon code", code)
         result: Coupon | None = self._h.aftersales_loyalty_find_coupon(code=code, lock=lock)
         return result
 
@@ -547,8 +542,7 @@ class Hooks:
 
     # stock ----------------------------------------------------------------------------------
     def get_picking(self, picking_id: str, *, lock: bool = False) -> Picking:
-        if lock:
-            self._claim("stock", "picking", picking_id)
+        self._claim(lock, "stock", "picking", picking_id)
         return _found(
             self._h.aftersales_stock_get_picking(picking_id=picking_id, lock=lock),
             "picking",
@@ -574,8 +568,7 @@ class Hooks:
         )
 
     def get_delivery(self, delivery_id: str, *, lock: bool = False) -> Returnable:
-        if lock:
-            self._claim("stock", "picking", delivery_id)
+        self._claim(lock, "stock", "picking", delivery_id)
         return _found(
             self._h.aftersales_stock_get_delivery(delivery_id=delivery_id, lock=lock),
             "picking",
@@ -617,8 +610,7 @@ class Hooks:
 
     # repair ---------------------------------------------------------------------------------
     def get_repair(self, repair_id: str, *, lock: bool = False) -> RepairOrder:
-        if lock:
-            self._claim("repair", "repair", repair_id)
+        self._claim(lock, "repair", "repair", repair_id)
         return _found(
             self._h.aftersales_repair_get_order(repair_id=repair_id, lock=lock),
             "repair order",
@@ -684,8 +676,7 @@ class Hooks:
         return _many(self._h.aftersales_project_list_projects(), "aftersales_project_list_projects")
 
     def get_task(self, task_id: str, *, lock: bool = False) -> FieldServiceTask:
-        if lock:
-            self._claim("project", "task", task_id)
+        self._claim(lock, "project", "task", task_id)
         return _found(
             self._h.aftersales_project_get_task(task_id=task_id, lock=lock),
             "task",
