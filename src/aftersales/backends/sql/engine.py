@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -160,6 +162,25 @@ class _Local(threading.local):
         self.stack: list[SqlTransaction] = []
 
 
+def _write_ahead_log(cursor: Any, timeout: float) -> None:
+    """Put the SQLite database in WAL mode (a setting kept in the file), unless it is.
+
+    Switching a new database's journal needs it alone, and SQLite answers "database is
+    locked" at once, without its busy timeout, when another connection is opening it too (a
+    second process migrating a new file): the switch is tried again until `timeout`.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 class Database:
     """An engine plus the thread-local transaction of the current unit of work."""
 
@@ -239,7 +260,7 @@ class Database:
             cursor = dbapi_connection.cursor()
             try:
                 cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _write_ahead_log(cursor, busy_timeout)
                 cursor.execute("PRAGMA synchronous = NORMAL")
                 cursor.execute("PRAGMA foreign_keys = ON")
             finally:
